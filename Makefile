@@ -1,0 +1,21 @@
+# apex_router: PGXS build
+EXTENSION = apex_router
+EXTVERSION = 0.1.0
+MODULE_big = apex_router
+OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
+DATA = apex_router--$(EXTVERSION).sql
+PGFILEDESC = "apex_router - federated search router"
+
+PG_CONFIG ?= pg_config
+SHLIB_LINK += $(shell curl-config --libs)
+# PostgreSQL's own headers as system headers: -Wextra then reports only our code
+PG_CPPFLAGS += $(shell curl-config --cflags) -isystem $(shell $(PG_CONFIG) --includedir-server)
+
+# Regression tests need the test servers (test/run-tests starts them and sets
+# APEX_* variables); see README.md, "Running the tests".
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+
+# no LLVM bitcode: needs clang, and JIT-inlining a network client buys nothing
+override with_llvm = no
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

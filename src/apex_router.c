@@ -1,0 +1,69 @@
+/*-------------------------------------------------------------------------
+ *
+ * apex_router.c
+ *		  Module entry point and the apex_router.* settings.
+ *
+ * IDENTIFICATION
+ *		  src/apex_router.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "apex_router.h"
+
+PG_MODULE_MAGIC;
+
+int			apex_rrf_k = 60;
+int			apex_timeout_ms = 5000;
+int			apex_connect_timeout_ms = 2000;
+int			apex_max_response_kb = 16384;
+bool		apex_strict = false;
+
+void		_PG_init(void);
+
+static void
+apex_define_gucs(void)
+{
+	DefineCustomIntVariable("apex_router.rrf_k",
+							"Rank constant k of Reciprocal Rank Fusion.",
+							"Each source adds weight / (rrf_k + rank) to an item's score.",
+							&apex_rrf_k, 60, 1, 100000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("apex_router.timeout_ms",
+							"Default time budget of one source's leg.",
+							"A source's timeout_ms option overrides it.",
+							&apex_timeout_ms, 5000, 1, 3600000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("apex_router.connect_timeout_ms",
+							"Default connect timeout of remote sources.",
+							"A source's connect_timeout_ms option overrides it.",
+							&apex_connect_timeout_ms, 2000, 1, 3600000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("apex_router.max_response_size",
+							"Largest response body accepted from a remote source.",
+							"A larger response fails its source.",
+							&apex_max_response_kb, 16384, 1, 1024 * 1024,
+							PGC_SUSET, GUC_UNIT_KB, NULL, NULL, NULL);
+	DefineCustomBoolVariable("apex_router.strict",
+							 "Make any source failure an error.",
+							 "By default a failing source is a WARNING and the others' results are returned.",
+							 &apex_strict, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	MarkGUCPrefixReserved("apex_router");
+}
+
+void
+_PG_init(void)
+{
+	apex_define_gucs();
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not initialize libcurl")));
+}

@@ -1,0 +1,139 @@
+/*-------------------------------------------------------------------------
+ *
+ * apex_router.h
+ *		  Shared types of apex_router: sources, legs, items and the call.
+ *
+ * Flow of one apex_route() call (one direction):
+ *   catalog.c (sources from pg_foreign_server) -> router.c (plan, legs)
+ *   -> leg_<kind>.c (request builders, response decoders)
+ *   -> io_http.c + event_loop.c (the only code that waits)
+ *   -> fusion.c (RRF) -> tuplestore rows.
+ *
+ * IDENTIFICATION
+ *		  src/apex_router.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APEX_ROUTER_H
+#define APEX_ROUTER_H
+
+#include "nodes/pg_list.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+typedef struct ApexLoop ApexLoop;
+typedef struct ApexHttp ApexHttp;
+typedef struct ApexLeg ApexLeg;
+typedef struct ApexCall ApexCall;
+
+/*
+ * One source kind: its options and its behaviour.  Every kind lives in its
+ * own leg_<kind>.c and is listed once in source_kinds.c.
+ */
+typedef struct ApexKind
+{
+	const char *name;
+	const char *const *server_options;	/* allowed besides the common ones */
+	const char *const *required_options;
+	/* extra value checks at CREATE/ALTER SERVER time; may be NULL */
+	void		(*validate) (List *options);
+	/* issue the leg's remote requests (NULL for local kinds) */
+	void		(*start) (ApexLeg *leg);
+	/* run a local leg synchronously, once remote legs are on the wire */
+	void		(*run_local) (ApexLeg *leg);
+} ApexKind;
+
+/* A configured source: one foreign server of the apex_router wrapper. */
+typedef struct ApexSource
+{
+	Oid			serverid;
+	char	   *name;
+	const ApexKind *kind;
+	List	   *options;		/* server options, DefElem list */
+	List	   *secrets;		/* user mapping options, DefElem list */
+	double		weight;			/* RRF weight */
+	int			timeout_ms;		/* whole-leg budget */
+	int			connect_timeout_ms;
+} ApexSource;
+
+/* One result item of one source, in that source's rank order. */
+typedef struct ApexItem
+{
+	char	   *id;
+	char	   *title;			/* may be NULL */
+	char	   *content;		/* may be NULL */
+	double		score;			/* source's own score; NaN when it has none */
+	char	   *raw;			/* the source's raw item, as JSON text */
+} ApexItem;
+
+/* The search request shared by every leg of a call. */
+typedef struct ApexQuery
+{
+	char	   *text;			/* query text (may be NULL with a vector) */
+	int			limit;			/* items asked of each source */
+	float4	   *vector;			/* caller-supplied query vector, or NULL */
+	int			vector_dim;
+} ApexQuery;
+
+/* One source's part of a call. */
+struct ApexLeg
+{
+	ApexCall   *call;
+	ApexSource *source;
+	void	   *state;			/* kind-private */
+	List	   *items;			/* ApexItem *, best first */
+	char	   *error;			/* why the leg failed, or NULL */
+	bool		done;
+	TimestampTz deadline;		/* start + source timeout_ms */
+};
+
+struct ApexCall
+{
+	MemoryContext mcxt;			/* everything of the call lives here */
+	ApexQuery	query;
+	ApexLoop   *loop;
+	ApexHttp   *http;
+	List	   *legs;			/* ApexLeg * */
+	List	   *secrets;		/* secret strings in use, to scrub messages */
+};
+
+/* in apex_router.c */
+extern int	apex_rrf_k;
+extern int	apex_timeout_ms;
+extern int	apex_connect_timeout_ms;
+extern int	apex_max_response_kb;
+extern bool apex_strict;
+
+/* in source_kinds.c */
+extern const ApexKind *ApexFindKind(const char *name);
+extern char *ApexKindNames(void);
+
+/* in option.c */
+extern const char *ApexGetOption(List *options, const char *name);
+extern int	ApexParseIntOption(const char *name, const char *value,
+							   int min, int max);
+extern double ApexParseRealOption(const char *name, const char *value,
+								  double min, double max);
+extern void ApexCheckChoiceOption(const char *name, const char *value,
+								  const char *const *choices);
+extern void ApexCheckUrlOption(const char *name, const char *value);
+
+/* in catalog.c */
+extern ApexSource *ApexGetSource(const char *name, bool missing_ok);
+extern List *ApexSearchableSources(void);
+extern void ApexUseSource(ApexCall *call, ApexSource *source);
+
+/* in leg.c */
+extern void ApexLegFail(ApexLeg *leg, const char *fmt,...) pg_attribute_printf(2, 3);
+extern void ApexLegFinish(ApexLeg *leg, List *items);
+extern ApexItem *ApexItemMake(const char *id, const char *title,
+							  const char *content, double score,
+							  const char *raw);
+extern long ApexLegRemainingMs(ApexLeg *leg);
+
+/* in leg_embedder.c: used by vector sources to turn text into a vector */
+typedef void (*ApexEmbedDone) (ApexLeg *leg, float4 *vector, int dim);
+extern void ApexEmbedStart(ApexLeg *leg, ApexSource *embedder,
+						   const char *text, ApexEmbedDone done);
+
+#endif							/* APEX_ROUTER_H */

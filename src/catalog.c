@@ -1,0 +1,182 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *		  Sources and their secrets, read from the FDW catalogs.
+ *
+ * Every foreign server of the apex_router wrapper is a source.  Lookups go
+ * through the syscaches (pg_foreign_server, pg_user_mapping), so repeated
+ * calls cost no catalog scan and see ALTER SERVER / ALTER USER MAPPING at
+ * once: the syscaches are invalidated by the catalog changes themselves.
+ *
+ * IDENTIFICATION
+ *		  src/catalog.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/reloptions.h"
+#include "access/table.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "foreign/foreign.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+
+#include "apex_router.h"
+
+#define APEX_FDW_NAME "apex_router"
+
+/*
+ * Options of the user mapping for (current user, server), falling back to
+ * the PUBLIC mapping; NIL when there is none (sources without secrets need
+ * no mapping, unlike postgres_fdw's servers).
+ */
+static List *
+apex_mapping_options(Oid serverid)
+{
+	Oid			users[2] = {GetUserId(), InvalidOid};
+
+	for (int i = 0; i < 2; i++)
+	{
+		HeapTuple	tp = SearchSysCache2(USERMAPPINGUSERSERVER,
+										 ObjectIdGetDatum(users[i]),
+										 ObjectIdGetDatum(serverid));
+
+		if (HeapTupleIsValid(tp))
+		{
+			bool		isnull;
+			Datum		datum = SysCacheGetAttr(USERMAPPINGUSERSERVER, tp,
+												Anum_pg_user_mapping_umoptions,
+												&isnull);
+			List	   *options = isnull ? NIL : untransformRelOptions(datum);
+
+			ReleaseSysCache(tp);
+			return options;
+		}
+	}
+	return NIL;
+}
+
+static ApexSource *
+apex_make_source(ForeignServer *server)
+{
+	ApexSource *source = palloc0(sizeof(ApexSource));
+	const char *value;
+
+	source->serverid = server->serverid;
+	source->name = pstrdup(server->servername);
+	source->options = server->options;
+	source->kind = ApexFindKind(ApexGetOption(server->options, "kind"));
+	if (source->kind == NULL)	/* the validator makes this unreachable */
+		elog(ERROR, "source \"%s\" has no valid kind", source->name);
+	value = ApexGetOption(server->options, "weight");
+	source->weight = value ? ApexParseRealOption("weight", value, 0, 1000) : 1.0;
+	value = ApexGetOption(server->options, "timeout_ms");
+	source->timeout_ms = value ? ApexParseIntOption("timeout_ms", value, 1, 3600000)
+		: apex_timeout_ms;
+	value = ApexGetOption(server->options, "connect_timeout_ms");
+	source->connect_timeout_ms = value
+		? ApexParseIntOption("connect_timeout_ms", value, 1, 3600000)
+		: Min(apex_connect_timeout_ms, source->timeout_ms);
+	return source;
+}
+
+static Oid
+apex_fdw_oid(void)
+{
+	return GetForeignDataWrapperByName(APEX_FDW_NAME, false)->fdwid;
+}
+
+/*
+ * The source called name; with missing_ok, NULL when there is none.  The
+ * caller checks USAGE with ApexUseSource(), which also reads the secrets.
+ */
+ApexSource *
+ApexGetSource(const char *name, bool missing_ok)
+{
+	ForeignServer *server = GetForeignServerByName(name, true);
+
+	if (server == NULL || server->fdwid != apex_fdw_oid())
+	{
+		if (missing_ok)
+			return NULL;
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", name),
+				 server ? errdetail("Server \"%s\" does not use the apex_router foreign-data wrapper.", name)
+				 : errhint("Sources are created with CREATE SERVER ... FOREIGN DATA WRAPPER apex_router.")));
+	}
+	return apex_make_source(server);
+}
+
+/*
+ * Error out unless the current user may use the source; then load its
+ * secrets and remember them in the call, so that messages can be scrubbed.
+ */
+void
+ApexUseSource(ApexCall *call, ApexSource *source)
+{
+	ListCell   *lc;
+
+	AclResult	aclresult = pg_foreign_server_aclcheck(source->serverid,
+													   GetUserId(), ACL_USAGE);
+
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, source->name);
+	source->secrets = apex_mapping_options(source->serverid);
+	foreach(lc, source->secrets)
+		call->secrets = lappend(call->secrets, defGetString(lfirst(lc)));
+}
+
+static int
+apex_source_cmp(const ListCell *a, const ListCell *b)
+{
+	return strcmp(((ApexSource *) lfirst(a))->name,
+				  ((ApexSource *) lfirst(b))->name);
+}
+
+/*
+ * Every searchable source the current user has USAGE on, by name.  Sources
+ * without USAGE are left out silently: a role should not be told about
+ * servers it cannot use.
+ */
+List *
+ApexSearchableSources(void)
+{
+	Oid			fdwid = apex_fdw_oid();
+	Relation	rel = table_open(ForeignServerRelationId, AccessShareLock);
+	SysScanDesc scan = systable_beginscan(rel, InvalidOid, false, NULL, 0, NULL);
+	HeapTuple	tuple;
+	List	   *names = NIL;
+	List	   *sources = NIL;
+	ListCell   *lc;
+
+	while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+	{
+		Form_pg_foreign_server form = (Form_pg_foreign_server) GETSTRUCT(tuple);
+
+		if (form->srvfdw == fdwid &&
+			pg_foreign_server_aclcheck(form->oid, GetUserId(), ACL_USAGE) == ACLCHECK_OK)
+			names = lappend(names, pstrdup(NameStr(form->srvname)));
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+
+	foreach(lc, names)
+	{
+		ApexSource *source = ApexGetSource(lfirst(lc), false);
+
+		if (source->kind->start || source->kind->run_local)
+			sources = lappend(sources, source);
+	}
+	list_sort(sources, apex_source_cmp);
+	return sources;
+}

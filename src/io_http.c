@@ -1,0 +1,301 @@
+/*-------------------------------------------------------------------------
+ *
+ * io_http.c
+ *		  libcurl multi-socket glue: HTTP transfers driven by the event loop.
+ *
+ * Each call owns one CURLM.  curl tells us which sockets to watch
+ * (CURLMOPT_SOCKETFUNCTION) and when to wake it (CURLMOPT_TIMERFUNCTION);
+ * both are forwarded to the call's ApexLoop, which hands readiness back via
+ * curl_multi_socket_action().  Completed transfers are reported to their
+ * owner's callback outside any libcurl frame, so a callback may start new
+ * transfers (the embedder -> vector store chain) or throw.
+ *
+ * curl handles are malloc'd by libcurl: ApexHttpFree() releases them and is
+ * run by the call context's reset callback, so an error or a cancel anywhere
+ * in the call frees every handle and closes every socket.
+ *
+ * IDENTIFICATION
+ *		  src/io_http.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <curl/curl.h>
+
+#include "storage/latch.h"
+#include "utils/memutils.h"
+
+#include "apex_router.h"
+#include "io_http.h"
+
+typedef struct ApexTransfer
+{
+	ApexHttp   *http;
+	CURL	   *easy;
+	struct curl_slist *headers;
+	StringInfoData body;
+	bool		too_large;		/* body hit apex_router.max_response_size */
+	bool		sent;			/* whole request written to the socket */
+	ApexHttpDone done;
+	void	   *arg;
+	char		errbuf[CURL_ERROR_SIZE];
+} ApexTransfer;
+
+struct ApexHttp
+{
+	ApexLoop   *loop;
+	MemoryContext mcxt;
+	CURLM	   *multi;
+	List	   *transfers;		/* ApexTransfer * still in flight */
+};
+
+static void apex_http_drive(ApexHttp *http, curl_socket_t fd, int mask);
+
+static size_t
+apex_http_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+	ApexTransfer *t = userp;
+	size_t		n = size * nmemb;
+
+	if ((Size) t->body.len + n > (Size) apex_max_response_kb * 1024)
+	{
+		t->too_large = true;
+		return 0;				/* makes curl fail with CURLE_WRITE_ERROR */
+	}
+	appendBinaryStringInfo(&t->body, data, n);
+	return n;
+}
+
+static void
+apex_http_on_socket(void *arg, pgsocket fd, int events)
+{
+	int			mask = 0;
+
+	if (events & WL_SOCKET_READABLE)
+		mask |= CURL_CSELECT_IN;
+	if (events & WL_SOCKET_WRITEABLE)
+		mask |= CURL_CSELECT_OUT;
+	apex_http_drive((ApexHttp *) arg, fd, mask);
+}
+
+static void
+apex_http_on_timer(void *arg)
+{
+	apex_http_drive((ApexHttp *) arg, CURL_SOCKET_TIMEOUT, 0);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: mirror curl's interest into the event loop */
+static int
+apex_http_socket_cb(CURL *easy pg_attribute_unused(), curl_socket_t fd,
+					int what, void *userp, void *socketp pg_attribute_unused())
+{
+	ApexHttp   *http = userp;
+	int			events = 0;
+
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		events |= WL_SOCKET_READABLE;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		events |= WL_SOCKET_WRITEABLE;
+	ApexLoopWatch(http->loop, fd, events, apex_http_on_socket, http);
+	return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: curl wants socket_action(TIMEOUT) after timeout_ms */
+static int
+apex_http_timer_cb(CURLM *multi pg_attribute_unused(), long timeout_ms, void *userp)
+{
+	ApexHttp   *http = userp;
+
+	ApexLoopSetTimer(http->loop, http, timeout_ms, apex_http_on_timer);
+	return 0;
+}
+
+ApexHttp *
+ApexHttpCreate(ApexLoop *loop, MemoryContext mcxt)
+{
+	ApexHttp   *http = MemoryContextAllocZero(mcxt, sizeof(ApexHttp));
+
+	http->loop = loop;
+	http->mcxt = mcxt;
+	http->multi = curl_multi_init();
+	if (http->multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl multi handle")));
+	curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, apex_http_socket_cb);
+	curl_multi_setopt(http->multi, CURLMOPT_SOCKETDATA, http);
+	curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, apex_http_timer_cb);
+	curl_multi_setopt(http->multi, CURLMOPT_TIMERDATA, http);
+	return http;
+}
+
+static void
+apex_transfer_release(ApexTransfer *t)
+{
+	curl_multi_remove_handle(t->http->multi, t->easy);
+	curl_easy_cleanup(t->easy);
+	curl_slist_free_all(t->headers);
+	t->easy = NULL;
+	t->headers = NULL;
+}
+
+/* Abort every transfer and free libcurl's state; safe to call twice. */
+void
+ApexHttpFree(ApexHttp *http)
+{
+	ListCell   *lc;
+
+	if (http->multi == NULL)
+		return;
+	/* the loop may be going away too: no more callbacks into it */
+	curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, NULL);
+	curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, NULL);
+	foreach(lc, http->transfers)
+		apex_transfer_release(lfirst(lc));
+	list_free(http->transfers);
+	http->transfers = NIL;
+	curl_multi_cleanup(http->multi);
+	http->multi = NULL;
+}
+
+void
+ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
+{
+	MemoryContext old = MemoryContextSwitchTo(http->mcxt);
+	ApexTransfer *t = palloc0(sizeof(ApexTransfer));
+	ListCell   *lc;
+	CURL	   *easy;
+
+	t->http = http;
+	t->done = request->done;
+	t->arg = request->arg;
+	initStringInfo(&t->body);
+	foreach(lc, request->headers)
+	{
+		struct curl_slist *h = curl_slist_append(t->headers, lfirst(lc));
+
+		if (h == NULL)
+		{
+			curl_slist_free_all(t->headers);
+			elog(ERROR, "out of memory in curl_slist_append");
+		}
+		t->headers = h;
+	}
+	easy = curl_easy_init();
+	if (easy == NULL)
+	{
+		curl_slist_free_all(t->headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create a libcurl handle")));
+	}
+	t->easy = easy;
+	http->transfers = lappend(http->transfers, t);
+
+	curl_easy_setopt(easy, CURLOPT_URL, request->url);
+	curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+	/* PostgreSQL owns signal handling; curl must not install handlers */
+	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, apex_http_write);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+	curl_easy_setopt(easy, CURLOPT_USERAGENT, "apex_router/0.1");
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, Max(request->timeout_ms, 1L));
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+					 Max(request->connect_timeout_ms, 1L));
+	if (request->body)
+	{
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(request->body));
+		curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request->body);
+	}
+	if (request->username)
+	{
+		curl_easy_setopt(easy, CURLOPT_HTTPAUTH, (long) CURLAUTH_BASIC);
+		curl_easy_setopt(easy, CURLOPT_USERNAME, request->username);
+		curl_easy_setopt(easy, CURLOPT_PASSWORD,
+						 request->password ? request->password : "");
+	}
+	MemoryContextSwitchTo(old);
+
+	if (curl_multi_add_handle(http->multi, easy) != CURLM_OK)
+		elog(ERROR, "curl_multi_add_handle failed");
+}
+
+/* Report every finished transfer to its owner. */
+static void
+apex_http_collect(ApexHttp *http)
+{
+	CURLMsg    *msg;
+	int			left;
+
+	while (http->multi && (msg = curl_multi_info_read(http->multi, &left)))
+	{
+		ApexTransfer *t;
+		ApexHttpResponse resp = {0};
+		char	   *ct = NULL;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
+		if (msg->data.result == CURLE_OK)
+		{
+			curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+			curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
+			resp.content_type = ct ? MemoryContextStrdup(http->mcxt, ct) : NULL;
+		}
+		else if (t->too_large)
+			resp.error = psprintf("response larger than apex_router.max_response_size (%d kB)",
+								  apex_max_response_kb);
+		else
+			resp.error = pstrdup(t->errbuf[0] ? t->errbuf
+								 : curl_easy_strerror(msg->data.result));
+		resp.body = &t->body;
+		apex_transfer_release(t);
+		http->transfers = list_delete_ptr(http->transfers, t);
+		/* msg points into curl's memory: do not touch it after this */
+		t->done(t->arg, &resp);
+	}
+}
+
+static void
+apex_http_drive(ApexHttp *http, curl_socket_t fd, int mask)
+{
+	int			running;
+
+	curl_multi_socket_action(http->multi, fd, mask, &running);
+	apex_http_collect(http);
+}
+
+/*
+ * True once every transfer in flight has written its whole request: the
+ * remote sources are then working while the caller runs local legs.
+ */
+bool
+ApexHttpAllSent(ApexHttp *http)
+{
+	ListCell   *lc;
+
+	foreach(lc, http->transfers)
+	{
+		ApexTransfer *t = lfirst(lc);
+		long		request_size = 0;
+
+		if (!t->sent)
+		{
+			curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_size);
+			t->sent = request_size > 0;
+		}
+		if (!t->sent)
+			return false;
+	}
+	return true;
+}
+
+int
+ApexHttpActive(ApexHttp *http)
+{
+	return list_length(http->transfers);
+}

@@ -1,0 +1,49 @@
+/*-------------------------------------------------------------------------
+ *
+ * io_http.h
+ *		  Non-blocking HTTP requests over libcurl's multi socket interface.
+ *
+ * IDENTIFICATION
+ *		  src/io_http.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APEX_IO_HTTP_H
+#define APEX_IO_HTTP_H
+
+#include "lib/stringinfo.h"
+
+#include "event_loop.h"
+
+typedef struct ApexHttp ApexHttp;
+
+typedef struct ApexHttpResponse
+{
+	const char *error;			/* transport failure (no HTTP answer), or NULL */
+	long		status;			/* HTTP status code */
+	const char *content_type;	/* may be NULL */
+	StringInfo	body;
+} ApexHttpResponse;
+
+typedef void (*ApexHttpDone) (void *arg, ApexHttpResponse *response);
+
+typedef struct ApexHttpRequest
+{
+	const char *url;
+	const char *body;			/* JSON request body; POST when set, else GET */
+	List	   *headers;		/* "Name: value" strings */
+	const char *username;		/* HTTP basic auth, or NULL */
+	const char *password;
+	long		timeout_ms;
+	long		connect_timeout_ms;
+	ApexHttpDone done;
+	void	   *arg;
+} ApexHttpRequest;
+
+extern ApexHttp *ApexHttpCreate(ApexLoop *loop, MemoryContext mcxt);
+extern void ApexHttpFree(ApexHttp *http);
+extern void ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request);
+extern bool ApexHttpAllSent(ApexHttp *http);
+extern int	ApexHttpActive(ApexHttp *http);
+
+#endif							/* APEX_IO_HTTP_H */

@@ -1,0 +1,28 @@
+/*-------------------------------------------------------------------------
+ *
+ * json.h
+ *		  Safe parsing of remote JSON into jsonb, and small accessors.
+ *
+ * IDENTIFICATION
+ *		  src/json.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APEX_JSON_H
+#define APEX_JSON_H
+
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+extern Jsonb *ApexJsonParse(const char *data, int len, char **error);
+extern JsonbValue *ApexJsonGet(JsonbContainer *object, const char *key);
+extern JsonbContainer *ApexJsonObject(JsonbValue *value);
+extern JsonbContainer *ApexJsonArray(JsonbValue *value);
+extern JsonbValue *ApexJsonAt(JsonbContainer *array, int i);
+extern int	ApexJsonLength(JsonbContainer *array);
+extern char *ApexJsonScalarText(JsonbValue *value);
+extern bool ApexJsonNumber(JsonbValue *value, double *result);
+extern char *ApexJsonText(JsonbValue *value);
+extern void ApexJsonAppendNumber(StringInfo buf, double value);
+
+#endif							/* APEX_JSON_H */

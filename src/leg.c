@@ -1,0 +1,160 @@
+/*-------------------------------------------------------------------------
+ *
+ * leg.c
+ *		  What every leg shares: outcome recording, items, HTTP requests.
+ *
+ * IDENTIFICATION
+ *		  src/leg.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+
+#include "utils/timestamp.h"
+
+#include "apex_router.h"
+#include "io_http.h"
+#include "leg.h"
+
+/* Record why the leg failed; the first failure wins. */
+void
+ApexLegFail(ApexLeg *leg, const char *fmt,...)
+{
+	va_list		args;
+	StringInfoData buf;
+
+	if (leg->done)
+		return;
+	initStringInfo(&buf);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	leg->error = buf.data;
+	leg->items = NIL;
+	leg->done = true;
+}
+
+void
+ApexLegFinish(ApexLeg *leg, List *items)
+{
+	if (leg->done)
+		return;
+	leg->items = items;
+	leg->done = true;
+}
+
+ApexItem *
+ApexItemMake(const char *id, const char *title, const char *content,
+			 double score, const char *raw)
+{
+	ApexItem   *item = palloc(sizeof(ApexItem));
+
+	item->id = pstrdup(id);
+	item->title = title ? pstrdup(title) : NULL;
+	item->content = content ? pstrdup(content) : NULL;
+	item->score = score;
+	item->raw = pstrdup(raw);
+	return item;
+}
+
+/* Milliseconds left of the leg's budget, at least 1 */
+long
+ApexLegRemainingMs(ApexLeg *leg)
+{
+	long		secs;
+	int			usecs;
+
+	TimestampDifference(GetCurrentTimestamp(), leg->deadline, &secs, &usecs);
+	return Max(1, secs * 1000 + usecs / 1000);
+}
+
+/*
+ * Send one JSON POST for the leg, bounded by what is left of its budget.
+ * done gets arg and the response when it completes or fails.
+ */
+void
+ApexLegPost(ApexLeg *leg, const char *url, const char *body, List *headers,
+			const ApexHttpAuth *auth, ApexHttpDone done, void *arg)
+{
+	ApexHttpRequest req = {0};
+
+	req.url = url;
+	req.body = body;
+	req.headers = lappend(list_copy(headers), "Content-Type: application/json");
+	if (auth && auth->bearer)
+		req.headers = lappend(req.headers,
+							  psprintf("Authorization: Bearer %s", auth->bearer));
+	if (auth && auth->api_key_header)
+		req.headers = lappend(req.headers,
+							  psprintf("%s: %s", auth->api_key_header, auth->api_key));
+	if (auth)
+	{
+		req.username = auth->username;
+		req.password = auth->password;
+	}
+	req.timeout_ms = ApexLegRemainingMs(leg);
+	req.connect_timeout_ms = Min(req.timeout_ms, leg->source->connect_timeout_ms);
+	req.done = done;
+	req.arg = arg;
+	ApexHttpStart(leg->call->http, &req);
+}
+
+/* base URL + path, without a doubled slash */
+char *
+ApexUrlJoin(const char *base, const char *path)
+{
+	int			len = strlen(base);
+
+	while (len > 0 && base[len - 1] == '/')
+		len--;
+	return psprintf("%.*s%s", len, base, path);
+}
+
+/*
+ * A short, printable excerpt of a non-JSON body (e.g. Qdrant's plain-text
+ * 401), for messages.
+ */
+char *
+ApexBodyExcerpt(const char *data, int len)
+{
+	StringInfoData buf;
+	int			n = Min(len, 200);
+
+	initStringInfo(&buf);
+	for (int i = 0; i < n; i++)
+	{
+		unsigned char c = data[i];
+
+		appendStringInfoChar(&buf, (c >= 0x20 && c < 0x7f) ? c : ' ');
+	}
+	if (len > n)
+		appendStringInfoString(&buf, "...");
+	return buf.len ? buf.data : pstrdup("(empty body)");
+}
+
+/* Percent-encode a URL path segment (RFC 3986 unreserved kept as is) */
+char *
+ApexUrlEncode(const char *segment)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const unsigned char *p = (const unsigned char *) segment; *p; p++)
+	{
+		if (isalnum(*p) || strchr("-._~", *p))
+			appendStringInfoChar(&buf, *p);
+		else
+			appendStringInfo(&buf, "%%%02X", *p);
+	}
+	return buf.data;
+}

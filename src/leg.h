@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * leg.h
+ *		  Helpers shared by the leg_<kind>.c modules.
+ *
+ * IDENTIFICATION
+ *		  src/leg.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APEX_LEG_H
+#define APEX_LEG_H
+
+#include "apex_router.h"
+#include "io_http.h"
+#include "json.h"
+
+/* How a request authenticates; every field may be NULL. */
+typedef struct ApexHttpAuth
+{
+	const char *username;		/* HTTP basic */
+	const char *password;
+	const char *bearer;			/* Authorization: Bearer */
+	const char *api_key_header; /* e.g. "api-key" */
+	const char *api_key;
+} ApexHttpAuth;
+
+extern void ApexLegPost(ApexLeg *leg, const char *url, const char *body,
+						List *headers, const ApexHttpAuth *auth,
+						ApexHttpDone done, void *arg);
+extern char *ApexUrlJoin(const char *base, const char *path);
+extern char *ApexBodyExcerpt(const char *data, int len);
+extern char *ApexUrlEncode(const char *segment);
+
+#endif							/* APEX_LEG_H */

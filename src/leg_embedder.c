@@ -1,0 +1,238 @@
+/*-------------------------------------------------------------------------
+ *
+ * leg_embedder.c
+ *		  Embedding services: OpenAI-compatible /v1/embeddings and Ollama's
+ *		  /api/embed.  Not a search leg of its own: vector sources call
+ *		  ApexEmbedStart() to turn the query text into a vector inside the
+ *		  same event loop.
+ *
+ * OpenAI-style services are asked for base64 (little-endian float32) by
+ * default: about four times smaller than decimal JSON and no float parsing.
+ *
+ * IDENTIFICATION
+ *		  src/leg_embedder.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "common/base64.h"
+#include "utils/json.h"
+
+#include "leg.h"
+
+static const char *const embedder_options[] = {
+	"url", "model", "api", "dimensions", "encoding", NULL
+};
+static const char *const embedder_required[] = {"url", "model", NULL};
+static const char *const embedder_apis[] = {"openai", "ollama", NULL};
+static const char *const embedder_encodings[] = {"base64", "float", NULL};
+
+typedef struct EmbedRequest
+{
+	ApexLeg    *leg;
+	ApexSource *embedder;
+	bool		ollama;
+	bool		base64;
+	ApexEmbedDone done;
+} EmbedRequest;
+
+static void
+embedder_validate(List *options)
+{
+	const char *api = ApexGetOption(options, "api");
+	const char *encoding = ApexGetOption(options, "encoding");
+	const char *dims = ApexGetOption(options, "dimensions");
+
+	if (api)
+		ApexCheckChoiceOption("api", api, embedder_apis);
+	if (encoding)
+		ApexCheckChoiceOption("encoding", encoding, embedder_encodings);
+	if (dims)
+		ApexParseIntOption("dimensions", dims, 1, 65536);
+	if (api && strcmp(api, "ollama") == 0 && (encoding || dims))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options \"encoding\" and \"dimensions\" need api \"openai\"")));
+}
+
+/* float32 values, little-endian, base64 encoded (OpenAI encoding_format) */
+static float4 *
+embed_decode_base64(JsonbValue *v, int *dim, char **error)
+{
+	int			len = v->val.string.len;
+	int			maxlen = pg_b64_dec_len(len);
+	uint8	   *raw = palloc(maxlen);
+	int			n = pg_b64_decode(v->val.string.val, len, (char *) raw, maxlen);
+	float4	   *vec;
+
+	if (n < 0 || n % 4 != 0 || n == 0)
+	{
+		*error = "embedding is not valid base64 float32 data";
+		return NULL;
+	}
+	*dim = n / 4;
+	vec = palloc(sizeof(float4) * *dim);
+	for (int i = 0; i < *dim; i++)
+	{
+		uint32		bits = (uint32) raw[4 * i] | (uint32) raw[4 * i + 1] << 8 |
+			(uint32) raw[4 * i + 2] << 16 | (uint32) raw[4 * i + 3] << 24;
+
+		memcpy(&vec[i], &bits, sizeof(float4));
+	}
+	return vec;
+}
+
+static float4 *
+embed_decode_array(JsonbContainer *array, int *dim, char **error)
+{
+	float4	   *vec;
+
+	*dim = ApexJsonLength(array);
+	if (*dim == 0)
+	{
+		*error = "embedding is empty";
+		return NULL;
+	}
+	vec = palloc(sizeof(float4) * *dim);
+	for (int i = 0; i < *dim; i++)
+	{
+		double		d;
+
+		if (!ApexJsonNumber(ApexJsonAt(array, i), &d))
+		{
+			*error = "embedding holds a value that is not a number";
+			return NULL;
+		}
+		vec[i] = (float4) d;
+	}
+	return vec;
+}
+
+/*
+ * Decode an embedding response (pure; fuzzable).  Returns the vector, or
+ * NULL with *error set.
+ */
+static float4 *
+embed_decode(bool ollama, long status, StringInfo body, int *dim, char **error)
+{
+	Jsonb	   *doc = ApexJsonParse(body->data, body->len, error);
+	JsonbValue *v;
+	float4	   *vec;
+
+	if (doc == NULL)
+	{
+		if (status < 200 || status > 299)
+			*error = psprintf("HTTP %ld", status);
+		return NULL;
+	}
+	if (status < 200 || status > 299)
+	{
+		/* OpenAI: {"error":{"message":...}}; Ollama: {"error":"..."} */
+		v = ApexJsonGet(&doc->root, "error");
+		if (ApexJsonObject(v))
+			v = ApexJsonGet(ApexJsonObject(v), "message");
+		*error = psprintf("HTTP %ld: %s", status,
+						  ApexJsonScalarText(v) ? ApexJsonScalarText(v) : "no error message");
+		return NULL;
+	}
+	if (ollama)
+		v = ApexJsonGet(&doc->root, "embeddings");
+	else
+	{
+		v = ApexJsonGet(&doc->root, "data");
+		if (ApexJsonLength(ApexJsonArray(v)) > 0)
+			v = ApexJsonGet(ApexJsonObject(ApexJsonAt(ApexJsonArray(v), 0)),
+							"embedding");
+		else
+			v = NULL;
+	}
+	if (ollama && ApexJsonLength(ApexJsonArray(v)) > 0)
+		v = ApexJsonAt(ApexJsonArray(v), 0);
+	if (v && v->type == jbvString)
+		vec = embed_decode_base64(v, dim, error);
+	else if (ApexJsonArray(v))
+		vec = embed_decode_array(ApexJsonArray(v), dim, error);
+	else
+	{
+		*error = ollama ? "response has no \"embeddings\" array"
+			: "response has no \"data[0].embedding\"";
+		return NULL;
+	}
+	for (int i = 0; vec && i < *dim; i++)
+	{
+		if (isnan(vec[i]) || isinf(vec[i]))
+		{
+			*error = "embedding holds a value that is not finite";
+			return NULL;
+		}
+	}
+	return vec;
+}
+
+static void
+embed_done(void *arg, ApexHttpResponse *resp)
+{
+	EmbedRequest *req = arg;
+	char	   *error = NULL;
+	float4	   *vec = NULL;
+	int			dim = 0;
+
+	if (resp->error)
+		error = (char *) resp->error;
+	else
+		vec = embed_decode(req->ollama, resp->status, resp->body, &dim, &error);
+	if (vec == NULL)
+	{
+		ApexLegFail(req->leg, "embedder \"%s\": %s", req->embedder->name, error);
+		return;
+	}
+	req->done(req->leg, vec, dim);
+}
+
+/*
+ * Ask embedder for the vector of text on behalf of leg; done runs with the
+ * vector, or the leg fails with the embedder named in the message.
+ */
+void
+ApexEmbedStart(ApexLeg *leg, ApexSource *embedder, const char *text,
+			   ApexEmbedDone done)
+{
+	EmbedRequest *req = palloc0(sizeof(EmbedRequest));
+	const char *api = ApexGetOption(embedder->options, "api");
+	const char *encoding = ApexGetOption(embedder->options, "encoding");
+	const char *dims = ApexGetOption(embedder->options, "dimensions");
+	ApexHttpAuth auth = {0};
+	StringInfoData body;
+
+	req->leg = leg;
+	req->embedder = embedder;
+	req->done = done;
+	req->ollama = api && strcmp(api, "ollama") == 0;
+	req->base64 = !req->ollama && (encoding == NULL || strcmp(encoding, "base64") == 0);
+	auth.bearer = ApexGetOption(embedder->secrets, "api_key");
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"model\":");
+	escape_json(&body, ApexGetOption(embedder->options, "model"));
+	appendStringInfoString(&body, ",\"input\":");
+	escape_json(&body, text);
+	if (!req->ollama)
+		appendStringInfo(&body, ",\"encoding_format\":\"%s\"",
+						 req->base64 ? "base64" : "float");
+	if (dims)
+		appendStringInfo(&body, ",\"dimensions\":%s", dims);
+	appendStringInfoChar(&body, '}');
+
+	ApexLegPost(leg, ApexGetOption(embedder->options, "url"), body.data, NIL,
+				&auth, embed_done, req);
+}
+
+const ApexKind ApexEmbedderKind = {
+	.name = "embedder",
+	.server_options = embedder_options,
+	.required_options = embedder_required,
+	.validate = embedder_validate,
+};

@@ -1,0 +1,248 @@
+/*-------------------------------------------------------------------------
+ *
+ * leg_neo4j.c
+ *		  Neo4j over HTTP: the transactional endpoint (POST /db/{db}/tx/commit,
+ *		  api 'tx', the default) or the Query API (POST /db/{db}/query/v2,
+ *		  api 'query', Neo4j >= 5.19).
+ *
+ * The source's `statement` gets parameters $query (the text) and $limit,
+ * and returns columns by name: id (required), title, content, score
+ * (optional).  Every column goes into the item's raw JSON.  Neo4j reports a
+ * failing statement inside a successful HTTP response, so `errors` is
+ * checked on every answer, whatever its status.
+ *
+ * IDENTIFICATION
+ *		  src/leg_neo4j.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "utils/json.h"
+
+#include "leg.h"
+
+static const char *const neo4j_options[] = {
+	"url", "database", "api", "statement", NULL
+};
+static const char *const neo4j_required[] = {"url", "statement", NULL};
+static const char *const neo4j_apis[] = {"tx", "query", NULL};
+
+static void
+neo4j_validate(List *options)
+{
+	const char *api = ApexGetOption(options, "api");
+
+	if (api)
+		ApexCheckChoiceOption("api", api, neo4j_apis);
+}
+
+static bool
+neo4j_query_api(ApexSource *source)
+{
+	const char *api = ApexGetOption(source->options, "api");
+
+	return api && strcmp(api, "query") == 0;
+}
+
+/* The first entry of an "errors" array as "code: message", or NULL */
+static char *
+neo4j_error(JsonbContainer *doc)
+{
+	JsonbContainer *errors = ApexJsonArray(ApexJsonGet(doc, "errors"));
+	JsonbContainer *first;
+	char	   *code;
+	char	   *message;
+
+	if (ApexJsonLength(errors) == 0)
+		return NULL;
+	first = ApexJsonObject(ApexJsonAt(errors, 0));
+	code = ApexJsonScalarText(ApexJsonGet(first, "code"));
+	message = ApexJsonScalarText(ApexJsonGet(first, "message"));
+	return psprintf("%s: %s", code ? code : "Neo4j error",
+					message ? message : "no message");
+}
+
+/* A cell as text: strings and numbers as they are, anything else as JSON */
+static char *
+neo4j_cell_text(JsonbValue *cell)
+{
+	if (cell == NULL || cell->type == jbvNull)
+		return NULL;
+	return ApexJsonScalarText(cell) ? ApexJsonScalarText(cell) : ApexJsonText(cell);
+}
+
+/*
+ * Turn one row (an array aligned with columns) into an item; NULL with
+ * *error when the row has no usable id.
+ */
+static ApexItem *
+neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
+{
+	StringInfoData raw;
+	char	   *id = NULL;
+	char	   *title = NULL;
+	char	   *content = NULL;
+	double		score = NAN;
+	int			ncols = ApexJsonLength(columns);
+
+	if (row == NULL || ApexJsonLength(row) != ncols)
+	{
+		*error = "row does not match the columns";
+		return NULL;
+	}
+	initStringInfo(&raw);
+	appendStringInfoChar(&raw, '{');
+	for (int i = 0; i < ncols; i++)
+	{
+		char	   *name = ApexJsonScalarText(ApexJsonAt(columns, i));
+		JsonbValue *cell = ApexJsonAt(row, i);
+
+		if (name == NULL)
+		{
+			*error = "column name is not a string";
+			return NULL;
+		}
+		if (strcmp(name, "id") == 0)
+			id = ApexJsonScalarText(cell);
+		else if (strcmp(name, "title") == 0)
+			title = neo4j_cell_text(cell);
+		else if (strcmp(name, "content") == 0)
+			content = neo4j_cell_text(cell);
+		else if (strcmp(name, "score") == 0)
+			(void) ApexJsonNumber(cell, &score);
+		if (i > 0)
+			appendStringInfoChar(&raw, ',');
+		escape_json(&raw, name);
+		appendStringInfoChar(&raw, ':');
+		appendStringInfoString(&raw, ApexJsonText(cell));
+	}
+	appendStringInfoChar(&raw, '}');
+	if (id == NULL)
+	{
+		*error = "row has no string or number in column \"id\"";
+		return NULL;
+	}
+	return ApexItemMake(id, title, content, score, raw.data);
+}
+
+/*
+ * Decode a tx/commit or query/v2 response (pure; fuzzable).  Returns NULL
+ * on success with *items set, else the error text.
+ */
+static char *
+neo4j_decode(bool query_api, long status, StringInfo body, List **items)
+{
+	char	   *error = NULL;
+	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
+	JsonbContainer *columns;
+	JsonbContainer *rows;
+	char	   *neo_error;
+
+	*items = NIL;
+	if (doc == NULL)
+		return (status < 200 || status > 299)
+			? psprintf("HTTP %ld: %s", status, ApexBodyExcerpt(body->data, body->len))
+			: error;
+	neo_error = neo4j_error(&doc->root);
+	if (status < 200 || status > 299)
+		return psprintf("HTTP %ld: %s", status,
+						neo_error ? neo_error : ApexBodyExcerpt(body->data, body->len));
+	if (neo_error)
+		return neo_error;
+
+	if (query_api)
+	{
+		/* {"data":{"fields":[...],"values":[[...],...]}} */
+		JsonbContainer *data = ApexJsonObject(ApexJsonGet(&doc->root, "data"));
+
+		columns = ApexJsonArray(ApexJsonGet(data, "fields"));
+		rows = ApexJsonArray(ApexJsonGet(data, "values"));
+	}
+	else
+	{
+		/* {"results":[{"columns":[...],"data":[{"row":[...]},...]}]} */
+		JsonbContainer *results = ApexJsonArray(ApexJsonGet(&doc->root, "results"));
+		JsonbContainer *first = ApexJsonLength(results) > 0
+			? ApexJsonObject(ApexJsonAt(results, 0)) : NULL;
+
+		columns = ApexJsonArray(ApexJsonGet(first, "columns"));
+		rows = ApexJsonArray(ApexJsonGet(first, "data"));
+	}
+	if (columns == NULL || rows == NULL)
+		return query_api ? "response has no \"data.fields\" and \"data.values\""
+			: "response has no \"results[0].columns\" and \"results[0].data\"";
+
+	for (int i = 0; i < ApexJsonLength(rows); i++)
+	{
+		JsonbValue *rowv = ApexJsonAt(rows, i);
+		ApexItem   *item;
+
+		if (!query_api)
+			rowv = ApexJsonGet(ApexJsonObject(rowv), "row");
+		item = neo4j_row(columns, ApexJsonArray(rowv), &error);
+		if (item == NULL)
+			return error;
+		*items = lappend(*items, item);
+	}
+	return NULL;
+}
+
+static void
+neo4j_done(void *arg, ApexHttpResponse *resp)
+{
+	ApexLeg    *leg = arg;
+	List	   *items;
+	char	   *error;
+
+	if (resp->error)
+		ApexLegFail(leg, "%s", resp->error);
+	else if ((error = neo4j_decode(neo4j_query_api(leg->source), resp->status,
+								   resp->body, &items)))
+		ApexLegFail(leg, "%s", error);
+	else
+		ApexLegFinish(leg, items);
+}
+
+static void
+neo4j_start(ApexLeg *leg)
+{
+	List	   *options = leg->source->options;
+	List	   *secrets = leg->source->secrets;
+	const char *database = ApexGetOption(options, "database");
+	bool		query_api = neo4j_query_api(leg->source);
+	StringInfoData body;
+	StringInfoData params;
+	ApexHttpAuth auth = {0};
+	char	   *path;
+
+	initStringInfo(&params);
+	appendStringInfoString(&params, "{\"query\":");
+	escape_json(&params, leg->call->query.text);
+	appendStringInfo(&params, ",\"limit\":%d}", leg->call->query.limit);
+
+	/* "statements" first: older servers require it */
+	initStringInfo(&body);
+	appendStringInfoString(&body, query_api ? "{\"statement\":" : "{\"statements\":[{\"statement\":");
+	escape_json(&body, ApexGetOption(options, "statement"));
+	appendStringInfo(&body, ",\"parameters\":%s}%s", params.data, query_api ? "" : "]}");
+
+	path = psprintf("/db/%s/%s", ApexUrlEncode(database ? database : "neo4j"),
+					query_api ? "query/v2" : "tx/commit");
+	auth.username = ApexGetOption(secrets, "user");
+	auth.password = ApexGetOption(secrets, "password");
+	auth.bearer = ApexGetOption(secrets, "token");
+	ApexLegPost(leg, ApexUrlJoin(ApexGetOption(options, "url"), path), body.data,
+				list_make1("Accept: application/json;charset=UTF-8"),
+				&auth, neo4j_done, leg);
+}
+
+const ApexKind ApexNeo4jKind = {
+	.name = "neo4j",
+	.server_options = neo4j_options,
+	.required_options = neo4j_required,
+	.validate = neo4j_validate,
+	.start = neo4j_start,
+};

@@ -1,0 +1,372 @@
+/*-------------------------------------------------------------------------
+ *
+ * router.c
+ *		  apex_route(): plan the legs, run them concurrently, fuse, emit rows.
+ *
+ * Order of a call: every remote leg issues its requests; the event loop
+ * runs until they are all on the wire; local (SPI) legs run while the
+ * remote sources work; the loop then runs until every leg has an outcome
+ * or the call's deadline passes.  Latency is the slowest leg, not the sum.
+ *
+ * Everything of a call lives in one memory context, whose reset callback
+ * frees libcurl's handles and the WaitEventSet: an ERROR, a cancel or a
+ * statement_timeout anywhere in the call releases every socket.
+ *
+ * IDENTIFICATION
+ *		  src/router.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "apex_router.h"
+#include "event_loop.h"
+#include "fusion.h"
+#include "io_http.h"
+#include "json.h"
+
+#define APEX_MAX_K 10000
+#define APEX_MAX_DIM 65536
+#define APEX_MAX_QUERY_BYTES (1024 * 1024)
+/* grace after the last leg's own timeout, for curl to report it first */
+#define APEX_DEADLINE_SLACK_MS 1000
+
+PG_FUNCTION_INFO_V1(apex_route);
+
+static void
+apex_call_cleanup(void *arg)
+{
+	ApexCall   *call = arg;
+
+	if (call->http)
+		ApexHttpFree(call->http);
+	if (call->loop)
+		ApexLoopFree(call->loop);
+}
+
+static bool
+apex_all_sent(void *arg)
+{
+	return ApexHttpAllSent(((ApexCall *) arg)->http);
+}
+
+static bool
+apex_all_done(void *arg)
+{
+	ListCell   *lc;
+
+	foreach(lc, ((ApexCall *) arg)->legs)
+	{
+		if (!((ApexLeg *) lfirst(lc))->done)
+			return false;
+	}
+	return true;
+}
+
+static void
+apex_read_vector(ApexQuery *query, ArrayType *array)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("query_vector must be one-dimensional")));
+	deconstruct_array(array, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	if (n < 1 || n > APEX_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query_vector must have 1 to %d elements", APEX_MAX_DIM)));
+	query->vector = palloc(sizeof(float4) * n);
+	query->vector_dim = n;
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("query_vector must not contain nulls")));
+		query->vector[i] = DatumGetFloat4(elems[i]);
+		if (isnan(query->vector[i]) || isinf(query->vector[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("query_vector must contain only finite values")));
+	}
+}
+
+/* The sources named by the caller, or every usable one when names is NULL */
+static List *
+apex_plan_sources(ApexCall *call, ArrayType *names)
+{
+	List	   *sources = NIL;
+	ListCell   *lc;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (names == NULL)
+		sources = ApexSearchableSources();
+	else
+	{
+		deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT,
+						  &elems, &nulls, &n);
+		for (int i = 0; i < n; i++)
+		{
+			char	   *name;
+			ApexSource *source;
+			bool		dup = false;
+
+			if (nulls[i])
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("sources must not contain nulls")));
+			name = TextDatumGetCString(elems[i]);
+			foreach(lc, sources)
+				dup |= strcmp(((ApexSource *) lfirst(lc))->name, name) == 0;
+			if (dup)
+				continue;
+			source = ApexGetSource(name, false);
+			if (!source->kind->start && !source->kind->run_local)
+				ereport(ERROR,
+						(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+						 errmsg("source \"%s\" of kind \"%s\" cannot be searched",
+								name, source->kind->name),
+						 errhint("Embedders serve vector sources through their \"embedder\" option.")));
+			sources = lappend(sources, source);
+		}
+		if (sources == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("sources must name at least one source")));
+	}
+	foreach(lc, sources)
+		ApexUseSource(call, lfirst(lc));
+	return sources;
+}
+
+/* Replace every secret in use by the call with asterisks. */
+static char *
+apex_scrub(ApexCall *call, const char *message)
+{
+	char	   *result = pstrdup(message);
+	ListCell   *lc;
+
+	foreach(lc, call->secrets)
+	{
+		const char *secret = lfirst(lc);
+		size_t		len = strlen(secret);
+		char	   *hit;
+
+		if (len == 0)
+			continue;
+		while ((hit = strstr(result, secret)))
+			memset(hit, '*', len);
+	}
+	return result;
+}
+
+/* One WARNING per failed leg; in strict mode the first failure is an ERROR */
+static void
+apex_report_failures(ApexCall *call)
+{
+	ListCell   *lc;
+
+	foreach(lc, call->legs)
+	{
+		ApexLeg    *leg = lfirst(lc);
+
+		if (leg->error == NULL)
+			continue;
+		ereport(apex_strict ? ERROR : WARNING,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("source \"%s\" failed: %s", leg->source->name,
+						apex_scrub(call, leg->error)),
+				 apex_strict ? 0 : errhint("Results of the other sources are returned; set apex_router.strict to make this an error.")));
+	}
+}
+
+/* Run every leg to an outcome; see the file header for the order. */
+static void
+apex_run(ApexCall *call, List *sources, int call_timeout_ms)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz deadline = now;
+	ListCell   *lc;
+
+	foreach(lc, sources)
+	{
+		ApexSource *source = lfirst(lc);
+		ApexLeg    *leg = palloc0(sizeof(ApexLeg));
+		int			budget = source->timeout_ms;
+
+		if (call_timeout_ms > 0)
+			budget = Min(budget, call_timeout_ms);
+		leg->call = call;
+		leg->source = source;
+		leg->deadline = TimestampTzPlusMilliseconds(now, budget);
+		deadline = Max(deadline, leg->deadline);
+		call->legs = lappend(call->legs, leg);
+	}
+	deadline = call_timeout_ms > 0 ? TimestampTzPlusMilliseconds(now, call_timeout_ms)
+		: TimestampTzPlusMilliseconds(deadline, APEX_DEADLINE_SLACK_MS);
+
+	foreach(lc, call->legs)
+	{
+		ApexLeg    *leg = lfirst(lc);
+
+		if (leg->source->kind->start)
+			leg->source->kind->start(leg);
+	}
+	(void) ApexLoopRun(call->loop, apex_all_sent, call, deadline);
+	foreach(lc, call->legs)
+	{
+		ApexLeg    *leg = lfirst(lc);
+
+		if (leg->source->kind->run_local)
+			leg->source->kind->run_local(leg);
+	}
+	if (!ApexLoopRun(call->loop, apex_all_done, call, deadline))
+	{
+		foreach(lc, call->legs)
+			ApexLegFail(lfirst(lc), "no answer within the call's timeout_ms (%d ms)",
+						call_timeout_ms);
+	}
+}
+
+static Datum
+apex_payload(ApexFused *f)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	foreach(lc, f->hits)
+	{
+		ApexHit    *hit = lfirst(lc);
+
+		if (buf.len > 1)
+			appendStringInfoChar(&buf, ',');
+		escape_json(&buf, hit->source);
+		appendStringInfo(&buf, ":{\"rank\":%d,\"score\":", hit->rank);
+		ApexJsonAppendNumber(&buf, hit->item->score);
+		appendStringInfo(&buf, ",\"item\":%s}", hit->item->raw);
+	}
+	appendStringInfoChar(&buf, '}');
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+}
+
+static void
+apex_emit(ReturnSetInfo *rsinfo, List *fused)
+{
+	ListCell   *lc;
+	int			rank = 0;
+
+	foreach(lc, fused)
+	{
+		ApexFused  *f = lfirst(lc);
+		Datum		values[7];
+		bool		nulls[7] = {0};
+		Datum	   *names = palloc(sizeof(Datum) * list_length(f->hits));
+		ListCell   *hc;
+		int			n = 0;
+
+		foreach(hc, f->hits)
+			names[n++] = CStringGetTextDatum(((ApexHit *) lfirst(hc))->source);
+		values[0] = Int32GetDatum(++rank);
+		values[1] = CStringGetTextDatum(f->id);
+		values[2] = f->title ? CStringGetTextDatum(f->title) : (Datum) 0;
+		nulls[2] = f->title == NULL;
+		values[3] = f->content ? CStringGetTextDatum(f->content) : (Datum) 0;
+		nulls[3] = f->content == NULL;
+		values[4] = Float8GetDatum(f->score);
+		values[5] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false,
+													TYPALIGN_INT));
+		values[6] = apex_payload(f);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
+/*
+ * apex_route(query text, k int, sources text[], query_vector real[],
+ *			  rrf_k int, timeout_ms int)
+ */
+Datum
+apex_route(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			k = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
+	int			rrf_k = PG_ARGISNULL(4) ? apex_rrf_k : PG_GETARG_INT32(4);
+	int			timeout_ms = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5);
+	MemoryContextCallback *cleanup;
+	MemoryContext old;
+	ApexCall   *call;
+	List	   *sources;
+	char	   *qtext;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query text must not be null")));
+	qtext = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (strspn(qtext, " \t\r\n") == strlen(qtext))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query text must not be empty")));
+	if (strlen(qtext) > APEX_MAX_QUERY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("query text is longer than %d bytes", APEX_MAX_QUERY_BYTES)));
+	if (k < 1 || k > APEX_MAX_K)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be between 1 and %d", APEX_MAX_K)));
+	if (rrf_k < 1 || rrf_k > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rrf_k must be between 1 and 100000")));
+	if (timeout_ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout_ms must not be negative")));
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	call = MemoryContextAllocZero(CurrentMemoryContext, sizeof(ApexCall));
+	call->mcxt = AllocSetContextCreate(CurrentMemoryContext, "apex_route call",
+									   ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(call->mcxt);
+	cleanup = palloc0(sizeof(MemoryContextCallback));
+	cleanup->func = apex_call_cleanup;
+	cleanup->arg = call;
+	MemoryContextRegisterResetCallback(call->mcxt, cleanup);
+
+	call->query.text = qtext;
+	call->query.limit = k;
+	if (!PG_ARGISNULL(3))
+		apex_read_vector(&call->query, PG_GETARG_ARRAYTYPE_P(3));
+	sources = apex_plan_sources(call, PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2));
+	call->loop = ApexLoopCreate(call->mcxt);
+	call->http = ApexHttpCreate(call->loop, call->mcxt);
+
+	apex_run(call, sources, timeout_ms);
+	apex_report_failures(call);
+	apex_emit(rsinfo, ApexFuse(call->legs, rrf_k, k));
+
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(call->mcxt);
+	return (Datum) 0;
+}
