@@ -84,7 +84,8 @@ struct ApexLeg
 	List	   *items;			/* ApexItem *, best first */
 	char	   *error;			/* why the leg failed, or NULL */
 	bool		done;
-	TimestampTz deadline;		/* start + source timeout_ms */
+	TimestampTz deadline;		/* start + budget_ms */
+	int			budget_ms;		/* source timeout_ms, capped by the call's */
 };
 
 struct ApexCall

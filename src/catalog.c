@@ -133,7 +133,13 @@ ApexUseSource(ApexCall *call, ApexSource *source)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, source->name);
 	source->secrets = apex_mapping_options(source->serverid);
 	foreach(lc, source->secrets)
-		call->secrets = lappend(call->secrets, defGetString(lfirst(lc)));
+	{
+		DefElem    *def = lfirst(lc);
+
+		/* user names are not secret; scrubbing them would mangle messages */
+		if (strcmp(def->defname, "user") != 0)
+			call->secrets = lappend(call->secrets, defGetString(def));
+	}
 }
 
 static int

@@ -39,7 +39,6 @@ typedef struct ApexTransfer
 	bool		sent;			/* whole request written to the socket */
 	ApexHttpDone done;
 	void	   *arg;
-	char		errbuf[CURL_ERROR_SIZE];
 } ApexTransfer;
 
 struct ApexHttp
@@ -198,7 +197,6 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 	/* PostgreSQL owns signal handling; curl must not install handlers */
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, apex_http_write);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
@@ -249,9 +247,14 @@ apex_http_collect(ApexHttp *http)
 		else if (t->too_large)
 			resp.error = psprintf("response larger than apex_router.max_response_size (%d kB)",
 								  apex_max_response_kb);
+		else if (msg->data.result == CURLE_OPERATION_TIMEDOUT)
+		{
+			resp.error = "timed out";
+			resp.timed_out = true;
+		}
 		else
-			resp.error = pstrdup(t->errbuf[0] ? t->errbuf
-								 : curl_easy_strerror(msg->data.result));
+			/* curl's own error buffer has timings in it: keep messages stable */
+			resp.error = pstrdup(curl_easy_strerror(msg->data.result));
 		resp.body = &t->body;
 		apex_transfer_release(t);
 		http->transfers = list_delete_ptr(http->transfers, t);

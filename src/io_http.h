@@ -20,6 +20,7 @@ typedef struct ApexHttp ApexHttp;
 typedef struct ApexHttpResponse
 {
 	const char *error;			/* transport failure (no HTTP answer), or NULL */
+	bool		timed_out;		/* the failure was the request's timeout */
 	long		status;			/* HTTP status code */
 	const char *content_type;	/* may be NULL */
 	StringInfo	body;

@@ -67,6 +67,20 @@ ApexItemMake(const char *id, const char *title, const char *content,
 	return item;
 }
 
+/*
+ * Fail the leg for a request that got no HTTP answer; peer names who was
+ * asked when it is not the source itself (the embedder of a vector source).
+ */
+void
+ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp, const char *peer)
+{
+	if (resp->timed_out)
+		ApexLegFail(leg, "%s%stimed out after %d ms", peer ? peer : "",
+					peer ? ": " : "", leg->budget_ms);
+	else
+		ApexLegFail(leg, "%s%s%s", peer ? peer : "", peer ? ": " : "", resp->error);
+}
+
 /* Milliseconds left of the leg's budget, at least 1 */
 long
 ApexLegRemainingMs(ApexLeg *leg)

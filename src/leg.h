@@ -28,6 +28,8 @@ typedef struct ApexHttpAuth
 extern void ApexLegPost(ApexLeg *leg, const char *url, const char *body,
 						List *headers, const ApexHttpAuth *auth,
 						ApexHttpDone done, void *arg);
+extern void ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp,
+								 const char *peer);
 extern char *ApexUrlJoin(const char *base, const char *path);
 extern char *ApexBodyExcerpt(const char *data, int len);
 extern char *ApexUrlEncode(const char *segment);

@@ -181,9 +181,12 @@ embed_done(void *arg, ApexHttpResponse *resp)
 	int			dim = 0;
 
 	if (resp->error)
-		error = (char *) resp->error;
-	else
-		vec = embed_decode(req->ollama, resp->status, resp->body, &dim, &error);
+	{
+		ApexLegFailTransport(req->leg, resp,
+							 psprintf("embedder \"%s\"", req->embedder->name));
+		return;
+	}
+	vec = embed_decode(req->ollama, resp->status, resp->body, &dim, &error);
 	if (vec == NULL)
 	{
 		ApexLegFail(req->leg, "embedder \"%s\": %s", req->embedder->name, error);

@@ -198,7 +198,7 @@ neo4j_done(void *arg, ApexHttpResponse *resp)
 	char	   *error;
 
 	if (resp->error)
-		ApexLegFail(leg, "%s", resp->error);
+		ApexLegFailTransport(leg, resp, NULL);
 	else if ((error = neo4j_decode(neo4j_query_api(leg->source), resp->status,
 								   resp->body, &items)))
 		ApexLegFail(leg, "%s", error);

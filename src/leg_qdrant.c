@@ -158,7 +158,7 @@ qdrant_done(void *arg, ApexHttpResponse *resp)
 	char	   *error;
 
 	if (resp->error)
-		ApexLegFail(leg, "%s", resp->error);
+		ApexLegFailTransport(leg, resp, NULL);
 	else if ((error = qdrant_decode(leg->state, resp->status, resp->body, &items)))
 		ApexLegFail(leg, "%s", error);
 	else

@@ -103,8 +103,7 @@ sql_run(ApexLeg *leg)
 		if (rc != SPI_OK_SELECT)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("query of source \"%s\" must be a SELECT",
-							leg->source->name)));
+					 errmsg("query must be a SELECT returning rows")));
 		items = sql_collect(mcxt);
 		SPI_finish();
 		ReleaseCurrentSubTransaction();

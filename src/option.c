@@ -138,12 +138,12 @@ ApexCheckUrlOption(const char *name, const char *value)
 		elog(ERROR, "out of memory in curl_url");
 	rc = curl_url_set(url, CURLUPART_URL, value, 0);
 	if (rc != CURLUE_OK)
-		problem = curl_url_strerror(rc);
+		problem = psprintf("The URL could not be parsed: %s.", curl_url_strerror(rc));
 	else if (curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 			 (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
-		problem = "only http and https URLs are supported";
+		problem = "Only http and https URLs are supported.";
 	else if (curl_url_get(url, CURLUPART_USER, &user, 0) == CURLUE_OK)
-		problem = "credentials belong in a user mapping, not in the URL";
+		problem = "Credentials belong in a user mapping, not in the URL.";
 	curl_free(scheme);
 	curl_free(user);
 	curl_url_cleanup(url);

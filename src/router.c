@@ -118,7 +118,14 @@ apex_plan_sources(ApexCall *call, ArrayType *names)
 	int			n;
 
 	if (names == NULL)
+	{
 		sources = ApexSearchableSources();
+		if (sources == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("no apex_router source is available"),
+					 errhint("Create one with CREATE SERVER ... FOREIGN DATA WRAPPER apex_router, or ask for USAGE on one.")));
+	}
 	else
 	{
 		deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT,
@@ -193,8 +200,7 @@ apex_report_failures(ApexCall *call)
 		ereport(apex_strict ? ERROR : WARNING,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("source \"%s\" failed: %s", leg->source->name,
-						apex_scrub(call, leg->error)),
-				 apex_strict ? 0 : errhint("Results of the other sources are returned; set apex_router.strict to make this an error.")));
+						apex_scrub(call, leg->error))));
 	}
 }
 
@@ -216,6 +222,7 @@ apex_run(ApexCall *call, List *sources, int call_timeout_ms)
 			budget = Min(budget, call_timeout_ms);
 		leg->call = call;
 		leg->source = source;
+		leg->budget_ms = budget;
 		leg->deadline = TimestampTzPlusMilliseconds(now, budget);
 		deadline = Max(deadline, leg->deadline);
 		call->legs = lappend(call->legs, leg);
