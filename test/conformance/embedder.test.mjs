@@ -1,0 +1,99 @@
+// Embedder test server vs. the official OpenAI SDK, plus the Ollama dialect.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { startServers } from './harness.mjs';
+import { embed } from '../servers/embed.mjs';
+
+const KEY = 'sk-test-embed-key';
+let srv;
+let openai;
+before(async () => {
+  srv = await startServers({ EMBED_API_KEY: KEY, EMBED_DIM: '32' });
+  openai = new OpenAI({ baseURL: `${srv.embedder}/v1`, apiKey: KEY, maxRetries: 0 });
+});
+after(async () => { await srv?.stop(); });
+
+const near = (a, b) => {
+  assert.equal(a.length, b.length);
+  a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-6, `component ${i}: ${x} vs ${b[i]}`));
+};
+
+describe('openai-compatible /v1/embeddings with the official SDK', () => {
+  const texts = ['Discussed the Q3 roadmap with Sarah', 'billing migration cutover'];
+
+  test('default request (SDK asks for base64) decodes to embed()', async () => {
+    const r = await openai.embeddings.create({ model: 'test-embed', input: texts });
+    assert.equal(r.object, 'list');
+    assert.equal(r.model, 'test-embed');
+    assert.equal(r.data.length, 2);
+    r.data.forEach((d, i) => {
+      assert.equal(d.index, i);
+      near(d.embedding, embed(texts[i], 32));
+    });
+    assert.ok(r.usage.prompt_tokens > 0);
+    assert.equal(r.usage.total_tokens, r.usage.prompt_tokens);
+    const logged = await (await fetch(`${srv.embedder}/__log`)).json();
+    assert.equal(logged.at(-1).body.encoding_format, 'base64');
+  });
+
+  test('encoding_format float gives the same vectors as base64', async () => {
+    const f = await openai.embeddings.create({ model: 'test-embed', input: texts[0], encoding_format: 'float' });
+    const b = await openai.embeddings.create({ model: 'test-embed', input: texts[0] });
+    assert.deepEqual(f.data[0].embedding, b.data[0].embedding); // both float32-exact
+    near(f.data[0].embedding, embed(texts[0], 32));
+    let n = 0;
+    for (const x of f.data[0].embedding) n += x * x;
+    assert.ok(Math.abs(n - 1) < 1e-5);
+  });
+
+  test('dimensions truncates and re-normalises; too many -> 400', async () => {
+    const r = await openai.embeddings.create({ model: 'test-embed', input: 'sarah roadmap latency budget', dimensions: 8, encoding_format: 'float' });
+    const full = embed('sarah roadmap latency budget', 32).slice(0, 8);
+    const n = Math.hypot(...full);
+    near(r.data[0].embedding, full.map((x) => (n ? x / n : 0)));
+    await assert.rejects(openai.embeddings.create({ model: 'test-embed', input: 'x', dimensions: 33 }), OpenAI.BadRequestError);
+  });
+
+  test('unknown model -> NotFoundError with model_not_found', async () => {
+    const e = await openai.embeddings.create({ model: 'text-embedding-3-small', input: 'x' }).catch((x) => x);
+    assert.ok(e instanceof OpenAI.NotFoundError, String(e));
+    assert.equal(e.status, 404);
+    assert.equal(e.code, 'model_not_found');
+  });
+
+  test('wrong key -> AuthenticationError (invalid_api_key), key not echoed', async () => {
+    const bad = new OpenAI({ baseURL: `${srv.embedder}/v1`, apiKey: 'sk-wrong-secret', maxRetries: 0 });
+    const e = await bad.embeddings.create({ model: 'test-embed', input: 'x' }).catch((x) => x);
+    assert.ok(e instanceof OpenAI.AuthenticationError, String(e));
+    assert.equal(e.code, 'invalid_api_key');
+    assert.ok(!JSON.stringify(e.error).includes('sk-wrong-secret'));
+    const raw = await fetch(`${srv.embedder}/v1/embeddings`, { method: 'POST', body: '{"model":"test-embed","input":"x"}' });
+    assert.equal(raw.status, 401);
+    assert.deepEqual(Object.keys((await raw.json()).error), ['message', 'type', 'param', 'code']);
+  });
+});
+
+describe('ollama /api/embed', () => {
+  test('string and array input', async () => {
+    const r = await fetch(`${srv.embedder}/api/embed`, { method: 'POST', body: JSON.stringify({ model: 'test-embed', input: ['sarah', 'roadmap'] }) });
+    assert.equal(r.status, 200);
+    const j = await r.json();
+    assert.equal(j.model, 'test-embed');
+    assert.equal(j.embeddings.length, 2);
+    near(j.embeddings[1], embed('roadmap', 32));
+    assert.equal(j.prompt_eval_count, 2);
+    for (const k of ['total_duration', 'load_duration']) assert.equal(typeof j[k], 'number');
+    const one = await (await fetch(`${srv.embedder}/api/embed`, { method: 'POST', body: '{"model":"test-embed","input":"sarah"}' })).json();
+    assert.deepEqual(one.embeddings, [j.embeddings[0]]);
+  });
+
+  test('unknown model -> 404, missing input -> 400, {"error": string}', async () => {
+    const nf = await fetch(`${srv.embedder}/api/embed`, { method: 'POST', body: '{"model":"all-minilm","input":"x"}' });
+    assert.equal(nf.status, 404);
+    assert.deepEqual(await nf.json(), { error: "model 'all-minilm' not found, try pulling it first" });
+    const mi = await fetch(`${srv.embedder}/api/embed`, { method: 'POST', body: '{"model":"test-embed"}' });
+    assert.equal(mi.status, 400);
+    assert.equal(typeof (await mi.json()).error, 'string');
+  });
+});

@@ -1,0 +1,219 @@
+// Fault injection (URL prefix and /__control) and the request log.
+import { after, before, beforeEach, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { QdrantClient } from '@qdrant/js-client-rest';
+import { basic, startServers } from './harness.mjs';
+import { embed } from '../servers/embed.mjs';
+
+const QKEY = 'qdrant-fault-key';
+const NEO_PW = 'neo-fault-pw';
+let srv;
+before(async () => { srv = await startServers({ QDRANT_API_KEY: QKEY, NEO4J_AUTH: `neo4j:${NEO_PW}`, EMBED_API_KEY: 'sk-fault-key' }); });
+after(async () => { await srv?.stop(); });
+beforeEach(async () => {
+  for (const u of [srv.qdrant, srv.neo4j, srv.embedder]) {
+    await fetch(`${u}/__control`, { method: 'DELETE' });
+    await fetch(`${u}/__log`, { method: 'DELETE' });
+  }
+});
+
+const qh = { 'api-key': QKEY, 'content-type': 'application/json' };
+const qquery = (base, extra = {}) => fetch(`${base}/collections/memory/points/query`, {
+  method: 'POST', headers: qh, body: JSON.stringify({ query: embed('sarah roadmap', 64), limit: 3, with_payload: true, ...extra }),
+});
+const logOf = async (url) => (await fetch(`${url}/__log`)).json();
+const control = (url, route, fault) => fetch(`${url}/__control`, { method: 'POST', body: JSON.stringify({ route, fault }) });
+const neoTx = (prefix, statements) => fetch(`${srv.neo4j}${prefix}/db/neo4j/tx/commit`, {
+  method: 'POST', headers: { authorization: basic('neo4j', NEO_PW), 'content-type': 'application/json' }, body: JSON.stringify({ statements }),
+});
+const FT = { statement: 'CALL db.index.fulltext.queryNodes("entity_text", $q) YIELD node, score RETURN node.uid AS id, score', parameters: { q: 'sarah' } };
+
+describe('latency', () => {
+  test('delay via URL prefix: official client unchanged, measurable in the log', async () => {
+    // QdrantClient ignores a path in `url`; its documented base-path option is `prefix`.
+    const c = new QdrantClient({ url: srv.qdrant, prefix: '/__fault/delay=300', apiKey: QKEY, checkCompatibility: false });
+    const warn = console.warn; console.warn = () => {};
+    try {
+      const t0 = performance.now();
+      const r = await c.getCollections();
+      assert.ok(performance.now() - t0 >= 295);
+      assert.deepEqual(r.collections.map((x) => x.name), ['memory']);
+    } finally { console.warn = warn; }
+    const [e] = await logOf(srv.qdrant);
+    assert.equal(e.path, '/collections');
+    assert.equal(e.fault, 'delay=300');
+    assert.equal(e.status, 200);
+    assert.ok(e.end - e.start >= 299, `logged duration ${e.end - e.start}`);
+  });
+
+  test('delay via /__control on one route, then cleared', async () => {
+    assert.equal((await control(srv.qdrant, '/collections/memory/points/query', 'delay=250')).status, 200);
+    await qquery(srv.qdrant);
+    await fetch(`${srv.qdrant}/collections`, { headers: qh });
+    await fetch(`${srv.qdrant}/__control`, { method: 'DELETE' });
+    await qquery(srv.qdrant);
+    const [slow, other, fast] = await logOf(srv.qdrant);
+    assert.equal(slow.fault, 'delay=250');
+    assert.ok(slow.end - slow.start >= 249);
+    assert.equal(other.fault, '');
+    assert.equal(fast.fault, '');
+    assert.ok(fast.end - fast.start < 200);
+  });
+
+  test('drip sends the real body byte by byte', async () => {
+    const t0 = performance.now();
+    const r = await fetch(`${srv.qdrant}/__fault/drip=15/healthz`);
+    assert.equal(await r.text(), 'healthz check passed');
+    assert.ok(performance.now() - t0 >= 19 * 15);
+  });
+});
+
+describe('error and transport faults', () => {
+  test('status=500 with Qdrant error envelope (client sees 500); combined with delay', async () => {
+    await control(srv.qdrant, '*', 'delay=100,status=500');
+    const r = await qquery(srv.qdrant);
+    assert.equal(r.status, 500);
+    const j = await r.json();
+    assert.match(j.status.error, /^Service internal error: /);
+    assert.equal(typeof j.time, 'number');
+    assert.ok(!('result' in j));
+    const c = new QdrantClient({ url: srv.qdrant, apiKey: QKEY, checkCompatibility: false });
+    const warn = console.warn; console.warn = () => {};
+    const e = await c.getCollection('memory').catch((x) => x);
+    console.warn = warn;
+    assert.equal(e.status, 500);
+    const log = await logOf(srv.qdrant);
+    assert.equal(log.length, 2, JSON.stringify(log));
+    assert.ok(log.every((x) => x.status === 500 && x.end - x.start >= 99), JSON.stringify(log));
+  });
+
+  test('status faults use each server\'s documented body', async () => {
+    const n = await neoTx('/__fault/status=503', [FT]);
+    assert.equal(n.status, 503);
+    assert.equal((await n.json()).errors[0].code, 'Neo.TransientError.General.DatabaseUnavailable');
+    const o = await fetch(`${srv.embedder}/__fault/status=429/v1/embeddings`, { method: 'POST', body: '{}' });
+    assert.equal(o.status, 429);
+    assert.equal((await o.json()).error.code, 'rate_limit_exceeded');
+    const q = await fetch(`${srv.qdrant}/__fault/status=404/collections/memory`, { headers: qh });
+    assert.deepEqual((await q.json()).status, { error: 'Not found: Collection `memory` doesn\'t exist!' });
+  });
+
+  test('reset: connection reset, logged with status null', async () => {
+    const e = await fetch(`${srv.qdrant}/__fault/reset/collections`, { headers: qh }).catch((x) => x);
+    assert.ok(e instanceof TypeError, String(e));
+    assert.equal(e.cause?.code, 'ECONNRESET');
+    await new Promise((r) => setTimeout(r, 50));
+    const [entry] = await logOf(srv.qdrant);
+    assert.equal(entry.status, null);
+    assert.equal(entry.fault, 'reset');
+  });
+
+  test('reset_mid and truncate: headers arrive, body fails', async () => {
+    for (const f of ['reset_mid', 'truncate']) {
+      const r = await qquery(`${srv.qdrant}/__fault/${f}`);
+      assert.equal(r.status, 200);
+      await assert.rejects(r.text(), undefined, f);
+    }
+  });
+
+  test('hang: no answer until the client gives up', async () => {
+    const e = await fetch(`${srv.neo4j}/__fault/hang/`, { signal: AbortSignal.timeout(300) }).catch((x) => x);
+    assert.equal(e.name, 'TimeoutError');
+    await new Promise((r) => setTimeout(r, 100));
+    const [entry] = await logOf(srv.neo4j);
+    assert.equal(entry.status, null);
+    assert.ok(entry.end - entry.start >= 290);
+  });
+
+  test('malformed, wrongshape, ctype', async () => {
+    const m = await qquery(`${srv.qdrant}/__fault/malformed`);
+    assert.equal(m.status, 200);
+    const text = await m.text();
+    assert.match(text, /^\{"result": /);
+    assert.throws(() => JSON.parse(text), SyntaxError);
+    const nq = await fetch(`${srv.neo4j}/__fault/malformed/db/neo4j/query/v2`, {
+      method: 'POST', headers: { authorization: basic('neo4j', NEO_PW) }, body: JSON.stringify(FT),
+    });
+    assert.equal(nq.status, 202);
+    await assert.rejects(nq.json(), SyntaxError);
+    const w = await qquery(`${srv.qdrant}/__fault/wrongshape,ctype=text%2Fhtml`);
+    assert.equal(w.headers.get('content-type'), 'text/html');
+    assert.deepEqual(await w.json(), { unexpected: true });
+  });
+
+  test('neo4jerror: 200 / 202 with DatabaseUnavailable in errors', async () => {
+    const tx = await neoTx('/__fault/neo4jerror', [FT]);
+    assert.equal(tx.status, 200);
+    const tj = await tx.json();
+    assert.deepEqual(tj.results, []);
+    assert.equal(tj.errors[0].code, 'Neo.TransientError.General.DatabaseUnavailable');
+    const q = await fetch(`${srv.neo4j}/__fault/neo4jerror/db/neo4j/query/v2`, {
+      method: 'POST', headers: { authorization: basic('neo4j', NEO_PW) }, body: JSON.stringify(FT),
+    });
+    assert.equal(q.status, 202);
+    assert.equal((await q.json()).errors[0].code, 'Neo.TransientError.General.DatabaseUnavailable');
+  });
+
+  test('huge, nonutf8, nan, dupids', async () => {
+    const h = await qquery(`${srv.qdrant}/__fault/huge=200000`);
+    const hb = await h.arrayBuffer();
+    assert.ok(hb.byteLength >= 199000 && hb.byteLength <= 201000, String(hb.byteLength));
+    assert.equal(JSON.parse(Buffer.from(hb).toString()).result.points.length, 3);
+
+    const bad = Buffer.from(await (await qquery(`${srv.qdrant}/__fault/nonutf8`)).arrayBuffer());
+    assert.ok(bad.includes(Buffer.from([0xc3, 0x28])));
+    assert.throws(() => new TextDecoder('utf-8', { fatal: true }).decode(bad), TypeError);
+
+    const nanText = await (await qquery(`${srv.qdrant}/__fault/nan`)).text();
+    assert.equal(nanText.match(/"score":NaN/g).length, 3);
+    const neoNan = await (await neoTx('/__fault/nan', [FT])).text();
+    assert.match(neoNan, /"row":\["m\d\d",NaN\]/);
+
+    const plain = (await (await qquery(srv.qdrant)).json()).result.points.map((p) => p.id);
+    const dup = (await (await qquery(`${srv.qdrant}/__fault/dupids`)).json()).result.points.map((p) => p.id);
+    assert.deepEqual(dup, plain.flatMap((id) => [id, id]));
+    const emb = await (await fetch(`${srv.embedder}/__fault/dupids/v1/embeddings`, {
+      method: 'POST', headers: { authorization: 'Bearer sk-fault-key' }, body: '{"model":"test-embed","input":["a b","c"]}',
+    })).json();
+    assert.deepEqual(emb.data.map((d) => d.index), [0, 0, 1, 1]);
+  });
+
+  test('unknown fault item is rejected', async () => {
+    assert.equal((await control(srv.qdrant, '*', 'explode')).status, 400);
+    assert.equal((await fetch(`${srv.qdrant}/__fault/explode/healthz`)).status, 400);
+  });
+});
+
+describe('request log', () => {
+  test('file and /__log agree; fields, auth kinds, no secrets', async () => {
+    const before = readFileSync(srv.logFile, 'utf8').split('\n').filter(Boolean).length;
+    await qquery(srv.qdrant);
+    await neoTx('', [FT]);
+    await fetch(`${srv.neo4j}/db/neo4j/query/v2`, { method: 'POST', headers: { authorization: `Bearer ${NEO_PW}` }, body: 'not json' });
+    await fetch(`${srv.embedder}/v1/embeddings`, { method: 'POST', headers: { authorization: 'Bearer sk-fault-key' }, body: '{"model":"test-embed","input":"x"}' });
+    await fetch(`${srv.qdrant}/healthz`);
+    const fileText = readFileSync(srv.logFile, 'utf8');
+    const lines = fileText.split('\n').filter(Boolean).slice(before).map((l) => JSON.parse(l));
+    const mem = [...await logOf(srv.qdrant), ...await logOf(srv.neo4j), ...await logOf(srv.embedder)];
+    assert.equal(lines.length, 5, JSON.stringify(lines));
+    assert.deepEqual(new Set(lines.map((l) => JSON.stringify(l))), new Set(mem.map((l) => JSON.stringify(l))));
+    const [q, tx, qa, emb, hz] = lines;
+    assert.deepEqual(Object.keys(q), ['server', 'method', 'path', 'fault', 'start', 'end', 'status', 'remote_port', 'auth', 'body']);
+    assert.deepEqual([q.server, q.method, q.path, q.status, q.auth], ['qdrant', 'POST', '/collections/memory/points/query', 200, 'api-key']);
+    assert.equal(q.body.limit, 3);
+    assert.ok(q.start > Date.now() - 60000 && q.end >= q.start);
+    assert.ok(Number.isInteger(q.remote_port) && q.remote_port > 0);
+    assert.deepEqual([tx.server, tx.auth, tx.status], ['neo4j', 'basic', 200]);
+    assert.deepEqual(tx.body.statements[0].parameters, { q: 'sarah' });
+    assert.deepEqual([qa.auth, qa.status, qa.body], ['bearer', 400, 'not json']);
+    assert.deepEqual([emb.server, emb.auth], ['embedder', 'bearer']);
+    assert.deepEqual([hz.auth, hz.body, hz.path], ['none', null, '/healthz']);
+    for (const secret of [QKEY, NEO_PW, 'sk-fault-key', Buffer.from(`neo4j:${NEO_PW}`).toString('base64')]) {
+      assert.ok(!fileText.includes(secret), 'secret leaked into the log');
+    }
+    assert.ok(!fileText.includes('/__control') && !fileText.includes('"path":"/__log"'));
+    await fetch(`${srv.qdrant}/__log`, { method: 'DELETE' });
+    assert.deepEqual(await logOf(srv.qdrant), []);
+  });
+});

@@ -1,0 +1,163 @@
+// embedder.mjs - embedding service stand-in speaking two dialects:
+//   POST /v1/embeddings   OpenAI-compatible (Bearer auth when EMBED_API_KEY is set)
+//   GET  /v1/models       OpenAI-compatible model list
+//   POST /api/embed       Ollama (no auth, as Ollama has none)
+// Vectors come from embed.mjs, so every client can recompute them. The only
+// model is `test-embed` (Ollama also accepts `test-embed:latest`).
+// Values are rounded to float32 so that the float and base64 encodings carry
+// exactly the same numbers.
+import { createTestServer } from './http.mjs';
+import { NAN } from './faults.mjs';
+import { countTokens, embed, normalize } from './embed.mjs';
+
+export const MODEL = 'test-embed';
+const CREATED = 1767225600; // fixed "created" timestamp of the model
+
+const openaiError = (status, message, code = null, param = null, type = 'invalid_request_error') =>
+  ({ status, json: { error: { message, type, param, code } } });
+const ollamaError = (status, error) => ({ status, json: { error } });
+
+function toBase64(vec) {
+  const f = Float32Array.from(vec);
+  return Buffer.from(f.buffer, f.byteOffset, f.byteLength).toString('base64'); // little-endian on all our hosts
+}
+
+export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
+  const vectorFor = (text, dims) => {
+    const full = embed(text, dim);
+    const v = dims && dims < dim ? normalize(full.slice(0, dims)) : full;
+    return v.map((x) => Math.fround(x));
+  };
+
+  function openaiEmbeddings(ctx) {
+    if (apiKey) {
+      const m = /^bearer\s+(\S+)\s*$/i.exec(ctx.headers.authorization || '');
+      if (!m) {
+        return openaiError(401, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).", null);
+      }
+      // The key itself is never echoed back (OpenAI shows a masked form).
+      if (m[1] !== apiKey) return openaiError(401, 'Incorrect API key provided. You can find your API key in the test server configuration (EMBED_API_KEY).', 'invalid_api_key');
+    }
+    if (ctx.jsonError !== null) {
+      return openaiError(400, `We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)`);
+    }
+    const b = ctx.json;
+    if (!b || typeof b !== 'object' || Array.isArray(b)) return openaiError(400, 'The request body must be a JSON object.');
+    if (b.model === undefined) return openaiError(400, 'you must provide a model parameter');
+    if (b.model !== MODEL) {
+      return openaiError(404, `The model \`${b.model}\` does not exist or you do not have access to it.`, 'model_not_found');
+    }
+    const inputs = typeof b.input === 'string' ? [b.input] : b.input;
+    if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((s) => typeof s === 'string')) {
+      return openaiError(400, "'input' must be a non-empty string or a non-empty array of strings.", null, 'input');
+    }
+    if (inputs.some((s) => s.length === 0)) return openaiError(400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", null, 'input');
+    let dims = null;
+    if (b.dimensions !== undefined && b.dimensions !== null) {
+      if (!Number.isInteger(b.dimensions) || b.dimensions < 1) {
+        return openaiError(400, `Invalid value for 'dimensions' = ${b.dimensions}. Must be a positive integer.`, null, 'dimensions');
+      }
+      if (b.dimensions > dim) {
+        return openaiError(400, `This model supports at most ${dim} dimensions; requested ${b.dimensions}.`, null, 'dimensions');
+      }
+      dims = b.dimensions;
+    }
+    const format = b.encoding_format ?? 'float';
+    if (format !== 'float' && format !== 'base64') {
+      return openaiError(400, `Invalid value for 'encoding_format': '${format}'. Supported values are: 'float' and 'base64'.`, null, 'encoding_format');
+    }
+    ctx.embedFormat = format;
+    const tokens = inputs.reduce((n, s) => n + countTokens(s), 0);
+    return {
+      status: 200,
+      json: {
+        object: 'list',
+        data: inputs.map((s, index) => {
+          const v = vectorFor(s, dims);
+          return { object: 'embedding', index, embedding: format === 'base64' ? toBase64(v) : v };
+        }),
+        model: MODEL,
+        usage: { prompt_tokens: tokens, total_tokens: tokens },
+      },
+    };
+  }
+
+  function ollamaEmbed(ctx) {
+    const t0 = process.hrtime.bigint();
+    if (ctx.jsonError !== null) return ollamaError(400, `invalid character in JSON body: ${ctx.jsonError}`);
+    const b = ctx.json;
+    if (!b || typeof b !== 'object') return ollamaError(400, 'invalid request body');
+    if (!b.model) return ollamaError(400, 'model is required');
+    if (b.model !== MODEL && b.model !== `${MODEL}:latest`) return ollamaError(404, `model '${b.model}' not found, try pulling it first`);
+    if (b.input === undefined || b.input === null) return ollamaError(400, 'input is required');
+    const inputs = typeof b.input === 'string' ? [b.input] : b.input;
+    if (!Array.isArray(inputs) || !inputs.every((s) => typeof s === 'string')) return ollamaError(400, 'invalid input type');
+    if (b.dimensions !== undefined && (!Number.isInteger(b.dimensions) || b.dimensions < 1 || b.dimensions > dim)) {
+      return ollamaError(400, `dimensions must be between 1 and ${dim}`);
+    }
+    const embeddings = inputs.map((s) => vectorFor(s, b.dimensions));
+    const dur = Number(process.hrtime.bigint() - t0);
+    return {
+      status: 200,
+      json: {
+        model: b.model,
+        embeddings,
+        total_duration: dur + 1000,
+        load_duration: 1000,
+        prompt_eval_count: inputs.reduce((n, s) => n + countTokens(s), 0),
+      },
+    };
+  }
+
+  function handler(ctx) {
+    if (ctx.method === 'POST' && ctx.path === '/v1/embeddings') return openaiEmbeddings(ctx);
+    if (ctx.method === 'GET' && ctx.path === '/v1/models') {
+      return { status: 200, json: { object: 'list', data: [{ id: MODEL, object: 'model', created: CREATED, owned_by: 'apex-test' }] } };
+    }
+    if (ctx.method === 'POST' && ctx.path === '/api/embed') return ollamaEmbed(ctx);
+    if (ctx.path.startsWith('/api/')) return { status: 404, text: '404 page not found', contentType: 'text/plain' };
+    return openaiError(404, `Invalid URL (${ctx.method} ${ctx.path})`);
+  }
+
+  const isOllama = (ctx) => ctx.path.startsWith('/api/');
+  const adapter = {
+    errorResponse(status, ctx) {
+      const msg = {
+        400: 'Bad request (injected fault).',
+        401: 'Incorrect API key provided.',
+        403: 'You are not allowed to sample from this model (injected fault).',
+        404: 'The model `test-embed` does not exist or you do not have access to it.',
+        429: 'Rate limit reached for requests (injected fault).',
+        500: 'The server had an error while processing your request. Sorry about that! (injected fault)',
+        503: 'The engine is currently overloaded, please try again later. (injected fault)',
+      }[status] ?? `Request failed with status ${status} (injected fault).`;
+      if (isOllama(ctx)) return ollamaError(status, msg);
+      const code = { 401: 'invalid_api_key', 404: 'model_not_found', 429: 'rate_limit_exceeded' }[status] ?? null;
+      const type = status === 429 ? 'requests' : status >= 500 ? 'server_error' : 'invalid_request_error';
+      const r = openaiError(status, msg, code, null, type);
+      if (status === 429) r.headers = { 'Retry-After': '1' };
+      return r;
+    },
+    malformed: (ctx) => (isOllama(ctx) ? '{"model": "test-embed", "embeddings": [[' : '{"object": "list", "data": ['),
+    dupids(o) {
+      if (Array.isArray(o.data)) o.data = o.data.flatMap((d) => [d, structuredClone(d)]);
+      if (Array.isArray(o.embeddings)) o.embeddings = o.embeddings.flatMap((e) => [e, e.slice()]);
+      return o;
+    },
+    nan(o) {
+      // float vectors get a bare NaN token; base64 vectors carry a float32 NaN
+      for (const d of Array.isArray(o.data) ? o.data : []) {
+        if (Array.isArray(d.embedding)) d.embedding[0] = NAN;
+        else if (typeof d.embedding === 'string') {
+          const f = new Float32Array(Buffer.from(d.embedding, 'base64').buffer.slice(0));
+          f[0] = NaN;
+          d.embedding = Buffer.from(f.buffer).toString('base64');
+        }
+      }
+      for (const e of Array.isArray(o.embeddings) ? o.embeddings : []) e[0] = NAN;
+      return o;
+    },
+  };
+
+  return createTestServer({ name: 'embedder', log, adapter, handler });
+}

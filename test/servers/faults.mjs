@@ -1,0 +1,175 @@
+// faults.mjs - fault and latency injection shared by the three test servers.
+//
+// A fault spec is a comma-separated list of items, e.g. "delay=300,status=500":
+//   delay=MS      wait MS milliseconds before answering
+//   status=CODE   answer CODE with the server's own documented error body
+//   hang          read the request, never answer, keep the socket open
+//   reset         read the request, then reset the connection (RST)
+//   reset_mid     send the headers and half the body, then reset (RST)
+//   drip=MS       send the real body one byte every MS milliseconds
+//   truncate      declare the full Content-Length, send half, close (FIN)
+//   malformed     invalid JSON such as `{"result": [` with a success status
+//   wrongshape    valid JSON of the wrong shape: {"unexpected":true}
+//   ctype=VALUE   override the Content-Type header
+//   neo4jerror    (Neo4j only) success status with a DatabaseUnavailable error
+//   huge=BYTES    real response padded to about BYTES with a long string field
+//   nonutf8       real response with an invalid UTF-8 sequence inside a string
+//   nan           scores (embedding values on the embedder) become a bare NaN token
+//   dupids        every result row/point/embedding is sent twice
+//
+// A spec reaches a request either through a URL prefix `/__fault/<spec>/...`
+// (stripped before routing, so a client only changes its base URL) or through
+// per-route defaults set with `POST /__control`.
+
+const FLAGS = new Set(['hang', 'reset', 'reset_mid', 'truncate', 'malformed', 'wrongshape',
+  'neo4jerror', 'nonutf8', 'nan', 'dupids']);
+const NUMERIC = new Set(['delay', 'status', 'drip', 'huge']);
+
+/** Parses a spec into {delay, status, drip, huge, ctype, hang, ...}; throws on unknown items. */
+export function parseSpec(spec) {
+  const f = {};
+  for (const raw of String(spec || '').split(',')) {
+    const item = raw.trim();
+    if (!item) continue;
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq);
+    const val = eq < 0 ? null : item.slice(eq + 1);
+    if (FLAGS.has(key) && val === null) {
+      f[key] = true;
+    } else if (NUMERIC.has(key) && val !== null && /^\d+$/.test(val)) {
+      f[key] = Number(val);
+    } else if (key === 'ctype' && val) {
+      f.ctype = val;
+    } else {
+      throw new Error(`unknown or malformed fault item "${item}"`);
+    }
+  }
+  if (f.status !== undefined && (f.status < 100 || f.status > 599)) {
+    throw new Error(`status=${f.status} is not an HTTP status`);
+  }
+  return f;
+}
+
+/** Splits "/__fault/<spec>/rest" into {spec, path}; spec is null without the prefix. */
+export function stripFaultPrefix(pathname) {
+  const m = /^\/__fault\/([^/]*)(\/.*)?$/.exec(pathname);
+  if (!m) return { spec: null, path: pathname };
+  return { spec: decodeURIComponent(m[1]), path: m[2] || '/' };
+}
+
+/** Per-server defaults set through /__control: exact stripped path, or "*" for every route. */
+export class FaultControl {
+  constructor() { this.routes = new Map(); }
+  set(route, spec) {
+    parseSpec(spec); // validate before storing
+    if (spec) this.routes.set(route, spec); else this.routes.delete(route);
+  }
+  clear() { this.routes.clear(); }
+  specFor(path) { return this.routes.get(path) ?? this.routes.get('*') ?? ''; }
+  toJSON() { return Object.fromEntries(this.routes); }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Sentinels put into the object before serialisation, then swapped for bytes
+// that JSON.stringify could never produce.
+const NAN_SENTINEL = '@@APEX_NAN@@';
+const BAD_UTF8_SENTINEL = '@@APEX_BAD_UTF8@@';
+export const NAN = NAN_SENTINEL;
+
+/**
+ * Serialises a JSON response body, applying the body faults that need the
+ * structure: dupids and nan through the server's adapter, then nonutf8 and huge.
+ */
+export function serializeJson(obj, faults, adapter, ctx) {
+  let o = structuredClone(obj);
+  if (faults.dupids && adapter.dupids) o = adapter.dupids(o, ctx) ?? o;
+  if (faults.nan && adapter.nan) o = adapter.nan(o, ctx) ?? o;
+  if (faults.nonutf8) markNonUtf8(o);
+  let text = JSON.stringify(o);
+  if (faults.huge) {
+    const pad = faults.huge - Buffer.byteLength(text) - 16;
+    if (pad > 0 && text.endsWith('}')) text = text.slice(0, -1) + `,"padding":"${'x'.repeat(pad)}"}`;
+  }
+  text = text.replaceAll(`"${NAN_SENTINEL}"`, 'NaN');
+  let buf = Buffer.from(text, 'utf8');
+  if (faults.nonutf8) buf = replaceBytes(buf, Buffer.from(BAD_UTF8_SENTINEL), Buffer.from([0xc3, 0x28]));
+  return buf;
+}
+
+// Puts the bad-UTF-8 sentinel into the most "data-like" string of the body:
+// first a string under payload/row/values/properties, else any nested string,
+// else a new top-level "note" field.
+function markNonUtf8(root) {
+  const preferred = new Set(['payload', 'row', 'values', 'properties', 'data', 'embeddings']);
+  let best = null;
+  let fallback = null;
+  const walk = (node, depth, inData) => {
+    if (best) return;
+    if (Array.isArray(node) || (node && typeof node === 'object')) {
+      for (const [k, v] of Object.entries(node)) {
+        if (best) return;
+        const d = inData || preferred.has(k);
+        if (typeof v === 'string') {
+          if (d) { best = [node, k]; return; }
+          if (depth >= 1 && !fallback) fallback = [node, k];
+        } else {
+          walk(v, depth + 1, d);
+        }
+      }
+    }
+  };
+  walk(root, 0, false);
+  const target = best || fallback;
+  if (target) {
+    const [node, k] = target;
+    const s = node[k];
+    const mid = Math.floor(s.length / 2);
+    node[k] = s.slice(0, mid) + BAD_UTF8_SENTINEL + s.slice(mid);
+  } else if (root && typeof root === 'object' && !Array.isArray(root)) {
+    root.note = 'bad ' + BAD_UTF8_SENTINEL + ' bytes';
+  }
+}
+
+function replaceBytes(buf, from, to) {
+  const parts = [];
+  let i = 0;
+  for (let j = buf.indexOf(from, i); j >= 0; j = buf.indexOf(from, i)) {
+    parts.push(buf.subarray(i, j), to);
+    i = j + from.length;
+  }
+  parts.push(buf.subarray(i));
+  return Buffer.concat(parts);
+}
+
+/**
+ * Writes `body` (Buffer) with the transport faults: reset_mid, truncate, drip,
+ * or normally. `res` is a node:http ServerResponse. `done()` is called just
+ * before the last bytes (or the reset) leave, so that a client which has just
+ * seen the response already finds it in the request log.
+ */
+export async function writeWithFaults(res, status, headers, body, faults, done = () => {}) {
+  res.writeHead(status, { ...headers, 'Content-Length': body.length });
+  const half = body.subarray(0, Math.floor(body.length / 2));
+  if (faults.reset_mid) {
+    res.write(half, () => { done(); res.socket?.resetAndDestroy(); });
+    return;
+  }
+  if (faults.truncate) {
+    res.write(half, () => { done(); res.socket?.end(); }); // FIN after half the declared bytes
+    return;
+  }
+  if (faults.drip && body.length > 0) {
+    for (let i = 0; i < body.length - 1; i++) {
+      if (res.destroyed) return;
+      res.write(body.subarray(i, i + 1));
+      await sleep(faults.drip);
+    }
+    if (res.destroyed) return;
+    done();
+    res.end(body.subarray(body.length - 1));
+    return;
+  }
+  done();
+  res.end(body);
+}

@@ -1,0 +1,153 @@
+// http.mjs - the request pipeline common to the three test servers.
+//
+// For every request: note the arrival time, strip an optional /__fault/<spec>/
+// prefix, serve the internal /__control and /__log endpoints, read the whole
+// body, pick the fault spec (URL prefix > per-route default > "*" default),
+// run the server's handler, apply the faults and log the request just before
+// the last bytes of the response leave, or when the socket goes away.
+//
+// A handler receives ctx = {method, path, query, headers, body (string),
+// json (parsed body or undefined), jsonError (parse error message or null)}
+// and returns {status, json} or {status, text, contentType} plus optional
+// extra `headers`. An adapter supplies the server-specific fault pieces:
+// errorResponse(status, ctx), malformed(ctx), and optionally dupids(obj, ctx),
+// nan(obj, ctx), neo4jerror(ctx, realResponse).
+import http from 'node:http';
+import { FaultControl, parseSpec, serializeJson, sleep, stripFaultPrefix, writeWithFaults } from './faults.mjs';
+import { nowMs } from './log.mjs';
+
+/** The kind of credentials a request carries, never their value. */
+function authKind(headers) {
+  const a = headers.authorization;
+  if (a) {
+    if (/^basic\s/i.test(a)) return 'basic';
+    if (/^bearer\s/i.test(a)) return 'bearer';
+    return 'other';
+  }
+  return headers['api-key'] !== undefined ? 'api-key' : 'none';
+}
+
+function readBody(req) {
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+function sendJson(res, status, obj) {
+  const body = Buffer.from(JSON.stringify(obj));
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': body.length });
+  res.end(body);
+}
+
+/** Handles /__control and /__log; returns true when the request was one of them. */
+async function internalEndpoint(req, res, path, query, name, control, log) {
+  if (path === '/__control') {
+    if (req.method === 'GET') return sendJson(res, 200, control.toJSON()), true;
+    if (req.method === 'DELETE') { await readBody(req); control.clear(); return sendJson(res, 200, { ok: true }), true; }
+    if (req.method === 'POST') {
+      try {
+        const b = JSON.parse((await readBody(req)).toString('utf8') || '{}');
+        control.set(typeof b.route === 'string' ? b.route : '*', b.fault ?? '');
+        return sendJson(res, 200, { ok: true, faults: control.toJSON() }), true;
+      } catch (e) {
+        return sendJson(res, 400, { error: String(e.message) }), true;
+      }
+    }
+    return sendJson(res, 405, { error: 'use GET, POST or DELETE' }), true;
+  }
+  if (path === '/__log') {
+    const who = query.get('all') ? null : name;
+    if (req.method === 'GET') return sendJson(res, 200, log.list(who)), true;
+    if (req.method === 'DELETE') { await readBody(req); log.clear(who); return sendJson(res, 200, { ok: true }), true; }
+    return sendJson(res, 405, { error: 'use GET or DELETE' }), true;
+  }
+  return false;
+}
+
+export function createTestServer({ name, log, adapter, handler }) {
+  const control = new FaultControl();
+  const server = http.createServer(async (req, res) => {
+    const start = nowMs();
+    const remotePort = req.socket.remotePort;
+    const url = new URL(req.url, 'http://localhost');
+    const { spec: prefixSpec, path } = stripFaultPrefix(url.pathname);
+    try {
+      if (await internalEndpoint(req, res, path, url.searchParams, name, control, log)) return;
+    } catch (e) {
+      if (!res.headersSent) sendJson(res, 500, { error: String(e.message) });
+      return;
+    }
+
+    const raw = await readBody(req).catch(() => Buffer.alloc(0));
+    const body = raw.toString('utf8');
+    let json;
+    let jsonError = null;
+    try { json = body.length ? JSON.parse(body) : undefined; } catch (e) { jsonError = e.message; }
+
+    const spec = prefixSpec ?? control.specFor(path);
+    const entry = {
+      server: name, method: req.method, path, fault: spec || '', start, end: null, status: null,
+      remote_port: remotePort, auth: authKind(req.headers),
+      body: json !== undefined ? json : (body.length ? body : null),
+    };
+    // Logged once: just before the response's last bytes leave (see
+    // writeWithFaults), or when the socket closes without a full answer.
+    let logged = false;
+    const finish = () => {
+      if (logged) return;
+      logged = true;
+      entry.end = nowMs();
+      entry.status = res.headersSent ? res.statusCode : null;
+      log.add(entry);
+    };
+    res.on('close', finish);
+
+    let faults;
+    try {
+      faults = parseSpec(spec);
+    } catch (e) {
+      const msg = Buffer.from(`apex test server: ${e.message}\n`);
+      res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': msg.length });
+      finish();
+      return res.end(msg);
+    }
+
+    if (faults.hang) return; // logged when the client (or shutdown) closes the socket
+    if (faults.reset) { finish(); return req.socket.resetAndDestroy(); }
+    if (faults.delay) await sleep(faults.delay);
+    if (res.destroyed) return;
+
+    const ctx = { method: req.method, path, query: url.searchParams, headers: req.headers, body, json, jsonError };
+    let out;
+    try {
+      out = faults.status ? adapter.errorResponse(faults.status, ctx) : await handler(ctx);
+      if (!faults.status) {
+        const okStatus = out.status >= 200 && out.status < 300 ? out.status : 200;
+        if (faults.neo4jerror && adapter.neo4jerror) out = adapter.neo4jerror(ctx, out);
+        else if (faults.malformed) out = { status: okStatus, text: adapter.malformed(ctx), contentType: 'application/json' };
+        else if (faults.wrongshape) out = { status: okStatus, json: { unexpected: true } };
+      }
+    } catch (e) {
+      out = { status: 500, text: `apex test server bug: ${e.stack}`, contentType: 'text/plain; charset=utf-8' };
+    }
+
+    const payload = out.json !== undefined
+      ? serializeJson(out.json, faults, adapter, ctx)
+      : Buffer.from(out.text ?? '', 'utf8');
+    const contentType = faults.ctype ?? out.contentType ?? 'application/json';
+    await writeWithFaults(res, out.status, { 'Content-Type': contentType, ...(out.headers || {}) }, payload, faults, finish);
+  });
+  server.control = control;
+  return server;
+}
+
+/** Listens and resolves with the bound port (useful when port is 0). */
+export function listen(server, port, host) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => { server.off('error', reject); resolve(server.address().port); });
+  });
+}

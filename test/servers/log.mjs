@@ -1,0 +1,35 @@
+// log.mjs - the request log shared by the three test servers.
+//
+// One JSON object per finished request (see http.mjs for the fields). Entries
+// are kept in memory (served by GET /__log) and, when APEX_TEST_LOG is set,
+// appended to that file as JSON lines. The append is synchronous on purpose:
+// a test that has just seen a response can read the file and find the entry.
+// Nothing from the request headers is ever recorded, only the kind of auth.
+import { appendFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+/** Milliseconds since the epoch with sub-millisecond resolution (one clock for start and end). */
+export function nowMs() {
+  return performance.timeOrigin + performance.now();
+}
+
+export class RequestLog {
+  constructor(file) {
+    this.file = file || null;
+    this.entries = [];
+  }
+
+  add(entry) {
+    this.entries.push(entry);
+    if (this.file) appendFileSync(this.file, JSON.stringify(entry) + '\n');
+  }
+
+  /** Entries of one server, or all when `server` is falsy. */
+  list(server) {
+    return server ? this.entries.filter((e) => e.server === server) : this.entries.slice();
+  }
+
+  clear(server) {
+    this.entries = server ? this.entries.filter((e) => e.server !== server) : [];
+  }
+}

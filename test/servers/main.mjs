@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// main.mjs - starts the Neo4j, Qdrant and embedder test servers in one process.
+//
+// Prints exactly `apex test servers ready` on stdout once all three listen;
+// the bound addresses go to stderr (so port 0 can be used and read back).
+// Environment (defaults in brackets):
+//   NEO4J_PORT [7474]  QDRANT_PORT [6333]  EMBED_PORT [8080]  BIND [127.0.0.1]
+//   NEO4J_AUTH [neo4j:testpassword]   user:password for Basic (Bearer <password> also accepted)
+//   QDRANT_API_KEY [unset: no auth]   EMBED_API_KEY [unset: no auth]   EMBED_DIM [64]
+//   APEX_FIXTURES [test/fixtures/corpus.json, relative to the repository root]
+//   APEX_TEST_LOG [unset: no file log]   QDRANT_VERSION [1.13.0]   NEO4J_VERSION [5.26.0]
+import { loadCorpus, corpusPath } from './corpus.mjs';
+import { RequestLog } from './log.mjs';
+import { listen } from './http.mjs';
+import { createNeo4jServer } from './neo4j.mjs';
+import { createQdrantServer } from './qdrant.mjs';
+import { createEmbedderServer } from './embedder.mjs';
+
+const env = process.env;
+const port = (v, d) => (v === undefined || v === '' ? d : Number(v));
+const bind = env.BIND || '127.0.0.1';
+const dim = Number(env.EMBED_DIM || 64);
+if (!Number.isInteger(dim) || dim < 1) throw new Error(`EMBED_DIM must be a positive integer, got ${env.EMBED_DIM}`);
+const auth = env.NEO4J_AUTH ?? 'neo4j:testpassword';
+const colon = auth.indexOf(':');
+if (colon < 0) throw new Error('NEO4J_AUTH must be user:password');
+
+const corpus = loadCorpus(corpusPath(env));
+const log = new RequestLog(env.APEX_TEST_LOG);
+
+const servers = [
+  ['neo4j', createNeo4jServer({ corpus, log, user: auth.slice(0, colon), password: auth.slice(colon + 1), version: env.NEO4J_VERSION || '5.26.0' }), port(env.NEO4J_PORT, 7474)],
+  ['qdrant', createQdrantServer({ corpus, log, dim, apiKey: env.QDRANT_API_KEY || null, version: env.QDRANT_VERSION || '1.13.0' }), port(env.QDRANT_PORT, 6333)],
+  ['embedder', createEmbedderServer({ log, dim, apiKey: env.EMBED_API_KEY || null }), port(env.EMBED_PORT, 8080)],
+];
+
+for (const [name, server, p] of servers) {
+  const actual = await listen(server, p, bind);
+  process.stderr.write(`${name} listening on http://${bind}:${actual}\n`);
+}
+process.stdout.write('apex test servers ready\n');
+
+let stopping = false;
+function shutdown(signal) {
+  if (stopping) return;
+  stopping = true;
+  process.stderr.write(`${signal}: stopping test servers\n`);
+  let open = servers.length;
+  for (const [, server] of servers) {
+    server.close(() => { if (--open === 0) process.exit(0); });
+    server.closeAllConnections(); // includes hung (`hang` fault) and keep-alive sockets
+  }
+  setTimeout(() => process.exit(0), 2000).unref();
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
