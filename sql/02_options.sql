@@ -1,0 +1,33 @@
+-- The validator: every bad option is rejected with the option named.
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (url 'http://127.0.0.1:1');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'mongodb');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'qdrant', url 'http://h', collection 'c', statement 'x');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url 'http://h');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url 'http://h', statement 's', password 'secret');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url 'ftp://h', statement 's');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url 'http://neo4j:pw@h', statement 's');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url 'not a url', statement 's');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url 'http://h', statement 's', api 'bolt');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url 'http://h', statement 's', weight '-1');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url 'http://h', statement 's', weight 'heavy');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url 'http://h', statement 's', timeout_ms '0');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'qdrant', url 'http://h', collection 'c', endpoint 'scroll');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'qdrant', url 'http://h', collection 'c', filter '{"must": [');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'qdrant', url 'http://h', collection 'c', filter '[1]');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'qdrant', url 'http://h', collection 'c', score_threshold 'x');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'embedder', url 'http://h', model 'm', api 'cohere');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'embedder', url 'http://h', model 'm', api 'ollama', encoding 'base64');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'embedder', url 'http://h', model 'm', dimensions '0');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql');
+-- the wrapper itself takes no options
+ALTER FOREIGN DATA WRAPPER apex_router OPTIONS (ADD kind 'neo4j');
+-- user mappings take only secrets
+CREATE USER MAPPING FOR CURRENT_USER SERVER graph OPTIONS (url 'http://h');
+-- ALTER SERVER is validated against the complete option list
+ALTER SERVER graph OPTIONS (DROP statement);
+ALTER SERVER graph OPTIONS (SET url 'gopher://h');
+ALTER SERVER vectors OPTIONS (ADD endpoint 'nearest');
+-- a valid change goes through, and back
+ALTER SERVER graph OPTIONS (ADD weight '2.5', ADD timeout_ms '1500');
+ALTER SERVER graph OPTIONS (DROP weight, DROP timeout_ms);
+SELECT count(*) AS bad_servers FROM pg_foreign_server WHERE srvname = 'bad';

@@ -1,0 +1,97 @@
+# Shared shell functions of the test and demo scripts: dependencies, a
+# PostgreSQL 15 cluster (run as a non-root user: PostgreSQL refuses root)
+# and the protocol test servers.  Source it; it defines functions only.
+
+APEX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# outside the checkout: the cluster's OS user must be able to reach it
+APEX_RUN_DIR=${APEX_RUN_DIR:-/tmp/apex_router_run}
+APEX_PGPORT=${APEX_PGPORT:-5433}
+APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev nodejs npm curl"
+
+apex_log() { printf '== %s\n' "$*" >&2; }
+
+# Install what is missing (Debian 12); a no-op when everything is there.
+apex_install_deps() {
+  local missing=()
+  for p in $APEX_DEBIAN_PACKAGES; do
+    # Node may come from outside Debian's packages: then it needs no package
+    case $p in nodejs|npm) command -v "${p/nodejs/node}" >/dev/null && continue ;; esac
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    apex_log "installing ${missing[*]}"
+    [ "$(id -u)" -eq 0 ] || { echo "run as root (or with sudo) to install: ${missing[*]}" >&2; return 1; }
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null || return 1
+  fi
+  if [ ! -d "$APEX_ROOT/test/node_modules" ]; then
+    apex_log "installing the npm packages of test/"
+    (cd "$APEX_ROOT/test" && npm ci --silent --no-audit --no-fund) || return 1
+  fi
+}
+
+apex_pg_bindir() { echo "/usr/lib/postgresql/15/bin"; }
+
+apex_build_install() {
+  apex_log "building and installing apex_router"
+  (cd "$APEX_ROOT" && make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config &&
+    make -s install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config) >/dev/null
+}
+
+# Run a command as the cluster's owner: postgres when we are root.
+apex_as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+apex_pg_start() {
+  local bin data=$APEX_RUN_DIR/pgdata
+  bin=$(apex_pg_bindir)
+  mkdir -p "$APEX_RUN_DIR" && chmod 755 "$APEX_RUN_DIR"
+  [ "$(id -u)" -eq 0 ] && chown postgres "$APEX_RUN_DIR"
+  if [ ! -f "$data/PG_VERSION" ]; then
+    apex_log "creating a PostgreSQL 15 cluster in $data"
+    apex_as_pg "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null || return 1
+  fi
+  apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/postgresql.log" \
+    -o "-p $APEX_PGPORT -k $APEX_RUN_DIR -c listen_addresses=''" start >/dev/null || return 1
+  export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
+}
+
+apex_pg_stop() {
+  [ -f "$APEX_RUN_DIR/pgdata/postmaster.pid" ] &&
+    apex_as_pg "$(apex_pg_bindir)/pg_ctl" -D "$APEX_RUN_DIR/pgdata" -m fast stop >/dev/null
+  return 0
+}
+
+# The test servers, with keys set so that user mappings are exercised.
+apex_servers_env() {
+  export NEO4J_PORT=${NEO4J_PORT:-7474} QDRANT_PORT=${QDRANT_PORT:-6333} EMBED_PORT=${EMBED_PORT:-8080}
+  export NEO4J_AUTH=${NEO4J_AUTH:-neo4j:testpassword}
+  export QDRANT_API_KEY=${QDRANT_API_KEY:-qdrant-test-key}
+  export EMBED_API_KEY=${EMBED_API_KEY:-embed-test-key}
+  export APEX_TEST_LOG=$APEX_RUN_DIR/requests.log
+  export APEX_FIXTURES=$APEX_ROOT/test/fixtures/corpus.json
+}
+
+apex_servers_start() {
+  apex_servers_env
+  mkdir -p "$APEX_RUN_DIR"
+  : >"$APEX_TEST_LOG"
+  node "$APEX_ROOT/test/servers/main.mjs" >"$APEX_RUN_DIR/servers.out" 2>&1 &
+  echo $! >"$APEX_RUN_DIR/servers.pid"
+  for _ in $(seq 1 100); do
+    grep -q 'apex test servers ready' "$APEX_RUN_DIR/servers.out" && return 0
+    kill -0 "$(cat "$APEX_RUN_DIR/servers.pid")" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "test servers did not start:" >&2; cat "$APEX_RUN_DIR/servers.out" >&2
+  return 1
+}
+
+apex_servers_stop() {
+  if [ -f "$APEX_RUN_DIR/servers.pid" ]; then
+    kill "$(cat "$APEX_RUN_DIR/servers.pid")" 2>/dev/null
+    rm -f "$APEX_RUN_DIR/servers.pid"
+  fi
+  return 0
+}
