@@ -40,7 +40,8 @@ apex_build_install() {
 
 # Run a command as the cluster's owner: postgres when we are root.
 apex_as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # from /: the checkout may be in a directory the postgres user cannot enter
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 apex_pg_start() {
