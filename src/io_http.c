@@ -296,9 +296,3 @@ ApexHttpAllSent(ApexHttp *http)
 	}
 	return true;
 }
-
-int
-ApexHttpActive(ApexHttp *http)
-{
-	return list_length(http->transfers);
-}

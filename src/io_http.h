@@ -45,6 +45,5 @@ extern ApexHttp *ApexHttpCreate(ApexLoop *loop, MemoryContext mcxt);
 extern void ApexHttpFree(ApexHttp *http);
 extern void ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request);
 extern bool ApexHttpAllSent(ApexHttp *http);
-extern int	ApexHttpActive(ApexHttp *http);
 
 #endif							/* APEX_IO_HTTP_H */

@@ -81,6 +81,21 @@ ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp, const char *peer)
 		ApexLegFail(leg, "%s%s%s", peer ? peer : "", peer ? ": " : "", resp->error);
 }
 
+/* Finish the leg from a search response: transport failure, decoded items */
+void
+ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
+{
+	List	   *items;
+	char	   *error;
+
+	if (resp->error)
+		ApexLegFailTransport(leg, resp, NULL);
+	else if ((error = decode(leg->state, resp->status, resp->body, &items)))
+		ApexLegFail(leg, "%s", error);
+	else
+		ApexLegFinish(leg, items);
+}
+
 /* Milliseconds left of the leg's budget, at least 1 */
 long
 ApexLegRemainingMs(ApexLeg *leg)

@@ -25,6 +25,16 @@ typedef struct ApexHttpAuth
 	const char *api_key;
 } ApexHttpAuth;
 
+/*
+ * A response decoder: pure (no I/O, no catalog), so it can be tested and
+ * fuzzed alone.  conf is the kind's parsed options (the leg's state).
+ * Returns NULL with *items set, or the reason the response is unusable.
+ */
+typedef char *(*ApexDecoder) (const void *conf, long status, StringInfo body,
+							  List **items);
+
+extern void ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp,
+							ApexDecoder decode);
 extern void ApexLegPost(ApexLeg *leg, const char *url, const char *body,
 						List *headers, const ApexHttpAuth *auth,
 						ApexHttpDone done, void *arg);

@@ -39,13 +39,10 @@ neo4j_validate(List *options)
 		ApexCheckChoiceOption("api", api, neo4j_apis);
 }
 
-static bool
-neo4j_query_api(ApexSource *source)
+typedef struct Neo4jConf
 {
-	const char *api = ApexGetOption(source->options, "api");
-
-	return api && strcmp(api, "query") == 0;
-}
+	bool		query_api;		/* api 'query': POST /db/{db}/query/v2 */
+} Neo4jConf;
 
 /* The first entry of an "errors" array as "code: message", or NULL */
 static char *
@@ -69,9 +66,12 @@ neo4j_error(JsonbContainer *doc)
 static char *
 neo4j_cell_text(JsonbValue *cell)
 {
+	char	   *text;
+
 	if (cell == NULL || cell->type == jbvNull)
 		return NULL;
-	return ApexJsonScalarText(cell) ? ApexJsonScalarText(cell) : ApexJsonText(cell);
+	text = ApexJsonScalarText(cell);
+	return text ? text : ApexJsonText(cell);
 }
 
 /*
@@ -133,8 +133,9 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
  * on success with *items set, else the error text.
  */
 static char *
-neo4j_decode(bool query_api, long status, StringInfo body, List **items)
+neo4j_decode(const void *conf, long status, StringInfo body, List **items)
 {
+	bool		query_api = ((const Neo4jConf *) conf)->query_api;
 	char	   *error = NULL;
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbContainer *columns;
@@ -193,17 +194,7 @@ neo4j_decode(bool query_api, long status, StringInfo body, List **items)
 static void
 neo4j_done(void *arg, ApexHttpResponse *resp)
 {
-	ApexLeg    *leg = arg;
-	List	   *items;
-	char	   *error;
-
-	if (resp->error)
-		ApexLegFailTransport(leg, resp, NULL);
-	else if ((error = neo4j_decode(neo4j_query_api(leg->source), resp->status,
-								   resp->body, &items)))
-		ApexLegFail(leg, "%s", error);
-	else
-		ApexLegFinish(leg, items);
+	ApexLegComplete((ApexLeg *) arg, resp, neo4j_decode);
 }
 
 static void
@@ -212,12 +203,16 @@ neo4j_start(ApexLeg *leg)
 	List	   *options = leg->source->options;
 	List	   *secrets = leg->source->secrets;
 	const char *database = ApexGetOption(options, "database");
-	bool		query_api = neo4j_query_api(leg->source);
+	const char *api = ApexGetOption(options, "api");
+	Neo4jConf  *conf = palloc0(sizeof(Neo4jConf));
+	bool		query_api = api && strcmp(api, "query") == 0;
 	StringInfoData body;
 	StringInfoData params;
 	ApexHttpAuth auth = {0};
 	char	   *path;
 
+	conf->query_api = query_api;
+	leg->state = conf;
 	initStringInfo(&params);
 	appendStringInfoString(&params, "{\"query\":");
 	escape_json(&params, leg->call->query.text);

@@ -111,9 +111,9 @@ qdrant_point(const QdrantConf *conf, JsonbValue *pointv, char **error)
  * Returns NULL on success with *items set, else the error text.
  */
 static char *
-qdrant_decode(const QdrantConf *conf, long status, StringInfo body,
-			  List **items)
+qdrant_decode(const void *arg, long status, StringInfo body, List **items)
 {
+	const QdrantConf *conf = arg;
 	char	   *error = NULL;
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbValue *result;
@@ -153,16 +153,7 @@ qdrant_decode(const QdrantConf *conf, long status, StringInfo body,
 static void
 qdrant_done(void *arg, ApexHttpResponse *resp)
 {
-	ApexLeg    *leg = arg;
-	List	   *items;
-	char	   *error;
-
-	if (resp->error)
-		ApexLegFailTransport(leg, resp, NULL);
-	else if ((error = qdrant_decode(leg->state, resp->status, resp->body, &items)))
-		ApexLegFail(leg, "%s", error);
-	else
-		ApexLegFinish(leg, items);
+	ApexLegComplete((ApexLeg *) arg, resp, qdrant_decode);
 }
 
 static void
