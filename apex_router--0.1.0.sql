@@ -32,3 +32,24 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION apex_route(text, integer, text[], real[], integer, integer) IS
   'search every (or the named) apex_router source concurrently and fuse the results by RRF';
+
+CREATE FUNCTION apex_router_connections(
+    OUT kind      text,
+    OUT source    text,
+    OUT target    text,
+    OUT opened_at timestamptz,
+    OUT requests  bigint)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'apex_router_connections'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION apex_router_connections() IS
+  'connections this backend keeps open across apex_route calls';
+
+CREATE FUNCTION apex_router_disconnect()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'apex_router_disconnect'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION apex_router_disconnect() IS
+  'close every connection this backend keeps open; returns how many';

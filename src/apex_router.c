@@ -10,12 +10,11 @@
  */
 #include "postgres.h"
 
-#include <curl/curl.h>
-
 #include "fmgr.h"
 #include "utils/guc.h"
 
 #include "apex_router.h"
+#include "io_http.h"
 
 PG_MODULE_MAGIC;
 
@@ -62,8 +61,5 @@ void
 _PG_init(void)
 {
 	apex_define_gucs();
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not initialize libcurl")));
+	ApexHttpInit();
 }

@@ -3,10 +3,15 @@
  * io_http.c
  *		  libcurl multi-socket glue: HTTP transfers driven by the event loop.
  *
- * Each call owns one CURLM.  curl tells us which sockets to watch
- * (CURLMOPT_SOCKETFUNCTION) and when to wake it (CURLMOPT_TIMERFUNCTION);
- * both are forwarded to the call's ApexLoop, which hands readiness back via
- * curl_multi_socket_action().  Completed transfers are reported to their
+ One CURLM lives as long as the backend: its connection cache keeps HTTP
+ * keep-alive connections open across calls (curl checks a kept connection
+ * before reusing it and opens a new one when the server has gone away, e.g.
+ * restarted).  During a call, the call's ApexHttp is "current": curl tells
+ * us which sockets to watch (CURLMOPT_SOCKETFUNCTION) and when to wake it
+ * (CURLMOPT_TIMERFUNCTION), and both are forwarded to the call's ApexLoop,
+ * which hands readiness back via curl_multi_socket_action().  Between calls
+ * no transfer is attached and curl watches no socket.  Sockets are opened
+ * and closed through callbacks that report them to conn_cache.c.  Completed transfers are reported to their
  * owner's callback outside any libcurl frame, so a callback may start new
  * transfers (the embedder -> vector store chain) or throw.
  *
@@ -21,12 +26,16 @@
  */
 #include "postgres.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <unistd.h>
 
 #include "storage/latch.h"
 #include "utils/memutils.h"
 
 #include "apex_router.h"
+#include "conn_cache.h"
 #include "io_http.h"
 
 typedef struct ApexTransfer
@@ -37,6 +46,7 @@ typedef struct ApexTransfer
 	StringInfoData body;
 	bool		too_large;		/* body hit apex_router.max_response_size */
 	bool		sent;			/* whole request written to the socket */
+	const char *label;			/* source name, for apex_router_connections */
 	ApexHttpDone done;
 	void	   *arg;
 } ApexTransfer;
@@ -45,9 +55,16 @@ struct ApexHttp
 {
 	ApexLoop   *loop;
 	MemoryContext mcxt;
-	CURLM	   *multi;
 	List	   *transfers;		/* ApexTransfer * still in flight */
 };
+
+/* idle HTTP connections kept per backend, across all sources */
+#define APEX_HTTP_MAX_KEPT 32
+
+/* backend lifetime; malloc'd by libcurl, freed by ApexHttpDisconnectAll() */
+static CURLM *apex_multi = NULL;
+/* the call driving apex_multi now, or NULL between calls */
+static ApexHttp *apex_current = NULL;
 
 static void apex_http_drive(ApexHttp *http, curl_socket_t fd, int mask);
 
@@ -87,75 +104,164 @@ apex_http_on_timer(void *arg)
 /* CURLMOPT_SOCKETFUNCTION: mirror curl's interest into the event loop */
 static int
 apex_http_socket_cb(CURL *easy pg_attribute_unused(), curl_socket_t fd,
-					int what, void *userp, void *socketp pg_attribute_unused())
+					int what, void *userp pg_attribute_unused(),
+					void *socketp pg_attribute_unused())
 {
-	ApexHttp   *http = userp;
 	int			events = 0;
 
+	if (apex_current == NULL)
+		return 0;				/* a call is tearing down: nothing to watch */
 	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
 		events |= WL_SOCKET_READABLE;
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
 		events |= WL_SOCKET_WRITEABLE;
-	ApexLoopWatch(http->loop, fd, events, apex_http_on_socket, http);
+	ApexLoopWatch(apex_current->loop, fd, events, apex_http_on_socket,
+				  apex_current);
 	return 0;
 }
 
 /* CURLMOPT_TIMERFUNCTION: curl wants socket_action(TIMEOUT) after timeout_ms */
 static int
-apex_http_timer_cb(CURLM *multi pg_attribute_unused(), long timeout_ms, void *userp)
+apex_http_timer_cb(CURLM *multi pg_attribute_unused(), long timeout_ms,
+				   void *userp pg_attribute_unused())
 {
-	ApexHttp   *http = userp;
-
-	ApexLoopSetTimer(http->loop, http, timeout_ms, apex_http_on_timer);
+	if (apex_current)
+		ApexLoopSetTimer(apex_current->loop, apex_current, timeout_ms,
+						 apex_http_on_timer);
 	return 0;
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION: open, and account for, a connection's socket */
+static curl_socket_t
+apex_http_open_socket(void *clientp, curlsocktype purpose pg_attribute_unused(),
+					  struct curl_sockaddr *addr)
+{
+	ApexTransfer *t = clientp;
+	char		host[64] = "?";
+	int			port = 0;
+	curl_socket_t fd;
+
+	if (addr->family == AF_INET)
+	{
+		struct sockaddr_in *in = (struct sockaddr_in *) &addr->addr;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		port = ntohs(in->sin_port);
+	}
+	else if (addr->family == AF_INET6)
+	{
+		struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &addr->addr;
+
+		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
+		port = ntohs(in6->sin6_port);
+	}
+	fd = socket(addr->family, addr->socktype, addr->protocol);
+	if (fd == CURL_SOCKET_BAD)
+		return fd;
+	if (!ApexConnOpened("http", fd, t->label, psprintf("%s:%d", host, port)))
+	{
+		close(fd);
+		errno = EMFILE;
+		return CURL_SOCKET_BAD;
+	}
+	return fd;
+}
+
+/* CURLOPT_CLOSESOCKETFUNCTION: may run long after the opening transfer */
+static int
+apex_http_close_socket(void *clientp pg_attribute_unused(), curl_socket_t fd)
+{
+	ApexConnClosed("http", fd);
+	return close(fd);
+}
+
+/*
+ * Attach a call to the backend's multi handle.  Calls cannot nest (a sql
+ * source whose query calls apex_route): both would drive one multi handle.
+ */
 ApexHttp *
 ApexHttpCreate(ApexLoop *loop, MemoryContext mcxt)
 {
-	ApexHttp   *http = MemoryContextAllocZero(mcxt, sizeof(ApexHttp));
+	ApexHttp   *http;
 
+	if (apex_current != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("apex_route cannot be called while another apex_route call runs"),
+				 errhint("The query of a sql source must not call apex_route.")));
+	if (apex_multi == NULL)
+	{
+		apex_multi = curl_multi_init();
+		if (apex_multi == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create a libcurl multi handle")));
+		curl_multi_setopt(apex_multi, CURLMOPT_SOCKETFUNCTION, apex_http_socket_cb);
+		curl_multi_setopt(apex_multi, CURLMOPT_TIMERFUNCTION, apex_http_timer_cb);
+		/*
+		 * curl's default cache size follows the number of transfers attached,
+		 * which drops to nothing between calls; keep a fixed room instead.
+		 */
+		curl_multi_setopt(apex_multi, CURLMOPT_MAXCONNECTS, (long) APEX_HTTP_MAX_KEPT);
+	}
+	http = MemoryContextAllocZero(mcxt, sizeof(ApexHttp));
 	http->loop = loop;
 	http->mcxt = mcxt;
-	http->multi = curl_multi_init();
-	if (http->multi == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not create a libcurl multi handle")));
-	curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, apex_http_socket_cb);
-	curl_multi_setopt(http->multi, CURLMOPT_SOCKETDATA, http);
-	curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, apex_http_timer_cb);
-	curl_multi_setopt(http->multi, CURLMOPT_TIMERDATA, http);
+	apex_current = http;
 	return http;
 }
 
 static void
 apex_transfer_release(ApexTransfer *t)
 {
-	curl_multi_remove_handle(t->http->multi, t->easy);
+	curl_multi_remove_handle(apex_multi, t->easy);
 	curl_easy_cleanup(t->easy);
 	curl_slist_free_all(t->headers);
 	t->easy = NULL;
 	t->headers = NULL;
 }
 
-/* Abort every transfer and free libcurl's state; safe to call twice. */
+/*
+ * Detach the call: abort its transfers still in flight (their connections
+ * close; finished ones stay in curl's cache).  Safe to call twice.
+ */
 void
 ApexHttpFree(ApexHttp *http)
 {
 	ListCell   *lc;
 
-	if (http->multi == NULL)
+	if (apex_current != http)
 		return;
-	/* the loop may be going away too: no more callbacks into it */
-	curl_multi_setopt(http->multi, CURLMOPT_SOCKETFUNCTION, NULL);
-	curl_multi_setopt(http->multi, CURLMOPT_TIMERFUNCTION, NULL);
+	/* the call's loop is going away: no more callbacks into it */
+	apex_current = NULL;
 	foreach(lc, http->transfers)
 		apex_transfer_release(lfirst(lc));
 	list_free(http->transfers);
 	http->transfers = NIL;
-	curl_multi_cleanup(http->multi);
-	http->multi = NULL;
+}
+
+/* Close every kept HTTP connection (apex_router_disconnect) */
+static int
+apex_http_disconnect_all(void)
+{
+	int			before = ApexConnCount("http");
+
+	if (apex_multi == NULL || apex_current != NULL)
+		return 0;
+	curl_multi_cleanup(apex_multi);
+	apex_multi = NULL;
+	return before;
+}
+
+/* Once per backend, from _PG_init */
+void
+ApexHttpInit(void)
+{
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not initialize libcurl")));
+	ApexConnRegisterModule(apex_http_disconnect_all);
 }
 
 void
@@ -167,6 +273,7 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 	CURL	   *easy;
 
 	t->http = http;
+	t->label = request->label;
 	t->done = request->done;
 	t->arg = request->arg;
 	initStringInfo(&t->body);
@@ -201,6 +308,9 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "apex_router/0.1");
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, apex_http_open_socket);
+	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t);
+	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, apex_http_close_socket);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, Max(request->timeout_ms, 1L));
 	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
 					 Max(request->connect_timeout_ms, 1L));
@@ -218,7 +328,7 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 	}
 	MemoryContextSwitchTo(old);
 
-	if (curl_multi_add_handle(http->multi, easy) != CURLM_OK)
+	if (curl_multi_add_handle(apex_multi, easy) != CURLM_OK)
 		elog(ERROR, "curl_multi_add_handle failed");
 }
 
@@ -229,7 +339,7 @@ apex_http_collect(ApexHttp *http)
 	CURLMsg    *msg;
 	int			left;
 
-	while (http->multi && (msg = curl_multi_info_read(http->multi, &left)))
+	while ((msg = curl_multi_info_read(apex_multi, &left)))
 	{
 		ApexTransfer *t;
 		ApexHttpResponse resp = {0};
@@ -240,6 +350,11 @@ apex_http_collect(ApexHttp *http)
 		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &t);
 		if (msg->data.result == CURLE_OK)
 		{
+			curl_socket_t fd;
+
+			if (curl_easy_getinfo(t->easy, CURLINFO_ACTIVESOCKET, &fd) == CURLE_OK &&
+				fd != CURL_SOCKET_BAD)
+				ApexConnUsed("http", fd);
 			curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp.status);
 			curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
 			resp.content_type = ct ? MemoryContextStrdup(http->mcxt, ct) : NULL;
@@ -268,7 +383,7 @@ apex_http_drive(ApexHttp *http, curl_socket_t fd, int mask)
 {
 	int			running;
 
-	curl_multi_socket_action(http->multi, fd, mask, &running);
+	curl_multi_socket_action(apex_multi, fd, mask, &running);
 	apex_http_collect(http);
 }
 

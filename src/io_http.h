@@ -30,6 +30,7 @@ typedef void (*ApexHttpDone) (void *arg, ApexHttpResponse *response);
 
 typedef struct ApexHttpRequest
 {
+	const char *label;			/* who asks (a source name), for listings */
 	const char *url;
 	const char *body;			/* JSON request body; POST when set, else GET */
 	List	   *headers;		/* "Name: value" strings */
@@ -41,6 +42,7 @@ typedef struct ApexHttpRequest
 	void	   *arg;
 } ApexHttpRequest;
 
+extern void ApexHttpInit(void);
 extern ApexHttp *ApexHttpCreate(ApexLoop *loop, MemoryContext mcxt);
 extern void ApexHttpFree(ApexHttp *http);
 extern void ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request);

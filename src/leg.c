@@ -108,15 +108,18 @@ ApexLegRemainingMs(ApexLeg *leg)
 }
 
 /*
- * Send one JSON POST for the leg, bounded by what is left of its budget.
- * done gets arg and the response when it completes or fails.
+ * Send one JSON POST for the leg to peer (a source: the leg's own, or its
+ * embedder), bounded by what is left of the leg's budget.  done gets arg
+ * and the response when it completes or fails.
  */
 void
-ApexLegPost(ApexLeg *leg, const char *url, const char *body, List *headers,
-			const ApexHttpAuth *auth, ApexHttpDone done, void *arg)
+ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
+			List *headers, const ApexHttpAuth *auth, ApexHttpDone done,
+			void *arg)
 {
 	ApexHttpRequest req = {0};
 
+	req.label = peer->name;
 	req.url = url;
 	req.body = body;
 	req.headers = lappend(list_copy(headers), "Content-Type: application/json");
@@ -132,7 +135,7 @@ ApexLegPost(ApexLeg *leg, const char *url, const char *body, List *headers,
 		req.password = auth->password;
 	}
 	req.timeout_ms = ApexLegRemainingMs(leg);
-	req.connect_timeout_ms = Min(req.timeout_ms, leg->source->connect_timeout_ms);
+	req.connect_timeout_ms = Min(req.timeout_ms, peer->connect_timeout_ms);
 	req.done = done;
 	req.arg = arg;
 	ApexHttpStart(leg->call->http, &req);

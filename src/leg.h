@@ -35,9 +35,10 @@ typedef char *(*ApexDecoder) (const void *conf, long status, StringInfo body,
 
 extern void ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp,
 							ApexDecoder decode);
-extern void ApexLegPost(ApexLeg *leg, const char *url, const char *body,
-						List *headers, const ApexHttpAuth *auth,
-						ApexHttpDone done, void *arg);
+extern void ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url,
+						const char *body, List *headers,
+						const ApexHttpAuth *auth, ApexHttpDone done,
+						void *arg);
 extern void ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp,
 								 const char *peer);
 extern char *ApexUrlJoin(const char *base, const char *path);

@@ -229,7 +229,7 @@ ApexEmbedStart(ApexLeg *leg, ApexSource *embedder, const char *text,
 		appendStringInfo(&body, ",\"dimensions\":%s", dims);
 	appendStringInfoChar(&body, '}');
 
-	ApexLegPost(leg, ApexGetOption(embedder->options, "url"), body.data, NIL,
+	ApexLegPost(leg, embedder, ApexGetOption(embedder->options, "url"), body.data, NIL,
 				&auth, embed_done, req);
 }
 

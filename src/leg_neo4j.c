@@ -229,7 +229,7 @@ neo4j_start(ApexLeg *leg)
 	auth.username = ApexGetOption(secrets, "user");
 	auth.password = ApexGetOption(secrets, "password");
 	auth.bearer = ApexGetOption(secrets, "token");
-	ApexLegPost(leg, ApexUrlJoin(ApexGetOption(options, "url"), path), body.data,
+	ApexLegPost(leg, leg->source, ApexUrlJoin(ApexGetOption(options, "url"), path), body.data,
 				list_make1("Accept: application/json;charset=UTF-8"),
 				&auth, neo4j_done, leg);
 }

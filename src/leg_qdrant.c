@@ -206,7 +206,7 @@ qdrant_search(ApexLeg *leg, float4 *vector, int dim)
 	auth.api_key = ApexGetOption(leg->source->secrets, "api_key");
 	if (auth.api_key == NULL)
 		auth.api_key_header = NULL;
-	ApexLegPost(leg, ApexUrlJoin(ApexGetOption(options, "url"), path.data),
+	ApexLegPost(leg, leg->source, ApexUrlJoin(ApexGetOption(options, "url"), path.data),
 				body.data, NIL, &auth, qdrant_done, leg);
 }
 

@@ -1,7 +1,7 @@
 // http.mjs - the request pipeline common to the three test servers.
 //
 // For every request: note the arrival time, strip an optional /__fault/<spec>/
-// prefix, serve the internal /__control and /__log endpoints, read the whole
+// prefix, serve the internal /__control, /__log and /__drop_connections endpoints, read the whole
 // body, pick the fault spec (URL prefix > per-route default > "*" default),
 // run the server's handler, apply the faults and log the request just before
 // the last bytes of the response leave, or when the socket goes away.
@@ -74,6 +74,12 @@ export function createTestServer({ name, log, adapter, handler }) {
     const remotePort = req.socket.remotePort;
     const url = new URL(req.url, 'http://localhost');
     const { spec: prefixSpec, path } = stripFaultPrefix(url.pathname);
+    if (path === '/__drop_connections' && req.method === 'POST') {
+      // what clients see of a server restart: every kept connection closes
+      res.writeHead(200, { 'Content-Type': 'application/json', Connection: 'close' });
+      res.end('{"ok":true}', () => setImmediate(() => server.closeAllConnections()));
+      return;
+    }
     try {
       if (await internalEndpoint(req, res, path, url.searchParams, name, control, log)) return;
     } catch (e) {

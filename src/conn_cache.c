@@ -1,0 +1,164 @@
+/*-------------------------------------------------------------------------
+ *
+ * conn_cache.c
+ *		  What this backend keeps open across apex_route() calls, and the
+ *		  SQL functions that list and close it.
+ *
+ * The I/O modules own their connections (libcurl's connection cache for
+ * HTTP keep-alive); they report each socket they open and close here, so
+ * that apex_router_connections() can show them and every socket is
+ * counted against PostgreSQL's file descriptor budget
+ * (AcquireExternalFD), as postgres_fdw does for its libpq connections.
+ * Entries live in TopMemoryContext: they outlive every call.
+ *
+ * IDENTIFICATION
+ *		  src/conn_cache.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "storage/fd.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "conn_cache.h"
+
+typedef struct ApexConn
+{
+	const char *kind;			/* "http", ... (a static string) */
+	pgsocket	fd;
+	char	   *source;			/* the source that opened it */
+	char	   *target;			/* host:port */
+	TimestampTz opened_at;
+	int64		requests;		/* requests served */
+} ApexConn;
+
+static List *apex_conns = NIL;	/* ApexConn *, in TopMemoryContext */
+#define APEX_MAX_MODULES 4
+static ApexDisconnectAll apex_modules[APEX_MAX_MODULES];
+static int	apex_nmodules = 0;
+
+PG_FUNCTION_INFO_V1(apex_router_connections);
+PG_FUNCTION_INFO_V1(apex_router_disconnect);
+
+static ApexConn *
+apex_conn_find(const char *kind, pgsocket fd)
+{
+	ListCell   *lc;
+
+	foreach(lc, apex_conns)
+	{
+		ApexConn   *c = lfirst(lc);
+
+		if (c->fd == fd && strcmp(c->kind, kind) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/*
+ * Record a new socket; false when PostgreSQL's descriptor budget is spent,
+ * in which case the caller must not open it.
+ */
+bool
+ApexConnOpened(const char *kind, pgsocket fd, const char *source,
+			   const char *target)
+{
+	MemoryContext old;
+	ApexConn   *c;
+
+	if (!AcquireExternalFD())
+		return false;
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	c = palloc0(sizeof(ApexConn));
+	c->kind = kind;
+	c->fd = fd;
+	c->source = pstrdup(source ? source : "");
+	c->target = pstrdup(target ? target : "");
+	c->opened_at = GetCurrentTimestamp();
+	apex_conns = lappend(apex_conns, c);
+	MemoryContextSwitchTo(old);
+	return true;
+}
+
+void
+ApexConnClosed(const char *kind, pgsocket fd)
+{
+	ApexConn   *c = apex_conn_find(kind, fd);
+
+	if (c == NULL)
+		return;
+	apex_conns = list_delete_ptr(apex_conns, c);
+	pfree(c->source);
+	pfree(c->target);
+	pfree(c);
+	ReleaseExternalFD();
+}
+
+int
+ApexConnCount(const char *kind)
+{
+	ListCell   *lc;
+	int			n = 0;
+
+	foreach(lc, apex_conns)
+		n += strcmp(((ApexConn *) lfirst(lc))->kind, kind) == 0;
+	return n;
+}
+
+void
+ApexConnUsed(const char *kind, pgsocket fd)
+{
+	ApexConn   *c = apex_conn_find(kind, fd);
+
+	if (c)
+		c->requests++;
+}
+
+/* An I/O module's way to close everything it keeps (one call per module) */
+void
+ApexConnRegisterModule(ApexDisconnectAll disconnect)
+{
+	if (apex_nmodules == APEX_MAX_MODULES)
+		elog(ERROR, "too many apex_router I/O modules");
+	apex_modules[apex_nmodules++] = disconnect;
+}
+
+/* apex_router_connections(): this backend's open connections */
+Datum
+apex_router_connections(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	foreach(lc, apex_conns)
+	{
+		ApexConn   *c = lfirst(lc);
+		Datum		values[5];
+		bool		nulls[5] = {0};
+
+		values[0] = CStringGetTextDatum(c->kind);
+		values[1] = CStringGetTextDatum(c->source);
+		values[2] = CStringGetTextDatum(c->target);
+		values[3] = TimestampTzGetDatum(c->opened_at);
+		values[4] = Int64GetDatum(c->requests);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}
+
+/* apex_router_disconnect(): close every kept connection; returns how many */
+Datum
+apex_router_disconnect(PG_FUNCTION_ARGS)
+{
+	int			closed = 0;
+
+	for (int i = 0; i < apex_nmodules; i++)
+		closed += apex_modules[i] ();
+	PG_RETURN_INT32(closed);
+}

@@ -1,0 +1,26 @@
+/*-------------------------------------------------------------------------
+ *
+ * conn_cache.h
+ *		  Registry of the connections this backend keeps open across calls.
+ *
+ * IDENTIFICATION
+ *		  src/conn_cache.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APEX_CONN_CACHE_H
+#define APEX_CONN_CACHE_H
+
+#include "port.h"
+
+/* closes every connection of one I/O module; returns how many */
+typedef int (*ApexDisconnectAll) (void);
+
+extern bool ApexConnOpened(const char *kind, pgsocket fd, const char *source,
+						   const char *target);
+extern void ApexConnClosed(const char *kind, pgsocket fd);
+extern int	ApexConnCount(const char *kind);
+extern void ApexConnUsed(const char *kind, pgsocket fd);
+extern void ApexConnRegisterModule(ApexDisconnectAll disconnect);
+
+#endif							/* APEX_CONN_CACHE_H */
