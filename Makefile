@@ -8,8 +8,10 @@ PGFILEDESC = "apex_router - federated search router"
 
 PG_CONFIG ?= pg_config
 SHLIB_LINK += $(shell curl-config --libs)
+SHLIB_LINK_INTERNAL = $(libpq)
 # PostgreSQL's own headers as system headers: -Wextra then reports only our code
-PG_CPPFLAGS += $(shell curl-config --cflags) -isystem $(shell $(PG_CONFIG) --includedir-server)
+PG_CPPFLAGS += $(shell curl-config --cflags) -isystem $(shell $(PG_CONFIG) --includedir-server) \
+	-I$(shell $(PG_CONFIG) --includedir)
 
 # Regression tests need the test servers (test/run-tests starts them and sets
 # APEX_* variables); see README.md, "Running the tests".

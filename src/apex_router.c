@@ -15,6 +15,7 @@
 
 #include "apex_router.h"
 #include "io_http.h"
+#include "io_pg.h"
 
 PG_MODULE_MAGIC;
 
@@ -62,4 +63,5 @@ _PG_init(void)
 {
 	apex_define_gucs();
 	ApexHttpInit();
+	ApexPgInit();
 }

@@ -84,6 +84,7 @@ struct ApexLeg
 	List	   *items;			/* ApexItem *, best first */
 	char	   *error;			/* why the leg failed, or NULL */
 	bool		done;
+	bool		pending_send;	/* a non-HTTP request not yet written */
 	TimestampTz deadline;		/* start + budget_ms */
 	int			budget_ms;		/* source timeout_ms, capped by the call's */
 };

@@ -11,7 +11,9 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <math.h>
 
+#include "utils/json.h"
 #include "utils/timestamp.h"
 
 #include "apex_router.h"
@@ -65,6 +67,53 @@ ApexItemMake(const char *id, const char *title, const char *content,
 	item->score = score;
 	item->raw = pstrdup(raw);
 	return item;
+}
+
+/*
+ * An item from a row of text values (sql and postgres sources): columns
+ * id, title, content, score come first, every column goes into the raw
+ * JSON.  Returns NULL when the id is null (*error stays NULL: the row is
+ * skipped) or, with *error set, when the score is not a number.
+ */
+ApexItem *
+ApexRowItem(int ncols, const char *const *names, const char *const *values,
+			char **error)
+{
+	StringInfoData raw;
+	double		score = NAN;
+
+	*error = NULL;
+	if (ncols < 1 || values[0] == NULL)
+		return NULL;
+	if (ncols > 3 && values[3] != NULL)
+	{
+		char	   *end;
+
+		errno = 0;
+		score = strtod(values[3], &end);
+		if (end == values[3] || *end != '\0' || errno == ERANGE)
+		{
+			*error = psprintf("score column \"%s\" holds \"%s\", not a number",
+							  names[3], values[3]);
+			return NULL;
+		}
+	}
+	initStringInfo(&raw);
+	appendStringInfoChar(&raw, '{');
+	for (int c = 0; c < ncols; c++)
+	{
+		if (c > 0)
+			appendStringInfoChar(&raw, ',');
+		escape_json(&raw, names[c]);
+		appendStringInfoChar(&raw, ':');
+		if (values[c])
+			escape_json(&raw, values[c]);
+		else
+			appendStringInfoString(&raw, "null");
+	}
+	appendStringInfoChar(&raw, '}');
+	return ApexItemMake(values[0], ncols > 1 ? values[1] : NULL,
+						ncols > 2 ? values[2] : NULL, score, raw.data);
 }
 
 /*

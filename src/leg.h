@@ -33,6 +33,8 @@ typedef struct ApexHttpAuth
 typedef char *(*ApexDecoder) (const void *conf, long status, StringInfo body,
 							  List **items);
 
+extern ApexItem *ApexRowItem(int ncols, const char *const *names,
+							 const char *const *values, char **error);
 extern void ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp,
 							ApexDecoder decode);
 extern void ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url,

@@ -18,14 +18,10 @@
  */
 #include "postgres.h"
 
-#include <math.h>
-
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
-#include "utils/json.h"
 #include "utils/resowner.h"
 
 #include "leg.h"
@@ -38,43 +34,29 @@ static List *
 sql_collect(MemoryContext mcxt)
 {
 	TupleDesc	desc = SPI_tuptable->tupdesc;
+	const char **names = palloc(sizeof(char *) * desc->natts);
+	const char **values = palloc(sizeof(char *) * desc->natts);
 	List	   *items = NIL;
 
+	for (int c = 0; c < desc->natts; c++)
+		names[c] = SPI_fname(desc, c + 1);
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{
-		HeapTuple	tuple = SPI_tuptable->vals[r];
-		char	   *cols[4] = {NULL, NULL, NULL, NULL};
-		double		score = NAN;
-		StringInfoData raw;
 		MemoryContext old;
+		ApexItem   *item;
+		char	   *error;
 
-		initStringInfo(&raw);
-		appendStringInfoChar(&raw, '{');
 		for (int c = 0; c < desc->natts; c++)
-		{
-			char	   *value = SPI_getvalue(tuple, desc, c + 1);
-
-			if (c < 4)
-				cols[c] = value;
-			if (c > 0)
-				appendStringInfoChar(&raw, ',');
-			escape_json(&raw, SPI_fname(desc, c + 1));
-			appendStringInfoChar(&raw, ':');
-			if (value)
-				escape_json(&raw, value);
-			else
-				appendStringInfoString(&raw, "null");
-		}
-		appendStringInfoChar(&raw, '}');
-		if (cols[0] == NULL)
-			continue;			/* an item needs an id */
-		if (cols[3])
-			score = float8in_internal(cols[3], NULL, "double precision",
-									  cols[3]);
+			values[c] = SPI_getvalue(SPI_tuptable->vals[r], desc, c + 1);
 		old = MemoryContextSwitchTo(mcxt);
-		items = lappend(items, ApexItemMake(cols[0], cols[1], cols[2], score,
-											raw.data));
+		item = ApexRowItem(desc->natts, names, values, &error);
 		MemoryContextSwitchTo(old);
+		if (error)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s", error)));
+		if (item)
+			items = lappend(items, item);
 	}
 	return items;
 }

@@ -34,6 +34,7 @@
 #include "event_loop.h"
 #include "fusion.h"
 #include "io_http.h"
+#include "io_pg.h"
 #include "json.h"
 
 #define APEX_MAX_K 10000
@@ -51,6 +52,7 @@ apex_call_cleanup(void *arg)
 
 	if (call->http)
 		ApexHttpFree(call->http);
+	ApexPgAbortActive();
 	if (call->loop)
 		ApexLoopFree(call->loop);
 }
@@ -58,7 +60,17 @@ apex_call_cleanup(void *arg)
 static bool
 apex_all_sent(void *arg)
 {
-	return ApexHttpAllSent(((ApexCall *) arg)->http);
+	ApexCall   *call = arg;
+	ListCell   *lc;
+
+	foreach(lc, call->legs)
+	{
+		ApexLeg    *leg = lfirst(lc);
+
+		if (leg->pending_send && !leg->done)
+			return false;
+	}
+	return ApexHttpAllSent(call->http);
 }
 
 static bool

@@ -15,13 +15,17 @@
 #include "apex_router.h"
 
 extern const ApexKind ApexEmbedderKind;
+extern const ApexKind ApexGraphitiKind;
 extern const ApexKind ApexNeo4jKind;
+extern const ApexKind ApexPostgresKind;
 extern const ApexKind ApexQdrantKind;
 extern const ApexKind ApexSqlKind;
 
 static const ApexKind *const apex_kinds[] = {
 	&ApexEmbedderKind,
+	&ApexGraphitiKind,
 	&ApexNeo4jKind,
+	&ApexPostgresKind,
 	&ApexQdrantKind,
 	&ApexSqlKind,
 };

@@ -64,6 +64,45 @@ apex_pg_stop() {
   return 0
 }
 
+# A second cluster, the "remote" database of postgres sources: TCP on
+# 127.0.0.1 with password authentication, the corpus in table notes.
+APEX_REMOTE_PGPORT=${APEX_REMOTE_PGPORT:-5437}
+
+apex_remote_pg() {
+  local bin data=$APEX_RUN_DIR/remote
+  bin=$(apex_pg_bindir)
+  case $1 in
+    stop)
+      [ -f "$data/postmaster.pid" ] && apex_as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+      return 0 ;;
+    start) ;;
+    *) echo "usage: apex_remote_pg start|stop" >&2; return 1 ;;
+  esac
+  if [ ! -f "$data/PG_VERSION" ]; then
+    apex_as_pg "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null || return 1
+    printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' >"$data/pg_hba.conf"
+    apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/remote.log" \
+      -o "-p $APEX_REMOTE_PGPORT -k $APEX_RUN_DIR -c listen_addresses=127.0.0.1" start >/dev/null || return 1
+    apex_remote_load || return 1
+    return 0
+  fi
+  apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/remote.log" \
+    -o "-p $APEX_REMOTE_PGPORT -k $APEX_RUN_DIR -c listen_addresses=127.0.0.1" start >/dev/null
+}
+
+apex_remote_load() {
+  local psql=(psql -qX -v ON_ERROR_STOP=1 -h "$APEX_RUN_DIR" -p "$APEX_REMOTE_PGPORT" -U postgres)
+  "${psql[@]}" -d postgres -c "CREATE ROLE apex_remote LOGIN PASSWORD 'remote-pass'" \
+    -c "CREATE DATABASE memory OWNER apex_remote" || return 1
+  "${psql[@]}" -d memory -v corpus="$(cat "$APEX_ROOT/test/fixtures/corpus.json")" <<'SQL'
+SET ROLE apex_remote;
+CREATE TABLE notes (id text PRIMARY KEY, kind text NOT NULL, title text NOT NULL, body text NOT NULL,
+  tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', title || ' ' || body)) STORED);
+INSERT INTO notes (id, kind, title, body)
+  SELECT e->>'id', e->>'kind', e->>'title', e->>'text' FROM jsonb_array_elements(:'corpus'::jsonb) e;
+SQL
+}
+
 # The test servers, with keys set so that user mappings are exercised.
 apex_servers_env() {
   export NEO4J_PORT=${NEO4J_PORT:-7474} QDRANT_PORT=${QDRANT_PORT:-6333} EMBED_PORT=${EMBED_PORT:-8080}

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// main.mjs - starts the Neo4j, Qdrant and embedder test servers in one process.
+// main.mjs - starts the Neo4j, Qdrant, embedder and Graphiti test servers in one
+// process.
 //
-// Prints exactly `apex test servers ready` on stdout once all three listen;
+// Prints exactly `apex test servers ready` on stdout once all four listen;
 // the bound addresses go to stderr (so port 0 can be used and read back).
 // Environment (defaults in brackets):
-//   NEO4J_PORT [7474]  QDRANT_PORT [6333]  EMBED_PORT [8080]  BIND [127.0.0.1]
+//   NEO4J_PORT [7474]  QDRANT_PORT [6333]  EMBED_PORT [8080]  GRAPHITI_PORT [8000]
+//   BIND [127.0.0.1]
 //   NEO4J_AUTH [neo4j:testpassword]   user:password for Basic (Bearer <password> also accepted)
 //   QDRANT_API_KEY [unset: no auth]   EMBED_API_KEY [unset: no auth]   EMBED_DIM [64]
+//   GRAPHITI_API_KEY [unset: no auth]
 //   APEX_FIXTURES [test/fixtures/corpus.json, relative to the repository root]
 //   APEX_TEST_LOG [unset: no file log]   QDRANT_VERSION [1.13.0]   NEO4J_VERSION [5.26.0]
 import { loadCorpus, corpusPath } from './corpus.mjs';
@@ -15,6 +18,7 @@ import { listen } from './http.mjs';
 import { createNeo4jServer } from './neo4j.mjs';
 import { createQdrantServer } from './qdrant.mjs';
 import { createEmbedderServer } from './embedder.mjs';
+import { createGraphitiServer } from './graphiti.mjs';
 
 const env = process.env;
 const port = (v, d) => (v === undefined || v === '' ? d : Number(v));
@@ -32,6 +36,7 @@ const servers = [
   ['neo4j', createNeo4jServer({ corpus, log, user: auth.slice(0, colon), password: auth.slice(colon + 1), version: env.NEO4J_VERSION || '5.26.0' }), port(env.NEO4J_PORT, 7474)],
   ['qdrant', createQdrantServer({ corpus, log, dim, apiKey: env.QDRANT_API_KEY || null, version: env.QDRANT_VERSION || '1.13.0' }), port(env.QDRANT_PORT, 6333)],
   ['embedder', createEmbedderServer({ log, dim, apiKey: env.EMBED_API_KEY || null }), port(env.EMBED_PORT, 8080)],
+  ['graphiti', createGraphitiServer({ corpus, log, apiKey: env.GRAPHITI_API_KEY || null }), port(env.GRAPHITI_PORT, 8000)],
 ];
 
 for (const [name, server, p] of servers) {

@@ -1,0 +1,44 @@
+/*-------------------------------------------------------------------------
+ *
+ * io_pg.h
+ *		  Non-blocking queries to other PostgreSQL servers over libpq,
+ *		  driven by the event loop, on connections kept across calls.
+ *
+ * IDENTIFICATION
+ *		  src/io_pg.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APEX_IO_PG_H
+#define APEX_IO_PG_H
+
+#include "libpq-fe.h"
+
+#include "event_loop.h"
+
+/* res is NULL on failure; then error says why (timed_out for the budget) */
+typedef void (*ApexPgDone) (void *arg, PGresult *res, const char *error,
+							bool timed_out);
+
+typedef struct ApexPgRequest
+{
+	ApexLoop   *loop;
+	Oid			serverid;		/* connections are kept per server and user */
+	const char *label;			/* source name, for apex_router_connections */
+	const char *const *keywords;	/* libpq connection options */
+	const char *const *values;
+	const char *query;
+	int			nparams;
+	const Oid  *paramtypes;
+	const char *const *params;
+	long		timeout_ms;
+	bool	   *pending_send;	/* cleared once the query is written */
+	ApexPgDone	done;
+	void	   *arg;
+} ApexPgRequest;
+
+extern void ApexPgInit(void);
+extern void ApexPgStart(const ApexPgRequest *request);
+extern void ApexPgAbortActive(void);
+
+#endif							/* APEX_IO_PG_H */

@@ -1,0 +1,360 @@
+/*-------------------------------------------------------------------------
+ *
+ * leg_graphiti.c
+ *		  Graphiti (getzep/graphiti server): POST /search over a temporal
+ *		  knowledge graph, answered with facts ranked best first.
+ *
+ * The request is {"group_ids":[...],"query":...,"max_facts":N}; older
+ * builds take a single "group_id" string instead (option group_id_field).
+ * Facts carry no score.  A fact whose invalid_at or expired_at lies in the
+ * past is no longer true and is left out unless include_invalid is 'true';
+ * those ISO 8601 timestamps are parsed here, strictly and without ever
+ * throwing, so a bad one fails the source, not the call.
+ *
+ * IDENTIFICATION
+ *		  src/leg_graphiti.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <ctype.h>
+#include <math.h>
+
+#include "utils/datetime.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+
+#include "leg.h"
+
+static const char *const graphiti_options[] = {
+	"url", "group_ids", "group_id_field", "max_facts", "include_invalid", NULL
+};
+static const char *const graphiti_required[] = {"url", NULL};
+static const char *const graphiti_group_fields[] = {"group_ids", "group_id", NULL};
+static const char *const graphiti_booleans[] = {"true", "false", NULL};
+
+typedef struct GraphitiConf
+{
+	bool		include_invalid;	/* keep facts no longer true */
+	TimestampTz now;			/* "the past" ends here */
+} GraphitiConf;
+
+/*
+ * The comma-separated group_ids option as a list of trimmed names; NIL
+ * when one of them is empty.
+ */
+static List *
+graphiti_group_ids(const char *value)
+{
+	List	   *ids = NIL;
+	const char *p = value;
+
+	for (;;)
+	{
+		const char *end = strchr(p, ',');
+		int			len = end ? (int) (end - p) : (int) strlen(p);
+
+		while (len > 0 && isspace((unsigned char) *p))
+			p++, len--;
+		while (len > 0 && isspace((unsigned char) p[len - 1]))
+			len--;
+		if (len == 0)
+			return NIL;
+		ids = lappend(ids, pnstrdup(p, len));
+		if (end == NULL)
+			return ids;
+		p = end + 1;
+	}
+}
+
+static void
+graphiti_validate(List *options)
+{
+	const char *value;
+	const char *field = ApexGetOption(options, "group_id_field");
+	List	   *ids = NIL;
+
+	if ((value = ApexGetOption(options, "group_ids")) &&
+		(ids = graphiti_group_ids(value)) == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"group_ids\": \"%s\"", value),
+				 errdetail("Group ids are a comma-separated list of non-empty names.")));
+	if (field)
+		ApexCheckChoiceOption("group_id_field", field, graphiti_group_fields);
+	if (field && strcmp(field, "group_id") == 0 && list_length(ids) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("group_id_field \"group_id\" takes a single group id, not \"%s\"",
+						value),
+				 errhint("Servers that take \"group_ids\" search several groups.")));
+	if ((value = ApexGetOption(options, "max_facts")))
+		ApexParseIntOption("max_facts", value, 1, 1000);
+	if ((value = ApexGetOption(options, "include_invalid")))
+		ApexCheckChoiceOption("include_invalid", value, graphiti_booleans);
+}
+
+/* n decimal digits at *p, advancing it; false when they are not there */
+static bool
+graphiti_digits(const char **p, int n, int *result)
+{
+	*result = 0;
+	for (int i = 0; i < n; i++)
+	{
+		if (!isdigit((unsigned char) (*p)[i]))
+			return false;
+		*result = *result * 10 + ((*p)[i] - '0');
+	}
+	*p += n;
+	return true;
+}
+
+/*
+ * Parse an ISO 8601 timestamp as Graphiti (Python's isoformat) writes it:
+ * YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|+HH:MM|+HHMM|+HH]; no zone means UTC.
+ * Every field is range-checked here and PostgreSQL's tm2timestamp() does
+ * the arithmetic, so nothing can throw.  Returns false when s is not such
+ * a timestamp.
+ */
+static bool
+graphiti_parse_timestamp(const char *s, TimestampTz *result)
+{
+	struct pg_tm tm = {0};
+	fsec_t		fsec = 0;
+	int			tz = 0;
+	const char *p = s;
+
+	if (!graphiti_digits(&p, 4, &tm.tm_year) || *p++ != '-' ||
+		!graphiti_digits(&p, 2, &tm.tm_mon) || *p++ != '-' ||
+		!graphiti_digits(&p, 2, &tm.tm_mday) || (*p != 'T' && *p != 't' && *p != ' '))
+		return false;
+	p++;
+	if (!graphiti_digits(&p, 2, &tm.tm_hour) || *p++ != ':' ||
+		!graphiti_digits(&p, 2, &tm.tm_min) || *p++ != ':' ||
+		!graphiti_digits(&p, 2, &tm.tm_sec))
+		return false;
+	if (*p == '.' || *p == ',')
+	{
+		int			scale = 100000;
+
+		if (!isdigit((unsigned char) *++p))
+			return false;
+		/* microseconds; further digits are dropped */
+		for (; isdigit((unsigned char) *p); p++, scale /= 10)
+			fsec += (*p - '0') * scale;
+	}
+	if (*p == 'Z' || *p == 'z')
+		p++;
+	else if (*p == '+' || *p == '-')
+	{
+		int			sign = *p++ == '+' ? 1 : -1;
+		int			hh;
+		int			mm = 0;
+
+		if (!graphiti_digits(&p, 2, &hh))
+			return false;
+		if (*p == ':')
+			p++;
+		if (isdigit((unsigned char) *p) && !graphiti_digits(&p, 2, &mm))
+			return false;
+		if (hh > 15 || mm > 59)
+			return false;
+		/* PostgreSQL counts zone offsets in seconds west of UTC */
+		tz = -sign * (hh * SECS_PER_HOUR + mm * SECS_PER_MINUTE);
+	}
+	if (*p != '\0')
+		return false;
+	if (tm.tm_year < 1 || tm.tm_mon < 1 || tm.tm_mon > MONTHS_PER_YEAR ||
+		tm.tm_mday < 1 || tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
+		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
+		return false;
+	return tm2timestamp(&tm, fsec, &tz, result) == 0;
+}
+
+/*
+ * Is the fact no longer true: invalid_at or expired_at set and not in the
+ * future?  Returns NULL with *stale set, or what is wrong with the fact
+ * ("an invalid ...").
+ */
+static char *
+graphiti_stale(const GraphitiConf *conf, JsonbContainer *fact, bool *stale)
+{
+	static const char *const fields[] = {"invalid_at", "expired_at"};
+
+	*stale = false;
+	for (size_t i = 0; i < lengthof(fields); i++)
+	{
+		JsonbValue *v = ApexJsonGet(fact, fields[i]);
+		char	   *text;
+		TimestampTz ts;
+
+		if (v == NULL || v->type == jbvNull)
+			continue;
+		if (v->type != jbvString)
+			return psprintf("a non-string \"%s\"", fields[i]);
+		text = pnstrdup(v->val.string.val, v->val.string.len);
+		if (!graphiti_parse_timestamp(text, &ts))
+			return psprintf("an invalid \"%s\": \"%s\"", fields[i],
+							ApexBodyExcerpt(text, strlen(text)));
+		if (ts <= conf->now)
+			*stale = true;
+	}
+	return NULL;
+}
+
+/*
+ * FastAPI's error body: {"detail":"..."} or, for validation errors,
+ * {"detail":[{"loc":["body","query"],"msg":"...","type":"..."}]} (the first
+ * one is reported as "body.query: msg").  NULL when the body is neither.
+ */
+static char *
+graphiti_detail(Jsonb *doc)
+{
+	JsonbValue *detail;
+	JsonbContainer *list;
+	JsonbContainer *first;
+	JsonbContainer *loc;
+	char	   *msg;
+	StringInfoData buf;
+
+	if (doc == NULL)
+		return NULL;
+	detail = ApexJsonGet(&doc->root, "detail");
+	if (detail && detail->type == jbvString)
+		return ApexJsonScalarText(detail);
+	list = ApexJsonArray(detail);
+	first = ApexJsonLength(list) > 0 ? ApexJsonObject(ApexJsonAt(list, 0)) : NULL;
+	msg = ApexJsonScalarText(ApexJsonGet(first, "msg"));
+	if (msg == NULL)
+		return NULL;
+	initStringInfo(&buf);
+	loc = ApexJsonArray(ApexJsonGet(first, "loc"));
+	for (int i = 0; i < ApexJsonLength(loc); i++)
+	{
+		char	   *part = ApexJsonScalarText(ApexJsonAt(loc, i));
+
+		appendStringInfo(&buf, "%s%s", i > 0 ? "." : "", part ? part : "?");
+	}
+	appendStringInfo(&buf, "%s%s", buf.len > 0 ? ": " : "", msg);
+	return buf.data;
+}
+
+/*
+ * Decode a POST /search response (pure; fuzzable: the clock is conf->now).
+ * Returns NULL on success with *items set, else the error text.
+ */
+static char *
+graphiti_decode(const void *arg, long status, StringInfo body, List **items)
+{
+	const GraphitiConf *conf = arg;
+	char	   *error = NULL;
+	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
+	JsonbContainer *facts;
+
+	*items = NIL;
+	if (status < 200 || status > 299)
+	{
+		char	   *detail = graphiti_detail(doc);
+
+		return psprintf("HTTP %ld: %s", status,
+						detail ? detail : ApexBodyExcerpt(body->data, body->len));
+	}
+	if (doc == NULL)
+		return error;
+	facts = ApexJsonArray(ApexJsonGet(&doc->root, "facts"));
+	if (facts == NULL)
+		return "response has no \"facts\" array";
+	for (int i = 0; i < ApexJsonLength(facts); i++)
+	{
+		JsonbValue *factv = ApexJsonAt(facts, i);
+		JsonbContainer *fact = ApexJsonObject(factv);
+		JsonbValue *uuid = ApexJsonGet(fact, "uuid");
+		bool		stale;
+
+		if (uuid == NULL || uuid->type != jbvString)
+			return "fact without a string \"uuid\"";
+		if (!conf->include_invalid)
+		{
+			if ((error = graphiti_stale(conf, fact, &stale)))
+				return psprintf("fact \"%s\" has %s",
+								ApexBodyExcerpt(uuid->val.string.val, uuid->val.string.len),
+								error);
+			if (stale)
+				continue;
+		}
+		*items = lappend(*items,
+						 ApexItemMake(ApexJsonScalarText(uuid),
+									  ApexJsonScalarText(ApexJsonGet(fact, "name")),
+									  ApexJsonScalarText(ApexJsonGet(fact, "fact")),
+									  NAN, ApexJsonText(factv)));
+	}
+	return NULL;
+}
+
+static void
+graphiti_done(void *arg, ApexHttpResponse *resp)
+{
+	ApexLeg    *leg = arg;
+
+	((GraphitiConf *) leg->state)->now = GetCurrentTimestamp();
+	ApexLegComplete(leg, resp, graphiti_decode);
+}
+
+static void
+graphiti_start(ApexLeg *leg)
+{
+	List	   *options = leg->source->options;
+	const char *field = ApexGetOption(options, "group_id_field");
+	const char *value;
+	GraphitiConf *conf = palloc0(sizeof(GraphitiConf));
+	List	   *ids = NIL;
+	int			max_facts = leg->call->query.limit;
+	StringInfoData body;
+	ApexHttpAuth auth = {0};
+	ListCell   *lc;
+
+	value = ApexGetOption(options, "include_invalid");
+	conf->include_invalid = value && strcmp(value, "true") == 0;
+	leg->state = conf;
+	if ((value = ApexGetOption(options, "group_ids")))
+		ids = graphiti_group_ids(value);
+	if ((value = ApexGetOption(options, "max_facts")))
+		max_facts = Min(max_facts, ApexParseIntOption("max_facts", value, 1, 1000));
+
+	initStringInfo(&body);
+	appendStringInfoChar(&body, '{');
+	if (ids != NIL && field && strcmp(field, "group_id") == 0)
+	{
+		appendStringInfoString(&body, "\"group_id\":");
+		escape_json(&body, linitial(ids));
+		appendStringInfoChar(&body, ',');
+	}
+	else if (ids != NIL)
+	{
+		appendStringInfoString(&body, "\"group_ids\":[");
+		foreach(lc, ids)
+		{
+			if (foreach_current_index(lc) > 0)
+				appendStringInfoChar(&body, ',');
+			escape_json(&body, lfirst(lc));
+		}
+		appendStringInfoString(&body, "],");
+	}
+	appendStringInfoString(&body, "\"query\":");
+	escape_json(&body, leg->call->query.text);
+	appendStringInfo(&body, ",\"max_facts\":%d}", max_facts);
+
+	auth.bearer = ApexGetOption(leg->source->secrets, "api_key");
+	ApexLegPost(leg, leg->source, ApexUrlJoin(ApexGetOption(options, "url"), "/search"),
+				body.data, list_make1("Accept: application/json"), &auth,
+				graphiti_done, leg);
+}
+
+const ApexKind ApexGraphitiKind = {
+	.name = "graphiti",
+	.server_options = graphiti_options,
+	.required_options = graphiti_required,
+	.validate = graphiti_validate,
+	.start = graphiti_start,
+};
