@@ -7,7 +7,7 @@ DATA = apex_router--$(EXTVERSION).sql
 PGFILEDESC = "apex_router - federated search router"
 
 PG_CONFIG ?= pg_config
-SHLIB_LINK += $(shell curl-config --libs)
+SHLIB_LINK += $(shell curl-config --libs) -lhiredis
 SHLIB_LINK_INTERNAL = $(libpq)
 # PostgreSQL's own headers as system headers: -Wextra then reports only our code
 PG_CPPFLAGS += $(shell curl-config --cflags) -isystem $(shell $(PG_CONFIG) --includedir-server) \

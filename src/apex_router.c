@@ -16,6 +16,7 @@
 #include "apex_router.h"
 #include "io_http.h"
 #include "io_pg.h"
+#include "io_redis.h"
 
 PG_MODULE_MAGIC;
 
@@ -64,4 +65,5 @@ _PG_init(void)
 	apex_define_gucs();
 	ApexHttpInit();
 	ApexPgInit();
+	ApexRedisInit();
 }

@@ -35,6 +35,7 @@
 #include "fusion.h"
 #include "io_http.h"
 #include "io_pg.h"
+#include "io_redis.h"
 #include "json.h"
 
 #define APEX_MAX_K 10000
@@ -53,6 +54,7 @@ apex_call_cleanup(void *arg)
 	if (call->http)
 		ApexHttpFree(call->http);
 	ApexPgAbortActive();
+	ApexRedisDetach(call, false);
 	if (call->loop)
 		ApexLoopFree(call->loop);
 }
@@ -70,7 +72,7 @@ apex_all_sent(void *arg)
 		if (leg->pending_send && !leg->done)
 			return false;
 	}
-	return ApexHttpAllSent(call->http);
+	return ApexHttpAllSent(call->http) && ApexRedisAllSent(call);
 }
 
 static bool
@@ -384,6 +386,7 @@ apex_route(PG_FUNCTION_ARGS)
 	apex_run(call, sources, timeout_ms);
 	apex_report_failures(call);
 	apex_emit(rsinfo, ApexFuse(call->legs, rrf_k, k));
+	ApexRedisDetach(call, true);
 
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(call->mcxt);

@@ -19,6 +19,7 @@ extern const ApexKind ApexGraphitiKind;
 extern const ApexKind ApexNeo4jKind;
 extern const ApexKind ApexPostgresKind;
 extern const ApexKind ApexQdrantKind;
+extern const ApexKind ApexRedisKind;
 extern const ApexKind ApexSqlKind;
 
 static const ApexKind *const apex_kinds[] = {
@@ -27,6 +28,7 @@ static const ApexKind *const apex_kinds[] = {
 	&ApexNeo4jKind,
 	&ApexPostgresKind,
 	&ApexQdrantKind,
+	&ApexRedisKind,
 	&ApexSqlKind,
 };
 

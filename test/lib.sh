@@ -6,7 +6,7 @@ APEX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # outside the checkout: the cluster's OS user must be able to reach it
 APEX_RUN_DIR=${APEX_RUN_DIR:-/tmp/apex_router_run}
 APEX_PGPORT=${APEX_PGPORT:-5433}
-APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev nodejs npm curl"
+APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libhiredis-dev redis-server nodejs npm curl"
 
 apex_log() { printf '== %s\n' "$*" >&2; }
 
@@ -101,6 +101,29 @@ CREATE TABLE notes (id text PRIMARY KEY, kind text NOT NULL, title text NOT NULL
 INSERT INTO notes (id, kind, title, body)
   SELECT e->>'id', e->>'kind', e->>'title', e->>'text' FROM jsonb_array_elements(:'corpus'::jsonb) e;
 SQL
+}
+
+# A real redis-server (Debian's), password-protected, holding the corpus
+# as short-term memory (test/fixtures/load-redis.mjs).
+APEX_REDIS_PORT=${APEX_REDIS_PORT:-6390}
+APEX_REDIS_PASSWORD=redis-pass
+
+apex_redis() {
+  local cli=(redis-cli -p "$APEX_REDIS_PORT" -a "$APEX_REDIS_PASSWORD" --no-auth-warning)
+  case $1 in
+    stop)
+      "${cli[@]}" shutdown nosave >/dev/null 2>&1
+      return 0 ;;
+    start)
+      mkdir -p "$APEX_RUN_DIR"
+      redis-server --port "$APEX_REDIS_PORT" --bind 127.0.0.1 --requirepass "$APEX_REDIS_PASSWORD" \
+        --save '' --appendonly no --dir "$APEX_RUN_DIR" --daemonize yes \
+        --logfile "$APEX_RUN_DIR/redis.log" --pidfile "$APEX_RUN_DIR/redis.pid" || return 1
+      for _ in $(seq 1 50); do "${cli[@]}" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+      [ "${2:-}" = empty ] && return 0
+      node "$APEX_ROOT/test/fixtures/load-redis.mjs" | "${cli[@]}" --pipe >/dev/null ;;
+    *) echo "usage: apex_redis start [empty]|stop" >&2; return 1 ;;
+  esac
 }
 
 # The test servers, with keys set so that user mappings are exercised.

@@ -1,0 +1,421 @@
+/*-------------------------------------------------------------------------
+ *
+ * io_redis.c
+ *		  hiredis' async API in the event loop, on connections kept across
+ *		  calls (one per Redis source and user).
+ *
+ * The event adapter is ours: hiredis asks to start or stop reading and
+ * writing (ev.addRead ... ev.delWrite); we remember what it wants and, while
+ * a call is attached, mirror it into that call's ApexLoop, which hands
+ * readiness back to redisAsyncHandleRead/Write.  Between calls nothing is
+ * watched; replies that arrive then wait in the socket until the next call
+ * attaches.
+ *
+ * Every command carries a small ticket in TopMemoryContext.  When a call
+ * ends (normally or not) its tickets are cancelled: a late reply is then
+ * consumed and dropped instead of reaching freed memory, and the
+ * connection stays usable.  Commands sent without a callback (cache
+ * writes) never make the caller wait: ApexRedisDetach() writes what it can
+ * without blocking and leaves the rest to the next call.
+ *
+ * IDENTIFICATION
+ *		  src/io_redis.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <hiredis/async.h>
+#include <sys/socket.h>
+
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "storage/latch.h"
+#include "utils/memutils.h"
+
+#include "conn_cache.h"
+#include "io_redis.h"
+
+struct ApexRedis
+{
+	Oid			serverid;
+	Oid			userid;
+	char	   *conninfo;		/* options it was opened with */
+	char	   *label;			/* source name */
+	redisAsyncContext *ac;		/* NULL once hiredis dropped it */
+	pgsocket	registered;		/* socket reported to conn_cache */
+	bool		want_read;		/* what hiredis asked for */
+	bool		want_write;
+	ApexLoop   *loop;			/* the attached call's loop, or NULL */
+	void	   *owner;			/* the attached call */
+	List	   *tickets;		/* ApexRedisTicket *, oldest first */
+	const char *setup_step;		/* "AUTH" or "SELECT", for messages */
+	char	   *setup_error;	/* why AUTH or SELECT failed, or NULL */
+};
+
+typedef struct ApexRedisTicket
+{
+	ApexRedis  *r;
+	void	   *owner;			/* NULL once cancelled */
+	ApexRedisDone done;
+	void	   *arg;
+} ApexRedisTicket;
+
+static List *apex_redis_conns = NIL;	/* ApexRedis *, in TopMemoryContext */
+
+static void
+apex_redis_on_socket(void *arg, pgsocket fd pg_attribute_unused(), int events)
+{
+	ApexRedis  *r = arg;
+
+	if (r->ac && (events & WL_SOCKET_READABLE))
+		redisAsyncHandleRead(r->ac);
+	if (r->ac && (events & WL_SOCKET_WRITEABLE))
+		redisAsyncHandleWrite(r->ac);
+}
+
+/* Mirror hiredis' wishes into the attached loop */
+static void
+apex_redis_update(ApexRedis *r)
+{
+	int			events = 0;
+
+	if (r->loop == NULL || r->ac == NULL)
+		return;
+	if (r->want_read)
+		events |= WL_SOCKET_READABLE;
+	if (r->want_write)
+		events |= WL_SOCKET_WRITEABLE;
+	ApexLoopWatch(r->loop, r->ac->c.fd, events, apex_redis_on_socket, r);
+}
+
+static void
+apex_redis_add_read(void *privdata)
+{
+	((ApexRedis *) privdata)->want_read = true;
+	apex_redis_update(privdata);
+}
+
+static void
+apex_redis_del_read(void *privdata)
+{
+	((ApexRedis *) privdata)->want_read = false;
+	apex_redis_update(privdata);
+}
+
+static void
+apex_redis_add_write(void *privdata)
+{
+	((ApexRedis *) privdata)->want_write = true;
+	apex_redis_update(privdata);
+}
+
+static void
+apex_redis_del_write(void *privdata)
+{
+	((ApexRedis *) privdata)->want_write = false;
+	apex_redis_update(privdata);
+}
+
+/*
+ * hiredis frees the context (error, refused connect, disconnect): this is
+ * the one hook it always calls then.
+ */
+static void
+apex_redis_cleanup(void *privdata)
+{
+	ApexRedis  *r = privdata;
+
+	if (r->loop && r->ac && r->ac->c.fd >= 0)
+		ApexLoopWatch(r->loop, r->ac->c.fd, 0, NULL, NULL);
+	if (r->registered != PGINVALID_SOCKET)
+		ApexConnClosed("redis", r->registered);
+	r->registered = PGINVALID_SOCKET;
+	r->want_read = r->want_write = false;
+	r->ac = NULL;
+}
+
+/* AUTH and SELECT: a failure makes every later command fail with it */
+static void
+apex_redis_setup_done(void *arg, redisReply *reply, const char *error)
+{
+	ApexRedis  *r = arg;
+
+	if (r->setup_error)
+		return;
+	if (reply == NULL)
+		r->setup_error = MemoryContextStrdup(TopMemoryContext, error);
+	else if (reply->type == REDIS_REPLY_ERROR)
+		r->setup_error = MemoryContextStrdup(TopMemoryContext,
+											 psprintf("%s failed: %s",
+													  r->setup_step, reply->str));
+	r->setup_step = "SELECT";
+}
+
+/* Every reply passes here: drop it if its call is gone */
+static void
+apex_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	ApexRedisTicket *t = privdata;
+	ApexRedis  *r = t->r;
+	const char *error = NULL;
+
+	r->tickets = list_delete_ptr(r->tickets, t);
+	if (reply != NULL && r->registered != PGINVALID_SOCKET)
+		ApexConnUsed("redis", r->registered);
+	if (reply == NULL)
+		error = ac->errstr[0] ? ac->errstr : "connection lost";
+	else if (r->setup_error && t->done != apex_redis_setup_done)
+	{
+		error = r->setup_error;
+		reply = NULL;
+	}
+	if (t->owner && t->done)
+		t->done(t->arg, reply, error);
+	else if (reply && t->owner == NULL && ((redisReply *) reply)->type == REDIS_REPLY_ERROR)
+		elog(DEBUG1, "apex_router: late redis error: %s", ((redisReply *) reply)->str);
+	pfree(t);
+}
+
+static char *
+apex_redis_conninfo(ApexSource *source)
+{
+	const char *names[] = {"host", "port", "socket", "db"};
+	StringInfoData buf;
+	const char *password = ApexGetOption(source->secrets, "password");
+
+	initStringInfo(&buf);
+	for (size_t i = 0; i < lengthof(names); i++)
+	{
+		const char *value = ApexGetOption(source->options, names[i]);
+
+		appendStringInfo(&buf, "%s=%s\n", names[i], value ? value : "");
+	}
+	appendStringInfo(&buf, "password=%s\n", password ? password : "");
+	return buf.data;
+}
+
+static void
+apex_redis_close(ApexRedis *r)
+{
+	redisAsyncContext *ac = r->ac;
+
+	r->loop = NULL;				/* no loop calls while hiredis tears down */
+	if (ac)
+		redisAsyncFree(ac);		/* runs every pending callback with NULL */
+	apex_redis_conns = list_delete_ptr(apex_redis_conns, r);
+	pfree(r->conninfo);
+	pfree(r->label);
+	if (r->setup_error)
+		pfree(r->setup_error);
+	pfree(r);
+}
+
+/* Open a connection and queue AUTH and SELECT before anything else */
+static ApexRedis *
+apex_redis_open(ApexSource *source, char *conninfo)
+{
+	const char *host = ApexGetOption(source->options, "host");
+	const char *port = ApexGetOption(source->options, "port");
+	const char *socket = ApexGetOption(source->options, "socket");
+	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+	ApexRedis  *r = palloc0(sizeof(ApexRedis));
+	redisAsyncContext *ac;
+
+	r->serverid = source->serverid;
+	r->userid = GetUserId();
+	r->conninfo = pstrdup(conninfo);
+	r->label = pstrdup(source->name);
+	r->registered = PGINVALID_SOCKET;
+	apex_redis_conns = lappend(apex_redis_conns, r);
+	MemoryContextSwitchTo(old);
+
+	ac = socket ? redisAsyncConnectUnix(socket)
+		: redisAsyncConnect(host ? host : "127.0.0.1", port ? atoi(port) : 6379);
+	if (ac == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not allocate a Redis connection")));
+	if (ac->err)
+		return r;				/* r->ac stays NULL: commands fail at once */
+	r->ac = ac;
+	ac->data = r;
+	ac->ev.data = r;
+	ac->ev.addRead = apex_redis_add_read;
+	ac->ev.delRead = apex_redis_del_read;
+	ac->ev.addWrite = apex_redis_add_write;
+	ac->ev.delWrite = apex_redis_del_write;
+	ac->ev.cleanup = apex_redis_cleanup;
+	if (!ApexConnOpened("redis", ac->c.fd, source->name,
+						socket ? socket : psprintf("%s:%s", host ? host : "127.0.0.1",
+												   port ? port : "6379")))
+	{
+		r->ac = NULL;
+		redisAsyncFree(ac);
+		return r;
+	}
+	r->registered = ac->c.fd;
+	/* a connect in progress: hiredis wants to know when it is writable */
+	r->want_write = true;
+	return r;
+}
+
+/*
+ * Whether a kept connection still looks alive: between calls nobody reads
+ * it, so a server that went away (restart) shows as EOF or an error here.
+ */
+static bool
+apex_redis_alive(ApexRedis *r)
+{
+	char		c;
+	ssize_t		n;
+
+	if (r->ac == NULL || r->setup_error)
+		return false;
+	n = recv(r->ac->c.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+}
+
+/*
+ * The kept connection of (source, current user) attached to the call's
+ * loop; opened, or reopened when its options changed or it died.
+ */
+ApexRedis *
+ApexRedisAttach(ApexSource *source, ApexLoop *loop, void *owner)
+{
+	char	   *conninfo = apex_redis_conninfo(source);
+	ApexRedis  *r = NULL;
+	ListCell   *lc;
+
+	foreach(lc, apex_redis_conns)
+	{
+		ApexRedis  *c = lfirst(lc);
+
+		if (c->serverid == source->serverid && c->userid == GetUserId())
+			r = c;
+	}
+	if (r && (!apex_redis_alive(r) || strcmp(r->conninfo, conninfo) != 0))
+	{
+		apex_redis_close(r);
+		r = NULL;
+	}
+	if (r == NULL)
+	{
+		const char *password = ApexGetOption(source->secrets, "password");
+		const char *db = ApexGetOption(source->options, "db");
+
+		r = apex_redis_open(source, conninfo);
+		r->loop = loop;
+		r->owner = owner;
+		r->setup_step = password ? "AUTH" : "SELECT";
+		/* owned by the connection itself: never cancelled */
+		if (password)
+			ApexRedisCommand(r, r, apex_redis_setup_done, r, 2,
+							 (const char *[]) {"AUTH", password});
+		if (db)
+			ApexRedisCommand(r, r, apex_redis_setup_done, r, 2,
+							 (const char *[]) {"SELECT", db});
+	}
+	r->loop = loop;
+	r->owner = owner;
+	apex_redis_update(r);
+	return r;
+}
+
+/*
+ * Send a command; done (unless NULL) gets its reply.  owner is the call,
+ * or NULL for a command nobody waits for.
+ */
+void
+ApexRedisCommand(ApexRedis *r, void *owner, ApexRedisDone done, void *arg,
+				 int argc, const char **argv)
+{
+	ApexRedisTicket *t;
+
+	if (r->ac == NULL)
+	{
+		if (done)
+			done(arg, NULL, "could not connect");
+		return;
+	}
+	t = MemoryContextAllocZero(TopMemoryContext, sizeof(ApexRedisTicket));
+	t->r = r;
+	t->owner = owner;
+	t->done = done;
+	t->arg = arg;
+	r->tickets = lappend(r->tickets, t);	/* in TopMemoryContext: see above */
+	if (redisAsyncCommandArgv(r->ac, apex_redis_reply, t, argc, argv, NULL) != REDIS_OK)
+	{
+		r->tickets = list_delete_ptr(r->tickets, t);
+		pfree(t);
+		if (done)
+			done(arg, NULL, r->ac && r->ac->errstr[0] ? r->ac->errstr : "could not send");
+	}
+}
+
+/*
+ * The call owner ends: cancel its pending replies, write out what can be
+ * written without blocking (flush), and detach every connection from its
+ * loop.
+ */
+void
+ApexRedisDetach(void *owner, bool flush)
+{
+	ListCell   *lc;
+
+	foreach(lc, apex_redis_conns)
+	{
+		ApexRedis  *r = lfirst(lc);
+		ListCell   *tc;
+
+		foreach(tc, r->tickets)
+		{
+			ApexRedisTicket *t = lfirst(tc);
+
+			if (t->owner == owner)
+				t->owner = NULL;
+		}
+		if (r->owner != owner)
+			continue;
+		r->loop = NULL;
+		r->owner = NULL;
+		if (flush && r->ac && r->want_write)
+			redisAsyncHandleWrite(r->ac);
+	}
+}
+
+/* True when no connection of the call has commands left to write */
+bool
+ApexRedisAllSent(void *owner)
+{
+	ListCell   *lc;
+
+	foreach(lc, apex_redis_conns)
+	{
+		ApexRedis  *r = lfirst(lc);
+
+		if (r->owner == owner && r->ac && r->want_write)
+			return false;
+	}
+	return true;
+}
+
+/* apex_router_disconnect(): close the kept connections */
+static int
+apex_redis_disconnect_all(void)
+{
+	int			closed = 0;
+
+	while (apex_redis_conns != NIL)
+	{
+		apex_redis_close(linitial(apex_redis_conns));
+		closed++;
+	}
+	return closed;
+}
+
+void
+ApexRedisInit(void)
+{
+	ApexConnRegisterModule(apex_redis_disconnect_all);
+}

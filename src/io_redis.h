@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * io_redis.h
+ *		  Redis commands over hiredis' async API, driven by the event loop,
+ *		  on connections kept across calls.
+ *
+ * IDENTIFICATION
+ *		  src/io_redis.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APEX_IO_REDIS_H
+#define APEX_IO_REDIS_H
+
+#include <hiredis/hiredis.h>
+
+#include "apex_router.h"
+#include "event_loop.h"
+
+typedef struct ApexRedis ApexRedis;
+
+/*
+ * A reply (NULL when the connection failed or the call ended first; then
+ * error says why).  Runs inside hiredis: it must not throw, and may only
+ * record the reply or send further commands.
+ */
+typedef void (*ApexRedisDone) (void *arg, redisReply *reply, const char *error);
+
+extern void ApexRedisInit(void);
+extern ApexRedis *ApexRedisAttach(ApexSource *source, ApexLoop *loop,
+								  void *owner);
+extern void ApexRedisCommand(ApexRedis *r, void *owner, ApexRedisDone done,
+							 void *arg, int argc, const char **argv);
+extern bool ApexRedisAllSent(void *owner);
+extern void ApexRedisDetach(void *owner, bool flush);
+
+#endif							/* APEX_IO_REDIS_H */
