@@ -53,3 +53,11 @@ LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 
 COMMENT ON FUNCTION apex_router_disconnect() IS
   'close every connection this backend keeps open; returns how many';
+
+CREATE FUNCTION apex_router_cache_flush()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'apex_router_cache_flush'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION apex_router_cache_flush() IS
+  'forget every cached result and embedding of apex_router.cache_source; returns the new epoch';

@@ -28,7 +28,7 @@ K=${BENCH_K:-10}
 # would fail to start or, worse, we would measure someone else's servers.
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 busy=()
-for p in 7474 6333 8080; do port_busy "$p" && busy+=("$p"); done
+for p in 7474 6333 8080 8000; do port_busy "$p" && busy+=("$p"); done
 [ -S "$APEX_RUN_DIR/.s.PGSQL.$APEX_PGPORT" ] && busy+=("$APEX_PGPORT (socket $APEX_RUN_DIR/.s.PGSQL.$APEX_PGPORT)")
 if [ ${#busy[@]} -gt 0 ]; then
   echo "bench: something already listens on ${busy[*]} (a test run?); not measuring." >&2

@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "apex_router.h"
+#include "cache.h"
 #include "io_http.h"
 #include "io_pg.h"
 #include "io_redis.h"
@@ -27,6 +28,13 @@ int			apex_max_response_kb = 16384;
 bool		apex_strict = false;
 
 void		_PG_init(void);
+
+static const struct config_enum_entry apex_cache_modes[] = {
+	{"off", APEX_CACHE_OFF, false},
+	{"first", APEX_CACHE_FIRST, false},
+	{"parallel", APEX_CACHE_PARALLEL, false},
+	{NULL, 0, false}
+};
 
 static void
 apex_define_gucs(void)
@@ -55,6 +63,16 @@ apex_define_gucs(void)
 							 "Make any source failure an error.",
 							 "By default a failing source is a WARNING and the others' results are returned.",
 							 &apex_strict, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("apex_router.cache_source",
+							   "Redis source holding the result and embedding cache.",
+							   "Empty: no cache.  The caller needs USAGE on the source.",
+							   &apex_cache_source, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("apex_router.cache_mode",
+							 "How the result cache is used.",
+							 "first: fan out only on a miss; parallel: ask the cache and the sources at once; off.",
+							 &apex_cache_mode, APEX_CACHE_FIRST, apex_cache_modes,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("apex_router");
 }

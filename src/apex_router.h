@@ -97,6 +97,7 @@ struct ApexCall
 	ApexHttp   *http;
 	List	   *legs;			/* ApexLeg * */
 	List	   *secrets;		/* secret strings in use, to scrub messages */
+	struct ApexCache *cache;	/* result cache, or NULL */
 };
 
 /* in apex_router.c */

@@ -331,6 +331,7 @@ ApexRedisCommand(ApexRedis *r, void *owner, ApexRedisDone done, void *arg,
 				 int argc, const char **argv)
 {
 	ApexRedisTicket *t;
+	MemoryContext old;
 
 	if (r->ac == NULL)
 	{
@@ -343,7 +344,10 @@ ApexRedisCommand(ApexRedis *r, void *owner, ApexRedisDone done, void *arg,
 	t->owner = owner;
 	t->done = done;
 	t->arg = arg;
-	r->tickets = lappend(r->tickets, t);	/* in TopMemoryContext: see above */
+	/* the list must outlive the call, like the tickets */
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	r->tickets = lappend(r->tickets, t);
+	MemoryContextSwitchTo(old);
 	if (redisAsyncCommandArgv(r->ac, apex_redis_reply, t, argc, argv, NULL) != REDIS_OK)
 	{
 		r->tickets = list_delete_ptr(r->tickets, t);

@@ -21,6 +21,7 @@
 #include "common/base64.h"
 #include "utils/json.h"
 
+#include "cache.h"
 #include "leg.h"
 
 static const char *const embedder_options[] = {
@@ -34,10 +35,35 @@ typedef struct EmbedRequest
 {
 	ApexLeg    *leg;
 	ApexSource *embedder;
+	const char *text;
 	bool		ollama;
 	bool		base64;
 	ApexEmbedDone done;
+	char	   *cache_hash;		/* key of the vector in the cache, or NULL */
+	const char *cache_epoch;	/* epoch it was looked up under */
 } EmbedRequest;
+
+/* little-endian float32, base64: how vectors are cached */
+static char *
+embed_encode_base64(const float4 *vec, int dim)
+{
+	uint8	   *raw = palloc(sizeof(float4) * dim);
+	int			maxlen = pg_b64_enc_len(sizeof(float4) * dim) + 1;
+	char	   *b64 = palloc(maxlen);
+	int			n;
+
+	for (int i = 0; i < dim; i++)
+	{
+		uint32		bits;
+
+		memcpy(&bits, &vec[i], sizeof(bits));
+		for (int b = 0; b < 4; b++)
+			raw[4 * i + b] = (bits >> (8 * b)) & 0xff;
+	}
+	n = pg_b64_encode((const char *) raw, sizeof(float4) * dim, b64, maxlen);
+	b64[Max(n, 0)] = '\0';
+	return b64;
+}
 
 static void
 embedder_validate(List *options)
@@ -60,12 +86,11 @@ embedder_validate(List *options)
 
 /* float32 values, little-endian, base64 encoded (OpenAI encoding_format) */
 static float4 *
-embed_decode_base64(JsonbValue *v, int *dim, char **error)
+embed_decode_base64(const char *b64, int len, int *dim, char **error)
 {
-	int			len = v->val.string.len;
 	int			maxlen = pg_b64_dec_len(len);
 	uint8	   *raw = palloc(maxlen);
-	int			n = pg_b64_decode(v->val.string.val, len, (char *) raw, maxlen);
+	int			n = pg_b64_decode(b64, len, (char *) raw, maxlen);
 	float4	   *vec;
 
 	if (n < 0 || n % 4 != 0 || n == 0)
@@ -152,7 +177,7 @@ embed_decode(bool ollama, long status, StringInfo body, int *dim, char **error)
 	if (ollama && ApexJsonLength(ApexJsonArray(v)) > 0)
 		v = ApexJsonAt(ApexJsonArray(v), 0);
 	if (v && v->type == jbvString)
-		vec = embed_decode_base64(v, dim, error);
+		vec = embed_decode_base64(v->val.string.val, v->val.string.len, dim, error);
 	else if (ApexJsonArray(v))
 		vec = embed_decode_array(ApexJsonArray(v), dim, error);
 	else
@@ -192,12 +217,34 @@ embed_done(void *arg, ApexHttpResponse *resp)
 		ApexLegFail(req->leg, "embedder \"%s\": %s", req->embedder->name, error);
 		return;
 	}
+	if (req->cache_epoch)
+		ApexCacheSet(req->leg->call->cache, "embed", req->cache_epoch,
+					 req->cache_hash, embed_encode_base64(vec, dim));
 	req->done(req->leg, vec, dim);
+}
+
+static void embed_send(EmbedRequest *req);
+
+/* The cache answered (inside hiredis: nothing here throws) */
+static void
+embed_cache_got(void *arg, const char *epoch, const char *value)
+{
+	EmbedRequest *req = arg;
+	char	   *error;
+	int			dim;
+	float4	   *vec;
+
+	req->cache_epoch = epoch;
+	if (value && (vec = embed_decode_base64(value, strlen(value), &dim, &error)))
+		req->done(req->leg, vec, dim);
+	else
+		embed_send(req);
 }
 
 /*
  * Ask embedder for the vector of text on behalf of leg; done runs with the
- * vector, or the leg fails with the embedder named in the message.
+ * vector, or the leg fails with the embedder named in the message.  With a
+ * result cache, the vector is looked up there first and stored after.
  */
 void
 ApexEmbedStart(ApexLeg *leg, ApexSource *embedder, const char *text,
@@ -206,22 +253,37 @@ ApexEmbedStart(ApexLeg *leg, ApexSource *embedder, const char *text,
 	EmbedRequest *req = palloc0(sizeof(EmbedRequest));
 	const char *api = ApexGetOption(embedder->options, "api");
 	const char *encoding = ApexGetOption(embedder->options, "encoding");
+
+	req->leg = leg;
+	req->embedder = embedder;
+	req->text = text;
+	req->done = done;
+	req->ollama = api && strcmp(api, "ollama") == 0;
+	req->base64 = !req->ollama && (encoding == NULL || strcmp(encoding, "base64") == 0);
+	if (leg->call->cache)
+	{
+		req->cache_hash = ApexCacheEmbeddingHash(embedder, text);
+		ApexCacheGet(leg->call->cache, "embed", req->cache_hash,
+					 embed_cache_got, req);
+	}
+	else
+		embed_send(req);
+}
+
+static void
+embed_send(EmbedRequest *req)
+{
+	ApexSource *embedder = req->embedder;
 	const char *dims = ApexGetOption(embedder->options, "dimensions");
 	ApexHttpAuth auth = {0};
 	StringInfoData body;
 
-	req->leg = leg;
-	req->embedder = embedder;
-	req->done = done;
-	req->ollama = api && strcmp(api, "ollama") == 0;
-	req->base64 = !req->ollama && (encoding == NULL || strcmp(encoding, "base64") == 0);
 	auth.bearer = ApexGetOption(embedder->secrets, "api_key");
-
 	initStringInfo(&body);
 	appendStringInfoString(&body, "{\"model\":");
 	escape_json(&body, ApexGetOption(embedder->options, "model"));
 	appendStringInfoString(&body, ",\"input\":");
-	escape_json(&body, text);
+	escape_json(&body, req->text);
 	if (!req->ollama)
 		appendStringInfo(&body, ",\"encoding_format\":\"%s\"",
 						 req->base64 ? "base64" : "float");
@@ -229,8 +291,8 @@ ApexEmbedStart(ApexLeg *leg, ApexSource *embedder, const char *text,
 		appendStringInfo(&body, ",\"dimensions\":%s", dims);
 	appendStringInfoChar(&body, '}');
 
-	ApexLegPost(leg, embedder, ApexGetOption(embedder->options, "url"), body.data, NIL,
-				&auth, embed_done, req);
+	ApexLegPost(req->leg, embedder, ApexGetOption(embedder->options, "url"),
+				body.data, NIL, &auth, embed_done, req);
 }
 
 const ApexKind ApexEmbedderKind = {

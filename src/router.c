@@ -36,6 +36,7 @@
 #include "io_http.h"
 #include "io_pg.h"
 #include "io_redis.h"
+#include "cache.h"
 #include "json.h"
 
 #define APEX_MAX_K 10000
@@ -59,12 +60,28 @@ apex_call_cleanup(void *arg)
 		ApexLoopFree(call->loop);
 }
 
+/* In parallel mode a cache hit ends the call's waiting at once */
+static bool
+apex_cache_hit(ApexCall *call)
+{
+	return ApexCacheModeOf(call->cache) == APEX_CACHE_PARALLEL &&
+		ApexCacheHit(call->cache) != NULL;
+}
+
+static bool
+apex_cache_answered(void *arg)
+{
+	return ApexCacheAnswered(((ApexCall *) arg)->cache);
+}
+
 static bool
 apex_all_sent(void *arg)
 {
 	ApexCall   *call = arg;
 	ListCell   *lc;
 
+	if (apex_cache_hit(call))
+		return true;
 	foreach(lc, call->legs)
 	{
 		ApexLeg    *leg = lfirst(lc);
@@ -80,12 +97,16 @@ apex_all_done(void *arg)
 {
 	ListCell   *lc;
 
+	if (apex_cache_hit((ApexCall *) arg))
+		return true;
 	foreach(lc, ((ApexCall *) arg)->legs)
 	{
 		if (!((ApexLeg *) lfirst(lc))->done)
 			return false;
 	}
-	return true;
+	/* a parallel lookup still under way decides whether to store: wait */
+	return ApexCacheModeOf(((ApexCall *) arg)->cache) != APEX_CACHE_PARALLEL ||
+		ApexCacheAnswered(((ApexCall *) arg)->cache);
 }
 
 static void
@@ -218,12 +239,16 @@ apex_report_failures(ApexCall *call)
 	}
 }
 
-/* Run every leg to an outcome; see the file header for the order. */
-static void
+/*
+ * Run every leg to an outcome (see the file header for the order), or
+ * stop at a cache hit.  Returns the cached rows on a hit, else NULL.
+ */
+static const char *
 apex_run(ApexCall *call, List *sources, int call_timeout_ms)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	TimestampTz deadline = now;
+	ApexCacheMode mode = ApexCacheModeOf(call->cache);
 	ListCell   *lc;
 
 	foreach(lc, sources)
@@ -244,6 +269,16 @@ apex_run(ApexCall *call, List *sources, int call_timeout_ms)
 	deadline = call_timeout_ms > 0 ? TimestampTzPlusMilliseconds(now, call_timeout_ms)
 		: TimestampTzPlusMilliseconds(deadline, APEX_DEADLINE_SLACK_MS);
 
+	if (mode != APEX_CACHE_OFF)
+		ApexCacheLookup(call->cache);
+	if (mode == APEX_CACHE_FIRST)
+	{
+		/* the lookup has its own timer (the cache source's timeout_ms) */
+		(void) ApexLoopRun(call->loop, apex_cache_answered, call, deadline);
+		if (ApexCacheHit(call->cache))
+			return ApexCacheHit(call->cache);
+	}
+
 	foreach(lc, call->legs)
 	{
 		ApexLeg    *leg = lfirst(lc);
@@ -256,7 +291,7 @@ apex_run(ApexCall *call, List *sources, int call_timeout_ms)
 	{
 		ApexLeg    *leg = lfirst(lc);
 
-		if (leg->source->kind->run_local)
+		if (leg->source->kind->run_local && !apex_cache_hit(call))
 			leg->source->kind->run_local(leg);
 	}
 	if (!ApexLoopRun(call->loop, apex_all_done, call, deadline))
@@ -265,9 +300,10 @@ apex_run(ApexCall *call, List *sources, int call_timeout_ms)
 			ApexLegFail(lfirst(lc), "no answer within the call's timeout_ms (%d ms)",
 						call_timeout_ms);
 	}
+	return apex_cache_hit(call) ? ApexCacheHit(call->cache) : NULL;
 }
 
-static Datum
+static char *
 apex_payload(ApexFused *f)
 {
 	StringInfoData buf;
@@ -287,7 +323,119 @@ apex_payload(ApexFused *f)
 		appendStringInfo(&buf, ",\"item\":%s}", hit->item->raw);
 	}
 	appendStringInfoChar(&buf, '}');
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data));
+	return buf.data;
+}
+
+static void
+apex_put_row(ReturnSetInfo *rsinfo, int rank, const char *id, const char *title,
+			 const char *content, double score, Datum *names, int nnames,
+			 const char *payload)
+{
+	Datum		values[7];
+	bool		nulls[7] = {0};
+
+	values[0] = Int32GetDatum(rank);
+	values[1] = CStringGetTextDatum(id);
+	values[2] = title ? CStringGetTextDatum(title) : (Datum) 0;
+	nulls[2] = title == NULL;
+	values[3] = content ? CStringGetTextDatum(content) : (Datum) 0;
+	nulls[3] = content == NULL;
+	values[4] = Float8GetDatum(score);
+	values[5] = PointerGetDatum(construct_array(names, nnames, TEXTOID, -1, false,
+												TYPALIGN_INT));
+	values[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum(payload));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+}
+
+/* The rows as JSON, for the result cache */
+static char *
+apex_rows_json(List *fused)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	foreach(lc, fused)
+	{
+		ApexFused  *f = lfirst(lc);
+		ListCell   *hc;
+
+		if (buf.len > 1)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoString(&buf, "{\"id\":");
+		escape_json(&buf, f->id);
+		appendStringInfoString(&buf, ",\"title\":");
+		if (f->title)
+			escape_json(&buf, f->title);
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfoString(&buf, ",\"content\":");
+		if (f->content)
+			escape_json(&buf, f->content);
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfoString(&buf, ",\"score\":");
+		ApexJsonAppendNumber(&buf, f->score);
+		appendStringInfoString(&buf, ",\"found_in\":[");
+		foreach(hc, f->hits)
+		{
+			if (hc != list_head(f->hits))
+				appendStringInfoChar(&buf, ',');
+			escape_json(&buf, ((ApexHit *) lfirst(hc))->source);
+		}
+		appendStringInfo(&buf, "],\"payload\":%s}", apex_payload(f));
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
+/*
+ * Emit rows from a cached JSON array; false (and nothing emitted) when the
+ * entry is not what apex_rows_json() writes.
+ */
+static bool
+apex_emit_cached(ReturnSetInfo *rsinfo, const char *cached)
+{
+	char	   *error;
+	Jsonb	   *doc = ApexJsonParse(cached, strlen(cached), &error);
+	JsonbValue	root = {.type = jbvBinary};
+	JsonbContainer *rows;
+	int			n;
+
+	if (doc == NULL)
+		return false;
+	root.val.binary.data = &doc->root;
+	rows = ApexJsonArray(&root);
+	n = ApexJsonLength(rows);
+	for (int pass = 0; pass < 2; pass++)
+	{
+		/* pass 0 checks every row, pass 1 emits: all or nothing */
+		for (int i = 0; i < n; i++)
+		{
+			JsonbContainer *row = ApexJsonObject(ApexJsonAt(rows, i));
+			JsonbContainer *found = ApexJsonArray(ApexJsonGet(row, "found_in"));
+			char	   *id = ApexJsonScalarText(ApexJsonGet(row, "id"));
+			double		score;
+			Datum	   *names;
+
+			if (id == NULL || found == NULL ||
+				!ApexJsonObject(ApexJsonGet(row, "payload")) ||
+				!ApexJsonNumber(ApexJsonGet(row, "score"), &score))
+				return false;
+			if (pass == 0)
+				continue;
+			names = palloc(sizeof(Datum) * Max(ApexJsonLength(found), 1));
+			for (int j = 0; j < ApexJsonLength(found); j++)
+				names[j] = CStringGetTextDatum(ApexJsonScalarText(ApexJsonAt(found, j)));
+			apex_put_row(rsinfo, i + 1, id,
+						 ApexJsonScalarText(ApexJsonGet(row, "title")),
+						 ApexJsonScalarText(ApexJsonGet(row, "content")),
+						 score, names, ApexJsonLength(found),
+						 ApexJsonText(ApexJsonGet(row, "payload")));
+		}
+	}
+	return true;
 }
 
 static void
@@ -299,26 +447,28 @@ apex_emit(ReturnSetInfo *rsinfo, List *fused)
 	foreach(lc, fused)
 	{
 		ApexFused  *f = lfirst(lc);
-		Datum		values[7];
-		bool		nulls[7] = {0};
 		Datum	   *names = palloc(sizeof(Datum) * list_length(f->hits));
 		ListCell   *hc;
 		int			n = 0;
 
 		foreach(hc, f->hits)
 			names[n++] = CStringGetTextDatum(((ApexHit *) lfirst(hc))->source);
-		values[0] = Int32GetDatum(++rank);
-		values[1] = CStringGetTextDatum(f->id);
-		values[2] = f->title ? CStringGetTextDatum(f->title) : (Datum) 0;
-		nulls[2] = f->title == NULL;
-		values[3] = f->content ? CStringGetTextDatum(f->content) : (Datum) 0;
-		nulls[3] = f->content == NULL;
-		values[4] = Float8GetDatum(f->score);
-		values[5] = PointerGetDatum(construct_array(names, n, TEXTOID, -1, false,
-													TYPALIGN_INT));
-		values[6] = apex_payload(f);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		apex_put_row(rsinfo, ++rank, f->id, f->title, f->content, f->score,
+					 names, n, apex_payload(f));
 	}
+}
+
+static bool
+apex_all_answered(ApexCall *call)
+{
+	ListCell   *lc;
+
+	foreach(lc, call->legs)
+	{
+		if (((ApexLeg *) lfirst(lc))->error)
+			return false;
+	}
+	return true;
 }
 
 /*
@@ -336,6 +486,7 @@ apex_route(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	ApexCall   *call;
 	List	   *sources;
+	const char *cached;
 	char	   *qtext;
 
 	if (PG_ARGISNULL(0))
@@ -383,9 +534,26 @@ apex_route(PG_FUNCTION_ARGS)
 	call->loop = ApexLoopCreate(call->mcxt);
 	call->http = ApexHttpCreate(call->loop, call->mcxt);
 
-	apex_run(call, sources, timeout_ms);
-	apex_report_failures(call);
-	apex_emit(rsinfo, ApexFuse(call->legs, rrf_k, k));
+	call->cache = ApexCacheOpen(call, sources, rrf_k);
+
+	cached = apex_run(call, sources, timeout_ms);
+	if (cached && !apex_emit_cached(rsinfo, cached))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("cached result in \"%s\" is malformed", apex_cache_source),
+				 errhint("Flush the cache with apex_router_cache_flush().")));
+	if (cached == NULL)
+	{
+		List	   *fused;
+
+		apex_report_failures(call);
+		fused = ApexFuse(call->legs, rrf_k, k);
+		apex_emit(rsinfo, fused);
+		/* partial results are not cached: a passing failure would stick */
+		if (call->cache && apex_all_answered(call))
+			ApexCacheStore(call->cache, apex_rows_json(fused));
+	}
+	ApexCacheReport(call->cache);
 	ApexRedisDetach(call, true);
 
 	MemoryContextSwitchTo(old);
