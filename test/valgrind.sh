@@ -16,6 +16,8 @@ apex_build_install || exit 1
 
 cleanup() {
   apex_servers_stop
+  apex_redis stop
+  apex_remote_pg stop
   apex_as_pg "$(apex_pg_bindir)/pg_ctl" -D "$APEX_RUN_DIR/pgdata" -m fast stop >/dev/null 2>&1
 }
 trap cleanup EXIT
@@ -31,6 +33,10 @@ apex_as_pg valgrind --quiet --trace-children=yes --leak-check=no --error-limit=n
 export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
 for _ in $(seq 1 120); do "$(apex_pg_bindir)/pg_isready" -q && break; sleep 1; done
 apex_servers_start || exit 1
+apex_remote_pg start || exit 1
+apex_redis start || exit 1
+export APEX_REMOTE_PG="$APEX_ROOT/test/bin/remote-pg" APEX_REDIS="$APEX_ROOT/test/bin/redis"
+export APEX_RUN_DIR APEX_REMOTE_PGPORT APEX_REDIS_PORT
 
 make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config | grep -E '^test'
 # errors whose stack mentions our library
