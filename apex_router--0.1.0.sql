@@ -18,7 +18,8 @@ CREATE FUNCTION apex_route(
     sources      text[]  DEFAULT NULL,
     query_vector real[]  DEFAULT NULL,
     rrf_k        integer DEFAULT NULL,
-    timeout_ms   integer DEFAULT NULL)
+    timeout_ms   integer DEFAULT NULL,
+    min_sources  integer DEFAULT NULL)
 RETURNS TABLE (
     rank     integer,
     id       text,
@@ -30,7 +31,7 @@ RETURNS TABLE (
 AS 'MODULE_PATHNAME', 'apex_route'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-COMMENT ON FUNCTION apex_route(text, integer, text[], real[], integer, integer) IS
+COMMENT ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer) IS
   'search every (or the named) apex_router source concurrently and fuse the results by RRF';
 
 CREATE FUNCTION apex_router_connections(

@@ -26,6 +26,8 @@ int			apex_timeout_ms = 5000;
 int			apex_connect_timeout_ms = 2000;
 int			apex_max_response_kb = 16384;
 bool		apex_strict = false;
+int			apex_call_timeout_ms = 0;
+int			apex_min_sources = 0;
 
 void		_PG_init(void);
 
@@ -64,6 +66,16 @@ apex_define_gucs(void)
 							 "By default a failing source is a WARNING and the others' results are returned.",
 							 &apex_strict, false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("apex_router.call_timeout_ms",
+							"Deadline of a whole apex_route call (0: none).",
+							"The timeout_ms argument overrides it; it caps every source's timeout_ms.",
+							&apex_call_timeout_ms, 0, 0, 3600000,
+							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomIntVariable("apex_router.min_sources",
+							"Fewest sources that must answer for apex_route to succeed.",
+							"The min_sources argument overrides it; 0 accepts any number.",
+							&apex_min_sources, 0, 0, 1000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("apex_router.cache_source",
 							   "Redis source holding the result and embedding cache.",
 							   "Empty: no cache.  The caller needs USAGE on the source.",

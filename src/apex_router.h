@@ -106,6 +106,8 @@ extern int	apex_timeout_ms;
 extern int	apex_connect_timeout_ms;
 extern int	apex_max_response_kb;
 extern bool apex_strict;
+extern int	apex_call_timeout_ms;
+extern int	apex_min_sources;
 
 /* in source_kinds.c */
 extern const ApexKind *ApexFindKind(const char *name);

@@ -13,6 +13,8 @@
 #include <ctype.h>
 #include <math.h>
 
+#include "catalog/pg_collation.h"
+#include "utils/formatting.h"
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
@@ -130,6 +132,27 @@ ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp, const char *peer)
 		ApexLegFail(leg, "%s%s%s", peer ? peer : "", peer ? ": " : "", resp->error);
 }
 
+/*
+ * A successful answer that says it is not JSON (an HTML page from a proxy,
+ * say): the reason, else NULL.  A missing Content-Type is given the
+ * benefit of the doubt.
+ */
+char *
+ApexNotJson(ApexHttpResponse *resp)
+{
+	char	   *lower;
+
+	if (resp->status < 200 || resp->status > 299 || resp->content_type == NULL)
+		return NULL;
+	/* application/json, application/json;charset=UTF-8, .../problem+json */
+	lower = str_tolower(resp->content_type, strlen(resp->content_type),
+						DEFAULT_COLLATION_OID);
+	if (strstr(lower, "json") != NULL)
+		return NULL;
+	return psprintf("HTTP %ld with Content-Type \"%s\", not JSON",
+					resp->status, resp->content_type);
+}
+
 /* Finish the leg from a search response: transport failure, decoded items */
 void
 ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
@@ -139,6 +162,8 @@ ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
 
 	if (resp->error)
 		ApexLegFailTransport(leg, resp, NULL);
+	else if ((error = ApexNotJson(resp)))
+		ApexLegFail(leg, "%s", error);
 	else if ((error = decode(leg->state, resp->status, resp->body, &items)))
 		ApexLegFail(leg, "%s", error);
 	else

@@ -211,7 +211,8 @@ embed_done(void *arg, ApexHttpResponse *resp)
 							 psprintf("embedder \"%s\"", req->embedder->name));
 		return;
 	}
-	vec = embed_decode(req->ollama, resp->status, resp->body, &dim, &error);
+	error = ApexNotJson(resp);
+	vec = error ? NULL : embed_decode(req->ollama, resp->status, resp->body, &dim, &error);
 	if (vec == NULL)
 	{
 		ApexLegFail(req->leg, "embedder \"%s\": %s", req->embedder->name, error);

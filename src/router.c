@@ -458,6 +458,22 @@ apex_emit(ReturnSetInfo *rsinfo, List *fused)
 	}
 }
 
+/* The warnings are out; now too few answers is an error */
+static void
+apex_check_min_sources(ApexCall *call, int min_sources)
+{
+	ListCell   *lc;
+	int			answered = 0;
+
+	foreach(lc, call->legs)
+		answered += ((ApexLeg *) lfirst(lc))->error == NULL;
+	if (answered < min_sources)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("only %d of %d sources answered, min_sources is %d",
+						answered, list_length(call->legs), min_sources)));
+}
+
 static bool
 apex_all_answered(ApexCall *call)
 {
@@ -473,7 +489,7 @@ apex_all_answered(ApexCall *call)
 
 /*
  * apex_route(query text, k int, sources text[], query_vector real[],
- *			  rrf_k int, timeout_ms int)
+ *			  rrf_k int, timeout_ms int, min_sources int)
  */
 Datum
 apex_route(PG_FUNCTION_ARGS)
@@ -481,7 +497,8 @@ apex_route(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			k = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
 	int			rrf_k = PG_ARGISNULL(4) ? apex_rrf_k : PG_GETARG_INT32(4);
-	int			timeout_ms = PG_ARGISNULL(5) ? 0 : PG_GETARG_INT32(5);
+	int			timeout_ms = PG_ARGISNULL(5) ? apex_call_timeout_ms : PG_GETARG_INT32(5);
+	int			min_sources = PG_ARGISNULL(6) ? apex_min_sources : PG_GETARG_INT32(6);
 	MemoryContextCallback *cleanup;
 	MemoryContext old;
 	ApexCall   *call;
@@ -514,6 +531,10 @@ apex_route(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout_ms must not be negative")));
+	if (min_sources < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_sources must not be negative")));
 
 	InitMaterializedSRF(fcinfo, 0);
 
@@ -547,6 +568,7 @@ apex_route(PG_FUNCTION_ARGS)
 		List	   *fused;
 
 		apex_report_failures(call);
+		apex_check_min_sources(call, min_sources);
 		fused = ApexFuse(call->legs, rrf_k, k);
 		apex_emit(rsinfo, fused);
 		/* partial results are not cached: a passing failure would stick */
