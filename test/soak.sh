@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Resource soak: N apex_route calls (default 100000) in one backend over
+# every kind of source (neo4j, qdrant + embedder, sql, postgres, redis, the
+# result cache) plus two failing ones (malformed JSON, refused connection),
+# printing the backend's open descriptors and RSS every N/10 calls: both
+# must stay flat.  Not part of test/run-tests (it takes minutes).
+# Usage: sudo test/soak.sh [N]
+set -u
+. "$(dirname "$0")/lib.sh"
+cd "$APEX_ROOT"
+N=${1:-100000}
+APEX_RUN_DIR=/tmp/apex_router_soak
+APEX_PGPORT=5438
+
+apex_install_deps || exit 1
+apex_build_install || exit 1
+cleanup() { apex_servers_stop; apex_redis stop; apex_remote_pg stop; apex_pg_stop; }
+trap cleanup EXIT
+cleanup
+rm -rf "$APEX_RUN_DIR"
+apex_pg_start && apex_remote_pg start && apex_redis start && apex_servers_start || exit 1
+psql -qX -v ON_ERROR_STOP=1 -d postgres -f sql/01_setup.sql >/dev/null || exit 1
+
+psql -qAtX -v ON_ERROR_STOP=1 -v n="$N" -d postgres <<'SQL'
+SET client_min_messages = error;
+CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+           query 'SELECT id, title, body FROM notes WHERE tsv @@ websearch_to_tsquery(''english'', $1) LIMIT $2');
+CREATE USER MAPPING FOR PUBLIC SERVER remote_docs OPTIONS (user 'apex_remote', password 'remote-pass');
+CREATE SERVER recent FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
+CREATE SERVER malformed FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:6333/__fault/malformed', collection 'memory', embedder 'embed');
+CREATE USER MAPPING FOR PUBLIC SERVER malformed OPTIONS (api_key 'qdrant-test-key');
+CREATE SERVER refused FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:1', statement 'RETURN 1 AS id');
+CREATE FUNCTION probe(calls int) RETURNS text LANGUAGE sql AS $$
+  SELECT format('%s calls: fds=%s %s', calls,
+                (SELECT count(*) FROM pg_ls_dir('/proc/self/fd')),
+                (SELECT regexp_replace(l, '\s+', ' ', 'g')
+                 FROM regexp_split_to_table(pg_read_file('/proc/self/status'), E'\n') l
+                 WHERE l LIKE 'VmRSS%')) $$;
+SET apex_router.cache_source = 'recent';
+SELECT format($f$DO $$ BEGIN FOR i IN 1..%s LOOP
+  PERFORM count(*) FROM apex_route('Sarah roadmap ' || (i %% 500), k => 5);
+END LOOP; END $$;$f$, :n / 10) AS batch \gset
+SELECT probe(:n / 10 * 0); :batch SELECT probe(:n / 10 * 1); :batch SELECT probe(:n / 10 * 2);
+:batch SELECT probe(:n / 10 * 3); :batch SELECT probe(:n / 10 * 4); :batch SELECT probe(:n / 10 * 5);
+:batch SELECT probe(:n / 10 * 6); :batch SELECT probe(:n / 10 * 7); :batch SELECT probe(:n / 10 * 8);
+:batch SELECT probe(:n / 10 * 9); :batch SELECT probe(:n / 10 * 10);
+SELECT kind || ': ' || count(*) || ' kept, ' || sum(requests) || ' requests'
+FROM apex_router_connections() GROUP BY kind ORDER BY kind;
+SQL
