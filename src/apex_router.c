@@ -86,6 +86,11 @@ apex_define_gucs(void)
 							 "first: fan out only on a miss; parallel: ask the cache and the sources at once; off.",
 							 &apex_cache_mode, APEX_CACHE_FIRST, apex_cache_modes,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("apex_router.allowed_hosts",
+							   "Hosts that sources of non-superusers may connect to.",
+							   "Comma-separated entries: *, host or host:port ([v6]:port).  Superusers' sources are not limited.",
+							   &apex_allowed_hosts, "",
+							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
 	MarkGUCPrefixReserved("apex_router");
 }
 

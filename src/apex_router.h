@@ -41,12 +41,18 @@ typedef struct ApexKind
 	void		(*start) (ApexLeg *leg);
 	/* run a local leg synchronously, once remote legs are on the wire */
 	void		(*run_local) (ApexLeg *leg);
+	/* "host:port" strings it connects to (target.c); NULL for local kinds */
+	List	   *(*targets) (List *options);
 } ApexKind;
+
+/* options every kind that speaks HTTP takes besides its own */
+#define APEX_HTTP_OPTIONS "ca_file", "tls_verify"
 
 /* A configured source: one foreign server of the apex_router wrapper. */
 typedef struct ApexSource
 {
 	Oid			serverid;
+	Oid			owner;
 	char	   *name;
 	const ApexKind *kind;
 	List	   *options;		/* server options, DefElem list */
@@ -108,6 +114,11 @@ extern int	apex_max_response_kb;
 extern bool apex_strict;
 extern int	apex_call_timeout_ms;
 extern int	apex_min_sources;
+
+/* in target.c */
+extern char *apex_allowed_hosts;
+extern void ApexCheckTargets(const ApexKind *kind, List *options);
+extern List *ApexUrlTargets(List *options);
 
 /* in source_kinds.c */
 extern const ApexKind *ApexFindKind(const char *name);

@@ -72,6 +72,7 @@ apex_make_source(ForeignServer *server)
 	const char *value;
 
 	source->serverid = server->serverid;
+	source->owner = server->owner;
 	source->name = pstrdup(server->servername);
 	source->options = server->options;
 	source->kind = ApexFindKind(ApexGetOption(server->options, "kind"));
@@ -131,6 +132,9 @@ ApexUseSource(ApexCall *call, ApexSource *source)
 
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, source->name);
+	/* the validator checked at CREATE/ALTER; the list may have shrunk */
+	if (!superuser_arg(source->owner))
+		ApexCheckTargets(source->kind, source->options);
 	source->secrets = apex_mapping_options(source->serverid);
 	foreach(lc, source->secrets)
 	{

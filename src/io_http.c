@@ -46,6 +46,8 @@ typedef struct ApexTransfer
 	StringInfoData body;
 	bool		too_large;		/* body hit apex_router.max_response_size */
 	bool		sent;			/* whole request written to the socket */
+	char		errbuf[CURL_ERROR_SIZE];	/* curl's detailed message */
+	long		connect_timeout_ms;
 	const char *label;			/* source name, for apex_router_connections */
 	ApexHttpDone done;
 	void	   *arg;
@@ -306,14 +308,24 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 	curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, apex_http_write);
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "apex_router/0.1");
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, apex_http_open_socket);
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, apex_http_close_socket);
 	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, Max(request->timeout_ms, 1L));
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-					 Max(request->connect_timeout_ms, 1L));
+	t->connect_timeout_ms = Max(Min(request->connect_timeout_ms,
+									request->timeout_ms), 1L);
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms);
+	/* https peers are verified (curl's default) unless the source opts out */
+	if (request->ca_file)
+		curl_easy_setopt(easy, CURLOPT_CAINFO, request->ca_file);
+	if (request->tls_insecure)
+	{
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
 	if (request->body)
 	{
 		curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE, (long) strlen(request->body));
@@ -330,6 +342,34 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 
 	if (curl_multi_add_handle(apex_multi, easy) != CURLM_OK)
 		elog(ERROR, "curl_multi_add_handle failed");
+}
+
+/*
+ * The message of a failed transfer.  curl's detailed message has timings in
+ * it for most failures, so only failures that need the detail (which
+ * certificate check failed, which host did not resolve) get it: messages
+ * stay stable for the same cause.
+ */
+static char *
+apex_http_error(CURLcode rc, const char *detail)
+{
+	switch (rc)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CERTPROBLEM:
+			/* "OpenSSL/3.0.11: error:..." : the version is noise */
+			if (strncmp(detail, "OpenSSL/", 8) == 0 && strstr(detail, ": "))
+				detail = strstr(detail, ": ") + 2;
+			if (detail[0])
+				return psprintf("%s (%s)", curl_easy_strerror(rc), detail);
+			break;
+		default:
+			break;
+	}
+	return pstrdup(curl_easy_strerror(rc));
 }
 
 /* Report every finished transfer to its owner. */
@@ -364,12 +404,17 @@ apex_http_collect(ApexHttp *http)
 								  apex_max_response_kb);
 		else if (msg->data.result == CURLE_OPERATION_TIMEDOUT)
 		{
+			curl_off_t	connected = 0;
+
+			/* no connection (and TLS handshake) yet: the connect timeout */
+			curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &connected);
 			resp.error = "timed out";
 			resp.timed_out = true;
+			resp.connect_timed_out = (connected == 0);
+			resp.connect_timeout_ms = t->connect_timeout_ms;
 		}
 		else
-			/* curl's own error buffer has timings in it: keep messages stable */
-			resp.error = pstrdup(curl_easy_strerror(msg->data.result));
+			resp.error = apex_http_error(msg->data.result, t->errbuf);
 		resp.body = &t->body;
 		apex_transfer_release(t);
 		http->transfers = list_delete_ptr(http->transfers, t);

@@ -21,6 +21,8 @@ typedef struct ApexHttpResponse
 {
 	const char *error;			/* transport failure (no HTTP answer), or NULL */
 	bool		timed_out;		/* the failure was the request's timeout */
+	bool		connect_timed_out;	/* ... before a connection was made */
+	long		connect_timeout_ms; /* the connect timeout it had */
 	long		status;			/* HTTP status code */
 	const char *content_type;	/* may be NULL */
 	StringInfo	body;
@@ -36,6 +38,8 @@ typedef struct ApexHttpRequest
 	List	   *headers;		/* "Name: value" strings */
 	const char *username;		/* HTTP basic auth, or NULL */
 	const char *password;
+	const char *ca_file;		/* PEM bundle to verify https peers, or NULL */
+	bool		tls_insecure;	/* skip https peer and host name checks */
 	long		timeout_ms;
 	long		connect_timeout_ms;
 	ApexHttpDone done;

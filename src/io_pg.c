@@ -6,7 +6,9 @@
  *
  * A request walks CONNECTING (PQconnectPoll) -> SENDING (PQflush) ->
  * READING (PQconsumeInput / PQgetResult), each step run when the loop
- * reports the socket ready; a timer bounds it.  A kept connection whose
+ * reports the socket ready; a timer bounds it: the connect timeout while
+ * connecting (libpq's connect_timeout applies only to blocking connects),
+ * then the rest of the request's budget.  A kept connection whose
  * server went away (restart) fails on first use; such a request is retried
  * once on a new connection, so a restart is invisible to callers.
  *
@@ -27,6 +29,7 @@
 #include "nodes/pg_list.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "conn_cache.h"
 #include "io_pg.h"
@@ -58,12 +61,26 @@ struct ApexPgCall
 	pgsocket	watched;		/* socket watched in the loop, or invalid */
 	bool		reused;			/* a kept connection: retry once if dead */
 	PGresult   *result;
+	TimestampTz deadline;		/* of the whole request */
+	long		connect_timeout_ms; /* of the connection being made */
 };
 
 static List *apex_pg_conns = NIL;	/* ApexPgConn *, in TopMemoryContext */
 
 static void apex_pg_on_socket(void *arg, pgsocket fd, int events);
 static void apex_pg_connect(ApexPgCall *call);
+static void apex_pg_on_timeout(void *arg);
+
+/* Milliseconds left of the request's budget, at least 1 */
+static long
+apex_pg_remaining_ms(ApexPgCall *call)
+{
+	long		secs;
+	int			usecs;
+
+	TimestampDifference(GetCurrentTimestamp(), call->deadline, &secs, &usecs);
+	return Max(1, secs * 1000 + usecs / 1000);
+}
 
 /* The options as one string, to notice ALTER SERVER / USER MAPPING */
 static char *
@@ -248,6 +265,8 @@ apex_pg_connected(ApexPgCall *call)
 		return;
 	}
 	pc->registered = fd;
+	ApexLoopSetTimer(call->req.loop, call, apex_pg_remaining_ms(call),
+					 apex_pg_on_timeout);
 	/* as postgres_fdw: a non-superuser may not use the server's own identity */
 	if (!superuser() && !PQconnectionUsedPassword(pc->conn))
 	{
@@ -305,6 +324,15 @@ apex_pg_on_timeout(void *arg)
 	apex_pg_finish((ApexPgCall *) arg, "timed out", true);
 }
 
+static void
+apex_pg_on_connect_timeout(void *arg)
+{
+	ApexPgCall *call = arg;
+
+	apex_pg_finish(call, psprintf("could not connect within %ld ms",
+								  call->connect_timeout_ms), false);
+}
+
 /* Open a new kept connection for the request and start connecting */
 static void
 apex_pg_connect(ApexPgCall *call)
@@ -332,6 +360,10 @@ apex_pg_connect(ApexPgCall *call)
 	pc->active = call;
 	call->pc = pc;
 	call->state = APEX_PG_CONNECTING;
+	call->connect_timeout_ms = Min(call->req.connect_timeout_ms,
+								   apex_pg_remaining_ms(call));
+	ApexLoopSetTimer(call->req.loop, call, call->connect_timeout_ms,
+					 apex_pg_on_connect_timeout);
 	if (PQstatus(pc->conn) == CONNECTION_BAD)
 		apex_pg_finish(call, apex_pg_message(PQerrorMessage(pc->conn)), false);
 	else
@@ -352,6 +384,8 @@ ApexPgStart(const ApexPgRequest *request)
 
 	call->req = *request;
 	call->watched = PGINVALID_SOCKET;
+	call->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												 request->timeout_ms);
 	foreach(lc, apex_pg_conns)
 	{
 		ApexPgConn *pc = lfirst(lc);

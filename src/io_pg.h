@@ -31,7 +31,8 @@ typedef struct ApexPgRequest
 	int			nparams;
 	const Oid  *paramtypes;
 	const char *const *params;
-	long		timeout_ms;
+	long		timeout_ms;		/* the whole request */
+	long		connect_timeout_ms; /* a new connection, within timeout_ms */
 	bool	   *pending_send;	/* cleared once the query is written */
 	ApexPgDone	done;
 	void	   *arg;

@@ -49,6 +49,7 @@ struct ApexRedis
 	ApexLoop   *loop;			/* the attached call's loop, or NULL */
 	void	   *owner;			/* the attached call */
 	List	   *tickets;		/* ApexRedisTicket *, oldest first */
+	char	   *connect_error;	/* why hiredis could not even start, or NULL */
 	const char *setup_step;		/* "AUTH" or "SELECT", for messages */
 	char	   *setup_error;	/* why AUTH or SELECT failed, or NULL */
 };
@@ -208,6 +209,8 @@ apex_redis_close(ApexRedis *r)
 	pfree(r->label);
 	if (r->setup_error)
 		pfree(r->setup_error);
+	if (r->connect_error)
+		pfree(r->connect_error);
 	pfree(r);
 }
 
@@ -237,7 +240,12 @@ apex_redis_open(ApexSource *source, char *conninfo)
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not allocate a Redis connection")));
 	if (ac->err)
-		return r;				/* r->ac stays NULL: commands fail at once */
+	{
+		/* e.g. an unknown host name; r->ac stays NULL: commands fail at once */
+		r->connect_error = MemoryContextStrdup(TopMemoryContext, ac->errstr);
+		redisAsyncFree(ac);
+		return r;
+	}
 	r->ac = ac;
 	ac->data = r;
 	ac->ev.data = r;
@@ -258,6 +266,13 @@ apex_redis_open(ApexSource *source, char *conninfo)
 	/* a connect in progress: hiredis wants to know when it is writable */
 	r->want_write = true;
 	return r;
+}
+
+/* Whether the connection is established (hiredis may still be connecting) */
+bool
+ApexRedisConnected(ApexRedis *r)
+{
+	return r->ac != NULL && (r->ac->c.flags & REDIS_CONNECTED) != 0;
 }
 
 /*
@@ -336,7 +351,7 @@ ApexRedisCommand(ApexRedis *r, void *owner, ApexRedisDone done, void *arg,
 	if (r->ac == NULL)
 	{
 		if (done)
-			done(arg, NULL, "could not connect");
+			done(arg, NULL, r->connect_error ? r->connect_error : "could not connect");
 		return;
 	}
 	t = MemoryContextAllocZero(TopMemoryContext, sizeof(ApexRedisTicket));

@@ -31,6 +31,7 @@ extern ApexRedis *ApexRedisAttach(ApexSource *source, ApexLoop *loop,
 								  void *owner);
 extern void ApexRedisCommand(ApexRedis *r, void *owner, ApexRedisDone done,
 							 void *arg, int argc, const char **argv);
+extern bool ApexRedisConnected(ApexRedis *r);
 extern bool ApexRedisAllSent(void *owner);
 extern void ApexRedisDetach(void *owner, bool flush);
 

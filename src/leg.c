@@ -125,7 +125,10 @@ ApexRowItem(int ncols, const char *const *names, const char *const *values,
 void
 ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp, const char *peer)
 {
-	if (resp->timed_out)
+	if (resp->connect_timed_out)
+		ApexLegFail(leg, "%s%scould not connect within %ld ms", peer ? peer : "",
+					peer ? ": " : "", resp->connect_timeout_ms);
+	else if (resp->timed_out)
 		ApexLegFail(leg, "%s%stimed out after %d ms", peer ? peer : "",
 					peer ? ": " : "", leg->budget_ms);
 	else
@@ -192,6 +195,7 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 			void *arg)
 {
 	ApexHttpRequest req = {0};
+	const char *value;
 
 	req.label = peer->name;
 	req.url = url;
@@ -210,6 +214,9 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 	}
 	req.timeout_ms = ApexLegRemainingMs(leg);
 	req.connect_timeout_ms = Min(req.timeout_ms, peer->connect_timeout_ms);
+	req.ca_file = ApexGetOption(peer->options, "ca_file");
+	value = ApexGetOption(peer->options, "tls_verify");
+	req.tls_insecure = value && strcmp(value, "false") == 0;
 	req.done = done;
 	req.arg = arg;
 	ApexHttpStart(leg->call->http, &req);

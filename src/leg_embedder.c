@@ -25,7 +25,7 @@
 #include "leg.h"
 
 static const char *const embedder_options[] = {
-	"url", "model", "api", "dimensions", "encoding", NULL
+	"url", "model", "api", "dimensions", "encoding", APEX_HTTP_OPTIONS, NULL
 };
 static const char *const embedder_required[] = {"url", "model", NULL};
 static const char *const embedder_apis[] = {"openai", "ollama", NULL};
@@ -301,4 +301,5 @@ const ApexKind ApexEmbedderKind = {
 	.server_options = embedder_options,
 	.required_options = embedder_required,
 	.validate = embedder_validate,
+	.targets = ApexUrlTargets,
 };

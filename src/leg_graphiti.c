@@ -28,7 +28,8 @@
 #include "leg.h"
 
 static const char *const graphiti_options[] = {
-	"url", "group_ids", "group_id_field", "max_facts", "include_invalid", NULL
+	"url", "group_ids", "group_id_field", "max_facts", "include_invalid",
+	APEX_HTTP_OPTIONS, NULL
 };
 static const char *const graphiti_required[] = {"url", NULL};
 static const char *const graphiti_group_fields[] = {"group_ids", "group_id", NULL};
@@ -357,4 +358,5 @@ const ApexKind ApexGraphitiKind = {
 	.required_options = graphiti_required,
 	.validate = graphiti_validate,
 	.start = graphiti_start,
+	.targets = ApexUrlTargets,
 };

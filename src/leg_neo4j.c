@@ -25,7 +25,7 @@
 #include "leg.h"
 
 static const char *const neo4j_options[] = {
-	"url", "database", "api", "statement", NULL
+	"url", "database", "api", "statement", APEX_HTTP_OPTIONS, NULL
 };
 static const char *const neo4j_required[] = {"url", "statement", NULL};
 static const char *const neo4j_apis[] = {"tx", "query", NULL};
@@ -240,4 +240,5 @@ const ApexKind ApexNeo4jKind = {
 	.required_options = neo4j_required,
 	.validate = neo4j_validate,
 	.start = neo4j_start,
+	.targets = ApexUrlTargets,
 };

@@ -42,6 +42,35 @@ postgres_validate(List *options)
 }
 
 /*
+ * "host:port" of every host libpq may try (host and port take comma lists;
+ * one port serves every host).  No host means libpq's Unix socket.
+ */
+static List *
+postgres_targets(List *options)
+{
+	const char *hostopt = ApexGetOption(options, "host");
+	const char *portopt = ApexGetOption(options, "port");
+	char	   *hosts = pstrdup(hostopt ? hostopt : DEFAULT_PGSOCKET_DIR);
+	char	   *ports = pstrdup(portopt ? portopt : DEF_PGPORT_STR);
+	List	   *portlist = NIL;
+	List	   *targets = NIL;
+	char	   *save;
+	int			i = 0;
+
+	for (char *p = strtok_r(ports, ",", &save); p; p = strtok_r(NULL, ",", &save))
+		portlist = lappend(portlist, p);
+	for (char *h = strtok_r(hosts, ",", &save); h; h = strtok_r(NULL, ",", &save))
+	{
+		const char *port = list_length(portlist) == 1 ? linitial(portlist)
+			: i < list_length(portlist) ? list_nth(portlist, i) : DEF_PGPORT_STR;
+
+		targets = lappend(targets, psprintf("%s:%s", h, port));
+		i++;
+	}
+	return targets;
+}
+
+/*
  * Items from a query result (pure; fuzzable through PGresults).  Returns
  * NULL on success with *items set, else the error text.
  */
@@ -138,8 +167,6 @@ postgres_start(ApexLeg *leg)
 				 errmsg("password is required"),
 				 errdetail("Non-superusers must provide a password in the user mapping of source \"%s\".",
 						   leg->source->name)));
-	keywords[n] = "connect_timeout";	/* seconds; 2 is libpq's minimum */
-	values[n++] = psprintf("%d", Max(2, (leg->source->connect_timeout_ms + 999) / 1000));
 	keywords[n] = "application_name";
 	values[n++] = "apex_router";
 
@@ -156,6 +183,7 @@ postgres_start(ApexLeg *leg)
 	req.paramtypes = paramtypes;
 	req.params = params;
 	req.timeout_ms = ApexLegRemainingMs(leg);
+	req.connect_timeout_ms = leg->source->connect_timeout_ms;
 	req.pending_send = &leg->pending_send;
 	req.done = postgres_done;
 	req.arg = leg;
@@ -169,4 +197,5 @@ const ApexKind ApexPostgresKind = {
 	.required_options = postgres_required,
 	.validate = postgres_validate,
 	.start = postgres_start,
+	.targets = postgres_targets,
 };

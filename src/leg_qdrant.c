@@ -23,7 +23,8 @@
 
 static const char *const qdrant_options[] = {
 	"url", "collection", "embedder", "endpoint", "vector_name", "id_field",
-	"title_field", "content_field", "score_threshold", "filter", NULL
+	"title_field", "content_field", "score_threshold", "filter",
+	APEX_HTTP_OPTIONS, NULL
 };
 static const char *const qdrant_required[] = {"url", "collection", NULL};
 static const char *const qdrant_endpoints[] = {"query", "search", NULL};
@@ -244,4 +245,5 @@ const ApexKind ApexQdrantKind = {
 	.required_options = qdrant_required,
 	.validate = qdrant_validate,
 	.start = qdrant_start,
+	.targets = ApexUrlTargets,
 };

@@ -54,6 +54,7 @@ typedef struct RedisSearch
 	RedisHit  **best;			/* the hits whose hashes are fetched */
 	int			nbest;
 	List	   *items;
+	long		connect_timeout_ms;
 } RedisSearch;
 
 static void
@@ -90,6 +91,20 @@ redis_validate(List *options)
 				 errmsg("options \"socket\" and \"host\"/\"port\" exclude each other")));
 	redis_check_pattern(options, "term_key");
 	redis_check_pattern(options, "item_key");
+}
+
+/* "host:port", or the socket's path */
+static List *
+redis_targets(List *options)
+{
+	const char *socket = ApexGetOption(options, "socket");
+	const char *host = ApexGetOption(options, "host");
+	const char *port = ApexGetOption(options, "port");
+
+	if (socket)
+		return list_make1(pstrdup(socket));
+	return list_make1(psprintf("%s:%s", host ? host : "127.0.0.1",
+							   port ? port : "6379"));
 }
 
 static const char *
@@ -260,6 +275,19 @@ redis_timeout(void *arg)
 	ApexLegFail(leg, "timed out after %d ms", leg->budget_ms);
 }
 
+/* The connect timeout passed: fail unless connected, else wait on */
+static void
+redis_connect_timeout(void *arg)
+{
+	ApexLeg    *leg = arg;
+	RedisSearch *s = leg->state;
+
+	if (ApexRedisConnected(s->r))
+		ApexLoopSetTimer(leg->call->loop, leg, ApexLegRemainingMs(leg), redis_timeout);
+	else
+		ApexLegFail(leg, "could not connect within %ld ms", s->connect_timeout_ms);
+}
+
 static void
 redis_start(ApexLeg *leg)
 {
@@ -277,7 +305,12 @@ redis_start(ApexLeg *leg)
 		return;
 	}
 	s->r = ApexRedisAttach(leg->source, leg->call->loop, leg->call);
-	ApexLoopSetTimer(leg->call->loop, leg, ApexLegRemainingMs(leg), redis_timeout);
+	s->connect_timeout_ms = Min(leg->source->connect_timeout_ms, ApexLegRemainingMs(leg));
+	if (ApexRedisConnected(s->r))
+		ApexLoopSetTimer(leg->call->loop, leg, ApexLegRemainingMs(leg), redis_timeout);
+	else
+		ApexLoopSetTimer(leg->call->loop, leg, s->connect_timeout_ms,
+						 redis_connect_timeout);
 	s->waiting = list_length(terms);
 	foreach(lc, terms)
 		ApexRedisCommand(s->r, leg->call, redis_term_done, s, 5,
@@ -292,4 +325,5 @@ const ApexKind ApexRedisKind = {
 	.required_options = NULL,
 	.validate = redis_validate,
 	.start = redis_start,
+	.targets = redis_targets,
 };

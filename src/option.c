@@ -24,6 +24,7 @@
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -154,6 +155,26 @@ ApexCheckUrlOption(const char *name, const char *value)
 				 errdetail("%s", problem)));
 }
 
+static const char *const apex_booleans[] = {"true", "false", NULL};
+
+/*
+ * The server process reads ca_file: like postgres_fdw's sslrootcert, a
+ * role must not be able to point it at files of the server.
+ */
+static void
+apex_check_ca_file(const char *value)
+{
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers may set option \"ca_file\"")));
+	if (!is_absolute_path(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"ca_file\": \"%s\"", value),
+				 errdetail("The CA file must be given by an absolute path.")));
+}
+
 static void
 apex_validate_server(List *options)
 {
@@ -210,8 +231,14 @@ apex_validate_server(List *options)
 		ApexParseIntOption("connect_timeout_ms", value, 1, 3600000);
 	if ((value = ApexGetOption(options, "url")))
 		ApexCheckUrlOption("url", value);
+	if ((value = ApexGetOption(options, "tls_verify")))
+		ApexCheckChoiceOption("tls_verify", value, apex_booleans);
+	if ((value = ApexGetOption(options, "ca_file")))
+		apex_check_ca_file(value);
 	if (kind->validate)
 		kind->validate(options);
+	if (!superuser())
+		ApexCheckTargets(kind, options);
 }
 
 static void

@@ -6,7 +6,7 @@ APEX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # outside the checkout: the cluster's OS user must be able to reach it
 APEX_RUN_DIR=${APEX_RUN_DIR:-/tmp/apex_router_run}
 APEX_PGPORT=${APEX_PGPORT:-5433}
-APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libhiredis-dev redis-server nodejs npm curl"
+APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libhiredis-dev redis-server nodejs npm curl openssl python3"
 
 apex_log() { printf '== %s\n' "$*" >&2; }
 
@@ -134,27 +134,46 @@ apex_servers_env() {
   export EMBED_API_KEY=${EMBED_API_KEY:-embed-test-key}
   export APEX_TEST_LOG=$APEX_RUN_DIR/requests.log
   export APEX_FIXTURES=$APEX_ROOT/test/fixtures/corpus.json
+  export TLS_CERT=$APEX_RUN_DIR/tls/localhost.crt TLS_KEY=$APEX_RUN_DIR/tls/localhost.key
+}
+
+# A self-signed certificate for "localhost" only (so that 127.0.0.1 is a
+# host name mismatch); it is its own CA file for the ca_file option.
+apex_tls_cert() {
+  [ -f "$TLS_CERT" ] && return 0
+  mkdir -p "$(dirname "$TLS_CERT")"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$TLS_KEY" -out "$TLS_CERT" 2>/dev/null || return 1
+  chmod 644 "$TLS_CERT"
 }
 
 apex_servers_start() {
   apex_servers_env
   mkdir -p "$APEX_RUN_DIR"
+  apex_tls_cert || { echo "could not make a test certificate with openssl" >&2; return 1; }
   : >"$APEX_TEST_LOG"
+  /usr/bin/python3 "$APEX_ROOT/test/servers/tcp_faults.py" >"$APEX_RUN_DIR/tcp_faults.out" 2>&1 &
+  echo $! >"$APEX_RUN_DIR/tcp_faults.pid"
   node "$APEX_ROOT/test/servers/main.mjs" >"$APEX_RUN_DIR/servers.out" 2>&1 &
   echo $! >"$APEX_RUN_DIR/servers.pid"
   for _ in $(seq 1 100); do
-    grep -q 'apex test servers ready' "$APEX_RUN_DIR/servers.out" && return 0
+    grep -q 'apex test servers ready' "$APEX_RUN_DIR/servers.out" &&
+      grep -q 'tcp faults ready' "$APEX_RUN_DIR/tcp_faults.out" && return 0
     kill -0 "$(cat "$APEX_RUN_DIR/servers.pid")" 2>/dev/null || break
+    kill -0 "$(cat "$APEX_RUN_DIR/tcp_faults.pid")" 2>/dev/null || break
     sleep 0.1
   done
-  echo "test servers did not start:" >&2; cat "$APEX_RUN_DIR/servers.out" >&2
+  echo "test servers did not start:" >&2; cat "$APEX_RUN_DIR/servers.out" "$APEX_RUN_DIR/tcp_faults.out" >&2
   return 1
 }
 
 apex_servers_stop() {
-  if [ -f "$APEX_RUN_DIR/servers.pid" ]; then
-    kill "$(cat "$APEX_RUN_DIR/servers.pid")" 2>/dev/null
-    rm -f "$APEX_RUN_DIR/servers.pid"
-  fi
+  local f
+  for f in servers tcp_faults; do
+    if [ -f "$APEX_RUN_DIR/$f.pid" ]; then
+      kill "$(cat "$APEX_RUN_DIR/$f.pid")" 2>/dev/null
+      rm -f "$APEX_RUN_DIR/$f.pid"
+    fi
+  done
   return 0
 }

@@ -12,6 +12,10 @@
 //   GRAPHITI_API_KEY [unset: no auth]
 //   APEX_FIXTURES [test/fixtures/corpus.json, relative to the repository root]
 //   APEX_TEST_LOG [unset: no file log]   QDRANT_VERSION [1.13.0]   NEO4J_VERSION [5.26.0]
+//   TLS_CERT, TLS_KEY [unset]  PEM files: Neo4j is then also served over https
+//   NEO4J_TLS_PORT [7473]      (Neo4j's own https port) with that certificate
+import { readFileSync } from 'node:fs';
+import https from 'node:https';
 import { loadCorpus, corpusPath } from './corpus.mjs';
 import { RequestLog } from './log.mjs';
 import { listen } from './http.mjs';
@@ -39,9 +43,16 @@ const servers = [
   ['graphiti', createGraphitiServer({ corpus, log, apiKey: env.GRAPHITI_API_KEY || null }), port(env.GRAPHITI_PORT, 8000)],
 ];
 
+if (env.TLS_CERT && env.TLS_KEY) {
+  // the same handler as the http server, behind TLS
+  const [handler] = servers[0][1].listeners('request');
+  const tls = https.createServer({ cert: readFileSync(env.TLS_CERT), key: readFileSync(env.TLS_KEY) }, handler);
+  servers.push(['neo4j-https', tls, port(env.NEO4J_TLS_PORT, 7473)]);
+}
+
 for (const [name, server, p] of servers) {
   const actual = await listen(server, p, bind);
-  process.stderr.write(`${name} listening on http://${bind}:${actual}\n`);
+  process.stderr.write(`${name} listening on ${server instanceof https.Server ? 'https' : 'http'}://${bind}:${actual}\n`);
 }
 process.stdout.write('apex test servers ready\n');
 
