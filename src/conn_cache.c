@@ -18,6 +18,8 @@
  */
 #include "postgres.h"
 
+#include <sys/stat.h>
+
 #include "fmgr.h"
 #include "funcapi.h"
 #include "storage/fd.h"
@@ -60,6 +62,43 @@ apex_conn_find(const char *kind, pgsocket fd)
 	return NULL;
 }
 
+static void
+apex_conn_forget(ApexConn *c)
+{
+	apex_conns = list_delete_ptr(apex_conns, c);
+	pfree(c->source);
+	pfree(c->target);
+	pfree(c);
+	ReleaseExternalFD();
+}
+
+/*
+ * Drop entries whose socket was closed without a word to us.  libcurl
+ * (7.88) closes a socket whose connect timed out without calling
+ * CURLOPT_CLOSESOCKETFUNCTION.  A descriptor that is no longer a socket is
+ * gone; one whose number a new socket of ours got (ApexConnOpened) too.
+ */
+void
+ApexConnSweep(void)
+{
+	ListCell   *lc;
+
+	foreach(lc, apex_conns)
+	{
+		ApexConn   *c = lfirst(lc);
+		struct stat st;
+
+		if (fstat(c->fd, &st) != 0 || !S_ISSOCK(st.st_mode))
+		{
+			apex_conns = foreach_delete_current(apex_conns, lc);
+			pfree(c->source);
+			pfree(c->target);
+			pfree(c);
+			ReleaseExternalFD();
+		}
+	}
+}
+
 /*
  * Record a new socket; false when PostgreSQL's descriptor budget is spent,
  * in which case the caller must not open it.
@@ -70,6 +109,17 @@ ApexConnOpened(const char *kind, pgsocket fd, const char *source,
 {
 	MemoryContext old;
 	ApexConn   *c;
+	ListCell   *lc;
+
+	/* the kernel reuses only free numbers: an entry holding fd is stale */
+	foreach(lc, apex_conns)
+	{
+		if (((ApexConn *) lfirst(lc))->fd == fd)
+		{
+			apex_conn_forget(lfirst(lc));
+			break;
+		}
+	}
 
 	if (!AcquireExternalFD())
 		return false;
@@ -90,13 +140,8 @@ ApexConnClosed(const char *kind, pgsocket fd)
 {
 	ApexConn   *c = apex_conn_find(kind, fd);
 
-	if (c == NULL)
-		return;
-	apex_conns = list_delete_ptr(apex_conns, c);
-	pfree(c->source);
-	pfree(c->target);
-	pfree(c);
-	ReleaseExternalFD();
+	if (c != NULL)
+		apex_conn_forget(c);
 }
 
 int
@@ -136,6 +181,7 @@ apex_router_connections(PG_FUNCTION_ARGS)
 	ListCell   *lc;
 
 	InitMaterializedSRF(fcinfo, 0);
+	ApexConnSweep();
 	foreach(lc, apex_conns)
 	{
 		ApexConn   *c = lfirst(lc);

@@ -19,6 +19,7 @@ typedef int (*ApexDisconnectAll) (void);
 extern bool ApexConnOpened(const char *kind, pgsocket fd, const char *source,
 						   const char *target);
 extern void ApexConnClosed(const char *kind, pgsocket fd);
+extern void ApexConnSweep(void);
 extern int	ApexConnCount(const char *kind);
 extern void ApexConnUsed(const char *kind, pgsocket fd);
 extern void ApexConnRegisterModule(ApexDisconnectAll disconnect);

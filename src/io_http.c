@@ -240,6 +240,8 @@ ApexHttpFree(ApexHttp *http)
 		apex_transfer_release(lfirst(lc));
 	list_free(http->transfers);
 	http->transfers = NIL;
+	/* sockets curl closed behind our back (see ApexConnSweep) */
+	ApexConnSweep();
 }
 
 /* Close every kept HTTP connection (apex_router_disconnect) */
@@ -347,7 +349,8 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 /*
  * The message of a failed transfer.  curl's detailed message has timings in
  * it for most failures, so only failures that need the detail (which
- * certificate check failed, which host did not resolve) get it: messages
+ * certificate check failed, which host did not resolve, what was not
+ * HTTP about an answer) get it: messages
  * stay stable for the same cause.
  */
 static char *
@@ -356,6 +359,8 @@ apex_http_error(CURLcode rc, const char *detail)
 	switch (rc)
 	{
 		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_UNSUPPORTED_PROTOCOL:	/* answers that are not HTTP */
+		case CURLE_WEIRD_SERVER_REPLY:
 		case CURLE_PEER_FAILED_VERIFICATION:
 		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_SSL_CACERT_BADFILE:
