@@ -4,7 +4,8 @@
  *		  apex_route(): plan the legs, run them concurrently, fuse, emit rows.
  *
  * Order of a call: every remote leg issues its requests; the event loop
- * runs until they are all on the wire; local (SPI) legs run while the
+ * runs until they are all on the wire (at most APEX_SEND_WAIT_MS: a host
+ * whose connect hangs does not hold up the rest); local (SPI) legs run while the
  * remote sources work; the loop then runs until every leg has an outcome
  * or the call's deadline passes.  Latency is the slowest leg, not the sum.
  *
@@ -240,6 +241,14 @@ apex_report_failures(ApexCall *call)
 }
 
 /*
+ * How long local legs wait for the remote requests to be written.  A
+ * healthy network writes them within a millisecond or two; a host whose
+ * connect hangs must not hold the local legs for its whole connect timeout
+ * (its request is written after them, once connected).
+ */
+#define APEX_SEND_WAIT_MS 100
+
+/*
  * Run every leg to an outcome (see the file header for the order), or
  * stop at a cache hit.  Returns the cached rows on a hit, else NULL.
  */
@@ -286,7 +295,9 @@ apex_run(ApexCall *call, List *sources, int call_timeout_ms)
 		if (leg->source->kind->start)
 			leg->source->kind->start(leg);
 	}
-	(void) ApexLoopRun(call->loop, apex_all_sent, call, deadline);
+	(void) ApexLoopRun(call->loop, apex_all_sent, call,
+					   Min(deadline, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+																 APEX_SEND_WAIT_MS)));
 	foreach(lc, call->legs)
 	{
 		ApexLeg    *leg = lfirst(lc);
