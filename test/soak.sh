@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Resource soak: N apex_route calls (default 100000) in one backend over
-# every kind of source (neo4j, qdrant + embedder, sql, postgres, redis, the
-# result cache) plus two failing ones (malformed JSON, refused connection),
+# every kind of source (neo4j over http and https, qdrant + embedder, sql,
+# postgres, redis, the result cache) plus failing ones (malformed JSON,
+# refused connection, a garbage-answering server for HTTP and for Redis),
 # printing the backend's open descriptors and RSS every N/10 calls: both
 # must stay flat.  Not part of test/run-tests (it takes minutes).
 # Usage: sudo test/soak.sh [N]
@@ -34,6 +35,16 @@ CREATE SERVER malformed FOREIGN DATA WRAPPER apex_router
 CREATE USER MAPPING FOR PUBLIC SERVER malformed OPTIONS (api_key 'qdrant-test-key');
 CREATE SERVER refused FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'neo4j', url 'http://127.0.0.1:1', statement 'RETURN 1 AS id');
+CREATE SERVER garbage FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:7903', statement 'RETURN 1 AS id');
+CREATE SERVER redis_garbage FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', host '127.0.0.1', port '7903');
+\getenv cafile TLS_CERT
+CREATE SERVER graph_tls FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'neo4j', url 'https://localhost:7473', ca_file :'cafile',
+           statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
+                      RETURN node.uid AS id, node.name AS title, score LIMIT $limit');
+CREATE USER MAPPING FOR PUBLIC SERVER graph_tls OPTIONS (user 'neo4j', password 'testpassword');
 CREATE FUNCTION probe(calls int) RETURNS text LANGUAGE sql AS $$
   SELECT format('%s calls: fds=%s %s', calls,
                 (SELECT count(*) FROM pg_ls_dir('/proc/self/fd')),
