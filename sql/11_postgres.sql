@@ -13,6 +13,15 @@ SELECT (SELECT array_agg(id ORDER BY rank) FROM apex_route('billing migration', 
 SELECT rank, id, title, found_in FROM apex_route('billing migration', k => 3, sources => '{remote_docs,docs,graph}');
 SELECT payload->'remote_docs'->'item' AS item FROM apex_route('billing cutover', k => 1, sources => '{remote_docs}');
 
+-- a LATIN1 remote database: text arrives converted to this database's encoding
+CREATE SERVER remote_latin1 FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'latin1',
+           query 'SELECT id, title FROM notes LIMIT $2');
+CREATE USER MAPPING FOR PUBLIC SERVER remote_latin1 OPTIONS (user 'apex_remote', password 'remote-pass');
+SELECT id, title, convert_to(title, 'UTF8') AS utf8_bytes
+FROM apex_route('café', sources => '{remote_latin1}');
+DROP SERVER remote_latin1 CASCADE;
+
 -- validator
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'postgres', host 'h');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'postgres', query 'q', port '0');

@@ -17,6 +17,7 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 
 #include "io_pg.h"
@@ -169,6 +170,9 @@ postgres_start(ApexLeg *leg)
 						   leg->source->name)));
 	keywords[n] = "application_name";
 	values[n++] = "apex_router";
+	/* as postgres_fdw: the remote server converts text to our encoding */
+	keywords[n] = "client_encoding";
+	values[n++] = GetDatabaseEncodingName();
 
 	params[0] = leg->call->query.text;
 	params[1] = psprintf("%d", leg->call->query.limit);

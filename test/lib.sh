@@ -101,6 +101,10 @@ CREATE TABLE notes (id text PRIMARY KEY, kind text NOT NULL, title text NOT NULL
 INSERT INTO notes (id, kind, title, body)
   SELECT e->>'id', e->>'kind', e->>'title', e->>'text' FROM jsonb_array_elements(:'corpus'::jsonb) e;
 SQL
+  # a database in another encoding: text must arrive converted, not as raw bytes
+  "${psql[@]}" -d postgres -c "CREATE DATABASE latin1 OWNER apex_remote ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" || return 1
+  "${psql[@]}" -d latin1 -c "SET ROLE apex_remote" \
+    -c "CREATE TABLE notes AS SELECT 'l1' AS id, U&'Caf\\00E9 cr\\00E8me' AS title"
 }
 
 # A real redis-server (Debian's), password-protected, holding the corpus
