@@ -111,3 +111,12 @@ ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                               ORDER BY 4 DESC, id LIMIT $2');
 SELECT * FROM routed();
 DROP FUNCTION routed;
+
+-- a sql source whose query writes: the leg fails and the write is rolled back
+CREATE TABLE victim AS SELECT 1 AS id;
+CREATE SERVER writer FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'sql', query 'DELETE FROM victim RETURNING id::text, $1 AS title, $2::text AS content');
+SELECT count(*) FROM apex_route('x', sources => '{writer}');
+SELECT count(*) AS still_there FROM victim;
+DROP SERVER writer;
+DROP TABLE victim;
