@@ -5,11 +5,15 @@
  *
  * Remote bodies are hostile input: a malformed one must become a leg
  * failure, not an ERROR that loses every other source's results.  PG 15's
- * jsonb_in() throws, so ApexJsonParse() first runs the same JSON parser
- * (common/jsonapi.h, which reports errors as return codes) over the body,
- * with semantic actions that also catch what jsonb_in would still reject
- * (nesting deeper than we accept, numbers beyond numeric's range).  Only a
- * body that passed is handed to jsonb_in().
+ * jsonb_in() throws, so ApexJsonParse() first checks the body with the
+ * same JSON machinery (common/jsonapi.h, which reports errors as return
+ * codes): a pass over the lexer's tokens rejects what the parser and
+ * jsonb_in would still throw on (nesting deep enough to exhaust the stack:
+ * the parser recurses; numbers beyond what numeric_in takes), then the
+ * parser checks the grammar.  Only a body that passed is handed to
+ * jsonb_in().  What jsonb prints back passes again (the cache relies on
+ * it): numbers are limited by their digits around the decimal point, which
+ * printing keeps, not by how they are written.
  *
  * IDENTIFICATION
  *		  src/json.c
@@ -18,6 +22,7 @@
  */
 #include "postgres.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 
@@ -30,45 +35,71 @@
 #include "json.h"
 
 #define APEX_JSON_MAX_DEPTH 64
-/* digits in a number token; numeric_in takes far more, no API needs more */
-#define APEX_JSON_MAX_NUMBER 64
+/* digits before, and after, the decimal point once the exponent is applied */
+#define APEX_JSON_MAX_DIGITS 1000
 
-typedef struct ApexJsonCheck
+/* NULL when numeric_in takes the number token [start, end), else why not */
+static const char *
+apex_json_check_number(const char *start, const char *end)
 {
-	int			depth;
-	const char *problem;		/* first reason jsonb_in would throw */
-} ApexJsonCheck;
+	const char *p = start + (*start == '-');
+	long		before = 0;
+	long		after = 0;
+	long		exponent = 0;
 
-static void
-apex_json_check_push(void *state)
-{
-	ApexJsonCheck *check = state;
-
-	if (++check->depth > APEX_JSON_MAX_DEPTH && check->problem == NULL)
-		check->problem = "JSON nested too deeply";
+	for (; p < end && isdigit((unsigned char) *p); p++)
+		before++;
+	if (p < end && *p == '.')
+		for (p++; p < end && isdigit((unsigned char) *p); p++)
+			after++;
+	if (p < end)
+	{
+		/* "e", sign and digits: strtol stops at the token's end */
+		errno = 0;
+		exponent = strtol(p + 1, NULL, 10);
+		if (errno == ERANGE || exponent > APEX_JSON_MAX_DIGITS ||
+			exponent < -APEX_JSON_MAX_DIGITS)
+			return "JSON number out of range";
+	}
+	if (before + exponent > APEX_JSON_MAX_DIGITS ||
+		after - exponent > APEX_JSON_MAX_DIGITS)
+		return "JSON number out of range";
+	return NULL;
 }
 
-static void
-apex_json_check_pop(void *state)
+/*
+ * What the parser or jsonb_in would throw on, found by the lexer alone (it
+ * does not recurse); NULL when there is nothing, or when the text is not
+ * JSON (the parser then says why).
+ */
+static const char *
+apex_json_check_tokens(char *text, int len)
 {
-	((ApexJsonCheck *) state)->depth--;
-}
+	JsonLexContext *lex = makeJsonLexContextCstringLen(text, len,
+													   GetDatabaseEncoding(),
+													   false);
+	int			depth = 0;
 
-static void
-apex_json_check_scalar(void *state, char *token, JsonTokenType type)
-{
-	ApexJsonCheck *check = state;
+	while (json_lex(lex) == JSON_SUCCESS && lex->token_type != JSON_TOKEN_END)
+	{
+		const char *problem = NULL;
 
-	const char *exponent;
-
-	if (type != JSON_TOKEN_NUMBER || check->problem != NULL)
-		return;
-	if (strlen(token) > APEX_JSON_MAX_NUMBER)
-		check->problem = "JSON number too long";
-	/* numeric_in rejects exponents beyond +-1000 (NUMERIC_MAX_PRECISION) */
-	exponent = strpbrk(token, "eE");
-	if (exponent && labs(strtol(exponent + 1, NULL, 10)) > 1000)
-		check->problem = "JSON number out of range";
+		if (lex->token_type == JSON_TOKEN_OBJECT_START ||
+			lex->token_type == JSON_TOKEN_ARRAY_START)
+		{
+			if (++depth > APEX_JSON_MAX_DEPTH)
+				problem = "JSON nested too deeply";
+		}
+		else if (lex->token_type == JSON_TOKEN_OBJECT_END ||
+				 lex->token_type == JSON_TOKEN_ARRAY_END)
+			depth--;
+		else if (lex->token_type == JSON_TOKEN_NUMBER)
+			problem = apex_json_check_number(lex->token_start,
+											 lex->token_terminator);
+		if (problem)
+			return problem;
+	}
+	return NULL;
 }
 
 /*
@@ -79,9 +110,8 @@ Jsonb *
 ApexJsonParse(const char *data, int len, char **error)
 {
 	JsonLexContext *lex;
-	JsonSemAction sem = {0};
-	ApexJsonCheck check = {0};
 	JsonParseErrorType rc;
+	const char *problem;
 	char	   *text;
 
 	*error = NULL;
@@ -96,22 +126,16 @@ ApexJsonParse(const char *data, int len, char **error)
 		text = pnstrdup(data, len);
 	len = strlen(text);
 
-	sem.semstate = &check;
-	sem.object_start = apex_json_check_push;
-	sem.object_end = apex_json_check_pop;
-	sem.array_start = apex_json_check_push;
-	sem.array_end = apex_json_check_pop;
-	sem.scalar = apex_json_check_scalar;
+	if ((problem = apex_json_check_tokens(text, len)))
+	{
+		*error = pstrdup(problem);
+		return NULL;
+	}
 	lex = makeJsonLexContextCstringLen(text, len, GetDatabaseEncoding(), true);
-	rc = pg_parse_json(lex, &sem);
+	rc = pg_parse_json(lex, &nullSemAction);
 	if (rc != JSON_SUCCESS)
 	{
 		*error = psprintf("invalid JSON: %s", json_errdetail(rc, lex));
-		return NULL;
-	}
-	if (check.problem)
-	{
-		*error = pstrdup(check.problem);
 		return NULL;
 	}
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));

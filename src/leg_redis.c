@@ -158,8 +158,10 @@ redis_fail(RedisSearch *s, redisReply *reply, const char *error)
 {
 	if (error)
 		ApexLegFail(s->leg, "%s", error);
-	else
+	else if (pg_verifymbstr(reply->str, reply->len, true))
 		ApexLegFail(s->leg, "%s", reply->str);
+	else						/* the server's bytes are no valid text */
+		ApexLegFail(s->leg, "%s", ApexBodyExcerpt(reply->str, reply->len));
 }
 
 /* One item hash arrived (HGETALL: field, value, field, value, ...) */
@@ -224,12 +226,15 @@ redis_term_done(void *arg, redisReply *reply, const char *error)
 	for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2)
 	{
 		const char *id = reply->element[i]->str;
-		double		score = strtod(reply->element[i + 1]->str, NULL);
+		const char *score_text = reply->element[i + 1]->str;
+		double		score;
 		RedisHit   *hit = NULL;
 		ListCell   *lc;
 
-		if (id == NULL || !pg_verifymbstr(id, strlen(id), true))
+		/* nil, integer or array elements have no text */
+		if (id == NULL || score_text == NULL || !pg_verifymbstr(id, strlen(id), true))
 			continue;
+		score = strtod(score_text, NULL);
 		foreach(lc, s->hits)
 		{
 			if (strcmp(((RedisHit *) lfirst(lc))->id, id) == 0)
