@@ -1,0 +1,37 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz.h
+ *		  What the fuzz harness files share; the design is described in
+ *		  fuzz_main.c.
+ *
+ * Every target gets the input as a NUL-terminated copy of exactly
+ * size + 1 malloc'd bytes, runs in a short-lived memory context, and
+ * reports a broken invariant through FuzzFail(), which aborts so that
+ * libFuzzer keeps the input as a crash artifact.
+ *
+ * IDENTIFICATION
+ *		  test/fuzz/fuzz.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APEX_FUZZ_H
+#define APEX_FUZZ_H
+
+#include "lib/stringinfo.h"
+#include "nodes/pg_list.h"
+
+/* the targets (fuzz_http.c, fuzz_redis.c, fuzz_postgres.c) */
+extern void FuzzJson(const uint8 *data, size_t size);
+extern void FuzzNeo4j(const uint8 *data, size_t size);
+extern void FuzzQdrant(const uint8 *data, size_t size);
+extern void FuzzGraphiti(const uint8 *data, size_t size);
+extern void FuzzEmbed(const uint8 *data, size_t size);
+extern void FuzzRedis(const uint8 *data, size_t size);
+extern void FuzzPostgres(const uint8 *data, size_t size);
+
+/* checks (fuzz_main.c) */
+extern void FuzzFail(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
+extern void FuzzCheckError(const char *error);
+extern void FuzzCheckItems(List *items);
+
+#endif							/* APEX_FUZZ_H */

@@ -1,0 +1,179 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz_http.c
+ *		  Fuzz targets for ApexJsonParse and the decoders of the HTTP kinds
+ *		  (neo4j, qdrant, graphiti, embedder), reached by #including their
+ *		  leg files (see fuzz_main.c).
+ *
+ * json: the whole input is the text.  ApexJsonParse must not throw, and
+ * what it accepts must print (JsonbToCString), and the printed text must
+ * read back to the same text: results and the cache go through it again.
+ *
+ * Decoders: the first byte is the variant, the rest the response body.
+ *   bit 0       neo4j: Query API (else tx/commit); qdrant: /points/search
+ *               (else /points/query); graphiti: include_invalid;
+ *               embedder: Ollama (else OpenAI)
+ *   bits 1-3    HTTP status: 200 202 299 300 400 401 422 500
+ *   bit 6       qdrant: id_field "uid"; graphiti: now is 2000-01-01
+ *               (else 2025-06-01)
+ *   bit 7       qdrant: title_field "name", content_field "text"
+ * So seeds start with '0' (200, bit 0 clear), '1' (200, set), '2'/'3'
+ * (202), '8'/'9' (400), ':' (401), '<' (422), '>'/'?' (500), and '@'/'A'
+ * (200 with bit 6).
+ *
+ * IDENTIFICATION
+ *		  test/fuzz/fuzz_http.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fuzz.h"
+
+#include "leg_neo4j.c"
+#include "leg_qdrant.c"
+#include "leg_graphiti.c"
+#include "leg_embedder.c"
+
+static const long fuzz_statuses[] = {200, 202, 299, 300, 400, 401, 422, 500};
+
+static uint8
+fuzz_variant(const uint8 *data, size_t size)
+{
+	return size > 0 ? data[0] : 0;
+}
+
+static long
+fuzz_status(uint8 variant)
+{
+	return fuzz_statuses[(variant >> 1) & 7];
+}
+
+/* The body after the variant byte; it ends where the malloc'd copy ends */
+static StringInfoData
+fuzz_body(const uint8 *data, size_t size)
+{
+	StringInfoData body;
+
+	body.data = (char *) data + (size > 0);
+	body.len = size - (size > 0);
+	body.maxlen = body.len + 1;
+	body.cursor = 0;
+	return body;
+}
+
+/* Shared by the item decoders: error, or items; never items for a non-2xx */
+static void
+fuzz_check_decoded(long status, char *error, List *items)
+{
+	if (error)
+		FuzzCheckError(error);
+	else if (status < 200 || status > 299)
+		FuzzFail("HTTP %ld decoded as %d items", status, list_length(items));
+	else
+		FuzzCheckItems(items);
+}
+
+void
+FuzzJson(const uint8 *data, size_t size)
+{
+	char	   *error;
+	Jsonb	   *doc = ApexJsonParse((const char *) data, size, &error);
+	char	   *text;
+	Jsonb	   *again;
+	char	   *text_again;
+
+	if (doc == NULL)
+	{
+		FuzzCheckError(error);
+		return;
+	}
+	text = JsonbToCString(NULL, &doc->root, VARSIZE(doc));
+	again = ApexJsonParse(text, strlen(text), &error);
+	if (again == NULL)
+		FuzzFail("printed JSON does not read back (%s): %s", error, text);
+	text_again = JsonbToCString(NULL, &again->root, VARSIZE(again));
+	if (strcmp(text, text_again) != 0)
+		FuzzFail("JSON printed twice differs: %s / %s", text, text_again);
+}
+
+void
+FuzzNeo4j(const uint8 *data, size_t size)
+{
+	uint8		variant = fuzz_variant(data, size);
+	Neo4jConf	conf = {.query_api = variant & 1};
+	StringInfoData body = fuzz_body(data, size);
+	List	   *items;
+	char	   *error = neo4j_decode(&conf, fuzz_status(variant), &body, &items);
+
+	fuzz_check_decoded(fuzz_status(variant), error, items);
+}
+
+void
+FuzzQdrant(const uint8 *data, size_t size)
+{
+	uint8		variant = fuzz_variant(data, size);
+	QdrantConf	conf = {
+		.search_endpoint = variant & 1,
+		.id_field = (variant & 0x40) ? "uid" : NULL,
+		.title_field = (variant & 0x80) ? "name" : "title",
+		.content_field = (variant & 0x80) ? "text" : "content",
+	};
+	StringInfoData body = fuzz_body(data, size);
+	List	   *items;
+	char	   *error = qdrant_decode(&conf, fuzz_status(variant), &body, &items);
+
+	fuzz_check_decoded(fuzz_status(variant), error, items);
+}
+
+void
+FuzzGraphiti(const uint8 *data, size_t size)
+{
+	uint8		variant = fuzz_variant(data, size);
+	GraphitiConf conf = {.include_invalid = variant & 1};
+	StringInfoData body = fuzz_body(data, size);
+	List	   *items;
+	char	   *error;
+
+	if (!graphiti_parse_timestamp((variant & 0x40) ? "2000-01-01T00:00:00Z"
+								  : "2025-06-01T00:00:00Z", &conf.now))
+		FuzzFail("the harness' own timestamp does not parse");
+	error = graphiti_decode(&conf, fuzz_status(variant), &body, &items);
+	fuzz_check_decoded(fuzz_status(variant), error, items);
+}
+
+/*
+ * A vector: non-empty and finite, and it survives the cache's base64
+ * encoding bit for bit.
+ */
+void
+FuzzEmbed(const uint8 *data, size_t size)
+{
+	uint8		variant = fuzz_variant(data, size);
+	long		status = fuzz_status(variant);
+	StringInfoData body = fuzz_body(data, size);
+	int			dim = 0;
+	char	   *error = NULL;
+	float4	   *vec = embed_decode(variant & 1, status, &body, &dim, &error);
+	char	   *cached;
+	float4	   *back;
+	int			back_dim;
+
+	if (vec == NULL)
+	{
+		FuzzCheckError(error);
+		return;
+	}
+	if (status < 200 || status > 299)
+		FuzzFail("HTTP %ld decoded as a vector", status);
+	if (dim <= 0)
+		FuzzFail("vector of dimension %d", dim);
+	for (int i = 0; i < dim; i++)
+		if (isnan(vec[i]) || isinf(vec[i]))
+			FuzzFail("vector[%d] is not finite", i);
+	cached = embed_encode_base64(vec, dim);
+	back = embed_decode_base64(cached, strlen(cached), &back_dim, &error);
+	if (back == NULL || back_dim != dim ||
+		memcmp(back, vec, sizeof(float4) * dim) != 0)
+		FuzzFail("vector of dimension %d does not survive the cache encoding", dim);
+}
