@@ -62,10 +62,10 @@ apex_conn_find(const char *kind, pgsocket fd)
 	return NULL;
 }
 
+/* Free an entry already taken out of apex_conns, and its descriptor's slot */
 static void
-apex_conn_forget(ApexConn *c)
+apex_conn_free(ApexConn *c)
 {
-	apex_conns = list_delete_ptr(apex_conns, c);
 	pfree(c->source);
 	pfree(c->target);
 	pfree(c);
@@ -91,10 +91,7 @@ ApexConnSweep(void)
 		if (fstat(c->fd, &st) != 0 || !S_ISSOCK(st.st_mode))
 		{
 			apex_conns = foreach_delete_current(apex_conns, lc);
-			pfree(c->source);
-			pfree(c->target);
-			pfree(c);
-			ReleaseExternalFD();
+			apex_conn_free(c);
 		}
 	}
 }
@@ -114,9 +111,12 @@ ApexConnOpened(const char *kind, pgsocket fd, const char *source,
 	/* the kernel reuses only free numbers: an entry holding fd is stale */
 	foreach(lc, apex_conns)
 	{
-		if (((ApexConn *) lfirst(lc))->fd == fd)
+		ApexConn   *stale = lfirst(lc);
+
+		if (stale->fd == fd)
 		{
-			apex_conn_forget(lfirst(lc));
+			apex_conns = foreach_delete_current(apex_conns, lc);
+			apex_conn_free(stale);
 			break;
 		}
 	}
@@ -141,7 +141,10 @@ ApexConnClosed(const char *kind, pgsocket fd)
 	ApexConn   *c = apex_conn_find(kind, fd);
 
 	if (c != NULL)
-		apex_conn_forget(c);
+	{
+		apex_conns = list_delete_ptr(apex_conns, c);
+		apex_conn_free(c);
+	}
 }
 
 int

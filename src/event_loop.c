@@ -173,6 +173,17 @@ apex_build_set(ApexLoop *loop)
 	}
 }
 
+/* Milliseconds left until deadline, at least 1: a budget for a timer */
+long
+ApexMsUntil(TimestampTz deadline)
+{
+	long		secs;
+	int			usecs;
+
+	TimestampDifference(GetCurrentTimestamp(), deadline, &secs, &usecs);
+	return Max(1, secs * 1000 + usecs / 1000);
+}
+
 /* Milliseconds until the earliest timer or the deadline, whichever is first. */
 static long
 apex_next_timeout(ApexLoop *loop, TimestampTz deadline)

@@ -27,6 +27,7 @@ extern void ApexLoopWatch(ApexLoop *loop, pgsocket fd, int events,
 						  ApexSocketCallback callback, void *arg);
 extern void ApexLoopSetTimer(ApexLoop *loop, void *owner, long timeout_ms,
 							 ApexTimerCallback callback);
+extern long ApexMsUntil(TimestampTz deadline);
 extern bool ApexLoopRun(ApexLoop *loop, ApexLoopCondition until, void *arg,
 						TimestampTz deadline);
 

@@ -41,7 +41,7 @@ typedef struct ApexHttpRequest
 	const char *ca_file;		/* PEM bundle to verify https peers, or NULL */
 	bool		tls_insecure;	/* skip https peer and host name checks */
 	long		timeout_ms;
-	long		connect_timeout_ms;
+	long		connect_timeout_ms; /* capped by timeout_ms here */
 	ApexHttpDone done;
 	void	   *arg;
 } ApexHttpRequest;

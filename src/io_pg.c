@@ -71,17 +71,6 @@ static void apex_pg_on_socket(void *arg, pgsocket fd, int events);
 static void apex_pg_connect(ApexPgCall *call);
 static void apex_pg_on_timeout(void *arg);
 
-/* Milliseconds left of the request's budget, at least 1 */
-static long
-apex_pg_remaining_ms(ApexPgCall *call)
-{
-	long		secs;
-	int			usecs;
-
-	TimestampDifference(GetCurrentTimestamp(), call->deadline, &secs, &usecs);
-	return Max(1, secs * 1000 + usecs / 1000);
-}
-
 /* The options as one string, to notice ALTER SERVER / USER MAPPING */
 static char *
 apex_pg_conninfo(const ApexPgRequest *req)
@@ -265,7 +254,7 @@ apex_pg_connected(ApexPgCall *call)
 		return;
 	}
 	pc->registered = fd;
-	ApexLoopSetTimer(call->req.loop, call, apex_pg_remaining_ms(call),
+	ApexLoopSetTimer(call->req.loop, call, ApexMsUntil(call->deadline),
 					 apex_pg_on_timeout);
 	/* as postgres_fdw: a non-superuser may not use the server's own identity */
 	if (!superuser() && !PQconnectionUsedPassword(pc->conn))
@@ -361,7 +350,7 @@ apex_pg_connect(ApexPgCall *call)
 	call->pc = pc;
 	call->state = APEX_PG_CONNECTING;
 	call->connect_timeout_ms = Min(call->req.connect_timeout_ms,
-								   apex_pg_remaining_ms(call));
+								   ApexMsUntil(call->deadline));
 	ApexLoopSetTimer(call->req.loop, call, call->connect_timeout_ms,
 					 apex_pg_on_connect_timeout);
 	if (PQstatus(pc->conn) == CONNECTION_BAD)

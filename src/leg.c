@@ -177,11 +177,7 @@ ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
 long
 ApexLegRemainingMs(ApexLeg *leg)
 {
-	long		secs;
-	int			usecs;
-
-	TimestampDifference(GetCurrentTimestamp(), leg->deadline, &secs, &usecs);
-	return Max(1, secs * 1000 + usecs / 1000);
+	return ApexMsUntil(leg->deadline);
 }
 
 /*
@@ -213,7 +209,7 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 		req.password = auth->password;
 	}
 	req.timeout_ms = ApexLegRemainingMs(leg);
-	req.connect_timeout_ms = Min(req.timeout_ms, peer->connect_timeout_ms);
+	req.connect_timeout_ms = peer->connect_timeout_ms;
 	req.ca_file = ApexGetOption(peer->options, "ca_file");
 	value = ApexGetOption(peer->options, "tls_verify");
 	req.tls_insecure = value && strcmp(value, "false") == 0;
