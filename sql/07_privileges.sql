@@ -1,5 +1,6 @@
--- USAGE on a server is what lets a role route to it; SQL sources run as the
--- calling role; secrets in user mappings stay hidden from other roles.
+-- USAGE on a server is what lets a role route to it; SQL sources run as
+-- their owner (18_sql_sources has the attacks); secrets in user mappings stay
+-- hidden from other roles.
 CREATE ROLE apex_alice LOGIN;
 GRANT USAGE ON FOREIGN SERVER docs TO apex_alice;
 SET ROLE apex_alice;
@@ -8,7 +9,7 @@ SELECT count(*) > 0 AS rows, array_agg(DISTINCT s) AS sources
 FROM apex_route('billing', k => 5), unnest(found_in) s;
 -- naming a source without USAGE is an error
 SELECT * FROM apex_route('billing', sources => '{graph}');
--- the SQL source runs as apex_alice, who cannot read notes
+-- the SQL source runs as its owner: apex_alice needs no privilege on notes
 SELECT count(*) FROM apex_route('billing', sources => '{docs}');
 RESET ROLE;
 GRANT SELECT ON notes TO apex_alice;

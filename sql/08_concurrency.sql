@@ -3,12 +3,17 @@
 -- least 1100 ms.  The test servers' request log shows the legs overlapping:
 -- Neo4j and the embedder in flight together, the SQL leg running while
 -- they are, and Qdrant right after the embedder that it depends on.
-CREATE TABLE sql_leg_times (started timestamptz, finished timestamptz);
+-- The SQL leg runs read-only and is rolled back, so it cannot write its
+-- times to a table: temporary sequences (not transactional, and writable in a
+-- read-only transaction) carry them out, in microseconds since the epoch.
+CREATE TEMP SEQUENCE sql_leg_started MINVALUE 0;
+CREATE TEMP SEQUENCE sql_leg_finished MINVALUE 0;
 CREATE FUNCTION slow_notes(q text, n int) RETURNS SETOF notes LANGUAGE plpgsql AS $$
 DECLARE t0 timestamptz := clock_timestamp();
 BEGIN
   PERFORM pg_sleep(0.2);
-  INSERT INTO sql_leg_times VALUES (t0, clock_timestamp());
+  PERFORM setval('pg_temp.sql_leg_started', (extract(epoch FROM t0) * 1e6)::bigint),
+          setval('pg_temp.sql_leg_finished', (extract(epoch FROM clock_timestamp()) * 1e6)::bigint);
   RETURN QUERY SELECT * FROM notes WHERE tsv @@ websearch_to_tsquery('english', q) ORDER BY id LIMIT n;
 END $$;
 ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/delay=300');
@@ -26,8 +31,8 @@ CREATE TEMP TABLE legs AS
   FROM regexp_split_to_table(:'log', E'\n') l, LATERAL (SELECT l::jsonb) j(e)
   WHERE l <> '' AND (e->>'start')::float8 >= extract(epoch FROM :'t0'::timestamptz) * 1000
   UNION ALL
-  SELECT 'sql', extract(epoch FROM started) * 1000, extract(epoch FROM finished) * 1000
-  FROM sql_leg_times;
+  SELECT 'sql', s.last_value / 1000.0, f.last_value / 1000.0
+  FROM pg_temp.sql_leg_started s, pg_temp.sql_leg_finished f WHERE s.is_called;
 SELECT leg, count(*) AS requests FROM legs GROUP BY 1 ORDER BY 1;
 SELECT (n.s < m.e AND m.s < n.e) AS neo4j_overlaps_embedder,
        (n.s < sq.e AND sq.s < n.e) AS neo4j_overlaps_sql,
@@ -45,4 +50,4 @@ ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                               FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
                               ORDER BY 4 DESC, id LIMIT $2');
 DROP FUNCTION slow_notes;
-DROP TABLE sql_leg_times;
+DROP SEQUENCE sql_leg_started, sql_leg_finished;

@@ -1,15 +1,34 @@
 /*-------------------------------------------------------------------------
  *
  * leg_sql.c
- *		  Local SQL search through SPI, as the calling user.
+ *		  Local SQL search through SPI, as the source's owner, read-only.
  *
  * The source's `query` gets $1 (the query text) and $2 (the limit) and
  * returns id, title, content, score as its first four columns (the last
  * three optional); every column goes into the item's raw JSON.  The router
  * runs it only once every remote request is on the wire, so it costs no
- * extra latency.  It runs in a subtransaction: a failing query (missing
- * table, no privilege) is this source's failure, reported as a WARNING,
- * and leaves the other sources' results intact.
+ * extra latency.
+ *
+ * Whose privileges: the query is code its owner wrote, so it runs as the
+ * server's owner, never as the caller, the way PostgreSQL runs a view's
+ * table accesses or a SECURITY DEFINER function.  Otherwise a role allowed
+ * to create sources could plant a query that calls its own function and
+ * wait for a superuser's plain apex_route(), which includes every source
+ * (issue 9).  A caller needs USAGE on the server, nothing on the tables.
+ * As in PostgreSQL's maintenance commands, it is a security-restricted
+ * operation (no SET ROLE, no temporary tables) with a search_path the
+ * caller cannot touch: the server's `search_path` option (default
+ * "$user", public as seen by the owner), pg_temp always last, so that the
+ * caller's temporary objects cannot shadow the owner's.
+ *
+ * Read-only: the transaction is read-only for the query (a writable CTE or
+ * a writing function fails the source, however it is spelled), and the
+ * subtransaction it runs in is always rolled back, so nothing it did stays.
+ * A failing query is this source's failure, reported as a WARNING; the other
+ * sources' results stay intact.
+ *
+ * Memory: SPI's memory dies at SPI_finish, so items and the list holding
+ * them are built in the call's context.
  *
  * IDENTIFICATION
  *		  src/leg_sql.c
@@ -21,15 +40,62 @@
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/resowner.h"
+#include "utils/varlena.h"
 
 #include "leg.h"
 
-static const char *const sql_options[] = {"query", NULL};
+static const char *const sql_options[] = {"query", "search_path", NULL};
 static const char *const sql_required[] = {"query", NULL};
 
-/* Copy SPI's result rows into items (in the call's memory context). */
+/* PostgreSQL's boot default, resolved for the owner ("$user" = owner) */
+#define APEX_SQL_DEFAULT_SEARCH_PATH "\"$user\", public"
+
+/* Elements of a search_path value, or NULL when it does not parse */
+static List *
+sql_search_path_elements(const char *value)
+{
+	char	   *copy = pstrdup(value);
+	List	   *names;
+
+	if (!SplitIdentifierString(copy, ',', &names))
+		return NULL;
+	return names;
+}
+
+static void
+sql_validate(List *options)
+{
+	const char *path = ApexGetOption(options, "search_path");
+
+	if (path && (sql_search_path_elements(path) == NIL))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"search_path\": \"%s\"", path),
+				 errdetail("The value is a comma-separated list of schema names, as for the search_path setting.")));
+}
+
+/* The search_path the query runs with: the option's, pg_temp last */
+static char *
+sql_search_path(ApexSource *source)
+{
+	const char *path = ApexGetOption(source->options, "search_path");
+	ListCell   *lc;
+
+	if (path == NULL)
+		path = APEX_SQL_DEFAULT_SEARCH_PATH;
+	foreach(lc, sql_search_path_elements(path))
+	{
+		if (strcmp(lfirst(lc), "pg_temp") == 0)
+			return pstrdup(path);	/* the owner placed it explicitly */
+	}
+	return psprintf("%s, pg_temp", path);
+}
+
+/* Copy SPI's result rows into items, list included, in mcxt. */
 static List *
 sql_collect(MemoryContext mcxt)
 {
@@ -50,14 +116,58 @@ sql_collect(MemoryContext mcxt)
 			values[c] = SPI_getvalue(SPI_tuptable->vals[r], desc, c + 1);
 		old = MemoryContextSwitchTo(mcxt);
 		item = ApexRowItem(desc->natts, names, values, &error);
+		if (item)
+			items = lappend(items, item);
 		MemoryContextSwitchTo(old);
 		if (error)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("%s", error)));
-		if (item)
-			items = lappend(items, item);
 	}
+	return items;
+}
+
+/*
+ * Run the query as the owner, read-only, and collect its rows; throws on
+ * any failure.  The caller's subtransaction undoes the role and setting
+ * changes on an error; on success they are undone here.
+ */
+static List *
+sql_execute(ApexLeg *leg, MemoryContext mcxt)
+{
+	Oid			argtypes[2] = {TEXTOID, INT4OID};
+	Datum		values[2];
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	List	   *items;
+
+	values[0] = CStringGetTextDatum(leg->call->query.text);
+	values[1] = Int32GetDatum(leg->call->query.limit);
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(leg->source->owner,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", sql_search_path(leg->source),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	(void) set_config_option("transaction_read_only", "on",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+
+	SPI_connect();
+	if (SPI_execute_with_args(ApexGetOption(leg->source->options, "query"),
+							  2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("query must be a SELECT returning rows")));
+	items = sql_collect(mcxt);
+	SPI_finish();
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return items;
 }
 
@@ -66,29 +176,15 @@ sql_run(ApexLeg *leg)
 {
 	MemoryContext mcxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2];
 	List	   *items = NIL;
-
-	values[0] = CStringGetTextDatum(leg->call->query.text);
-	values[1] = Int32GetDatum(leg->call->query.limit);
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(mcxt);
 	PG_TRY();
 	{
-		int			rc;
-
-		SPI_connect();
-		rc = SPI_execute_with_args(ApexGetOption(leg->source->options, "query"),
-								   2, argtypes, values, NULL, false, 0);
-		if (rc != SPI_OK_SELECT)
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("query must be a SELECT returning rows")));
-		items = sql_collect(mcxt);
-		SPI_finish();
-		ReleaseCurrentSubTransaction();
+		items = sql_execute(leg, mcxt);
+		/* read-only already; rolling back leaves no lock or temp write either */
+		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(mcxt);
 		CurrentResourceOwner = owner;
 	}
@@ -116,5 +212,6 @@ const ApexKind ApexSqlKind = {
 	.name = "sql",
 	.server_options = sql_options,
 	.required_options = sql_required,
+	.validate = sql_validate,
 	.run_local = sql_run,
 };

@@ -164,6 +164,11 @@ apex_plan_sources(ApexCall *call, ArrayType *names)
 	}
 	else
 	{
+		/* deconstruct_array would silently flatten '{{a,b},{c,d}}' */
+		if (ARR_NDIM(names) > 1)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("sources must be one-dimensional")));
 		deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT,
 						  &elems, &nulls, &n);
 		for (int i = 0; i < n; i++)
