@@ -12,6 +12,8 @@ SELECT * FROM apex_route('Sarah', sources => '{}');
 SELECT * FROM apex_route('Sarah', sources => '{graph,NULL}');
 SELECT * FROM apex_route('Sarah', sources => '{nosuch}');
 SELECT * FROM apex_route('Sarah', sources => '{embed}');
+-- issue 9: a two-dimensional array was silently flattened into a list of names
+SELECT * FROM apex_route('Sarah', sources => '{{graph,docs},{vectors,graph}}');
 CREATE FOREIGN DATA WRAPPER other_fdw;
 CREATE SERVER not_ours FOREIGN DATA WRAPPER other_fdw;
 SELECT * FROM apex_route('Sarah', sources => '{not_ours}');

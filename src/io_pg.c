@@ -144,9 +144,17 @@ apex_pg_finish(ApexPgCall *call, const char *error, bool timed_out)
 	if (PQstatus(pc->conn) != CONNECTION_OK ||
 		PQtransactionStatus(pc->conn) != PQTRANS_IDLE || timed_out)
 		apex_pg_drop(pc);
-	call->req.done(call->req.arg, res, error, timed_out);
-	if (res)
-		PQclear(res);
+	/* the result is malloc'd by libpq: freed even when done throws */
+	PG_TRY();
+	{
+		call->req.done(call->req.arg, res, error, timed_out);
+	}
+	PG_FINALLY();
+	{
+		if (res)
+			PQclear(res);
+	}
+	PG_END_TRY();
 }
 
 /* A dead kept connection: open a new one and try again, once */
