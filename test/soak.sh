@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Resource soak: N apex_route calls (default 100000) in one backend over
-# every kind of source (neo4j over http and https, qdrant + embedder, sql,
+# every kind of source (neo4j over http and https, qdrant + embedder, two sql,
 # postgres, redis, the result cache) plus failing ones (malformed JSON,
-# refused connection, a garbage-answering server for HTTP and for Redis),
+# refused connection, a garbage-answering server for HTTP and for Redis, a
+# sql source whose write is refused),
 # printing the backend's open descriptors and RSS every N/10 calls: both
 # must stay flat.  Not part of test/run-tests (it takes minutes).
 # Usage: sudo test/soak.sh [N]
@@ -39,6 +40,9 @@ CREATE SERVER garbage FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'neo4j', url 'http://127.0.0.1:7903', statement 'RETURN 1 AS id');
 CREATE SERVER redis_garbage FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'redis', host '127.0.0.1', port '7903');
+-- a second sql source, failing every call (a write refused by read-only execution)
+CREATE SERVER sql_writer FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'sql', query 'WITH d AS (DELETE FROM notes WHERE false RETURNING id) SELECT id FROM d WHERE $1 <> '''' LIMIT $2');
 \getenv cafile TLS_CERT
 CREATE SERVER graph_tls FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'neo4j', url 'https://localhost:7473', ca_file :'cafile',
