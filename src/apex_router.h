@@ -41,9 +41,20 @@ typedef struct ApexKind
 	void		(*start) (ApexLeg *leg);
 	/* run a local leg synchronously, once remote legs are on the wire */
 	void		(*run_local) (ApexLeg *leg);
-	/* "host:port" strings it connects to (target.c); NULL for local kinds */
+	/* every ApexTarget it may connect to (target.c); NULL for local kinds */
 	List	   *(*targets) (List *options);
 } ApexKind;
+
+/*
+ * One place a source may connect to: a host (name, numeric address, or for
+ * libpq a socket directory or "@" abstract socket) and a port, or a Unix
+ * socket given by its whole path (port NULL).
+ */
+typedef struct ApexTarget
+{
+	char	   *host;			/* IPv6 addresses without brackets */
+	char	   *port;			/* decimal, or NULL */
+} ApexTarget;
 
 /* options every kind that speaks HTTP takes besides its own */
 #define APEX_HTTP_OPTIONS "ca_file", "tls_verify"
@@ -119,6 +130,8 @@ extern int	apex_min_sources;
 extern char *apex_allowed_hosts;
 extern void ApexCheckTargets(const ApexKind *kind, List *options);
 extern List *ApexUrlTargets(List *options);
+extern ApexTarget *ApexTargetMake(const char *host, const char *port);
+extern int	ApexParsePort(const char *value);
 
 /* in source_kinds.c */
 extern const ApexKind *ApexFindKind(const char *name);

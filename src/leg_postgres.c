@@ -4,10 +4,16 @@
  *		  Another PostgreSQL database over libpq's asynchronous API.
  *
  * Same contract as the sql kind: `query` gets $1 (text) and $2 (limit) and
- * returns id, title, content, score first.  The connection (host, port,
- * dbname, sslmode) comes from the server, user and password from the user
- * mapping, and it is kept across calls (io_pg.c).  As with postgres_fdw, a
- * non-superuser must supply a password, and the remote server must use it.
+ * returns id, title, content, score first.  The connection (host, hostaddr,
+ * port, dbname, sslmode) comes from the server, user and password from the
+ * user mapping, and it is kept across calls (io_pg.c).  As with
+ * postgres_fdw, a non-superuser must supply a password, and the remote
+ * server must use it.
+ *
+ * libpq's `service` and `servicefile` are not options: a service file is a
+ * file of the database server that supplies host and port, and libpq offers
+ * no way to resolve a named service short of connecting.  A service named in
+ * the server's environment (PGSERVICE) is honoured, and resolved by libpq.
  *
  * IDENTIFICATION
  *		  src/leg_postgres.c
@@ -24,51 +30,215 @@
 #include "leg.h"
 
 static const char *const postgres_options[] = {
-	"host", "port", "dbname", "sslmode", "query", NULL
+	"host", "hostaddr", "port", "dbname", "sslmode", "query", NULL
 };
 static const char *const postgres_required[] = {"query", NULL};
 static const char *const postgres_sslmodes[] = {
 	"disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL
 };
 
+/*
+ * Where libpq connects for a source: one element per host it tries, in
+ * order.  These resolved lists, not the raw options, are what
+ * postgres_start hands libpq, so the hosts checked against
+ * apex_router.allowed_hosts are the hosts connected to, whatever default
+ * socket directory the libpq in use was built with.
+ */
+typedef struct PgEndpoints
+{
+	List	   *hosts;			/* names or socket directories; "" beside a
+								 * hostaddr alone */
+	List	   *hostaddrs;		/* numeric addresses, "" where none; NIL when
+								 * no hostaddr is given */
+	List	   *ports;			/* decimal port numbers */
+} PgEndpoints;
+
+/* A comma list split as libpq splits it: empty elements kept, no trimming */
+static List *
+postgres_split(const char *value)
+{
+	List	   *elements = NIL;
+
+	for (;;)
+	{
+		size_t		len = strcspn(value, ",");
+
+		elements = lappend(elements, pnstrdup(value, len));
+		if (value[len] == '\0')
+			return elements;
+		value += len + 1;
+	}
+}
+
+/* A PQconndefaults() value (or built-in default) copied out, or NULL */
+static char *
+postgres_default(PQconninfoOption *defaults, const char *keyword, bool builtin)
+{
+	for (PQconninfoOption *o = defaults; o->keyword; o++)
+	{
+		const char *value = builtin ? o->compiled : o->val;
+
+		if (strcmp(o->keyword, keyword) == 0)
+			return value ? pstrdup(value) : NULL;
+	}
+	return NULL;
+}
+
+/*
+ * Resolve a source's endpoints as libpq's connectOptions2() does.  Each of
+ * host, hostaddr and port is the option's value, else libpq's default:
+ * PQconndefaults() applies the service file named by PGSERVICE and then
+ * PGHOST, PGHOSTADDR and PGPORT of the server's environment, exactly as a
+ * connection would (an empty value counts as absent, for libpq too).  Then
+ * hostaddr, if given, decides the number of hosts and is what is connected
+ * to; a host element left empty means the default socket directory; one
+ * port serves every host, else there is one per host; an empty port element
+ * means libpq's built-in port.  Returns NULL, or why libpq would refuse the
+ * options.
+ */
+static char *
+postgres_endpoints(List *options, PgEndpoints *ep)
+{
+	PQconninfoOption *defaults = PQconndefaults();
+	const char *keywords[] = {"host", "hostaddr", "port"};
+	char	   *values[lengthof(keywords)];
+	char	   *builtin_port;
+	List	   *given_hosts = NIL;
+	List	   *ports;
+	int			n;
+
+	if (defaults == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	for (size_t i = 0; i < lengthof(keywords); i++)
+	{
+		const char *value = ApexGetOption(options, keywords[i]);
+
+		values[i] = value && value[0] ? pstrdup(value)
+			: postgres_default(defaults, keywords[i], false);
+	}
+	builtin_port = postgres_default(defaults, "port", true);
+	PQconninfoFree(defaults);
+
+	ep->hostaddrs = NIL;
+	ep->ports = NIL;
+	if (values[1] && values[1][0])
+		ep->hostaddrs = postgres_split(values[1]);
+	if (values[0] && values[0][0])
+	{
+		given_hosts = postgres_split(values[0]);
+		if (ep->hostaddrs != NIL &&
+			list_length(given_hosts) != list_length(ep->hostaddrs))
+			return psprintf("could not match %d host names to %d hostaddr values",
+							list_length(given_hosts), list_length(ep->hostaddrs));
+	}
+	n = ep->hostaddrs ? list_length(ep->hostaddrs)
+		: given_hosts ? list_length(given_hosts) : 1;
+	ep->hosts = NIL;
+	for (int i = 0; i < n; i++)
+	{
+		const char *host = given_hosts ? list_nth(given_hosts, i) : "";
+		const char *hostaddr = ep->hostaddrs ? list_nth(ep->hostaddrs, i) : "";
+
+		/* as libpq: a build without a default socket directory uses TCP */
+		if (host[0] == '\0' && hostaddr[0] == '\0')
+			host = DEFAULT_PGSOCKET_DIR[0] ? DEFAULT_PGSOCKET_DIR : "localhost";
+		ep->hosts = lappend(ep->hosts, pstrdup(host));
+	}
+
+	ports = postgres_split(values[2] && values[2][0] ? values[2] : "");
+	if (list_length(ports) != 1 && list_length(ports) != n)
+		return psprintf("could not match %d port numbers to %d hosts",
+						list_length(ports), n);
+	for (int i = 0; i < n; i++)
+	{
+		const char *port = list_length(ports) == 1 ? linitial(ports)
+			: list_nth(ports, i);
+
+		if (port[0] == '\0')
+			port = builtin_port ? builtin_port : DEF_PGPORT_STR;
+		if (ApexParsePort(port) < 0)
+			return psprintf("invalid port number: \"%s\"", port);
+		ep->ports = lappend(ep->ports, psprintf("%d", ApexParsePort(port)));
+	}
+	return NULL;
+}
+
+/* The endpoints, or an ERROR for options libpq would refuse */
+static void
+postgres_endpoints_or_error(List *options, PgEndpoints *ep)
+{
+	char	   *error = postgres_endpoints(options, ep);
+
+	if (error)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", error),
+				 errdetail("Host, hostaddr and port come from the source's options, else from PGSERVICE, PGHOST, PGHOSTADDR and PGPORT in the server's environment.")));
+}
+
 static void
 postgres_validate(List *options)
 {
 	const char *value;
+	PgEndpoints ep;
 
 	if ((value = ApexGetOption(options, "port")))
-		ApexParseIntOption("port", value, 1, 65535);
+	{
+		ListCell   *lc;
+
+		foreach(lc, postgres_split(value))
+		{
+			const char *port = lfirst(lc);
+
+			if (port[0] != '\0' && ApexParsePort(port) < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"port\": \"%s\"", value),
+						 errdetail("Valid values are port numbers from 1 to 65535: one for all hosts, or a comma-separated list of one for each.")));
+		}
+	}
 	if ((value = ApexGetOption(options, "sslmode")))
 		ApexCheckChoiceOption("sslmode", value, postgres_sslmodes);
+	postgres_endpoints_or_error(options, &ep);
 }
 
 /*
- * "host:port" of every host libpq may try (host and port take comma lists;
- * one port serves every host).  No host means libpq's Unix socket.
+ * Every host:port libpq may try: a hostaddr where one is given (the host
+ * beside it only names the server, for TLS), else the host, which may be a
+ * socket directory.
  */
 static List *
 postgres_targets(List *options)
 {
-	const char *hostopt = ApexGetOption(options, "host");
-	const char *portopt = ApexGetOption(options, "port");
-	char	   *hosts = pstrdup(hostopt ? hostopt : DEFAULT_PGSOCKET_DIR);
-	char	   *ports = pstrdup(portopt ? portopt : DEF_PGPORT_STR);
-	List	   *portlist = NIL;
+	PgEndpoints ep;
 	List	   *targets = NIL;
-	char	   *save;
-	int			i = 0;
 
-	for (char *p = strtok_r(ports, ",", &save); p; p = strtok_r(NULL, ",", &save))
-		portlist = lappend(portlist, p);
-	for (char *h = strtok_r(hosts, ",", &save); h; h = strtok_r(NULL, ",", &save))
+	postgres_endpoints_or_error(options, &ep);
+	for (int i = 0; i < list_length(ep.hosts); i++)
 	{
-		const char *port = list_length(portlist) == 1 ? linitial(portlist)
-			: i < list_length(portlist) ? list_nth(portlist, i) : DEF_PGPORT_STR;
+		const char *hostaddr = ep.hostaddrs ? list_nth(ep.hostaddrs, i) : "";
 
-		targets = lappend(targets, psprintf("%s:%s", h, port));
-		i++;
+		targets = lappend(targets,
+						  ApexTargetMake(hostaddr[0] ? hostaddr : list_nth(ep.hosts, i),
+										 list_nth(ep.ports, i)));
 	}
 	return targets;
+}
+
+/* A list's elements joined by commas, as libpq takes them */
+static char *
+postgres_join(List *elements)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, elements)
+		appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? "," : "",
+						 (char *) lfirst(lc));
+	return buf.data;
 }
 
 /*
@@ -134,14 +304,31 @@ static void
 postgres_start(ApexLeg *leg)
 {
 	static const Oid paramtypes[2] = {TEXTOID, INT4OID};
-	static const char *const option_names[] = {"host", "port", "dbname", "sslmode"};
+	static const char *const option_names[] = {"dbname", "sslmode"};
 	List	   *secrets = leg->source->secrets;
 	const char **keywords = palloc0(sizeof(char *) * 10);
 	const char **values = palloc0(sizeof(char *) * 10);
 	const char **params = palloc(sizeof(char *) * 2);
 	ApexPgRequest req = {0};
+	PgEndpoints ep;
+	char	   *error;
 	int			n = 0;
 
+	/* the endpoints checked against apex_router.allowed_hosts, resolved */
+	if ((error = postgres_endpoints(leg->source->options, &ep)))
+	{
+		ApexLegFail(leg, "%s", error);
+		return;
+	}
+	keywords[n] = "host";
+	values[n++] = postgres_join(ep.hosts);
+	if (ep.hostaddrs)
+	{
+		keywords[n] = "hostaddr";
+		values[n++] = postgres_join(ep.hostaddrs);
+	}
+	keywords[n] = "port";
+	values[n++] = postgres_join(ep.ports);
 	for (size_t i = 0; i < lengthof(option_names); i++)
 	{
 		const char *value = ApexGetOption(leg->source->options, option_names[i]);

@@ -23,6 +23,7 @@
 #include "postgres.h"
 
 #include <ctype.h>
+#include <sys/un.h>
 
 #include "mb/pg_wchar.h"
 #include "nodes/value.h"
@@ -32,6 +33,8 @@
 #include "leg.h"
 
 #define REDIS_MAX_TERMS 32
+/* hiredis copies a socket path into sun_path, cutting what does not fit */
+#define REDIS_SOCKET_MAX ((int) sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1)
 
 static const char *const redis_options[] = {
 	"host", "port", "socket", "db", "term_key", "item_key", "title_field",
@@ -78,8 +81,20 @@ redis_validate(List *options)
 {
 	const char *value;
 
-	if ((value = ApexGetOption(options, "port")))
-		ApexParseIntOption("port", value, 1, 65535);
+	/* io_redis.c hands hiredis atoi(port): the same number as this parse */
+	if ((value = ApexGetOption(options, "port")) && ApexParsePort(value) < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"port\": \"%s\"", value),
+				 errdetail("Valid values are port numbers from 1 to 65535.")));
+	/* a relative path would be the data directory's, a long one cut short */
+	if ((value = ApexGetOption(options, "socket")) &&
+		(value[0] != '/' || strlen(value) > REDIS_SOCKET_MAX))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"socket\": \"%s\"", value),
+				 errdetail("A socket is given by an absolute path of at most %d bytes.",
+						   REDIS_SOCKET_MAX)));
 	if ((value = ApexGetOption(options, "db")))
 		ApexParseIntOption("db", value, 0, 1000);
 	if ((value = ApexGetOption(options, "ttl_s")))
@@ -93,7 +108,10 @@ redis_validate(List *options)
 	redis_check_pattern(options, "item_key");
 }
 
-/* "host:port", or the socket's path */
+/*
+ * Where io_redis.c connects: the socket's path, or host and port (hiredis
+ * takes no other option that moves the connection).
+ */
 static List *
 redis_targets(List *options)
 {
@@ -102,9 +120,9 @@ redis_targets(List *options)
 	const char *port = ApexGetOption(options, "port");
 
 	if (socket)
-		return list_make1(pstrdup(socket));
-	return list_make1(psprintf("%s:%s", host ? host : "127.0.0.1",
-							   port ? port : "6379"));
+		return list_make1(ApexTargetMake(socket, NULL));
+	return list_make1(ApexTargetMake(host ? host : "127.0.0.1",
+									 psprintf("%d", port ? ApexParsePort(port) : 6379)));
 }
 
 static const char *

@@ -11,11 +11,14 @@
  * or fetch internal addresses (SSRF).  Each kind reports its targets
  * (ApexKind.targets); this file matches them against the list.
  *
- * A target is "host:port" (port may be empty for Unix sockets, given by
- * path).  A list entry is "*" (anything), "host" (any port) or
- * "host:port"; IPv6 addresses are written in brackets, "[::1]:6379".
- * Host names match case-insensitively and literally: no DNS is involved, so
- * "localhost" and "127.0.0.1" are different entries.
+ * A target (ApexTarget) is a host and a port, or a Unix socket path alone.
+ * A kind reports every place its connection library may try, as that
+ * library will see it (defaults, environment and lists resolved: see
+ * postgres_endpoints in leg_postgres.c).  A list entry is "*" (anything),
+ * "host" (any port), "host:port", or a socket path; IPv6 addresses are
+ * written in brackets, "[::1]:6379".  Host names match case-insensitively
+ * and literally: no DNS is involved, so "localhost" and "127.0.0.1" are
+ * different entries.  Socket paths match exactly.
  *
  * IDENTIFICATION
  *		  src/target.c
@@ -23,6 +26,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <ctype.h>
 
 #include <curl/curl.h>
 
@@ -33,53 +38,120 @@
 
 char	   *apex_allowed_hosts = "";
 
-/* Split "host:port" (the port is the digits after the last colon) */
-static void
-apex_split_target(const char *target, char **host, char **port)
+/* Whether a host is a Unix socket: a path, or libpq's "@" abstract socket */
+static bool
+apex_is_socket(const char *host)
 {
-	const char *colon = strrchr(target, ':');
+	return host[0] == '/' || host[0] == '@';
+}
+
+/*
+ * Split a list entry "host:port" (the port is the digits after the last
+ * colon); brackets around an IPv6 host are dropped.
+ */
+static void
+apex_split_entry(const char *entry, char **host, char **port)
+{
+	const char *colon = strrchr(entry, ':');
 	bool		digits = colon != NULL && colon[1] != '\0';
+	size_t		len;
 
 	for (const char *p = colon ? colon + 1 : ""; digits && *p; p++)
 		digits = (*p >= '0' && *p <= '9');
 	/* a bare IPv6 address has colons but no port */
-	if (digits && colon > target &&
-		(memchr(target, ':', colon - target) == NULL || colon[-1] == ']'))
+	if (digits && colon > entry &&
+		(memchr(entry, ':', colon - entry) == NULL || colon[-1] == ']'))
 	{
-		*host = pnstrdup(target, colon - target);
+		*host = pnstrdup(entry, colon - entry);
 		*port = pstrdup(colon + 1);
 	}
 	else
 	{
-		*host = pstrdup(target);
+		*host = pstrdup(entry);
 		*port = NULL;
 	}
+	len = strlen(*host);
+	if (len >= 2 && (*host)[0] == '[' && (*host)[len - 1] == ']')
+		*host = pnstrdup(*host + 1, len - 2);
+}
+
+/* Whether one list entry allows a target */
+static bool
+apex_entry_allows(const char *entry, const ApexTarget *target)
+{
+	char	   *host;
+	char	   *port;
+
+	if (strcmp(entry, "*") == 0)
+		return true;
+	/* a socket path may hold colons: it is compared whole */
+	if (target->port == NULL)
+		return strcmp(entry, target->host) == 0;
+	apex_split_entry(entry, &host, &port);
+	if (port != NULL && strcmp(port, target->port) != 0)
+		return false;
+	if (apex_is_socket(target->host))
+		return strcmp(host, target->host) == 0;
+	return pg_strcasecmp(host, target->host) == 0;
 }
 
 /* Whether one target is on apex_router.allowed_hosts */
 static bool
-apex_target_allowed(const char *target)
+apex_target_allowed(const ApexTarget *target)
 {
-	char	   *host;
-	char	   *port;
 	char	   *list = pstrdup(apex_allowed_hosts);
 	char	   *save = NULL;
 
-	apex_split_target(target, &host, &port);
 	for (char *entry = strtok_r(list, ", \t", &save); entry;
 		 entry = strtok_r(NULL, ", \t", &save))
 	{
-		char	   *ehost;
-		char	   *eport;
-
-		if (strcmp(entry, "*") == 0)
-			return true;
-		apex_split_target(entry, &ehost, &eport);
-		if (pg_strcasecmp(ehost, host) == 0 &&
-			(eport == NULL || (port != NULL && strcmp(eport, port) == 0)))
+		if (apex_entry_allows(entry, target))
 			return true;
 	}
 	return false;
+}
+
+/* A target as a list entry that allows it would be written */
+static char *
+apex_target_string(const ApexTarget *target)
+{
+	if (target->port == NULL)
+		return pstrdup(target->host);
+	if (strchr(target->host, ':') && !apex_is_socket(target->host))
+		return psprintf("[%s]:%s", target->host, target->port);
+	return psprintf("%s:%s", target->host, target->port);
+}
+
+ApexTarget *
+ApexTargetMake(const char *host, const char *port)
+{
+	ApexTarget *target = palloc(sizeof(ApexTarget));
+
+	target->host = pstrdup(host);
+	target->port = port ? pstrdup(port) : NULL;
+	return target;
+}
+
+/*
+ * A port number as libpq reads one (decimal, surrounding white space
+ * allowed), or -1 unless it is 1 to 65535.  atoi(), which hiredis is given,
+ * reads every value accepted here the same way.
+ */
+int
+ApexParsePort(const char *value)
+{
+	char	   *end;
+	long		port;
+
+	errno = 0;
+	port = strtol(value, &end, 10);
+	if (end == value || errno != 0)
+		return -1;
+	while (isspace((unsigned char) *end))
+		end++;
+	if (*end != '\0' || port < 1 || port > 65535)
+		return -1;
+	return (int) port;
 }
 
 /*
@@ -96,18 +168,24 @@ ApexCheckTargets(const ApexKind *kind, List *options)
 		return;
 	foreach(lc, kind->targets(options))
 	{
-		const char *target = lfirst(lc);
+		const ApexTarget *target = lfirst(lc);
 
 		if (!apex_target_allowed(target))
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("\"%s\" is not in apex_router.allowed_hosts", target),
+					 errmsg("\"%s\" is not in apex_router.allowed_hosts",
+							apex_target_string(target)),
 					 errdetail("Sources created or owned by non-superusers may connect only to the hosts a superuser allowed."),
 					 errhint("A superuser can add the host to apex_router.allowed_hosts.")));
 	}
 }
 
-/* The one target of a source with an http(s) `url` option */
+/*
+ * The one target of a source with an http(s) `url` option, parsed by the
+ * parser libcurl itself uses for the transfer.  The kinds append only a
+ * path to the URL (ApexUrlJoin), which cannot move the host.  An IPv6 zone
+ * id is kept, "fe80::1%eth0": it picks the link, so it picks the host.
+ */
 List *
 ApexUrlTargets(List *options)
 {
@@ -115,23 +193,35 @@ ApexUrlTargets(List *options)
 	CURLU	   *url;
 	char	   *host = NULL;
 	char	   *port = NULL;
-	List	   *targets = NIL;
+	char	   *zone = NULL;
+	ApexTarget *target = NULL;
 
 	if (value == NULL)
 		return NIL;
 	if ((url = curl_url()) == NULL)
 		elog(ERROR, "out of memory in curl_url");
-	/* the validator has parsed it already; a failure leaves host NULL */
+	/* the validator has parsed it already; a failure leaves target NULL */
 	if (curl_url_set(url, CURLUPART_URL, value, 0) == CURLUE_OK &&
 		curl_url_get(url, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
 		curl_url_get(url, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
-		targets = list_make1(psprintf("%s:%s", host, port));
+	{
+		size_t		len = strlen(host);
+
+		/* curl writes IPv6 addresses in brackets, without the zone id */
+		if (len >= 2 && host[0] == '[' && host[len - 1] == ']')
+			target = ApexTargetMake(pnstrdup(host + 1, len - 2), port);
+		else
+			target = ApexTargetMake(host, port);
+		if (curl_url_get(url, CURLUPART_ZONEID, &zone, 0) == CURLUE_OK)
+			target->host = psprintf("%s%%%s", target->host, zone);
+	}
 	curl_free(host);
 	curl_free(port);
+	curl_free(zone);
 	curl_url_cleanup(url);
-	if (targets == NIL)
+	if (target == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for option \"url\"")));
-	return targets;
+	return list_make1(target);
 }

@@ -53,7 +53,13 @@ apex_pg_start() {
     apex_log "creating a PostgreSQL 15 cluster in $data"
     apex_as_pg "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null || return 1
   fi
-  apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/postgresql.log" \
+  # libpq inside the server reads its environment: a service that supplies
+  # the port, and nothing else, so that 19_allowed_hosts_targets shows the
+  # check following what libpq will use
+  printf '[apex_env]\nport=%s\n' "$APEX_REMOTE_PGPORT" >"$APEX_RUN_DIR/pg_service.conf"
+  apex_as_pg env -u PGHOST -u PGHOSTADDR -u PGPORT PGSERVICE=apex_env \
+    PGSERVICEFILE="$APEX_RUN_DIR/pg_service.conf" \
+    "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/postgresql.log" \
     -o "-p $APEX_PGPORT -k $APEX_RUN_DIR -c listen_addresses=''" start >/dev/null || return 1
   export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
 }
