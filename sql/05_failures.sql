@@ -85,7 +85,7 @@ SELECT * FROM routed();
 -- a failing SQL source is a warning too (it runs in a subtransaction)
 ALTER SERVER docs OPTIONS (SET query 'SELECT id, title FROM no_such_table LIMIT $2');
 SELECT * FROM routed();
--- messages never show a secret of the call's sources, even when echoed
+-- a sql source's error is local and carries no secret: shown as it is (20_secrets)
 ALTER SERVER docs OPTIONS (SET query 'SELECT ''testpassword''::int::text, $1, $2');
 SELECT * FROM routed();
 ALTER SERVER docs OPTIONS (SET query 'INSERT INTO notes VALUES ($1, ''k'', ''t'', ''b'') RETURNING id, $2');

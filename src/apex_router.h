@@ -68,6 +68,7 @@ typedef struct ApexSource
 	const ApexKind *kind;
 	List	   *options;		/* server options, DefElem list */
 	List	   *secrets;		/* user mapping options, DefElem list */
+	Oid			mapping_user;	/* whose mapping they are; InvalidOid: PUBLIC */
 	double		weight;			/* RRF weight */
 	int			timeout_ms;		/* whole-leg budget */
 	int			connect_timeout_ms;
@@ -92,6 +93,19 @@ typedef struct ApexQuery
 	int			vector_dim;
 } ApexQuery;
 
+/*
+ * What a remote peer said about a failure.  Its words are untrusted: they
+ * may echo the caller's query and the credentials the request carried, so
+ * they are kept apart from the cause (our own words) and reach a message
+ * only through ApexRemoteDetail() (redact.c).
+ */
+typedef struct ApexRemote
+{
+	ApexSource *peer;			/* whose secrets the request carried */
+	char	   *text;			/* the peer's words, or NULL */
+	bool		body;			/* text is a raw response body: excerpt it */
+} ApexRemote;
+
 /* One source's part of a call. */
 struct ApexLeg
 {
@@ -99,7 +113,8 @@ struct ApexLeg
 	ApexSource *source;
 	void	   *state;			/* kind-private */
 	List	   *items;			/* ApexItem *, best first */
-	char	   *error;			/* why the leg failed, or NULL */
+	char	   *error;			/* why the leg failed (our words), or NULL */
+	ApexRemote *remote;			/* what the peer said about it, or NULL */
 	bool		done;
 	bool		pending_send;	/* a non-HTTP request not yet written */
 	TimestampTz deadline;		/* start + budget_ms */
@@ -113,7 +128,6 @@ struct ApexCall
 	ApexLoop   *loop;
 	ApexHttp   *http;
 	List	   *legs;			/* ApexLeg * */
-	List	   *secrets;		/* secret strings in use, to scrub messages */
 	struct ApexCache *cache;	/* result cache, or NULL */
 };
 
@@ -150,10 +164,17 @@ extern void ApexCheckUrlOption(const char *name, const char *value);
 /* in catalog.c */
 extern ApexSource *ApexGetSource(const char *name, bool missing_ok);
 extern List *ApexSearchableSources(void);
-extern void ApexUseSource(ApexCall *call, ApexSource *source);
+extern void ApexUseSource(ApexSource *source);
+extern bool ApexSecretsReadable(ApexSource *source);
+
+/* in redact.c */
+extern void ApexRemoteDetail(const ApexRemote *remote, char **client,
+							 char **log);
 
 /* in leg.c */
 extern void ApexLegFail(ApexLeg *leg, const char *fmt,...) pg_attribute_printf(2, 3);
+extern void ApexLegFailRemote(ApexLeg *leg, const ApexRemote *remote,
+							  const char *fmt,...) pg_attribute_printf(3, 4);
 extern void ApexLegFinish(ApexLeg *leg, List *items);
 extern ApexItem *ApexItemMake(const char *id, const char *title,
 							  const char *content, double score,

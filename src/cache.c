@@ -66,7 +66,8 @@ struct ApexCache
 	const char *prefix;			/* key_prefix */
 	const char *ttl;			/* ttl_s */
 	char	   *hash;			/* of the result's inputs */
-	char	   *error;			/* first failure, reported once */
+	char	   *error;			/* first failure (our words), reported once */
+	char	   *remote;			/* what Redis said about it, or NULL */
 	bool		answered;		/* the result lookup is over */
 	char	   *epoch;			/* of the result lookup */
 	char	   *hit;			/* cached rows (JSON), or NULL */
@@ -152,11 +153,14 @@ apex_cache_normalise(const char *text)
 	return buf.data;
 }
 
+/* Record a failure: error in our words, remote what Redis said (or NULL) */
 static void
-apex_cache_failed(ApexCache *cache, const char *error)
+apex_cache_failed(ApexCache *cache, const char *error, const char *remote)
 {
-	if (cache->error == NULL)
-		cache->error = pstrdup(error);
+	if (cache->error)
+		return;
+	cache->error = pstrdup(error);
+	cache->remote = remote ? pstrdup(remote) : NULL;
 }
 
 /*
@@ -183,7 +187,7 @@ ApexCacheOpen(ApexCall *call, List *sources, int rrf_k)
 				 errmsg("apex_router.cache_source \"%s\" is a source of kind \"%s\"",
 						redis->name, redis->kind->name),
 				 errhint("The result cache needs a source of kind \"redis\".")));
-	ApexUseSource(call, redis);
+	ApexUseSource(redis);
 
 	cache = palloc0(sizeof(ApexCache));
 	cache->call = call;
@@ -223,18 +227,22 @@ ApexCacheModeOf(ApexCache *cache)
 
 /* Runs inside hiredis: must not throw */
 static void
-apex_cache_get_done(void *arg, redisReply *reply, const char *error)
+apex_cache_get_done(void *arg, redisReply *reply, const char *error,
+					const char *remote)
 {
 	ApexCacheGetState *get = arg;
 
 	if (reply && reply->type == REDIS_REPLY_ERROR)
-		error = reply->str;
+	{
+		error = "error reply";
+		remote = reply->str;
+	}
 	else if (reply && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
 					   reply->element[0]->type != REDIS_REPLY_STRING))
 		error = "unexpected reply to the cache lookup";
 	if (error)
 	{
-		apex_cache_failed(get->cache, error);
+		apex_cache_failed(get->cache, error, remote);
 		get->got(get->arg, NULL, NULL);
 		return;
 	}
@@ -305,7 +313,7 @@ apex_cache_result_got(void *arg, const char *epoch, const char *value)
 		if (doc && JB_ROOT_IS_ARRAY(doc) && !JB_ROOT_IS_SCALAR(doc))
 			cache->hit = (char *) value;
 		else
-			apex_cache_failed(cache, "cached entry is not a JSON array");
+			apex_cache_failed(cache, "cached entry is not a JSON array", NULL);
 	}
 }
 
@@ -318,7 +326,7 @@ apex_cache_timeout(void *arg)
 		return;
 	cache->answered = true;
 	apex_cache_failed(cache, psprintf("timed out after %d ms",
-									  cache->redis_source->timeout_ms));
+									  cache->redis_source->timeout_ms), NULL);
 }
 
 /* Ask Redis for the call's result; see ApexCacheAnswered / ApexCacheHit */
@@ -349,36 +357,72 @@ ApexCacheStore(ApexCache *cache, const char *rows)
 	ApexCacheSet(cache, "route", cache->epoch, cache->hash, rows);
 }
 
+/*
+ * The detail of a cache failure: what Redis said, as redact.c allows, and
+ * what became of the call (then); *log is for the server log, or NULL.
+ */
+static void
+apex_cache_detail(ApexSource *redis, const char *remote, const char *then,
+				  char **client, char **log)
+{
+	ApexRemote	said = {.peer = redis, .text = (char *) remote};
+
+	*client = (char *) then;
+	*log = NULL;
+	if (remote == NULL)
+		return;
+	ApexRemoteDetail(&said, client, log);
+	*client = then ? psprintf("%s\n%s", *client, then) : *client;
+	*log = *log && then ? psprintf("%s\n%s", *log, then) : *log;
+}
+
 /* One WARNING for whatever went wrong with Redis during the call */
 void
 ApexCacheReport(ApexCache *cache)
 {
-	if (cache && cache->error)
-		ereport(WARNING,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("result cache \"%s\" unavailable: %s",
-						cache->redis_source->name, cache->error),
-				 errdetail("The call went on without the cache.")));
+	char	   *client;
+	char	   *log;
+
+	if (cache == NULL || cache->error == NULL)
+		return;
+	apex_cache_detail(cache->redis_source, cache->remote,
+					  "The call went on without the cache.", &client, &log);
+	ereport(WARNING,
+			(errcode(ERRCODE_FDW_ERROR),
+			 errmsg("result cache \"%s\" unavailable: %s",
+					cache->redis_source->name, cache->error),
+			 errdetail("%s", client),
+			 log ? errdetail_log("%s", log) : 0));
 }
 
 typedef struct ApexFlush
 {
 	bool		done;
-	char	   *error;
+	char	   *error;			/* our words */
+	char	   *remote;			/* what Redis said, or NULL */
 	long long	epoch;
 } ApexFlush;
 
 /* Runs inside hiredis: records the reply only */
 static void
-apex_cache_flush_done(void *arg, redisReply *reply, const char *error)
+apex_cache_flush_done(void *arg, redisReply *reply, const char *error,
+					  const char *remote)
 {
 	ApexFlush  *flush = arg;
 
 	flush->done = true;
 	if (reply && reply->type == REDIS_REPLY_INTEGER)
 		flush->epoch = reply->integer;
+	else if (reply && reply->type == REDIS_REPLY_ERROR)
+	{
+		flush->error = "error reply";
+		flush->remote = pstrdup(reply->str);
+	}
 	else
-		flush->error = pstrdup(reply ? (reply->str ? reply->str : "unexpected reply") : error);
+	{
+		flush->error = pstrdup(reply ? "unexpected reply" : error);
+		flush->remote = remote ? pstrdup(remote) : NULL;
+	}
 }
 
 static bool
@@ -433,7 +477,7 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("apex_router.cache_source \"%s\" is a source of kind \"%s\"",
 						redis->name, redis->kind->name)));
-	ApexUseSource(call, redis);
+	ApexUseSource(redis);
 	prefix = ApexGetOption(redis->options, "key_prefix");
 	ApexRedisCommand(ApexRedisAttach(redis, call->loop, call), call,
 					 apex_cache_flush_done, &flush, 2,
@@ -443,10 +487,18 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 												 redis->timeout_ms)))
 		flush.error = psprintf("timed out after %d ms", redis->timeout_ms);
 	if (flush.error)
+	{
+		char	   *client;
+		char	   *log;
+
+		apex_cache_detail(redis, flush.remote, NULL, &client, &log);
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
 				 errmsg("could not flush result cache \"%s\": %s",
-						redis->name, flush.error)));
+						redis->name, flush.error),
+				 client ? errdetail("%s", client) : 0,
+				 log ? errdetail_log("%s", log) : 0));
+	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(mcxt);
 	PG_RETURN_INT64((int64) flush.epoch);

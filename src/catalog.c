@@ -37,13 +37,15 @@
 /*
  * Options of the user mapping for (current user, server), falling back to
  * the PUBLIC mapping; NIL when there is none (sources without secrets need
- * no mapping, unlike postgres_fdw's servers).
+ * no mapping, unlike postgres_fdw's servers).  *user is the mapping's user,
+ * InvalidOid for PUBLIC.
  */
 static List *
-apex_mapping_options(Oid serverid)
+apex_mapping_options(Oid serverid, Oid *user)
 {
 	Oid			users[2] = {GetUserId(), InvalidOid};
 
+	*user = InvalidOid;
 	for (int i = 0; i < 2; i++)
 	{
 		HeapTuple	tp = SearchSysCache2(USERMAPPINGUSERSERVER,
@@ -59,6 +61,7 @@ apex_mapping_options(Oid serverid)
 			List	   *options = isnull ? NIL : untransformRelOptions(datum);
 
 			ReleaseSysCache(tp);
+			*user = users[i];
 			return options;
 		}
 	}
@@ -120,13 +123,11 @@ ApexGetSource(const char *name, bool missing_ok)
 
 /*
  * Error out unless the current user may use the source; then load its
- * secrets and remember them in the call, so that messages can be scrubbed.
+ * secrets.
  */
 void
-ApexUseSource(ApexCall *call, ApexSource *source)
+ApexUseSource(ApexSource *source)
 {
-	ListCell   *lc;
-
 	AclResult	aclresult = pg_foreign_server_aclcheck(source->serverid,
 													   GetUserId(), ACL_USAGE);
 
@@ -135,15 +136,34 @@ ApexUseSource(ApexCall *call, ApexSource *source)
 	/* the validator checked at CREATE/ALTER; the list may have shrunk */
 	if (!superuser_arg(source->owner))
 		ApexCheckTargets(source->kind, source->options);
-	source->secrets = apex_mapping_options(source->serverid);
-	foreach(lc, source->secrets)
-	{
-		DefElem    *def = lfirst(lc);
+	source->secrets = apex_mapping_options(source->serverid,
+										   &source->mapping_user);
+}
 
-		/* user names are not secret; scrubbing them would mangle messages */
-		if (strcmp(def->defname, "user") != 0)
-			call->secrets = lappend(call->secrets, defGetString(def));
-	}
+/*
+ * May the current user read every secret of the source's user mapping?
+ * The rule of the pg_user_mappings view's umoptions column: superusers;
+ * the user its own mapping, given USAGE on the server or membership in its
+ * owner; the PUBLIC mapping, members of the owner.  A mapping whose only
+ * option is "user" (no secret) has nothing to hide.  redact.c shows a
+ * peer's own words only to such readers.
+ */
+bool
+ApexSecretsReadable(ApexSource *source)
+{
+	bool		secret = false;
+	ListCell   *lc;
+
+	foreach(lc, source->secrets)
+		secret |= strcmp(((DefElem *) lfirst(lc))->defname, "user") != 0;
+	if (!secret || superuser())
+		return true;
+	if (OidIsValid(source->mapping_user))
+		return source->mapping_user == GetUserId() &&
+			(has_privs_of_role(GetUserId(), source->owner) ||
+			 pg_foreign_server_aclcheck(source->serverid, GetUserId(),
+										ACL_USAGE) == ACLCHECK_OK);
+	return has_privs_of_role(GetUserId(), source->owner);
 }
 
 static int

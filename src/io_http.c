@@ -350,24 +350,30 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
  * The message of a failed transfer.  curl's detailed message has timings in
  * it for most failures, so only failures that need the detail (which
  * certificate check failed, which host did not resolve, what was not
- * HTTP about an answer) get it: messages
- * stay stable for the same cause.
+ * HTTP about an answer) get it: messages stay stable for the same cause.
+ * Where the detail may quote the peer (its reply, its certificate's
+ * names), it goes to *peer_detail instead: the peer's words are shown
+ * only as redact.c allows.
  */
 static char *
-apex_http_error(CURLcode rc, const char *detail)
+apex_http_error(CURLcode rc, const char *detail, const char **peer_detail)
 {
+	/* "OpenSSL/3.0.11: error:..." : the version is noise */
+	if (strncmp(detail, "OpenSSL/", 8) == 0 && strstr(detail, ": "))
+		detail = strstr(detail, ": ") + 2;
+	*peer_detail = NULL;
 	switch (rc)
 	{
-		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_UNSUPPORTED_PROTOCOL:	/* answers that are not HTTP */
 		case CURLE_WEIRD_SERVER_REPLY:
 		case CURLE_PEER_FAILED_VERIFICATION:
+			if (detail[0])
+				*peer_detail = pstrdup(detail);
+			break;
+		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_SSL_CACERT_BADFILE:
 		case CURLE_SSL_CERTPROBLEM:
-			/* "OpenSSL/3.0.11: error:..." : the version is noise */
-			if (strncmp(detail, "OpenSSL/", 8) == 0 && strstr(detail, ": "))
-				detail = strstr(detail, ": ") + 2;
 			if (detail[0])
 				return psprintf("%s (%s)", curl_easy_strerror(rc), detail);
 			break;
@@ -419,7 +425,7 @@ apex_http_collect(ApexHttp *http)
 			resp.connect_timeout_ms = t->connect_timeout_ms;
 		}
 		else
-			resp.error = apex_http_error(msg->data.result, t->errbuf);
+			resp.error = apex_http_error(msg->data.result, t->errbuf, &resp.peer_detail);
 		resp.body = &t->body;
 		apex_transfer_release(t);
 		http->transfers = list_delete_ptr(http->transfers, t);

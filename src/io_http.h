@@ -20,6 +20,7 @@ typedef struct ApexHttp ApexHttp;
 typedef struct ApexHttpResponse
 {
 	const char *error;			/* transport failure (no HTTP answer), or NULL */
+	const char *peer_detail;	/* curl's detail quoting the peer, or NULL */
 	bool		timed_out;		/* the failure was the request's timeout */
 	bool		connect_timed_out;	/* ... before a connection was made */
 	long		connect_timeout_ms; /* the connect timeout it had */

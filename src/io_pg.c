@@ -122,11 +122,13 @@ apex_pg_message(const char *msg)
 }
 
 /*
- * End the request.  A connection that failed or is not idle is closed;
- * a healthy one stays for the next call.
+ * End the request: error is our words for a failure, remote what libpq
+ * said (see ApexPgDone).  A connection that failed or is not idle is
+ * closed; a healthy one stays for the next call.
  */
 static void
-apex_pg_finish(ApexPgCall *call, const char *error, bool timed_out)
+apex_pg_finish(ApexPgCall *call, const char *error, const char *remote,
+			   bool timed_out)
 {
 	ApexPgConn *pc = call->pc;
 	PGresult   *res = error ? NULL : call->result;
@@ -147,7 +149,7 @@ apex_pg_finish(ApexPgCall *call, const char *error, bool timed_out)
 	/* the result is malloc'd by libpq: freed even when done throws */
 	PG_TRY();
 	{
-		call->req.done(call->req.arg, res, error, timed_out);
+		call->req.done(call->req.arg, res, error, remote, timed_out);
 	}
 	PG_FINALLY();
 	{
@@ -176,11 +178,22 @@ apex_pg_retry(ApexPgCall *call)
 	return true;
 }
 
+/*
+ * libpq failed with message msg: it may quote the remote server (a FATAL
+ * at log-in, a termination notice), so it is the detail, not the cause.
+ */
+static void
+apex_pg_libpq_failed(ApexPgCall *call, const char *msg)
+{
+	apex_pg_finish(call, call->state == APEX_PG_CONNECTING ? "could not connect"
+				   : "connection lost", apex_pg_message(msg), false);
+}
+
 static void
 apex_pg_fail(ApexPgCall *call, const char *error)
 {
 	if (!apex_pg_retry(call))
-		apex_pg_finish(call, apex_pg_message(error), false);
+		apex_pg_libpq_failed(call, error);
 }
 
 static void
@@ -239,7 +252,7 @@ apex_pg_read(ApexPgCall *call)
 		{
 			/* a kept connection found dead (server restart): reconnect */
 			if (!apex_pg_retry(call))
-				apex_pg_finish(call, NULL, false);
+				apex_pg_finish(call, NULL, NULL, false);
 			return;
 		}
 		if (call->result == NULL)
@@ -258,7 +271,7 @@ apex_pg_connected(ApexPgCall *call)
 	if (!ApexConnOpened("postgres", fd, call->req.label,
 						psprintf("%s:%s", PQhost(pc->conn), PQport(pc->conn))))
 	{
-		apex_pg_finish(call, "out of file descriptors for remote connections", false);
+		apex_pg_finish(call, "out of file descriptors for remote connections", NULL, false);
 		return;
 	}
 	pc->registered = fd;
@@ -267,7 +280,8 @@ apex_pg_connected(ApexPgCall *call)
 	/* as postgres_fdw: a non-superuser may not use the server's own identity */
 	if (!superuser() && !PQconnectionUsedPassword(pc->conn))
 	{
-		apex_pg_finish(call, "the remote server did not ask for the password", false);
+		apex_pg_finish(call, "the remote server did not ask for the password", NULL,
+					   false);
 		ereport(ERROR,
 				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
 				 errmsg("password is required"),
@@ -299,7 +313,7 @@ apex_pg_on_socket(void *arg, pgsocket fd pg_attribute_unused(),
 					apex_pg_watch(call, PQsocket(conn), WL_SOCKET_WRITEABLE);
 					break;
 				default:
-					apex_pg_finish(call, apex_pg_message(PQerrorMessage(conn)), false);
+					apex_pg_libpq_failed(call, PQerrorMessage(conn));
 					break;
 			}
 			break;
@@ -318,7 +332,7 @@ apex_pg_on_socket(void *arg, pgsocket fd pg_attribute_unused(),
 static void
 apex_pg_on_timeout(void *arg)
 {
-	apex_pg_finish((ApexPgCall *) arg, "timed out", true);
+	apex_pg_finish((ApexPgCall *) arg, "timed out", NULL, true);
 }
 
 static void
@@ -327,7 +341,7 @@ apex_pg_on_connect_timeout(void *arg)
 	ApexPgCall *call = arg;
 
 	apex_pg_finish(call, psprintf("could not connect within %ld ms",
-								  call->connect_timeout_ms), false);
+								  call->connect_timeout_ms), NULL, false);
 }
 
 /* Open a new kept connection for the request and start connecting */
@@ -362,7 +376,7 @@ apex_pg_connect(ApexPgCall *call)
 	ApexLoopSetTimer(call->req.loop, call, call->connect_timeout_ms,
 					 apex_pg_on_connect_timeout);
 	if (PQstatus(pc->conn) == CONNECTION_BAD)
-		apex_pg_finish(call, apex_pg_message(PQerrorMessage(pc->conn)), false);
+		apex_pg_libpq_failed(call, PQerrorMessage(pc->conn));
 	else
 		apex_pg_watch(call, PQsocket(pc->conn), WL_SOCKET_WRITEABLE);
 }

@@ -16,9 +16,13 @@
 
 #include "event_loop.h"
 
-/* res is NULL on failure; then error says why (timed_out for the budget) */
+/*
+ * res is NULL on failure; then error says why in our words (timed_out for
+ * the budget), and remote holds libpq's message, or NULL: it may quote the
+ * remote server.
+ */
 typedef void (*ApexPgDone) (void *arg, PGresult *res, const char *error,
-							bool timed_out);
+							const char *remote, bool timed_out);
 
 typedef struct ApexPgRequest
 {

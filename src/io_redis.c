@@ -51,7 +51,8 @@ struct ApexRedis
 	List	   *tickets;		/* ApexRedisTicket *, oldest first */
 	char	   *connect_error;	/* why hiredis could not even start, or NULL */
 	const char *setup_step;		/* "AUTH" or "SELECT", for messages */
-	char	   *setup_error;	/* why AUTH or SELECT failed, or NULL */
+	char	   *setup_error;	/* "AUTH failed" or "SELECT failed", or NULL */
+	char	   *setup_reply;	/* the error reply that said why, or NULL */
 };
 
 typedef struct ApexRedisTicket
@@ -138,18 +139,25 @@ apex_redis_cleanup(void *privdata)
 
 /* AUTH and SELECT: a failure makes every later command fail with it */
 static void
-apex_redis_setup_done(void *arg, redisReply *reply, const char *error)
+apex_redis_setup_done(void *arg, redisReply *reply, const char *error,
+					  const char *remote)
 {
 	ApexRedis  *r = arg;
 
 	if (r->setup_error)
 		return;
 	if (reply == NULL)
+	{
 		r->setup_error = MemoryContextStrdup(TopMemoryContext, error);
+		if (remote)
+			r->setup_reply = MemoryContextStrdup(TopMemoryContext, remote);
+	}
 	else if (reply->type == REDIS_REPLY_ERROR)
+	{
 		r->setup_error = MemoryContextStrdup(TopMemoryContext,
-											 psprintf("%s failed: %s",
-													  r->setup_step, reply->str));
+											 psprintf("%s failed", r->setup_step));
+		r->setup_reply = MemoryContextStrdup(TopMemoryContext, reply->str);
+	}
 	r->setup_step = "SELECT";
 }
 
@@ -160,21 +168,29 @@ apex_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	ApexRedisTicket *t = privdata;
 	ApexRedis  *r = t->r;
 	const char *error = NULL;
+	const char *remote = NULL;
 
 	r->tickets = list_delete_ptr(r->tickets, t);
 	if (reply != NULL && r->registered != PGINVALID_SOCKET)
 		ApexConnUsed("redis", r->registered);
-	if (reply == NULL)
+	if (reply == NULL && ac->err == REDIS_ERR_PROTOCOL)
+	{
+		/* hiredis quotes what the server sent */
+		error = "protocol error";
+		remote = ac->errstr;
+	}
+	else if (reply == NULL)
 		error = ac->errstr[0] ? ac->errstr : "connection lost";
 	else if (r->setup_error && t->done != apex_redis_setup_done)
 	{
 		error = r->setup_error;
+		remote = r->setup_reply;
 		reply = NULL;
 	}
 	if (t->owner && t->done)
-		t->done(t->arg, reply, error);
+		t->done(t->arg, reply, error, remote);
 	else if (reply && t->owner == NULL && ((redisReply *) reply)->type == REDIS_REPLY_ERROR)
-		elog(DEBUG1, "apex_router: late redis error: %s", ((redisReply *) reply)->str);
+		elog(DEBUG1, "apex_router: late redis error reply");
 	pfree(t);
 }
 
@@ -209,6 +225,8 @@ apex_redis_close(ApexRedis *r)
 	pfree(r->label);
 	if (r->setup_error)
 		pfree(r->setup_error);
+	if (r->setup_reply)
+		pfree(r->setup_reply);
 	if (r->connect_error)
 		pfree(r->connect_error);
 	pfree(r);
@@ -351,7 +369,8 @@ ApexRedisCommand(ApexRedis *r, void *owner, ApexRedisDone done, void *arg,
 	if (r->ac == NULL)
 	{
 		if (done)
-			done(arg, NULL, r->connect_error ? r->connect_error : "could not connect");
+			done(arg, NULL, r->connect_error ? r->connect_error : "could not connect",
+				 NULL);
 		return;
 	}
 	t = MemoryContextAllocZero(TopMemoryContext, sizeof(ApexRedisTicket));
@@ -368,7 +387,8 @@ ApexRedisCommand(ApexRedis *r, void *owner, ApexRedisDone done, void *arg,
 		r->tickets = list_delete_ptr(r->tickets, t);
 		pfree(t);
 		if (done)
-			done(arg, NULL, r->ac && r->ac->errstr[0] ? r->ac->errstr : "could not send");
+			done(arg, NULL, r->ac && r->ac->errstr[0] ? r->ac->errstr : "could not send",
+				 NULL);
 	}
 }
 

@@ -21,10 +21,13 @@ typedef struct ApexRedis ApexRedis;
 
 /*
  * A reply (NULL when the connection failed or the call ended first; then
- * error says why).  Runs inside hiredis: it must not throw, and may only
- * record the reply or send further commands.
+ * error says why in our words, and remote, when not NULL, is what the
+ * server said: an AUTH/SELECT error reply, hiredis quoting a bad reply).
+ * Runs inside hiredis: it must not throw, and may only record the reply or
+ * send further commands.
  */
-typedef void (*ApexRedisDone) (void *arg, redisReply *reply, const char *error);
+typedef void (*ApexRedisDone) (void *arg, redisReply *reply, const char *error,
+							   const char *remote);
 
 extern void ApexRedisInit(void);
 extern ApexRedis *ApexRedisAttach(ApexSource *source, ApexLoop *loop,

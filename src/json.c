@@ -35,6 +35,9 @@
 #include "json.h"
 
 #define APEX_JSON_MAX_DEPTH 64
+/* the start of the parser's messages; what follows quotes the text */
+#define APEX_JSON_INVALID "invalid JSON"
+
 /* digits before, and after, the decimal point once the exponent is applied */
 #define APEX_JSON_MAX_DIGITS 1000
 
@@ -135,10 +138,27 @@ ApexJsonParse(const char *data, int len, char **error)
 	rc = pg_parse_json(lex, &nullSemAction);
 	if (rc != JSON_SUCCESS)
 	{
-		*error = psprintf("invalid JSON: %s", json_errdetail(rc, lex));
+		*error = psprintf("%s: %s", APEX_JSON_INVALID, json_errdetail(rc, lex));
 		return NULL;
 	}
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+}
+
+/*
+ * An ApexJsonParse() error split into our words (the result) and, in
+ * *quoted, the parser's detail or NULL: the parser quotes the token it
+ * stopped at, so its detail holds whatever the text held.
+ */
+char *
+ApexJsonErrorCause(char *error, char **quoted)
+{
+	size_t		len = strlen(APEX_JSON_INVALID);
+
+	*quoted = NULL;
+	if (strncmp(error, APEX_JSON_INVALID ": ", len + 2) != 0)
+		return error;
+	*quoted = error + len + 2;
+	return pstrdup(APEX_JSON_INVALID);
 }
 
 /* object[key], or NULL when object is not an object or lacks the key */

@@ -15,6 +15,7 @@
 #include "utils/jsonb.h"
 
 extern Jsonb *ApexJsonParse(const char *data, int len, char **error);
+extern char *ApexJsonErrorCause(char *error, char **quoted);
 extern JsonbValue *ApexJsonGet(JsonbContainer *object, const char *key);
 extern JsonbContainer *ApexJsonObject(JsonbValue *value);
 extern JsonbContainer *ApexJsonArray(JsonbValue *value);

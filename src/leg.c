@@ -22,30 +22,76 @@
 #include "io_http.h"
 #include "leg.h"
 
-/* Record why the leg failed; the first failure wins. */
-void
-ApexLegFail(ApexLeg *leg, const char *fmt,...)
+/* how much of a peer's words a failure keeps (redact.c shows less) */
+#define APEX_REMOTE_MAX_BYTES 65536
+
+static void apex_leg_vfail(ApexLeg *leg, const ApexRemote *remote,
+						   const char *fmt, va_list args) pg_attribute_printf(3, 0);
+
+static void
+apex_leg_vfail(ApexLeg *leg, const ApexRemote *remote, const char *fmt,
+			   va_list args)
 {
-	va_list		args;
 	StringInfoData buf;
 
-	if (leg->done)
-		return;
 	initStringInfo(&buf);
 	for (;;)
 	{
+		va_list		copy;
 		int			needed;
 
-		va_start(args, fmt);
-		needed = appendStringInfoVA(&buf, fmt, args);
-		va_end(args);
+		va_copy(copy, args);
+		needed = appendStringInfoVA(&buf, fmt, copy);
+		va_end(copy);
 		if (needed == 0)
 			break;
 		enlargeStringInfo(&buf, needed);
 	}
 	leg->error = buf.data;
+	if (remote && remote->text)
+	{
+		leg->remote = palloc(sizeof(ApexRemote));
+		leg->remote->peer = remote->peer;
+		/* a body can be large: what the excerpt can show is far less */
+		leg->remote->text = pnstrdup(remote->text, APEX_REMOTE_MAX_BYTES);
+		leg->remote->body = remote->body;
+	}
 	leg->items = NIL;
 	leg->done = true;
+}
+
+/*
+ * Record why the leg failed, in our own words: fmt must not format
+ * anything a remote peer sent (see ApexLegFailRemote).  The first failure
+ * wins.
+ */
+void
+ApexLegFail(ApexLeg *leg, const char *fmt,...)
+{
+	va_list		args;
+
+	if (leg->done)
+		return;
+	va_start(args, fmt);
+	apex_leg_vfail(leg, NULL, fmt, args);
+	va_end(args);
+}
+
+/*
+ * Record a failure with what the peer said about it (remote->text, may be
+ * NULL): the cause in our own words, the peer's kept apart for
+ * ApexRemoteDetail().
+ */
+void
+ApexLegFailRemote(ApexLeg *leg, const ApexRemote *remote, const char *fmt,...)
+{
+	va_list		args;
+
+	if (leg->done)
+		return;
+	va_start(args, fmt);
+	apex_leg_vfail(leg, remote, fmt, args);
+	va_end(args);
 }
 
 void
@@ -119,29 +165,35 @@ ApexRowItem(int ncols, const char *const *names, const char *const *values,
 }
 
 /*
- * Fail the leg for a request that got no HTTP answer; peer names who was
- * asked when it is not the source itself (the embedder of a vector source).
+ * Fail the leg for a request to peer (the leg's source, or its embedder)
+ * that got no HTTP answer; label names the peer in the message when it is
+ * not the source itself.
  */
 void
-ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp, const char *peer)
+ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
+					 const char *label)
 {
+	ApexRemote	remote = {.peer = peer, .text = (char *) resp->peer_detail};
+	const char *sep = label ? ": " : "";
+
+	if (label == NULL)
+		label = "";
 	if (resp->connect_timed_out)
-		ApexLegFail(leg, "%s%scould not connect within %ld ms", peer ? peer : "",
-					peer ? ": " : "", resp->connect_timeout_ms);
+		ApexLegFail(leg, "%s%scould not connect within %ld ms", label, sep,
+					resp->connect_timeout_ms);
 	else if (resp->timed_out)
-		ApexLegFail(leg, "%s%stimed out after %d ms", peer ? peer : "",
-					peer ? ": " : "", leg->budget_ms);
+		ApexLegFail(leg, "%s%stimed out after %d ms", label, sep, leg->budget_ms);
 	else
-		ApexLegFail(leg, "%s%s%s", peer ? peer : "", peer ? ": " : "", resp->error);
+		ApexLegFailRemote(leg, &remote, "%s%s%s", label, sep, resp->error);
 }
 
 /*
  * A successful answer that says it is not JSON (an HTML page from a proxy,
- * say): the reason, else NULL.  A missing Content-Type is given the
- * benefit of the doubt.
+ * say): the reason, with the Content-Type in *remote, else NULL.  A missing
+ * Content-Type is given the benefit of the doubt.
  */
 char *
-ApexNotJson(ApexHttpResponse *resp)
+ApexNotJson(ApexHttpResponse *resp, ApexRemote *remote)
 {
 	char	   *lower;
 
@@ -152,23 +204,23 @@ ApexNotJson(ApexHttpResponse *resp)
 						DEFAULT_COLLATION_OID);
 	if (strstr(lower, "json") != NULL)
 		return NULL;
-	return psprintf("HTTP %ld with Content-Type \"%s\", not JSON",
-					resp->status, resp->content_type);
+	remote->text = psprintf("Content-Type: %s", resp->content_type);
+	return psprintf("HTTP %ld with a Content-Type that is not JSON", resp->status);
 }
 
 /* Finish the leg from a search response: transport failure, decoded items */
 void
 ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
 {
+	ApexRemote	remote = {.peer = leg->source};
 	List	   *items;
 	char	   *error;
 
 	if (resp->error)
-		ApexLegFailTransport(leg, resp, NULL);
-	else if ((error = ApexNotJson(resp)))
-		ApexLegFail(leg, "%s", error);
-	else if ((error = decode(leg->state, resp->status, resp->body, &items)))
-		ApexLegFail(leg, "%s", error);
+		ApexLegFailTransport(leg, resp, leg->source, NULL);
+	else if ((error = ApexNotJson(resp, &remote)) ||
+			 (error = decode(leg->state, resp->status, resp->body, &items, &remote)))
+		ApexLegFailRemote(leg, &remote, "%s", error);
 	else
 		ApexLegFinish(leg, items);
 }
@@ -227,28 +279,6 @@ ApexUrlJoin(const char *base, const char *path)
 	while (len > 0 && base[len - 1] == '/')
 		len--;
 	return psprintf("%.*s%s", len, base, path);
-}
-
-/*
- * A short, printable excerpt of a non-JSON body (e.g. Qdrant's plain-text
- * 401), for messages.
- */
-char *
-ApexBodyExcerpt(const char *data, int len)
-{
-	StringInfoData buf;
-	int			n = Min(len, 200);
-
-	initStringInfo(&buf);
-	for (int i = 0; i < n; i++)
-	{
-		unsigned char c = data[i];
-
-		appendStringInfoChar(&buf, (c >= 0x20 && c < 0x7f) ? c : ' ');
-	}
-	if (len > n)
-		appendStringInfoString(&buf, "...");
-	return buf.len ? buf.data : pstrdup("(empty body)");
 }
 
 /* Percent-encode a URL path segment (RFC 3986 unreserved kept as is) */

@@ -28,14 +28,17 @@ typedef struct ApexHttpAuth
 /*
  * A response decoder: pure (no I/O, no catalog), so it can be tested and
  * fuzzed alone.  conf is the kind's parsed options (the leg's state).
- * Returns NULL with *items set, or the reason the response is unusable.
+ * Returns NULL with *items set, or the reason the response is unusable in
+ * our own words (nothing the server sent: a status number at most), with
+ * what the server said about it, if anything, in remote->text (remote->body
+ * when that is the raw body).
  */
 typedef char *(*ApexDecoder) (const void *conf, long status, StringInfo body,
-							  List **items);
+							  List **items, ApexRemote *remote);
 
 extern ApexItem *ApexRowItem(int ncols, const char *const *names,
 							 const char *const *values, char **error);
-extern char *ApexNotJson(ApexHttpResponse *resp);
+extern char *ApexNotJson(ApexHttpResponse *resp, ApexRemote *remote);
 extern void ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp,
 							ApexDecoder decode);
 extern void ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url,
@@ -43,9 +46,8 @@ extern void ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url,
 						const ApexHttpAuth *auth, ApexHttpDone done,
 						void *arg);
 extern void ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp,
-								 const char *peer);
+								 ApexSource *peer, const char *label);
 extern char *ApexUrlJoin(const char *base, const char *path);
-extern char *ApexBodyExcerpt(const char *data, int len);
 extern char *ApexUrlEncode(const char *segment);
 
 #endif							/* APEX_LEG_H */

@@ -138,29 +138,35 @@ embed_decode_array(JsonbContainer *array, int *dim, char **error)
 
 /*
  * Decode an embedding response (pure; fuzzable).  Returns the vector, or
- * NULL with *error set.
+ * NULL with *error set (our words) and what the server said about it in
+ * remote->text (see ApexDecoder).
  */
 static float4 *
-embed_decode(bool ollama, long status, StringInfo body, int *dim, char **error)
+embed_decode(bool ollama, long status, StringInfo body, int *dim, char **error,
+			 ApexRemote *remote)
 {
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, error);
 	JsonbValue *v;
 	float4	   *vec;
 
-	if (doc == NULL)
-	{
-		if (status < 200 || status > 299)
-			*error = psprintf("HTTP %ld", status);
-		return NULL;
-	}
 	if (status < 200 || status > 299)
 	{
 		/* OpenAI: {"error":{"message":...}}; Ollama: {"error":"..."} */
-		v = ApexJsonGet(&doc->root, "error");
+		v = doc ? ApexJsonGet(&doc->root, "error") : NULL;
 		if (ApexJsonObject(v))
 			v = ApexJsonGet(ApexJsonObject(v), "message");
-		*error = psprintf("HTTP %ld: %s", status,
-						  ApexJsonScalarText(v) ? ApexJsonScalarText(v) : "no error message");
+		remote->text = ApexJsonScalarText(v);
+		if (remote->text == NULL)
+		{
+			remote->text = body->data;
+			remote->body = true;
+		}
+		*error = psprintf("HTTP %ld", status);
+		return NULL;
+	}
+	if (doc == NULL)
+	{
+		*error = ApexJsonErrorCause(*error, &remote->text);
 		return NULL;
 	}
 	if (ollama)
@@ -201,21 +207,23 @@ static void
 embed_done(void *arg, ApexHttpResponse *resp)
 {
 	EmbedRequest *req = arg;
+	char	   *label = psprintf("embedder \"%s\"", req->embedder->name);
+	ApexRemote	remote = {.peer = req->embedder};
 	char	   *error = NULL;
 	float4	   *vec = NULL;
 	int			dim = 0;
 
 	if (resp->error)
 	{
-		ApexLegFailTransport(req->leg, resp,
-							 psprintf("embedder \"%s\"", req->embedder->name));
+		ApexLegFailTransport(req->leg, resp, req->embedder, label);
 		return;
 	}
-	error = ApexNotJson(resp);
-	vec = error ? NULL : embed_decode(req->ollama, resp->status, resp->body, &dim, &error);
+	error = ApexNotJson(resp, &remote);
+	vec = error ? NULL : embed_decode(req->ollama, resp->status, resp->body, &dim,
+									  &error, &remote);
 	if (vec == NULL)
 	{
-		ApexLegFail(req->leg, "embedder \"%s\": %s", req->embedder->name, error);
+		ApexLegFailRemote(req->leg, &remote, "%s: %s", label, error);
 		return;
 	}
 	if (req->cache_epoch)

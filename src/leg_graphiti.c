@@ -175,11 +175,12 @@ graphiti_parse_timestamp(const char *s, TimestampTz *result)
 
 /*
  * Is the fact no longer true: invalid_at or expired_at set and not in the
- * future?  Returns NULL with *stale set, or what is wrong with the fact
- * ("an invalid ...").
+ * future?  Returns NULL with *stale set, or the field that is not a valid
+ * timestamp, with its value in *value.
  */
-static char *
-graphiti_stale(const GraphitiConf *conf, JsonbContainer *fact, bool *stale)
+static const char *
+graphiti_stale(const GraphitiConf *conf, JsonbContainer *fact, bool *stale,
+			   char **value)
 {
 	static const char *const fields[] = {"invalid_at", "expired_at"};
 
@@ -187,17 +188,14 @@ graphiti_stale(const GraphitiConf *conf, JsonbContainer *fact, bool *stale)
 	for (size_t i = 0; i < lengthof(fields); i++)
 	{
 		JsonbValue *v = ApexJsonGet(fact, fields[i]);
-		char	   *text;
 		TimestampTz ts;
 
 		if (v == NULL || v->type == jbvNull)
 			continue;
-		if (v->type != jbvString)
-			return psprintf("a non-string \"%s\"", fields[i]);
-		text = pnstrdup(v->val.string.val, v->val.string.len);
-		if (!graphiti_parse_timestamp(text, &ts))
-			return psprintf("an invalid \"%s\": \"%s\"", fields[i],
-							ApexBodyExcerpt(text, strlen(text)));
+		*value = ApexJsonText(v);
+		if (v->type != jbvString ||
+			!graphiti_parse_timestamp(ApexJsonScalarText(v), &ts))
+			return fields[i];
 		if (ts <= conf->now)
 			*stale = true;
 	}
@@ -243,10 +241,12 @@ graphiti_detail(Jsonb *doc)
 
 /*
  * Decode a POST /search response (pure; fuzzable: the clock is conf->now).
- * Returns NULL on success with *items set, else the error text.
+ * Returns NULL on success with *items set, else the error text (see
+ * ApexDecoder).
  */
 static char *
-graphiti_decode(const void *arg, long status, StringInfo body, List **items)
+graphiti_decode(const void *arg, long status, StringInfo body, List **items,
+				ApexRemote *remote)
 {
 	const GraphitiConf *conf = arg;
 	char	   *error = NULL;
@@ -256,13 +256,16 @@ graphiti_decode(const void *arg, long status, StringInfo body, List **items)
 	*items = NIL;
 	if (status < 200 || status > 299)
 	{
-		char	   *detail = graphiti_detail(doc);
-
-		return psprintf("HTTP %ld: %s", status,
-						detail ? detail : ApexBodyExcerpt(body->data, body->len));
+		remote->text = graphiti_detail(doc);
+		if (remote->text == NULL)
+		{
+			remote->text = body->data;
+			remote->body = true;
+		}
+		return psprintf("HTTP %ld", status);
 	}
 	if (doc == NULL)
-		return error;
+		return ApexJsonErrorCause(error, &remote->text);
 	facts = ApexJsonArray(ApexJsonGet(&doc->root, "facts"));
 	if (facts == NULL)
 		return "response has no \"facts\" array";
@@ -271,16 +274,21 @@ graphiti_decode(const void *arg, long status, StringInfo body, List **items)
 		JsonbValue *factv = ApexJsonAt(facts, i);
 		JsonbContainer *fact = ApexJsonObject(factv);
 		JsonbValue *uuid = ApexJsonGet(fact, "uuid");
+		const char *field;
+		char	   *value;
 		bool		stale;
 
 		if (uuid == NULL || uuid->type != jbvString)
 			return "fact without a string \"uuid\"";
 		if (!conf->include_invalid)
 		{
-			if ((error = graphiti_stale(conf, fact, &stale)))
-				return psprintf("fact \"%s\" has %s",
-								ApexBodyExcerpt(uuid->val.string.val, uuid->val.string.len),
-								error);
+			if ((field = graphiti_stale(conf, fact, &stale, &value)))
+			{
+				/* the fact's own values are the server's words */
+				remote->text = psprintf("Fact %s has \"%s\": %s.",
+										ApexJsonText(uuid), field, value);
+				return psprintf("a fact has an invalid \"%s\"", field);
+			}
 			if (stale)
 				continue;
 		}

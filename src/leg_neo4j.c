@@ -130,10 +130,11 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 
 /*
  * Decode a tx/commit or query/v2 response (pure; fuzzable).  Returns NULL
- * on success with *items set, else the error text.
+ * on success with *items set, else the error text (see ApexDecoder).
  */
 static char *
-neo4j_decode(const void *conf, long status, StringInfo body, List **items)
+neo4j_decode(const void *conf, long status, StringInfo body, List **items,
+			 ApexRemote *remote)
 {
 	bool		query_api = ((const Neo4jConf *) conf)->query_api;
 	char	   *error = NULL;
@@ -143,16 +144,20 @@ neo4j_decode(const void *conf, long status, StringInfo body, List **items)
 	char	   *neo_error;
 
 	*items = NIL;
-	if (doc == NULL)
-		return (status < 200 || status > 299)
-			? psprintf("HTTP %ld: %s", status, ApexBodyExcerpt(body->data, body->len))
-			: error;
-	neo_error = neo4j_error(&doc->root);
+	neo_error = doc ? neo4j_error(&doc->root) : NULL;
 	if (status < 200 || status > 299)
-		return psprintf("HTTP %ld: %s", status,
-						neo_error ? neo_error : ApexBodyExcerpt(body->data, body->len));
+	{
+		remote->text = neo_error ? neo_error : body->data;
+		remote->body = neo_error == NULL;
+		return psprintf("HTTP %ld", status);
+	}
+	if (doc == NULL)
+		return ApexJsonErrorCause(error, &remote->text);
 	if (neo_error)
-		return neo_error;
+	{
+		remote->text = neo_error;
+		return "the statement failed";
+	}
 
 	if (query_api)
 	{

@@ -241,27 +241,40 @@ postgres_join(List *elements)
 	return buf.data;
 }
 
+/* A SQLSTATE: five digits or upper-case letters, else NULL */
+static const char *
+postgres_sqlstate(const char *code)
+{
+	if (code == NULL || strlen(code) != 5 ||
+		strspn(code, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 5)
+		return NULL;
+	return code;
+}
+
 /*
  * Items from a query result (pure; fuzzable through PGresults).  Returns
- * NULL on success with *items set, else the error text.
+ * NULL on success with *items set, else the error text in our words, with
+ * what the remote server said in *remote (the remote error's message, or a
+ * row's values: both may echo the parameters).
  */
 static char *
-postgres_decode(PGresult *res, List **items)
+postgres_decode(PGresult *res, List **items, char **remote)
 {
 	int			ncols = PQnfields(res);
 	const char **names;
 	const char **values;
 
 	*items = NIL;
+	*remote = NULL;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		const char *sqlstate = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		const char *sqlstate = postgres_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
 
 		if (PQresultStatus(res) == PGRES_COMMAND_OK)
 			return "query must be a SELECT returning rows";
-		return psprintf("remote error %s: %s", sqlstate ? sqlstate : "?",
-						primary ? primary : PQresStatus(PQresultStatus(res)));
+		*remote = pstrdup(primary ? primary : PQresStatus(PQresultStatus(res)));
+		return sqlstate ? psprintf("remote error %s", sqlstate) : "remote error";
 	}
 	names = palloc(sizeof(char *) * Max(ncols, 1));
 	values = palloc(sizeof(char *) * Max(ncols, 1));
@@ -276,7 +289,11 @@ postgres_decode(PGresult *res, List **items)
 			values[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
 		item = ApexRowItem(ncols, names, values, &error);
 		if (error)
-			return error;
+		{
+			/* it names the column and quotes the value */
+			*remote = error;
+			return "a score that is not a number";
+		}
 		if (item)
 			*items = lappend(*items, item);
 	}
@@ -284,18 +301,20 @@ postgres_decode(PGresult *res, List **items)
 }
 
 static void
-postgres_done(void *arg, PGresult *res, const char *error, bool timed_out)
+postgres_done(void *arg, PGresult *res, const char *error, const char *said,
+			  bool timed_out)
 {
 	ApexLeg    *leg = arg;
+	ApexRemote	remote = {.peer = leg->source, .text = (char *) said};
 	List	   *items;
 	char	   *decode_error;
 
 	if (timed_out)
 		ApexLegFail(leg, "timed out after %d ms", leg->budget_ms);
 	else if (error)
-		ApexLegFail(leg, "%s", error);
-	else if ((decode_error = postgres_decode(res, &items)))
-		ApexLegFail(leg, "%s", decode_error);
+		ApexLegFailRemote(leg, &remote, "%s", error);
+	else if ((decode_error = postgres_decode(res, &items, &remote.text)))
+		ApexLegFailRemote(leg, &remote, "%s", decode_error);
 	else
 		ApexLegFinish(leg, items);
 }

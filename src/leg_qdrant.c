@@ -109,10 +109,12 @@ qdrant_point(const QdrantConf *conf, JsonbValue *pointv, char **error)
 
 /*
  * Decode a points/query or points/search response (pure; fuzzable).
- * Returns NULL on success with *items set, else the error text.
+ * Returns NULL on success with *items set, else the error text (see
+ * ApexDecoder).
  */
 static char *
-qdrant_decode(const void *arg, long status, StringInfo body, List **items)
+qdrant_decode(const void *arg, long status, StringInfo body, List **items,
+			  ApexRemote *remote)
 {
 	const QdrantConf *conf = arg;
 	char	   *error = NULL;
@@ -127,12 +129,16 @@ qdrant_decode(const void *arg, long status, StringInfo body, List **items)
 		JsonbValue *msg = doc ? ApexJsonGet(ApexJsonObject(ApexJsonGet(&doc->root, "status")),
 											"error") : NULL;
 
-		return psprintf("HTTP %ld: %s", status,
-						ApexJsonScalarText(msg) ? ApexJsonScalarText(msg)
-						: ApexBodyExcerpt(body->data, body->len));
+		remote->text = ApexJsonScalarText(msg);
+		if (remote->text == NULL)
+		{
+			remote->text = body->data;
+			remote->body = true;
+		}
+		return psprintf("HTTP %ld", status);
 	}
 	if (doc == NULL)
-		return error;
+		return ApexJsonErrorCause(error, &remote->text);
 	result = ApexJsonGet(&doc->root, "result");
 	if (!conf->search_endpoint)
 		result = ApexJsonGet(ApexJsonObject(result), "points");
@@ -235,7 +241,7 @@ qdrant_start(ApexLeg *leg)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("embedder \"%s\" of source \"%s\" is a source of kind \"%s\"",
 						embedder_name, leg->source->name, embedder->kind->name)));
-	ApexUseSource(leg->call, embedder);
+	ApexUseSource(embedder);
 	ApexEmbedStart(leg, embedder, query->text, qdrant_search);
 }
 

@@ -171,20 +171,24 @@ redis_hit_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/*
+ * A failed command: no reply (error and remote as ApexRedisDone has them),
+ * or an error reply, whose text is the server's words.
+ */
 static void
-redis_fail(RedisSearch *s, redisReply *reply, const char *error)
+redis_fail(RedisSearch *s, redisReply *reply, const char *error,
+		   const char *remote)
 {
-	if (error)
-		ApexLegFail(s->leg, "%s", error);
-	else if (pg_verifymbstr(reply->str, reply->len, true))
-		ApexLegFail(s->leg, "%s", reply->str);
-	else						/* the server's bytes are no valid text */
-		ApexLegFail(s->leg, "%s", ApexBodyExcerpt(reply->str, reply->len));
+	ApexRemote	said = {.peer = s->leg->source};
+
+	said.text = (char *) (reply ? reply->str : remote);
+	ApexLegFailRemote(s->leg, &said, "%s", reply ? "error reply" : error);
 }
 
 /* One item hash arrived (HGETALL: field, value, field, value, ...) */
 static void
-redis_item_done(void *arg, redisReply *reply, const char *error)
+redis_item_done(void *arg, redisReply *reply, const char *error,
+				const char *remote)
 {
 	RedisSearch *s = arg;
 	const char *title_field = redis_option(s->leg, "title_field", "title");
@@ -197,7 +201,7 @@ redis_item_done(void *arg, redisReply *reply, const char *error)
 	s->waiting--;
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 	{
-		redis_fail(s, reply, error);
+		redis_fail(s, reply, error, remote);
 		return;
 	}
 	initStringInfo(&raw);
@@ -231,14 +235,15 @@ redis_item_done(void *arg, redisReply *reply, const char *error)
 
 /* One term's set arrived (ZREVRANGE ... WITHSCORES: member, score, ...) */
 static void
-redis_term_done(void *arg, redisReply *reply, const char *error)
+redis_term_done(void *arg, redisReply *reply, const char *error,
+				const char *remote)
 {
 	RedisSearch *s = arg;
 
 	s->waiting--;
 	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
 	{
-		redis_fail(s, reply, error);
+		redis_fail(s, reply, error, remote);
 		return;
 	}
 	for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2)

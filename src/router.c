@@ -145,7 +145,7 @@ apex_read_vector(ApexQuery *query, ArrayType *array)
 
 /* The sources named by the caller, or every usable one when names is NULL */
 static List *
-apex_plan_sources(ApexCall *call, ArrayType *names)
+apex_plan_sources(ArrayType *names)
 {
 	List	   *sources = NIL;
 	ListCell   *lc;
@@ -201,32 +201,15 @@ apex_plan_sources(ApexCall *call, ArrayType *names)
 					 errmsg("sources must name at least one source")));
 	}
 	foreach(lc, sources)
-		ApexUseSource(call, lfirst(lc));
+		ApexUseSource(lfirst(lc));
 	return sources;
 }
 
-/* Replace every secret in use by the call with asterisks. */
-static char *
-apex_scrub(ApexCall *call, const char *message)
-{
-	char	   *result = pstrdup(message);
-	ListCell   *lc;
-
-	foreach(lc, call->secrets)
-	{
-		const char *secret = lfirst(lc);
-		size_t		len = strlen(secret);
-		char	   *hit;
-
-		if (len == 0)
-			continue;
-		while ((hit = strstr(result, secret)))
-			memset(hit, '*', len);
-	}
-	return result;
-}
-
-/* One WARNING per failed leg; in strict mode the first failure is an ERROR */
+/*
+ * One WARNING per failed leg; in strict mode the first failure is an ERROR.
+ * The primary message is our own words; what the peer said is the detail,
+ * shown or withheld by ApexRemoteDetail() (redact.c explains why).
+ */
 static void
 apex_report_failures(ApexCall *call)
 {
@@ -235,13 +218,18 @@ apex_report_failures(ApexCall *call)
 	foreach(lc, call->legs)
 	{
 		ApexLeg    *leg = lfirst(lc);
+		char	   *client = NULL;
+		char	   *log = NULL;
 
 		if (leg->error == NULL)
 			continue;
+		if (leg->remote)
+			ApexRemoteDetail(leg->remote, &client, &log);
 		ereport(apex_strict ? ERROR : WARNING,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("source \"%s\" failed: %s", leg->source->name,
-						apex_scrub(call, leg->error))));
+				 errmsg("source \"%s\" failed: %s", leg->source->name, leg->error),
+				 client ? errdetail("%s", client) : 0,
+				 log ? errdetail_log("%s", log) : 0));
 	}
 }
 
@@ -567,7 +555,7 @@ apex_route(PG_FUNCTION_ARGS)
 	call->query.limit = k;
 	if (!PG_ARGISNULL(3))
 		apex_read_vector(&call->query, PG_GETARG_ARRAYTYPE_P(3));
-	sources = apex_plan_sources(call, PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2));
+	sources = apex_plan_sources(PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2));
 	call->loop = ApexLoopCreate(call->mcxt);
 	call->http = ApexHttpCreate(call->loop, call->mcxt);
 

@@ -182,6 +182,47 @@ describe('error and transport faults', () => {
   test('unknown fault item is rejected', async () => {
     assert.equal((await control(srv.qdrant, '*', 'explode')).status, 400);
     assert.equal((await fetch(`${srv.qdrant}/__fault/explode/healthz`)).status, 400);
+    assert.equal((await fetch(`${srv.qdrant}/__fault/echo=rot13/healthz`)).status, 400);
+  });
+});
+
+describe('echo faults (issue 9: credentials echoed in error messages)', () => {
+  const neoMessage = async (form) => {
+    const r = await neoTx(`/__fault/echo=${form}`, [FT]);
+    assert.equal(r.status, 400);
+    const j = await r.json();
+    assert.deepEqual(j.results, []);
+    assert.equal(j.errors[0].code, 'Neo.ClientError.Request.Invalid');
+    return j.errors[0].message;
+  };
+  const pw = Buffer.from(NEO_PW);
+
+  test('header, base64 (three alignments, URL-safe), percent, json in the server\'s own body', async () => {
+    assert.equal(await neoMessage('header'), `Invalid credentials: ${basic('neo4j', NEO_PW)}`);
+    const b64 = (prefix) => Buffer.concat([Buffer.from(prefix), pw]).toString('base64');
+    assert.equal(await neoMessage('base64'),
+      `Invalid credentials: ${b64('')} ${b64('k')} ${b64('ke')} ${pw.toString('base64url')}`);
+    const lower = [...pw].map((b) => '%' + b.toString(16).padStart(2, '0')).join('');
+    assert.equal(await neoMessage('percent'), `Invalid credentials: ${lower} ${lower.toUpperCase()}`);
+    const json = await neoMessage('json');
+    assert.equal(JSON.parse(`"${json.slice('Invalid credentials: '.length)}"`), NEO_PW);
+    // the other servers' envelopes carry the echo where their messages go
+    const q = await qquery(`${srv.qdrant}/__fault/echo=header`);
+    assert.equal(q.status, 400);
+    assert.deepEqual((await q.json()).status.error, `Invalid credentials: ${QKEY}`);
+    const e = await fetch(`${srv.embedder}/__fault/echo=header/v1/embeddings`, {
+      method: 'POST', headers: { authorization: 'Bearer sk-fault-key' }, body: '{}',
+    });
+    assert.equal((await e.json()).error.message, 'Invalid credentials: Bearer sk-fault-key');
+  });
+
+  test('cut: plain text with the credential across byte 200', async () => {
+    const r = await qquery(`${srv.qdrant}/__fault/echo=cut`);
+    assert.equal(r.status, 400);
+    assert.match(r.headers.get('content-type'), /^text\/plain/);
+    const text = await r.text();
+    assert.equal(text.indexOf(QKEY), 190);
+    assert.ok(text.length > 200 && 190 + QKEY.length > 200);
   });
 });
 

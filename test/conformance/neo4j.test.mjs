@@ -96,6 +96,22 @@ describe('neo4j transactional endpoint /db/neo4j/tx/commit', () => {
     assert.equal((await bad.json()).errors[0].code, 'Neo.ClientError.Request.InvalidFormat');
   });
 
+  test('an unterminated Lucene phrase fails as in Neo4j 5, echoing the query', async () => {
+    const j = await (await post('/db/neo4j/tx/commit', {
+      statements: [{ statement: FT, parameters: { index: 'entity_text', query: 'roadmap "sarah b\\"x' } }],
+    })).json();
+    assert.deepEqual(j.results, []);
+    assert.equal(j.errors[0].code, 'Neo.ClientError.Procedure.ProcedureCallFailed');
+    assert.equal(j.errors[0].message, 'Failed to invoke procedure `db.index.fulltext.queryNodes`: Caused by: ' +
+      'org.apache.lucene.queryparser.classic.TokenMgrError: Lexical error at line 1, column 20.  ' +
+      'Encountered: <EOF> after prefix "\\"sarah b\\\\\\"x" (in lexical state 2)');
+    // balanced and escaped quotes parse
+    const ok = await (await post('/db/neo4j/tx/commit', {
+      statements: [{ statement: FT, parameters: { index: 'entity_text', query: '"sarah roadmap" \\"x' } }],
+    })).json();
+    assert.deepEqual(ok.errors, []);
+  });
+
   test('401 without or with wrong credentials; Bearer accepted; 404 unknown db', async () => {
     const none = await post('/db/neo4j/tx/commit', { statements: [] }, null);
     assert.equal(none.status, 401);

@@ -20,7 +20,7 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
-/* the targets (fuzz_http.c, fuzz_redis.c, fuzz_postgres.c) */
+/* the targets (fuzz_http.c, fuzz_redis.c, fuzz_postgres.c, fuzz_redact.c) */
 extern void FuzzJson(const uint8 *data, size_t size);
 extern void FuzzNeo4j(const uint8 *data, size_t size);
 extern void FuzzQdrant(const uint8 *data, size_t size);
@@ -28,10 +28,12 @@ extern void FuzzGraphiti(const uint8 *data, size_t size);
 extern void FuzzEmbed(const uint8 *data, size_t size);
 extern void FuzzRedis(const uint8 *data, size_t size);
 extern void FuzzPostgres(const uint8 *data, size_t size);
+extern void FuzzRedact(const uint8 *data, size_t size);
 
-/* checks (fuzz_main.c) */
+/* checks (fuzz_main.c; FuzzCheckRemote: fuzz_redact.c) */
 extern void FuzzFail(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
 extern void FuzzCheckError(const char *error);
 extern void FuzzCheckItems(List *items);
+extern void FuzzCheckRemote(const char *text, bool body);
 
 #endif							/* APEX_FUZZ_H */

@@ -62,10 +62,17 @@ fuzz_body(const uint8 *data, size_t size)
 	return body;
 }
 
-/* Shared by the item decoders: error, or items; never items for a non-2xx */
+/*
+ * Shared by the item decoders: error, or items; never items for a non-2xx.
+ * What the server said about an error goes through the masker.
+ */
 static void
-fuzz_check_decoded(long status, char *error, List *items)
+fuzz_check_decoded(long status, char *error, List *items, ApexRemote *remote)
 {
+	if (remote->text && error == NULL)
+		FuzzFail("a server's words without an error");
+	if (remote->text)
+		FuzzCheckRemote(remote->text, remote->body);
 	if (error)
 		FuzzCheckError(error);
 	else if (status < 200 || status > 299)
@@ -104,9 +111,11 @@ FuzzNeo4j(const uint8 *data, size_t size)
 	Neo4jConf	conf = {.query_api = variant & 1};
 	StringInfoData body = fuzz_body(data, size);
 	List	   *items;
-	char	   *error = neo4j_decode(&conf, fuzz_status(variant), &body, &items);
+	ApexRemote	remote = {0};
+	char	   *error = neo4j_decode(&conf, fuzz_status(variant), &body, &items,
+									 &remote);
 
-	fuzz_check_decoded(fuzz_status(variant), error, items);
+	fuzz_check_decoded(fuzz_status(variant), error, items, &remote);
 }
 
 void
@@ -121,9 +130,11 @@ FuzzQdrant(const uint8 *data, size_t size)
 	};
 	StringInfoData body = fuzz_body(data, size);
 	List	   *items;
-	char	   *error = qdrant_decode(&conf, fuzz_status(variant), &body, &items);
+	ApexRemote	remote = {0};
+	char	   *error = qdrant_decode(&conf, fuzz_status(variant), &body, &items,
+									  &remote);
 
-	fuzz_check_decoded(fuzz_status(variant), error, items);
+	fuzz_check_decoded(fuzz_status(variant), error, items, &remote);
 }
 
 void
@@ -133,13 +144,14 @@ FuzzGraphiti(const uint8 *data, size_t size)
 	GraphitiConf conf = {.include_invalid = variant & 1};
 	StringInfoData body = fuzz_body(data, size);
 	List	   *items;
+	ApexRemote	remote = {0};
 	char	   *error;
 
 	if (!graphiti_parse_timestamp((variant & 0x40) ? "2000-01-01T00:00:00Z"
 								  : "2025-06-01T00:00:00Z", &conf.now))
 		FuzzFail("the harness' own timestamp does not parse");
-	error = graphiti_decode(&conf, fuzz_status(variant), &body, &items);
-	fuzz_check_decoded(fuzz_status(variant), error, items);
+	error = graphiti_decode(&conf, fuzz_status(variant), &body, &items, &remote);
+	fuzz_check_decoded(fuzz_status(variant), error, items, &remote);
 }
 
 /*
@@ -154,16 +166,21 @@ FuzzEmbed(const uint8 *data, size_t size)
 	StringInfoData body = fuzz_body(data, size);
 	int			dim = 0;
 	char	   *error = NULL;
-	float4	   *vec = embed_decode(variant & 1, status, &body, &dim, &error);
+	ApexRemote	remote = {0};
+	float4	   *vec = embed_decode(variant & 1, status, &body, &dim, &error, &remote);
 	char	   *cached;
 	float4	   *back;
 	int			back_dim;
 
 	if (vec == NULL)
 	{
+		if (remote.text)
+			FuzzCheckRemote(remote.text, remote.body);
 		FuzzCheckError(error);
 		return;
 	}
+	if (remote.text)
+		FuzzFail("a server's words without an error");
 	if (status < 200 || status > 299)
 		FuzzFail("HTTP %ld decoded as a vector", status);
 	if (dim <= 0)

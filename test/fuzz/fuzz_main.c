@@ -65,6 +65,7 @@ static const FuzzTarget fuzz_targets[] = {
 	{"embed", FuzzEmbed},
 	{"redis", FuzzRedis},
 	{"postgres", FuzzPostgres},
+	{"redact", FuzzRedact},
 };
 
 static const FuzzTarget *fuzz_target;
@@ -174,7 +175,7 @@ apex_fuzz(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown fuzz target \"%s\"", name),
-				 errhint("Targets: json, neo4j, qdrant, graphiti, embed, redis, postgres.")));
+				 errhint("Targets: json, neo4j, qdrant, graphiti, embed, redis, postgres, redact.")));
 
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
 					  &flags, &nulls, &nflags);

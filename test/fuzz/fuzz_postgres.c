@@ -68,6 +68,7 @@ FuzzPostgres(const uint8 *data, size_t size)
 	int			ncols;
 	List	   *items;
 	char	   *error;
+	char	   *remote;
 
 	if (!pg_verifymbstr(p, end - p, true))
 		return;
@@ -94,7 +95,9 @@ FuzzPostgres(const uint8 *data, size_t size)
 		}
 	}
 
-	error = postgres_decode(res, &items);
+	error = postgres_decode(res, &items, &remote);
+	if (remote)
+		FuzzCheckRemote(remote, false);
 	if (error)
 		FuzzCheckError(error);
 	else if (list_length(items) > PQntuples(res))

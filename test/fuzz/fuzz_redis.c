@@ -58,18 +58,24 @@ fuzz_redis_command(ApexRedis *r, void *owner, ApexRedisDone done, void *arg,
 	fuzz_redis_sent = lappend(fuzz_redis_sent, sent);
 }
 
-/* Hand the next reply (or the connection's end) to done */
+/*
+ * Hand the next reply (or the connection's end) to done; a protocol error
+ * is reported as io_redis.c reports it (hiredis' words quote the server).
+ */
 static void
-fuzz_redis_reply(redisReader *reader, const char **error, ApexRedisDone done,
-				 void *arg)
+fuzz_redis_reply(redisReader *reader, const char **error, const char **remote,
+				 ApexRedisDone done, void *arg)
 {
 	void	   *reply = NULL;
 
 	if (*error == NULL && redisReaderGetReply(reader, &reply) != REDIS_OK)
-		*error = pstrdup(reader->errstr);
+	{
+		*error = "protocol error";
+		*remote = pstrdup(reader->errstr);
+	}
 	if (*error == NULL && reply == NULL)
 		*error = "connection closed";
-	done(arg, reply, reply ? NULL : *error);
+	done(arg, reply, reply ? NULL : *error, reply ? NULL : *remote);
 	if (reply)
 		freeReplyObject(reply);
 }
@@ -85,6 +91,7 @@ FuzzRedis(const uint8 *data, size_t size)
 	RedisSearch s = {.leg = &leg, .waiting = nterms};
 	redisReader *reader = redisReaderCreate();
 	const char *error = NULL;
+	const char *remote = NULL;
 	ListCell   *lc;
 
 	leg.state = &s;
@@ -92,18 +99,20 @@ FuzzRedis(const uint8 *data, size_t size)
 	if (size > 1 && redisReaderFeed(reader, (const char *) data + 1, size - 1) != REDIS_OK)
 		FuzzFail("hiredis refused the input");
 	for (int i = 0; i < nterms; i++)
-		fuzz_redis_reply(reader, &error, redis_term_done, &s);
+		fuzz_redis_reply(reader, &error, &remote, redis_term_done, &s);
 	/* the list grows only before the first HGETALL reply is handed out */
 	foreach(lc, fuzz_redis_sent)
 	{
 		FuzzRedisSent *sent = lfirst(lc);
 
-		fuzz_redis_reply(reader, &error, sent->done, sent->arg);
+		fuzz_redis_reply(reader, &error, &remote, sent->done, sent->arg);
 	}
 	redisReaderFree(reader);
 
 	if (!leg.done)
 		FuzzFail("every reply arrived and the leg is not done");
+	if (leg.remote)
+		FuzzCheckRemote(leg.remote->text, leg.remote->body);
 	if (leg.error)
 		FuzzCheckError(leg.error);
 	else if (list_length(leg.items) > call.query.limit)

@@ -9,6 +9,10 @@
 // and, for connectivity checks, `RETURN <integer> [AS a]`.
 // Anything else is a Neo.ClientError.Statement.SyntaxError, as a real server
 // would report for a statement it cannot run.
+//
+// The full-text query string is a Lucene query: an unterminated phrase (an odd
+// number of unescaped `"`) fails as in Neo4j 5, echoing the query from that
+// quote on (see luceneLexicalError).
 import { tokenize } from './embed.mjs';
 
 export class CypherError extends Error {
@@ -70,6 +74,38 @@ export function parse(statement) {
     }
   }
   return { kind: 'fulltext', index: arg(m[1]), query: arg(m[2]), options, columns, skip: num(m[5]), limit: num(m[6]) };
+}
+
+// JavaCC's TokenMgrError.addEscapes, which Lucene's lexer uses in its messages.
+function addEscapes(s) {
+  const named = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r', '"': '\\"', "'": "\\'", '\\': '\\\\' };
+  return [...s].map((c) => named[c] ?? (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) > 0x7e
+    ? '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0') : c)).join('');
+}
+
+/**
+ * The message of the error Neo4j 5 reports for a full-text query with an
+ * unterminated phrase, or null.  Lucene's lexer stops at the end of input
+ * inside the phrase (TokenMgrError, lexical state 2 = DEFAULT, column = one
+ * past the last character); QueryParserBase wraps it in a ParseException
+ * ("Cannot parse '...'"), Neo4j's FulltextIndexReader in a RuntimeException,
+ * and the procedure call reports the root cause, as seen from Neo4j 5:
+ * "... Caused by: org.apache.lucene.queryparser.classic.TokenMgrError:
+ * Lexical error at line 1, column 11.  Encountered: <EOF> after prefix
+ * \"/b testing\" (in lexical state 2)".
+ */
+export function luceneLexicalError(query) {
+  let open = -1;
+  for (let i = 0; i < query.length; i++) {
+    if (query[i] === '\\') i++;
+    else if (query[i] === '"') open = open < 0 ? i : -1;
+  }
+  if (open < 0) return null;
+  const lines = query.split('\n');
+  return 'Failed to invoke procedure `db.index.fulltext.queryNodes`: Caused by: ' +
+    'org.apache.lucene.queryparser.classic.TokenMgrError: ' +
+    `Lexical error at line ${lines.length}, column ${lines[lines.length - 1].length + 1}.  ` +
+    `Encountered: <EOF> after prefix "${addEscapes(query.slice(open))}" (in lexical state 2)`;
 }
 
 /** Names of parameters a plan needs, in order of appearance. */
@@ -146,6 +182,8 @@ export function run(statement, parameters, indexes) {
       'Failed to invoke procedure `db.index.fulltext.queryNodes`: Caused by: java.lang.IllegalArgumentException: ' +
       `There is no such fulltext schema index: ${indexName}`);
   }
+  const lexical = luceneLexicalError(queryString);
+  if (lexical) throw new CypherError('Neo.ClientError.Procedure.ProcedureCallFailed', lexical);
   const intOf = (a, what) => {
     if (!a) return null;
     const n = val(a);

@@ -16,6 +16,14 @@
 //   nonutf8       real response with an invalid UTF-8 sequence inside a string
 //   nan           scores (embedding values on the embedder) become a bare NaN token
 //   dupids        every result row/point/embedding is sent twice
+//   echo=FORM     answer 400 with an error that echoes the request's credential
+//                 (Basic password, Bearer token or api-key), as a careless server
+//                 or proxy might: FORM is header (the header as sent), base64 (the
+//                 credential base64-encoded at each of the three alignments, and
+//                 URL-safe), percent (every byte %-encoded, lower and upper hex),
+//                 json (every character as a \uXXXX escape) in the server's own
+//                 error body; or cut: a plain-text body with the header at byte
+//                 190, so that a 200-byte excerpt ends inside it
 //
 // A spec reaches a request either through a URL prefix `/__fault/<spec>/...`
 // (stripped before routing, so a client only changes its base URL) or through
@@ -24,6 +32,7 @@
 const FLAGS = new Set(['hang', 'reset', 'reset_mid', 'truncate', 'malformed', 'wrongshape',
   'neo4jerror', 'nonutf8', 'nan', 'dupids']);
 const NUMERIC = new Set(['delay', 'status', 'drip', 'huge']);
+const ECHO_FORMS = new Set(['header', 'base64', 'percent', 'json', 'cut']);
 
 /** Parses a spec into {delay, status, drip, huge, ctype, hang, ...}; throws on unknown items. */
 export function parseSpec(spec) {
@@ -40,6 +49,8 @@ export function parseSpec(spec) {
       f[key] = Number(val);
     } else if (key === 'ctype' && val) {
       f.ctype = val;
+    } else if (key === 'echo' && ECHO_FORMS.has(val)) {
+      f.echo = val;
     } else {
       throw new Error(`unknown or malformed fault item "${item}"`);
     }
@@ -70,6 +81,62 @@ export class FaultControl {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The credential a request carries: {header, secret}, or null. */
+function credentialOf(headers) {
+  const a = headers.authorization;
+  const basic = a && /^basic\s+(\S+)\s*$/i.exec(a);
+  if (basic) {
+    const decoded = Buffer.from(basic[1], 'base64').toString('utf8');
+    return { header: a, secret: decoded.slice(decoded.indexOf(':') + 1) };
+  }
+  const bearer = a && /^bearer\s+(\S+)\s*$/i.exec(a);
+  if (bearer) return { header: a, secret: bearer[1] };
+  if (headers['api-key'] !== undefined) return { header: headers['api-key'], secret: headers['api-key'] };
+  return null;
+}
+
+const hex = (b, upper) => {
+  const h = b.toString(16).padStart(2, '0');
+  return '%' + (upper ? h.toUpperCase() : h);
+};
+
+/**
+ * The response of an echo=FORM fault: {status, text} for `cut` (plain text),
+ * else {status, message} for the server's own error body.
+ */
+export function echoResponse(form, headers) {
+  const cred = credentialOf(headers);
+  if (!cred) return { status: 400, message: 'Invalid credentials: none sent' };
+  const bytes = Buffer.from(cred.secret, 'utf8');
+  const b64 = (prefix) => Buffer.concat([Buffer.from(prefix), bytes]).toString('base64');
+  const echoed = {
+    header: cred.header,
+    base64: [b64(''), b64('k'), b64('ke'), bytes.toString('base64url')].join(' '),
+    percent: [...bytes].map((b) => hex(b, false)).join('') + ' ' + [...bytes].map((b) => hex(b, true)).join(''),
+    json: [...cred.secret].map((c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')).join(''),
+  };
+  if (form === 'cut') return { status: 400, text: `${'x'.repeat(190)}${cred.header} (credentials rejected)` };
+  return { status: 400, message: `Invalid credentials: ${echoed[form]}` };
+}
+
+/** Puts message into the first string under a message/error/detail key of an error body. */
+export function withMessage(body, message) {
+  let done = false;
+  const walk = (node) => {
+    if (done || !node || typeof node !== 'object') return;
+    for (const k of Object.keys(node)) {
+      if (done) return;
+      if (['message', 'error', 'detail'].includes(k) && typeof node[k] === 'string') {
+        node[k] = message;
+        done = true;
+      } else walk(node[k]);
+    }
+  };
+  const copy = structuredClone(body);
+  walk(copy);
+  return copy;
+}
 
 // Sentinels put into the object before serialisation, then swapped for bytes
 // that JSON.stringify could never produce.

@@ -13,7 +13,9 @@
 // errorResponse(status, ctx), malformed(ctx), and optionally dupids(obj, ctx),
 // nan(obj, ctx), neo4jerror(ctx, realResponse).
 import http from 'node:http';
-import { FaultControl, parseSpec, serializeJson, sleep, stripFaultPrefix, writeWithFaults } from './faults.mjs';
+import {
+  FaultControl, echoResponse, parseSpec, serializeJson, sleep, stripFaultPrefix, withMessage, writeWithFaults,
+} from './faults.mjs';
 import { nowMs } from './log.mjs';
 
 /** The kind of credentials a request carries, never their value. */
@@ -129,8 +131,16 @@ export function createTestServer({ name, log, adapter, handler }) {
     const ctx = { method: req.method, path, query: url.searchParams, headers: req.headers, body, json, jsonError };
     let out;
     try {
-      out = faults.status ? adapter.errorResponse(faults.status, ctx) : await handler(ctx);
-      if (!faults.status) {
+      if (faults.echo) {
+        const echo = echoResponse(faults.echo, ctx.headers);
+        const own = adapter.errorResponse(echo.status, ctx);
+        out = echo.text !== undefined || own.json === undefined
+          ? { status: echo.status, text: echo.text ?? echo.message, contentType: 'text/plain; charset=utf-8' }
+          : { ...own, json: withMessage(own.json, echo.message) };
+      } else {
+        out = faults.status ? adapter.errorResponse(faults.status, ctx) : await handler(ctx);
+      }
+      if (!faults.status && !faults.echo) {
         const okStatus = out.status >= 200 && out.status < 300 ? out.status : 200;
         if (faults.neo4jerror && adapter.neo4jerror) out = adapter.neo4jerror(ctx, out);
         else if (faults.malformed) out = { status: okStatus, text: adapter.malformed(ctx), contentType: 'application/json' };

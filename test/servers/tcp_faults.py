@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """tcp_faults.py - TCP-level faults that no protocol test server can show.
 
-Three listeners on 127.0.0.1 (standard library only; run with Debian's
+Four listeners on 127.0.0.1 (standard library only; run with Debian's
 /usr/bin/python3):
 
   BLACKHOLE_PORT [7901]  a listener that never accepts, whose accept queue
@@ -11,9 +11,13 @@ Three listeners on 127.0.0.1 (standard library only; run with Debian's
                          blackhole address.
   SILENT_PORT    [7902]  accepts, reads whatever comes, never answers.
   GARBAGE_PORT   [7903]  accepts, answers bytes no protocol expects, closes.
+  ECHO_REDIS_PORT [7904] a Redis-compatible server without sorted sets: AUTH
+                         (any password), SELECT and PING succeed, any other
+                         command gets Redis' own "unknown command" error,
+                         which echoes its arguments -- the query's terms.
 
 Node cannot hold a listener without accepting, hence Python.  Prints
-`tcp faults ready` on stdout once all three listen.
+`tcp faults ready` on stdout once all four listen.
 """
 import os
 import signal
@@ -70,13 +74,67 @@ def garbage(conn):
     conn.close()
 
 
+def resp_commands(buf):
+    """Complete RESP arrays of bulk strings at the start of buf: (commands, rest)."""
+    commands = []
+    while True:
+        try:
+            if not buf.startswith(b"*"):
+                return commands, buf
+            end = buf.index(b"\r\n")
+            count, pos, args = int(buf[1:end]), end + 2, []
+            for _ in range(count):
+                end = buf.index(b"\r\n", pos)
+                size = int(buf[pos + 1:end])
+                if len(buf) < end + 2 + size + 2:
+                    return commands, buf
+                args.append(buf[end + 2:end + 2 + size])
+                pos = end + 2 + size + 2
+        except ValueError:
+            return commands, buf
+        commands.append(args)
+        buf = buf[pos:]
+
+
+def unknown_command(args):
+    """Redis 7's error for a command it does not know (server.c, processCommand)."""
+    quoted = ""
+    for arg in args[1:]:
+        if len(quoted) >= 128:
+            break
+        quoted += "'%s' " % arg[:128 - len(quoted)].decode("utf-8", "replace")
+    msg = "ERR unknown command '%s', with args beginning with: %s" % (
+        args[0][:128].decode("utf-8", "replace"), quoted)
+    # Redis replaces newlines in error messages with spaces
+    return ("-" + msg.replace("\r", " ").replace("\n", " ") + "\r\n").encode()
+
+
+def echo_redis(conn):
+    buf = b""
+    try:
+        while True:
+            data = conn.recv(65536)
+            if not data:
+                break
+            commands, buf = resp_commands(buf + data)
+            for args in commands:
+                name = args[0].upper() if args else b""
+                reply = b"+PONG\r\n" if name == b"PING" else (
+                    b"+OK\r\n" if name in (b"AUTH", b"SELECT") else unknown_command(args))
+                conn.sendall(reply)
+    except OSError:
+        pass
+    conn.close()
+
+
 def main():
     port = lambda name, default: int(os.environ.get(name) or default)
     blackhole = listener(port("BLACKHOLE_PORT", 7901), 0)
     # the held connections keep the queue full for the process' lifetime
     held = fill_accept_queue(blackhole.getsockname()[1])  # noqa: F841
     for sock, handle in ((listener(port("SILENT_PORT", 7902), 16), silent),
-                         (listener(port("GARBAGE_PORT", 7903), 16), garbage)):
+                         (listener(port("GARBAGE_PORT", 7903), 16), garbage),
+                         (listener(port("ECHO_REDIS_PORT", 7904), 16), echo_redis)):
         threading.Thread(target=serve, args=(sock, handle), daemon=True).start()
     print("tcp faults ready", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

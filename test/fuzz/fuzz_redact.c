@@ -1,0 +1,142 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz_redact.c
+ *		  Fuzz target for the masking of a peer's words (src/redact.c), and
+ *		  the check every decoder target runs on the words it kept.
+ *
+ * The peer has user "neo4j" and two secrets; whatever the text, what is
+ * shown must be one line valid in the server encoding, holding none of the
+ * secrets' forms as written here independently of redact.c: raw, every
+ * byte percent-encoded (either case), JSON \u escapes, and the characters
+ * of base64 (standard and URL alphabets) that come from the secret's bits
+ * alone, at each alignment, for the secret and for "user:secret".
+ *
+ * redact: byte 0 bit 0 says whether the rest is a raw body (200-byte
+ * excerpt) or a message (1000 bytes).
+ *
+ * IDENTIFICATION
+ *		  test/fuzz/fuzz_redact.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_authid.h"
+#include "mb/pg_wchar.h"
+#include "nodes/makefuncs.h"
+
+#include "apex_router.h"
+
+#include "fuzz.h"
+
+#define FUZZ_USER "neo4j"
+static const char *const fuzz_secrets[] = {"testpassword", "k3y/\xC3\xA9+ x"};
+
+static ApexSource *
+fuzz_peer(void)
+{
+	ApexSource *peer = palloc0(sizeof(ApexSource));
+
+	peer->name = "fuzz";
+	peer->owner = BOOTSTRAP_SUPERUSERID;
+	peer->secrets = list_make3(makeDefElem("user", (Node *) makeString(FUZZ_USER), -1),
+							   makeDefElem("password", (Node *) makeString((char *) fuzz_secrets[0]), -1),
+							   makeDefElem("api_key", (Node *) makeString((char *) fuzz_secrets[1]), -1));
+	return peer;
+}
+
+static void
+fuzz_absent(const char *shown, const char *form, const char *what)
+{
+	if (form[0] && strstr(shown, form))
+		FuzzFail("%s \"%s\" shown: %s", what, form, shown);
+}
+
+/* base64 of x after `offset` zero bytes: only the characters x fills alone */
+static char *
+fuzz_base64_core(const char *x, int offset, const char *alphabet)
+{
+	int			len = strlen(x);
+	int			first_bit = 8 * offset;
+	int			end_bit = first_bit + 8 * len;
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int c = (first_bit + 5) / 6; 6 * c + 6 <= end_bit; c++)
+	{
+		int			v = 0;
+
+		for (int b = 0; b < 6; b++)
+		{
+			int			q = 6 * c + b - first_bit;
+
+			v = v << 1 | ((x[q / 8] >> (7 - q % 8)) & 1);
+		}
+		appendStringInfoChar(&buf, alphabet[v]);
+	}
+	return buf.data;
+}
+
+static void
+fuzz_check_shown(const char *shown)
+{
+	static const char *const alphabets[] = {
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+	};
+
+	if (!pg_verifymbstr(shown, strlen(shown), true))
+		FuzzFail("shown text is not valid in the server encoding: %s", shown);
+	for (const char *p = shown; *p; p++)
+		if ((unsigned char) *p < 0x20 || *p == 0x7f)
+			FuzzFail("shown text holds control character 0x%02x", (unsigned char) *p);
+	for (size_t i = 0; i < lengthof(fuzz_secrets); i++)
+	{
+		const char *secret = fuzz_secrets[i];
+		char	   *pairs[2] = {pstrdup(secret), psprintf("%s:%s", FUZZ_USER, secret)};
+		StringInfoData upper;
+		StringInfoData lower;
+		StringInfoData json;
+
+		initStringInfo(&upper);
+		initStringInfo(&lower);
+		initStringInfo(&json);
+		for (const unsigned char *p = (const unsigned char *) secret; *p; p++)
+		{
+			appendStringInfo(&upper, "%%%02X", *p);
+			appendStringInfo(&lower, "%%%02x", *p);
+			if (*p < 0x80)
+				appendStringInfo(&json, "\\u%04x", *p);
+		}
+		fuzz_absent(shown, secret, "secret");
+		fuzz_absent(shown, upper.data, "percent-encoded secret");
+		fuzz_absent(shown, lower.data, "percent-encoded secret");
+		if ((size_t) json.len == 6 * strlen(secret))
+			fuzz_absent(shown, json.data, "JSON-escaped secret");
+		for (int x = 0; x < 2; x++)
+			for (int offset = 0; offset < 3; offset++)
+				for (int a = 0; a < 2; a++)
+					fuzz_absent(shown, fuzz_base64_core(pairs[x], offset, alphabets[a]),
+								"base64 of a secret");
+	}
+}
+
+/* A peer's words, as shown to a reader of its secrets and to the log */
+void
+FuzzCheckRemote(const char *text, bool body)
+{
+	ApexRemote	remote = {.peer = fuzz_peer(), .text = (char *) text, .body = body};
+	char	   *client;
+	char	   *log;
+
+	ApexRemoteDetail(&remote, &client, &log);
+	fuzz_check_shown(client);
+	if (log)
+		fuzz_check_shown(log);
+}
+
+void
+FuzzRedact(const uint8 *data, size_t size)
+{
+	FuzzCheckRemote((const char *) data + (size > 0), size > 0 && (data[0] & 1));
+}
