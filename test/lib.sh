@@ -250,10 +250,10 @@ apex_cassert_key() {
 
 # The newest complete cached build for the current flags, if any.
 apex_cassert_find() {
-  local done
-  done=$(ls -d "$APEX_CASSERT_CACHE"/postgresql-15-cassert-*-"$(apex_cassert_key)"/.complete 2>/dev/null |
+  local found
+  found=$(ls -d "$APEX_CASSERT_CACHE"/postgresql-15-cassert-*-"$(apex_cassert_key)"/.complete 2>/dev/null |
     sort -V | tail -1)
-  [ -n "$done" ] && dirname "$done"
+  [ -n "$found" ] && dirname "$found"
 }
 
 # deb-src entries for bookworm and bookworm-security in a file of their own
@@ -319,7 +319,7 @@ apex_cassert_build() {
 }
 
 apex_cassert_build_locked() {
-  local work v version= src prefix attempt start=$SECONDS
+  local work v version='' src prefix attempt start=$SECONDS
   # shellcheck disable=SC2086
   apex_apt_install $APEX_CASSERT_BUILD_DEPS || return 1
   apex_cassert_sources || return 1
