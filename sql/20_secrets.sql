@@ -6,8 +6,8 @@
 -- rule), with every known encoding of those secrets masked; other roles
 -- get a fixed detail that depends on nothing they sent, and the server log
 -- gets the masked words.
-\getenv run_dir APEX_RUN_DIR
-SELECT size AS log_start FROM pg_stat_file(:'run_dir' || '/postgresql.log') \gset
+\getenv server_log APEX_PG_LOG
+SELECT size AS log_start FROM pg_stat_file(:'server_log') \gset
 
 -- a failure as one line: message / detail (strict mode makes it an ERROR)
 CREATE FUNCTION failure(q text, src text) RETURNS text LANGUAGE plpgsql AS $$
@@ -141,7 +141,7 @@ RESET apex_router.allowed_hosts;
 
 -- the server log got the masked words of every failure above, and no form
 -- of any secret
-SELECT pg_read_file(:'run_dir' || '/postgresql.log', :log_start, 100000000) AS log \gset
+SELECT pg_read_file(:'server_log', :log_start, 100000000) AS log \gset
 SELECT form, strpos(:'log', form) > 0 AS in_log
 FROM unnest(ARRAY[
   'testpassword', 'dGVzdHBhc3N3b3Jk', 'Rlc3RwYXNzd29yZ', '0ZXN0cGFzc3dvcm',

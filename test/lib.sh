@@ -10,32 +10,62 @@ APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 lib
 
 apex_log() { printf '== %s\n' "$*" >&2; }
 
-# Install what is missing (Debian 12); a no-op when everything is there.
-apex_install_deps() {
-  local missing=()
-  for p in $APEX_DEBIAN_PACKAGES; do
+# Install the Debian packages given that are missing; a no-op when all are there.
+apex_apt_install() {
+  local p missing=()
+  for p in "$@"; do
     # Node may come from outside Debian's packages: then it needs no package
     case $p in nodejs|npm) command -v "${p/nodejs/node}" >/dev/null && continue ;; esac
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
   done
-  if [ ${#missing[@]} -gt 0 ]; then
-    apex_log "installing ${missing[*]}"
-    [ "$(id -u)" -eq 0 ] || { echo "run as root (or with sudo) to install: ${missing[*]}" >&2; return 1; }
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null || return 1
-  fi
+  [ ${#missing[@]} -eq 0 ] && return 0
+  apex_log "installing ${missing[*]}"
+  [ "$(id -u)" -eq 0 ] || { echo "run as root (or with sudo) to install: ${missing[*]}" >&2; return 1; }
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Install what is missing (Debian 12); a no-op when everything is there.
+apex_install_deps() {
+  # shellcheck disable=SC2086
+  apex_apt_install $APEX_DEBIAN_PACKAGES || return 1
   if [ ! -d "$APEX_ROOT/test/node_modules" ]; then
     apex_log "installing the npm packages of test/"
     (cd "$APEX_ROOT/test" && npm ci --silent --no-audit --no-fund) || return 1
   fi
 }
 
-apex_pg_bindir() { echo "/usr/lib/postgresql/15/bin"; }
+# Debian's PostgreSQL 15; APEX_PG_BINDIR points the local cluster's functions
+# (apex_pg_start, apex_pg_stop) at another build, e.g. apex_cassert_build's.
+APEX_DEBIAN_PG_BINDIR=/usr/lib/postgresql/15/bin
+apex_pg_bindir() { echo "${APEX_PG_BINDIR:-$APEX_DEBIAN_PG_BINDIR}"; }
 
 apex_build_install() {
   apex_log "building and installing apex_router"
   (cd "$APEX_ROOT" && make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config &&
     make -s install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config) >/dev/null
+}
+
+# Build and install the extension against another PostgreSQL build from a
+# copy of the tree in DIR, so that its objects do not mix with the in-tree
+# ones built against Debian's: apex_build_install_copy DIR PG_CONFIG.  The
+# copy keeps its objects between runs (make rebuilds what changed) unless
+# it was built against another installation or the set of C files changed
+# (make would not relink without a removed file).
+apex_build_install_copy() {
+  local dir=$1 pgc=$2 stamp
+  apex_log "building and installing apex_router against $("$pgc" --bindir) (in $dir)"
+  stamp=$(cd "$APEX_ROOT" && echo "$pgc" src/*.c)
+  [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ] || rm -rf "$dir"
+  mkdir -p "$dir/src" || return 1
+  # sources, tests and expected output exactly as in the tree: files removed
+  # there go here too; cp -p keeps times so that make sees what changed
+  rm -rf "$dir/sql" "$dir/expected" "$dir"/src/*.[ch] "$dir"/*.sql "$dir"/*.control
+  cp -p "$APEX_ROOT"/Makefile "$APEX_ROOT"/*.control "$APEX_ROOT"/apex_router--*.sql "$dir/" &&
+    cp -p "$APEX_ROOT"/src/*.[ch] "$dir/src/" &&
+    cp -pR "$APEX_ROOT/sql" "$APEX_ROOT/expected" "$dir/" || return 1
+  echo "$stamp" >"$dir/.stamp"
+  (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$pgc" && make -s install PG_CONFIG="$pgc") >/dev/null
 }
 
 # Run a command as the cluster's owner: postgres when we are root.
@@ -44,8 +74,10 @@ apex_as_pg() {
   if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
+# The local cluster: in APEX_PG_DATA (default $APEX_RUN_DIR/pgdata), logging
+# to APEX_PG_LOG (default $APEX_RUN_DIR/postgresql.log).
 apex_pg_start() {
-  local bin data=$APEX_RUN_DIR/pgdata
+  local bin data=${APEX_PG_DATA:-$APEX_RUN_DIR/pgdata} log=${APEX_PG_LOG:-$APEX_RUN_DIR/postgresql.log}
   bin=$(apex_pg_bindir)
   mkdir -p "$APEX_RUN_DIR" && chmod 755 "$APEX_RUN_DIR"
   [ "$(id -u)" -eq 0 ] && chown postgres "$APEX_RUN_DIR"
@@ -59,14 +91,14 @@ apex_pg_start() {
   printf '[apex_env]\nport=%s\n' "$APEX_REMOTE_PGPORT" >"$APEX_RUN_DIR/pg_service.conf"
   apex_as_pg env -u PGHOST -u PGHOSTADDR -u PGPORT PGSERVICE=apex_env \
     PGSERVICEFILE="$APEX_RUN_DIR/pg_service.conf" \
-    "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/postgresql.log" \
+    "$bin/pg_ctl" -D "$data" -w -l "$log" \
     -o "-p $APEX_PGPORT -k $APEX_RUN_DIR -c listen_addresses=''" start >/dev/null || return 1
   export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
 }
 
 apex_pg_stop() {
-  [ -f "$APEX_RUN_DIR/pgdata/postmaster.pid" ] &&
-    apex_as_pg "$(apex_pg_bindir)/pg_ctl" -D "$APEX_RUN_DIR/pgdata" -m fast stop >/dev/null
+  local data=${APEX_PG_DATA:-$APEX_RUN_DIR/pgdata}
+  [ -f "$data/postmaster.pid" ] && apex_as_pg "$(apex_pg_bindir)/pg_ctl" -D "$data" -m fast stop >/dev/null
   return 0
 }
 
@@ -75,8 +107,8 @@ apex_pg_stop() {
 APEX_REMOTE_PGPORT=${APEX_REMOTE_PGPORT:-5437}
 
 apex_remote_pg() {
-  local bin data=$APEX_RUN_DIR/remote
-  bin=$(apex_pg_bindir)
+  # always Debian's build, whichever build the local cluster runs
+  local bin=$APEX_DEBIAN_PG_BINDIR data=$APEX_RUN_DIR/remote
   case $1 in
     stop)
       [ -f "$data/postmaster.pid" ] && apex_as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
@@ -186,4 +218,183 @@ apex_servers_stop() {
     fi
   done
   return 0
+}
+
+# PostgreSQL 15 built from Debian's own source package with assertions and
+# valgrind support.  Debian's binaries free palloc memory silently: a read
+# of a freed chunk still finds the old bytes, even under valgrind (palloc
+# recycles chunks within its blocks).  --enable-cassert turns on
+# CLOBBER_FREED_MEMORY (freed chunks are overwritten with 0x7F bytes) and
+# MEMORY_CONTEXT_CHECKING (sentinels after every chunk, checked when a
+# context is reset); -DUSE_VALGRIND marks freed chunks inaccessible for
+# memcheck (test/valgrind.sh).  One build per source version and flags,
+# kept in APEX_CASSERT_CACHE and reused; APEX_CASSERT_REBUILD=1 (or
+# test/bin/pg-cassert --rebuild) builds again.
+APEX_CASSERT_CACHE=${APEX_CASSERT_CACHE:-/var/cache/apex_router}
+# Only what the tests use: the server, libpq, psql, initdb, pg_ctl and
+# pg_regress.  OpenSSL so that libpq handles sslmode as Debian's libpq does.
+APEX_CASSERT_CONFIGURE="--enable-cassert --enable-debug --with-openssl --without-readline --without-zlib --without-icu --with-system-tzdata=/usr/share/zoneinfo"
+APEX_CASSERT_CFLAGS="-O2 -DUSE_VALGRIND"
+# The directories built and installed, in order: the server with what
+# initdb loads (conversions, snowball, plpgsql), libpq, the programs the
+# tests run, pg_regress, and the headers and makefiles of PGXS.  Not ecpg,
+# pg_dump and the other programs, nor the documentation and contrib.
+APEX_CASSERT_DIRS="src/common src/port src/timezone src/backend src/backend/utils/mb/conversion_procs
+  src/backend/snowball src/include src/interfaces/libpq src/fe_utils src/bin/initdb src/bin/pg_ctl
+  src/bin/psql src/bin/scripts src/bin/pg_config src/pl/plpgsql src/makefiles src/test/regress config"
+# valgrind for its client-request header (valgrind/memcheck.h)
+APEX_CASSERT_BUILD_DEPS="build-essential dpkg-dev perl libssl-dev valgrind"
+APEX_CASSERT_SOURCES=/etc/apt/sources.list.d/apex-router-deb-src.sources
+
+# The cache key: a hash of the flags and directories.  Builds are named
+# postgresql-15-cassert-VERSION-KEY: Debian's 50-per-version-dirs patch
+# installs libraries into /usr/lib/postgresql/15/lib (over Debian's own)
+# unless the prefix contains "postgres".
+apex_cassert_key() {
+  printf '%s\n' "$APEX_CASSERT_CONFIGURE" "$APEX_CASSERT_CFLAGS" "$APEX_CASSERT_DIRS" | sha256sum | cut -c1-10
+}
+
+# The newest complete cached build for the current flags, if any.
+apex_cassert_find() {
+  local found
+  found=$(ls -d "$APEX_CASSERT_CACHE"/postgresql-15-cassert-*-"$(apex_cassert_key)"/.complete 2>/dev/null |
+    sort -V | tail -1)
+  [ -n "$found" ] && dirname "$found"
+}
+
+# deb-src entries for bookworm and bookworm-security in a file of their own
+# (the system's deb822 debian.sources stays as it is), unless the machine
+# already offers postgresql-15's source.
+apex_cassert_sources() {
+  [ -n "$(apt-cache showsrc postgresql-15 2>/dev/null)" ] && return 0
+  if [ ! -f "$APEX_CASSERT_SOURCES" ]; then
+    apex_log "enabling deb-src in $APEX_CASSERT_SOURCES"
+    cat >"$APEX_CASSERT_SOURCES" <<'EOF'
+# Added by apex_router's test/lib.sh: Debian's source packages, to build
+# PostgreSQL 15 with assertions for the tests (test/bin/pg-cassert).
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+  fi
+  apt-get update -qq || return 1
+  [ -n "$(apt-cache showsrc postgresql-15 2>/dev/null)" ] ||
+    { echo "apt-cache showsrc offers no postgresql-15 source" >&2; return 1; }
+}
+
+# The source versions to try: the one of the installed postgresql-15
+# first (so that the two regression passes run the same release), then the
+# others, newest first.
+apex_cassert_versions() {
+  local installed offered
+  installed=$(dpkg-query -W -f='${Version}' postgresql-15 2>/dev/null)
+  offered=$(apt-cache showsrc postgresql-15 | sed -n 's/^Version: //p' | sort -Vru)
+  printf '%s\n' "$offered" | grep -Fx -- "$installed"
+  printf '%s\n' "$offered" | grep -Fxv -- "$installed"
+}
+
+# Sets APEX_CASSERT_PREFIX to a complete build, building one if none is
+# cached (several minutes on 2 cores).
+apex_cassert_build() {
+  APEX_CASSERT_PREFIX=
+  if [ "${APEX_CASSERT_REBUILD:-0}" != 1 ] && APEX_CASSERT_PREFIX=$(apex_cassert_find); then
+    return 0
+  fi
+  [ "$(id -u)" -eq 0 ] || { echo "run as root to build PostgreSQL into $APEX_CASSERT_CACHE" >&2; return 1; }
+  mkdir -p "$APEX_CASSERT_CACHE" || return 1
+  # one build at a time; a second caller waits and then finds the first's
+  (
+    flock 9
+    if [ "${APEX_CASSERT_REBUILD:-0}" = 1 ]; then
+      rm -rf "$APEX_CASSERT_CACHE"/postgresql-15-cassert-*-"$(apex_cassert_key)"
+    elif apex_cassert_find >/dev/null; then
+      exit 0
+    fi
+    apex_cassert_build_locked
+  ) 9>"$APEX_CASSERT_CACHE/build.lock" || return 1
+  APEX_CASSERT_REBUILD=0
+  APEX_CASSERT_PREFIX=$(apex_cassert_find)
+}
+
+apex_cassert_build_locked() {
+  local work v version='' src prefix attempt start=$SECONDS
+  # shellcheck disable=SC2086
+  apex_apt_install $APEX_CASSERT_BUILD_DEPS || return 1
+  apex_cassert_sources || return 1
+  work=$(mktemp -d "$APEX_CASSERT_CACHE/build.XXXXXX") || return 1
+  # apt-get source downloads as _apt when it can write there
+  id _apt >/dev/null 2>&1 && chown _apt "$work"
+  # a version the index offers may be gone from the mirror: try the next,
+  # and refresh the index once when none downloads
+  for attempt in 1 2; do
+    for v in $(apex_cassert_versions); do
+      apex_log "fetching the source of postgresql-15 $v"
+      if (cd "$work" && apt-get source -qq "postgresql-15=$v" >"$work/source.log" 2>&1); then
+        version=$v
+        break 2
+      fi
+      tail -3 "$work/source.log" >&2
+      find "$work" -mindepth 1 -maxdepth 1 ! -name source.log -exec rm -rf {} +
+    done
+    [ "$attempt" = 1 ] && { apt-get update -qq || break; }
+  done
+  [ -n "$version" ] || { echo "no postgresql-15 source version could be downloaded" >&2; return 1; }
+  src=$(find "$work" -mindepth 1 -maxdepth 1 -type d -name 'postgresql-15-*' | head -1)
+  prefix=$APEX_CASSERT_CACHE/postgresql-15-cassert-$version-$(apex_cassert_key)
+  apex_log "building PostgreSQL $version with assertions into $prefix (logs in $work)"
+  # shellcheck disable=SC2086
+  (cd "$src" && ./configure --prefix="$prefix" $APEX_CASSERT_CONFIGURE CFLAGS="$APEX_CASSERT_CFLAGS" \
+    >"$work/configure.log" 2>&1) || { tail -20 "$work/configure.log" >&2; return 1; }
+  grep -q '^#define USE_ASSERT_CHECKING 1' "$src/src/include/pg_config.h" ||
+    { echo "configure did not enable USE_ASSERT_CHECKING" >&2; return 1; }
+  # one directory at a time, as src/Makefile does (.NOTPARALLEL), each in
+  # parallel; then src/Makefile's own files (PGXS's Makefile.global)
+  (cd "$src" && for d in $APEX_CASSERT_DIRS; do make -C "$d" -j"$(nproc)" || exit 1; done &&
+    make -C src install-local DESTDIR="$work/stage" &&
+    for d in $APEX_CASSERT_DIRS; do make -C "$d" install DESTDIR="$work/stage" || exit 1; done
+  ) >"$work/make.log" 2>&1 || { tail -30 "$work/make.log" >&2; return 1; }
+  # everything must land in the prefix (Debian's patches move directories)
+  if [ -n "$(find "$work/stage" -type f ! -path "$work/stage$prefix/*" | head -1)" ]; then
+    echo "make install wrote outside $prefix:" >&2
+    find "$work/stage" -type f ! -path "$work/stage$prefix/*" | head >&2
+    return 1
+  fi
+  # PostgreSQL's valgrind suppressions, for test/valgrind.sh
+  cp "$src/src/tools/valgrind.supp" "$work/stage$prefix/" || return 1
+  rm -rf "$prefix" && mv "$work/stage$prefix" "$prefix" || return 1
+  apex_cassert_check "$prefix" || return 1
+  touch "$prefix/.complete"
+  rm -rf "$work"
+  apex_log "built PostgreSQL $version with assertions in $((SECONDS - start)) s"
+}
+
+# Fails unless code compiled against the build (as the extension is) has
+# assertions, freed-memory clobbering, context checking and valgrind
+# support on.
+apex_cassert_check() {
+  local pgc=$1/bin/pg_config
+  # shellcheck disable=SC2046
+  gcc -fsyntax-only -x c $("$pgc" --cflags) -I"$("$pgc" --includedir-server)" - <<'EOF'
+#include "postgres.h"
+#ifndef USE_ASSERT_CHECKING
+#error USE_ASSERT_CHECKING is not defined
+#endif
+#ifndef CLOBBER_FREED_MEMORY
+#error CLOBBER_FREED_MEMORY is not defined
+#endif
+#ifndef MEMORY_CONTEXT_CHECKING
+#error MEMORY_CONTEXT_CHECKING is not defined
+#endif
+#ifndef USE_VALGRIND
+#error USE_VALGRIND is not defined
+#endif
+EOF
 }

@@ -1,8 +1,17 @@
 #!/usr/bin/env bash
 # Run the pg_regress suite against a postmaster running under valgrind
-# memcheck and report every error whose stack passes through apex_router.
-# Slow (several minutes); not part of test/run-tests.  Regression diffs
-# caused by valgrind's slowness are expected and ignored here.
+# memcheck and report every error whose stack passes through apex_router,
+# and every failed assertion.  Slow (a few minutes); not part of
+# test/run-tests.  Regression diffs caused by valgrind's slowness are
+# expected and ignored here.
+#
+# usage: test/valgrind.sh [--debian]
+#   default   PostgreSQL 15 built from Debian's source with assertions and
+#             USE_VALGRIND (test/bin/pg-cassert; built on first use): palloc
+#             tells memcheck which chunks are freed, so reading freed palloc
+#             memory is an "Invalid read", and assertions are checked.
+#   --debian  Debian's PostgreSQL: memcheck sees malloc-level errors only
+#             (palloc reuses freed chunks inside its blocks unseen).
 set -u
 . "$(dirname "$0")/lib.sh"
 cd "$APEX_ROOT"
@@ -11,39 +20,66 @@ APEX_PGPORT=5436
 VG_LOGS=$APEX_RUN_DIR/valgrind
 
 apex_install_deps || exit 1
-command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
-apex_build_install || exit 1
+apex_apt_install valgrind || exit 1
+case ${1:-} in
+  --debian)
+    bindir=$APEX_DEBIAN_PG_BINDIR tree=$APEX_ROOT supp=
+    apex_build_install || exit 1 ;;
+  '')
+    apex_cassert_build || exit 1
+    bindir=$APEX_CASSERT_PREFIX/bin tree=$APEX_ROOT/.build-cassert
+    # PostgreSQL's own suppressions (src/tools/valgrind.supp, kept by the build)
+    supp=$APEX_CASSERT_PREFIX/valgrind.supp
+    apex_build_install_copy "$tree" "$bindir/pg_config" || exit 1 ;;
+  *) echo "usage: $0 [--debian]" >&2; exit 2 ;;
+esac
+APEX_PG_BINDIR=$bindir
 
 cleanup() {
   apex_servers_stop
   apex_redis stop
   apex_remote_pg stop
-  apex_as_pg "$(apex_pg_bindir)/pg_ctl" -D "$APEX_RUN_DIR/pgdata" -m fast stop >/dev/null 2>&1
+  apex_as_pg "$bindir/pg_ctl" -D "$APEX_RUN_DIR/pgdata" -m fast stop >/dev/null 2>&1
 }
 trap cleanup EXIT
 cleanup
 rm -rf "$APEX_RUN_DIR"
 mkdir -p "$VG_LOGS" && chmod 777 "$VG_LOGS" && chmod 755 "$APEX_RUN_DIR"
 [ "$(id -u)" -eq 0 ] && chown postgres "$APEX_RUN_DIR"
-apex_as_pg "$(apex_pg_bindir)/initdb" -D "$APEX_RUN_DIR/pgdata" -U postgres -A trust >/dev/null || exit 1
+apex_as_pg "$bindir/initdb" -D "$APEX_RUN_DIR/pgdata" -U postgres -A trust >/dev/null || exit 1
+apex_log "pg_regress under valgrind against $("$bindir/postgres" --version)"
+# full source paths, so that our frames are told from PostgreSQL's by path
 apex_as_pg valgrind --quiet --trace-children=yes --leak-check=no --error-limit=no \
-  --log-file="$VG_LOGS/%p.log" \
-  "$(apex_pg_bindir)/postgres" -D "$APEX_RUN_DIR/pgdata" -p "$APEX_PGPORT" \
+  --fullpath-after= --error-markers=VGERROR-BEGIN,VGERROR-END \
+  ${supp:+--suppressions="$supp"} --log-file="$VG_LOGS/%p.log" \
+  "$bindir/postgres" -D "$APEX_RUN_DIR/pgdata" -p "$APEX_PGPORT" \
   -k "$APEX_RUN_DIR" -c listen_addresses='' >"$APEX_RUN_DIR/postgresql.log" 2>&1 &
 export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
-for _ in $(seq 1 120); do "$(apex_pg_bindir)/pg_isready" -q && break; sleep 1; done
+for _ in $(seq 1 120); do "$bindir/pg_isready" -q && break; sleep 1; done
 apex_servers_start || exit 1
 apex_remote_pg start || exit 1
 apex_redis start || exit 1
 export APEX_REMOTE_PG="$APEX_ROOT/test/bin/remote-pg" APEX_REDIS="$APEX_ROOT/test/bin/redis"
-export APEX_RUN_DIR APEX_REMOTE_PGPORT APEX_REDIS_PORT
+export APEX_RUN_DIR APEX_REMOTE_PGPORT APEX_REDIS_PORT APEX_PG_LOG=$APEX_RUN_DIR/postgresql.log
 
-make -s installcheck PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config | grep -E '^test'
-# errors whose stack mentions our library
-errors=$(grep -l 'apex_router' "$VG_LOGS"/*.log 2>/dev/null)
-if [ -n "$errors" ]; then
-  for f in $errors; do grep -B5 -A30 'apex_router' "$f" | head -80; done
-  echo "valgrind: errors in apex_router (logs in $VG_LOGS)"
-  exit 1
+make -s -C "$tree" installcheck PG_CONFIG="$bindir/pg_config" | grep -E '^(test|ok|not ok)'
+status=0
+# errors with a frame in our sources (or in our library, without debug information)
+awk -v src="$tree/src/" '
+  /VGERROR-BEGIN/ { block = ""; ours = 0; next }
+  /VGERROR-END/ { if (ours) { n++; if (n <= 3) printf "%s", block } next }
+  { block = block $0 "\n"; if (index($0, src) || index($0, "apex_router.so")) ours = 1 }
+  END { print n + 0 >"/dev/stderr" }' "$VG_LOGS"/*.log 2>"$APEX_RUN_DIR/errors.count"
+errors=$(cat "$APEX_RUN_DIR/errors.count")
+if [ "$errors" -gt 0 ]; then
+  echo "valgrind: $errors errors in apex_router (the first 3 above; logs in $VG_LOGS)"
+  status=1
 fi
-echo "valgrind: no errors in apex_router ($(ls "$VG_LOGS" | wc -l) processes checked)"
+if grep -q '^TRAP:' "$APEX_RUN_DIR/postgresql.log"; then
+  grep '^TRAP:' "$APEX_RUN_DIR/postgresql.log" | head -20
+  echo "valgrind: failed assertions (log: $APEX_RUN_DIR/postgresql.log)"
+  status=1
+fi
+[ "$status" -eq 0 ] &&
+  echo "valgrind: no errors in apex_router ($(ls "$VG_LOGS" | wc -l) processes checked)"
+exit "$status"
