@@ -74,6 +74,16 @@ apex_as_pg() {
   if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
+# Run a command that starts the local server as its owner, in the
+# environment its libpq sees: a service that supplies the port, and nothing
+# else, so that 19_allowed_hosts_targets shows the check following what
+# libpq will use.
+apex_as_pg_server() {
+  printf '[apex_env]\nport=%s\n' "$APEX_REMOTE_PGPORT" >"$APEX_RUN_DIR/pg_service.conf"
+  apex_as_pg env -u PGHOST -u PGHOSTADDR -u PGPORT PGSERVICE=apex_env \
+    PGSERVICEFILE="$APEX_RUN_DIR/pg_service.conf" "$@"
+}
+
 # The local cluster: in APEX_PG_DATA (default $APEX_RUN_DIR/pgdata), logging
 # to APEX_PG_LOG (default $APEX_RUN_DIR/postgresql.log).
 apex_pg_start() {
@@ -85,13 +95,7 @@ apex_pg_start() {
     apex_log "creating a PostgreSQL 15 cluster in $data"
     apex_as_pg "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null || return 1
   fi
-  # libpq inside the server reads its environment: a service that supplies
-  # the port, and nothing else, so that 19_allowed_hosts_targets shows the
-  # check following what libpq will use
-  printf '[apex_env]\nport=%s\n' "$APEX_REMOTE_PGPORT" >"$APEX_RUN_DIR/pg_service.conf"
-  apex_as_pg env -u PGHOST -u PGHOSTADDR -u PGPORT PGSERVICE=apex_env \
-    PGSERVICEFILE="$APEX_RUN_DIR/pg_service.conf" \
-    "$bin/pg_ctl" -D "$data" -w -l "$log" \
+  apex_as_pg_server "$bin/pg_ctl" -D "$data" -w -l "$log" \
     -o "-p $APEX_PGPORT -k $APEX_RUN_DIR -c listen_addresses=''" start >/dev/null || return 1
   export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
 }

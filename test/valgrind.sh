@@ -49,7 +49,7 @@ mkdir -p "$VG_LOGS" && chmod 777 "$VG_LOGS" && chmod 755 "$APEX_RUN_DIR"
 apex_as_pg "$bindir/initdb" -D "$APEX_RUN_DIR/pgdata" -U postgres -A trust >/dev/null || exit 1
 apex_log "pg_regress under valgrind against $("$bindir/postgres" --version)"
 # full source paths, so that our frames are told from PostgreSQL's by path
-apex_as_pg valgrind --quiet --trace-children=yes --leak-check=no --error-limit=no \
+apex_as_pg_server valgrind --quiet --trace-children=yes --leak-check=no --error-limit=no \
   --fullpath-after= --error-markers=VGERROR-BEGIN,VGERROR-END \
   ${supp:+--suppressions="$supp"} --log-file="$VG_LOGS/%p.log" \
   "$bindir/postgres" -D "$APEX_RUN_DIR/pgdata" -p "$APEX_PGPORT" \
