@@ -91,8 +91,8 @@ struct ApexLeg
 	char	   *error;			/* why the leg failed, or NULL */
 	bool		done;
 	bool		pending_send;	/* a non-HTTP request not yet written */
-	TimestampTz deadline;		/* start + budget_ms */
 	int			budget_ms;		/* source timeout_ms, capped by the call's */
+	const char *awaiting;		/* who is asked when not the source, for messages */
 };
 
 struct ApexCall
@@ -102,6 +102,7 @@ struct ApexCall
 	ApexLoop   *loop;
 	ApexHttp   *http;
 	List	   *legs;			/* ApexLeg * */
+	TimestampTz deadline;		/* from the call's timeout_ms, or DT_NOEND */
 	List	   *secrets;		/* secret strings in use, to scrub messages */
 	struct ApexCache *cache;	/* result cache, or NULL */
 };
@@ -145,6 +146,7 @@ extern void ApexLegFinish(ApexLeg *leg, List *items);
 extern ApexItem *ApexItemMake(const char *id, const char *title,
 							  const char *content, double score,
 							  const char *raw);
+extern void ApexLegStartClock(ApexLeg *leg);
 extern long ApexLegRemainingMs(ApexLeg *leg);
 
 /* in leg_embedder.c: used by vector sources to turn text into a vector */

@@ -12,6 +12,11 @@
  * server went away (restart) fails on first use; such a request is retried
  * once on a new connection, so a restart is invisible to callers.
  *
+ * Time the loop could not listen is not charged to a request heard from
+ * meanwhile (event_loop.c): its socket events are progress of the request
+ * and of its owner.  A connection takes its descriptor slot before libpq
+ * opens the socket (conn_cache.c).
+ *
  * Connections live in TopMemoryContext and are malloc'd by libpq: a
  * connection that was in use when a call ended abnormally (error, cancel,
  * timeout) is in an unknown protocol state and is closed
@@ -49,6 +54,7 @@ typedef struct ApexPgConn
 	Oid			userid;
 	char	   *conninfo;		/* options it was opened with */
 	PGconn	   *conn;
+	bool		reserved;		/* holds a descriptor slot not yet registered */
 	pgsocket	registered;		/* socket reported to conn_cache, or invalid */
 	ApexPgCall *active;			/* the request using it, or NULL */
 } ApexPgConn;
@@ -91,6 +97,8 @@ apex_pg_close(ApexPgConn *pc)
 		PQclear(pc->active->result);
 	if (pc->registered != PGINVALID_SOCKET)
 		ApexConnClosed("postgres", pc->registered);
+	else if (pc->reserved)
+		ApexConnUnreserve();
 	PQfinish(pc->conn);
 	pfree(pc->conninfo);
 	pfree(pc);
@@ -247,12 +255,10 @@ apex_pg_connected(ApexPgCall *call)
 	ApexPgConn *pc = call->pc;
 	pgsocket	fd = PQsocket(pc->conn);
 
-	if (!ApexConnOpened("postgres", fd, call->req.label,
-						psprintf("%s:%s", PQhost(pc->conn), PQport(pc->conn))))
-	{
-		apex_pg_finish(call, "out of file descriptors for remote connections", false);
-		return;
-	}
+	/* the slot reserved for the connection goes with its socket */
+	ApexConnOpened("postgres", fd, call->req.label,
+				   psprintf("%s:%s", PQhost(pc->conn), PQport(pc->conn)));
+	pc->reserved = false;
 	pc->registered = fd;
 	ApexLoopSetTimer(call->req.loop, call, ApexMsUntil(call->deadline),
 					 apex_pg_on_timeout);
@@ -276,6 +282,7 @@ apex_pg_on_socket(void *arg, pgsocket fd pg_attribute_unused(),
 	ApexPgCall *call = arg;
 	PGconn	   *conn = call->pc->conn;
 
+	ApexLoopProgress(call->req.loop, call->req.owner);
 	switch (call->state)
 	{
 		case APEX_PG_CONNECTING:
@@ -322,13 +329,26 @@ apex_pg_on_connect_timeout(void *arg)
 								  call->connect_timeout_ms), false);
 }
 
-/* Open a new kept connection for the request and start connecting */
+/*
+ * Open a new kept connection for the request and start connecting; the
+ * request fails at once when the descriptor budget is spent.
+ */
 static void
 apex_pg_connect(ApexPgCall *call)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-	ApexPgConn *pc = palloc0(sizeof(ApexPgConn));
+	MemoryContext old;
+	ApexPgConn *pc;
 
+	if (!ApexConnReserve())
+	{
+		ApexLoopSetTimer(call->req.loop, call, -1, NULL);
+		call->req.done(call->req.arg, NULL,
+					   "out of file descriptors for remote connections", false);
+		return;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	pc = palloc0(sizeof(ApexPgConn));
+	pc->reserved = true;
 	pc->serverid = call->req.serverid;
 	pc->userid = GetUserId();
 	pc->conninfo = apex_pg_conninfo(&call->req);
@@ -337,6 +357,7 @@ apex_pg_connect(ApexPgCall *call)
 	pc->conn = PQconnectStartParams(call->req.keywords, call->req.values, 0);
 	if (pc->conn == NULL)
 	{
+		ApexConnUnreserve();
 		pfree(pc->conninfo);
 		pfree(pc);
 		ereport(ERROR,
