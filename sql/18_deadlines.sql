@@ -5,9 +5,9 @@
 -- warning.  (Before: each remote source failed with "timed out after 500
 -- ms", and once the sleep outlasted the last timeout by a second, with "no
 -- answer within the call's timeout_ms (0 ms)" though no call timeout was
--- set.)  Redis and a vector source behind an embedder need a second round
--- trip after the first answer was read; a new postgres connection needs
--- several.
+-- set: now a call without a timeout_ms has no deadline of its own.)
+-- Redis and a vector source behind an embedder need a second round trip
+-- after the first answer was read; a new postgres connection needs several.
 CREATE SERVER dl_slow FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', query 'SELECT id, title FROM notes, pg_sleep(1.8)
                               WHERE tsv @@ websearch_to_tsquery(''english'', $1) LIMIT $2',
@@ -85,11 +85,11 @@ SELECT * FROM dl_answered('{dl_slow,dl_graph1,dl_hang,dl_blackhole,dl_vectors_ha
                             dl_pg1,dl_pg_silent}');
 
 -- With a call timeout_ms, the call ends at it: answers that arrived are
--- kept (dl_graph1), a source heard from but not done in time (a body
--- dripping in) fails with the call's deadline, a silent one with its own
--- timeout_ms.
+-- kept (dl_graph1); a source heard from but not done (a body dripping in,
+-- whose clock the slow leg moved on) fails at the call's deadline, with
+-- the budget the call left it; a silent one at its own timeout_ms.
 CREATE SERVER dl_drip FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000/__fault/drip=50', timeout_ms '500');
+  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000/__fault/drip=50', timeout_ms '5000');
 SELECT * FROM dl_answered('{dl_slow,dl_graph1,dl_hang,dl_drip}', timeout_ms => 1000);
 
 -- The result cache (parallel mode: looked up while the sources work) is

@@ -147,6 +147,7 @@ extern ApexItem *ApexItemMake(const char *id, const char *title,
 							  const char *content, double score,
 							  const char *raw);
 extern void ApexLegStartClock(ApexLeg *leg);
+extern void ApexLegTimedOut(ApexLeg *leg);
 extern long ApexLegRemainingMs(ApexLeg *leg);
 
 /* in leg_embedder.c: used by vector sources to turn text into a vector */

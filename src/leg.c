@@ -166,15 +166,22 @@ ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
 		ApexLegFinish(leg, items);
 }
 
-/* The leg's budget ran out: its requests still in flight are abandoned */
-static void
-apex_leg_deadline(void *arg)
+/*
+ * The leg's clock ran out, or the call's deadline passed: the leg fails
+ * and its requests still in flight are abandoned.
+ */
+void
+ApexLegTimedOut(ApexLeg *leg)
 {
-	ApexLeg    *leg = arg;
-
 	ApexHttpCancel(leg->call->http, leg);
 	ApexLegFail(leg, "%s%stimed out after %d ms", leg->awaiting ? leg->awaiting : "",
 				leg->awaiting ? ": " : "", leg->budget_ms);
+}
+
+static void
+apex_leg_deadline(void *arg)
+{
+	ApexLegTimedOut((ApexLeg *) arg);
 }
 
 /*

@@ -309,12 +309,15 @@ apex_run(ApexCall *call, List *sources, int call_timeout_ms)
 		if (leg->source->kind->run_local && !apex_cache_hit(call))
 			leg->source->kind->run_local(leg);
 	}
-	/* false only with a deadline: the call's timeout_ms */
+	/*
+	 * False only with a deadline (the call's timeout_ms), which caps every
+	 * leg's budget: a leg still running has run out of it, even if the loop
+	 * moved its clock on.
+	 */
 	if (!ApexLoopRun(call->loop, apex_all_done, call, deadline))
 	{
 		foreach(lc, call->legs)
-			ApexLegFail(lfirst(lc), "no answer within the call's timeout_ms (%d ms)",
-						call_timeout_ms);
+			ApexLegTimedOut(lfirst(lc));
 	}
 	return apex_cache_hit(call) ? ApexCacheHit(call->cache) : NULL;
 }
