@@ -6,15 +6,16 @@
  *
  * A request walks CONNECTING (PQconnectPoll) -> SENDING (PQflush) ->
  * READING (PQconsumeInput / PQgetResult), each step run when the loop
- * reports the socket ready; a timer bounds it: the connect timeout while
- * connecting (libpq's connect_timeout applies only to blocking connects),
- * then the rest of the request's budget.  A kept connection whose
+ * reports the socket ready.  Two timers bound it: the request's budget
+ * (keyed by the request), and while connecting the connect timeout (keyed
+ * by the connection; libpq's connect_timeout applies only to blocking
+ * connects).  A kept connection whose
  * server went away (restart) fails on first use; such a request is retried
  * once on a new connection, so a restart is invisible to callers.
  *
  * Time the loop could not listen is not charged to a request heard from
- * meanwhile (event_loop.c): its socket events are progress of the request
- * and of its owner.  A connection takes its descriptor slot before libpq
+ * meanwhile (event_loop.c): its socket events are progress of the request,
+ * its connection and its owner.  A connection takes its descriptor slot before libpq
  * opens the socket (conn_cache.c).
  *
  * Connections live in TopMemoryContext and are malloc'd by libpq: a
@@ -34,7 +35,6 @@
 #include "nodes/pg_list.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
-#include "utils/timestamp.h"
 
 #include "conn_cache.h"
 #include "io_pg.h"
@@ -67,7 +67,6 @@ struct ApexPgCall
 	pgsocket	watched;		/* socket watched in the loop, or invalid */
 	bool		reused;			/* a kept connection: retry once if dead */
 	PGresult   *result;
-	TimestampTz deadline;		/* of the whole request */
 	long		connect_timeout_ms; /* of the connection being made */
 };
 
@@ -143,6 +142,7 @@ apex_pg_finish(ApexPgCall *call, const char *error, bool timed_out)
 		ApexLoopWatch(call->req.loop, call->watched, 0, NULL, NULL);
 	call->watched = PGINVALID_SOCKET;
 	ApexLoopSetTimer(call->req.loop, call, -1, NULL);
+	ApexLoopSetTimer(call->req.loop, pc, -1, NULL);
 	pc->active = NULL;
 	if (!error && pc->registered != PGINVALID_SOCKET)
 		ApexConnUsed("postgres", pc->registered);
@@ -260,8 +260,7 @@ apex_pg_connected(ApexPgCall *call)
 				   psprintf("%s:%s", PQhost(pc->conn), PQport(pc->conn)));
 	pc->reserved = false;
 	pc->registered = fd;
-	ApexLoopSetTimer(call->req.loop, call, ApexMsUntil(call->deadline),
-					 apex_pg_on_timeout);
+	ApexLoopSetTimer(call->req.loop, pc, -1, NULL);
 	/* as postgres_fdw: a non-superuser may not use the server's own identity */
 	if (!superuser() && !PQconnectionUsedPassword(pc->conn))
 	{
@@ -283,6 +282,7 @@ apex_pg_on_socket(void *arg, pgsocket fd pg_attribute_unused(),
 	PGconn	   *conn = call->pc->conn;
 
 	ApexLoopProgress(call->req.loop, call->req.owner);
+	ApexLoopProgress(call->req.loop, call->pc);
 	switch (call->state)
 	{
 		case APEX_PG_CONNECTING:
@@ -320,10 +320,11 @@ apex_pg_on_timeout(void *arg)
 	apex_pg_finish((ApexPgCall *) arg, "timed out", true);
 }
 
+/* arg is the connection being made */
 static void
 apex_pg_on_connect_timeout(void *arg)
 {
-	ApexPgCall *call = arg;
+	ApexPgCall *call = ((ApexPgConn *) arg)->active;
 
 	apex_pg_finish(call, psprintf("could not connect within %ld ms",
 								  call->connect_timeout_ms), false);
@@ -371,8 +372,8 @@ apex_pg_connect(ApexPgCall *call)
 	call->pc = pc;
 	call->state = APEX_PG_CONNECTING;
 	call->connect_timeout_ms = Min(call->req.connect_timeout_ms,
-								   ApexMsUntil(call->deadline));
-	ApexLoopSetTimer(call->req.loop, call, call->connect_timeout_ms,
+								   ApexLoopTimeLeft(call->req.loop, call));
+	ApexLoopSetTimer(call->req.loop, pc, call->connect_timeout_ms,
 					 apex_pg_on_connect_timeout);
 	if (PQstatus(pc->conn) == CONNECTION_BAD)
 		apex_pg_finish(call, apex_pg_message(PQerrorMessage(pc->conn)), false);
@@ -394,8 +395,6 @@ ApexPgStart(const ApexPgRequest *request)
 
 	call->req = *request;
 	call->watched = PGINVALID_SOCKET;
-	call->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												 request->timeout_ms);
 	foreach(lc, apex_pg_conns)
 	{
 		ApexPgConn *pc = lfirst(lc);
