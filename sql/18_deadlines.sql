@@ -49,14 +49,23 @@ LANGUAGE sql AS $$
   FROM apex_route('Sarah roadmap', k => 40, sources => sources, timeout_ms => timeout_ms) r,
        unnest(r.found_in) s
 $$;
--- a postgres server behind a slow link (test/servers/tcp_faults.py: 50 ms
--- each way): its log-in takes longer than the wait for requests to be
--- sent, so it goes on after the slow leg, a round trip at a time
+-- a postgres server and an https server behind a slow link
+-- (test/servers/tcp_faults.py: 50 ms each way): a log-in, a TLS handshake
+-- take longer than the wait for requests to be sent, so they go on after
+-- the slow leg, a round trip at a time, within their connect timeouts
 CREATE SERVER dl_pg_far FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '127.0.0.1', port '7904', dbname 'memory', sslmode 'disable',
            query 'SELECT id, title FROM notes WHERE tsv @@ websearch_to_tsquery(''english'', $1) LIMIT $2',
-           timeout_ms '1000');
+           timeout_ms '1000', connect_timeout_ms '800');
 CREATE USER MAPPING FOR PUBLIC SERVER dl_pg_far OPTIONS (user 'apex_remote', password 'remote-pass');
+\getenv run_dir APEX_RUN_DIR
+\set cafile :run_dir/tls/localhost.crt
+CREATE SERVER dl_graph_far FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'neo4j', url 'https://localhost:7905', ca_file :'cafile', timeout_ms '1000',
+           connect_timeout_ms '800',
+           statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
+                      RETURN node.uid AS id, node.name AS title, score LIMIT $limit');
+CREATE USER MAPPING FOR PUBLIC SERVER dl_graph_far OPTIONS (user 'neo4j', password 'testpassword');
 -- the fast remote sources alone, as a reference
 SELECT * FROM dl_answered('{dl_graph1,dl_graph2,dl_graph3,dl_facts1,dl_facts2,dl_vectors1,dl_vectors2,
                             dl_recent1,dl_recent2,dl_pg1,dl_pg2}');
@@ -64,9 +73,9 @@ SELECT * FROM dl_answered('{dl_graph1,dl_graph2,dl_graph3,dl_facts1,dl_facts2,dl
 -- connections for the postgres and redis sources, then kept ones)
 SELECT apex_router_disconnect() >= 0 AS disconnected;
 SELECT * FROM dl_answered('{dl_slow,dl_graph1,dl_graph2,dl_graph3,dl_facts1,dl_facts2,dl_vectors1,
-                            dl_vectors2,dl_recent1,dl_recent2,dl_pg1,dl_pg2,dl_pg_far}');
+                            dl_vectors2,dl_recent1,dl_recent2,dl_pg1,dl_pg2,dl_pg_far,dl_graph_far}');
 SELECT * FROM dl_answered('{dl_slow,dl_graph1,dl_graph2,dl_graph3,dl_facts1,dl_facts2,dl_vectors1,
-                            dl_vectors2,dl_recent1,dl_recent2,dl_pg1,dl_pg2,dl_pg_far}');
+                            dl_vectors2,dl_recent1,dl_recent2,dl_pg1,dl_pg2,dl_pg_far,dl_graph_far}');
 
 -- Sources that really are too slow still fail, each with its own cause,
 -- and the fast ones are kept: a server that never answers (HTTP, the
@@ -116,5 +125,6 @@ DROP FUNCTION dl_answered;
 SET client_min_messages = warning;
 DROP SERVER dl_slow, dl_graph1, dl_graph2, dl_graph3, dl_facts1, dl_facts2, dl_vectors1, dl_vectors2,
   dl_recent1, dl_recent2, dl_pg1, dl_pg2, dl_hang, dl_blackhole, dl_embed_hang, dl_vectors_hang,
-  dl_redis_silent, dl_pg_silent, dl_drip, dl_cache, dl_pg_far CASCADE;
+  dl_redis_silent, dl_pg_silent, dl_drip, dl_cache, dl_pg_far,
+  dl_graph_far CASCADE;
 RESET client_min_messages;

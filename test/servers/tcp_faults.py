@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """tcp_faults.py - TCP-level faults that no protocol test server can show.
 
-Four listeners on 127.0.0.1 (standard library only; run with Debian's
+Five listeners on 127.0.0.1 (standard library only; run with Debian's
 /usr/bin/python3):
 
   BLACKHOLE_PORT [7901]  a listener that never accepts, whose accept queue
@@ -15,6 +15,9 @@ Four listeners on 127.0.0.1 (standard library only; run with Debian's
                          (APEX_REMOTE_PGPORT [5437]): each chunk is held
                          50 ms either way, so a log-in takes several round
                          trips of 100 ms.
+  SLOW_TLS_PORT  [7905]  the same to the test Neo4j's https port
+                         (NEO4J_TLS_PORT [7473]): a TLS handshake of its
+                         own round trips.
 
 Node cannot hold a listener without accepting, hence Python.  Prints
 `tcp faults ready` on stdout once all of them listen.
@@ -115,7 +118,9 @@ def main():
     for sock, handle in ((listener(port("SILENT_PORT", 7902), 16), silent),
                          (listener(port("GARBAGE_PORT", 7903), 16), garbage),
                          (listener(port("SLOW_PORT", 7904), 16),
-                          slow_link(port("APEX_REMOTE_PGPORT", 5437)))):
+                          slow_link(port("APEX_REMOTE_PGPORT", 5437))),
+                         (listener(port("SLOW_TLS_PORT", 7905), 16),
+                          slow_link(port("NEO4J_TLS_PORT", 7473)))):
         threading.Thread(target=serve, args=(sock, handle), daemon=True).start()
     print("tcp faults ready", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
