@@ -117,8 +117,8 @@ struct ApexLeg
 	ApexRemote *remote;			/* what the peer said about it, or NULL */
 	bool		done;
 	bool		pending_send;	/* a non-HTTP request not yet written */
-	TimestampTz deadline;		/* start + budget_ms */
 	int			budget_ms;		/* source timeout_ms, capped by the call's */
+	const char *awaiting;		/* who is asked when not the source, for messages */
 };
 
 struct ApexCall
@@ -128,6 +128,7 @@ struct ApexCall
 	ApexLoop   *loop;
 	ApexHttp   *http;
 	List	   *legs;			/* ApexLeg * */
+	TimestampTz deadline;		/* from the call's timeout_ms, or DT_NOEND */
 	struct ApexCache *cache;	/* result cache, or NULL */
 };
 
@@ -179,6 +180,8 @@ extern void ApexLegFinish(ApexLeg *leg, List *items);
 extern ApexItem *ApexItemMake(const char *id, const char *title,
 							  const char *content, double score,
 							  const char *raw);
+extern void ApexLegStartClock(ApexLeg *leg);
+extern void ApexLegTimedOut(ApexLeg *leg);
 extern long ApexLegRemainingMs(ApexLeg *leg);
 
 /* in leg_embedder.c: used by vector sources to turn text into a vector */

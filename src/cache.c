@@ -254,18 +254,19 @@ apex_cache_get_done(void *arg, redisReply *reply, const char *error,
 
 /*
  * Look up <prefix><space>:<epoch>:<hash>; got receives the epoch and the
- * value (NULL on a miss), or two NULLs when Redis failed.
+ * value (NULL on a miss), or two NULLs when Redis failed.  party is whose
+ * timer waits for the answer (see ApexRedisCommand).
  */
 void
 ApexCacheGet(ApexCache *cache, const char *space, const char *hash,
-			 ApexCacheGot got, void *arg)
+			 ApexCacheGot got, void *arg, void *party)
 {
 	ApexCacheGetState *get = palloc(sizeof(ApexCacheGetState));
 
 	get->cache = cache;
 	get->got = got;
 	get->arg = arg;
-	ApexRedisCommand(cache->redis, cache->call, apex_cache_get_done, get, 6,
+	ApexRedisCommand(cache->redis, cache->call, party, apex_cache_get_done, get, 6,
 					 (const char *[]) {"EVAL", APEX_CACHE_GET_SCRIPT, "1",
 					 psprintf("%sepoch", cache->prefix),
 					 psprintf("%s%s:", cache->prefix, space), hash});
@@ -278,7 +279,7 @@ ApexCacheSet(ApexCache *cache, const char *space, const char *epoch,
 {
 	if (epoch == NULL)			/* the lookup failed: Redis is not there */
 		return;
-	ApexRedisCommand(cache->redis, NULL, NULL, NULL, 5,
+	ApexRedisCommand(cache->redis, NULL, NULL, NULL, NULL, 5,
 					 (const char *[]) {"SET",
 					 psprintf("%s%s:%s:%s", cache->prefix, space, epoch, hash),
 					 value, "EX", cache->ttl});
@@ -335,7 +336,7 @@ ApexCacheLookup(ApexCache *cache)
 {
 	ApexLoopSetTimer(cache->call->loop, cache, cache->redis_source->timeout_ms,
 					 apex_cache_timeout);
-	ApexCacheGet(cache, "route", cache->hash, apex_cache_result_got, cache);
+	ApexCacheGet(cache, "route", cache->hash, apex_cache_result_got, cache, cache);
 }
 
 bool
@@ -437,7 +438,8 @@ apex_cache_flush_cleanup(void *arg)
 	ApexCall   *call = arg;
 
 	ApexRedisDetach(call, false);
-	ApexLoopFree(call->loop);
+	if (call->loop)
+		ApexLoopFree(call->loop);
 }
 
 /*
@@ -465,11 +467,11 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(mcxt);
 	call = palloc0(sizeof(ApexCall));
 	call->mcxt = mcxt;
-	call->loop = ApexLoopCreate(mcxt);
 	cb = palloc0(sizeof(MemoryContextCallback));
 	cb->func = apex_cache_flush_cleanup;
 	cb->arg = call;
 	MemoryContextRegisterResetCallback(mcxt, cb);
+	call->loop = ApexLoopCreate(mcxt);
 
 	redis = ApexGetSource(apex_cache_source, false);
 	if (strcmp(redis->kind->name, "redis") != 0)
@@ -479,7 +481,7 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 						redis->name, redis->kind->name)));
 	ApexUseSource(redis);
 	prefix = ApexGetOption(redis->options, "key_prefix");
-	ApexRedisCommand(ApexRedisAttach(redis, call->loop, call), call,
+	ApexRedisCommand(ApexRedisAttach(redis, call->loop, call), call, NULL,
 					 apex_cache_flush_done, &flush, 2,
 					 (const char *[]) {"INCR", psprintf("%sepoch", prefix ? prefix : "apex:")});
 	if (!ApexLoopRun(call->loop, apex_cache_flush_over, &flush,

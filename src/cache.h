@@ -37,7 +37,7 @@ extern const char *ApexCacheHit(ApexCache *cache);
 extern void ApexCacheStore(ApexCache *cache, const char *rows);
 extern void ApexCacheReport(ApexCache *cache);
 extern void ApexCacheGet(ApexCache *cache, const char *space, const char *hash,
-						 ApexCacheGot got, void *arg);
+						 ApexCacheGot got, void *arg, void *party);
 extern void ApexCacheSet(ApexCache *cache, const char *space, const char *epoch,
 						 const char *hash, const char *value);
 extern char *ApexCacheEmbeddingHash(ApexSource *embedder, const char *text);

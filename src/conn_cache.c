@@ -6,10 +6,13 @@
  *
  * The I/O modules own their connections (libcurl's connection cache for
  * HTTP keep-alive); they report each socket they open and close here, so
- * that apex_router_connections() can show them and every socket is
- * counted against PostgreSQL's file descriptor budget
- * (AcquireExternalFD), as postgres_fdw does for its libpq connections.
- * Entries live in TopMemoryContext: they outlive every call.
+ * that apex_router_connections() can show them.  Every socket counts
+ * against PostgreSQL's budget for descriptors opened outside fd.c
+ * (AcquireExternalFD), as postgres_fdw's libpq connections do: a module
+ * takes a slot (ApexConnReserve) before it opens a socket, and a source
+ * that finds the budget spent fails alone, with "out of file descriptors
+ * for remote connections".  The slot is released when the socket is
+ * closed.  Entries live in TopMemoryContext: they outlive every call.
  *
  * IDENTIFICATION
  *		  src/conn_cache.c
@@ -97,10 +100,42 @@ ApexConnSweep(void)
 }
 
 /*
- * Record a new socket; false when PostgreSQL's descriptor budget is spent,
- * in which case the caller must not open it.
+ * Take a descriptor slot for a socket about to be opened; false when
+ * PostgreSQL's budget is spent, in which case the caller must not open it.
  */
 bool
+ApexConnReserve(void)
+{
+	return AcquireExternalFD();
+}
+
+/* n slots a call cannot do without; an ERROR when the budget is spent */
+void
+ApexConnReserveOrError(int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		if (ApexConnReserve())
+			continue;
+		while (i-- > 0)
+			ApexConnUnreserve();
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_RESOURCES),
+				 errmsg("out of file descriptors for remote connections"),
+				 errdetail("The descriptors PostgreSQL allows a backend for connections are all in use."),
+				 errhint("Raise max_files_per_process, or close kept connections with apex_router_disconnect().")));
+	}
+}
+
+/* Give back a slot whose socket was not opened after all */
+void
+ApexConnUnreserve(void)
+{
+	ReleaseExternalFD();
+}
+
+/* Record a new socket, whose slot the caller reserved */
+void
 ApexConnOpened(const char *kind, pgsocket fd, const char *source,
 			   const char *target)
 {
@@ -121,8 +156,6 @@ ApexConnOpened(const char *kind, pgsocket fd, const char *source,
 		}
 	}
 
-	if (!AcquireExternalFD())
-		return false;
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	c = palloc0(sizeof(ApexConn));
 	c->kind = kind;
@@ -132,7 +165,6 @@ ApexConnOpened(const char *kind, pgsocket fd, const char *source,
 	c->opened_at = GetCurrentTimestamp();
 	apex_conns = lappend(apex_conns, c);
 	MemoryContextSwitchTo(old);
-	return true;
 }
 
 void

@@ -16,7 +16,10 @@
 /* closes every connection of one I/O module; returns how many */
 typedef int (*ApexDisconnectAll) (void);
 
-extern bool ApexConnOpened(const char *kind, pgsocket fd, const char *source,
+extern bool ApexConnReserve(void);
+extern void ApexConnReserveOrError(int n);
+extern void ApexConnUnreserve(void);
+extern void ApexConnOpened(const char *kind, pgsocket fd, const char *source,
 						   const char *target);
 extern void ApexConnClosed(const char *kind, pgsocket fd);
 extern void ApexConnSweep(void);

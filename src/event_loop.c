@@ -3,18 +3,38 @@
  * event_loop.c
  *		  WaitEventSet driver shared by every I/O client of a call.
  *
- * I/O clients (libcurl today; hiredis and libpq later) register the sockets
- * they want watched and at most one timer each.  The loop knows no
- * protocol: it waits on a WaitEventSet holding the latch, postmaster death
- * and those sockets, and calls back whoever owns a ready socket or a due
- * timer.
+ * I/O clients (libcurl, libpq, hiredis) register the sockets they want
+ * watched, and timers, each keyed by an owner.  The loop knows no
+ * protocol: it waits on a WaitEventSet holding the latch, postmaster
+ * death, the client's connection and those sockets, and calls back whoever
+ * owns a ready socket or a due timer.
  *
  * PostgreSQL 15 cannot remove an event from a WaitEventSet, so the set is
  * rebuilt (lazily, before the next wait) whenever the socket list changes;
- * a call has a handful of sockets, so a rebuild costs one epoll_create and a
- * few epoll_ctl calls.  Waking on the latch lets CHECK_FOR_INTERRUPTS()
- * honour query cancel and statement_timeout at once; the error it throws
- * unwinds through the call context's reset callback, which frees the set.
+ * a rebuild costs one epoll_create and an epoll_ctl per socket.  Waking on
+ * the latch lets CHECK_FOR_INTERRUPTS() honour query cancel and
+ * statement_timeout at once; the error it throws unwinds through the call
+ * context's reset callback, which frees the set.  A client that goes away
+ * (WL_SOCKET_CLOSED on its socket) ends the session as
+ * client_connection_check_interval would, instead of after the sources'
+ * timeouts.
+ *
+ * Timers are judged on what has arrived.  While the loop does not listen
+ * (a local leg runs, a name lookup blocks, a callback takes long), answers
+ * wait in their sockets and timers fall due.  Before such a timer fires,
+ * the loop reads every ready socket (zero-timeout waits until none is
+ * ready), so an answer that arrived in time is taken.  An owner heard from
+ * while reading (a socket event of its own, or ApexLoopProgress) is not
+ * charged for the time the loop did not listen: its timer moves on by
+ * that time, so a source whose first round trip was answered can make the
+ * next one.  The timer of an owner not heard from fires at once: a silent
+ * source costs no more than its own timeout.
+ *
+ * The set's epoll descriptor counts against PostgreSQL's budget for
+ * descriptors opened outside fd.c (AcquireExternalFD).  The loop holds one
+ * slot of it from creation to ApexLoopFree and hands it to
+ * CreateWaitEventSet at each rebuild, so that sockets opened in between
+ * cannot leave a rebuild without a descriptor.
  *
  * IDENTIFICATION
  *		  src/event_loop.c
@@ -23,13 +43,21 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
+#include "libpq/libpq-be.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/fd.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "conn_cache.h"
 #include "event_loop.h"
+
+/* zero-timeout waits of one catch-up read, at most (each reads something) */
+#define APEX_DRAIN_ROUNDS 1000
 
 typedef struct ApexWatch
 {
@@ -53,6 +81,13 @@ struct ApexLoop
 	List	   *timers;			/* ApexTimer * */
 	WaitEventSet *set;			/* NULL when it must be rebuilt */
 	int			set_size;
+	int			client_pos;		/* the client's socket in set, or -1 */
+	bool		holds_slot;		/* a descriptor slot kept for the next set */
+	WaitEvent  *events;			/* what a wait returns */
+	int			nevents;
+	TimestampTz heard_at;		/* when the sockets were last looked at */
+	bool		draining;		/* reading what arrived while not listening */
+	List	   *progressed;		/* owners heard from during that read */
 };
 
 ApexLoop *
@@ -60,17 +95,38 @@ ApexLoopCreate(MemoryContext mcxt)
 {
 	ApexLoop   *loop = MemoryContextAllocZero(mcxt, sizeof(ApexLoop));
 
+	/* taken before any socket of the call: the wait set always has one */
+	ApexConnReserveOrError(1);
 	loop->mcxt = mcxt;
+	loop->holds_slot = true;
+	loop->client_pos = -1;
+	loop->heard_at = GetCurrentTimestamp();
 	return loop;
 }
 
-/* Release the WaitEventSet (an epoll descriptor); safe to call twice. */
+/* Drop the set (to rebuild it) and take its descriptor slot back */
+static void
+apex_drop_set(ApexLoop *loop)
+{
+	if (loop->set == NULL)
+		return;
+	FreeWaitEventSet(loop->set);
+	loop->set = NULL;
+	/* FreeWaitEventSet released the slot: nothing can have taken it yet */
+	ReserveExternalFD();
+	loop->holds_slot = true;
+}
+
+/* Release the WaitEventSet and the descriptor slot; safe to call twice. */
 void
 ApexLoopFree(ApexLoop *loop)
 {
 	if (loop->set)
 		FreeWaitEventSet(loop->set);
+	else if (loop->holds_slot)
+		ReleaseExternalFD();
 	loop->set = NULL;
+	loop->holds_slot = false;
 }
 
 static ApexWatch *
@@ -90,6 +146,7 @@ apex_find_watch(ApexLoop *loop, pgsocket fd)
 
 /*
  * Watch fd for the given WL_SOCKET_* events; events == 0 stops watching.
+ * An event on fd counts as progress of arg (see ApexLoopProgress).
  */
 void
 ApexLoopWatch(ApexLoop *loop, pgsocket fd, int events,
@@ -103,7 +160,7 @@ ApexLoopWatch(ApexLoop *loop, pgsocket fd, int events,
 		{
 			loop->watches = list_delete_ptr(loop->watches, w);
 			pfree(w);
-			ApexLoopFree(loop);
+			apex_drop_set(loop);
 		}
 		return;
 	}
@@ -112,13 +169,26 @@ ApexLoopWatch(ApexLoop *loop, pgsocket fd, int events,
 		w = MemoryContextAllocZero(loop->mcxt, sizeof(ApexWatch));
 		w->fd = fd;
 		loop->watches = lappend(loop->watches, w);
-		ApexLoopFree(loop);
+		apex_drop_set(loop);
 	}
 	else if (w->events != events)
-		ApexLoopFree(loop);
+		apex_drop_set(loop);
 	w->events = events;
 	w->callback = callback;
 	w->arg = arg;
+}
+
+static ApexTimer *
+apex_find_timer(ApexLoop *loop, void *owner)
+{
+	ListCell   *lc;
+
+	foreach(lc, loop->timers)
+	{
+		if (((ApexTimer *) lfirst(lc))->owner == owner)
+			return lfirst(lc);
+	}
+	return NULL;
 }
 
 /*
@@ -128,14 +198,8 @@ void
 ApexLoopSetTimer(ApexLoop *loop, void *owner, long timeout_ms,
 				 ApexTimerCallback callback)
 {
-	ListCell   *lc;
-	ApexTimer  *t = NULL;
+	ApexTimer  *t = apex_find_timer(loop, owner);
 
-	foreach(lc, loop->timers)
-	{
-		if (((ApexTimer *) lfirst(lc))->owner == owner)
-			t = lfirst(lc);
-	}
 	if (timeout_ms < 0)
 	{
 		if (t)
@@ -155,16 +219,49 @@ ApexLoopSetTimer(ApexLoop *loop, void *owner, long timeout_ms,
 	t->due = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms);
 }
 
+/*
+ * Milliseconds left on owner's timer, at least 1 (a budget for a timer);
+ * 1 when owner has none.
+ */
+long
+ApexLoopTimeLeft(ApexLoop *loop, void *owner)
+{
+	ApexTimer  *t = apex_find_timer(loop, owner);
+
+	return t ? ApexMsUntil(t->due) : 1;
+}
+
+/*
+ * owner's source was heard from: while the loop catches up after not
+ * listening, owner's timer is not charged for that time.  I/O clients call
+ * it for the owner of a request whose socket had an event; the watch's own
+ * arg needs no call.
+ */
+void
+ApexLoopProgress(ApexLoop *loop, void *owner)
+{
+	if (loop->draining && owner != NULL)
+		loop->progressed = list_append_unique_ptr(loop->progressed, owner);
+}
+
 static void
 apex_build_set(ApexLoop *loop)
 {
 	ListCell   *lc;
 
-	loop->set_size = list_length(loop->watches) + 2;
+	loop->set_size = list_length(loop->watches) + 3;
+	/* our slot becomes the set's (CreateWaitEventSet acquires one) */
+	ReleaseExternalFD();
+	loop->holds_slot = false;
 	loop->set = CreateWaitEventSet(loop->mcxt, loop->set_size);
 	AddWaitEventToSet(loop->set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(loop->set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET,
 					  NULL, NULL);
+	loop->client_pos = -1;
+	if (MyProcPort != NULL && MyProcPort->sock != PGINVALID_SOCKET &&
+		WaitEventSetCanReportClosed())
+		loop->client_pos = AddWaitEventToSet(loop->set, WL_SOCKET_CLOSED,
+											 MyProcPort->sock, NULL, NULL);
 	foreach(lc, loop->watches)
 	{
 		ApexWatch  *w = lfirst(lc);
@@ -184,103 +281,160 @@ ApexMsUntil(TimestampTz deadline)
 	return Max(1, secs * 1000 + usecs / 1000);
 }
 
-/* Milliseconds until the earliest timer or the deadline, whichever is first. */
-static long
-apex_next_timeout(ApexLoop *loop, TimestampTz deadline)
+/* The earliest timer's due time, or DT_NOEND */
+static TimestampTz
+apex_first_due(ApexLoop *loop)
 {
-	TimestampTz first = deadline;
-	TimestampTz now = GetCurrentTimestamp();
+	TimestampTz first = DT_NOEND;
 	ListCell   *lc;
 
 	foreach(lc, loop->timers)
-	{
-		ApexTimer  *t = lfirst(lc);
-
-		if (t->due < first)
-			first = t->due;
-	}
-	if (first <= now)
-		return 0;
-	/* round up, so that a wake-up never comes before the timer is due */
-	return (long) ((first - now + 999) / 1000);
-}
-
-/* Fire every due timer once; a callback may re-arm its own timer. */
-static void
-apex_fire_timers(ApexLoop *loop)
-{
-	TimestampTz now = GetCurrentTimestamp();
-	List	   *due = NIL;
-	ListCell   *lc;
-
-	foreach(lc, loop->timers)
-	{
-		ApexTimer  *t = lfirst(lc);
-
-		if (t->due <= now)
-			due = lappend(due, t);
-	}
-	foreach(lc, due)
-	{
-		ApexTimer  *t = lfirst(lc);
-		void	   *owner = t->owner;
-		ApexTimerCallback callback = t->callback;
-
-		loop->timers = list_delete_ptr(loop->timers, t);
-		pfree(t);
-		callback(owner);
-	}
-	list_free(due);
+		first = Min(first, ((ApexTimer *) lfirst(lc))->due);
+	return first;
 }
 
 /*
- * Run until until(arg) holds or the deadline passes; returns whether the
- * condition was met.  Throws on cancel, statement_timeout and other
- * interrupts.
+ * Wait up to timeout_ms (-1: no limit) and hand every event to its
+ * owner; returns how many events there were.
+ */
+static int
+apex_wait(ApexLoop *loop, long timeout_ms)
+{
+	int			n;
+
+	if (loop->set == NULL)
+		apex_build_set(loop);
+	if (loop->nevents < loop->set_size)
+	{
+		loop->nevents = loop->set_size;
+		loop->events = loop->events
+			? repalloc(loop->events, loop->nevents * sizeof(WaitEvent))
+			: MemoryContextAlloc(loop->mcxt, loop->nevents * sizeof(WaitEvent));
+	}
+	n = WaitEventSetWait(loop->set, timeout_ms, loop->events, loop->nevents,
+						 PG_WAIT_EXTENSION);
+	loop->heard_at = GetCurrentTimestamp();
+	for (int i = 0; i < n; i++)
+	{
+		WaitEvent  *ev = &loop->events[i];
+		ApexWatch  *w;
+
+		if (ev->events & WL_LATCH_SET)
+		{
+			ResetLatch(MyLatch);
+			CHECK_FOR_INTERRUPTS();
+			continue;
+		}
+		if (ev->pos == loop->client_pos)
+		{
+			/* as client_connection_check_interval: the session ends */
+			ClientConnectionLost = true;
+			InterruptPending = true;
+			CHECK_FOR_INTERRUPTS();
+			continue;
+		}
+		/* the callback of an earlier event may have dropped this one */
+		w = apex_find_watch(loop, ev->fd);
+		if (w == NULL)
+			continue;
+		ApexLoopProgress(loop, w->arg);
+		w->callback(w->arg, w->fd,
+					ev->events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE));
+	}
+	return n;
+}
+
+/*
+ * The loop did not listen since heard_at and a timer fell due meanwhile:
+ * read everything that arrived, then move the timers of the owners heard
+ * from on by the time the loop did not listen.
+ */
+static void
+apex_catch_up(ApexLoop *loop)
+{
+	TimestampTz deaf_since = loop->heard_at;
+	TimestampTz now;
+	ListCell   *lc;
+
+	loop->draining = true;
+	for (int round = 0; round < APEX_DRAIN_ROUNDS; round++)
+	{
+		if (apex_wait(loop, 0) == 0)
+			break;
+	}
+	loop->draining = false;
+	now = GetCurrentTimestamp();
+	foreach(lc, loop->timers)
+	{
+		ApexTimer  *t = lfirst(lc);
+
+		if (t->due > deaf_since && list_member_ptr(loop->progressed, t->owner))
+			t->due += now - deaf_since;
+	}
+	list_free(loop->progressed);
+	loop->progressed = NIL;
+	loop->heard_at = now;
+}
+
+/* Fire the earliest due timer, if any; a callback may re-arm its timer */
+static bool
+apex_fire_due(ApexLoop *loop, TimestampTz now)
+{
+	ApexTimer  *first = NULL;
+	ListCell   *lc;
+	void	   *owner;
+	ApexTimerCallback callback;
+
+	foreach(lc, loop->timers)
+	{
+		ApexTimer  *t = lfirst(lc);
+
+		if (t->due <= now && (first == NULL || t->due < first->due))
+			first = t;
+	}
+	if (first == NULL)
+		return false;
+	owner = first->owner;
+	callback = first->callback;
+	loop->timers = list_delete_ptr(loop->timers, first);
+	pfree(first);
+	callback(owner);
+	return true;
+}
+
+/*
+ * Run until until(arg) holds or the deadline passes (DT_NOEND: none);
+ * returns whether the condition was met.  Throws on cancel,
+ * statement_timeout and other interrupts.
  */
 bool
 ApexLoopRun(ApexLoop *loop, ApexLoopCondition until, void *arg,
 			TimestampTz deadline)
 {
-	WaitEvent  *events = NULL;
-	int			nalloc = 0;
-
-	while (!until(arg))
+	for (;;)
 	{
-		long		timeout;
-		int			n;
+		TimestampTz now;
+		TimestampTz first;
+		long		timeout = -1;
 
 		CHECK_FOR_INTERRUPTS();
-		if (GetCurrentTimestamp() >= deadline)
+		if (until(arg))
+			return true;
+		now = GetCurrentTimestamp();
+		first = Min(apex_first_due(loop), deadline);
+		if (first <= now && loop->heard_at < first)
+		{
+			/* it fell due while nobody listened: read what arrived first */
+			apex_catch_up(loop);
+			continue;
+		}
+		if (apex_fire_due(loop, now))
+			continue;
+		if (now >= deadline)
 			return false;
-		if (loop->set == NULL)
-			apex_build_set(loop);
-		if (nalloc < loop->set_size)
-		{
-			nalloc = loop->set_size;
-			events = events ? repalloc(events, nalloc * sizeof(WaitEvent))
-				: MemoryContextAlloc(loop->mcxt, nalloc * sizeof(WaitEvent));
-		}
-		timeout = apex_next_timeout(loop, deadline);
-		n = WaitEventSetWait(loop->set, timeout, events, nalloc,
-							 PG_WAIT_EXTENSION);
-		for (int i = 0; i < n; i++)
-		{
-			ApexWatch  *w;
-
-			if (events[i].events & WL_LATCH_SET)
-			{
-				ResetLatch(MyLatch);
-				CHECK_FOR_INTERRUPTS();
-				continue;
-			}
-			/* the callback of an earlier event may have dropped this one */
-			w = apex_find_watch(loop, events[i].fd);
-			if (w)
-				w->callback(w->arg, w->fd,
-							events[i].events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE));
-		}
-		apex_fire_timers(loop);
+		/* round up, so that a wake-up never comes before the timer is due */
+		if (first != DT_NOEND)
+			timeout = (long) Min((first - now + 999) / 1000, (TimestampTz) INT_MAX);
+		(void) apex_wait(loop, timeout);
 	}
-	return true;
 }

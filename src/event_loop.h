@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * event_loop.h
- *		  The one place that waits: sockets, timers, latch, postmaster death.
+ *		  The one place that waits: sockets, timers, latch, postmaster death,
+ *		  the client's connection.
  *
  * IDENTIFICATION
  *		  src/event_loop.h
@@ -27,6 +28,8 @@ extern void ApexLoopWatch(ApexLoop *loop, pgsocket fd, int events,
 						  ApexSocketCallback callback, void *arg);
 extern void ApexLoopSetTimer(ApexLoop *loop, void *owner, long timeout_ms,
 							 ApexTimerCallback callback);
+extern long ApexLoopTimeLeft(ApexLoop *loop, void *owner);
+extern void ApexLoopProgress(ApexLoop *loop, void *owner);
 extern long ApexMsUntil(TimestampTz deadline);
 extern bool ApexLoopRun(ApexLoop *loop, ApexLoopCondition until, void *arg,
 						TimestampTz deadline);

@@ -3,7 +3,7 @@
  * io_http.c
  *		  libcurl multi-socket glue: HTTP transfers driven by the event loop.
  *
- One CURLM lives as long as the backend: its connection cache keeps HTTP
+ * One CURLM lives as long as the backend: its connection cache keeps HTTP
  * keep-alive connections open across calls (curl checks a kept connection
  * before reusing it and opens a new one when the server has gone away, e.g.
  * restarted).  During a call, the call's ApexHttp is "current": curl tells
@@ -11,9 +11,26 @@
  * (CURLMOPT_TIMERFUNCTION), and both are forwarded to the call's ApexLoop,
  * which hands readiness back via curl_multi_socket_action().  Between calls
  * no transfer is attached and curl watches no socket.  Sockets are opened
- * and closed through callbacks that report them to conn_cache.c.  Completed transfers are reported to their
- * owner's callback outside any libcurl frame, so a callback may start new
- * transfers (the embedder -> vector store chain) or throw.
+ * and closed through callbacks that report them to conn_cache.c.  Completed
+ * transfers are reported to their owner's callback outside any libcurl
+ * frame, so a callback may start new transfers (the embedder -> vector
+ * store chain) or throw.
+ *
+ * Time: libcurl checks a transfer's timeouts before it reads a socket that
+ * is ready, so after the backend did not listen for a while (a local leg
+ * ran) it would fail an answer waiting to be read.  Its timeouts therefore
+ * decide nothing.  A request has no overall timeout of its own: its owner
+ * (a leg) has a timer in the call's loop, which ends it (ApexHttpCancel).
+ * The connect timeout is a timer of ours per transfer: when it fires (the
+ * loop has read what arrived first), a transfer not yet connected fails.
+ * Socket events of a transfer are progress of the transfer and its owner
+ * (ApexLoopProgress).
+ *
+ * Descriptors: a socket takes a slot of PostgreSQL's budget before it is
+ * opened (conn_cache.c); a transfer to a host name also holds slots for the
+ * threaded resolver (its socketpair and the lookup's socket) until it opens
+ * its first socket; the multi handle's wake-up socketpair holds two for the
+ * backend's life.  A transfer that finds the budget spent fails alone.
  *
  * curl handles are malloc'd by libcurl: ApexHttpFree() releases them and is
  * run by the call context's reset callback, so an error or a cancel anywhere
@@ -28,6 +45,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <unistd.h>
 
@@ -46,9 +64,13 @@ typedef struct ApexTransfer
 	StringInfoData body;
 	bool		too_large;		/* body hit apex_router.max_response_size */
 	bool		sent;			/* whole request written to the socket */
+	bool		connected;		/* connection (and TLS) made, or reused */
+	bool		out_of_fds;		/* a socket found the descriptor budget spent */
+	int			resolver_slots; /* descriptor slots held for the resolver */
 	char		errbuf[CURL_ERROR_SIZE];	/* curl's detailed message */
 	long		connect_timeout_ms;
 	const char *label;			/* source name, for apex_router_connections */
+	void	   *owner;			/* whose timer bounds the request */
 	ApexHttpDone done;
 	void	   *arg;
 } ApexTransfer;
@@ -63,12 +85,26 @@ struct ApexHttp
 /* idle HTTP connections kept per backend, across all sources */
 #define APEX_HTTP_MAX_KEPT 32
 
+/*
+ * Descriptors of a name lookup in libcurl's threaded resolver: its
+ * socketpair, and the resolver thread's socket to the DNS server.
+ */
+#define APEX_RESOLVER_SLOTS 3
+
 /* backend lifetime; malloc'd by libcurl, freed by ApexHttpDisconnectAll() */
 static CURLM *apex_multi = NULL;
 /* the call driving apex_multi now, or NULL between calls */
 static ApexHttp *apex_current = NULL;
 
 static void apex_http_drive(ApexHttp *http, curl_socket_t fd, int mask);
+
+/* Give back the descriptor slots held for the transfer's name lookup */
+static void
+apex_http_release_resolver(ApexTransfer *t)
+{
+	for (; t->resolver_slots > 0; t->resolver_slots--)
+		ApexConnUnreserve();
+}
 
 static size_t
 apex_http_write(char *data, size_t size, size_t nmemb, void *userp)
@@ -85,16 +121,20 @@ apex_http_write(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
+/* A socket of transfer arg (NULL: of none) is ready */
 static void
 apex_http_on_socket(void *arg, pgsocket fd, int events)
 {
+	ApexTransfer *t = arg;
 	int			mask = 0;
 
 	if (events & WL_SOCKET_READABLE)
 		mask |= CURL_CSELECT_IN;
 	if (events & WL_SOCKET_WRITEABLE)
 		mask |= CURL_CSELECT_OUT;
-	apex_http_drive((ApexHttp *) arg, fd, mask);
+	if (t)
+		ApexLoopProgress(apex_current->loop, t->owner);
+	apex_http_drive(apex_current, fd, mask);
 }
 
 static void
@@ -103,12 +143,17 @@ apex_http_on_timer(void *arg)
 	apex_http_drive((ApexHttp *) arg, CURL_SOCKET_TIMEOUT, 0);
 }
 
-/* CURLMOPT_SOCKETFUNCTION: mirror curl's interest into the event loop */
+/*
+ * CURLMOPT_SOCKETFUNCTION: mirror curl's interest into the event loop.  The
+ * watch's argument is the transfer the socket now serves (curl's handle
+ * for closing connections has none).
+ */
 static int
-apex_http_socket_cb(CURL *easy pg_attribute_unused(), curl_socket_t fd,
-					int what, void *userp pg_attribute_unused(),
+apex_http_socket_cb(CURL *easy, curl_socket_t fd, int what,
+					void *userp pg_attribute_unused(),
 					void *socketp pg_attribute_unused())
 {
+	ApexTransfer *t = NULL;
 	int			events = 0;
 
 	if (apex_current == NULL)
@@ -117,8 +162,9 @@ apex_http_socket_cb(CURL *easy pg_attribute_unused(), curl_socket_t fd,
 		events |= WL_SOCKET_READABLE;
 	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
 		events |= WL_SOCKET_WRITEABLE;
-	ApexLoopWatch(apex_current->loop, fd, events, apex_http_on_socket,
-				  apex_current);
+	if (events)
+		curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **) &t);
+	ApexLoopWatch(apex_current->loop, fd, events, apex_http_on_socket, t);
 	return 0;
 }
 
@@ -143,6 +189,9 @@ apex_http_open_socket(void *clientp, curlsocktype purpose pg_attribute_unused(),
 	int			port = 0;
 	curl_socket_t fd;
 
+	/* the name is resolved: the resolver's descriptors are closed */
+	apex_http_release_resolver(t);
+
 	if (addr->family == AF_INET)
 	{
 		struct sockaddr_in *in = (struct sockaddr_in *) &addr->addr;
@@ -157,16 +206,37 @@ apex_http_open_socket(void *clientp, curlsocktype purpose pg_attribute_unused(),
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
 		port = ntohs(in6->sin6_port);
 	}
-	fd = socket(addr->family, addr->socktype, addr->protocol);
-	if (fd == CURL_SOCKET_BAD)
-		return fd;
-	if (!ApexConnOpened("http", fd, t->label, psprintf("%s:%d", host, port)))
+	if (!ApexConnReserve())
 	{
-		close(fd);
+		t->out_of_fds = true;
 		errno = EMFILE;
 		return CURL_SOCKET_BAD;
 	}
+	fd = socket(addr->family, addr->socktype, addr->protocol);
+	if (fd == CURL_SOCKET_BAD)
+	{
+		ApexConnUnreserve();
+		return fd;
+	}
+	ApexConnOpened("http", fd, t->label, psprintf("%s:%d", host, port));
 	return fd;
+}
+
+/*
+ * CURLOPT_PREREQFUNCTION: connected (TLS included), or a kept connection
+ * reused; the request is about to be sent.
+ */
+static int
+apex_http_prereq(void *clientp, char *primary_ip pg_attribute_unused(),
+				 char *local_ip pg_attribute_unused(),
+				 int primary_port pg_attribute_unused(),
+				 int local_port pg_attribute_unused())
+{
+	ApexTransfer *t = clientp;
+
+	t->connected = true;
+	ApexLoopSetTimer(t->http->loop, t, -1, NULL);
+	return CURL_PREREQFUNC_OK;
 }
 
 /* CURLOPT_CLOSESOCKETFUNCTION: may run long after the opening transfer */
@@ -193,11 +263,17 @@ ApexHttpCreate(ApexLoop *loop, MemoryContext mcxt)
 				 errhint("The query of a sql source must not call apex_route.")));
 	if (apex_multi == NULL)
 	{
+		/* curl_multi_init opens a socketpair for curl_multi_wakeup() */
+		ApexConnReserveOrError(2);
 		apex_multi = curl_multi_init();
 		if (apex_multi == NULL)
+		{
+			ApexConnUnreserve();
+			ApexConnUnreserve();
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("could not create a libcurl multi handle")));
+		}
 		curl_multi_setopt(apex_multi, CURLMOPT_SOCKETFUNCTION, apex_http_socket_cb);
 		curl_multi_setopt(apex_multi, CURLMOPT_TIMERFUNCTION, apex_http_timer_cb);
 		/*
@@ -221,6 +297,55 @@ apex_transfer_release(ApexTransfer *t)
 	curl_slist_free_all(t->headers);
 	t->easy = NULL;
 	t->headers = NULL;
+	apex_http_release_resolver(t);
+}
+
+/* The transfer is over: release it and tell its owner (outside curl) */
+static void
+apex_transfer_finish(ApexTransfer *t, ApexHttpResponse *resp)
+{
+	ApexHttp   *http = t->http;
+
+	ApexLoopSetTimer(http->loop, t, -1, NULL);
+	resp->body = &t->body;
+	if (t->easy)
+		apex_transfer_release(t);
+	http->transfers = list_delete_ptr(http->transfers, t);
+	t->done(t->arg, resp);
+}
+
+/* The connect timeout: fail the transfer unless it is connected */
+static void
+apex_http_connect_timeout(void *arg)
+{
+	ApexTransfer *t = arg;
+	ApexHttpResponse resp = {0};
+
+	if (t->connected)
+		return;
+	resp.error = psprintf("could not connect within %ld ms", t->connect_timeout_ms);
+	apex_transfer_finish(t, &resp);
+}
+
+/*
+ * The owner's time is up: abort its transfers without a word to it (their
+ * connections close).
+ */
+void
+ApexHttpCancel(ApexHttp *http, void *owner)
+{
+	ListCell   *lc;
+
+	foreach(lc, http->transfers)
+	{
+		ApexTransfer *t = lfirst(lc);
+
+		if (t->owner != owner)
+			continue;
+		ApexLoopSetTimer(http->loop, t, -1, NULL);
+		apex_transfer_release(t);
+		http->transfers = foreach_delete_current(http->transfers, lc);
+	}
 }
 
 /*
@@ -254,6 +379,9 @@ apex_http_disconnect_all(void)
 		return 0;
 	curl_multi_cleanup(apex_multi);
 	apex_multi = NULL;
+	/* its wake-up socketpair */
+	ApexConnUnreserve();
+	ApexConnUnreserve();
 	return before;
 }
 
@@ -268,6 +396,37 @@ ApexHttpInit(void)
 	ApexConnRegisterModule(apex_http_disconnect_all);
 }
 
+/*
+ * Whether libcurl looks url's host up in its resolver thread: not for an
+ * address nor for "localhost" (curl answers that itself).  When in doubt,
+ * it does.
+ */
+static bool
+apex_http_resolves(const char *url)
+{
+	CURLU	   *u = curl_url();
+	char	   *host = NULL;
+	bool		resolves = true;
+	struct in_addr addr;
+
+	if (u == NULL)
+		return true;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+	{
+		resolves = !(host[0] == '[' || inet_pton(AF_INET, host, &addr) == 1 ||
+					 pg_strcasecmp(host, "localhost") == 0);
+		curl_free(host);
+	}
+	curl_url_cleanup(u);
+	return resolves;
+}
+
+/*
+ * Start a request; request->done gets its response.  A request that finds
+ * the descriptor budget spent fails at once (done runs before this
+ * returns).
+ */
 void
 ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 {
@@ -278,9 +437,27 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 
 	t->http = http;
 	t->label = request->label;
+	t->owner = request->owner;
 	t->done = request->done;
 	t->arg = request->arg;
+	t->connect_timeout_ms = Max(request->connect_timeout_ms, 1L);
 	initStringInfo(&t->body);
+	MemoryContextSwitchTo(old);
+	if (apex_http_resolves(request->url))
+	{
+		while (t->resolver_slots < APEX_RESOLVER_SLOTS && ApexConnReserve())
+			t->resolver_slots++;
+		if (t->resolver_slots < APEX_RESOLVER_SLOTS)
+		{
+			ApexHttpResponse resp = {0};
+
+			apex_http_release_resolver(t);
+			resp.error = "out of file descriptors for remote connections";
+			t->done(t->arg, &resp);
+			return;
+		}
+	}
+	old = MemoryContextSwitchTo(http->mcxt);
 	foreach(lc, request->headers)
 	{
 		struct curl_slist *h = curl_slist_append(t->headers, lfirst(lc));
@@ -288,6 +465,7 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 		if (h == NULL)
 		{
 			curl_slist_free_all(t->headers);
+			apex_http_release_resolver(t);
 			elog(ERROR, "out of memory in curl_slist_append");
 		}
 		t->headers = h;
@@ -296,6 +474,7 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 	if (easy == NULL)
 	{
 		curl_slist_free_all(t->headers);
+		apex_http_release_resolver(t);
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not create a libcurl handle")));
@@ -316,10 +495,10 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, apex_http_open_socket);
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, apex_http_close_socket);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, Max(request->timeout_ms, 1L));
-	t->connect_timeout_ms = Max(Min(request->connect_timeout_ms,
-									request->timeout_ms), 1L);
-	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, t->connect_timeout_ms);
+	curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, apex_http_prereq);
+	curl_easy_setopt(easy, CURLOPT_PREREQDATA, t);
+	/* our timers decide (see the file header); curl's default would be 300 s */
+	curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long) INT_MAX);
 	/* https peers are verified (curl's default) unless the source opts out */
 	if (request->ca_file)
 		curl_easy_setopt(easy, CURLOPT_CAINFO, request->ca_file);
@@ -342,6 +521,7 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 	}
 	MemoryContextSwitchTo(old);
 
+	ApexLoopSetTimer(http->loop, t, t->connect_timeout_ms, apex_http_connect_timeout);
 	if (curl_multi_add_handle(apex_multi, easy) != CURLM_OK)
 		elog(ERROR, "curl_multi_add_handle failed");
 }
@@ -413,24 +593,12 @@ apex_http_collect(ApexHttp *http)
 		else if (t->too_large)
 			resp.error = psprintf("response larger than apex_router.max_response_size (%d kB)",
 								  apex_max_response_kb);
-		else if (msg->data.result == CURLE_OPERATION_TIMEDOUT)
-		{
-			curl_off_t	connected = 0;
-
-			/* no connection (and TLS handshake) yet: the connect timeout */
-			curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &connected);
-			resp.error = "timed out";
-			resp.timed_out = true;
-			resp.connect_timed_out = (connected == 0);
-			resp.connect_timeout_ms = t->connect_timeout_ms;
-		}
+		else if (t->out_of_fds)
+			resp.error = "out of file descriptors for remote connections";
 		else
 			resp.error = apex_http_error(msg->data.result, t->errbuf, &resp.peer_detail);
-		resp.body = &t->body;
-		apex_transfer_release(t);
-		http->transfers = list_delete_ptr(http->transfers, t);
 		/* msg points into curl's memory: do not touch it after this */
-		t->done(t->arg, &resp);
+		apex_transfer_finish(t, &resp);
 	}
 }
 

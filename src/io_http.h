@@ -21,9 +21,6 @@ typedef struct ApexHttpResponse
 {
 	const char *error;			/* transport failure (no HTTP answer), or NULL */
 	const char *peer_detail;	/* curl's detail quoting the peer, or NULL */
-	bool		timed_out;		/* the failure was the request's timeout */
-	bool		connect_timed_out;	/* ... before a connection was made */
-	long		connect_timeout_ms; /* the connect timeout it had */
 	long		status;			/* HTTP status code */
 	const char *content_type;	/* may be NULL */
 	StringInfo	body;
@@ -41,8 +38,8 @@ typedef struct ApexHttpRequest
 	const char *password;
 	const char *ca_file;		/* PEM bundle to verify https peers, or NULL */
 	bool		tls_insecure;	/* skip https peer and host name checks */
-	long		timeout_ms;
-	long		connect_timeout_ms; /* capped by timeout_ms here */
+	long		connect_timeout_ms; /* connection (and TLS handshake) */
+	void	   *owner;			/* whose timer bounds the request (a leg) */
 	ApexHttpDone done;
 	void	   *arg;
 } ApexHttpRequest;
@@ -51,6 +48,7 @@ extern void ApexHttpInit(void);
 extern ApexHttp *ApexHttpCreate(ApexLoop *loop, MemoryContext mcxt);
 extern void ApexHttpFree(ApexHttp *http);
 extern void ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request);
+extern void ApexHttpCancel(ApexHttp *http, void *owner);
 extern bool ApexHttpAllSent(ApexHttp *http);
 
 #endif							/* APEX_IO_HTTP_H */

@@ -6,11 +6,17 @@
  *
  * A request walks CONNECTING (PQconnectPoll) -> SENDING (PQflush) ->
  * READING (PQconsumeInput / PQgetResult), each step run when the loop
- * reports the socket ready; a timer bounds it: the connect timeout while
- * connecting (libpq's connect_timeout applies only to blocking connects),
- * then the rest of the request's budget.  A kept connection whose
+ * reports the socket ready.  Two timers bound it: the request's budget
+ * (keyed by the request), and while connecting the connect timeout (keyed
+ * by the connection; libpq's connect_timeout applies only to blocking
+ * connects).  A kept connection whose
  * server went away (restart) fails on first use; such a request is retried
  * once on a new connection, so a restart is invisible to callers.
+ *
+ * Time the loop could not listen is not charged to a request heard from
+ * meanwhile (event_loop.c): its socket events are progress of the request,
+ * its connection and its owner.  A connection takes its descriptor slot before libpq
+ * opens the socket (conn_cache.c).
  *
  * Connections live in TopMemoryContext and are malloc'd by libpq: a
  * connection that was in use when a call ended abnormally (error, cancel,
@@ -29,7 +35,6 @@
 #include "nodes/pg_list.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
-#include "utils/timestamp.h"
 
 #include "conn_cache.h"
 #include "io_pg.h"
@@ -49,6 +54,7 @@ typedef struct ApexPgConn
 	Oid			userid;
 	char	   *conninfo;		/* options it was opened with */
 	PGconn	   *conn;
+	bool		reserved;		/* holds a descriptor slot not yet registered */
 	pgsocket	registered;		/* socket reported to conn_cache, or invalid */
 	ApexPgCall *active;			/* the request using it, or NULL */
 } ApexPgConn;
@@ -61,7 +67,6 @@ struct ApexPgCall
 	pgsocket	watched;		/* socket watched in the loop, or invalid */
 	bool		reused;			/* a kept connection: retry once if dead */
 	PGresult   *result;
-	TimestampTz deadline;		/* of the whole request */
 	long		connect_timeout_ms; /* of the connection being made */
 };
 
@@ -91,6 +96,8 @@ apex_pg_close(ApexPgConn *pc)
 		PQclear(pc->active->result);
 	if (pc->registered != PGINVALID_SOCKET)
 		ApexConnClosed("postgres", pc->registered);
+	else if (pc->reserved)
+		ApexConnUnreserve();
 	PQfinish(pc->conn);
 	pfree(pc->conninfo);
 	pfree(pc);
@@ -137,6 +144,7 @@ apex_pg_finish(ApexPgCall *call, const char *error, const char *remote,
 		ApexLoopWatch(call->req.loop, call->watched, 0, NULL, NULL);
 	call->watched = PGINVALID_SOCKET;
 	ApexLoopSetTimer(call->req.loop, call, -1, NULL);
+	ApexLoopSetTimer(call->req.loop, pc, -1, NULL);
 	pc->active = NULL;
 	if (!error && pc->registered != PGINVALID_SOCKET)
 		ApexConnUsed("postgres", pc->registered);
@@ -268,15 +276,12 @@ apex_pg_connected(ApexPgCall *call)
 	ApexPgConn *pc = call->pc;
 	pgsocket	fd = PQsocket(pc->conn);
 
-	if (!ApexConnOpened("postgres", fd, call->req.label,
-						psprintf("%s:%s", PQhost(pc->conn), PQport(pc->conn))))
-	{
-		apex_pg_finish(call, "out of file descriptors for remote connections", NULL, false);
-		return;
-	}
+	/* the slot reserved for the connection goes with its socket */
+	ApexConnOpened("postgres", fd, call->req.label,
+				   psprintf("%s:%s", PQhost(pc->conn), PQport(pc->conn)));
+	pc->reserved = false;
 	pc->registered = fd;
-	ApexLoopSetTimer(call->req.loop, call, ApexMsUntil(call->deadline),
-					 apex_pg_on_timeout);
+	ApexLoopSetTimer(call->req.loop, pc, -1, NULL);
 	/* as postgres_fdw: a non-superuser may not use the server's own identity */
 	if (!superuser() && !PQconnectionUsedPassword(pc->conn))
 	{
@@ -298,6 +303,8 @@ apex_pg_on_socket(void *arg, pgsocket fd pg_attribute_unused(),
 	ApexPgCall *call = arg;
 	PGconn	   *conn = call->pc->conn;
 
+	ApexLoopProgress(call->req.loop, call->req.owner);
+	ApexLoopProgress(call->req.loop, call->pc);
 	switch (call->state)
 	{
 		case APEX_PG_CONNECTING:
@@ -335,22 +342,36 @@ apex_pg_on_timeout(void *arg)
 	apex_pg_finish((ApexPgCall *) arg, "timed out", NULL, true);
 }
 
+/* arg is the connection being made */
 static void
 apex_pg_on_connect_timeout(void *arg)
 {
-	ApexPgCall *call = arg;
+	ApexPgCall *call = ((ApexPgConn *) arg)->active;
 
 	apex_pg_finish(call, psprintf("could not connect within %ld ms",
 								  call->connect_timeout_ms), NULL, false);
 }
 
-/* Open a new kept connection for the request and start connecting */
+/*
+ * Open a new kept connection for the request and start connecting; the
+ * request fails at once when the descriptor budget is spent.
+ */
 static void
 apex_pg_connect(ApexPgCall *call)
 {
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-	ApexPgConn *pc = palloc0(sizeof(ApexPgConn));
+	MemoryContext old;
+	ApexPgConn *pc;
 
+	if (!ApexConnReserve())
+	{
+		ApexLoopSetTimer(call->req.loop, call, -1, NULL);
+		call->req.done(call->req.arg, NULL,
+					   "out of file descriptors for remote connections", NULL, false);
+		return;
+	}
+	old = MemoryContextSwitchTo(TopMemoryContext);
+	pc = palloc0(sizeof(ApexPgConn));
+	pc->reserved = true;
 	pc->serverid = call->req.serverid;
 	pc->userid = GetUserId();
 	pc->conninfo = apex_pg_conninfo(&call->req);
@@ -359,6 +380,7 @@ apex_pg_connect(ApexPgCall *call)
 	pc->conn = PQconnectStartParams(call->req.keywords, call->req.values, 0);
 	if (pc->conn == NULL)
 	{
+		ApexConnUnreserve();
 		pfree(pc->conninfo);
 		pfree(pc);
 		ereport(ERROR,
@@ -372,8 +394,8 @@ apex_pg_connect(ApexPgCall *call)
 	call->pc = pc;
 	call->state = APEX_PG_CONNECTING;
 	call->connect_timeout_ms = Min(call->req.connect_timeout_ms,
-								   ApexMsUntil(call->deadline));
-	ApexLoopSetTimer(call->req.loop, call, call->connect_timeout_ms,
+								   ApexLoopTimeLeft(call->req.loop, call));
+	ApexLoopSetTimer(call->req.loop, pc, call->connect_timeout_ms,
 					 apex_pg_on_connect_timeout);
 	if (PQstatus(pc->conn) == CONNECTION_BAD)
 		apex_pg_libpq_failed(call, PQerrorMessage(pc->conn));
@@ -395,8 +417,6 @@ ApexPgStart(const ApexPgRequest *request)
 
 	call->req = *request;
 	call->watched = PGINVALID_SOCKET;
-	call->deadline = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
-												 request->timeout_ms);
 	foreach(lc, apex_pg_conns)
 	{
 		ApexPgConn *pc = lfirst(lc);

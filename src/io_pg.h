@@ -38,6 +38,7 @@ typedef struct ApexPgRequest
 	long		timeout_ms;		/* the whole request */
 	long		connect_timeout_ms; /* a new connection, within timeout_ms */
 	bool	   *pending_send;	/* cleared once the query is written */
+	void	   *owner;			/* its socket events are progress of owner */
 	ApexPgDone	done;
 	void	   *arg;
 } ApexPgRequest;

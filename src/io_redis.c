@@ -11,12 +11,17 @@
  * watched; replies that arrive then wait in the socket until the next call
  * attaches.
  *
- * Every command carries a small ticket in TopMemoryContext.  When a call
+ * Every command carries a small ticket in TopMemoryContext, naming the
+ * party that waits for its reply (a leg, the cache): an event on the
+ * connection is progress of every party still waiting (event_loop.c: time
+ * the loop could not listen is not charged to it).  When a call
  * ends (normally or not) its tickets are cancelled: a late reply is then
  * consumed and dropped instead of reaching freed memory, and the
  * connection stays usable.  Commands sent without a callback (cache
  * writes) never make the caller wait: ApexRedisDetach() writes what it can
- * without blocking and leaves the rest to the next call.
+ * without blocking and leaves the rest to the next call.  A connection
+ * takes its descriptor slot before hiredis opens the socket
+ * (conn_cache.c).
  *
  * IDENTIFICATION
  *		  src/io_redis.c
@@ -59,6 +64,7 @@ typedef struct ApexRedisTicket
 {
 	ApexRedis  *r;
 	void	   *owner;			/* NULL once cancelled */
+	void	   *party;			/* who waits for the reply, or NULL */
 	ApexRedisDone done;
 	void	   *arg;
 } ApexRedisTicket;
@@ -69,7 +75,15 @@ static void
 apex_redis_on_socket(void *arg, pgsocket fd pg_attribute_unused(), int events)
 {
 	ApexRedis  *r = arg;
+	ListCell   *lc;
 
+	foreach(lc, r->tickets)
+	{
+		ApexRedisTicket *t = lfirst(lc);
+
+		if (t->owner)
+			ApexLoopProgress(r->loop, t->party);
+	}
 	if (r->ac && (events & WL_SOCKET_READABLE))
 		redisAsyncHandleRead(r->ac);
 	if (r->ac && (events & WL_SOCKET_WRITEABLE))
@@ -251,15 +265,26 @@ apex_redis_open(ApexSource *source, char *conninfo)
 	apex_redis_conns = lappend(apex_redis_conns, r);
 	MemoryContextSwitchTo(old);
 
+	/* r->ac stays NULL on failure: commands fail at once with the error */
+	if (!ApexConnReserve())
+	{
+		r->connect_error = MemoryContextStrdup(TopMemoryContext,
+											   "out of file descriptors for remote connections");
+		return r;
+	}
 	ac = socket ? redisAsyncConnectUnix(socket)
 		: redisAsyncConnect(host ? host : "127.0.0.1", port ? atoi(port) : 6379);
 	if (ac == NULL)
+	{
+		ApexConnUnreserve();
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not allocate a Redis connection")));
+	}
 	if (ac->err)
 	{
-		/* e.g. an unknown host name; r->ac stays NULL: commands fail at once */
+		/* e.g. an unknown host name */
+		ApexConnUnreserve();
 		r->connect_error = MemoryContextStrdup(TopMemoryContext, ac->errstr);
 		redisAsyncFree(ac);
 		return r;
@@ -272,14 +297,9 @@ apex_redis_open(ApexSource *source, char *conninfo)
 	ac->ev.addWrite = apex_redis_add_write;
 	ac->ev.delWrite = apex_redis_del_write;
 	ac->ev.cleanup = apex_redis_cleanup;
-	if (!ApexConnOpened("redis", ac->c.fd, source->name,
-						socket ? socket : psprintf("%s:%s", host ? host : "127.0.0.1",
-												   port ? port : "6379")))
-	{
-		r->ac = NULL;
-		redisAsyncFree(ac);
-		return r;
-	}
+	ApexConnOpened("redis", ac->c.fd, source->name,
+				   socket ? socket : psprintf("%s:%s", host ? host : "127.0.0.1",
+											  port ? port : "6379"));
 	r->registered = ac->c.fd;
 	/* a connect in progress: hiredis wants to know when it is writable */
 	r->want_write = true;
@@ -343,10 +363,10 @@ ApexRedisAttach(ApexSource *source, ApexLoop *loop, void *owner)
 		r->setup_step = password ? "AUTH" : "SELECT";
 		/* owned by the connection itself: never cancelled */
 		if (password)
-			ApexRedisCommand(r, r, apex_redis_setup_done, r, 2,
+			ApexRedisCommand(r, r, NULL, apex_redis_setup_done, r, 2,
 							 (const char *[]) {"AUTH", password});
 		if (db)
-			ApexRedisCommand(r, r, apex_redis_setup_done, r, 2,
+			ApexRedisCommand(r, r, NULL, apex_redis_setup_done, r, 2,
 							 (const char *[]) {"SELECT", db});
 	}
 	r->loop = loop;
@@ -357,11 +377,12 @@ ApexRedisAttach(ApexSource *source, ApexLoop *loop, void *owner)
 
 /*
  * Send a command; done (unless NULL) gets its reply.  owner is the call,
- * or NULL for a command nobody waits for.
+ * or NULL for a command nobody waits for; party is whose timer waits for
+ * the reply (a leg, the cache), or NULL.
  */
 void
-ApexRedisCommand(ApexRedis *r, void *owner, ApexRedisDone done, void *arg,
-				 int argc, const char **argv)
+ApexRedisCommand(ApexRedis *r, void *owner, void *party, ApexRedisDone done,
+				 void *arg, int argc, const char **argv)
 {
 	ApexRedisTicket *t;
 	MemoryContext old;
@@ -376,6 +397,7 @@ ApexRedisCommand(ApexRedis *r, void *owner, ApexRedisDone done, void *arg,
 	t = MemoryContextAllocZero(TopMemoryContext, sizeof(ApexRedisTicket));
 	t->r = r;
 	t->owner = owner;
+	t->party = party;
 	t->done = done;
 	t->arg = arg;
 	/* the list must outlive the call, like the tickets */

@@ -32,8 +32,9 @@ typedef void (*ApexRedisDone) (void *arg, redisReply *reply, const char *error,
 extern void ApexRedisInit(void);
 extern ApexRedis *ApexRedisAttach(ApexSource *source, ApexLoop *loop,
 								  void *owner);
-extern void ApexRedisCommand(ApexRedis *r, void *owner, ApexRedisDone done,
-							 void *arg, int argc, const char **argv);
+extern void ApexRedisCommand(ApexRedis *r, void *owner, void *party,
+							 ApexRedisDone done, void *arg, int argc,
+							 const char **argv);
 extern bool ApexRedisConnected(ApexRedis *r);
 extern bool ApexRedisAllSent(void *owner);
 extern void ApexRedisDetach(void *owner, bool flush);

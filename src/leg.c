@@ -174,17 +174,9 @@ ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
 					 const char *label)
 {
 	ApexRemote	remote = {.peer = peer, .text = (char *) resp->peer_detail};
-	const char *sep = label ? ": " : "";
 
-	if (label == NULL)
-		label = "";
-	if (resp->connect_timed_out)
-		ApexLegFail(leg, "%s%scould not connect within %ld ms", label, sep,
-					resp->connect_timeout_ms);
-	else if (resp->timed_out)
-		ApexLegFail(leg, "%s%stimed out after %d ms", label, sep, leg->budget_ms);
-	else
-		ApexLegFailRemote(leg, &remote, "%s%s%s", label, sep, resp->error);
+	ApexLegFailRemote(leg, &remote, "%s%s%s", label ? label : "",
+					  label ? ": " : "", resp->error);
 }
 
 /*
@@ -225,17 +217,52 @@ ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
 		ApexLegFinish(leg, items);
 }
 
+/*
+ * The leg's clock ran out, or the call's deadline passed: the leg fails
+ * and its requests still in flight are abandoned.
+ */
+void
+ApexLegTimedOut(ApexLeg *leg)
+{
+	ApexHttpCancel(leg->call->http, leg);
+	ApexLegFail(leg, "%s%stimed out after %d ms", leg->awaiting ? leg->awaiting : "",
+				leg->awaiting ? ": " : "", leg->budget_ms);
+}
+
+static void
+apex_leg_deadline(void *arg)
+{
+	ApexLegTimedOut((ApexLeg *) arg);
+}
+
+/*
+ * Start the clock of a remote leg: one timer in the call's loop bounds all
+ * its requests, whatever the transport.  It runs out at the call's
+ * deadline at the latest.  Time the loop could not listen (a local leg
+ * ran) is not charged to a leg whose source was heard from meanwhile
+ * (event_loop.c).
+ */
+void
+ApexLegStartClock(ApexLeg *leg)
+{
+	long		ms = leg->budget_ms;
+
+	if (leg->call->deadline != DT_NOEND)
+		ms = Min(ms, ApexMsUntil(leg->call->deadline));
+	ApexLoopSetTimer(leg->call->loop, leg, ms, apex_leg_deadline);
+}
+
 /* Milliseconds left of the leg's budget, at least 1 */
 long
 ApexLegRemainingMs(ApexLeg *leg)
 {
-	return ApexMsUntil(leg->deadline);
+	return ApexLoopTimeLeft(leg->call->loop, leg);
 }
 
 /*
  * Send one JSON POST for the leg to peer (a source: the leg's own, or its
- * embedder), bounded by what is left of the leg's budget.  done gets arg
- * and the response when it completes or fails.
+ * embedder), bounded by the leg's clock.  done gets arg and the response
+ * when it completes or fails.  A leg that is over sends nothing.
  */
 void
 ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
@@ -244,6 +271,9 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 {
 	ApexHttpRequest req = {0};
 	const char *value;
+
+	if (leg->done)
+		return;
 
 	req.label = peer->name;
 	req.url = url;
@@ -260,8 +290,8 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 		req.username = auth->username;
 		req.password = auth->password;
 	}
-	req.timeout_ms = ApexLegRemainingMs(leg);
-	req.connect_timeout_ms = peer->connect_timeout_ms;
+	req.connect_timeout_ms = Min(peer->connect_timeout_ms, ApexLegRemainingMs(leg));
+	req.owner = leg;
 	req.ca_file = ApexGetOption(peer->options, "ca_file");
 	value = ApexGetOption(peer->options, "tls_verify");
 	req.tls_insecure = value && strcmp(value, "false") == 0;

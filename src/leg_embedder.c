@@ -213,6 +213,7 @@ embed_done(void *arg, ApexHttpResponse *resp)
 	float4	   *vec = NULL;
 	int			dim = 0;
 
+	req->leg->awaiting = NULL;
 	if (resp->error)
 	{
 		ApexLegFailTransport(req->leg, resp, req->embedder, label);
@@ -273,7 +274,7 @@ ApexEmbedStart(ApexLeg *leg, ApexSource *embedder, const char *text,
 	{
 		req->cache_hash = ApexCacheEmbeddingHash(embedder, text);
 		ApexCacheGet(leg->call->cache, "embed", req->cache_hash,
-					 embed_cache_got, req);
+					 embed_cache_got, req, leg);
 	}
 	else
 		embed_send(req);
@@ -300,6 +301,8 @@ embed_send(EmbedRequest *req)
 		appendStringInfo(&body, ",\"dimensions\":%s", dims);
 	appendStringInfoChar(&body, '}');
 
+	/* the leg's clock names the embedder if it runs out meanwhile */
+	req->leg->awaiting = psprintf("embedder \"%s\"", embedder->name);
 	ApexLegPost(req->leg, embedder, ApexGetOption(embedder->options, "url"),
 				body.data, NIL, &auth, embed_done, req);
 }

@@ -395,6 +395,7 @@ postgres_start(ApexLeg *leg)
 	req.timeout_ms = ApexLegRemainingMs(leg);
 	req.connect_timeout_ms = leg->source->connect_timeout_ms;
 	req.pending_send = &leg->pending_send;
+	req.owner = leg;
 	req.done = postgres_done;
 	req.arg = leg;
 	leg->pending_send = true;

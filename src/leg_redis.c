@@ -289,31 +289,20 @@ redis_term_done(void *arg, redisReply *reply, const char *error,
 	qsort(s->best, list_length(s->hits), sizeof(RedisHit *), redis_hit_cmp);
 	s->waiting = s->nbest;
 	for (int i = 0; i < s->nbest; i++)
-		ApexRedisCommand(s->r, s->leg->call, redis_item_done, s, 2,
+		ApexRedisCommand(s->r, s->leg->call, s->leg, redis_item_done, s, 2,
 						 (const char *[]) {"HGETALL",
 						 psprintf(redis_option(s->leg, "item_key", "mem:item:%s"),
 								  s->best[i]->id)});
 }
 
-static void
-redis_timeout(void *arg)
-{
-	ApexLeg    *leg = arg;
-
-	ApexLegFail(leg, "timed out after %d ms", leg->budget_ms);
-}
-
-/* The connect timeout passed: fail unless connected, else wait on */
+/* The connect timeout passed: fail unless connected (the leg's clock runs on) */
 static void
 redis_connect_timeout(void *arg)
 {
-	ApexLeg    *leg = arg;
-	RedisSearch *s = leg->state;
+	RedisSearch *s = arg;
 
-	if (ApexRedisConnected(s->r))
-		ApexLoopSetTimer(leg->call->loop, leg, ApexLegRemainingMs(leg), redis_timeout);
-	else
-		ApexLegFail(leg, "could not connect within %ld ms", s->connect_timeout_ms);
+	if (!ApexRedisConnected(s->r))
+		ApexLegFail(s->leg, "could not connect within %ld ms", s->connect_timeout_ms);
 }
 
 static void
@@ -334,14 +323,12 @@ redis_start(ApexLeg *leg)
 	}
 	s->r = ApexRedisAttach(leg->source, leg->call->loop, leg->call);
 	s->connect_timeout_ms = Min(leg->source->connect_timeout_ms, ApexLegRemainingMs(leg));
-	if (ApexRedisConnected(s->r))
-		ApexLoopSetTimer(leg->call->loop, leg, ApexLegRemainingMs(leg), redis_timeout);
-	else
-		ApexLoopSetTimer(leg->call->loop, leg, s->connect_timeout_ms,
+	if (!ApexRedisConnected(s->r))
+		ApexLoopSetTimer(leg->call->loop, s, s->connect_timeout_ms,
 						 redis_connect_timeout);
 	s->waiting = list_length(terms);
 	foreach(lc, terms)
-		ApexRedisCommand(s->r, leg->call, redis_term_done, s, 5,
+		ApexRedisCommand(s->r, leg->call, leg, redis_term_done, s, 5,
 						 (const char *[]) {"ZREVRANGE",
 						 psprintf(pattern, strVal(lfirst(lc))), "0", stop,
 						 "WITHSCORES"});

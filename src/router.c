@@ -3,11 +3,13 @@
  * router.c
  *		  apex_route(): plan the legs, run them concurrently, fuse, emit rows.
  *
- * Order of a call: every remote leg issues its requests; the event loop
- * runs until they are all on the wire (at most APEX_SEND_WAIT_MS: a host
- * whose connect hangs does not hold up the rest); local (SPI) legs run while the
- * remote sources work; the loop then runs until every leg has an outcome
- * or the call's deadline passes.  Latency is the slowest leg, not the sum.
+ * Order of a call: every remote leg starts its clock and issues its
+ * requests; the event loop runs until they are all on the wire (at most
+ * APEX_SEND_WAIT_MS: a host whose connect hangs does not hold up the rest);
+ * local (SPI) legs run while the remote sources work; the loop then reads
+ * what arrived meanwhile and runs until every leg has an outcome (each
+ * remote leg's clock ends it) or the call's deadline, if it has one,
+ * passes.  Latency is the slowest leg, not the sum.
  *
  * Everything of a call lives in one memory context, whose reset callback
  * frees libcurl's handles and the WaitEventSet: an ERROR, a cancel or a
@@ -43,8 +45,6 @@
 #define APEX_MAX_K 10000
 #define APEX_MAX_DIM 65536
 #define APEX_MAX_QUERY_BYTES (1024 * 1024)
-/* grace after the last leg's own timeout, for curl to report it first */
-#define APEX_DEADLINE_SLACK_MS 1000
 
 PG_FUNCTION_INFO_V1(apex_route);
 
@@ -248,10 +248,15 @@ apex_report_failures(ApexCall *call)
 static const char *
 apex_run(ApexCall *call, List *sources, int call_timeout_ms)
 {
-	TimestampTz now = GetCurrentTimestamp();
-	TimestampTz deadline = now;
 	ApexCacheMode mode = ApexCacheModeOf(call->cache);
+	TimestampTz deadline;
 	ListCell   *lc;
+
+	/* without a timeout_ms of its own, each remote leg's clock ends the call */
+	deadline = call_timeout_ms > 0
+		? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), call_timeout_ms)
+		: DT_NOEND;
+	call->deadline = deadline;
 
 	foreach(lc, sources)
 	{
@@ -264,12 +269,8 @@ apex_run(ApexCall *call, List *sources, int call_timeout_ms)
 		leg->call = call;
 		leg->source = source;
 		leg->budget_ms = budget;
-		leg->deadline = TimestampTzPlusMilliseconds(now, budget);
-		deadline = Max(deadline, leg->deadline);
 		call->legs = lappend(call->legs, leg);
 	}
-	deadline = call_timeout_ms > 0 ? TimestampTzPlusMilliseconds(now, call_timeout_ms)
-		: TimestampTzPlusMilliseconds(deadline, APEX_DEADLINE_SLACK_MS);
 
 	if (mode != APEX_CACHE_OFF)
 		ApexCacheLookup(call->cache);
@@ -286,7 +287,10 @@ apex_run(ApexCall *call, List *sources, int call_timeout_ms)
 		ApexLeg    *leg = lfirst(lc);
 
 		if (leg->source->kind->start)
+		{
+			ApexLegStartClock(leg);
 			leg->source->kind->start(leg);
+		}
 	}
 	(void) ApexLoopRun(call->loop, apex_all_sent, call,
 					   Min(deadline, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
@@ -298,11 +302,15 @@ apex_run(ApexCall *call, List *sources, int call_timeout_ms)
 		if (leg->source->kind->run_local && !apex_cache_hit(call))
 			leg->source->kind->run_local(leg);
 	}
+	/*
+	 * False only with a deadline (the call's timeout_ms), which caps every
+	 * leg's budget: a leg still running has run out of it, even if the loop
+	 * moved its clock on.
+	 */
 	if (!ApexLoopRun(call->loop, apex_all_done, call, deadline))
 	{
 		foreach(lc, call->legs)
-			ApexLegFail(lfirst(lc), "no answer within the call's timeout_ms (%d ms)",
-						call_timeout_ms);
+			ApexLegTimedOut(lfirst(lc));
 	}
 	return apex_cache_hit(call) ? ApexCacheHit(call->cache) : NULL;
 }

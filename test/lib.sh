@@ -6,7 +6,7 @@ APEX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # outside the checkout: the cluster's OS user must be able to reach it
 APEX_RUN_DIR=${APEX_RUN_DIR:-/tmp/apex_router_run}
 APEX_PGPORT=${APEX_PGPORT:-5433}
-APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libhiredis-dev redis-server nodejs npm curl openssl python3 clang-14 libclang-rt-14-dev"
+APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libhiredis-dev libkrb5-dev redis-server nodejs npm curl openssl python3 clang-14 libclang-rt-14-dev"
 
 apex_log() { printf '== %s\n' "$*" >&2; }
 

@@ -38,16 +38,17 @@ typedef struct FuzzRedisSent
 
 static List *fuzz_redis_sent;
 
-static void fuzz_redis_command(ApexRedis *r, void *owner, ApexRedisDone done,
-							   void *arg, int argc, const char **argv);
+static void fuzz_redis_command(ApexRedis *r, void *owner, void *party,
+							   ApexRedisDone done, void *arg, int argc,
+							   const char **argv);
 
 #define ApexRedisCommand fuzz_redis_command
 #include "leg_redis.c"
 #undef ApexRedisCommand
 
 static void
-fuzz_redis_command(ApexRedis *r, void *owner, ApexRedisDone done, void *arg,
-				   int argc, const char **argv)
+fuzz_redis_command(ApexRedis *r, void *owner, void *party, ApexRedisDone done,
+				   void *arg, int argc, const char **argv)
 {
 	FuzzRedisSent *sent = palloc(sizeof(FuzzRedisSent));
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """tcp_faults.py - TCP-level faults that no protocol test server can show.
 
-Four listeners on 127.0.0.1 (standard library only; run with Debian's
+Six listeners on 127.0.0.1 (standard library only; run with Debian's
 /usr/bin/python3):
 
   BLACKHOLE_PORT [7901]  a listener that never accepts, whose accept queue
@@ -15,17 +15,26 @@ Four listeners on 127.0.0.1 (standard library only; run with Debian's
                          (any password), SELECT and PING succeed, any other
                          command gets Redis' own "unknown command" error,
                          which echoes its arguments -- the query's terms.
+  SLOW_PORT      [7906]  a slow link to the remote PostgreSQL cluster
+                         (APEX_REMOTE_PGPORT [5437]): each chunk is held
+                         50 ms either way, so a log-in takes several round
+                         trips of 100 ms.
+  SLOW_TLS_PORT  [7907]  the same to the test Neo4j's https port
+                         (NEO4J_TLS_PORT [7473]): a TLS handshake of its
+                         own round trips.
 
 Node cannot hold a listener without accepting, hence Python.  Prints
-`tcp faults ready` on stdout once all four listen.
+`tcp faults ready` on stdout once all of them listen.
 """
 import os
 import signal
 import socket
 import sys
 import threading
+import time
 
 GARBAGE = b"\x00\xff\x13garbage from a fault server\r\n"
+SLOW_DELAY_S = 0.05
 
 
 def listener(port, backlog):
@@ -127,6 +136,37 @@ def echo_redis(conn):
     conn.close()
 
 
+def pump(src, dst):
+    """Copy src to dst, each chunk late; at either end, end both ways."""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            time.sleep(SLOW_DELAY_S)
+            dst.sendall(data)
+    except OSError:
+        pass
+    for s in (src, dst):
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    src.close()
+
+
+def slow_link(upstream_port):
+    def handle(conn):
+        try:
+            up = socket.create_connection(("127.0.0.1", upstream_port))
+        except OSError:
+            conn.close()
+            return
+        threading.Thread(target=pump, args=(up, conn), daemon=True).start()
+        pump(conn, up)
+    return handle
+
+
 def main():
     port = lambda name, default: int(os.environ.get(name) or default)
     blackhole = listener(port("BLACKHOLE_PORT", 7901), 0)
@@ -134,7 +174,11 @@ def main():
     held = fill_accept_queue(blackhole.getsockname()[1])  # noqa: F841
     for sock, handle in ((listener(port("SILENT_PORT", 7902), 16), silent),
                          (listener(port("GARBAGE_PORT", 7903), 16), garbage),
-                         (listener(port("ECHO_REDIS_PORT", 7904), 16), echo_redis)):
+                         (listener(port("ECHO_REDIS_PORT", 7904), 16), echo_redis),
+                         (listener(port("SLOW_PORT", 7906), 16),
+                          slow_link(port("APEX_REMOTE_PGPORT", 5437))),
+                         (listener(port("SLOW_TLS_PORT", 7907), 16),
+                          slow_link(port("NEO4J_TLS_PORT", 7473)))):
         threading.Thread(target=serve, args=(sock, handle), daemon=True).start()
     print("tcp faults ready", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
