@@ -38,7 +38,7 @@ SELECT dblink_disconnect('cg');
 SELECT cg_wait('cg_client', 'gone') AS gone;
 -- the backend ended as PostgreSQL ends a session whose client is gone; no
 -- crash, no restart
-\set logfile `echo "$APEX_RUN_DIR/postgresql.log"`
+\getenv logfile APEX_PG_LOG
 SELECT count(*) AS client_lost
 FROM regexp_split_to_table(pg_read_file(:'logfile'), E'\n') l
 WHERE l LIKE '%[' || :cg_pid || ']%FATAL:  connection to client lost%';

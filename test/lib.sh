@@ -241,11 +241,13 @@ APEX_CASSERT_CONFIGURE="--enable-cassert --enable-debug --with-openssl --without
 APEX_CASSERT_CFLAGS="-O2 -DUSE_VALGRIND"
 # The directories built and installed, in order: the server with what
 # initdb loads (conversions, snowball, plpgsql), libpq, the programs the
-# tests run, pg_regress, and the headers and makefiles of PGXS.  Not ecpg,
-# pg_dump and the other programs, nor the documentation and contrib.
+# tests run, pg_regress, the headers and makefiles of PGXS, and dblink (the
+# tests' second client).  Not ecpg, pg_dump and the other programs, nor the
+# documentation and the rest of contrib.
 APEX_CASSERT_DIRS="src/common src/port src/timezone src/backend src/backend/utils/mb/conversion_procs
   src/backend/snowball src/include src/interfaces/libpq src/fe_utils src/bin/initdb src/bin/pg_ctl
-  src/bin/psql src/bin/scripts src/bin/pg_config src/pl/plpgsql src/makefiles src/test/regress config"
+  src/bin/psql src/bin/scripts src/bin/pg_config src/pl/plpgsql src/makefiles src/test/regress config
+  contrib/dblink"
 # valgrind for its client-request header (valgrind/memcheck.h)
 APEX_CASSERT_BUILD_DEPS="build-essential dpkg-dev perl libssl-dev valgrind"
 APEX_CASSERT_SOURCES=/etc/apt/sources.list.d/apex-router-deb-src.sources
