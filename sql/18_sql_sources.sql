@@ -169,6 +169,25 @@ SELECT * FROM apex_route('x', sources => '{pathless}');
 ALTER SERVER pathless OPTIONS (SET search_path 'mallory');
 SELECT id FROM apex_route('x', sources => '{pathless}');
 
+-- issue 9 probe: a sql source ran past its timeout_ms and the call's (a
+-- planted source sleeping held every superuser's plain call); now the query
+-- is cancelled when the leg's budget runs out, and only that source fails
+CREATE SERVER sleeper FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', timeout_ms '200',
+  query 'SELECT ''slept'' AS id FROM pg_sleep(5) WHERE $1 <> '''' LIMIT $2');
+CREATE SERVER quick FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  query 'SELECT ''quick'' AS id WHERE $1 <> '''' LIMIT $2');
+SELECT clock_timestamp() AS t0 \gset
+SELECT id FROM apex_route('x', sources => '{sleeper,quick}');
+SELECT id FROM apex_route('x', sources => '{sleeper,quick}', timeout_ms => 100);
+SELECT clock_timestamp() - :'t0' < interval '2 s' AS cancelled_in_time;
+-- the leg's timer is gone: the next statements are not cancelled by it
+SELECT pg_sleep(0.3), 'not cancelled' AS after;
+-- statement_timeout still ends the whole call
+SET statement_timeout = '100ms';
+SELECT id FROM apex_route('x', sources => '{sleeper,quick}', timeout_ms => 1000);
+RESET statement_timeout;
+DROP SERVER sleeper, quick;
+
 DROP SERVER pathless, shadow_src, setter, writer_role, writer_seq, writer_fn, writer_cte;
 DROP SEQUENCE victim_seq;
 DROP FUNCTION sneaky_delete;

@@ -27,6 +27,12 @@
  * A failing query is this source's failure, reported as a WARNING; the other
  * sources' results stay intact.
  *
+ * Time: the query gets what is left of the leg's budget (the source's
+ * timeout_ms, capped by the call's); a timer then cancels it as
+ * statement_timeout would, and the source fails with "timed out".  Without
+ * it a slow query, or one planted to sleep, held every call that includes
+ * the source until statement_timeout (issue 9 probe).
+ *
  * Memory: SPI's memory dies at SPI_finish, so items and the list holding
  * them are built in the call's context.
  *
@@ -44,11 +50,26 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/resowner.h"
+#include "utils/timeout.h"
 #include "utils/varlena.h"
 
 #include "leg.h"
 
 static const char *const sql_options[] = {"query", "search_path", NULL};
+
+/* The leg's timer, registered on first use, and whether it fired */
+static TimeoutId sql_timeout = MAX_TIMEOUTS;
+static volatile sig_atomic_t sql_timed_out = false;
+
+/* In the SIGALRM handler: cancel the query, as StatementTimeoutHandler does */
+static void
+sql_timeout_handler(void)
+{
+	sql_timed_out = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+}
+
 static const char *const sql_required[] = {"query", NULL};
 
 /* PostgreSQL's boot default, resolved for the owner ("$user" = owner) */
@@ -177,12 +198,26 @@ sql_run(ApexLeg *leg)
 	MemoryContext mcxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	List	   *items = NIL;
+	long		remaining = ApexLegRemainingMs(leg);
 
+	if (remaining <= 0)
+	{
+		ApexLegFail(leg, "timed out after %d ms", leg->budget_ms);
+		return;
+	}
+	if (sql_timeout == MAX_TIMEOUTS)
+		sql_timeout = RegisterTimeout(USER_TIMEOUT, sql_timeout_handler);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(mcxt);
+	sql_timed_out = false;
+	enable_timeout_after(sql_timeout, (int) Min(remaining, INT_MAX));
 	PG_TRY();
 	{
 		items = sql_execute(leg, mcxt);
+		disable_timeout(sql_timeout, false);
+		/* fired after the query's last check: the cancel is ours, not due */
+		if (sql_timed_out)
+			QueryCancelPending = false;
 		/* read-only already; rolling back leaves no lock or temp write either */
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(mcxt);
@@ -192,16 +227,20 @@ sql_run(ApexLeg *leg)
 	{
 		ErrorData  *edata;
 
+		disable_timeout(sql_timeout, false);
 		MemoryContextSwitchTo(mcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(mcxt);
 		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && sql_timed_out)
+			ApexLegFail(leg, "timed out after %d ms", leg->budget_ms);
 		/* cancel and statement_timeout end the whole call */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
-		ApexLegFail(leg, "%s", edata->message);
+		else
+			ApexLegFail(leg, "%s", edata->message);
 		return;
 	}
 	PG_END_TRY();
