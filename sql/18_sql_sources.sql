@@ -169,6 +169,49 @@ SELECT * FROM apex_route('x', sources => '{pathless}');
 ALTER SERVER pathless OPTIONS (SET search_path 'mallory');
 SELECT id FROM apex_route('x', sources => '{pathless}');
 
+-- issue 9 probe: a sql source ran past its timeout_ms and the call's (a
+-- planted source sleeping held every superuser's plain call); now the query
+-- is cancelled when the leg's budget runs out, and only that source fails
+CREATE SERVER sleeper FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', timeout_ms '200',
+  query 'SELECT ''slept'' AS id FROM pg_sleep(5) WHERE $1 <> '''' LIMIT $2');
+CREATE SERVER quick FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  query 'SELECT ''quick'' AS id WHERE $1 <> '''' LIMIT $2');
+SELECT clock_timestamp() AS t0 \gset
+SELECT id FROM apex_route('x', sources => '{sleeper,quick}');
+SELECT id FROM apex_route('x', sources => '{sleeper,quick}', timeout_ms => 100);
+SELECT clock_timestamp() - :'t0' < interval '2 s' AS cancelled_in_time;
+-- the leg's timer is gone: the next statements are not cancelled by it
+SELECT pg_sleep(0.3), 'not cancelled' AS after;
+-- statement_timeout still ends the whole call
+SET statement_timeout = '100ms';
+SELECT id FROM apex_route('x', sources => '{sleeper,quick}', timeout_ms => 1000);
+RESET statement_timeout;
+DROP SERVER sleeper, quick;
+
+-- issue 9 probe: session-level advisory locks outlive the subtransaction: a
+-- source's query left a lock held by the caller's session, or released
+-- every lock the caller held; they are refused however they are reached
+CREATE FUNCTION lock_in_plpgsql() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_advisory_lock(4243); RETURN 'locked'; END $$;
+CREATE OPERATOR ### (FUNCTION = pg_advisory_lock, LEFTARG = int4, RIGHTARG = int4);
+CREATE SERVER locker FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  query 'SELECT pg_advisory_lock(4242)::text || $1 AS id LIMIT $2');
+CREATE SERVER unlocker FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  query 'SELECT pg_advisory_unlock_all()::text || $1 AS id LIMIT $2');
+CREATE SERVER locker_fn FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', search_path 'public',
+  query 'SELECT lock_in_plpgsql() || $1 AS id LIMIT $2');
+CREATE SERVER locker_op FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', search_path 'public',
+  query 'SELECT (1 ### 2)::text || $1 AS id LIMIT $2');
+CREATE SERVER xact_locker FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  query 'SELECT pg_advisory_xact_lock(4244)::text || $1 AS id LIMIT $2');
+SELECT pg_advisory_lock(7);
+SELECT id FROM apex_route('x', sources => '{locker,unlocker,locker_fn,locker_op,xact_locker}');
+SELECT objid FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() ORDER BY 1;
+SELECT pg_advisory_unlock(7);
+DROP SERVER locker, unlocker, locker_fn, locker_op, xact_locker;
+DROP OPERATOR ### (int4, int4);
+DROP FUNCTION lock_in_plpgsql;
+
 DROP SERVER pathless, shadow_src, setter, writer_role, writer_seq, writer_fn, writer_cte;
 DROP SEQUENCE victim_seq;
 DROP FUNCTION sneaky_delete;

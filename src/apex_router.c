@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "apex_router.h"
+#include "leg.h"
 #include "cache.h"
 #include "io_http.h"
 #include "io_pg.h"
@@ -101,4 +102,5 @@ _PG_init(void)
 	ApexHttpInit();
 	ApexPgInit();
 	ApexRedisInit();
+	ApexSqlInit();
 }

@@ -151,8 +151,13 @@ apex_pg_finish(ApexPgCall *call, const char *error, const char *remote,
 	if (error && call->result)
 		PQclear(call->result);
 	call->result = NULL;
+	/*
+	 * A connection refused before its first query (the password rule, the
+	 * descriptor budget) is never kept: reusing it would skip the refusal.
+	 */
 	if (PQstatus(pc->conn) != CONNECTION_OK ||
-		PQtransactionStatus(pc->conn) != PQTRANS_IDLE || timed_out)
+		PQtransactionStatus(pc->conn) != PQTRANS_IDLE || timed_out ||
+		(error && call->state == APEX_PG_CONNECTING))
 		apex_pg_drop(pc);
 	/* the result is malloc'd by libpq: freed even when done throws */
 	PG_TRY();
@@ -283,10 +288,13 @@ apex_pg_connected(ApexPgCall *call)
 	pc->registered = fd;
 	ApexLoopSetTimer(call->req.loop, pc, -1, NULL);
 	/* as postgres_fdw: a non-superuser may not use the server's own identity */
-	if (!superuser() && !PQconnectionUsedPassword(pc->conn))
+	if (call->req.password_required && !PQconnectionUsedPassword(pc->conn))
 	{
 		apex_pg_finish(call, "the remote server did not ask for the password", NULL,
 					   false);
+		/* a superuser calling another role's source: that source's failure */
+		if (superuser())
+			return;
 		ereport(ERROR,
 				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
 				 errmsg("password is required"),

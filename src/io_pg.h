@@ -37,6 +37,7 @@ typedef struct ApexPgRequest
 	const char *const *params;
 	long		timeout_ms;		/* the whole request */
 	long		connect_timeout_ms; /* a new connection, within timeout_ms */
+	bool		password_required;	/* fail unless the server used the password */
 	bool	   *pending_send;	/* cleared once the query is written */
 	void	   *owner;			/* its socket events are progress of owner */
 	ApexPgDone	done;

@@ -49,5 +49,6 @@ extern void ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp,
 								 ApexSource *peer, const char *label);
 extern char *ApexUrlJoin(const char *base, const char *path);
 extern char *ApexUrlEncode(const char *segment);
+extern void ApexSqlInit(void);
 
 #endif							/* APEX_LEG_H */

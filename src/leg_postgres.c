@@ -8,7 +8,8 @@
  * port, dbname, sslmode) comes from the server, user and password from the
  * user mapping, and it is kept across calls (io_pg.c).  As with
  * postgres_fdw, a non-superuser must supply a password, and the remote
- * server must use it.
+ * server must use it; so must a superuser calling a source a non-superuser
+ * owns, since the query is the owner's code.
  *
  * libpq's `service` and `servicefile` are not options: a service file is a
  * file of the database server that supplies host and port, and libpq offers
@@ -374,6 +375,19 @@ postgres_start(ApexLeg *leg)
 				 errmsg("password is required"),
 				 errdetail("Non-superusers must provide a password in the user mapping of source \"%s\".",
 						   leg->source->name)));
+	else if (!superuser_arg(leg->source->owner))
+	{
+		/*
+		 * A superuser calling a source another role owns: its query is that
+		 * role's code and must not run with the server's own identity (peer
+		 * or trust on a local socket, ~/.pgpass, client certificates), or a
+		 * planted source would run as a remote, or the local, superuser at
+		 * any superuser's plain apex_route() (issue 9).  The source fails;
+		 * the call goes on.
+		 */
+		ApexLegFail(leg, "password is required: the source's owner is not a superuser");
+		return;
+	}
 	keywords[n] = "application_name";
 	values[n++] = "apex_router";
 	/* as postgres_fdw: the remote server converts text to our encoding */
@@ -394,6 +408,8 @@ postgres_start(ApexLeg *leg)
 	req.params = params;
 	req.timeout_ms = ApexLegRemainingMs(leg);
 	req.connect_timeout_ms = leg->source->connect_timeout_ms;
+	/* the server's own identity only for a superuser's call of its source */
+	req.password_required = !superuser() || !superuser_arg(leg->source->owner);
 	req.pending_send = &leg->pending_send;
 	req.owner = leg;
 	req.done = postgres_done;

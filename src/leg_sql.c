@@ -27,6 +27,23 @@
  * A failing query is this source's failure, reported as a WARNING; the other
  * sources' results stay intact.
  *
+ * Session state: a security-restricted operation refuses what would outlive
+ * it (PREPARE, LISTEN, DISCARD, cursors WITH HOLD, SET ROLE), and the
+ * rollback undoes the rest, except session-level advisory locks, which
+ * PostgreSQL keeps until released.  A source's query could take such a lock
+ * and leave it held by the caller's session, or release every lock the
+ * caller holds (pg_advisory_unlock_all), breaking the caller's own mutual
+ * exclusion (issue 9 probe).  So an object-access hook refuses the
+ * session-level advisory lock functions while the query runs, however they
+ * are reached (a function, an operator, a cast); the transaction-level ones
+ * end with the subtransaction and stay allowed.
+ *
+ * Time: the query gets what is left of the leg's budget (the source's
+ * timeout_ms, capped by the call's); a timer then cancels it as
+ * statement_timeout would, and the source fails with "timed out".  Without
+ * it a slow query, or one planted to sleep, held every call that includes
+ * the source until statement_timeout (issue 9 probe).
+ *
  * Memory: SPI's memory dies at SPI_finish, so items and the list holding
  * them are built in the call's context.
  *
@@ -38,18 +55,85 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/resowner.h"
+#include "utils/timeout.h"
 #include "utils/varlena.h"
 
 #include "leg.h"
 
 static const char *const sql_options[] = {"query", "search_path", NULL};
 static const char *const sql_required[] = {"query", NULL};
+
+static object_access_hook_type sql_prev_object_access = NULL;
+static bool sql_running = false;	/* a source's query is running */
+
+/* Whether a function takes or releases a session-level advisory lock */
+static bool
+sql_session_lock_function(Oid funcid)
+{
+	switch (funcid)
+	{
+		case F_PG_ADVISORY_LOCK_INT8:
+		case F_PG_ADVISORY_LOCK_SHARED_INT8:
+		case F_PG_TRY_ADVISORY_LOCK_INT8:
+		case F_PG_TRY_ADVISORY_LOCK_SHARED_INT8:
+		case F_PG_ADVISORY_UNLOCK_INT8:
+		case F_PG_ADVISORY_UNLOCK_SHARED_INT8:
+		case F_PG_ADVISORY_LOCK_INT4_INT4:
+		case F_PG_ADVISORY_LOCK_SHARED_INT4_INT4:
+		case F_PG_TRY_ADVISORY_LOCK_INT4_INT4:
+		case F_PG_TRY_ADVISORY_LOCK_SHARED_INT4_INT4:
+		case F_PG_ADVISORY_UNLOCK_INT4_INT4:
+		case F_PG_ADVISORY_UNLOCK_SHARED_INT4_INT4:
+		case F_PG_ADVISORY_UNLOCK_ALL:
+			return true;
+		default:
+			return false;
+	}
+}
+
+/* The executor reports every function it is about to call (ExecInitFunc) */
+static void
+sql_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+				  int subId, void *arg)
+{
+	if (sql_prev_object_access)
+		sql_prev_object_access(access, classId, objectId, subId, arg);
+	if (sql_running && access == OAT_FUNCTION_EXECUTE &&
+		classId == ProcedureRelationId && sql_session_lock_function(objectId))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("cannot use session-level advisory locks in a sql source"),
+				 errdetail("They would outlive the source's query in the caller's session.")));
+}
+
+void
+ApexSqlInit(void)
+{
+	sql_prev_object_access = object_access_hook;
+	object_access_hook = sql_object_access;
+}
+
+/* The leg's timer, registered on first use, and whether it fired */
+static TimeoutId sql_timeout = MAX_TIMEOUTS;
+static volatile sig_atomic_t sql_timed_out = false;
+
+/* In the SIGALRM handler: cancel the query, as StatementTimeoutHandler does */
+static void
+sql_timeout_handler(void)
+{
+	sql_timed_out = true;
+	QueryCancelPending = true;
+	InterruptPending = true;
+}
 
 /* PostgreSQL's boot default, resolved for the owner ("$user" = owner) */
 #define APEX_SQL_DEFAULT_SEARCH_PATH "\"$user\", public"
@@ -158,11 +242,13 @@ sql_execute(ApexLeg *leg, MemoryContext mcxt)
 							 true, 0, false);
 
 	SPI_connect();
+	sql_running = true;
 	if (SPI_execute_with_args(ApexGetOption(leg->source->options, "query"),
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("query must be a SELECT returning rows")));
+	sql_running = false;
 	items = sql_collect(mcxt);
 	SPI_finish();
 
@@ -177,12 +263,26 @@ sql_run(ApexLeg *leg)
 	MemoryContext mcxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	List	   *items = NIL;
+	long		remaining = ApexLegRemainingMs(leg);
 
+	if (remaining <= 0)
+	{
+		ApexLegFail(leg, "timed out after %d ms", leg->budget_ms);
+		return;
+	}
+	if (sql_timeout == MAX_TIMEOUTS)
+		sql_timeout = RegisterTimeout(USER_TIMEOUT, sql_timeout_handler);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(mcxt);
+	sql_timed_out = false;
+	enable_timeout_after(sql_timeout, (int) Min(remaining, INT_MAX));
 	PG_TRY();
 	{
 		items = sql_execute(leg, mcxt);
+		disable_timeout(sql_timeout, false);
+		/* fired after the query's last check: the cancel is ours, not due */
+		if (sql_timed_out)
+			QueryCancelPending = false;
 		/* read-only already; rolling back leaves no lock or temp write either */
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(mcxt);
@@ -192,16 +292,21 @@ sql_run(ApexLeg *leg)
 	{
 		ErrorData  *edata;
 
+		disable_timeout(sql_timeout, false);
+		sql_running = false;
 		MemoryContextSwitchTo(mcxt);
 		edata = CopyErrorData();
 		FlushErrorState();
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(mcxt);
 		CurrentResourceOwner = owner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && sql_timed_out)
+			ApexLegFail(leg, "timed out after %d ms", leg->budget_ms);
 		/* cancel and statement_timeout end the whole call */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
+		else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
-		ApexLegFail(leg, "%s", edata->message);
+		else
+			ApexLegFail(leg, "%s", edata->message);
 		return;
 	}
 	PG_END_TRY();
