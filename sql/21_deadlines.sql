@@ -6,12 +6,13 @@
 -- ms", and once the sleep outlasted the last timeout by a second, with "no
 -- answer within the call's timeout_ms (0 ms)" though no call timeout was
 -- set: now a call without a timeout_ms has no deadline of its own.)
+-- (dl_slow's own timeout_ms is 5000: a sql source is held to its budget too.)
 -- Redis and a vector source behind an embedder need a second round trip
 -- after the first answer was read; a new postgres connection needs several.
 CREATE SERVER dl_slow FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', query 'SELECT id, title FROM notes, pg_sleep(1.8)
                               WHERE tsv @@ websearch_to_tsquery(''english'', $1) LIMIT $2',
-          timeout_ms '500');
+          timeout_ms '5000');
 DO $$
 DECLARE
   graph_statement CONSTANT text := 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
@@ -104,7 +105,8 @@ SELECT * FROM dl_answered('{dl_slow,dl_graph1,dl_hang,dl_blackhole,dl_vectors_ha
 -- With a call timeout_ms, the call ends at it: answers that arrived are
 -- kept (dl_graph1); a source heard from but not done (a body dripping in,
 -- whose clock the slow leg moved on) fails at the call's deadline, with
--- the budget the call left it; a silent one at its own timeout_ms.
+-- the budget the call left it; a silent one at its own timeout_ms; the slow
+-- sql leg itself is cancelled at the call's deadline.
 CREATE SERVER dl_drip FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000/__fault/drip=50', timeout_ms '5000');
 SELECT * FROM dl_answered('{dl_slow,dl_graph1,dl_hang,dl_drip}', timeout_ms => 1000);

@@ -245,11 +245,23 @@ apex_leg_deadline(void *arg)
 void
 ApexLegStartClock(ApexLeg *leg)
 {
+	ApexLoopSetTimer(leg->call->loop, leg, ApexLegBudgetMs(leg),
+					 apex_leg_deadline);
+}
+
+/*
+ * The leg's budget from now, in ms (at least 1): its source's timeout_ms,
+ * ending at the call's deadline at the latest.  A local leg, which runs
+ * without a clock in the loop, times itself with it.
+ */
+long
+ApexLegBudgetMs(ApexLeg *leg)
+{
 	long		ms = leg->budget_ms;
 
 	if (leg->call->deadline != DT_NOEND)
 		ms = Min(ms, ApexMsUntil(leg->call->deadline));
-	ApexLoopSetTimer(leg->call->loop, leg, ms, apex_leg_deadline);
+	return ms;
 }
 
 /* Milliseconds left of the leg's budget, at least 1 */

@@ -39,6 +39,7 @@ typedef char *(*ApexDecoder) (const void *conf, long status, StringInfo body,
 extern ApexItem *ApexRowItem(int ncols, const char *const *names,
 							 const char *const *values, char **error);
 extern char *ApexNotJson(ApexHttpResponse *resp, ApexRemote *remote);
+extern long ApexLegBudgetMs(ApexLeg *leg);
 extern void ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp,
 							ApexDecoder decode);
 extern void ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url,

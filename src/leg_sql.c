@@ -263,19 +263,14 @@ sql_run(ApexLeg *leg)
 	MemoryContext mcxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
 	List	   *items = NIL;
-	long		remaining = ApexLegRemainingMs(leg);
+	long		budget = ApexLegBudgetMs(leg);
 
-	if (remaining <= 0)
-	{
-		ApexLegFail(leg, "timed out after %d ms", leg->budget_ms);
-		return;
-	}
 	if (sql_timeout == MAX_TIMEOUTS)
 		sql_timeout = RegisterTimeout(USER_TIMEOUT, sql_timeout_handler);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(mcxt);
 	sql_timed_out = false;
-	enable_timeout_after(sql_timeout, (int) Min(remaining, INT_MAX));
+	enable_timeout_after(sql_timeout, (int) Min(budget, INT_MAX));
 	PG_TRY();
 	{
 		items = sql_execute(leg, mcxt);
