@@ -311,7 +311,7 @@ postgres_done(void *arg, PGresult *res, const char *error, const char *said,
 	char	   *decode_error;
 
 	if (timed_out)
-		ApexLegFail(leg, "timed out after %d ms", leg->budget_ms);
+		ApexLegTimedOut(leg);
 	else if (error)
 		ApexLegFailRemote(leg, &remote, "%s", error);
 	else if ((decode_error = postgres_decode(res, &items, &remote.text)))

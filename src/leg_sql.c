@@ -296,7 +296,7 @@ sql_run(ApexLeg *leg)
 		MemoryContextSwitchTo(mcxt);
 		CurrentResourceOwner = owner;
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && sql_timed_out)
-			ApexLegFail(leg, "timed out after %d ms", leg->budget_ms);
+			ApexLegTimedOut(leg);
 		/* cancel and statement_timeout end the whole call */
 		else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
