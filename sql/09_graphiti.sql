@@ -31,8 +31,9 @@ FROM apex_route('Sarah roadmap', k => 5, sources => '{facts}');
 SELECT jsonb_object_keys(payload->'facts'->'item') AS item_keys
 FROM apex_route('Sarah roadmap', k => 1, sources => '{facts}') ORDER BY 1;
 
--- include_invalid keeps them
-ALTER SERVER facts OPTIONS (ADD include_invalid 'true');
+-- include_invalid keeps them; a Boolean spelled as PostgreSQL reads them
+-- (issue 10: on/off, yes/no, 1/0 as well as true/false)
+ALTER SERVER facts OPTIONS (ADD include_invalid 'yes');
 SELECT rank, title, payload->'facts'->'item'->>'invalid_at' AS invalid_at,
        payload->'facts'->'item'->>'expired_at' AS expired_at
 FROM apex_route('Sarah roadmap', k => 5, sources => '{facts}');
@@ -66,7 +67,7 @@ CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', group_ids 'a, b', group_id_field 'group_id');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', max_facts '0');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', max_facts '1001');
-CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', include_invalid 'yes');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', include_invalid 'sometimes');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', api_key 'k');
 ALTER SERVER facts OPTIONS (ADD group_id_field 'group_id', SET group_ids 'team,other');
 

@@ -18,8 +18,9 @@ SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{
 -- the same certificate reached as 127.0.0.1: the host name does not match
 ALTER SERVER graph_tls OPTIONS (SET url 'https://127.0.0.1:7473');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph_tls,docs}');
--- explicit opt-out: neither peer nor host name is checked
-ALTER SERVER graph_tls OPTIONS (DROP ca_file, ADD tls_verify 'false');
+-- explicit opt-out: neither peer nor host name is checked (any Boolean
+-- spelling PostgreSQL reads, issue 10)
+ALTER SERVER graph_tls OPTIONS (DROP ca_file, ADD tls_verify 'off');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph_tls}');
 ALTER SERVER graph_tls OPTIONS (SET url 'https://localhost:7473', SET tls_verify 'true');
 -- a CA file that does not exist, or that holds no certificate
@@ -34,7 +35,7 @@ ALTER SERVER graph_tls OPTIONS (SET url 'https://localhost:7474');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph_tls,docs}');
 
 -- option checks: every http kind takes them, the others do not
-ALTER SERVER graph_tls OPTIONS (SET tls_verify 'no');
+ALTER SERVER graph_tls OPTIONS (SET tls_verify 'never');
 ALTER SERVER graph_tls OPTIONS (ADD ca_file 'relative/ca.pem');
 ALTER SERVER vectors OPTIONS (ADD tls_verify 'true');
 ALTER SERVER embed OPTIONS (ADD tls_verify 'true');

@@ -45,7 +45,7 @@ apex_define_gucs(void)
 	DefineCustomIntVariable("apex_router.rrf_k",
 							"Rank constant k of Reciprocal Rank Fusion.",
 							"Each source adds weight / (rrf_k + rank) to an item's score.",
-							&apex_rrf_k, 60, 1, 100000,
+							&apex_rrf_k, 60, 1, APEX_MAX_RRF_K,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("apex_router.timeout_ms",
 							"Default time budget of one source's leg.",

@@ -21,6 +21,8 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "option.h"
+
 typedef struct ApexLoop ApexLoop;
 typedef struct ApexHttp ApexHttp;
 typedef struct ApexLeg ApexLeg;
@@ -33,16 +35,22 @@ typedef struct ApexCall ApexCall;
 typedef struct ApexKind
 {
 	const char *name;
-	const char *const *server_options;	/* allowed besides the common ones */
-	const char *const *required_options;
-	/* extra value checks at CREATE/ALTER SERVER time; may be NULL */
-	void		(*validate) (List *options);
+	const ApexOption *options;	/* its own, besides the common ones */
+	size_t		conf_size;		/* of the struct its options are parsed into */
+	/* cross-option rules and derived values, once parsed; may be NULL */
+	void		(*check) (void *conf);
+	/*
+	 * For kinds that search with a vector: the name of the embedder source
+	 * that turns query text into one, or NULL (then the caller must pass
+	 * query_vector).  NULL for kinds that need no vector.
+	 */
+	const char *(*embedder) (const void *conf);
 	/* issue the leg's remote requests (NULL for local kinds) */
 	void		(*start) (ApexLeg *leg);
 	/* run a local leg synchronously, once remote legs are on the wire */
 	void		(*run_local) (ApexLeg *leg);
 	/* every ApexTarget it may connect to (target.c); NULL for local kinds */
-	List	   *(*targets) (List *options);
+	List	   *(*targets) (const void *conf);
 } ApexKind;
 
 /*
@@ -56,22 +64,26 @@ typedef struct ApexTarget
 	char	   *port;			/* decimal, or NULL */
 } ApexTarget;
 
-/* options every kind that speaks HTTP takes besides its own */
-#define APEX_HTTP_OPTIONS "ca_file", "tls_verify"
-
-/* A configured source: one foreign server of the apex_router wrapper. */
+/*
+ * A configured source: one foreign server of the apex_router wrapper, its
+ * options parsed once (option.c) and, once the caller may use it
+ * (ApexUseSource), the caller's user mapping.
+ */
 typedef struct ApexSource
 {
 	Oid			serverid;
 	Oid			owner;
 	char	   *name;
 	const ApexKind *kind;
-	List	   *options;		/* server options, DefElem list */
-	List	   *secrets;		/* user mapping options, DefElem list */
+	char	   *kind_name;		/* the kind option */
+	void	   *conf;			/* the kind's parsed options */
+	List	   *options;		/* server options as given (the cache key) */
+	ApexSecrets *secrets;		/* of the user mapping; NULL before ApexUseSource */
 	Oid			mapping_user;	/* whose mapping they are; InvalidOid: PUBLIC */
 	double		weight;			/* RRF weight */
 	int			timeout_ms;		/* whole-leg budget */
 	int			connect_timeout_ms;
+	struct ApexSource *embedder;	/* resolved by the plan (plan.c), or NULL */
 } ApexSource;
 
 /* One result item of one source, in that source's rank order. */
@@ -121,6 +133,25 @@ struct ApexLeg
 	const char *awaiting;		/* who is asked when not the source, for messages */
 };
 
+/*
+ * Where query vectors are kept across calls (the result cache provides it,
+ * cache.c): an embedder asks it before the embedding service and tells it
+ * what the service answered.  lookup calls found with the vector, or with
+ * NULL on a miss or a failure, from inside the event loop (it must not
+ * throw), and returns a ticket for store; the cache is then already in
+ * flight for party's timer.  store never waits.
+ */
+typedef void (*ApexVectorFound) (void *arg, float4 *vector, int dim);
+typedef struct ApexVectorCache ApexVectorCache;
+struct ApexVectorCache
+{
+	void	   *(*lookup) (ApexVectorCache *cache, ApexSource *embedder,
+						   const char *text, void *party,
+						   ApexVectorFound found, void *arg);
+	void		(*store) (ApexVectorCache *cache, void *ticket,
+						  const float4 *vector, int dim);
+};
+
 struct ApexCall
 {
 	MemoryContext mcxt;			/* everything of the call lives here */
@@ -129,8 +160,12 @@ struct ApexCall
 	ApexHttp   *http;
 	List	   *legs;			/* ApexLeg * */
 	TimestampTz deadline;		/* from the call's timeout_ms, or DT_NOEND */
-	struct ApexCache *cache;	/* result cache, or NULL */
+	struct ApexCache *cache;	/* result cache (the router's), or NULL */
+	ApexVectorCache *vectors;	/* the same cache as legs see it, or NULL */
 };
+
+/* the largest rank constant of RRF (apex_router.rrf_k, apex_route's rrf_k) */
+#define APEX_MAX_RRF_K 100000
 
 /* in apex_router.c */
 extern int	apex_rrf_k;
@@ -143,8 +178,9 @@ extern int	apex_min_sources;
 
 /* in target.c */
 extern char *apex_allowed_hosts;
-extern void ApexCheckTargets(const ApexKind *kind, List *options);
-extern List *ApexUrlTargets(List *options);
+extern List *ApexSourceTargets(const ApexSource *source);
+extern void ApexCheckTargets(List *targets);
+extern List *ApexUrlTargets(const void *conf);
 extern ApexTarget *ApexTargetMake(const char *host, const char *port);
 extern int	ApexParsePort(const char *value);
 
@@ -153,17 +189,10 @@ extern const ApexKind *ApexFindKind(const char *name);
 extern char *ApexKindNames(void);
 
 /* in option.c */
-extern const char *ApexGetOption(List *options, const char *name);
-extern int	ApexParseIntOption(const char *name, const char *value,
-							   int min, int max);
-extern double ApexParseRealOption(const char *name, const char *value,
-								  double min, double max);
-extern void ApexCheckChoiceOption(const char *name, const char *value,
-								  const char *const *choices);
-extern void ApexCheckUrlOption(const char *name, const char *value);
+extern void ApexParseServer(List *options, ApexSource *source, bool validating);
 
 /* in catalog.c */
-extern ApexSource *ApexGetSource(const char *name, bool missing_ok);
+extern ApexSource *ApexGetSource(const char *name);
 extern List *ApexSearchableSources(void);
 extern void ApexUseSource(ApexSource *source);
 extern bool ApexSecretsReadable(ApexSource *source);

@@ -39,13 +39,17 @@
 #include "commands/defrem.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "cache.h"
 #include "event_loop.h"
 #include "io_redis.h"
+#include "fusion.h"
 #include "json.h"
+#include "leg_redis.h"
+#include "vector.h"
 
 /*
  * One round trip for epoch and entry.  KEYS[1] = the epoch key; ARGV[1] =
@@ -60,7 +64,9 @@ int			apex_cache_mode = APEX_CACHE_FIRST;
 
 struct ApexCache
 {
+	ApexVectorCache vectors;	/* first: legs see the cache as this */
 	ApexCall   *call;
+	ApexCacheMode mode;
 	ApexSource *redis_source;
 	ApexRedis  *redis;
 	const char *prefix;			/* key_prefix */
@@ -72,6 +78,9 @@ struct ApexCache
 	char	   *epoch;			/* of the result lookup */
 	char	   *hit;			/* cached rows (JSON), or NULL */
 };
+
+/* a lookup's outcome: the epoch and the value (NULL: miss), or two NULLs */
+typedef void (*ApexCacheGot) (void *arg, const char *epoch, const char *value);
 
 typedef struct ApexCacheGetState
 {
@@ -104,6 +113,23 @@ apex_cache_hash_options(pg_cryptohash_ctx *ctx, List *options)
 
 		apex_cache_hash_add(ctx, def->defname, strlen(def->defname));
 		apex_cache_hash_add(ctx, defGetString(def), strlen(defGetString(def)));
+	}
+}
+
+/* each secret with its name: moving a value to another name changes the key */
+static void
+apex_cache_hash_secrets(pg_cryptohash_ctx *ctx, const ApexSecrets *secrets)
+{
+	const char *names[] = {"user", "password", "api_key", "token"};
+	const char *values[] = {secrets->user, secrets->password, secrets->api_key,
+	secrets->token};
+
+	for (size_t i = 0; i < lengthof(names); i++)
+	{
+		if (values[i] == NULL)
+			continue;
+		apex_cache_hash_add(ctx, names[i], strlen(names[i]));
+		apex_cache_hash_add(ctx, values[i], strlen(values[i]));
 	}
 }
 
@@ -163,12 +189,35 @@ apex_cache_failed(ApexCache *cache, const char *error, const char *remote)
 	cache->remote = remote ? pstrdup(remote) : NULL;
 }
 
+/* The redis source apex_router.cache_source names, cleared for use */
+static ApexSource *
+apex_cache_source_get(void)
+{
+	ApexSource *redis = ApexGetSource(apex_cache_source);
+
+	if (strcmp(redis->kind->name, "redis") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("apex_router.cache_source \"%s\" is a source of kind \"%s\"",
+						redis->name, redis->kind->name),
+				 errhint("The result cache needs a source of kind \"redis\".")));
+	ApexUseSource(redis);
+	return redis;
+}
+
+static void *apex_cache_vector_lookup(ApexVectorCache *vectors, ApexSource *embedder,
+									  const char *text, void *party,
+									  ApexVectorFound found, void *arg);
+static void apex_cache_vector_store(ApexVectorCache *vectors, void *ticket,
+									const float4 *vector, int dim);
+
 /*
- * The cache for this call, or NULL when it is off.  sources are the
- * call's legs' sources.
+ * The cache for this call, or NULL when it is off; legs see it as
+ * call->vectors.  The key of the call's result covers the plan (see the
+ * file header).
  */
 ApexCache *
-ApexCacheOpen(ApexCall *call, List *sources, int rrf_k)
+ApexCacheOpen(ApexCall *call, ApexPlan *plan)
 {
 	ApexCache  *cache;
 	ApexSource *redis;
@@ -180,49 +229,38 @@ ApexCacheOpen(ApexCall *call, List *sources, int rrf_k)
 	if (apex_cache_mode == APEX_CACHE_OFF || apex_cache_source == NULL ||
 		apex_cache_source[0] == '\0')
 		return NULL;
-	redis = ApexGetSource(apex_cache_source, false);
-	if (strcmp(redis->kind->name, "redis") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("apex_router.cache_source \"%s\" is a source of kind \"%s\"",
-						redis->name, redis->kind->name),
-				 errhint("The result cache needs a source of kind \"redis\".")));
-	ApexUseSource(redis);
+	redis = apex_cache_source_get();
 
 	cache = palloc0(sizeof(ApexCache));
+	cache->vectors.lookup = apex_cache_vector_lookup;
+	cache->vectors.store = apex_cache_vector_store;
 	cache->call = call;
+	cache->mode = apex_cache_mode;
 	cache->redis_source = redis;
-	value = ApexGetOption(redis->options, "key_prefix");
-	cache->prefix = value ? value : "apex:";
-	value = ApexGetOption(redis->options, "ttl_s");
-	cache->ttl = value ? value : "300";
+	cache->prefix = ((const ApexRedisConf *) redis->conf)->key_prefix;
+	cache->ttl = psprintf("%d", ((const ApexRedisConf *) redis->conf)->ttl_s);
 
 	ctx = apex_cache_hash_start();
 	value = apex_cache_normalise(call->query.text);
 	apex_cache_hash_add(ctx, value, strlen(value));
-	snprintf(buf, sizeof(buf), "k=%d rrf_k=%d role=%u", call->query.limit, rrf_k,
-			 GetUserId());
+	snprintf(buf, sizeof(buf), "k=%d rrf_k=%d role=%u", call->query.limit,
+			 plan->rrf_k, GetUserId());
 	apex_cache_hash_add(ctx, buf, strlen(buf));
 	if (call->query.vector)
 		apex_cache_hash_add(ctx, (const char *) call->query.vector,
 							sizeof(float4) * call->query.vector_dim);
-	foreach(lc, sources)
+	foreach(lc, plan->legs)
 	{
-		ApexSource *source = lfirst(lc);
+		ApexSource *source = ((ApexPlannedLeg *) lfirst(lc))->source;
 
 		apex_cache_hash_add(ctx, source->name, strlen(source->name));
 		apex_cache_hash_options(ctx, source->options);
-		apex_cache_hash_options(ctx, source->secrets);
+		apex_cache_hash_secrets(ctx, source->secrets);
 	}
 	cache->hash = apex_cache_hash_end(ctx);
 	cache->redis = ApexRedisAttach(redis, call->loop, call);
+	call->vectors = &cache->vectors;
 	return cache;
-}
-
-ApexCacheMode
-ApexCacheModeOf(ApexCache *cache)
-{
-	return cache ? apex_cache_mode : APEX_CACHE_OFF;
 }
 
 /* Runs inside hiredis: must not throw */
@@ -257,9 +295,9 @@ apex_cache_get_done(void *arg, redisReply *reply, const char *error,
  * value (NULL on a miss), or two NULLs when Redis failed.  party is whose
  * timer waits for the answer (see ApexRedisCommand).
  */
-void
-ApexCacheGet(ApexCache *cache, const char *space, const char *hash,
-			 ApexCacheGot got, void *arg, void *party)
+static void
+apex_cache_get(ApexCache *cache, const char *space, const char *hash,
+			   ApexCacheGot got, void *arg, void *party)
 {
 	ApexCacheGetState *get = palloc(sizeof(ApexCacheGetState));
 
@@ -273,9 +311,9 @@ ApexCacheGet(ApexCache *cache, const char *space, const char *hash,
 }
 
 /* Store a value under the epoch it was looked up with; nobody waits */
-void
-ApexCacheSet(ApexCache *cache, const char *space, const char *epoch,
-			 const char *hash, const char *value)
+static void
+apex_cache_set(ApexCache *cache, const char *space, const char *epoch,
+			   const char *hash, const char *value)
 {
 	if (epoch == NULL)			/* the lookup failed: Redis is not there */
 		return;
@@ -286,14 +324,67 @@ ApexCacheSet(ApexCache *cache, const char *space, const char *epoch,
 }
 
 /* The hash naming an embedding: the embedder's model options and the text */
-char *
-ApexCacheEmbeddingHash(ApexSource *embedder, const char *text)
+static char *
+apex_cache_embedding_hash(ApexSource *embedder, const char *text)
 {
 	pg_cryptohash_ctx *ctx = apex_cache_hash_start();
 
 	apex_cache_hash_options(ctx, embedder->options);
 	apex_cache_hash_add(ctx, text, strlen(text));
 	return apex_cache_hash_end(ctx);
+}
+
+/* A vector lookup under way: where to store the embedder's answer */
+typedef struct ApexVectorTicket
+{
+	ApexCache  *cache;
+	char	   *hash;
+	const char *epoch;			/* NULL until Redis answered (or if it failed) */
+	ApexVectorFound found;
+	void	   *arg;
+} ApexVectorTicket;
+
+/* Runs inside hiredis: must not throw */
+static void
+apex_cache_vector_got(void *arg, const char *epoch, const char *value)
+{
+	ApexVectorTicket *ticket = arg;
+	char	   *error;
+	int			dim = 0;
+	float4	   *vector = NULL;
+
+	ticket->epoch = epoch;
+	/* what is not a vector counts as a miss: the embedder answers */
+	if (value)
+		vector = ApexVectorFromBase64(value, strlen(value), &dim, &error);
+	ticket->found(ticket->arg, vector, dim);
+}
+
+static void *
+apex_cache_vector_lookup(ApexVectorCache *vectors, ApexSource *embedder,
+						 const char *text, void *party, ApexVectorFound found,
+						 void *arg)
+{
+	ApexVectorTicket *ticket = palloc0(sizeof(ApexVectorTicket));
+
+	ticket->cache = (ApexCache *) vectors;
+	ticket->hash = apex_cache_embedding_hash(embedder, text);
+	ticket->found = found;
+	ticket->arg = arg;
+	apex_cache_get(ticket->cache, "embed", ticket->hash, apex_cache_vector_got,
+				   ticket, party);
+	return ticket;
+}
+
+/* Store under the epoch the lookup saw; nothing when Redis did not answer */
+static void
+apex_cache_vector_store(ApexVectorCache *vectors pg_attribute_unused(),
+						void *arg, const float4 *vector, int dim)
+{
+	ApexVectorTicket *ticket = arg;
+
+	apex_cache_set(ticket->cache, "embed", ticket->epoch, ticket->hash,
+				   ApexVectorToBase64(vector, dim));
 }
 
 static void
@@ -330,32 +421,169 @@ apex_cache_timeout(void *arg)
 									  cache->redis_source->timeout_ms), NULL);
 }
 
-/* Ask Redis for the call's result; see ApexCacheAnswered / ApexCacheHit */
-void
-ApexCacheLookup(ApexCache *cache)
+static bool
+apex_cache_answered(void *arg)
 {
+	return ((ApexCache *) arg)->answered;
+}
+
+/*
+ * Ask Redis for the call's rows.  In mode first, wait for the answer (its
+ * own timer: the cache source's timeout_ms; the call's deadline at the
+ * latest); in mode parallel, the legs start meanwhile (ApexCacheEndsWait,
+ * ApexCacheHolds).  Then ApexCacheHitRows() tells.
+ */
+void
+ApexCacheLookup(ApexCache *cache, TimestampTz deadline)
+{
+	if (cache == NULL)
+		return;
 	ApexLoopSetTimer(cache->call->loop, cache, cache->redis_source->timeout_ms,
 					 apex_cache_timeout);
-	ApexCacheGet(cache, "route", cache->hash, apex_cache_result_got, cache, cache);
+	apex_cache_get(cache, "route", cache->hash, apex_cache_result_got, cache, cache);
+	if (cache->mode == APEX_CACHE_FIRST)
+		(void) ApexLoopRun(cache->call->loop, apex_cache_answered, cache, deadline);
 }
 
+/* In mode parallel, a hit ends the call's waiting at once */
 bool
-ApexCacheAnswered(ApexCache *cache)
+ApexCacheEndsWait(ApexCache *cache)
 {
-	return cache->answered;
+	return cache && cache->mode == APEX_CACHE_PARALLEL && cache->answered &&
+		cache->hit != NULL;
 }
 
-/* The cached rows (JSON text) on a hit, else NULL */
-const char *
-ApexCacheHit(ApexCache *cache)
+/*
+ * In mode parallel, a lookup still under way: the call waits for it once
+ * its legs are done, since it decides whether the rows are stored.
+ */
+bool
+ApexCacheHolds(ApexCache *cache)
 {
-	return cache->answered ? cache->hit : NULL;
+	return cache && cache->mode == APEX_CACHE_PARALLEL && !cache->answered;
 }
 
+/*
+ * Emit rows from a cached JSON array (what apex_cache_rows_json() writes);
+ * false when the entry is anything else.
+ */
+static bool
+apex_cache_read_rows(const char *cached, List **rows)
+{
+	char	   *error;
+	Jsonb	   *doc = ApexJsonParse(cached, strlen(cached), &error);
+	JsonbValue	root = {.type = jbvBinary};
+	JsonbContainer *array;
+
+	*rows = NIL;
+	if (doc == NULL)
+		return false;
+	root.val.binary.data = &doc->root;
+	if ((array = ApexJsonArray(&root)) == NULL)
+		return false;
+	for (int i = 0; i < ApexJsonLength(array); i++)
+	{
+		JsonbContainer *obj = ApexJsonObject(ApexJsonAt(array, i));
+		JsonbContainer *found = ApexJsonArray(ApexJsonGet(obj, "found_in"));
+		ApexRow    *row = palloc0(sizeof(ApexRow));
+
+		row->id = ApexJsonScalarText(ApexJsonGet(obj, "id"));
+		if (row->id == NULL || found == NULL ||
+			!ApexJsonObject(ApexJsonGet(obj, "payload")) ||
+			!ApexJsonNumber(ApexJsonGet(obj, "score"), &row->score))
+			return false;
+		row->title = ApexJsonScalarText(ApexJsonGet(obj, "title"));
+		row->content = ApexJsonScalarText(ApexJsonGet(obj, "content"));
+		for (int j = 0; j < ApexJsonLength(found); j++)
+		{
+			char	   *name = ApexJsonScalarText(ApexJsonAt(found, j));
+
+			if (name == NULL)
+				return false;
+			row->found_in = lappend(row->found_in, name);
+		}
+		row->payload = ApexJsonText(ApexJsonGet(obj, "payload"));
+		*rows = lappend(*rows, row);
+	}
+	return true;
+}
+
+/*
+ * Whether Redis had the call's rows; then *rows holds them.  An entry that
+ * is not what apex_route wrote is an ERROR: it cannot be a passing failure.
+ */
+bool
+ApexCacheHitRows(ApexCache *cache, List **rows)
+{
+	if (cache == NULL || !cache->answered || cache->hit == NULL)
+		return false;
+	if (!apex_cache_read_rows(cache->hit, rows))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("cached result in \"%s\" is malformed", cache->redis_source->name),
+				 errhint("Flush the cache with apex_router_cache_flush().")));
+	return true;
+}
+
+/* The rows as JSON: what apex_cache_read_rows() reads */
+static char *
+apex_cache_rows_json(List *rows)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	foreach(lc, rows)
+	{
+		ApexRow    *row = lfirst(lc);
+		ListCell   *nc;
+
+		if (buf.len > 1)
+			appendStringInfoChar(&buf, ',');
+		appendStringInfoString(&buf, "{\"id\":");
+		escape_json(&buf, row->id);
+		appendStringInfoString(&buf, ",\"title\":");
+		if (row->title)
+			escape_json(&buf, row->title);
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfoString(&buf, ",\"content\":");
+		if (row->content)
+			escape_json(&buf, row->content);
+		else
+			appendStringInfoString(&buf, "null");
+		appendStringInfoString(&buf, ",\"score\":");
+		ApexJsonAppendNumber(&buf, row->score);
+		appendStringInfoString(&buf, ",\"found_in\":[");
+		foreach(nc, row->found_in)
+		{
+			if (nc != list_head(row->found_in))
+				appendStringInfoChar(&buf, ',');
+			escape_json(&buf, lfirst(nc));
+		}
+		appendStringInfo(&buf, "],\"payload\":%s}", row->payload);
+	}
+	appendStringInfoChar(&buf, ']');
+	return buf.data;
+}
+
+static void apex_cache_report(ApexCache *cache);
+
+/*
+ * The call is over: store its rows unless they came from the cache or are
+ * partial (complete: every leg answered; a passing failure must not stick),
+ * and report what went wrong with Redis, once.
+ */
 void
-ApexCacheStore(ApexCache *cache, const char *rows)
+ApexCacheFinish(ApexCache *cache, List *rows, bool complete)
 {
-	ApexCacheSet(cache, "route", cache->epoch, cache->hash, rows);
+	if (cache == NULL)
+		return;
+	if (complete && cache->hit == NULL)
+		apex_cache_set(cache, "route", cache->epoch, cache->hash,
+					   apex_cache_rows_json(rows));
+	apex_cache_report(cache);
 }
 
 /*
@@ -378,13 +606,13 @@ apex_cache_detail(ApexSource *redis, const char *remote, const char *then,
 }
 
 /* One WARNING for whatever went wrong with Redis during the call */
-void
-ApexCacheReport(ApexCache *cache)
+static void
+apex_cache_report(ApexCache *cache)
 {
 	char	   *client;
 	char	   *log;
 
-	if (cache == NULL || cache->error == NULL)
+	if (cache->error == NULL)
 		return;
 	apex_cache_detail(cache->redis_source, cache->remote,
 					  "The call went on without the cache.", &client, &log);
@@ -473,17 +701,11 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 	MemoryContextRegisterResetCallback(mcxt, cb);
 	call->loop = ApexLoopCreate(mcxt);
 
-	redis = ApexGetSource(apex_cache_source, false);
-	if (strcmp(redis->kind->name, "redis") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("apex_router.cache_source \"%s\" is a source of kind \"%s\"",
-						redis->name, redis->kind->name)));
-	ApexUseSource(redis);
-	prefix = ApexGetOption(redis->options, "key_prefix");
+	redis = apex_cache_source_get();
+	prefix = ((const ApexRedisConf *) redis->conf)->key_prefix;
 	ApexRedisCommand(ApexRedisAttach(redis, call->loop, call), call, NULL,
 					 apex_cache_flush_done, &flush, 2,
-					 (const char *[]) {"INCR", psprintf("%sepoch", prefix ? prefix : "apex:")});
+					 (const char *[]) {"INCR", psprintf("%sepoch", prefix)});
 	if (!ApexLoopRun(call->loop, apex_cache_flush_over, &flush,
 					 TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												 redis->timeout_ms)))

@@ -12,6 +12,7 @@
 #define APEX_CACHE_H
 
 #include "apex_router.h"
+#include "plan.h"
 
 typedef enum ApexCacheMode
 {
@@ -22,24 +23,15 @@ typedef enum ApexCacheMode
 
 typedef struct ApexCache ApexCache;
 
-/* a lookup's outcome: the epoch and the value (NULL: miss), or two NULLs */
-typedef void (*ApexCacheGot) (void *arg, const char *epoch, const char *value);
-
 /* in cache.c */
 extern char *apex_cache_source;
 extern int	apex_cache_mode;
 
-extern ApexCache *ApexCacheOpen(ApexCall *call, List *sources, int rrf_k);
-extern ApexCacheMode ApexCacheModeOf(ApexCache *cache);
-extern void ApexCacheLookup(ApexCache *cache);
-extern bool ApexCacheAnswered(ApexCache *cache);
-extern const char *ApexCacheHit(ApexCache *cache);
-extern void ApexCacheStore(ApexCache *cache, const char *rows);
-extern void ApexCacheReport(ApexCache *cache);
-extern void ApexCacheGet(ApexCache *cache, const char *space, const char *hash,
-						 ApexCacheGot got, void *arg, void *party);
-extern void ApexCacheSet(ApexCache *cache, const char *space, const char *epoch,
-						 const char *hash, const char *value);
-extern char *ApexCacheEmbeddingHash(ApexSource *embedder, const char *text);
+extern ApexCache *ApexCacheOpen(ApexCall *call, ApexPlan *plan);
+extern void ApexCacheLookup(ApexCache *cache, TimestampTz deadline);
+extern bool ApexCacheEndsWait(ApexCache *cache);
+extern bool ApexCacheHolds(ApexCache *cache);
+extern bool ApexCacheHitRows(ApexCache *cache, List **rows);
+extern void ApexCacheFinish(ApexCache *cache, List *rows, bool complete);
 
 #endif							/* APEX_CACHE_H */

@@ -3,10 +3,11 @@
  * catalog.c
  *		  Sources and their secrets, read from the FDW catalogs.
  *
- * Every foreign server of the apex_router wrapper is a source.  Lookups go
- * through the syscaches (pg_foreign_server, pg_user_mapping), so repeated
- * calls cost no catalog scan and see ALTER SERVER / ALTER USER MAPPING at
- * once: the syscaches are invalidated by the catalog changes themselves.
+ * Every foreign server of the apex_router wrapper is a source.  Named
+ * sources and user mappings are read through the syscaches
+ * (pg_foreign_server, pg_user_mapping), which the catalog changes
+ * themselves invalidate, so ALTER SERVER / ALTER USER MAPPING show at once;
+ * listing every source (ApexSearchableSources) scans pg_foreign_server.
  *
  * IDENTIFICATION
  *		  src/catalog.c
@@ -68,28 +69,21 @@ apex_mapping_options(Oid serverid, Oid *user)
 	return NIL;
 }
 
+/* A server's source, its options parsed once (option.c) */
 static ApexSource *
 apex_make_source(ForeignServer *server)
 {
 	ApexSource *source = palloc0(sizeof(ApexSource));
-	const char *value;
 
 	source->serverid = server->serverid;
 	source->owner = server->owner;
 	source->name = pstrdup(server->servername);
 	source->options = server->options;
-	source->kind = ApexFindKind(ApexGetOption(server->options, "kind"));
-	if (source->kind == NULL)	/* the validator makes this unreachable */
-		elog(ERROR, "source \"%s\" has no valid kind", source->name);
-	value = ApexGetOption(server->options, "weight");
-	source->weight = value ? ApexParseRealOption("weight", value, 0, 1000) : 1.0;
-	value = ApexGetOption(server->options, "timeout_ms");
-	source->timeout_ms = value ? ApexParseIntOption("timeout_ms", value, 1, 3600000)
-		: apex_timeout_ms;
-	value = ApexGetOption(server->options, "connect_timeout_ms");
-	source->connect_timeout_ms = value
-		? ApexParseIntOption("connect_timeout_ms", value, 1, 3600000)
-		: Min(apex_connect_timeout_ms, source->timeout_ms);
+	ApexParseServer(server->options, source, false);
+	if (source->timeout_ms == 0)
+		source->timeout_ms = apex_timeout_ms;
+	if (source->connect_timeout_ms == 0)
+		source->connect_timeout_ms = Min(apex_connect_timeout_ms, source->timeout_ms);
 	return source;
 }
 
@@ -100,24 +94,20 @@ apex_fdw_oid(void)
 }
 
 /*
- * The source called name; with missing_ok, NULL when there is none.  The
- * caller checks USAGE with ApexUseSource(), which also reads the secrets.
+ * The source called name, or an ERROR.  The caller checks USAGE with
+ * ApexUseSource(), which also reads the secrets.
  */
 ApexSource *
-ApexGetSource(const char *name, bool missing_ok)
+ApexGetSource(const char *name)
 {
 	ForeignServer *server = GetForeignServerByName(name, true);
 
 	if (server == NULL || server->fdwid != apex_fdw_oid())
-	{
-		if (missing_ok)
-			return NULL;
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("source \"%s\" does not exist", name),
 				 server ? errdetail("Server \"%s\" does not use the apex_router foreign-data wrapper.", name)
 				 : errhint("Sources are created with CREATE SERVER ... FOREIGN DATA WRAPPER apex_router.")));
-	}
 	return apex_make_source(server);
 }
 
@@ -135,9 +125,9 @@ ApexUseSource(ApexSource *source)
 		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, source->name);
 	/* the validator checked at CREATE/ALTER; the list may have shrunk */
 	if (!superuser_arg(source->owner))
-		ApexCheckTargets(source->kind, source->options);
-	source->secrets = apex_mapping_options(source->serverid,
-										   &source->mapping_user);
+		ApexCheckTargets(ApexSourceTargets(source));
+	source->secrets = ApexParseSecrets(apex_mapping_options(source->serverid,
+															&source->mapping_user));
 }
 
 /*
@@ -151,12 +141,9 @@ ApexUseSource(ApexSource *source)
 bool
 ApexSecretsReadable(ApexSource *source)
 {
-	bool		secret = false;
-	ListCell   *lc;
+	ApexSecrets *s = source->secrets;
 
-	foreach(lc, source->secrets)
-		secret |= strcmp(((DefElem *) lfirst(lc))->defname, "user") != 0;
-	if (!secret || superuser())
+	if ((!s->password && !s->api_key && !s->token) || superuser())
 		return true;
 	if (OidIsValid(source->mapping_user))
 		return source->mapping_user == GetUserId() &&
@@ -202,7 +189,7 @@ ApexSearchableSources(void)
 
 	foreach(lc, names)
 	{
-		ApexSource *source = ApexGetSource(lfirst(lc), false);
+		ApexSource *source = ApexGetSource(lfirst(lc));
 
 		if (source->kind->start || source->kind->run_local)
 			sources = lappend(sources, source);

@@ -18,7 +18,10 @@
  */
 #include "postgres.h"
 
+#include "utils/json.h"
+
 #include "fusion.h"
+#include "json.h"
 
 typedef struct ApexEntry
 {
@@ -141,4 +144,53 @@ ApexFuse(List *legs, int rrf_k, int k)
 	if (list_length(fused) > k)
 		fused = list_truncate(fused, k);
 	return fused;
+}
+
+/* {"<source>":{"rank":r,"score":s,"item":{...}}, ...} */
+static char *
+apex_payload(ApexFused *f)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	foreach(lc, f->hits)
+	{
+		ApexHit    *hit = lfirst(lc);
+
+		if (buf.len > 1)
+			appendStringInfoChar(&buf, ',');
+		escape_json(&buf, hit->source);
+		appendStringInfo(&buf, ":{\"rank\":%d,\"score\":", hit->rank);
+		ApexJsonAppendNumber(&buf, hit->item->score);
+		appendStringInfo(&buf, ",\"item\":%s}", hit->item->raw);
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* The fused items as result rows (ApexRow *), in rank order */
+List *
+ApexFusedRows(List *fused)
+{
+	List	   *rows = NIL;
+	ListCell   *lc;
+
+	foreach(lc, fused)
+	{
+		ApexFused  *f = lfirst(lc);
+		ApexRow    *row = palloc0(sizeof(ApexRow));
+		ListCell   *hc;
+
+		row->id = f->id;
+		row->title = f->title;
+		row->content = f->content;
+		row->score = f->score;
+		foreach(hc, f->hits)
+			row->found_in = lappend(row->found_in, (char *) ((ApexHit *) lfirst(hc))->source);
+		row->payload = apex_payload(f);
+		rows = lappend(rows, row);
+	}
+	return rows;
 }

@@ -30,6 +30,18 @@ typedef struct ApexFused
 	List	   *hits;			/* ApexHit *, best rank first */
 } ApexFused;
 
+/* One row of apex_route's result, fused or read back from the cache */
+typedef struct ApexRow
+{
+	const char *id;
+	const char *title;			/* may be NULL */
+	const char *content;		/* may be NULL */
+	double		score;
+	List	   *found_in;		/* source names (char *), best rank first */
+	const char *payload;		/* JSON object: per source its rank, score, item */
+} ApexRow;
+
 extern List *ApexFuse(List *legs, int rrf_k, int k);
+extern List *ApexFusedRows(List *fused);
 
 #endif							/* APEX_FUSION_H */

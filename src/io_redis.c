@@ -40,6 +40,7 @@
 
 #include "conn_cache.h"
 #include "io_redis.h"
+#include "leg_redis.h"
 
 struct ApexRedis
 {
@@ -211,19 +212,13 @@ apex_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 static char *
 apex_redis_conninfo(ApexSource *source)
 {
-	const char *names[] = {"host", "port", "socket", "db"};
-	StringInfoData buf;
-	const char *password = ApexGetOption(source->secrets, "password");
+	const ApexRedisConf *conf = source->conf;
+	const char *password = source->secrets->password;
 
-	initStringInfo(&buf);
-	for (size_t i = 0; i < lengthof(names); i++)
-	{
-		const char *value = ApexGetOption(source->options, names[i]);
-
-		appendStringInfo(&buf, "%s=%s\n", names[i], value ? value : "");
-	}
-	appendStringInfo(&buf, "password=%s\n", password ? password : "");
-	return buf.data;
+	return psprintf("host=%s\nport=%d\nsocket=%s\ndb=%d\npassword=%s\n",
+					conf->host ? conf->host : "", conf->port,
+					conf->socket ? conf->socket : "", conf->db,
+					password ? password : "");
 }
 
 static void
@@ -250,9 +245,10 @@ apex_redis_close(ApexRedis *r)
 static ApexRedis *
 apex_redis_open(ApexSource *source, char *conninfo)
 {
-	const char *host = ApexGetOption(source->options, "host");
-	const char *port = ApexGetOption(source->options, "port");
-	const char *socket = ApexGetOption(source->options, "socket");
+	const ApexRedisConf *conf = source->conf;
+	const char *host = conf->host ? conf->host : "127.0.0.1";
+	int			port = conf->port ? conf->port : 6379;
+	const char *socket = conf->socket;
 	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 	ApexRedis  *r = palloc0(sizeof(ApexRedis));
 	redisAsyncContext *ac;
@@ -273,7 +269,7 @@ apex_redis_open(ApexSource *source, char *conninfo)
 		return r;
 	}
 	ac = socket ? redisAsyncConnectUnix(socket)
-		: redisAsyncConnect(host ? host : "127.0.0.1", port ? atoi(port) : 6379);
+		: redisAsyncConnect(host, port);
 	if (ac == NULL)
 	{
 		ApexConnUnreserve();
@@ -298,8 +294,7 @@ apex_redis_open(ApexSource *source, char *conninfo)
 	ac->ev.delWrite = apex_redis_del_write;
 	ac->ev.cleanup = apex_redis_cleanup;
 	ApexConnOpened("redis", ac->c.fd, source->name,
-				   socket ? socket : psprintf("%s:%s", host ? host : "127.0.0.1",
-											  port ? port : "6379"));
+				   socket ? socket : psprintf("%s:%d", host, port));
 	r->registered = ac->c.fd;
 	/* a connect in progress: hiredis wants to know when it is writable */
 	r->want_write = true;
@@ -354,8 +349,9 @@ ApexRedisAttach(ApexSource *source, ApexLoop *loop, void *owner)
 	}
 	if (r == NULL)
 	{
-		const char *password = ApexGetOption(source->secrets, "password");
-		const char *db = ApexGetOption(source->options, "db");
+		const char *password = source->secrets->password;
+		const ApexRedisConf *conf = source->conf;
+		char	   *db = conf->db ? psprintf("%d", conf->db) : NULL;
 
 		r = apex_redis_open(source, conninfo);
 		r->loop = loop;

@@ -282,7 +282,8 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 			void *arg)
 {
 	ApexHttpRequest req = {0};
-	const char *value;
+	/* every kind that speaks HTTP has these options first (option.h) */
+	const ApexHttpConf *http = peer->conf;
 
 	if (leg->done)
 		return;
@@ -304,9 +305,8 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 	}
 	req.connect_timeout_ms = Min(peer->connect_timeout_ms, ApexLegRemainingMs(leg));
 	req.owner = leg;
-	req.ca_file = ApexGetOption(peer->options, "ca_file");
-	value = ApexGetOption(peer->options, "tls_verify");
-	req.tls_insecure = value && strcmp(value, "false") == 0;
+	req.ca_file = http->ca_file;
+	req.tls_insecure = !http->tls_verify;
 	req.done = done;
 	req.arg = arg;
 	ApexHttpStart(leg->call->http, &req);

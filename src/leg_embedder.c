@@ -18,18 +18,38 @@
 
 #include <math.h>
 
-#include "common/base64.h"
 #include "utils/json.h"
 
-#include "cache.h"
 #include "leg.h"
+#include "vector.h"
 
-static const char *const embedder_options[] = {
-	"url", "model", "api", "dimensions", "encoding", APEX_HTTP_OPTIONS, NULL
-};
-static const char *const embedder_required[] = {"url", "model", NULL};
 static const char *const embedder_apis[] = {"openai", "ollama", NULL};
 static const char *const embedder_encodings[] = {"base64", "float", NULL};
+
+#define EMBEDDER_OLLAMA 1		/* index in embedder_apis */
+#define EMBEDDER_FLOAT 1		/* index in embedder_encodings */
+
+typedef struct EmbedderConf
+{
+	ApexHttpConf http;
+	char	   *model;
+	int			api;			/* index in embedder_apis */
+	int			dimensions;		/* 0: the model's */
+	int			encoding;		/* index in embedder_encodings; -1: not given */
+} EmbedderConf;
+
+static const ApexOption embedder_options[] = {
+	APEX_HTTP_URL_OPTION(EmbedderConf),
+	{"model", APEX_OPTION_STRING, offsetof(EmbedderConf, model), .required = true},
+	{"api", APEX_OPTION_CHOICE, offsetof(EmbedderConf, api), .dflt = "openai",
+	 .choices = embedder_apis},
+	{"dimensions", APEX_OPTION_INT, offsetof(EmbedderConf, dimensions), .min = 1,
+	 .max = 65536},
+	{"encoding", APEX_OPTION_CHOICE, offsetof(EmbedderConf, encoding),
+	 .choices = embedder_encodings},
+	APEX_HTTP_TLS_OPTIONS(EmbedderConf),
+	{NULL}
+};
 
 typedef struct EmbedRequest
 {
@@ -39,75 +59,18 @@ typedef struct EmbedRequest
 	bool		ollama;
 	bool		base64;
 	ApexEmbedDone done;
-	char	   *cache_hash;		/* key of the vector in the cache, or NULL */
-	const char *cache_epoch;	/* epoch it was looked up under */
+	void	   *cache_ticket;	/* the vector cache's lookup, or NULL */
 } EmbedRequest;
 
-/* little-endian float32, base64: how vectors are cached */
-static char *
-embed_encode_base64(const float4 *vec, int dim)
-{
-	uint8	   *raw = palloc(sizeof(float4) * dim);
-	int			maxlen = pg_b64_enc_len(sizeof(float4) * dim) + 1;
-	char	   *b64 = palloc(maxlen);
-	int			n;
-
-	for (int i = 0; i < dim; i++)
-	{
-		uint32		bits;
-
-		memcpy(&bits, &vec[i], sizeof(bits));
-		for (int b = 0; b < 4; b++)
-			raw[4 * i + b] = (bits >> (8 * b)) & 0xff;
-	}
-	n = pg_b64_encode((const char *) raw, sizeof(float4) * dim, b64, maxlen);
-	b64[Max(n, 0)] = '\0';
-	return b64;
-}
-
 static void
-embedder_validate(List *options)
+embedder_check(void *arg)
 {
-	const char *api = ApexGetOption(options, "api");
-	const char *encoding = ApexGetOption(options, "encoding");
-	const char *dims = ApexGetOption(options, "dimensions");
+	EmbedderConf *conf = arg;
 
-	if (api)
-		ApexCheckChoiceOption("api", api, embedder_apis);
-	if (encoding)
-		ApexCheckChoiceOption("encoding", encoding, embedder_encodings);
-	if (dims)
-		ApexParseIntOption("dimensions", dims, 1, 65536);
-	if (api && strcmp(api, "ollama") == 0 && (encoding || dims))
+	if (conf->api == EMBEDDER_OLLAMA && (conf->encoding >= 0 || conf->dimensions))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options \"encoding\" and \"dimensions\" need api \"openai\"")));
-}
-
-/* float32 values, little-endian, base64 encoded (OpenAI encoding_format) */
-static float4 *
-embed_decode_base64(const char *b64, int len, int *dim, char **error)
-{
-	int			maxlen = pg_b64_dec_len(len);
-	uint8	   *raw = palloc(maxlen);
-	int			n = pg_b64_decode(b64, len, (char *) raw, maxlen);
-	float4	   *vec;
-
-	if (n < 0 || n % 4 != 0 || n == 0)
-	{
-		*error = "embedding is not valid base64 float32 data";
-		return NULL;
-	}
-	*dim = n / 4;
-	vec = palloc(sizeof(float4) * *dim);
-	for (int i = 0; i < *dim; i++)
-	{
-		uint32		bits = (uint32) raw[4 * i] | (uint32) raw[4 * i + 1] << 8 |
-			(uint32) raw[4 * i + 2] << 16 | (uint32) raw[4 * i + 3] << 24;
-
-		memcpy(&vec[i], &bits, sizeof(float4));
-	}
-	return vec;
 }
 
 static float4 *
@@ -183,7 +146,7 @@ embed_decode(bool ollama, long status, StringInfo body, int *dim, char **error,
 	if (ollama && ApexJsonLength(ApexJsonArray(v)) > 0)
 		v = ApexJsonAt(ApexJsonArray(v), 0);
 	if (v && v->type == jbvString)
-		vec = embed_decode_base64(v->val.string.val, v->val.string.len, dim, error);
+		vec = ApexVectorFromBase64(v->val.string.val, v->val.string.len, dim, error);
 	else if (ApexJsonArray(v))
 		vec = embed_decode_array(ApexJsonArray(v), dim, error);
 	else
@@ -227,26 +190,22 @@ embed_done(void *arg, ApexHttpResponse *resp)
 		ApexLegFailRemote(req->leg, &remote, "%s: %s", label, error);
 		return;
 	}
-	if (req->cache_epoch)
-		ApexCacheSet(req->leg->call->cache, "embed", req->cache_epoch,
-					 req->cache_hash, embed_encode_base64(vec, dim));
+	if (req->cache_ticket)
+		req->leg->call->vectors->store(req->leg->call->vectors, req->cache_ticket,
+									   vec, dim);
 	req->done(req->leg, vec, dim);
 }
 
 static void embed_send(EmbedRequest *req);
 
-/* The cache answered (inside hiredis: nothing here throws) */
+/* The vector cache answered (inside the loop: nothing here throws) */
 static void
-embed_cache_got(void *arg, const char *epoch, const char *value)
+embed_cache_found(void *arg, float4 *vector, int dim)
 {
 	EmbedRequest *req = arg;
-	char	   *error;
-	int			dim;
-	float4	   *vec;
 
-	req->cache_epoch = epoch;
-	if (value && (vec = embed_decode_base64(value, strlen(value), &dim, &error)))
-		req->done(req->leg, vec, dim);
+	if (vector)
+		req->done(req->leg, vector, dim);
 	else
 		embed_send(req);
 }
@@ -261,21 +220,17 @@ ApexEmbedStart(ApexLeg *leg, ApexSource *embedder, const char *text,
 			   ApexEmbedDone done)
 {
 	EmbedRequest *req = palloc0(sizeof(EmbedRequest));
-	const char *api = ApexGetOption(embedder->options, "api");
-	const char *encoding = ApexGetOption(embedder->options, "encoding");
+	const EmbedderConf *conf = embedder->conf;
 
 	req->leg = leg;
 	req->embedder = embedder;
 	req->text = text;
 	req->done = done;
-	req->ollama = api && strcmp(api, "ollama") == 0;
-	req->base64 = !req->ollama && (encoding == NULL || strcmp(encoding, "base64") == 0);
-	if (leg->call->cache)
-	{
-		req->cache_hash = ApexCacheEmbeddingHash(embedder, text);
-		ApexCacheGet(leg->call->cache, "embed", req->cache_hash,
-					 embed_cache_got, req, leg);
-	}
+	req->ollama = conf->api == EMBEDDER_OLLAMA;
+	req->base64 = !req->ollama && conf->encoding != EMBEDDER_FLOAT;
+	if (leg->call->vectors)
+		req->cache_ticket = leg->call->vectors->lookup(leg->call->vectors, embedder,
+													   text, leg, embed_cache_found, req);
 	else
 		embed_send(req);
 }
@@ -284,33 +239,33 @@ static void
 embed_send(EmbedRequest *req)
 {
 	ApexSource *embedder = req->embedder;
-	const char *dims = ApexGetOption(embedder->options, "dimensions");
+	const EmbedderConf *conf = embedder->conf;
 	ApexHttpAuth auth = {0};
 	StringInfoData body;
 
-	auth.bearer = ApexGetOption(embedder->secrets, "api_key");
+	auth.bearer = embedder->secrets->api_key;
 	initStringInfo(&body);
 	appendStringInfoString(&body, "{\"model\":");
-	escape_json(&body, ApexGetOption(embedder->options, "model"));
+	escape_json(&body, conf->model);
 	appendStringInfoString(&body, ",\"input\":");
 	escape_json(&body, req->text);
 	if (!req->ollama)
 		appendStringInfo(&body, ",\"encoding_format\":\"%s\"",
 						 req->base64 ? "base64" : "float");
-	if (dims)
-		appendStringInfo(&body, ",\"dimensions\":%s", dims);
+	if (conf->dimensions)
+		appendStringInfo(&body, ",\"dimensions\":%d", conf->dimensions);
 	appendStringInfoChar(&body, '}');
 
 	/* the leg's clock names the embedder if it runs out meanwhile */
 	req->leg->awaiting = psprintf("embedder \"%s\"", embedder->name);
-	ApexLegPost(req->leg, embedder, ApexGetOption(embedder->options, "url"),
+	ApexLegPost(req->leg, embedder, conf->http.url,
 				body.data, NIL, &auth, embed_done, req);
 }
 
 const ApexKind ApexEmbedderKind = {
 	.name = "embedder",
-	.server_options = embedder_options,
-	.required_options = embedder_required,
-	.validate = embedder_validate,
+	.options = embedder_options,
+	.conf_size = sizeof(EmbedderConf),
+	.check = embedder_check,
 	.targets = ApexUrlTargets,
 };

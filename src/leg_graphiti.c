@@ -27,19 +27,41 @@
 
 #include "leg.h"
 
-static const char *const graphiti_options[] = {
-	"url", "group_ids", "group_id_field", "max_facts", "include_invalid",
-	APEX_HTTP_OPTIONS, NULL
-};
-static const char *const graphiti_required[] = {"url", NULL};
 static const char *const graphiti_group_fields[] = {"group_ids", "group_id", NULL};
-static const char *const graphiti_booleans[] = {"true", "false", NULL};
+
+#define GRAPHITI_GROUP_ID 1		/* group_id_field 'group_id': older servers */
 
 typedef struct GraphitiConf
 {
+	ApexHttpConf http;
+	char	   *group_ids_text; /* the option as given */
+	List	   *group_ids;		/* its names, trimmed (check) */
+	int			group_id_field; /* index in graphiti_group_fields */
+	int			max_facts;		/* 0: k */
 	bool		include_invalid;	/* keep facts no longer true */
-	TimestampTz now;			/* "the past" ends here */
 } GraphitiConf;
+
+/* What the decoder needs: whether to keep invalid facts, and when "now" is */
+typedef struct GraphitiDecode
+{
+	bool		include_invalid;
+	TimestampTz now;			/* "the past" ends here */
+} GraphitiDecode;
+
+static void graphiti_check_group_ids(const char *name, const char *value);
+
+static const ApexOption graphiti_options[] = {
+	APEX_HTTP_URL_OPTION(GraphitiConf),
+	{"group_ids", APEX_OPTION_STRING, offsetof(GraphitiConf, group_ids_text),
+	 .validate = graphiti_check_group_ids},
+	{"group_id_field", APEX_OPTION_CHOICE, offsetof(GraphitiConf, group_id_field),
+	 .dflt = "group_ids", .choices = graphiti_group_fields},
+	{"max_facts", APEX_OPTION_INT, offsetof(GraphitiConf, max_facts), .min = 1, .max = 1000},
+	{"include_invalid", APEX_OPTION_BOOL, offsetof(GraphitiConf, include_invalid),
+	 .dflt = "false"},
+	APEX_HTTP_TLS_OPTIONS(GraphitiConf),
+	{NULL}
+};
 
 /*
  * The comma-separated group_ids option as a list of trimmed names; NIL
@@ -70,30 +92,28 @@ graphiti_group_ids(const char *value)
 }
 
 static void
-graphiti_validate(List *options)
+graphiti_check_group_ids(const char *name, const char *value)
 {
-	const char *value;
-	const char *field = ApexGetOption(options, "group_id_field");
-	List	   *ids = NIL;
-
-	if ((value = ApexGetOption(options, "group_ids")) &&
-		(ids = graphiti_group_ids(value)) == NIL)
+	if (graphiti_group_ids(value) == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"group_ids\": \"%s\"", value),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
 				 errdetail("Group ids are a comma-separated list of non-empty names.")));
-	if (field)
-		ApexCheckChoiceOption("group_id_field", field, graphiti_group_fields);
-	if (field && strcmp(field, "group_id") == 0 && list_length(ids) > 1)
+}
+
+static void
+graphiti_check(void *arg)
+{
+	GraphitiConf *conf = arg;
+
+	if (conf->group_ids_text)
+		conf->group_ids = graphiti_group_ids(conf->group_ids_text);
+	if (conf->group_id_field == GRAPHITI_GROUP_ID && list_length(conf->group_ids) > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("group_id_field \"group_id\" takes a single group id, not \"%s\"",
-						value),
+						conf->group_ids_text),
 				 errhint("Servers that take \"group_ids\" search several groups.")));
-	if ((value = ApexGetOption(options, "max_facts")))
-		ApexParseIntOption("max_facts", value, 1, 1000);
-	if ((value = ApexGetOption(options, "include_invalid")))
-		ApexCheckChoiceOption("include_invalid", value, graphiti_booleans);
 }
 
 /* n decimal digits at *p, advancing it; false when they are not there */
@@ -179,7 +199,7 @@ graphiti_parse_timestamp(const char *s, TimestampTz *result)
  * timestamp, with its value in *value.
  */
 static const char *
-graphiti_stale(const GraphitiConf *conf, JsonbContainer *fact, bool *stale,
+graphiti_stale(const GraphitiDecode *conf, JsonbContainer *fact, bool *stale,
 			   char **value)
 {
 	static const char *const fields[] = {"invalid_at", "expired_at"};
@@ -248,7 +268,7 @@ static char *
 graphiti_decode(const void *arg, long status, StringInfo body, List **items,
 				ApexRemote *remote)
 {
-	const GraphitiConf *conf = arg;
+	const GraphitiDecode *conf = arg;
 	char	   *error = NULL;
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbContainer *facts;
@@ -306,43 +326,37 @@ graphiti_done(void *arg, ApexHttpResponse *resp)
 {
 	ApexLeg    *leg = arg;
 
-	((GraphitiConf *) leg->state)->now = GetCurrentTimestamp();
+	((GraphitiDecode *) leg->state)->now = GetCurrentTimestamp();
 	ApexLegComplete(leg, resp, graphiti_decode);
 }
 
 static void
 graphiti_start(ApexLeg *leg)
 {
-	List	   *options = leg->source->options;
-	const char *field = ApexGetOption(options, "group_id_field");
-	const char *value;
-	GraphitiConf *conf = palloc0(sizeof(GraphitiConf));
-	List	   *ids = NIL;
+	const GraphitiConf *conf = leg->source->conf;
+	GraphitiDecode *decode = palloc0(sizeof(GraphitiDecode));
 	int			max_facts = leg->call->query.limit;
 	StringInfoData body;
 	ApexHttpAuth auth = {0};
 	ListCell   *lc;
 
-	value = ApexGetOption(options, "include_invalid");
-	conf->include_invalid = value && strcmp(value, "true") == 0;
-	leg->state = conf;
-	if ((value = ApexGetOption(options, "group_ids")))
-		ids = graphiti_group_ids(value);
-	if ((value = ApexGetOption(options, "max_facts")))
-		max_facts = Min(max_facts, ApexParseIntOption("max_facts", value, 1, 1000));
+	decode->include_invalid = conf->include_invalid;
+	leg->state = decode;
+	if (conf->max_facts)
+		max_facts = Min(max_facts, conf->max_facts);
 
 	initStringInfo(&body);
 	appendStringInfoChar(&body, '{');
-	if (ids != NIL && field && strcmp(field, "group_id") == 0)
+	if (conf->group_ids != NIL && conf->group_id_field == GRAPHITI_GROUP_ID)
 	{
 		appendStringInfoString(&body, "\"group_id\":");
-		escape_json(&body, linitial(ids));
+		escape_json(&body, linitial(conf->group_ids));
 		appendStringInfoChar(&body, ',');
 	}
-	else if (ids != NIL)
+	else if (conf->group_ids != NIL)
 	{
 		appendStringInfoString(&body, "\"group_ids\":[");
-		foreach(lc, ids)
+		foreach(lc, conf->group_ids)
 		{
 			if (foreach_current_index(lc) > 0)
 				appendStringInfoChar(&body, ',');
@@ -354,17 +368,17 @@ graphiti_start(ApexLeg *leg)
 	escape_json(&body, leg->call->query.text);
 	appendStringInfo(&body, ",\"max_facts\":%d}", max_facts);
 
-	auth.bearer = ApexGetOption(leg->source->secrets, "api_key");
-	ApexLegPost(leg, leg->source, ApexUrlJoin(ApexGetOption(options, "url"), "/search"),
+	auth.bearer = leg->source->secrets->api_key;
+	ApexLegPost(leg, leg->source, ApexUrlJoin(conf->http.url, "/search"),
 				body.data, list_make1("Accept: application/json"), &auth,
 				graphiti_done, leg);
 }
 
 const ApexKind ApexGraphitiKind = {
 	.name = "graphiti",
-	.server_options = graphiti_options,
-	.required_options = graphiti_required,
-	.validate = graphiti_validate,
+	.options = graphiti_options,
+	.conf_size = sizeof(GraphitiConf),
+	.check = graphiti_check,
 	.start = graphiti_start,
 	.targets = ApexUrlTargets,
 };

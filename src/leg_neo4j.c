@@ -24,25 +24,27 @@
 
 #include "leg.h"
 
-static const char *const neo4j_options[] = {
-	"url", "database", "api", "statement", APEX_HTTP_OPTIONS, NULL
-};
-static const char *const neo4j_required[] = {"url", "statement", NULL};
 static const char *const neo4j_apis[] = {"tx", "query", NULL};
 
-static void
-neo4j_validate(List *options)
-{
-	const char *api = ApexGetOption(options, "api");
-
-	if (api)
-		ApexCheckChoiceOption("api", api, neo4j_apis);
-}
+#define NEO4J_QUERY_API 1		/* api 'query': POST /db/{db}/query/v2 */
 
 typedef struct Neo4jConf
 {
-	bool		query_api;		/* api 'query': POST /db/{db}/query/v2 */
+	ApexHttpConf http;
+	char	   *database;
+	int			api;			/* index in neo4j_apis */
+	char	   *statement;		/* Cypher, with $query and $limit */
 } Neo4jConf;
+
+static const ApexOption neo4j_options[] = {
+	APEX_HTTP_URL_OPTION(Neo4jConf),
+	{"database", APEX_OPTION_STRING, offsetof(Neo4jConf, database), .dflt = "neo4j"},
+	{"api", APEX_OPTION_CHOICE, offsetof(Neo4jConf, api), .dflt = "tx",
+	 .choices = neo4j_apis},
+	{"statement", APEX_OPTION_STRING, offsetof(Neo4jConf, statement), .required = true},
+	APEX_HTTP_TLS_OPTIONS(Neo4jConf),
+	{NULL}
+};
 
 /* The first entry of an "errors" array as "code: message", or NULL */
 static char *
@@ -136,7 +138,7 @@ static char *
 neo4j_decode(const void *conf, long status, StringInfo body, List **items,
 			 ApexRemote *remote)
 {
-	bool		query_api = ((const Neo4jConf *) conf)->query_api;
+	bool		query_api = ((const Neo4jConf *) conf)->api == NEO4J_QUERY_API;
 	char	   *error = NULL;
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbContainer *columns;
@@ -205,19 +207,15 @@ neo4j_done(void *arg, ApexHttpResponse *resp)
 static void
 neo4j_start(ApexLeg *leg)
 {
-	List	   *options = leg->source->options;
-	List	   *secrets = leg->source->secrets;
-	const char *database = ApexGetOption(options, "database");
-	const char *api = ApexGetOption(options, "api");
-	Neo4jConf  *conf = palloc0(sizeof(Neo4jConf));
-	bool		query_api = api && strcmp(api, "query") == 0;
+	const Neo4jConf *conf = leg->source->conf;
+	const ApexSecrets *secrets = leg->source->secrets;
+	bool		query_api = conf->api == NEO4J_QUERY_API;
 	StringInfoData body;
 	StringInfoData params;
 	ApexHttpAuth auth = {0};
 	char	   *path;
 
-	conf->query_api = query_api;
-	leg->state = conf;
+	leg->state = leg->source->conf;
 	initStringInfo(&params);
 	appendStringInfoString(&params, "{\"query\":");
 	escape_json(&params, leg->call->query.text);
@@ -226,24 +224,23 @@ neo4j_start(ApexLeg *leg)
 	/* "statements" first: older servers require it */
 	initStringInfo(&body);
 	appendStringInfoString(&body, query_api ? "{\"statement\":" : "{\"statements\":[{\"statement\":");
-	escape_json(&body, ApexGetOption(options, "statement"));
+	escape_json(&body, conf->statement);
 	appendStringInfo(&body, ",\"parameters\":%s}%s", params.data, query_api ? "" : "]}");
 
-	path = psprintf("/db/%s/%s", ApexUrlEncode(database ? database : "neo4j"),
+	path = psprintf("/db/%s/%s", ApexUrlEncode(conf->database),
 					query_api ? "query/v2" : "tx/commit");
-	auth.username = ApexGetOption(secrets, "user");
-	auth.password = ApexGetOption(secrets, "password");
-	auth.bearer = ApexGetOption(secrets, "token");
-	ApexLegPost(leg, leg->source, ApexUrlJoin(ApexGetOption(options, "url"), path), body.data,
+	auth.username = secrets->user;
+	auth.password = secrets->password;
+	auth.bearer = secrets->token;
+	ApexLegPost(leg, leg->source, ApexUrlJoin(conf->http.url, path), body.data,
 				list_make1("Accept: application/json;charset=UTF-8"),
 				&auth, neo4j_done, leg);
 }
 
 const ApexKind ApexNeo4jKind = {
 	.name = "neo4j",
-	.server_options = neo4j_options,
-	.required_options = neo4j_required,
-	.validate = neo4j_validate,
+	.options = neo4j_options,
+	.conf_size = sizeof(Neo4jConf),
 	.start = neo4j_start,
 	.targets = ApexUrlTargets,
 };

@@ -30,10 +30,6 @@
 #include "io_pg.h"
 #include "leg.h"
 
-static const char *const postgres_options[] = {
-	"host", "hostaddr", "port", "dbname", "sslmode", "query", NULL
-};
-static const char *const postgres_required[] = {"query", NULL};
 static const char *const postgres_sslmodes[] = {
 	"disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL
 };
@@ -53,6 +49,38 @@ typedef struct PgEndpoints
 								 * no hostaddr is given */
 	List	   *ports;			/* decimal port numbers */
 } PgEndpoints;
+
+/*
+ * libpq keywords a request sets: host, hostaddr, port, dbname, sslmode,
+ * user, password, application_name, client_encoding.
+ */
+#define POSTGRES_MAX_KEYWORDS 9
+
+typedef struct PgConf
+{
+	char	   *host;			/* the options as given, or NULL */
+	char	   *hostaddr;
+	char	   *port;
+	char	   *dbname;
+	int			sslmode;		/* index in postgres_sslmodes; -1: libpq's */
+	char	   *query;			/* $1 the query text, $2 the limit */
+	PgEndpoints endpoints;		/* resolved once (check) */
+	char	   *endpoints_error;	/* why libpq would refuse them, or NULL */
+} PgConf;
+
+static void postgres_check_port(const char *name, const char *value);
+
+static const ApexOption postgres_options[] = {
+	{"host", APEX_OPTION_STRING, offsetof(PgConf, host)},
+	{"hostaddr", APEX_OPTION_STRING, offsetof(PgConf, hostaddr)},
+	{"port", APEX_OPTION_STRING, offsetof(PgConf, port),
+	 .validate = postgres_check_port},
+	{"dbname", APEX_OPTION_STRING, offsetof(PgConf, dbname)},
+	{"sslmode", APEX_OPTION_CHOICE, offsetof(PgConf, sslmode),
+	 .choices = postgres_sslmodes},
+	{"query", APEX_OPTION_STRING, offsetof(PgConf, query), .required = true},
+	{NULL}
+};
 
 /* A comma list split as libpq splits it: empty elements kept, no trimming */
 static List *
@@ -98,10 +126,11 @@ postgres_default(PQconninfoOption *defaults, const char *keyword, bool builtin)
  * options.
  */
 static char *
-postgres_endpoints(List *options, PgEndpoints *ep)
+postgres_endpoints(const PgConf *conf, PgEndpoints *ep)
 {
 	PQconninfoOption *defaults = PQconndefaults();
 	const char *keywords[] = {"host", "hostaddr", "port"};
+	const char *given[] = {conf->host, conf->hostaddr, conf->port};
 	char	   *values[lengthof(keywords)];
 	char	   *builtin_port;
 	List	   *given_hosts = NIL;
@@ -110,11 +139,12 @@ postgres_endpoints(List *options, PgEndpoints *ep)
 
 	if (defaults == NULL)
 		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("out of memory")));
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("libpq could not allocate its connection defaults.")));
 	for (size_t i = 0; i < lengthof(keywords); i++)
 	{
-		const char *value = ApexGetOption(options, keywords[i]);
+		const char *value = given[i];
 
 		values[i] = value && value[0] ? pstrdup(value)
 			: postgres_default(defaults, keywords[i], false);
@@ -166,43 +196,36 @@ postgres_endpoints(List *options, PgEndpoints *ep)
 	return NULL;
 }
 
-/* The endpoints, or an ERROR for options libpq would refuse */
 static void
-postgres_endpoints_or_error(List *options, PgEndpoints *ep)
+postgres_check_port(const char *name, const char *value)
 {
-	char	   *error = postgres_endpoints(options, ep);
+	ListCell   *lc;
 
-	if (error)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s", error),
-				 errdetail("Host, hostaddr and port come from the source's options, else from PGSERVICE, PGHOST, PGHOSTADDR and PGPORT in the server's environment.")));
+	foreach(lc, postgres_split(value))
+	{
+		const char *port = lfirst(lc);
+
+		if (port[0] != '\0' && ApexParsePort(port) < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+					 errdetail("Valid values are port numbers from 1 to 65535: one for all hosts, or a comma-separated list of one for each.")));
+	}
 }
 
+/*
+ * Resolve the endpoints once.  libpq would refuse options that leave ports
+ * and hosts unmatched; whether they do depends on the service file and the
+ * environment, which may change after CREATE SERVER, so the error is kept:
+ * postgres_targets() raises it (DDL, non-superuser sources), and a
+ * superuser's source fails alone at call time, as its connection would.
+ */
 static void
-postgres_validate(List *options)
+postgres_check(void *arg)
 {
-	const char *value;
-	PgEndpoints ep;
+	PgConf	   *conf = arg;
 
-	if ((value = ApexGetOption(options, "port")))
-	{
-		ListCell   *lc;
-
-		foreach(lc, postgres_split(value))
-		{
-			const char *port = lfirst(lc);
-
-			if (port[0] != '\0' && ApexParsePort(port) < 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("invalid value for option \"port\": \"%s\"", value),
-						 errdetail("Valid values are port numbers from 1 to 65535: one for all hosts, or a comma-separated list of one for each.")));
-		}
-	}
-	if ((value = ApexGetOption(options, "sslmode")))
-		ApexCheckChoiceOption("sslmode", value, postgres_sslmodes);
-	postgres_endpoints_or_error(options, &ep);
+	conf->endpoints_error = postgres_endpoints(conf, &conf->endpoints);
 }
 
 /*
@@ -211,19 +234,24 @@ postgres_validate(List *options)
  * socket directory.
  */
 static List *
-postgres_targets(List *options)
+postgres_targets(const void *arg)
 {
-	PgEndpoints ep;
+	const PgConf *conf = arg;
+	const PgEndpoints *ep = &conf->endpoints;
 	List	   *targets = NIL;
 
-	postgres_endpoints_or_error(options, &ep);
-	for (int i = 0; i < list_length(ep.hosts); i++)
+	if (conf->endpoints_error)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", conf->endpoints_error),
+				 errdetail("Host, hostaddr and port come from the source's options, else from PGSERVICE, PGHOST, PGHOSTADDR and PGPORT in the server's environment.")));
+	for (int i = 0; i < list_length(ep->hosts); i++)
 	{
-		const char *hostaddr = ep.hostaddrs ? list_nth(ep.hostaddrs, i) : "";
+		const char *hostaddr = ep->hostaddrs ? list_nth(ep->hostaddrs, i) : "";
 
 		targets = lappend(targets,
-						  ApexTargetMake(hostaddr[0] ? hostaddr : list_nth(ep.hosts, i),
-										 list_nth(ep.ports, i)));
+						  ApexTargetMake(hostaddr[0] ? hostaddr : list_nth(ep->hosts, i),
+										 list_nth(ep->ports, i)));
 	}
 	return targets;
 }
@@ -324,50 +352,50 @@ static void
 postgres_start(ApexLeg *leg)
 {
 	static const Oid paramtypes[2] = {TEXTOID, INT4OID};
-	static const char *const option_names[] = {"dbname", "sslmode"};
-	List	   *secrets = leg->source->secrets;
-	const char **keywords = palloc0(sizeof(char *) * 10);
-	const char **values = palloc0(sizeof(char *) * 10);
+	const PgConf *conf = leg->source->conf;
+	const PgEndpoints *ep = &conf->endpoints;
+	const ApexSecrets *secrets = leg->source->secrets;
+	/* every keyword below, and the terminating NULL */
+	const char **keywords = palloc0(sizeof(char *) * (POSTGRES_MAX_KEYWORDS + 1));
+	const char **values = palloc0(sizeof(char *) * (POSTGRES_MAX_KEYWORDS + 1));
 	const char **params = palloc(sizeof(char *) * 2);
 	ApexPgRequest req = {0};
-	PgEndpoints ep;
-	char	   *error;
 	int			n = 0;
 
-	/* the endpoints checked against apex_router.allowed_hosts, resolved */
-	if ((error = postgres_endpoints(leg->source->options, &ep)))
+	if (conf->endpoints_error)
 	{
-		ApexLegFail(leg, "%s", error);
+		ApexLegFail(leg, "%s", conf->endpoints_error);
 		return;
 	}
+	/* the endpoints checked against apex_router.allowed_hosts, resolved */
 	keywords[n] = "host";
-	values[n++] = postgres_join(ep.hosts);
-	if (ep.hostaddrs)
+	values[n++] = postgres_join(ep->hosts);
+	if (ep->hostaddrs)
 	{
 		keywords[n] = "hostaddr";
-		values[n++] = postgres_join(ep.hostaddrs);
+		values[n++] = postgres_join(ep->hostaddrs);
 	}
 	keywords[n] = "port";
-	values[n++] = postgres_join(ep.ports);
-	for (size_t i = 0; i < lengthof(option_names); i++)
+	values[n++] = postgres_join(ep->ports);
+	if (conf->dbname)
 	{
-		const char *value = ApexGetOption(leg->source->options, option_names[i]);
-
-		if (value)
-		{
-			keywords[n] = option_names[i];
-			values[n++] = value;
-		}
+		keywords[n] = "dbname";
+		values[n++] = conf->dbname;
 	}
-	if (ApexGetOption(secrets, "user"))
+	if (conf->sslmode >= 0)
+	{
+		keywords[n] = "sslmode";
+		values[n++] = postgres_sslmodes[conf->sslmode];
+	}
+	if (secrets->user)
 	{
 		keywords[n] = "user";
-		values[n++] = ApexGetOption(secrets, "user");
+		values[n++] = secrets->user;
 	}
-	if (ApexGetOption(secrets, "password"))
+	if (secrets->password)
 	{
 		keywords[n] = "password";
-		values[n++] = ApexGetOption(secrets, "password");
+		values[n++] = secrets->password;
 	}
 	else if (!superuser())
 		ereport(ERROR,
@@ -402,7 +430,7 @@ postgres_start(ApexLeg *leg)
 	req.label = leg->source->name;
 	req.keywords = keywords;
 	req.values = values;
-	req.query = ApexGetOption(leg->source->options, "query");
+	req.query = conf->query;
 	req.nparams = 2;
 	req.paramtypes = paramtypes;
 	req.params = params;
@@ -420,9 +448,9 @@ postgres_start(ApexLeg *leg)
 
 const ApexKind ApexPostgresKind = {
 	.name = "postgres",
-	.server_options = postgres_options,
-	.required_options = postgres_required,
-	.validate = postgres_validate,
+	.options = postgres_options,
+	.conf_size = sizeof(PgConf),
+	.check = postgres_check,
 	.start = postgres_start,
 	.targets = postgres_targets,
 };

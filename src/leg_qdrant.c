@@ -21,60 +21,58 @@
 
 #include "leg.h"
 
-static const char *const qdrant_options[] = {
-	"url", "collection", "embedder", "endpoint", "vector_name", "id_field",
-	"title_field", "content_field", "score_threshold", "filter",
-	APEX_HTTP_OPTIONS, NULL
-};
-static const char *const qdrant_required[] = {"url", "collection", NULL};
 static const char *const qdrant_endpoints[] = {"query", "search", NULL};
+
+/* which endpoint: the index of its name in qdrant_endpoints */
+#define QDRANT_QUERY 0
+#define QDRANT_SEARCH 1			/* deprecated /points/search */
 
 typedef struct QdrantConf
 {
-	bool		search_endpoint;	/* deprecated /points/search */
-	const char *id_field;		/* payload field holding the id, or NULL */
-	const char *title_field;
-	const char *content_field;
+	ApexHttpConf http;
+	char	   *collection;
+	char	   *embedder;		/* source name, or NULL */
+	int			endpoint;
+	char	   *vector_name;	/* named vector, or NULL */
+	char	   *id_field;		/* payload field holding the id, or NULL */
+	char	   *title_field;
+	char	   *content_field;
+	double		score_threshold;	/* NaN: none */
+	char	   *filter;			/* a JSON object, or NULL */
 } QdrantConf;
 
+/* A JSON object, checked with PostgreSQL's parser */
 static void
-qdrant_validate(List *options)
+qdrant_check_filter(const char *name, const char *value)
 {
-	const char *value;
 	char	   *error;
+	Jsonb	   *filter = ApexJsonParse(value, strlen(value), &error);
 
-	if ((value = ApexGetOption(options, "endpoint")))
-		ApexCheckChoiceOption("endpoint", value, qdrant_endpoints);
-	if ((value = ApexGetOption(options, "score_threshold")))
-		ApexParseRealOption("score_threshold", value, -1e9, 1e9);
-	if ((value = ApexGetOption(options, "filter")))
-	{
-		Jsonb	   *filter = ApexJsonParse(value, strlen(value), &error);
-
-		if (filter == NULL || !JB_ROOT_IS_OBJECT(filter))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid value for option \"filter\""),
-					 errdetail("%s", filter ? "A Qdrant filter is a JSON object." : error)));
-	}
+	if (filter == NULL || !JB_ROOT_IS_OBJECT(filter))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\"", name),
+				 errdetail("%s", filter ? "A Qdrant filter is a JSON object." : error)));
 }
 
-static QdrantConf *
-qdrant_conf(ApexSource *source)
-{
-	QdrantConf *conf = palloc0(sizeof(QdrantConf));
-	const char *endpoint = ApexGetOption(source->options, "endpoint");
-
-	conf->search_endpoint = endpoint && strcmp(endpoint, "search") == 0;
-	conf->id_field = ApexGetOption(source->options, "id_field");
-	conf->title_field = ApexGetOption(source->options, "title_field");
-	if (conf->title_field == NULL)
-		conf->title_field = "title";
-	conf->content_field = ApexGetOption(source->options, "content_field");
-	if (conf->content_field == NULL)
-		conf->content_field = "content";
-	return conf;
-}
+static const ApexOption qdrant_options[] = {
+	APEX_HTTP_URL_OPTION(QdrantConf),
+	{"collection", APEX_OPTION_STRING, offsetof(QdrantConf, collection), .required = true},
+	{"embedder", APEX_OPTION_STRING, offsetof(QdrantConf, embedder)},
+	{"endpoint", APEX_OPTION_CHOICE, offsetof(QdrantConf, endpoint), .dflt = "query",
+	 .choices = qdrant_endpoints},
+	{"vector_name", APEX_OPTION_STRING, offsetof(QdrantConf, vector_name)},
+	{"id_field", APEX_OPTION_STRING, offsetof(QdrantConf, id_field)},
+	{"title_field", APEX_OPTION_STRING, offsetof(QdrantConf, title_field), .dflt = "title"},
+	{"content_field", APEX_OPTION_STRING, offsetof(QdrantConf, content_field),
+	 .dflt = "content"},
+	{"score_threshold", APEX_OPTION_REAL, offsetof(QdrantConf, score_threshold),
+	 .min = -1e9, .max = 1e9},
+	{"filter", APEX_OPTION_STRING, offsetof(QdrantConf, filter),
+	 .validate = qdrant_check_filter},
+	APEX_HTTP_TLS_OPTIONS(QdrantConf),
+	{NULL}
+};
 
 /* One scored point -> item; NULL (with *error) when it is malformed. */
 static ApexItem *
@@ -140,11 +138,11 @@ qdrant_decode(const void *arg, long status, StringInfo body, List **items,
 	if (doc == NULL)
 		return ApexJsonErrorCause(error, &remote->text);
 	result = ApexJsonGet(&doc->root, "result");
-	if (!conf->search_endpoint)
+	if (conf->endpoint != QDRANT_SEARCH)
 		result = ApexJsonGet(ApexJsonObject(result), "points");
 	points = ApexJsonArray(result);
 	if (points == NULL)
-		return conf->search_endpoint ? "response has no \"result\" array"
+		return conf->endpoint == QDRANT_SEARCH ? "response has no \"result\" array"
 			: "response has no \"result.points\" array";
 	for (int i = 0; i < ApexJsonLength(points); i++)
 	{
@@ -166,17 +164,16 @@ qdrant_done(void *arg, ApexHttpResponse *resp)
 static void
 qdrant_search(ApexLeg *leg, float4 *vector, int dim)
 {
-	QdrantConf *conf = leg->state;
-	List	   *options = leg->source->options;
-	const char *using = ApexGetOption(options, "vector_name");
-	const char *value;
+	const QdrantConf *conf = leg->source->conf;
+	bool		search = conf->endpoint == QDRANT_SEARCH;
+	const char *using = conf->vector_name;
 	StringInfoData body;
 	StringInfoData path;
 	ApexHttpAuth auth = {0};
 
 	initStringInfo(&body);
-	appendStringInfoString(&body, conf->search_endpoint ? "{\"vector\":" : "{\"query\":");
-	if (conf->search_endpoint && using)
+	appendStringInfoString(&body, search ? "{\"vector\":" : "{\"query\":");
+	if (search && using)
 	{
 		appendStringInfoString(&body, "{\"name\":");
 		escape_json(&body, using);
@@ -190,7 +187,7 @@ qdrant_search(ApexLeg *leg, float4 *vector, int dim)
 		ApexJsonAppendNumber(&body, vector[i]);
 	}
 	appendStringInfoChar(&body, ']');
-	if (conf->search_endpoint && using)
+	if (search && using)
 		appendStringInfoChar(&body, '}');
 	else if (using)
 	{
@@ -198,58 +195,53 @@ qdrant_search(ApexLeg *leg, float4 *vector, int dim)
 		escape_json(&body, using);
 	}
 	appendStringInfo(&body, ",\"limit\":%d,\"with_payload\":true", leg->call->query.limit);
-	if ((value = ApexGetOption(options, "score_threshold")))
-		appendStringInfo(&body, ",\"score_threshold\":%s", value);
-	if ((value = ApexGetOption(options, "filter")))
-		appendStringInfo(&body, ",\"filter\":%s", value);
+	if (!isnan(conf->score_threshold))
+	{
+		appendStringInfoString(&body, ",\"score_threshold\":");
+		ApexJsonAppendNumber(&body, conf->score_threshold);
+	}
+	if (conf->filter)
+		appendStringInfo(&body, ",\"filter\":%s", conf->filter);
 	appendStringInfoChar(&body, '}');
 
 	initStringInfo(&path);
 	appendStringInfoString(&path, "/collections/");
-	appendStringInfoString(&path, ApexUrlEncode(ApexGetOption(options, "collection")));
-	appendStringInfoString(&path, conf->search_endpoint ? "/points/search" : "/points/query");
+	appendStringInfoString(&path, ApexUrlEncode(conf->collection));
+	appendStringInfoString(&path, search ? "/points/search" : "/points/query");
 
-	auth.api_key_header = "api-key";
-	auth.api_key = ApexGetOption(leg->source->secrets, "api_key");
-	if (auth.api_key == NULL)
-		auth.api_key_header = NULL;
-	ApexLegPost(leg, leg->source, ApexUrlJoin(ApexGetOption(options, "url"), path.data),
+	if (leg->source->secrets->api_key)
+	{
+		auth.api_key_header = "api-key";
+		auth.api_key = leg->source->secrets->api_key;
+	}
+	ApexLegPost(leg, leg->source, ApexUrlJoin(conf->http.url, path.data),
 				body.data, NIL, &auth, qdrant_done, leg);
 }
 
+/* The caller's vector, else the one the embedder (resolved by the plan) makes */
 static void
 qdrant_start(ApexLeg *leg)
 {
 	ApexQuery  *query = &leg->call->query;
-	const char *embedder_name = ApexGetOption(leg->source->options, "embedder");
-	ApexSource *embedder;
 
-	leg->state = qdrant_conf(leg->source);
+	leg->state = leg->source->conf;
 	if (query->vector)
-	{
 		qdrant_search(leg, query->vector, query->vector_dim);
-		return;
-	}
-	if (embedder_name == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("source \"%s\" needs a query vector", leg->source->name),
-				 errhint("Pass query_vector => ..., or set the source's \"embedder\" option.")));
-	embedder = ApexGetSource(embedder_name, false);
-	if (strcmp(embedder->kind->name, "embedder") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("embedder \"%s\" of source \"%s\" is a source of kind \"%s\"",
-						embedder_name, leg->source->name, embedder->kind->name)));
-	ApexUseSource(embedder);
-	ApexEmbedStart(leg, embedder, query->text, qdrant_search);
+	else
+		ApexEmbedStart(leg, leg->source->embedder, query->text, qdrant_search);
+}
+
+static const char *
+qdrant_embedder(const void *conf)
+{
+	return ((const QdrantConf *) conf)->embedder;
 }
 
 const ApexKind ApexQdrantKind = {
 	.name = "qdrant",
-	.server_options = qdrant_options,
-	.required_options = qdrant_required,
-	.validate = qdrant_validate,
+	.options = qdrant_options,
+	.conf_size = sizeof(QdrantConf),
+	.embedder = qdrant_embedder,
 	.start = qdrant_start,
 	.targets = ApexUrlTargets,
 };

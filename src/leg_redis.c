@@ -31,14 +31,34 @@
 
 #include "io_redis.h"
 #include "leg.h"
+#include "leg_redis.h"
 
 #define REDIS_MAX_TERMS 32
 /* hiredis copies a socket path into sun_path, cutting what does not fit */
 #define REDIS_SOCKET_MAX ((int) sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1)
 
-static const char *const redis_options[] = {
-	"host", "port", "socket", "db", "term_key", "item_key", "title_field",
-	"content_field", "key_prefix", "ttl_s", NULL
+static void redis_check_socket(const char *name, const char *value);
+static void redis_check_pattern(const char *name, const char *value);
+
+static const ApexOption redis_options[] = {
+	{"host", APEX_OPTION_STRING, offsetof(ApexRedisConf, host)},
+	{"port", APEX_OPTION_PORT, offsetof(ApexRedisConf, port)},
+	{"socket", APEX_OPTION_STRING, offsetof(ApexRedisConf, socket),
+	 .validate = redis_check_socket},
+	{"db", APEX_OPTION_INT, offsetof(ApexRedisConf, db), .min = 0, .max = 1000},
+	{"term_key", APEX_OPTION_STRING, offsetof(ApexRedisConf, term_key),
+	 .dflt = "mem:term:%s", .validate = redis_check_pattern},
+	{"item_key", APEX_OPTION_STRING, offsetof(ApexRedisConf, item_key),
+	 .dflt = "mem:item:%s", .validate = redis_check_pattern},
+	{"title_field", APEX_OPTION_STRING, offsetof(ApexRedisConf, title_field),
+	 .dflt = "title"},
+	{"content_field", APEX_OPTION_STRING, offsetof(ApexRedisConf, content_field),
+	 .dflt = "content"},
+	{"key_prefix", APEX_OPTION_STRING, offsetof(ApexRedisConf, key_prefix),
+	 .dflt = "apex:"},
+	{"ttl_s", APEX_OPTION_INT, offsetof(ApexRedisConf, ttl_s), .dflt = "300",
+	 .min = 1, .max = 365 * 24 * 3600},
+	{NULL}
 };
 
 typedef struct RedisHit
@@ -61,14 +81,10 @@ typedef struct RedisSearch
 } RedisSearch;
 
 static void
-redis_check_pattern(List *options, const char *name)
+redis_check_pattern(const char *name, const char *value)
 {
-	const char *value = ApexGetOption(options, name);
-	const char *p;
+	const char *p = strchr(value, '%');
 
-	if (value == NULL)
-		return;
-	p = strchr(value, '%');
 	if (p == NULL || p[1] != 's' || strchr(p + 2, '%') != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -76,36 +92,27 @@ redis_check_pattern(List *options, const char *name)
 				 errdetail("A key pattern holds exactly one %%s and no other %%.")));
 }
 
+/* a relative path would be the data directory's, a long one cut short */
 static void
-redis_validate(List *options)
+redis_check_socket(const char *name, const char *value)
 {
-	const char *value;
-
-	/* io_redis.c hands hiredis atoi(port): the same number as this parse */
-	if ((value = ApexGetOption(options, "port")) && ApexParsePort(value) < 0)
+	if (value[0] != '/' || strlen(value) > REDIS_SOCKET_MAX)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"port\": \"%s\"", value),
-				 errdetail("Valid values are port numbers from 1 to 65535.")));
-	/* a relative path would be the data directory's, a long one cut short */
-	if ((value = ApexGetOption(options, "socket")) &&
-		(value[0] != '/' || strlen(value) > REDIS_SOCKET_MAX))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"socket\": \"%s\"", value),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
 				 errdetail("A socket is given by an absolute path of at most %d bytes.",
 						   REDIS_SOCKET_MAX)));
-	if ((value = ApexGetOption(options, "db")))
-		ApexParseIntOption("db", value, 0, 1000);
-	if ((value = ApexGetOption(options, "ttl_s")))
-		ApexParseIntOption("ttl_s", value, 1, 365 * 24 * 3600);
-	if (ApexGetOption(options, "socket") &&
-		(ApexGetOption(options, "host") || ApexGetOption(options, "port")))
+}
+
+static void
+redis_check(void *arg)
+{
+	ApexRedisConf *conf = arg;
+
+	if (conf->socket && (conf->host || conf->port))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options \"socket\" and \"host\"/\"port\" exclude each other")));
-	redis_check_pattern(options, "term_key");
-	redis_check_pattern(options, "item_key");
 }
 
 /*
@@ -113,24 +120,14 @@ redis_validate(List *options)
  * takes no other option that moves the connection).
  */
 static List *
-redis_targets(List *options)
+redis_targets(const void *arg)
 {
-	const char *socket = ApexGetOption(options, "socket");
-	const char *host = ApexGetOption(options, "host");
-	const char *port = ApexGetOption(options, "port");
+	const ApexRedisConf *conf = arg;
 
-	if (socket)
-		return list_make1(ApexTargetMake(socket, NULL));
-	return list_make1(ApexTargetMake(host ? host : "127.0.0.1",
-									 psprintf("%d", port ? ApexParsePort(port) : 6379)));
-}
-
-static const char *
-redis_option(ApexLeg *leg, const char *name, const char *dflt)
-{
-	const char *value = ApexGetOption(leg->source->options, name);
-
-	return value ? value : dflt;
+	if (conf->socket)
+		return list_make1(ApexTargetMake(conf->socket, NULL));
+	return list_make1(ApexTargetMake(conf->host ? conf->host : "127.0.0.1",
+									 psprintf("%d", conf->port ? conf->port : 6379)));
 }
 
 /* Lower-case alphanumeric terms of the query, each once */
@@ -191,8 +188,9 @@ redis_item_done(void *arg, redisReply *reply, const char *error,
 				const char *remote)
 {
 	RedisSearch *s = arg;
-	const char *title_field = redis_option(s->leg, "title_field", "title");
-	const char *content_field = redis_option(s->leg, "content_field", "content");
+	const ApexRedisConf *conf = s->leg->source->conf;
+	const char *title_field = conf->title_field;
+	const char *content_field = conf->content_field;
 	RedisHit   *hit = s->best[s->nbest - s->waiting];
 	const char *title = NULL;
 	const char *content = NULL;
@@ -291,7 +289,7 @@ redis_term_done(void *arg, redisReply *reply, const char *error,
 	for (int i = 0; i < s->nbest; i++)
 		ApexRedisCommand(s->r, s->leg->call, s->leg, redis_item_done, s, 2,
 						 (const char *[]) {"HGETALL",
-						 psprintf(redis_option(s->leg, "item_key", "mem:item:%s"),
+						 psprintf(((const ApexRedisConf *) s->leg->source->conf)->item_key,
 								  s->best[i]->id)});
 }
 
@@ -310,7 +308,7 @@ redis_start(ApexLeg *leg)
 {
 	RedisSearch *s = palloc0(sizeof(RedisSearch));
 	List	   *terms = redis_terms(leg->call->query.text);
-	const char *pattern = redis_option(leg, "term_key", "mem:term:%s");
+	const char *pattern = ((const ApexRedisConf *) leg->source->conf)->term_key;
 	char	   *stop = psprintf("%d", leg->call->query.limit * 4 - 1);
 	ListCell   *lc;
 
@@ -336,9 +334,9 @@ redis_start(ApexLeg *leg)
 
 const ApexKind ApexRedisKind = {
 	.name = "redis",
-	.server_options = redis_options,
-	.required_options = NULL,
-	.validate = redis_validate,
+	.options = redis_options,
+	.conf_size = sizeof(ApexRedisConf),
+	.check = redis_check,
 	.start = redis_start,
 	.targets = redis_targets,
 };

@@ -69,8 +69,20 @@
 
 #include "leg.h"
 
-static const char *const sql_options[] = {"query", "search_path", NULL};
-static const char *const sql_required[] = {"query", NULL};
+typedef struct SqlConf
+{
+	char	   *query;			/* $1 the query text, $2 the limit */
+	char	   *search_path;	/* the option, pg_temp last (check) */
+} SqlConf;
+
+static void sql_check_search_path(const char *name, const char *value);
+
+static const ApexOption sql_options[] = {
+	{"query", APEX_OPTION_STRING, offsetof(SqlConf, query), .required = true},
+	{"search_path", APEX_OPTION_STRING, offsetof(SqlConf, search_path),
+	 .validate = sql_check_search_path},
+	{NULL}
+};
 
 static object_access_hook_type sql_prev_object_access = NULL;
 static bool sql_running = false;	/* a source's query is running */
@@ -151,32 +163,33 @@ sql_search_path_elements(const char *value)
 }
 
 static void
-sql_validate(List *options)
+sql_check_search_path(const char *name, const char *value)
 {
-	const char *path = ApexGetOption(options, "search_path");
-
-	if (path && (sql_search_path_elements(path) == NIL))
+	if (sql_search_path_elements(value) == NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"search_path\": \"%s\"", path),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
 				 errdetail("The value is a comma-separated list of schema names, as for the search_path setting.")));
 }
 
 /* The search_path the query runs with: the option's, pg_temp last */
-static char *
-sql_search_path(ApexSource *source)
+static void
+sql_check(void *arg)
 {
-	const char *path = ApexGetOption(source->options, "search_path");
+	SqlConf    *conf = arg;
+	const char *path = conf->search_path ? conf->search_path
+		: APEX_SQL_DEFAULT_SEARCH_PATH;
 	ListCell   *lc;
 
-	if (path == NULL)
-		path = APEX_SQL_DEFAULT_SEARCH_PATH;
 	foreach(lc, sql_search_path_elements(path))
 	{
 		if (strcmp(lfirst(lc), "pg_temp") == 0)
-			return pstrdup(path);	/* the owner placed it explicitly */
+		{
+			conf->search_path = pstrdup(path);	/* the owner placed it */
+			return;
+		}
 	}
-	return psprintf("%s, pg_temp", path);
+	conf->search_path = psprintf("%s, pg_temp", path);
 }
 
 /* Copy SPI's result rows into items, list included, in mcxt. */
@@ -219,6 +232,7 @@ sql_collect(MemoryContext mcxt)
 static List *
 sql_execute(ApexLeg *leg, MemoryContext mcxt)
 {
+	const SqlConf *conf = leg->source->conf;
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		values[2];
 	Oid			save_userid;
@@ -234,7 +248,7 @@ sql_execute(ApexLeg *leg, MemoryContext mcxt)
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", sql_search_path(leg->source),
+	(void) set_config_option("search_path", conf->search_path,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
 	(void) set_config_option("transaction_read_only", "on",
@@ -243,7 +257,7 @@ sql_execute(ApexLeg *leg, MemoryContext mcxt)
 
 	SPI_connect();
 	sql_running = true;
-	if (SPI_execute_with_args(ApexGetOption(leg->source->options, "query"),
+	if (SPI_execute_with_args(conf->query,
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -310,8 +324,8 @@ sql_run(ApexLeg *leg)
 
 const ApexKind ApexSqlKind = {
 	.name = "sql",
-	.server_options = sql_options,
-	.required_options = sql_required,
-	.validate = sql_validate,
+	.options = sql_options,
+	.conf_size = sizeof(SqlConf),
+	.check = sql_check,
 	.run_local = sql_run,
 };

@@ -1,12 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * option.c
- *		  Validator of the apex_router foreign-data wrapper, option helpers.
+ *		  The validator of the apex_router foreign-data wrapper, and the one
+ *		  parser of source options (see option.h).
  *
- * A source is a foreign server; its `kind` option picks the ApexKind that
- * lists the other options it takes.  Secrets (user, password, api_key,
- * token) are accepted only on user mappings, never on servers, so they are
- * readable only by the mapping's user and superusers (as with postgres_fdw).
+ * A source is a foreign server; its `kind` option picks the ApexKind whose
+ * table lists the other options it takes, besides the common ones below.
+ * Secrets (user, password, api_key, token) are accepted only on user
+ * mappings, never on servers, so they are readable only by the mapping's
+ * user and superusers (as with postgres_fdw).
  *
  * IDENTIFICATION
  *		  src/option.c
@@ -24,102 +26,276 @@
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "fmgr.h"
-#include "miscadmin.h"
 #include "lib/stringinfo.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/guc.h"
 
 #include "apex_router.h"
 
-/* options every source kind takes */
-static const char *const apex_common_options[] = {
-	"kind", "weight", "timeout_ms", "connect_timeout_ms", NULL
+/* one bound of every duration option, in ms: an hour */
+#define APEX_MAX_DURATION_MS 3600000
+
+/*
+ * Options every kind takes, parsed into the ApexSource itself; "kind" is
+ * read first, to find the kind's own table.  An absent timeout is 0: the
+ * catalog applies the apex_router.* setting (catalog.c).
+ */
+static const ApexOption apex_common_options[] = {
+	{"kind", APEX_OPTION_STRING, offsetof(ApexSource, kind_name), .required = true},
+	{"weight", APEX_OPTION_REAL, offsetof(ApexSource, weight), .dflt = "1",
+	 .min = 0, .max = 1000},
+	{"timeout_ms", APEX_OPTION_INT, offsetof(ApexSource, timeout_ms),
+	 .min = 1, .max = APEX_MAX_DURATION_MS},
+	{"connect_timeout_ms", APEX_OPTION_INT, offsetof(ApexSource, connect_timeout_ms),
+	 .min = 1, .max = APEX_MAX_DURATION_MS},
+	{NULL}
 };
 
 /* options of user mappings: the only place secrets may live */
-static const char *const apex_mapping_options[] = {
-	"user", "password", "api_key", "token", NULL
+static const ApexOption apex_mapping_options[] = {
+	{"user", APEX_OPTION_STRING, offsetof(ApexSecrets, user)},
+	{"password", APEX_OPTION_STRING, offsetof(ApexSecrets, password)},
+	{"api_key", APEX_OPTION_STRING, offsetof(ApexSecrets, api_key)},
+	{"token", APEX_OPTION_STRING, offsetof(ApexSecrets, token)},
+	{NULL}
 };
 
 PG_FUNCTION_INFO_V1(apex_router_fdw_validator);
 
-static bool
-apex_in_list(const char *const *list, const char *name)
+static const ApexOption *
+apex_option_find(const ApexOption *table, const char *name)
 {
-	for (; list && *list; list++)
+	for (; table && table->name; table++)
 	{
-		if (strcmp(*list, name) == 0)
-			return true;
+		if (strcmp(table->name, name) == 0)
+			return table;
 	}
-	return false;
+	return NULL;
 }
 
+/* "a, b, c": the names of up to two tables, for hints */
 static char *
-apex_join(const char *const *a, const char *const *b)
+apex_option_names(const ApexOption *a, const ApexOption *b)
 {
 	StringInfoData buf;
-	const char *const *lists[2] = {a, b};
+	const ApexOption *tables[2] = {a, b};
 
 	initStringInfo(&buf);
 	for (int i = 0; i < 2; i++)
 	{
-		for (const char *const *p = lists[i]; p && *p; p++)
-			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", *p);
+		for (const ApexOption *o = tables[i]; o && o->name; o++)
+			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", o->name);
 	}
 	return buf.data;
 }
 
-const char *
-ApexGetOption(List *options, const char *name)
+static char *
+apex_choice_names(const char *const *choices)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (; *choices; choices++)
+		appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", *choices);
+	return buf.data;
+}
+
+static void
+apex_bad_value(const char *name, const char *value, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+			 errdetail("%s", detail)));
+}
+
+/* Parse value as option o says and store it in conf; ERROR when invalid */
+static void
+apex_option_store(const ApexOption *o, const char *value, char *conf)
+{
+	void	   *field = conf + o->offset;
+	int			i;
+	double		d;
+	bool		b;
+
+	switch (o->type)
+	{
+		case APEX_OPTION_STRING:
+			*(char **) field = pstrdup(value);
+			break;
+		case APEX_OPTION_INT:
+			if (!parse_int(value, &i, 0, NULL) || i < o->min || i > o->max)
+				apex_bad_value(o->name, value,
+							   psprintf("Valid values are integers from %d to %d.",
+										(int) o->min, (int) o->max));
+			*(int *) field = i;
+			break;
+		case APEX_OPTION_REAL:
+			if (!parse_real(value, &d, 0, NULL) || isnan(d) || d < o->min || d > o->max)
+				apex_bad_value(o->name, value,
+							   psprintf("Valid values are numbers from %g to %g.",
+										o->min, o->max));
+			*(double *) field = d;
+			break;
+		case APEX_OPTION_BOOL:
+			if (!parse_bool(value, &b))
+				apex_bad_value(o->name, value,
+							   "Valid values are Boolean: on, off, true, false, yes, no, 1, 0.");
+			*(bool *) field = b;
+			break;
+		case APEX_OPTION_CHOICE:
+			for (i = 0; o->choices[i]; i++)
+			{
+				if (strcmp(o->choices[i], value) == 0)
+					break;
+			}
+			if (o->choices[i] == NULL)
+				apex_bad_value(o->name, value,
+							   psprintf("Valid values are: %s.", apex_choice_names(o->choices)));
+			*(int *) field = i;
+			break;
+		case APEX_OPTION_PORT:
+			if ((i = ApexParsePort(value)) < 0)
+				apex_bad_value(o->name, value,
+							   "Valid values are port numbers from 1 to 65535.");
+			*(int *) field = i;
+			break;
+	}
+}
+
+/* The value an absent option without a default has (see option.h) */
+static void
+apex_option_absent(const ApexOption *o, char *conf)
+{
+	void	   *field = conf + o->offset;
+
+	switch (o->type)
+	{
+		case APEX_OPTION_REAL:
+			*(double *) field = get_float8_nan();
+			break;
+		case APEX_OPTION_CHOICE:
+			*(int *) field = -1;
+			break;
+		default:
+			break;				/* zeroed */
+	}
+}
+
+/*
+ * Parse options against up to two tables, each filling its own struct
+ * (tables[i] into confs[i]).  what names the owner for messages ("source
+ * kind \"neo4j\"", "a user mapping").  Unknown names, missing required
+ * options and bad values are ERRORs.  The options' validate functions run
+ * only when validating (CREATE/ALTER): they may depend on who runs the DDL
+ * (ca_file is for superusers), and what the catalog holds passed them.
+ */
+static void
+apex_parse(const char *what, const ApexOption *const tables[2],
+		   void *const confs[2], List *options, bool validating)
 {
 	ListCell   *lc;
 
 	foreach(lc, options)
 	{
 		DefElem    *def = lfirst(lc);
+		const ApexOption *o = NULL;
+		int			t;
 
-		if (strcmp(def->defname, name) == 0)
-			return defGetString(def);
+		for (t = 0; t < 2 && o == NULL; t++)
+			o = apex_option_find(tables[t], def->defname);
+		if (o == NULL && tables[0] != apex_mapping_options &&
+			apex_option_find(apex_mapping_options, def->defname))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("option \"%s\" is only allowed on a user mapping",
+							def->defname),
+					 errhint("Secrets belong in CREATE USER MAPPING ... OPTIONS (%s '...').",
+							 def->defname)));
+		if (o == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\" for %s", def->defname, what),
+					 errhint("Valid options are: %s.",
+							 apex_option_names(tables[0], tables[1]))));
+		/* defGetString rejects a missing value with a clear message */
+		apex_option_store(o, defGetString(def), confs[t - 1]);
+		if (o->validate && validating)
+			o->validate(o->name, defGetString(def));
 	}
-	return NULL;
+	for (int i = 0; i < 2; i++)
+	{
+		for (const ApexOption *o = tables[i]; o && o->name; o++)
+		{
+			bool		given = false;
+
+			foreach(lc, options)
+				given |= strcmp(((DefElem *) lfirst(lc))->defname, o->name) == 0;
+			if (given)
+				continue;
+			if (o->required)
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+						 errmsg("%s requires option \"%s\"", what, o->name)));
+			if (o->dflt)
+				apex_option_store(o, o->dflt, confs[i]);
+			else
+				apex_option_absent(o, confs[i]);
+		}
+	}
 }
 
-int
-ApexParseIntOption(const char *name, const char *value, int min, int max)
-{
-	int			result;
-
-	if (!parse_int(value, &result, 0, NULL) || result < min || result > max)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errdetail("Valid values are integers from %d to %d.", min, max)));
-	return result;
-}
-
-double
-ApexParseRealOption(const char *name, const char *value, double min, double max)
-{
-	double		result;
-
-	if (!parse_real(value, &result, 0, NULL) || isnan(result) ||
-		result < min || result > max)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errdetail("Valid values are numbers from %g to %g.", min, max)));
-	return result;
-}
-
+/*
+ * Parse a server's options into source: its kind, the common options
+ * (weight, timeouts: 0 when absent) and the kind's configuration
+ * (source->conf), completed by the kind's check function (cross-option
+ * rules, derived values).  The validator (validating) and the catalog both
+ * come here.
+ */
 void
-ApexCheckChoiceOption(const char *name, const char *value,
-					  const char *const *choices)
+ApexParseServer(List *options, ApexSource *source, bool validating)
 {
-	if (!apex_in_list(choices, value))
+	ListCell   *lc;
+	const char *kindname = NULL;
+	char	   *what;
+
+	foreach(lc, options)
+	{
+		if (strcmp(((DefElem *) lfirst(lc))->defname, "kind") == 0)
+			kindname = defGetString(lfirst(lc));
+	}
+	if (kindname == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"kind\" is required"),
+				 errhint("Valid kinds are: %s.", ApexKindNames())));
+	source->kind = ApexFindKind(kindname);
+	if (source->kind == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
-				 errdetail("Valid values are: %s.", apex_join(choices, NULL))));
+				 errmsg("invalid value for option \"kind\": \"%s\"", kindname),
+				 errhint("Valid kinds are: %s.", ApexKindNames())));
+	source->conf = palloc0(source->kind->conf_size);
+	what = psprintf("source kind \"%s\"", source->kind->name);
+	apex_parse(what, (const ApexOption *const[2]) {apex_common_options,
+				   source->kind->options},
+			   (void *const[2]) {source, source->conf}, options, validating);
+	if (source->kind->check)
+		source->kind->check(source->conf);
+}
+
+/* Parse a user mapping's options (NIL: no mapping, every secret NULL) */
+ApexSecrets *
+ApexParseSecrets(List *options)
+{
+	ApexSecrets *secrets = palloc0(sizeof(ApexSecrets));
+
+	apex_parse("a user mapping",
+			   (const ApexOption *const[2]) {apex_mapping_options, NULL},
+			   (void *const[2]) {secrets, NULL}, options, false);
+	return secrets;
 }
 
 /*
@@ -136,7 +312,10 @@ ApexCheckUrlOption(const char *name, const char *value)
 	const char *problem = NULL;
 
 	if (url == NULL)
-		elog(ERROR, "out of memory in curl_url");
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("libcurl could not allocate a URL handle.")));
 	rc = curl_url_set(url, CURLUPART_URL, value, 0);
 	if (rc != CURLUE_OK)
 		problem = psprintf("The URL could not be parsed: %s.", curl_url_strerror(rc));
@@ -155,110 +334,19 @@ ApexCheckUrlOption(const char *name, const char *value)
 				 errdetail("%s", problem)));
 }
 
-static const char *const apex_booleans[] = {"true", "false", NULL};
-
 /*
  * The server process reads ca_file: like postgres_fdw's sslrootcert, a
  * role must not be able to point it at files of the server.
  */
-static void
-apex_check_ca_file(const char *value)
+void
+ApexCheckCaFileOption(const char *name, const char *value)
 {
 	if (!superuser())
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only superusers may set option \"ca_file\"")));
+				 errmsg("only superusers may set option \"%s\"", name)));
 	if (!is_absolute_path(value))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"ca_file\": \"%s\"", value),
-				 errdetail("The CA file must be given by an absolute path.")));
-}
-
-static void
-apex_validate_server(List *options)
-{
-	const char *kindname = ApexGetOption(options, "kind");
-	const ApexKind *kind;
-	const char *value;
-	ListCell   *lc;
-
-	if (kindname == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("option \"kind\" is required"),
-				 errhint("Valid kinds are: %s.", ApexKindNames())));
-	kind = ApexFindKind(kindname);
-	if (kind == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"kind\": \"%s\"", kindname),
-				 errhint("Valid kinds are: %s.", ApexKindNames())));
-
-	foreach(lc, options)
-	{
-		DefElem    *def = lfirst(lc);
-
-		if (apex_in_list(apex_mapping_options, def->defname))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("option \"%s\" is only allowed on a user mapping",
-							def->defname),
-					 errhint("Secrets belong in CREATE USER MAPPING ... OPTIONS (%s '...').",
-							 def->defname)));
-		if (!apex_in_list(apex_common_options, def->defname) &&
-			!apex_in_list(kind->server_options, def->defname))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("invalid option \"%s\" for source kind \"%s\"",
-							def->defname, kind->name),
-					 errhint("Valid options are: %s.",
-							 apex_join(apex_common_options, kind->server_options))));
-	}
-	for (const char *const *req = kind->required_options; req && *req; req++)
-	{
-		if (ApexGetOption(options, *req) == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-					 errmsg("source kind \"%s\" requires option \"%s\"",
-							kind->name, *req)));
-	}
-	if ((value = ApexGetOption(options, "weight")))
-		ApexParseRealOption("weight", value, 0.0, 1000.0);
-	if ((value = ApexGetOption(options, "timeout_ms")))
-		ApexParseIntOption("timeout_ms", value, 1, 3600000);
-	if ((value = ApexGetOption(options, "connect_timeout_ms")))
-		ApexParseIntOption("connect_timeout_ms", value, 1, 3600000);
-	if ((value = ApexGetOption(options, "url")))
-		ApexCheckUrlOption("url", value);
-	if ((value = ApexGetOption(options, "tls_verify")))
-		ApexCheckChoiceOption("tls_verify", value, apex_booleans);
-	if ((value = ApexGetOption(options, "ca_file")))
-		apex_check_ca_file(value);
-	if (kind->validate)
-		kind->validate(options);
-	if (!superuser())
-		ApexCheckTargets(kind, options);
-}
-
-static void
-apex_validate_mapping(List *options)
-{
-	ListCell   *lc;
-
-	foreach(lc, options)
-	{
-		DefElem    *def = lfirst(lc);
-
-		if (!apex_in_list(apex_mapping_options, def->defname))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("invalid option \"%s\" for a user mapping", def->defname),
-					 errhint("Valid options are: %s.",
-							 apex_join(apex_mapping_options, NULL))));
-		/* defGetString rejects a missing value with a clear message */
-		(void) defGetString(def);
-	}
+		apex_bad_value(name, value, "The CA file must be given by an absolute path.");
 }
 
 /*
@@ -273,9 +361,18 @@ apex_router_fdw_validator(PG_FUNCTION_ARGS)
 	Oid			catalog = PG_GETARG_OID(1);
 
 	if (catalog == ForeignServerRelationId)
-		apex_validate_server(options);
+	{
+		ApexSource	source = {0};
+		List	   *targets;
+
+		ApexParseServer(options, &source, true);
+		/* a kind's targets may refuse options, as libpq would (postgres) */
+		targets = ApexSourceTargets(&source);
+		if (!superuser())
+			ApexCheckTargets(targets);
+	}
 	else if (catalog == UserMappingRelationId)
-		apex_validate_mapping(options);
+		(void) ApexParseSecrets(options);
 	else if (options != NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),

@@ -195,20 +195,20 @@ redact_base64_form(const char *x, int len, int offset, const char *alphabet)
 static List *
 redact_forms(ApexSource *peer, int *longest)
 {
-	const char *user = ApexGetOption(peer->secrets, "user");
+	const char *user = peer->secrets->user;
+	const char *secrets[] = {peer->secrets->password, peer->secrets->api_key,
+	peer->secrets->token};
 	List	   *forms = NIL;
-	ListCell   *lc;
 
 	*longest = 0;
-	foreach(lc, peer->secrets)
+	for (size_t i = 0; i < lengthof(secrets); i++)
 	{
-		DefElem    *def = lfirst(lc);
-		const char *secret = defGetString(def);
-		int			len = strlen(secret);
+		const char *secret = secrets[i];
+		int			len = secret ? strlen(secret) : 0;
 		List	   *plain = NIL;
 		ListCell   *pc;
 
-		if (strcmp(def->defname, "user") == 0 || len == 0)
+		if (len == 0)
 			continue;
 		forms = lappend(forms, redact_raw_form(secret, len));
 		plain = lappend(plain, pstrdup(secret));

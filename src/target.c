@@ -155,18 +155,26 @@ ApexParsePort(const char *value)
 }
 
 /*
- * Error out unless every target of a source with these options is allowed.
- * Called by the validator for non-superusers, and at call time for sources
- * owned by non-superusers (the list may have shrunk since).
+ * Every place the source may connect to (its kind's targets), NIL for a
+ * local kind; an ERROR for options the kind's client would refuse.
+ */
+List *
+ApexSourceTargets(const ApexSource *source)
+{
+	return source->kind->targets ? source->kind->targets(source->conf) : NIL;
+}
+
+/*
+ * Error out unless every target is allowed.  Called by the validator for
+ * non-superusers, and at call time for sources owned by non-superusers
+ * (the list may have shrunk since).
  */
 void
-ApexCheckTargets(const ApexKind *kind, List *options)
+ApexCheckTargets(List *targets)
 {
 	ListCell   *lc;
 
-	if (kind->targets == NULL)
-		return;
-	foreach(lc, kind->targets(options))
+	foreach(lc, targets)
 	{
 		const ApexTarget *target = lfirst(lc);
 
@@ -187,9 +195,9 @@ ApexCheckTargets(const ApexKind *kind, List *options)
  * id is kept, "fe80::1%eth0": it picks the link, so it picks the host.
  */
 List *
-ApexUrlTargets(List *options)
+ApexUrlTargets(const void *conf)
 {
-	const char *value = ApexGetOption(options, "url");
+	const char *value = ((const ApexHttpConf *) conf)->url;
 	CURLU	   *url;
 	char	   *host = NULL;
 	char	   *port = NULL;

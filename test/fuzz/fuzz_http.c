@@ -29,6 +29,7 @@
 #include "postgres.h"
 
 #include "fuzz.h"
+#include "vector.h"
 
 #include "leg_neo4j.c"
 #include "leg_qdrant.c"
@@ -108,7 +109,7 @@ void
 FuzzNeo4j(const uint8 *data, size_t size)
 {
 	uint8		variant = fuzz_variant(data, size);
-	Neo4jConf	conf = {.query_api = variant & 1};
+	Neo4jConf	conf = {.api = (variant & 1) ? NEO4J_QUERY_API : 0};
 	StringInfoData body = fuzz_body(data, size);
 	List	   *items;
 	ApexRemote	remote = {0};
@@ -123,7 +124,7 @@ FuzzQdrant(const uint8 *data, size_t size)
 {
 	uint8		variant = fuzz_variant(data, size);
 	QdrantConf	conf = {
-		.search_endpoint = variant & 1,
+		.endpoint = (variant & 1) ? QDRANT_SEARCH : QDRANT_QUERY,
 		.id_field = (variant & 0x40) ? "uid" : NULL,
 		.title_field = (variant & 0x80) ? "name" : "title",
 		.content_field = (variant & 0x80) ? "text" : "content",
@@ -141,7 +142,7 @@ void
 FuzzGraphiti(const uint8 *data, size_t size)
 {
 	uint8		variant = fuzz_variant(data, size);
-	GraphitiConf conf = {.include_invalid = variant & 1};
+	GraphitiDecode conf = {.include_invalid = variant & 1};
 	StringInfoData body = fuzz_body(data, size);
 	List	   *items;
 	ApexRemote	remote = {0};
@@ -188,8 +189,8 @@ FuzzEmbed(const uint8 *data, size_t size)
 	for (int i = 0; i < dim; i++)
 		if (isnan(vec[i]) || isinf(vec[i]))
 			FuzzFail("vector[%d] is not finite", i);
-	cached = embed_encode_base64(vec, dim);
-	back = embed_decode_base64(cached, strlen(cached), &back_dim, &error);
+	cached = ApexVectorToBase64(vec, dim);
+	back = ApexVectorFromBase64(cached, strlen(cached), &back_dim, &error);
 	if (back == NULL || back_dim != dim ||
 		memcmp(back, vec, sizeof(float4) * dim) != 0)
 		FuzzFail("vector of dimension %d does not survive the cache encoding", dim);

@@ -39,9 +39,10 @@ fuzz_peer(void)
 
 	peer->name = "fuzz";
 	peer->owner = BOOTSTRAP_SUPERUSERID;
-	peer->secrets = list_make3(makeDefElem("user", (Node *) makeString(FUZZ_USER), -1),
-							   makeDefElem("password", (Node *) makeString((char *) fuzz_secrets[0]), -1),
-							   makeDefElem("api_key", (Node *) makeString((char *) fuzz_secrets[1]), -1));
+	peer->secrets = palloc0(sizeof(ApexSecrets));
+	peer->secrets->user = FUZZ_USER;
+	peer->secrets->password = (char *) fuzz_secrets[0];
+	peer->secrets->api_key = (char *) fuzz_secrets[1];
 	return peer;
 }
 

@@ -86,7 +86,9 @@ FuzzRedis(const uint8 *data, size_t size)
 {
 	uint8		variant = size > 0 ? data[0] : 0;
 	int			nterms = 1 + (variant & 3);
-	ApexSource	source = {.name = "fuzz"};
+	ApexRedisConf conf = {.term_key = "mem:term:%s", .item_key = "mem:item:%s",
+	.title_field = "title", .content_field = "content"};
+	ApexSource	source = {.name = "fuzz", .conf = &conf};
 	ApexCall	call = {.query.limit = 1 + ((variant >> 2) & 7)};
 	ApexLeg		leg = {.call = &call, .source = &source};
 	RedisSearch s = {.leg = &leg, .waiting = nterms};

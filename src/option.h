@@ -1,0 +1,82 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.h
+ *		  The option tables of source kinds, and the one parser that turns a
+ *		  server's or user mapping's options into a typed configuration.
+ *
+ * A kind describes its options in a table of ApexOption; ApexParseServer()
+ * walks the DefElem list once, rejects unknown names, checks every value and
+ * stores it in the kind's configuration struct at the option's offset.  The
+ * validator (CREATE/ALTER SERVER) and the planner (each call) run the same
+ * parser, so what was accepted at DDL time is exactly what a leg reads.
+ *
+ * IDENTIFICATION
+ *		  src/option.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APEX_OPTION_H
+#define APEX_OPTION_H
+
+#include <stddef.h>
+
+#include "nodes/pg_list.h"
+
+typedef enum ApexOptionType
+{
+	APEX_OPTION_STRING,			/* char *; absent: NULL */
+	APEX_OPTION_INT,			/* int within [min, max]; absent: 0 */
+	APEX_OPTION_REAL,			/* double within [min, max]; absent: NaN */
+	APEX_OPTION_BOOL,			/* bool, as PostgreSQL reads booleans; absent:
+								 * false */
+	APEX_OPTION_CHOICE,			/* int: index in choices; absent: -1 */
+	APEX_OPTION_PORT			/* int, a TCP port 1..65535; absent: 0 */
+} ApexOptionType;
+
+/* One option a kind takes; tables end with an entry whose name is NULL. */
+typedef struct ApexOption
+{
+	const char *name;
+	ApexOptionType type;
+	size_t		offset;			/* of its field in the configuration */
+	bool		required;
+	const char *dflt;			/* parsed like a given value when absent */
+	double		min;			/* INT, REAL */
+	double		max;
+	const char *const *choices; /* CHOICE, NULL-terminated */
+	/* a further check of a given value at CREATE/ALTER (ERROR), or NULL */
+	void		(*validate) (const char *name, const char *value);
+} ApexOption;
+
+/* The options of every kind that speaks HTTP, the first member of its conf */
+typedef struct ApexHttpConf
+{
+	char	   *url;
+	char	   *ca_file;		/* PEM bundle for https peers, or NULL */
+	bool		tls_verify;		/* verify https peers and host names */
+} ApexHttpConf;
+
+#define APEX_HTTP_URL_OPTION(type) \
+	{"url", APEX_OPTION_STRING, offsetof(type, http.url), .required = true, \
+	 .validate = ApexCheckUrlOption}
+#define APEX_HTTP_TLS_OPTIONS(type) \
+	{"ca_file", APEX_OPTION_STRING, offsetof(type, http.ca_file), \
+	 .validate = ApexCheckCaFileOption}, \
+	{"tls_verify", APEX_OPTION_BOOL, offsetof(type, http.tls_verify), \
+	 .dflt = "true"}
+
+/* What a user mapping may hold: the only place secrets may live. */
+typedef struct ApexSecrets
+{
+	char	   *user;
+	char	   *password;
+	char	   *api_key;
+	char	   *token;
+} ApexSecrets;
+
+/* in option.c */
+extern ApexSecrets *ApexParseSecrets(List *options);
+extern void ApexCheckUrlOption(const char *name, const char *value);
+extern void ApexCheckCaFileOption(const char *name, const char *value);
+
+#endif							/* APEX_OPTION_H */

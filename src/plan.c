@@ -1,0 +1,217 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan.c
+ *		  apex_route()'s planning stage: its arguments checked, the sources
+ *		  chosen and cleared for use, embedders resolved, budgets set.
+ *
+ * Everything that can refuse a call happens here, before any request is
+ * sent: a bad argument, a source that does not exist or that the caller may
+ * not use (USAGE, apex_router.allowed_hosts), a vector source with neither a
+ * query vector nor an embedder.  What comes out is a plan the run executes
+ * (router.c); the legs read their sources' parsed options (option.c) and
+ * never the catalog.
+ *
+ * IDENTIFICATION
+ *		  src/plan.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+
+#include "plan.h"
+
+#define APEX_MAX_K 10000
+#define APEX_MAX_DIM 65536
+#define APEX_MAX_QUERY_BYTES (1024 * 1024)
+
+static void
+apex_plan_vector(ApexQuery *query, ArrayType *array)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("query_vector must be one-dimensional")));
+	deconstruct_array(array, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	if (n < 1 || n > APEX_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query_vector must have 1 to %d elements", APEX_MAX_DIM)));
+	query->vector = palloc(sizeof(float4) * n);
+	query->vector_dim = n;
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("query_vector must not contain nulls")));
+		query->vector[i] = DatumGetFloat4(elems[i]);
+		if (isnan(query->vector[i]) || isinf(query->vector[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("query_vector must contain only finite values")));
+	}
+}
+
+/* The sources named by the caller, each once, in the caller's order */
+static List *
+apex_plan_named(ArrayType *names)
+{
+	List	   *sources = NIL;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	/* deconstruct_array would silently flatten '{{a,b},{c,d}}' */
+	if (ARR_NDIM(names) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("sources must be one-dimensional")));
+	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *name;
+		ApexSource *source;
+		bool		dup = false;
+		ListCell   *lc;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("sources must not contain nulls")));
+		name = TextDatumGetCString(elems[i]);
+		foreach(lc, sources)
+			dup |= strcmp(((ApexSource *) lfirst(lc))->name, name) == 0;
+		if (dup)
+			continue;
+		source = ApexGetSource(name);
+		if (!source->kind->start && !source->kind->run_local)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("source \"%s\" of kind \"%s\" cannot be searched",
+							name, source->kind->name),
+					 errhint("Embedders serve vector sources through their \"embedder\" option.")));
+		sources = lappend(sources, source);
+	}
+	if (sources == NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sources must name at least one source")));
+	return sources;
+}
+
+/*
+ * A vector source asked without a query vector gets its embedder, which the
+ * caller must be allowed to use as well.
+ */
+static void
+apex_plan_embedder(ApexSource *source, const ApexQuery *query)
+{
+	const char *name;
+	ApexSource *embedder;
+
+	if (source->kind->embedder == NULL || query->vector)
+		return;
+	name = source->kind->embedder(source->conf);
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source \"%s\" needs a query vector", source->name),
+				 errhint("Pass query_vector => ..., or set the source's \"embedder\" option.")));
+	embedder = ApexGetSource(name);
+	if (strcmp(embedder->kind->name, "embedder") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("embedder \"%s\" of source \"%s\" is a source of kind \"%s\"",
+						name, source->name, embedder->kind->name)));
+	ApexUseSource(embedder);
+	source->embedder = embedder;
+}
+
+/*
+ * Plan apex_route(query text, k int, sources text[], query_vector real[],
+ * rrf_k int, timeout_ms int, min_sources int); NULL arguments take the
+ * apex_router.* settings.  Allocates in the current memory context.
+ */
+ApexPlan *
+ApexPlanRoute(FunctionCallInfo fcinfo)
+{
+	ApexPlan   *plan = palloc0(sizeof(ApexPlan));
+	ApexQuery  *query = &plan->query;
+	List	   *sources;
+	ListCell   *lc;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query text must not be null")));
+	query->text = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if (strspn(query->text, " \t\r\n") == strlen(query->text))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("query text must not be empty")));
+	if (strlen(query->text) > APEX_MAX_QUERY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("query text is longer than %d bytes", APEX_MAX_QUERY_BYTES)));
+	query->limit = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
+	if (query->limit < 1 || query->limit > APEX_MAX_K)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("k must be between 1 and %d", APEX_MAX_K)));
+	plan->rrf_k = PG_ARGISNULL(4) ? apex_rrf_k : PG_GETARG_INT32(4);
+	if (plan->rrf_k < 1 || plan->rrf_k > APEX_MAX_RRF_K)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rrf_k must be between 1 and %d", APEX_MAX_RRF_K)));
+	plan->timeout_ms = PG_ARGISNULL(5) ? apex_call_timeout_ms : PG_GETARG_INT32(5);
+	if (plan->timeout_ms < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("timeout_ms must not be negative")));
+	plan->min_sources = PG_ARGISNULL(6) ? apex_min_sources : PG_GETARG_INT32(6);
+	if (plan->min_sources < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_sources must not be negative")));
+	if (!PG_ARGISNULL(3))
+		apex_plan_vector(query, PG_GETARG_ARRAYTYPE_P(3));
+
+	if (PG_ARGISNULL(2))
+	{
+		sources = ApexSearchableSources();
+		if (sources == NIL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("no apex_router source is available"),
+					 errhint("Create one with CREATE SERVER ... FOREIGN DATA WRAPPER apex_router, or ask for USAGE on one.")));
+	}
+	else
+		sources = apex_plan_named(PG_GETARG_ARRAYTYPE_P(2));
+
+	foreach(lc, sources)
+	{
+		ApexPlannedLeg *leg = palloc0(sizeof(ApexPlannedLeg));
+		ApexSource *source = lfirst(lc);
+
+		ApexUseSource(source);
+		apex_plan_embedder(source, query);
+		leg->source = source;
+		leg->budget_ms = source->timeout_ms;
+		if (plan->timeout_ms > 0)
+			leg->budget_ms = Min(leg->budget_ms, plan->timeout_ms);
+		plan->legs = lappend(plan->legs, leg);
+	}
+	return plan;
+}

@@ -1,0 +1,38 @@
+/*-------------------------------------------------------------------------
+ *
+ * plan.h
+ *		  The planning stage of apex_route(): what a call will do, decided
+ *		  before anything is sent.
+ *
+ * IDENTIFICATION
+ *		  src/plan.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APEX_PLAN_H
+#define APEX_PLAN_H
+
+#include "fmgr.h"
+
+#include "apex_router.h"
+
+/* One source's part of the plan */
+typedef struct ApexPlannedLeg
+{
+	ApexSource *source;			/* usable by the caller, embedder resolved */
+	int			budget_ms;		/* its timeout_ms, capped by the call's */
+} ApexPlannedLeg;
+
+typedef struct ApexPlan
+{
+	ApexQuery	query;
+	List	   *legs;			/* ApexPlannedLeg *, in the caller's order */
+	int			rrf_k;
+	int			timeout_ms;		/* the call's deadline; 0: none */
+	int			min_sources;
+} ApexPlan;
+
+/* in plan.c */
+extern ApexPlan *ApexPlanRoute(FunctionCallInfo fcinfo);
+
+#endif							/* APEX_PLAN_H */
