@@ -14,11 +14,9 @@
 #include "utils/guc.h"
 
 #include "apex_router.h"
-#include "leg.h"
 #include "cache.h"
-#include "io_http.h"
-#include "io_pg.h"
-#include "io_redis.h"
+#include "leg.h"
+#include "transport.h"
 
 PG_MODULE_MAGIC;
 
@@ -99,8 +97,6 @@ void
 _PG_init(void)
 {
 	apex_define_gucs();
-	ApexHttpInit();
-	ApexPgInit();
-	ApexRedisInit();
+	ApexTransportsInit();
 	ApexSqlInit();
 }

@@ -24,7 +24,6 @@
 #include "option.h"
 
 typedef struct ApexLoop ApexLoop;
-typedef struct ApexHttp ApexHttp;
 typedef struct ApexLeg ApexLeg;
 typedef struct ApexCall ApexCall;
 
@@ -128,7 +127,6 @@ struct ApexLeg
 	char	   *error;			/* why the leg failed (our words), or NULL */
 	ApexRemote *remote;			/* what the peer said about it, or NULL */
 	bool		done;
-	bool		pending_send;	/* a non-HTTP request not yet written */
 	int			budget_ms;		/* source timeout_ms, capped by the call's */
 	const char *awaiting;		/* who is asked when not the source, for messages */
 };
@@ -157,7 +155,8 @@ struct ApexCall
 	MemoryContext mcxt;			/* everything of the call lives here */
 	ApexQuery	query;
 	ApexLoop   *loop;
-	ApexHttp   *http;
+	void	  **transports;		/* each transport's state (transport.c) */
+	bool		attached;		/* transports not yet released */
 	List	   *legs;			/* ApexLeg * */
 	TimestampTz deadline;		/* from the call's timeout_ms, or DT_NOEND */
 	struct ApexCache *cache;	/* result cache (the router's), or NULL */

@@ -44,11 +44,13 @@
 #include "utils/timestamp.h"
 
 #include "cache.h"
+#include "call.h"
 #include "event_loop.h"
 #include "io_redis.h"
 #include "fusion.h"
 #include "json.h"
 #include "leg_redis.h"
+#include "transport.h"
 #include "vector.h"
 
 /*
@@ -417,8 +419,7 @@ apex_cache_timeout(void *arg)
 	if (cache->answered)
 		return;
 	cache->answered = true;
-	apex_cache_failed(cache, psprintf("timed out after %d ms",
-									  cache->redis_source->timeout_ms), NULL);
+	apex_cache_failed(cache, ApexTimedOut(cache->redis_source->timeout_ms), NULL);
 }
 
 static bool
@@ -660,16 +661,6 @@ apex_cache_flush_over(void *arg)
 	return ((ApexFlush *) arg)->done;
 }
 
-static void
-apex_cache_flush_cleanup(void *arg)
-{
-	ApexCall   *call = arg;
-
-	ApexRedisDetach(call, false);
-	if (call->loop)
-		ApexLoopFree(call->loop);
-}
-
 /*
  * apex_router_cache_flush(): forget every cached result and embedding of
  * the cache source by moving its epoch on; returns the new epoch.  Runs
@@ -678,9 +669,7 @@ apex_cache_flush_cleanup(void *arg)
 Datum
 apex_router_cache_flush(PG_FUNCTION_ARGS)
 {
-	MemoryContext mcxt;
 	MemoryContext old;
-	MemoryContextCallback *cb;
 	ApexCall   *call;
 	ApexSource *redis;
 	ApexFlush	flush = {0};
@@ -690,16 +679,8 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("apex_router.cache_source is not set")));
-	mcxt = AllocSetContextCreate(CurrentMemoryContext, "apex_router cache flush",
-								 ALLOCSET_SMALL_SIZES);
-	old = MemoryContextSwitchTo(mcxt);
-	call = palloc0(sizeof(ApexCall));
-	call->mcxt = mcxt;
-	cb = palloc0(sizeof(MemoryContextCallback));
-	cb->func = apex_cache_flush_cleanup;
-	cb->arg = call;
-	MemoryContextRegisterResetCallback(mcxt, cb);
-	call->loop = ApexLoopCreate(mcxt);
+	call = ApexCallBegin("apex_router cache flush");
+	old = MemoryContextSwitchTo(call->mcxt);
 
 	redis = apex_cache_source_get();
 	prefix = ((const ApexRedisConf *) redis->conf)->key_prefix;
@@ -709,7 +690,7 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 	if (!ApexLoopRun(call->loop, apex_cache_flush_over, &flush,
 					 TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												 redis->timeout_ms)))
-		flush.error = psprintf("timed out after %d ms", redis->timeout_ms);
+		flush.error = ApexTimedOut(redis->timeout_ms);
 	if (flush.error)
 	{
 		char	   *client;
@@ -724,6 +705,6 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 				 log ? errdetail_log("%s", log) : 0));
 	}
 	MemoryContextSwitchTo(old);
-	MemoryContextDelete(mcxt);
+	ApexCallEnd(call);
 	PG_RETURN_INT64((int64) flush.epoch);
 }

@@ -31,6 +31,7 @@
 #include "utils/timestamp.h"
 
 #include "conn_cache.h"
+#include "transport.h"
 
 typedef struct ApexConn
 {
@@ -43,9 +44,6 @@ typedef struct ApexConn
 } ApexConn;
 
 static List *apex_conns = NIL;	/* ApexConn *, in TopMemoryContext */
-#define APEX_MAX_MODULES 4
-static ApexDisconnectAll apex_modules[APEX_MAX_MODULES];
-static int	apex_nmodules = 0;
 
 PG_FUNCTION_INFO_V1(apex_router_connections);
 PG_FUNCTION_INFO_V1(apex_router_disconnect);
@@ -199,15 +197,6 @@ ApexConnUsed(const char *kind, pgsocket fd)
 		c->requests++;
 }
 
-/* An I/O module's way to close everything it keeps (one call per module) */
-void
-ApexConnRegisterModule(ApexDisconnectAll disconnect)
-{
-	if (apex_nmodules == APEX_MAX_MODULES)
-		elog(ERROR, "too many apex_router I/O modules");
-	apex_modules[apex_nmodules++] = disconnect;
-}
-
 /* apex_router_connections(): this backend's open connections */
 Datum
 apex_router_connections(PG_FUNCTION_ARGS)
@@ -237,9 +226,5 @@ apex_router_connections(PG_FUNCTION_ARGS)
 Datum
 apex_router_disconnect(PG_FUNCTION_ARGS)
 {
-	int			closed = 0;
-
-	for (int i = 0; i < apex_nmodules; i++)
-		closed += apex_modules[i] ();
-	PG_RETURN_INT32(closed);
+	PG_RETURN_INT32(ApexTransportsDisconnectAll());
 }

@@ -13,9 +13,6 @@
 
 #include "port.h"
 
-/* closes every connection of one I/O module; returns how many */
-typedef int (*ApexDisconnectAll) (void);
-
 extern bool ApexConnReserve(void);
 extern void ApexConnReserveOrError(int n);
 extern void ApexConnUnreserve(void);
@@ -25,6 +22,5 @@ extern void ApexConnClosed(const char *kind, pgsocket fd);
 extern void ApexConnSweep(void);
 extern int	ApexConnCount(const char *kind);
 extern void ApexConnUsed(const char *kind, pgsocket fd);
-extern void ApexConnRegisterModule(ApexDisconnectAll disconnect);
 
 #endif							/* APEX_CONN_CACHE_H */

@@ -20,7 +20,7 @@
  * is ready, so after the backend did not listen for a while (a local leg
  * ran) it would fail an answer waiting to be read.  Its timeouts therefore
  * decide nothing.  A request has no overall timeout of its own: its owner
- * (a leg) has a timer in the call's loop, which ends it (ApexHttpCancel).
+ * (a leg) has a timer in the call's loop, which ends it (its cancel operation).
  * The connect timeout is a timer of ours per transfer: when it fires (the
  * loop has read what arrived first), a transfer not yet connected fails.
  * Socket events of a transfer are progress of the transfer and its owner
@@ -32,7 +32,7 @@
  * its first socket; the multi handle's wake-up socketpair holds two for the
  * backend's life.  A transfer that finds the budget spent fails alone.
  *
- * curl handles are malloc'd by libcurl: ApexHttpFree() releases them and is
+ * curl handles are malloc'd by libcurl: the release operation frees them and is
  * run by the call context's reset callback, so an error or a cancel anywhere
  * in the call frees every handle and closes every socket.
  *
@@ -55,6 +55,7 @@
 #include "apex_router.h"
 #include "conn_cache.h"
 #include "io_http.h"
+#include "transport.h"
 
 typedef struct ApexTransfer
 {
@@ -248,19 +249,13 @@ apex_http_close_socket(void *clientp pg_attribute_unused(), curl_socket_t fd)
 }
 
 /*
- * Attach a call to the backend's multi handle.  Calls cannot nest (a sql
- * source whose query calls apex_route): both would drive one multi handle.
+ * Attach a call to the backend's multi handle (calls do not nest: call.c).
  */
-ApexHttp *
-ApexHttpCreate(ApexLoop *loop, MemoryContext mcxt)
+static void *
+apex_http_attach(ApexCall *call)
 {
 	ApexHttp   *http;
 
-	if (apex_current != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("apex_route cannot be called while another apex_route call runs"),
-				 errhint("The query of a sql source must not call apex_route.")));
 	if (apex_multi == NULL)
 	{
 		/* curl_multi_init opens a socketpair for curl_multi_wakeup() */
@@ -271,8 +266,9 @@ ApexHttpCreate(ApexLoop *loop, MemoryContext mcxt)
 			ApexConnUnreserve();
 			ApexConnUnreserve();
 			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("could not create a libcurl multi handle")));
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("libcurl could not create a multi handle.")));
 		}
 		curl_multi_setopt(apex_multi, CURLMOPT_SOCKETFUNCTION, apex_http_socket_cb);
 		curl_multi_setopt(apex_multi, CURLMOPT_TIMERFUNCTION, apex_http_timer_cb);
@@ -282,9 +278,9 @@ ApexHttpCreate(ApexLoop *loop, MemoryContext mcxt)
 		 */
 		curl_multi_setopt(apex_multi, CURLMOPT_MAXCONNECTS, (long) APEX_HTTP_MAX_KEPT);
 	}
-	http = MemoryContextAllocZero(mcxt, sizeof(ApexHttp));
-	http->loop = loop;
-	http->mcxt = mcxt;
+	http = MemoryContextAllocZero(call->mcxt, sizeof(ApexHttp));
+	http->loop = call->loop;
+	http->mcxt = call->mcxt;
 	apex_current = http;
 	return http;
 }
@@ -323,7 +319,7 @@ apex_http_connect_timeout(void *arg)
 
 	if (t->connected)
 		return;
-	resp.error = psprintf("could not connect within %ld ms", t->connect_timeout_ms);
+	resp.error = ApexConnectTimedOut(t->connect_timeout_ms);
 	apex_transfer_finish(t, &resp);
 }
 
@@ -331,9 +327,10 @@ apex_http_connect_timeout(void *arg)
  * The owner's time is up: abort its transfers without a word to it (their
  * connections close).
  */
-void
-ApexHttpCancel(ApexHttp *http, void *owner)
+static void
+apex_http_cancel(void *state, void *owner)
 {
+	ApexHttp   *http = state;
 	ListCell   *lc;
 
 	foreach(lc, http->transfers)
@@ -349,12 +346,13 @@ ApexHttpCancel(ApexHttp *http, void *owner)
 }
 
 /*
- * Detach the call: abort its transfers still in flight (their connections
- * close; finished ones stay in curl's cache).  Safe to call twice.
+ * Detach the call, however it ended: abort its transfers still in flight
+ * (their connections close; finished ones stay in curl's cache).
  */
-void
-ApexHttpFree(ApexHttp *http)
+static void
+apex_http_release(void *state, bool normal pg_attribute_unused())
 {
+	ApexHttp   *http = state;
 	ListCell   *lc;
 
 	if (apex_current != http)
@@ -386,14 +384,13 @@ apex_http_disconnect_all(void)
 }
 
 /* Once per backend, from _PG_init */
-void
-ApexHttpInit(void)
+static void
+apex_http_init(void)
 {
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		ereport(ERROR,
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not initialize libcurl")));
-	ApexConnRegisterModule(apex_http_disconnect_all);
 }
 
 /*
@@ -428,8 +425,9 @@ apex_http_resolves(const char *url)
  * returns).
  */
 void
-ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
+ApexHttpStart(ApexCall *call, const ApexHttpRequest *request)
 {
+	ApexHttp   *http = ApexTransportState(call, &ApexHttpTransport);
 	MemoryContext old = MemoryContextSwitchTo(http->mcxt);
 	ApexTransfer *t = palloc0(sizeof(ApexTransfer));
 	ListCell   *lc;
@@ -466,7 +464,10 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 		{
 			curl_slist_free_all(t->headers);
 			apex_http_release_resolver(t);
-			elog(ERROR, "out of memory in curl_slist_append");
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+					 errmsg("out of memory"),
+					 errdetail("libcurl could not add a request header.")));
 		}
 		t->headers = h;
 	}
@@ -476,8 +477,9 @@ ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request)
 		curl_slist_free_all(t->headers);
 		apex_http_release_resolver(t);
 		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not create a libcurl handle")));
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("libcurl could not create a transfer handle.")));
 	}
 	t->easy = easy;
 	http->transfers = lappend(http->transfers, t);
@@ -615,9 +617,10 @@ apex_http_drive(ApexHttp *http, curl_socket_t fd, int mask)
  * True once every transfer in flight has written its whole request: the
  * remote sources are then working while the caller runs local legs.
  */
-bool
-ApexHttpAllSent(ApexHttp *http)
+static bool
+apex_http_all_sent(void *state)
 {
+	ApexHttp   *http = state;
 	ListCell   *lc;
 
 	foreach(lc, http->transfers)
@@ -635,3 +638,13 @@ ApexHttpAllSent(ApexHttp *http)
 	}
 	return true;
 }
+
+const ApexTransport ApexHttpTransport = {
+	.name = "http",
+	.init = apex_http_init,
+	.attach = apex_http_attach,
+	.all_sent = apex_http_all_sent,
+	.cancel = apex_http_cancel,
+	.release = apex_http_release,
+	.disconnect_all = apex_http_disconnect_all,
+};

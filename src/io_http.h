@@ -44,11 +44,8 @@ typedef struct ApexHttpRequest
 	void	   *arg;
 } ApexHttpRequest;
 
-extern void ApexHttpInit(void);
-extern ApexHttp *ApexHttpCreate(ApexLoop *loop, MemoryContext mcxt);
-extern void ApexHttpFree(ApexHttp *http);
-extern void ApexHttpStart(ApexHttp *http, const ApexHttpRequest *request);
-extern void ApexHttpCancel(ApexHttp *http, void *owner);
-extern bool ApexHttpAllSent(ApexHttp *http);
+/* in io_http.c */
+extern const struct ApexTransport ApexHttpTransport;
+extern void ApexHttpStart(struct ApexCall *call, const ApexHttpRequest *request);
 
 #endif							/* APEX_IO_HTTP_H */

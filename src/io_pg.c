@@ -38,6 +38,7 @@
 
 #include "conn_cache.h"
 #include "io_pg.h"
+#include "transport.h"
 
 typedef enum ApexPgState
 {
@@ -219,8 +220,6 @@ apex_pg_flush(ApexPgCall *call)
 		apex_pg_fail(call, PQerrorMessage(conn));
 	else if (rc == 0)
 	{
-		if (call->req.pending_send)
-			*call->req.pending_send = false;
 		call->state = APEX_PG_READING;
 		apex_pg_watch(call, PQsocket(conn), WL_SOCKET_READABLE);
 	}
@@ -491,8 +490,66 @@ apex_pg_disconnect_all(void)
 	return closed;
 }
 
-void
-ApexPgInit(void)
+/* The call's state is the call itself: one call runs at a time (call.c) */
+static void *
+apex_pg_attach(ApexCall *call)
 {
-	ApexConnRegisterModule(apex_pg_disconnect_all);
+	return call;
 }
+
+/* Whether every request's query is written (connected and flushed) */
+static bool
+apex_pg_all_sent(void *state pg_attribute_unused())
+{
+	ListCell   *lc;
+
+	foreach(lc, apex_pg_conns)
+	{
+		ApexPgConn *pc = lfirst(lc);
+
+		if (pc->active && pc->active->state != APEX_PG_READING)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The owner's time is up: abandon its request.  Its connection is in an
+ * unknown protocol state (a query may be running): it is closed.
+ */
+static void
+apex_pg_cancel(void *state pg_attribute_unused(), void *owner)
+{
+	ListCell   *lc;
+
+	foreach(lc, apex_pg_conns)
+	{
+		ApexPgConn *pc = lfirst(lc);
+		ApexPgCall *call = pc->active;
+
+		if (call == NULL || call->req.owner != owner)
+			continue;
+		if (call->watched != PGINVALID_SOCKET)
+			ApexLoopWatch(call->req.loop, call->watched, 0, NULL, NULL);
+		ApexLoopSetTimer(call->req.loop, call, -1, NULL);
+		ApexLoopSetTimer(call->req.loop, pc, -1, NULL);
+		apex_pg_conns = foreach_delete_current(apex_pg_conns, lc);
+		apex_pg_close(pc);
+	}
+}
+
+/* Whatever a call left mid-request is closed, however it ended */
+static void
+apex_pg_release(void *state pg_attribute_unused(), bool normal pg_attribute_unused())
+{
+	ApexPgAbortActive();
+}
+
+const ApexTransport ApexPgTransport = {
+	.name = "postgres",
+	.attach = apex_pg_attach,
+	.all_sent = apex_pg_all_sent,
+	.cancel = apex_pg_cancel,
+	.release = apex_pg_release,
+	.disconnect_all = apex_pg_disconnect_all,
+};

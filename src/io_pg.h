@@ -38,13 +38,12 @@ typedef struct ApexPgRequest
 	long		timeout_ms;		/* the whole request */
 	long		connect_timeout_ms; /* a new connection, within timeout_ms */
 	bool		password_required;	/* fail unless the server used the password */
-	bool	   *pending_send;	/* cleared once the query is written */
 	void	   *owner;			/* its socket events are progress of owner */
 	ApexPgDone	done;
 	void	   *arg;
 } ApexPgRequest;
 
-extern void ApexPgInit(void);
+extern const struct ApexTransport ApexPgTransport;
 extern void ApexPgStart(const ApexPgRequest *request);
 extern void ApexPgAbortActive(void);
 

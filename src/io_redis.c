@@ -40,6 +40,7 @@
 
 #include "conn_cache.h"
 #include "io_redis.h"
+#include "transport.h"
 #include "leg_redis.h"
 
 struct ApexRedis
@@ -471,8 +472,51 @@ apex_redis_disconnect_all(void)
 	return closed;
 }
 
-void
-ApexRedisInit(void)
+/* The call's state is the call itself: one call runs at a time (call.c) */
+static void *
+apex_redis_attach(ApexCall *call)
 {
-	ApexConnRegisterModule(apex_redis_disconnect_all);
+	return call;
 }
+
+static bool
+apex_redis_all_sent(void *state)
+{
+	return ApexRedisAllSent(state);
+}
+
+/* party's time is up: its replies, when they come, are dropped */
+static void
+apex_redis_cancel(void *state pg_attribute_unused(), void *party)
+{
+	ListCell   *lc;
+
+	foreach(lc, apex_redis_conns)
+	{
+		ListCell   *tc;
+
+		foreach(tc, ((ApexRedis *) lfirst(lc))->tickets)
+		{
+			ApexRedisTicket *t = lfirst(tc);
+
+			if (t->party == party)
+				t->owner = NULL;
+		}
+	}
+}
+
+/* A normal end writes out the cache's stores without waiting for them */
+static void
+apex_redis_release(void *state, bool normal)
+{
+	ApexRedisDetach(state, normal);
+}
+
+const ApexTransport ApexRedisTransport = {
+	.name = "redis",
+	.attach = apex_redis_attach,
+	.all_sent = apex_redis_all_sent,
+	.cancel = apex_redis_cancel,
+	.release = apex_redis_release,
+	.disconnect_all = apex_redis_disconnect_all,
+};

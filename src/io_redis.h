@@ -29,7 +29,7 @@ typedef struct ApexRedis ApexRedis;
 typedef void (*ApexRedisDone) (void *arg, redisReply *reply, const char *error,
 							   const char *remote);
 
-extern void ApexRedisInit(void);
+extern const struct ApexTransport ApexRedisTransport;
 extern ApexRedis *ApexRedisAttach(ApexSource *source, ApexLoop *loop,
 								  void *owner);
 extern void ApexRedisCommand(ApexRedis *r, void *owner, void *party,

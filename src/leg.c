@@ -21,6 +21,7 @@
 #include "apex_router.h"
 #include "io_http.h"
 #include "leg.h"
+#include "transport.h"
 
 /* how much of a peer's words a failure keeps (redact.c shows less) */
 #define APEX_REMOTE_MAX_BYTES 65536
@@ -224,9 +225,11 @@ ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
 void
 ApexLegTimedOut(ApexLeg *leg)
 {
-	ApexHttpCancel(leg->call->http, leg);
-	ApexLegFail(leg, "%s%stimed out after %d ms", leg->awaiting ? leg->awaiting : "",
-				leg->awaiting ? ": " : "", leg->budget_ms);
+	if (leg->done)
+		return;
+	ApexTransportsCancel(leg->call, leg);
+	ApexLegFail(leg, "%s%s%s", leg->awaiting ? leg->awaiting : "",
+				leg->awaiting ? ": " : "", ApexTimedOut(leg->budget_ms));
 }
 
 static void
@@ -309,7 +312,7 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 	req.tls_insecure = !http->tls_verify;
 	req.done = done;
 	req.arg = arg;
-	ApexHttpStart(leg->call->http, &req);
+	ApexHttpStart(leg->call, &req);
 }
 
 /* base URL + path, without a doubled slash */

@@ -40,12 +40,12 @@ typedef struct EmbedderConf
 
 static const ApexOption embedder_options[] = {
 	APEX_HTTP_URL_OPTION(EmbedderConf),
-	{"model", APEX_OPTION_STRING, offsetof(EmbedderConf, model), .required = true},
-	{"api", APEX_OPTION_CHOICE, offsetof(EmbedderConf, api), .dflt = "openai",
+	{APEX_OPT("model", APEX_OPTION_STRING, EmbedderConf, model), .required = true},
+	{APEX_OPT("api", APEX_OPTION_CHOICE, EmbedderConf, api), .dflt = "openai",
 	 .choices = embedder_apis},
-	{"dimensions", APEX_OPTION_INT, offsetof(EmbedderConf, dimensions), .min = 1,
+	{APEX_OPT("dimensions", APEX_OPTION_INT, EmbedderConf, dimensions), .min = 1,
 	 .max = 65536},
-	{"encoding", APEX_OPTION_CHOICE, offsetof(EmbedderConf, encoding),
+	{APEX_OPT("encoding", APEX_OPTION_CHOICE, EmbedderConf, encoding),
 	 .choices = embedder_encodings},
 	APEX_HTTP_TLS_OPTIONS(EmbedderConf),
 	{NULL}

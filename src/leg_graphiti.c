@@ -52,12 +52,12 @@ static void graphiti_check_group_ids(const char *name, const char *value);
 
 static const ApexOption graphiti_options[] = {
 	APEX_HTTP_URL_OPTION(GraphitiConf),
-	{"group_ids", APEX_OPTION_STRING, offsetof(GraphitiConf, group_ids_text),
+	{APEX_OPT("group_ids", APEX_OPTION_STRING, GraphitiConf, group_ids_text),
 	 .validate = graphiti_check_group_ids},
-	{"group_id_field", APEX_OPTION_CHOICE, offsetof(GraphitiConf, group_id_field),
+	{APEX_OPT("group_id_field", APEX_OPTION_CHOICE, GraphitiConf, group_id_field),
 	 .dflt = "group_ids", .choices = graphiti_group_fields},
-	{"max_facts", APEX_OPTION_INT, offsetof(GraphitiConf, max_facts), .min = 1, .max = 1000},
-	{"include_invalid", APEX_OPTION_BOOL, offsetof(GraphitiConf, include_invalid),
+	{APEX_OPT("max_facts", APEX_OPTION_INT, GraphitiConf, max_facts), .min = 1, .max = 1000},
+	{APEX_OPT("include_invalid", APEX_OPTION_BOOL, GraphitiConf, include_invalid),
 	 .dflt = "false"},
 	APEX_HTTP_TLS_OPTIONS(GraphitiConf),
 	{NULL}

@@ -38,10 +38,10 @@ typedef struct Neo4jConf
 
 static const ApexOption neo4j_options[] = {
 	APEX_HTTP_URL_OPTION(Neo4jConf),
-	{"database", APEX_OPTION_STRING, offsetof(Neo4jConf, database), .dflt = "neo4j"},
-	{"api", APEX_OPTION_CHOICE, offsetof(Neo4jConf, api), .dflt = "tx",
+	{APEX_OPT("database", APEX_OPTION_STRING, Neo4jConf, database), .dflt = "neo4j"},
+	{APEX_OPT("api", APEX_OPTION_CHOICE, Neo4jConf, api), .dflt = "tx",
 	 .choices = neo4j_apis},
-	{"statement", APEX_OPTION_STRING, offsetof(Neo4jConf, statement), .required = true},
+	{APEX_OPT("statement", APEX_OPTION_STRING, Neo4jConf, statement), .required = true},
 	APEX_HTTP_TLS_OPTIONS(Neo4jConf),
 	{NULL}
 };

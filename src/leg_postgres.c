@@ -71,14 +71,14 @@ typedef struct PgConf
 static void postgres_check_port(const char *name, const char *value);
 
 static const ApexOption postgres_options[] = {
-	{"host", APEX_OPTION_STRING, offsetof(PgConf, host)},
-	{"hostaddr", APEX_OPTION_STRING, offsetof(PgConf, hostaddr)},
-	{"port", APEX_OPTION_STRING, offsetof(PgConf, port),
+	{APEX_OPT("host", APEX_OPTION_STRING, PgConf, host)},
+	{APEX_OPT("hostaddr", APEX_OPTION_STRING, PgConf, hostaddr)},
+	{APEX_OPT("port", APEX_OPTION_STRING, PgConf, port),
 	 .validate = postgres_check_port},
-	{"dbname", APEX_OPTION_STRING, offsetof(PgConf, dbname)},
-	{"sslmode", APEX_OPTION_CHOICE, offsetof(PgConf, sslmode),
+	{APEX_OPT("dbname", APEX_OPTION_STRING, PgConf, dbname)},
+	{APEX_OPT("sslmode", APEX_OPTION_CHOICE, PgConf, sslmode),
 	 .choices = postgres_sslmodes},
-	{"query", APEX_OPTION_STRING, offsetof(PgConf, query), .required = true},
+	{APEX_OPT("query", APEX_OPTION_STRING, PgConf, query), .required = true},
 	{NULL}
 };
 
@@ -438,11 +438,9 @@ postgres_start(ApexLeg *leg)
 	req.connect_timeout_ms = leg->source->connect_timeout_ms;
 	/* the server's own identity only for a superuser's call of its source */
 	req.password_required = !superuser() || !superuser_arg(leg->source->owner);
-	req.pending_send = &leg->pending_send;
 	req.owner = leg;
 	req.done = postgres_done;
 	req.arg = leg;
-	leg->pending_send = true;
 	ApexPgStart(&req);
 }
 

@@ -41,22 +41,22 @@ static void redis_check_socket(const char *name, const char *value);
 static void redis_check_pattern(const char *name, const char *value);
 
 static const ApexOption redis_options[] = {
-	{"host", APEX_OPTION_STRING, offsetof(ApexRedisConf, host)},
-	{"port", APEX_OPTION_PORT, offsetof(ApexRedisConf, port)},
-	{"socket", APEX_OPTION_STRING, offsetof(ApexRedisConf, socket),
+	{APEX_OPT("host", APEX_OPTION_STRING, ApexRedisConf, host)},
+	{APEX_OPT("port", APEX_OPTION_PORT, ApexRedisConf, port)},
+	{APEX_OPT("socket", APEX_OPTION_STRING, ApexRedisConf, socket),
 	 .validate = redis_check_socket},
-	{"db", APEX_OPTION_INT, offsetof(ApexRedisConf, db), .min = 0, .max = 1000},
-	{"term_key", APEX_OPTION_STRING, offsetof(ApexRedisConf, term_key),
+	{APEX_OPT("db", APEX_OPTION_INT, ApexRedisConf, db), .min = 0, .max = 1000},
+	{APEX_OPT("term_key", APEX_OPTION_STRING, ApexRedisConf, term_key),
 	 .dflt = "mem:term:%s", .validate = redis_check_pattern},
-	{"item_key", APEX_OPTION_STRING, offsetof(ApexRedisConf, item_key),
+	{APEX_OPT("item_key", APEX_OPTION_STRING, ApexRedisConf, item_key),
 	 .dflt = "mem:item:%s", .validate = redis_check_pattern},
-	{"title_field", APEX_OPTION_STRING, offsetof(ApexRedisConf, title_field),
+	{APEX_OPT("title_field", APEX_OPTION_STRING, ApexRedisConf, title_field),
 	 .dflt = "title"},
-	{"content_field", APEX_OPTION_STRING, offsetof(ApexRedisConf, content_field),
+	{APEX_OPT("content_field", APEX_OPTION_STRING, ApexRedisConf, content_field),
 	 .dflt = "content"},
-	{"key_prefix", APEX_OPTION_STRING, offsetof(ApexRedisConf, key_prefix),
+	{APEX_OPT("key_prefix", APEX_OPTION_STRING, ApexRedisConf, key_prefix),
 	 .dflt = "apex:"},
-	{"ttl_s", APEX_OPTION_INT, offsetof(ApexRedisConf, ttl_s), .dflt = "300",
+	{APEX_OPT("ttl_s", APEX_OPTION_INT, ApexRedisConf, ttl_s), .dflt = "300",
 	 .min = 1, .max = 365 * 24 * 3600},
 	{NULL}
 };

@@ -78,8 +78,8 @@ typedef struct SqlConf
 static void sql_check_search_path(const char *name, const char *value);
 
 static const ApexOption sql_options[] = {
-	{"query", APEX_OPTION_STRING, offsetof(SqlConf, query), .required = true},
-	{"search_path", APEX_OPTION_STRING, offsetof(SqlConf, search_path),
+	{APEX_OPT("query", APEX_OPTION_STRING, SqlConf, query), .required = true},
+	{APEX_OPT("search_path", APEX_OPTION_STRING, SqlConf, search_path),
 	 .validate = sql_check_search_path},
 	{NULL}
 };

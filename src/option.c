@@ -43,22 +43,22 @@
  * catalog applies the apex_router.* setting (catalog.c).
  */
 static const ApexOption apex_common_options[] = {
-	{"kind", APEX_OPTION_STRING, offsetof(ApexSource, kind_name), .required = true},
-	{"weight", APEX_OPTION_REAL, offsetof(ApexSource, weight), .dflt = "1",
+	{APEX_OPT("kind", APEX_OPTION_STRING, ApexSource, kind_name), .required = true},
+	{APEX_OPT("weight", APEX_OPTION_REAL, ApexSource, weight), .dflt = "1",
 	 .min = 0, .max = 1000},
-	{"timeout_ms", APEX_OPTION_INT, offsetof(ApexSource, timeout_ms),
+	{APEX_OPT("timeout_ms", APEX_OPTION_INT, ApexSource, timeout_ms),
 	 .min = 1, .max = APEX_MAX_DURATION_MS},
-	{"connect_timeout_ms", APEX_OPTION_INT, offsetof(ApexSource, connect_timeout_ms),
+	{APEX_OPT("connect_timeout_ms", APEX_OPTION_INT, ApexSource, connect_timeout_ms),
 	 .min = 1, .max = APEX_MAX_DURATION_MS},
 	{NULL}
 };
 
 /* options of user mappings: the only place secrets may live */
 static const ApexOption apex_mapping_options[] = {
-	{"user", APEX_OPTION_STRING, offsetof(ApexSecrets, user)},
-	{"password", APEX_OPTION_STRING, offsetof(ApexSecrets, password)},
-	{"api_key", APEX_OPTION_STRING, offsetof(ApexSecrets, api_key)},
-	{"token", APEX_OPTION_STRING, offsetof(ApexSecrets, token)},
+	{APEX_OPT("user", APEX_OPTION_STRING, ApexSecrets, user)},
+	{APEX_OPT("password", APEX_OPTION_STRING, ApexSecrets, password)},
+	{APEX_OPT("api_key", APEX_OPTION_STRING, ApexSecrets, api_key)},
+	{APEX_OPT("token", APEX_OPTION_STRING, ApexSecrets, token)},
 	{NULL}
 };
 

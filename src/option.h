@@ -48,6 +48,10 @@ typedef struct ApexOption
 	void		(*validate) (const char *name, const char *value);
 } ApexOption;
 
+/* An entry's name, type and field; the other members follow designated */
+#define APEX_OPT(name_, type_, conf, field) \
+	.name = (name_), .type = (type_), .offset = offsetof(conf, field)
+
 /* The options of every kind that speaks HTTP, the first member of its conf */
 typedef struct ApexHttpConf
 {
@@ -57,12 +61,12 @@ typedef struct ApexHttpConf
 } ApexHttpConf;
 
 #define APEX_HTTP_URL_OPTION(type) \
-	{"url", APEX_OPTION_STRING, offsetof(type, http.url), .required = true, \
+	{APEX_OPT("url", APEX_OPTION_STRING, type, http.url), .required = true, \
 	 .validate = ApexCheckUrlOption}
 #define APEX_HTTP_TLS_OPTIONS(type) \
-	{"ca_file", APEX_OPTION_STRING, offsetof(type, http.ca_file), \
+	{APEX_OPT("ca_file", APEX_OPTION_STRING, type, http.ca_file), \
 	 .validate = ApexCheckCaFileOption}, \
-	{"tls_verify", APEX_OPTION_BOOL, offsetof(type, http.tls_verify), \
+	{APEX_OPT("tls_verify", APEX_OPTION_BOOL, type, http.tls_verify), \
 	 .dflt = "true"}
 
 /* What a user mapping may hold: the only place secrets may live. */

@@ -1,9 +1,11 @@
 /*-------------------------------------------------------------------------
  *
  * router.c
- *		  apex_route(): plan the legs, run them concurrently, fuse, emit rows.
+ *		  apex_route(): plan, run the legs concurrently, fuse, emit rows.
  *
- * Order of a call: every remote leg starts its clock and issues its
+ * The plan (plan.c) checks the arguments and clears the sources; with a
+ * result cache (cache.c) the rows may come from Redis instead, before or
+ * while the legs run.  Order of a call: every remote leg starts its clock and issues its
  * requests; the event loop runs until they are all on the wire (at most
  * APEX_SEND_WAIT_MS: a host whose connect hangs does not hold up the rest);
  * local (SPI) legs run while the remote sources work; the loop then reads
@@ -11,9 +13,8 @@
  * remote leg's clock ends it) or the call's deadline, if it has one,
  * passes.  Latency is the slowest leg, not the sum.
  *
- * Everything of a call lives in one memory context, whose reset callback
- * frees libcurl's handles and the WaitEventSet: an ERROR, a cancel or a
- * statement_timeout anywhere in the call releases every socket.
+ * The router names no transport: it asks them through transport.h, and the
+ * call's life (memory, loop, release on any error) is call.c's.
  *
  * IDENTIFICATION
  *		  src/router.c
@@ -30,45 +31,23 @@
 #include "utils/memutils.h"
 
 #include "apex_router.h"
+#include "cache.h"
+#include "call.h"
 #include "event_loop.h"
 #include "fusion.h"
-#include "io_http.h"
-#include "io_pg.h"
-#include "io_redis.h"
-#include "cache.h"
 #include "plan.h"
+#include "transport.h"
 
 PG_FUNCTION_INFO_V1(apex_route);
-
-static void
-apex_call_cleanup(void *arg)
-{
-	ApexCall   *call = arg;
-
-	if (call->http)
-		ApexHttpFree(call->http);
-	ApexPgAbortActive();
-	ApexRedisDetach(call, false);
-	if (call->loop)
-		ApexLoopFree(call->loop);
-}
 
 static bool
 apex_all_sent(void *arg)
 {
 	ApexCall   *call = arg;
-	ListCell   *lc;
 
 	if (ApexCacheEndsWait(call->cache))
 		return true;
-	foreach(lc, call->legs)
-	{
-		ApexLeg    *leg = lfirst(lc);
-
-		if (leg->pending_send && !leg->done)
-			return false;
-	}
-	return ApexHttpAllSent(call->http) && ApexRedisAllSent(call);
+	return ApexTransportsAllSent(call);
 }
 
 static bool
@@ -254,29 +233,18 @@ Datum
 apex_route(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	MemoryContextCallback *cleanup;
 	MemoryContext old;
 	ApexCall   *call;
 	ApexPlan   *plan;
 	List	   *rows;
 
 	InitMaterializedSRF(fcinfo, 0);
-
-	call = MemoryContextAllocZero(CurrentMemoryContext, sizeof(ApexCall));
-	call->mcxt = AllocSetContextCreate(CurrentMemoryContext, "apex_route call",
-									   ALLOCSET_DEFAULT_SIZES);
+	call = ApexCallBegin("apex_route call");
 	old = MemoryContextSwitchTo(call->mcxt);
-	cleanup = palloc0(sizeof(MemoryContextCallback));
-	cleanup->func = apex_call_cleanup;
-	cleanup->arg = call;
-	MemoryContextRegisterResetCallback(call->mcxt, cleanup);
 
 	plan = ApexPlanRoute(fcinfo);
 	call->query = plan->query;
-	call->loop = ApexLoopCreate(call->mcxt);
-	call->http = ApexHttpCreate(call->loop, call->mcxt);
 	call->cache = ApexCacheOpen(call, plan);
-
 	if (!apex_run(call, plan, &rows))
 	{
 		apex_report_failures(call);
@@ -285,9 +253,8 @@ apex_route(PG_FUNCTION_ARGS)
 	}
 	ApexCacheFinish(call->cache, rows, apex_all_answered(call));
 	apex_emit(rsinfo, rows);
-	ApexRedisDetach(call, true);
 
 	MemoryContextSwitchTo(old);
-	MemoryContextDelete(call->mcxt);
+	ApexCallEnd(call);
 	return (Datum) 0;
 }

@@ -42,7 +42,7 @@ apex_pg_bindir() { echo "${APEX_PG_BINDIR:-$APEX_DEBIAN_PG_BINDIR}"; }
 
 apex_build_install() {
   apex_log "building and installing apex_router"
-  (cd "$APEX_ROOT" && make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config &&
+  (cd "$APEX_ROOT" && make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config COPT=-Werror &&
     make -s install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config) >/dev/null
 }
 
@@ -65,7 +65,7 @@ apex_build_install_copy() {
     cp -p "$APEX_ROOT"/src/*.[ch] "$dir/src/" &&
     cp -pR "$APEX_ROOT/sql" "$APEX_ROOT/expected" "$dir/" || return 1
   echo "$stamp" >"$dir/.stamp"
-  (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$pgc" && make -s install PG_CONFIG="$pgc") >/dev/null
+  (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$pgc" COPT=-Werror && make -s install PG_CONFIG="$pgc") >/dev/null
 }
 
 # Run a command as the cluster's owner: postgres when we are root.

@@ -1,0 +1,122 @@
+/*-------------------------------------------------------------------------
+ *
+ * transport.c
+ *		  The registry of transports: adding one is one line here.
+ *
+ * IDENTIFICATION
+ *		  src/transport.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "transport.h"
+
+extern const ApexTransport ApexHttpTransport;
+extern const ApexTransport ApexPgTransport;
+extern const ApexTransport ApexRedisTransport;
+
+static const ApexTransport *const apex_transports[] = {
+	&ApexHttpTransport,
+	&ApexPgTransport,
+	&ApexRedisTransport,
+};
+
+#define APEX_NTRANSPORTS lengthof(apex_transports)
+
+void
+ApexTransportsInit(void)
+{
+	for (size_t i = 0; i < APEX_NTRANSPORTS; i++)
+	{
+		if (apex_transports[i]->init)
+			apex_transports[i]->init();
+	}
+}
+
+/*
+ * Attach every transport to the call's loop (call->loop exists).  Should
+ * one refuse, those attached before it are released with the call.
+ */
+void
+ApexTransportsAttach(ApexCall *call)
+{
+	call->transports = MemoryContextAllocZero(call->mcxt,
+											  sizeof(void *) * APEX_NTRANSPORTS);
+	call->attached = true;
+	for (size_t i = 0; i < APEX_NTRANSPORTS; i++)
+		call->transports[i] = apex_transports[i]->attach(call);
+}
+
+/* The call's state of one transport, for its own request functions */
+void *
+ApexTransportState(ApexCall *call, const ApexTransport *transport)
+{
+	for (size_t i = 0; i < APEX_NTRANSPORTS; i++)
+	{
+		if (apex_transports[i] == transport)
+			return call->transports[i];
+	}
+	elog(ERROR, "transport \"%s\" is not registered", transport->name);
+	return NULL;				/* keep the compiler quiet */
+}
+
+bool
+ApexTransportsAllSent(ApexCall *call)
+{
+	for (size_t i = 0; i < APEX_NTRANSPORTS; i++)
+	{
+		if (!apex_transports[i]->all_sent(call->transports[i]))
+			return false;
+	}
+	return true;
+}
+
+void
+ApexTransportsCancel(ApexCall *call, void *owner)
+{
+	for (size_t i = 0; i < APEX_NTRANSPORTS; i++)
+		apex_transports[i]->cancel(call->transports[i], owner);
+}
+
+/*
+ * Release every transport, once: the normal end calls this, and the call
+ * context's reset callback again (abnormally) after an error; the second
+ * call does nothing.
+ */
+void
+ApexTransportsRelease(ApexCall *call, bool normal)
+{
+	if (!call->attached)
+		return;
+	call->attached = false;
+	for (size_t i = 0; i < APEX_NTRANSPORTS; i++)
+	{
+		if (call->transports[i])
+			apex_transports[i]->release(call->transports[i], normal);
+	}
+}
+
+int
+ApexTransportsDisconnectAll(void)
+{
+	int			closed = 0;
+
+	for (size_t i = 0; i < APEX_NTRANSPORTS; i++)
+		closed += apex_transports[i]->disconnect_all();
+	return closed;
+}
+
+/* The one wording of a connect timeout (transports) ... */
+char *
+ApexConnectTimedOut(long ms)
+{
+	return psprintf("could not connect within %ld ms", ms);
+}
+
+/* ... and of a leg's budget running out (leg.c, the cache) */
+char *
+ApexTimedOut(long ms)
+{
+	return psprintf("timed out after %ld ms", ms);
+}
