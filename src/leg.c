@@ -165,19 +165,32 @@ ApexRowItem(int ncols, const char *const *names, const char *const *values,
 						ncols > 2 ? values[2] : NULL, score, raw.data);
 }
 
-/*
- * Fail the leg for a request to peer (the leg's source, or its embedder)
- * that got no HTTP answer; label names the peer in the message when it is
- * not the source itself.
- */
-void
-ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
-					 const char *label)
+/* Is status a success (2xx)? */
+static bool
+apex_http_2xx(long status)
 {
-	ApexRemote	remote = {.peer = peer, .text = (char *) resp->peer_detail};
+	return status >= 200 && status <= 299;
+}
 
-	ApexLegFailRemote(leg, &remote, "%s%s%s", label ? label : "",
-					  label ? ": " : "", resp->error);
+/*
+ * The reason a response's status is not a success (2xx), else NULL:
+ * "HTTP <status>", with the server's words in *remote: its message as the
+ * kind finds it in the JSON body (doc, NULL when the body is not JSON),
+ * else the raw body.  Pure, for the decoders.
+ */
+char *
+ApexNot2xx(long status, StringInfo body, Jsonb *doc, ApexErrorMessage message,
+		   ApexRemote *remote)
+{
+	if (apex_http_2xx(status))
+		return NULL;
+	remote->text = doc ? message(doc) : NULL;
+	if (remote->text == NULL)
+	{
+		remote->text = body->data;
+		remote->body = true;
+	}
+	return psprintf("HTTP %ld", status);
 }
 
 /*
@@ -185,12 +198,12 @@ ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
  * say): the reason, with the Content-Type in *remote, else NULL.  A missing
  * Content-Type is given the benefit of the doubt.
  */
-char *
-ApexNotJson(ApexHttpResponse *resp, ApexRemote *remote)
+static char *
+apex_not_json(ApexHttpResponse *resp, ApexRemote *remote)
 {
 	char	   *lower;
 
-	if (resp->status < 200 || resp->status > 299 || resp->content_type == NULL)
+	if (!apex_http_2xx(resp->status) || resp->content_type == NULL)
 		return NULL;
 	/* application/json, application/json;charset=UTF-8, .../problem+json */
 	lower = str_tolower(resp->content_type, strlen(resp->content_type),
@@ -201,20 +214,46 @@ ApexNotJson(ApexHttpResponse *resp, ApexRemote *remote)
 	return psprintf("HTTP %ld with a Content-Type that is not JSON", resp->status);
 }
 
-/* Finish the leg from a search response: transport failure, decoded items */
-void
-ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
+/*
+ * The one completion path of every HTTP request a leg sends, to peer (the
+ * leg's source, or its embedder; label names it in the messages when it is
+ * not the source itself).  No HTTP answer fails the leg with the
+ * transport's words; a 2xx that is not JSON, or a response decode (given
+ * state) rejects, fails it with those words.  Returns true when decode made
+ * *result; the caller goes on from there.
+ */
+bool
+ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
+			  const char *label, ApexDecoder decode, const void *state,
+			  void *result)
 {
-	ApexRemote	remote = {.peer = leg->source};
-	List	   *items;
+	ApexRemote	remote = {.peer = peer};
 	char	   *error;
 
 	if (resp->error)
-		ApexLegFailTransport(leg, resp, leg->source, NULL);
-	else if ((error = ApexNotJson(resp, &remote)) ||
-			 (error = decode(leg->state, resp->status, resp->body, &items, &remote)))
-		ApexLegFailRemote(leg, &remote, "%s", error);
-	else
+	{
+		remote.text = (char *) resp->peer_detail;
+		ApexLegFailRemote(leg, &remote, "%s%s%s", label ? label : "",
+						  label ? ": " : "", resp->error);
+		return false;
+	}
+	if ((error = apex_not_json(resp, &remote)) ||
+		(error = decode(state, resp->status, resp->body, result, &remote)))
+	{
+		ApexLegFailRemote(leg, &remote, "%s%s%s", label ? label : "",
+						  label ? ": " : "", error);
+		return false;
+	}
+	return true;
+}
+
+/* Finish a search leg from its source's response: its items, or why not */
+void
+ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
+{
+	List	   *items;
+
+	if (ApexLegDecode(leg, resp, leg->source, NULL, decode, leg->state, &items))
 		ApexLegFinish(leg, items);
 }
 

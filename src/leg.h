@@ -26,28 +26,38 @@ typedef struct ApexHttpAuth
 } ApexHttpAuth;
 
 /*
- * A response decoder: pure (no I/O, no catalog), so it can be tested and
- * fuzzed alone.  conf is the kind's parsed options (the leg's state).
- * Returns NULL with *items set, or the reason the response is unusable in
+ * A response decoder: pure (no I/O, no catalog, no ereport), so it can be
+ * tested and fuzzed alone.  state is what it needs to know (the kind's
+ * parsed options, or a state of its own); result is where it puts what it
+ * made (a search kind's List ** of items; the embedder's ApexEmbedding *).
+ * Returns NULL with *result set, or the reason the response is unusable in
  * our own words (nothing the server sent: a status number at most), with
  * what the server said about it, if anything, in remote->text (remote->body
- * when that is the raw body).
+ * when that is the raw body).  Each kind's header declares its decoder.
  */
-typedef char *(*ApexDecoder) (const void *conf, long status, StringInfo body,
-							  List **items, ApexRemote *remote);
+typedef char *(*ApexDecoder) (const void *state, long status, StringInfo body,
+							  void *result, ApexRemote *remote);
+
+/*
+ * What a kind finds in a JSON error body (the server's message), or NULL;
+ * doc is not NULL.
+ */
+typedef char *(*ApexErrorMessage) (Jsonb *doc);
 
 extern ApexItem *ApexRowItem(int ncols, const char *const *names,
 							 const char *const *values, char **error);
-extern char *ApexNotJson(ApexHttpResponse *resp, ApexRemote *remote);
+extern char *ApexNot2xx(long status, StringInfo body, Jsonb *doc,
+						ApexErrorMessage message, ApexRemote *remote);
 extern long ApexLegBudgetMs(ApexLeg *leg);
+extern bool ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp,
+						  ApexSource *peer, const char *label,
+						  ApexDecoder decode, const void *state, void *result);
 extern void ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp,
 							ApexDecoder decode);
 extern void ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url,
 						const char *body, List *headers,
 						const ApexHttpAuth *auth, ApexHttpDone done,
 						void *arg);
-extern void ApexLegFailTransport(ApexLeg *leg, ApexHttpResponse *resp,
-								 ApexSource *peer, const char *label);
 extern char *ApexUrlJoin(const char *base, const char *path);
 extern char *ApexUrlEncode(const char *segment);
 extern void ApexSqlInit(void);

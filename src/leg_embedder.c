@@ -21,33 +21,23 @@
 #include "utils/json.h"
 
 #include "leg.h"
+#include "leg_embedder.h"
 #include "vector.h"
 
+/* in the order of APEX_EMBEDDER_OPENAI, _OLLAMA and _BASE64, _FLOAT */
 static const char *const embedder_apis[] = {"openai", "ollama", NULL};
 static const char *const embedder_encodings[] = {"base64", "float", NULL};
 
-#define EMBEDDER_OLLAMA 1		/* index in embedder_apis */
-#define EMBEDDER_FLOAT 1		/* index in embedder_encodings */
-
-typedef struct EmbedderConf
-{
-	ApexHttpConf http;
-	char	   *model;
-	int			api;			/* index in embedder_apis */
-	int			dimensions;		/* 0: the model's */
-	int			encoding;		/* index in embedder_encodings; -1: not given */
-} EmbedderConf;
-
 static const ApexOption embedder_options[] = {
-	APEX_HTTP_URL_OPTION(EmbedderConf),
-	{APEX_OPT("model", APEX_OPTION_STRING, EmbedderConf, model), .required = true},
-	{APEX_OPT("api", APEX_OPTION_CHOICE, EmbedderConf, api), .dflt = "openai",
+	APEX_HTTP_URL_OPTION(ApexEmbedderConf),
+	{APEX_OPT("model", APEX_OPTION_STRING, ApexEmbedderConf, model), .required = true},
+	{APEX_OPT("api", APEX_OPTION_CHOICE, ApexEmbedderConf, api), .dflt = "openai",
 	 .choices = embedder_apis},
-	{APEX_OPT("dimensions", APEX_OPTION_INT, EmbedderConf, dimensions), .min = 1,
+	{APEX_OPT("dimensions", APEX_OPTION_INT, ApexEmbedderConf, dimensions), .min = 1,
 	 .max = 65536},
-	{APEX_OPT("encoding", APEX_OPTION_CHOICE, EmbedderConf, encoding),
+	{APEX_OPT("encoding", APEX_OPTION_CHOICE, ApexEmbedderConf, encoding),
 	 .choices = embedder_encodings},
-	APEX_HTTP_TLS_OPTIONS(EmbedderConf),
+	APEX_HTTP_TLS_OPTIONS(ApexEmbedderConf),
 	{NULL}
 };
 
@@ -65,9 +55,9 @@ typedef struct EmbedRequest
 static void
 embedder_check(void *arg)
 {
-	EmbedderConf *conf = arg;
+	ApexEmbedderConf *conf = arg;
 
-	if (conf->api == EMBEDDER_OLLAMA && (conf->encoding >= 0 || conf->dimensions))
+	if (conf->api == APEX_EMBEDDER_OLLAMA && (conf->encoding >= 0 || conf->dimensions))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("options \"encoding\" and \"dimensions\" need api \"openai\"")));
@@ -99,39 +89,38 @@ embed_decode_array(JsonbContainer *array, int *dim, char **error)
 	return vec;
 }
 
-/*
- * Decode an embedding response (pure; fuzzable).  Returns the vector, or
- * NULL with *error set (our words) and what the server said about it in
- * remote->text (see ApexDecoder).
- */
-static float4 *
-embed_decode(bool ollama, long status, StringInfo body, int *dim, char **error,
-			 ApexRemote *remote)
+/* OpenAI: {"error":{"message":...}}; Ollama: {"error":"..."} */
+static char *
+embed_error(Jsonb *doc)
 {
-	Jsonb	   *doc = ApexJsonParse(body->data, body->len, error);
-	JsonbValue *v;
-	float4	   *vec;
+	JsonbValue *v = ApexJsonGet(&doc->root, "error");
 
-	if (status < 200 || status > 299)
-	{
-		/* OpenAI: {"error":{"message":...}}; Ollama: {"error":"..."} */
-		v = doc ? ApexJsonGet(&doc->root, "error") : NULL;
-		if (ApexJsonObject(v))
-			v = ApexJsonGet(ApexJsonObject(v), "message");
-		remote->text = ApexJsonScalarText(v);
-		if (remote->text == NULL)
-		{
-			remote->text = body->data;
-			remote->body = true;
-		}
-		*error = psprintf("HTTP %ld", status);
-		return NULL;
-	}
+	if (ApexJsonObject(v))
+		v = ApexJsonGet(ApexJsonObject(v), "message");
+	return ApexJsonScalarText(v);
+}
+
+/*
+ * Decode an embedding response (pure; fuzzable): see ApexDecoder.  The
+ * vector is base64 or an array of numbers, whichever the service sent.
+ */
+char *
+ApexEmbedderDecode(const void *state, long status, StringInfo body,
+				   void *result, ApexRemote *remote)
+{
+	bool		ollama = ((const ApexEmbedderConf *) state)->api == APEX_EMBEDDER_OLLAMA;
+	ApexEmbedding *embedding = result;
+	char	   *error = NULL;
+	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
+	JsonbValue *v;
+	char	   *cause;
+
+	embedding->vector = NULL;
+	embedding->dim = 0;
+	if ((cause = ApexNot2xx(status, body, doc, embed_error, remote)))
+		return cause;
 	if (doc == NULL)
-	{
-		*error = ApexJsonErrorCause(*error, &remote->text);
-		return NULL;
-	}
+		return ApexJsonErrorCause(error, &remote->text);
 	if (ollama)
 		v = ApexJsonGet(&doc->root, "embeddings");
 	else
@@ -146,54 +135,40 @@ embed_decode(bool ollama, long status, StringInfo body, int *dim, char **error,
 	if (ollama && ApexJsonLength(ApexJsonArray(v)) > 0)
 		v = ApexJsonAt(ApexJsonArray(v), 0);
 	if (v && v->type == jbvString)
-		vec = ApexVectorFromBase64(v->val.string.val, v->val.string.len, dim, error);
+		embedding->vector = ApexVectorFromBase64(v->val.string.val, v->val.string.len,
+												 &embedding->dim, &error);
 	else if (ApexJsonArray(v))
-		vec = embed_decode_array(ApexJsonArray(v), dim, error);
+		embedding->vector = embed_decode_array(ApexJsonArray(v), &embedding->dim,
+											   &error);
 	else
-	{
-		*error = ollama ? "response has no \"embeddings\" array"
+		return ollama ? "response has no \"embeddings\" array"
 			: "response has no \"data[0].embedding\"";
-		return NULL;
-	}
-	for (int i = 0; vec && i < *dim; i++)
+	if (embedding->vector == NULL)
+		return error;
+	for (int i = 0; i < embedding->dim; i++)
 	{
-		if (isnan(vec[i]) || isinf(vec[i]))
-		{
-			*error = "embedding holds a value that is not finite";
-			return NULL;
-		}
+		if (isnan(embedding->vector[i]) || isinf(embedding->vector[i]))
+			return "embedding holds a value that is not finite";
 	}
-	return vec;
+	return NULL;
 }
 
+/* The embedder answered: the vector goes to the cache, if any, and on */
 static void
 embed_done(void *arg, ApexHttpResponse *resp)
 {
 	EmbedRequest *req = arg;
-	char	   *label = psprintf("embedder \"%s\"", req->embedder->name);
-	ApexRemote	remote = {.peer = req->embedder};
-	char	   *error = NULL;
-	float4	   *vec = NULL;
-	int			dim = 0;
+	ApexEmbedding embedding;
 
 	req->leg->awaiting = NULL;
-	if (resp->error)
-	{
-		ApexLegFailTransport(req->leg, resp, req->embedder, label);
+	if (!ApexLegDecode(req->leg, resp, req->embedder,
+					   psprintf("embedder \"%s\"", req->embedder->name),
+					   ApexEmbedderDecode, req->embedder->conf, &embedding))
 		return;
-	}
-	error = ApexNotJson(resp, &remote);
-	vec = error ? NULL : embed_decode(req->ollama, resp->status, resp->body, &dim,
-									  &error, &remote);
-	if (vec == NULL)
-	{
-		ApexLegFailRemote(req->leg, &remote, "%s: %s", label, error);
-		return;
-	}
 	if (req->cache_ticket)
 		req->leg->call->vectors->store(req->leg->call->vectors, req->cache_ticket,
-									   vec, dim);
-	req->done(req->leg, vec, dim);
+									   embedding.vector, embedding.dim);
+	req->done(req->leg, embedding.vector, embedding.dim);
 }
 
 static void embed_send(EmbedRequest *req);
@@ -220,14 +195,14 @@ ApexEmbedStart(ApexLeg *leg, ApexSource *embedder, const char *text,
 			   ApexEmbedDone done)
 {
 	EmbedRequest *req = palloc0(sizeof(EmbedRequest));
-	const EmbedderConf *conf = embedder->conf;
+	const ApexEmbedderConf *conf = embedder->conf;
 
 	req->leg = leg;
 	req->embedder = embedder;
 	req->text = text;
 	req->done = done;
-	req->ollama = conf->api == EMBEDDER_OLLAMA;
-	req->base64 = !req->ollama && conf->encoding != EMBEDDER_FLOAT;
+	req->ollama = conf->api == APEX_EMBEDDER_OLLAMA;
+	req->base64 = !req->ollama && conf->encoding != APEX_EMBEDDER_FLOAT;
 	if (leg->call->vectors)
 		req->cache_ticket = leg->call->vectors->lookup(leg->call->vectors, embedder,
 													   text, leg, embed_cache_found, req);
@@ -239,7 +214,7 @@ static void
 embed_send(EmbedRequest *req)
 {
 	ApexSource *embedder = req->embedder;
-	const EmbedderConf *conf = embedder->conf;
+	const ApexEmbedderConf *conf = embedder->conf;
 	ApexHttpAuth auth = {0};
 	StringInfoData body;
 
@@ -265,7 +240,7 @@ embed_send(EmbedRequest *req)
 const ApexKind ApexEmbedderKind = {
 	.name = "embedder",
 	.options = embedder_options,
-	.conf_size = sizeof(EmbedderConf),
+	.conf_size = sizeof(ApexEmbedderConf),
 	.check = embedder_check,
 	.targets = ApexUrlTargets,
 };

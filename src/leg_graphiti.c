@@ -26,6 +26,7 @@
 #include "utils/timestamp.h"
 
 #include "leg.h"
+#include "leg_graphiti.h"
 
 static const char *const graphiti_group_fields[] = {"group_ids", "group_id", NULL};
 
@@ -40,13 +41,6 @@ typedef struct GraphitiConf
 	int			max_facts;		/* 0: k */
 	bool		include_invalid;	/* keep facts no longer true */
 } GraphitiConf;
-
-/* What the decoder needs: whether to keep invalid facts, and when "now" is */
-typedef struct GraphitiDecode
-{
-	bool		include_invalid;
-	TimestampTz now;			/* "the past" ends here */
-} GraphitiDecode;
 
 static void graphiti_check_group_ids(const char *name, const char *value);
 
@@ -199,8 +193,8 @@ graphiti_parse_timestamp(const char *s, TimestampTz *result)
  * timestamp, with its value in *value.
  */
 static const char *
-graphiti_stale(const GraphitiDecode *conf, JsonbContainer *fact, bool *stale,
-			   char **value)
+graphiti_stale(const ApexGraphitiState *state, JsonbContainer *fact,
+			   bool *stale, char **value)
 {
 	static const char *const fields[] = {"invalid_at", "expired_at"};
 
@@ -216,7 +210,7 @@ graphiti_stale(const GraphitiDecode *conf, JsonbContainer *fact, bool *stale,
 		if (v->type != jbvString ||
 			!graphiti_parse_timestamp(ApexJsonScalarText(v), &ts))
 			return fields[i];
-		if (ts <= conf->now)
+		if (ts <= state->now)
 			*stale = true;
 	}
 	return NULL;
@@ -237,8 +231,6 @@ graphiti_detail(Jsonb *doc)
 	char	   *msg;
 	StringInfoData buf;
 
-	if (doc == NULL)
-		return NULL;
 	detail = ApexJsonGet(&doc->root, "detail");
 	if (detail && detail->type == jbvString)
 		return ApexJsonScalarText(detail);
@@ -260,30 +252,23 @@ graphiti_detail(Jsonb *doc)
 }
 
 /*
- * Decode a POST /search response (pure; fuzzable: the clock is conf->now).
- * Returns NULL on success with *items set, else the error text (see
- * ApexDecoder).
+ * Decode a POST /search response (pure; fuzzable: the clock is
+ * state->now): see ApexDecoder.
  */
-static char *
-graphiti_decode(const void *arg, long status, StringInfo body, List **items,
-				ApexRemote *remote)
+char *
+ApexGraphitiDecode(const void *state, long status, StringInfo body,
+				   void *result, ApexRemote *remote)
 {
-	const GraphitiDecode *conf = arg;
+	const ApexGraphitiState *decode = state;
+	List	  **items = result;
 	char	   *error = NULL;
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbContainer *facts;
+	char	   *cause;
 
 	*items = NIL;
-	if (status < 200 || status > 299)
-	{
-		remote->text = graphiti_detail(doc);
-		if (remote->text == NULL)
-		{
-			remote->text = body->data;
-			remote->body = true;
-		}
-		return psprintf("HTTP %ld", status);
-	}
+	if ((cause = ApexNot2xx(status, body, doc, graphiti_detail, remote)))
+		return cause;
 	if (doc == NULL)
 		return ApexJsonErrorCause(error, &remote->text);
 	facts = ApexJsonArray(ApexJsonGet(&doc->root, "facts"));
@@ -300,9 +285,9 @@ graphiti_decode(const void *arg, long status, StringInfo body, List **items,
 
 		if (uuid == NULL || uuid->type != jbvString)
 			return "fact without a string \"uuid\"";
-		if (!conf->include_invalid)
+		if (!decode->include_invalid)
 		{
-			if ((field = graphiti_stale(conf, fact, &stale, &value)))
+			if ((field = graphiti_stale(decode, fact, &stale, &value)))
 			{
 				/* the fact's own values are the server's words */
 				remote->text = psprintf("Fact %s has \"%s\": %s.",
@@ -326,15 +311,15 @@ graphiti_done(void *arg, ApexHttpResponse *resp)
 {
 	ApexLeg    *leg = arg;
 
-	((GraphitiDecode *) leg->state)->now = GetCurrentTimestamp();
-	ApexLegComplete(leg, resp, graphiti_decode);
+	((ApexGraphitiState *) leg->state)->now = GetCurrentTimestamp();
+	ApexLegComplete(leg, resp, ApexGraphitiDecode);
 }
 
 static void
 graphiti_start(ApexLeg *leg)
 {
 	const GraphitiConf *conf = leg->source->conf;
-	GraphitiDecode *decode = palloc0(sizeof(GraphitiDecode));
+	ApexGraphitiState *decode = palloc0(sizeof(ApexGraphitiState));
 	int			max_facts = leg->call->query.limit;
 	StringInfoData body;
 	ApexHttpAuth auth = {0};

@@ -23,34 +23,26 @@
 #include "utils/json.h"
 
 #include "leg.h"
+#include "leg_neo4j.h"
 
+/* in the order of APEX_NEO4J_TX, APEX_NEO4J_QUERY */
 static const char *const neo4j_apis[] = {"tx", "query", NULL};
 
-#define NEO4J_QUERY_API 1		/* api 'query': POST /db/{db}/query/v2 */
-
-typedef struct Neo4jConf
-{
-	ApexHttpConf http;
-	char	   *database;
-	int			api;			/* index in neo4j_apis */
-	char	   *statement;		/* Cypher, with $query and $limit */
-} Neo4jConf;
-
 static const ApexOption neo4j_options[] = {
-	APEX_HTTP_URL_OPTION(Neo4jConf),
-	{APEX_OPT("database", APEX_OPTION_STRING, Neo4jConf, database), .dflt = "neo4j"},
-	{APEX_OPT("api", APEX_OPTION_CHOICE, Neo4jConf, api), .dflt = "tx",
+	APEX_HTTP_URL_OPTION(ApexNeo4jConf),
+	{APEX_OPT("database", APEX_OPTION_STRING, ApexNeo4jConf, database), .dflt = "neo4j"},
+	{APEX_OPT("api", APEX_OPTION_CHOICE, ApexNeo4jConf, api), .dflt = "tx",
 	 .choices = neo4j_apis},
-	{APEX_OPT("statement", APEX_OPTION_STRING, Neo4jConf, statement), .required = true},
-	APEX_HTTP_TLS_OPTIONS(Neo4jConf),
+	{APEX_OPT("statement", APEX_OPTION_STRING, ApexNeo4jConf, statement), .required = true},
+	APEX_HTTP_TLS_OPTIONS(ApexNeo4jConf),
 	{NULL}
 };
 
 /* The first entry of an "errors" array as "code: message", or NULL */
 static char *
-neo4j_error(JsonbContainer *doc)
+neo4j_error(Jsonb *doc)
 {
-	JsonbContainer *errors = ApexJsonArray(ApexJsonGet(doc, "errors"));
+	JsonbContainer *errors = ApexJsonArray(ApexJsonGet(&doc->root, "errors"));
 	JsonbContainer *first;
 	char	   *code;
 	char	   *message;
@@ -131,35 +123,28 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 }
 
 /*
- * Decode a tx/commit or query/v2 response (pure; fuzzable).  Returns NULL
- * on success with *items set, else the error text (see ApexDecoder).
+ * Decode a tx/commit or query/v2 response (pure; fuzzable): see
+ * ApexDecoder.  A 2xx may still hold "errors" (see the file header).
  */
-static char *
-neo4j_decode(const void *conf, long status, StringInfo body, List **items,
-			 ApexRemote *remote)
+char *
+ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
+				ApexRemote *remote)
 {
-	bool		query_api = ((const Neo4jConf *) conf)->api == NEO4J_QUERY_API;
+	bool		query_api = ((const ApexNeo4jConf *) state)->api == APEX_NEO4J_QUERY;
+	List	  **items = result;
 	char	   *error = NULL;
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbContainer *columns;
 	JsonbContainer *rows;
-	char	   *neo_error;
+	char	   *cause;
 
 	*items = NIL;
-	neo_error = doc ? neo4j_error(&doc->root) : NULL;
-	if (status < 200 || status > 299)
-	{
-		remote->text = neo_error ? neo_error : body->data;
-		remote->body = neo_error == NULL;
-		return psprintf("HTTP %ld", status);
-	}
+	if ((cause = ApexNot2xx(status, body, doc, neo4j_error, remote)))
+		return cause;
 	if (doc == NULL)
 		return ApexJsonErrorCause(error, &remote->text);
-	if (neo_error)
-	{
-		remote->text = neo_error;
+	if ((remote->text = neo4j_error(doc)))
 		return "the statement failed";
-	}
 
 	if (query_api)
 	{
@@ -201,15 +186,15 @@ neo4j_decode(const void *conf, long status, StringInfo body, List **items,
 static void
 neo4j_done(void *arg, ApexHttpResponse *resp)
 {
-	ApexLegComplete((ApexLeg *) arg, resp, neo4j_decode);
+	ApexLegComplete((ApexLeg *) arg, resp, ApexNeo4jDecode);
 }
 
 static void
 neo4j_start(ApexLeg *leg)
 {
-	const Neo4jConf *conf = leg->source->conf;
+	const ApexNeo4jConf *conf = leg->source->conf;
 	const ApexSecrets *secrets = leg->source->secrets;
-	bool		query_api = conf->api == NEO4J_QUERY_API;
+	bool		query_api = conf->api == APEX_NEO4J_QUERY;
 	StringInfoData body;
 	StringInfoData params;
 	ApexHttpAuth auth = {0};
@@ -240,7 +225,7 @@ neo4j_start(ApexLeg *leg)
 const ApexKind ApexNeo4jKind = {
 	.name = "neo4j",
 	.options = neo4j_options,
-	.conf_size = sizeof(Neo4jConf),
+	.conf_size = sizeof(ApexNeo4jConf),
 	.start = neo4j_start,
 	.targets = ApexUrlTargets,
 };

@@ -29,6 +29,7 @@
 
 #include "io_pg.h"
 #include "leg.h"
+#include "leg_postgres.h"
 
 static const char *const postgres_sslmodes[] = {
 	"disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL
@@ -283,18 +284,18 @@ postgres_sqlstate(const char *code)
 /*
  * Items from a query result (pure; fuzzable through PGresults).  Returns
  * NULL on success with *items set, else the error text in our words, with
- * what the remote server said in *remote (the remote error's message, or a
- * row's values: both may echo the parameters).
+ * what the remote server said in remote->text (the remote error's message,
+ * or a row's values: both may echo the parameters).
  */
-static char *
-postgres_decode(PGresult *res, List **items, char **remote)
+char *
+ApexPostgresDecode(const PGresult *res, List **items, ApexRemote *remote)
 {
 	int			ncols = PQnfields(res);
 	const char **names;
 	const char **values;
 
 	*items = NIL;
-	*remote = NULL;
+	remote->text = NULL;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
@@ -302,7 +303,7 @@ postgres_decode(PGresult *res, List **items, char **remote)
 
 		if (PQresultStatus(res) == PGRES_COMMAND_OK)
 			return "query must be a SELECT returning rows";
-		*remote = pstrdup(primary ? primary : PQresStatus(PQresultStatus(res)));
+		remote->text = pstrdup(primary ? primary : PQresStatus(PQresultStatus(res)));
 		return sqlstate ? psprintf("remote error %s", sqlstate) : "remote error";
 	}
 	names = palloc(sizeof(char *) * Max(ncols, 1));
@@ -320,7 +321,7 @@ postgres_decode(PGresult *res, List **items, char **remote)
 		if (error)
 		{
 			/* it names the column and quotes the value */
-			*remote = error;
+			remote->text = error;
 			return "a score that is not a number";
 		}
 		if (item)
@@ -342,7 +343,7 @@ postgres_done(void *arg, PGresult *res, const char *error, const char *said,
 		ApexLegTimedOut(leg);
 	else if (error)
 		ApexLegFailRemote(leg, &remote, "%s", error);
-	else if ((decode_error = postgres_decode(res, &items, &remote.text)))
+	else if ((decode_error = ApexPostgresDecode(res, &items, &remote)))
 		ApexLegFailRemote(leg, &remote, "%s", decode_error);
 	else
 		ApexLegFinish(leg, items);

@@ -20,26 +20,10 @@
 #include "utils/json.h"
 
 #include "leg.h"
+#include "leg_qdrant.h"
 
+/* in the order of APEX_QDRANT_QUERY, APEX_QDRANT_SEARCH */
 static const char *const qdrant_endpoints[] = {"query", "search", NULL};
-
-/* which endpoint: the index of its name in qdrant_endpoints */
-#define QDRANT_QUERY 0
-#define QDRANT_SEARCH 1			/* deprecated /points/search */
-
-typedef struct QdrantConf
-{
-	ApexHttpConf http;
-	char	   *collection;
-	char	   *embedder;		/* source name, or NULL */
-	int			endpoint;
-	char	   *vector_name;	/* named vector, or NULL */
-	char	   *id_field;		/* payload field holding the id, or NULL */
-	char	   *title_field;
-	char	   *content_field;
-	double		score_threshold;	/* NaN: none */
-	char	   *filter;			/* a JSON object, or NULL */
-} QdrantConf;
 
 /* A JSON object, checked with PostgreSQL's parser */
 static void
@@ -56,27 +40,27 @@ qdrant_check_filter(const char *name, const char *value)
 }
 
 static const ApexOption qdrant_options[] = {
-	APEX_HTTP_URL_OPTION(QdrantConf),
-	{APEX_OPT("collection", APEX_OPTION_STRING, QdrantConf, collection), .required = true},
-	{APEX_OPT("embedder", APEX_OPTION_STRING, QdrantConf, embedder)},
-	{APEX_OPT("endpoint", APEX_OPTION_CHOICE, QdrantConf, endpoint), .dflt = "query",
+	APEX_HTTP_URL_OPTION(ApexQdrantConf),
+	{APEX_OPT("collection", APEX_OPTION_STRING, ApexQdrantConf, collection), .required = true},
+	{APEX_OPT("embedder", APEX_OPTION_STRING, ApexQdrantConf, embedder)},
+	{APEX_OPT("endpoint", APEX_OPTION_CHOICE, ApexQdrantConf, endpoint), .dflt = "query",
 	 .choices = qdrant_endpoints},
-	{APEX_OPT("vector_name", APEX_OPTION_STRING, QdrantConf, vector_name)},
-	{APEX_OPT("id_field", APEX_OPTION_STRING, QdrantConf, id_field)},
-	{APEX_OPT("title_field", APEX_OPTION_STRING, QdrantConf, title_field), .dflt = "title"},
-	{APEX_OPT("content_field", APEX_OPTION_STRING, QdrantConf, content_field),
+	{APEX_OPT("vector_name", APEX_OPTION_STRING, ApexQdrantConf, vector_name)},
+	{APEX_OPT("id_field", APEX_OPTION_STRING, ApexQdrantConf, id_field)},
+	{APEX_OPT("title_field", APEX_OPTION_STRING, ApexQdrantConf, title_field), .dflt = "title"},
+	{APEX_OPT("content_field", APEX_OPTION_STRING, ApexQdrantConf, content_field),
 	 .dflt = "content"},
-	{APEX_OPT("score_threshold", APEX_OPTION_REAL, QdrantConf, score_threshold),
+	{APEX_OPT("score_threshold", APEX_OPTION_REAL, ApexQdrantConf, score_threshold),
 	 .min = -1e9, .max = 1e9},
-	{APEX_OPT("filter", APEX_OPTION_STRING, QdrantConf, filter),
+	{APEX_OPT("filter", APEX_OPTION_STRING, ApexQdrantConf, filter),
 	 .validate = qdrant_check_filter},
-	APEX_HTTP_TLS_OPTIONS(QdrantConf),
+	APEX_HTTP_TLS_OPTIONS(ApexQdrantConf),
 	{NULL}
 };
 
 /* One scored point -> item; NULL (with *error) when it is malformed. */
 static ApexItem *
-qdrant_point(const QdrantConf *conf, JsonbValue *pointv, char **error)
+qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 {
 	JsonbContainer *point = ApexJsonObject(pointv);
 	JsonbContainer *payload;
@@ -105,44 +89,41 @@ qdrant_point(const QdrantConf *conf, JsonbValue *pointv, char **error)
 						score, ApexJsonText(pointv));
 }
 
-/*
- * Decode a points/query or points/search response (pure; fuzzable).
- * Returns NULL on success with *items set, else the error text (see
- * ApexDecoder).
- */
+/* {"status":{"error":"..."}}; a missing API key gets plain text instead */
 static char *
-qdrant_decode(const void *arg, long status, StringInfo body, List **items,
-			  ApexRemote *remote)
+qdrant_error(Jsonb *doc)
 {
-	const QdrantConf *conf = arg;
+	return ApexJsonScalarText(ApexJsonGet(ApexJsonObject(ApexJsonGet(&doc->root, "status")),
+										  "error"));
+}
+
+/*
+ * Decode a points/query or points/search response (pure; fuzzable): see
+ * ApexDecoder.
+ */
+char *
+ApexQdrantDecode(const void *state, long status, StringInfo body, void *result,
+				 ApexRemote *remote)
+{
+	const ApexQdrantConf *conf = state;
+	List	  **items = result;
 	char	   *error = NULL;
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
-	JsonbValue *result;
+	JsonbValue *points_value;
 	JsonbContainer *points;
+	char	   *cause;
 
 	*items = NIL;
-	if (status < 200 || status > 299)
-	{
-		/* {"status":{"error":"..."}}; a missing API key gets plain text */
-		JsonbValue *msg = doc ? ApexJsonGet(ApexJsonObject(ApexJsonGet(&doc->root, "status")),
-											"error") : NULL;
-
-		remote->text = ApexJsonScalarText(msg);
-		if (remote->text == NULL)
-		{
-			remote->text = body->data;
-			remote->body = true;
-		}
-		return psprintf("HTTP %ld", status);
-	}
+	if ((cause = ApexNot2xx(status, body, doc, qdrant_error, remote)))
+		return cause;
 	if (doc == NULL)
 		return ApexJsonErrorCause(error, &remote->text);
-	result = ApexJsonGet(&doc->root, "result");
-	if (conf->endpoint != QDRANT_SEARCH)
-		result = ApexJsonGet(ApexJsonObject(result), "points");
-	points = ApexJsonArray(result);
+	points_value = ApexJsonGet(&doc->root, "result");
+	if (conf->endpoint != APEX_QDRANT_SEARCH)
+		points_value = ApexJsonGet(ApexJsonObject(points_value), "points");
+	points = ApexJsonArray(points_value);
 	if (points == NULL)
-		return conf->endpoint == QDRANT_SEARCH ? "response has no \"result\" array"
+		return conf->endpoint == APEX_QDRANT_SEARCH ? "response has no \"result\" array"
 			: "response has no \"result.points\" array";
 	for (int i = 0; i < ApexJsonLength(points); i++)
 	{
@@ -158,14 +139,14 @@ qdrant_decode(const void *arg, long status, StringInfo body, List **items,
 static void
 qdrant_done(void *arg, ApexHttpResponse *resp)
 {
-	ApexLegComplete((ApexLeg *) arg, resp, qdrant_decode);
+	ApexLegComplete((ApexLeg *) arg, resp, ApexQdrantDecode);
 }
 
 static void
 qdrant_search(ApexLeg *leg, float4 *vector, int dim)
 {
-	const QdrantConf *conf = leg->source->conf;
-	bool		search = conf->endpoint == QDRANT_SEARCH;
+	const ApexQdrantConf *conf = leg->source->conf;
+	bool		search = conf->endpoint == APEX_QDRANT_SEARCH;
 	const char *using = conf->vector_name;
 	StringInfoData body;
 	StringInfoData path;
@@ -234,13 +215,13 @@ qdrant_start(ApexLeg *leg)
 static const char *
 qdrant_embedder(const void *conf)
 {
-	return ((const QdrantConf *) conf)->embedder;
+	return ((const ApexQdrantConf *) conf)->embedder;
 }
 
 const ApexKind ApexQdrantKind = {
 	.name = "qdrant",
 	.options = qdrant_options,
-	.conf_size = sizeof(QdrantConf),
+	.conf_size = sizeof(ApexQdrantConf),
 	.embedder = qdrant_embedder,
 	.start = qdrant_start,
 	.targets = ApexUrlTargets,

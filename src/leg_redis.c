@@ -61,22 +61,13 @@ static const ApexOption redis_options[] = {
 	{NULL}
 };
 
-typedef struct RedisHit
-{
-	char	   *id;
-	int			matches;		/* query terms whose set holds the item */
-	double		recency;		/* best score in those sets */
-} RedisHit;
-
+/* The leg's part of a search: the connection, and the round's replies due */
 typedef struct RedisSearch
 {
 	ApexLeg    *leg;
 	ApexRedis  *r;
 	int			waiting;		/* replies still due in this round */
-	List	   *hits;			/* RedisHit * */
-	RedisHit  **best;			/* the hits whose hashes are fetched */
-	int			nbest;
-	List	   *items;
+	ApexRedisDecodeState decode;
 	long		connect_timeout_ms;
 } RedisSearch;
 
@@ -158,8 +149,8 @@ redis_terms(const char *text)
 static int
 redis_hit_cmp(const void *a, const void *b)
 {
-	const RedisHit *x = *(RedisHit *const *) a;
-	const RedisHit *y = *(RedisHit *const *) b;
+	const ApexRedisHit *x = *(ApexRedisHit *const *) a;
+	const ApexRedisHit *y = *(ApexRedisHit *const *) b;
 
 	if (x->matches != y->matches)
 		return y->matches - x->matches;
@@ -168,129 +159,174 @@ redis_hit_cmp(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
+/* An error reply: the reason in our words, the server's in *remote */
+static char *
+redis_error_reply(const redisReply *reply, ApexRemote *remote)
+{
+	remote->text = pstrdup(reply->str);
+	return "error reply";
+}
+
 /*
- * A failed command: no reply (error and remote as ApexRedisDone has them),
- * or an error reply, whose text is the server's words.
+ * Decode one term's set (ZREVRANGE ... WITHSCORES: member, score, ...):
+ * its members join state->hits.  Returns NULL, or why the search fails
+ * (see ApexDecoder).  Pure, as are ApexRedisRank and ApexRedisDecodeItem.
  */
-static void
-redis_fail(RedisSearch *s, redisReply *reply, const char *error,
-		   const char *remote)
+char *
+ApexRedisDecodeTerm(ApexRedisDecodeState *state, const redisReply *reply,
+					ApexRemote *remote)
 {
-	ApexRemote	said = {.peer = s->leg->source};
-
-	said.text = (char *) (reply ? reply->str : remote);
-	ApexLegFailRemote(s->leg, &said, "%s", reply ? "error reply" : error);
-}
-
-/* One item hash arrived (HGETALL: field, value, field, value, ...) */
-static void
-redis_item_done(void *arg, redisReply *reply, const char *error,
-				const char *remote)
-{
-	RedisSearch *s = arg;
-	const ApexRedisConf *conf = s->leg->source->conf;
-	const char *title_field = conf->title_field;
-	const char *content_field = conf->content_field;
-	RedisHit   *hit = s->best[s->nbest - s->waiting];
-	const char *title = NULL;
-	const char *content = NULL;
-	StringInfoData raw;
-
-	s->waiting--;
-	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
-	{
-		redis_fail(s, reply, error, remote);
-		return;
-	}
-	initStringInfo(&raw);
-	appendStringInfo(&raw, "{\"matched_terms\":%d,\"recency\":", hit->matches);
-	ApexJsonAppendNumber(&raw, hit->recency);
-	for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2)
-	{
-		redisReply *f = reply->element[i];
-		redisReply *v = reply->element[i + 1];
-
-		if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
-			!pg_verifymbstr(f->str, f->len, true) || !pg_verifymbstr(v->str, v->len, true))
-			continue;
-		appendStringInfoChar(&raw, ',');
-		escape_json(&raw, f->str);
-		appendStringInfoChar(&raw, ':');
-		escape_json(&raw, v->str);
-		if (strcmp(f->str, title_field) == 0)
-			title = v->str;
-		else if (strcmp(f->str, content_field) == 0)
-			content = v->str;
-	}
-	appendStringInfoChar(&raw, '}');
-	/* an id whose hash is gone (expired) is no longer remembered */
-	if (reply->elements > 0)
-		s->items = lappend(s->items, ApexItemMake(hit->id, title, content,
-												  hit->matches, raw.data));
-	if (s->waiting == 0)
-		ApexLegFinish(s->leg, s->items);
-}
-
-/* One term's set arrived (ZREVRANGE ... WITHSCORES: member, score, ...) */
-static void
-redis_term_done(void *arg, redisReply *reply, const char *error,
-				const char *remote)
-{
-	RedisSearch *s = arg;
-
-	s->waiting--;
-	if (reply == NULL || reply->type == REDIS_REPLY_ERROR)
-	{
-		redis_fail(s, reply, error, remote);
-		return;
-	}
+	if (reply->type == REDIS_REPLY_ERROR)
+		return redis_error_reply(reply, remote);
 	for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2)
 	{
 		const char *id = reply->element[i]->str;
 		const char *score_text = reply->element[i + 1]->str;
 		double		score;
-		RedisHit   *hit = NULL;
+		ApexRedisHit *hit = NULL;
 		ListCell   *lc;
 
 		/* nil, integer or array elements have no text */
 		if (id == NULL || score_text == NULL || !pg_verifymbstr(id, strlen(id), true))
 			continue;
 		score = strtod(score_text, NULL);
-		foreach(lc, s->hits)
+		foreach(lc, state->hits)
 		{
-			if (strcmp(((RedisHit *) lfirst(lc))->id, id) == 0)
+			if (strcmp(((ApexRedisHit *) lfirst(lc))->id, id) == 0)
 				hit = lfirst(lc);
 		}
 		if (hit == NULL)
 		{
-			hit = palloc0(sizeof(RedisHit));
+			hit = palloc0(sizeof(ApexRedisHit));
 			hit->id = pstrdup(id);
 			hit->recency = score;
-			s->hits = lappend(s->hits, hit);
+			state->hits = lappend(state->hits, hit);
 		}
 		hit->matches++;
 		hit->recency = Max(hit->recency, score);
 	}
+	return NULL;
+}
+
+/*
+ * Every term answered: rank the hits by the terms they match, then by
+ * recency.  Returns the ids of the best (at most limit, best first) whose
+ * hashes to ask for next; NIL when there are none.
+ */
+List *
+ApexRedisRank(ApexRedisDecodeState *state, int limit)
+{
+	int			nhits = list_length(state->hits);
+	List	   *ids = NIL;
+
+	state->nbest = Min(nhits, limit);
+	if (state->nbest == 0)
+		return NIL;
+	state->best = palloc(sizeof(ApexRedisHit *) * nhits);
+	for (int i = 0; i < nhits; i++)
+		state->best[i] = list_nth(state->hits, i);
+	qsort(state->best, nhits, sizeof(ApexRedisHit *), redis_hit_cmp);
+	for (int i = 0; i < state->nbest; i++)
+		ids = lappend(ids, state->best[i]->id);
+	return ids;
+}
+
+/*
+ * Decode the hash of the i-th id ApexRedisRank asked for (HGETALL: field,
+ * value, field, value, ...): an item joins state->items, unless the hash
+ * is gone.  Returns NULL, or why the search fails (see ApexDecoder).
+ */
+char *
+ApexRedisDecodeItem(ApexRedisDecodeState *state, int i, const redisReply *reply,
+					ApexRemote *remote)
+{
+	const ApexRedisHit *hit = state->best[i];
+	const char *title = NULL;
+	const char *content = NULL;
+	StringInfoData raw;
+
+	Assert(i >= 0 && i < state->nbest);
+	if (reply->type == REDIS_REPLY_ERROR)
+		return redis_error_reply(reply, remote);
+	initStringInfo(&raw);
+	appendStringInfo(&raw, "{\"matched_terms\":%d,\"recency\":", hit->matches);
+	ApexJsonAppendNumber(&raw, hit->recency);
+	for (size_t f = 0; reply->type == REDIS_REPLY_ARRAY && f + 1 < reply->elements; f += 2)
+	{
+		const redisReply *field = reply->element[f];
+		const redisReply *value = reply->element[f + 1];
+
+		if (field->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING ||
+			!pg_verifymbstr(field->str, field->len, true) ||
+			!pg_verifymbstr(value->str, value->len, true))
+			continue;
+		appendStringInfoChar(&raw, ',');
+		escape_json(&raw, field->str);
+		appendStringInfoChar(&raw, ':');
+		escape_json(&raw, value->str);
+		if (strcmp(field->str, state->conf->title_field) == 0)
+			title = value->str;
+		else if (strcmp(field->str, state->conf->content_field) == 0)
+			content = value->str;
+	}
+	appendStringInfoChar(&raw, '}');
+	/* an id whose hash is gone (expired) is no longer remembered */
+	if (reply->elements > 0)
+		state->items = lappend(state->items, ApexItemMake(hit->id, title, content,
+														  hit->matches, raw.data));
+	return NULL;
+}
+
+/* One item hash arrived, or none (error and remote as ApexRedisDone has them) */
+static void
+redis_item_done(void *arg, redisReply *reply, const char *error,
+				const char *remote)
+{
+	RedisSearch *s = arg;
+	ApexRemote	said = {.peer = s->leg->source, .text = (char *) remote};
+	/* replies come in the order the commands were sent */
+	int			i = s->decode.nbest - s->waiting;
+	const char *cause = error;
+
+	s->waiting--;
+	if (reply == NULL || (cause = ApexRedisDecodeItem(&s->decode, i, reply, &said)))
+		ApexLegFailRemote(s->leg, &said, "%s", cause);
+	else if (s->waiting == 0)
+		ApexLegFinish(s->leg, s->decode.items);
+}
+
+/* One term's set arrived, or none: once all did, ask for the best items */
+static void
+redis_term_done(void *arg, redisReply *reply, const char *error,
+				const char *remote)
+{
+	RedisSearch *s = arg;
+	const ApexRedisConf *conf = s->leg->source->conf;
+	ApexRemote	said = {.peer = s->leg->source, .text = (char *) remote};
+	const char *cause = error;
+	List	   *ids;
+	ListCell   *lc;
+
+	s->waiting--;
+	if (reply == NULL || (cause = ApexRedisDecodeTerm(&s->decode, reply, &said)))
+	{
+		ApexLegFailRemote(s->leg, &said, "%s", cause);
+		return;
+	}
 	if (s->waiting > 0 || s->leg->done)
 		return;
 
-	/* every term answered: fetch the best items */
-	s->nbest = Min(list_length(s->hits), s->leg->call->query.limit);
-	if (s->nbest == 0)
+	ids = ApexRedisRank(&s->decode, s->leg->call->query.limit);
+	if (ids == NIL)
 	{
 		ApexLegFinish(s->leg, NIL);
 		return;
 	}
-	s->best = palloc(sizeof(RedisHit *) * list_length(s->hits));
-	for (int i = 0; i < list_length(s->hits); i++)
-		s->best[i] = list_nth(s->hits, i);
-	qsort(s->best, list_length(s->hits), sizeof(RedisHit *), redis_hit_cmp);
-	s->waiting = s->nbest;
-	for (int i = 0; i < s->nbest; i++)
+	s->waiting = list_length(ids);
+	foreach(lc, ids)
 		ApexRedisCommand(s->r, s->leg->call, s->leg, redis_item_done, s, 2,
 						 (const char *[]) {"HGETALL",
-						 psprintf(((const ApexRedisConf *) s->leg->source->conf)->item_key,
-								  s->best[i]->id)});
+						 psprintf(conf->item_key, (char *) lfirst(lc))});
 }
 
 /* The connect timeout passed: fail unless connected (the leg's clock runs on) */
@@ -313,6 +349,7 @@ redis_start(ApexLeg *leg)
 	ListCell   *lc;
 
 	s->leg = leg;
+	s->decode.conf = leg->source->conf;
 	leg->state = s;
 	if (terms == NIL)
 	{

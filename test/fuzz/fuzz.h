@@ -7,7 +7,9 @@
  * Every target gets the input as a NUL-terminated copy of exactly
  * size + 1 malloc'd bytes, runs in a short-lived memory context, and
  * reports a broken invariant through FuzzFail(), which aborts so that
- * libFuzzer keeps the input as a crash artifact.
+ * libFuzzer keeps the input as a crash artifact.  A target reaches a kind
+ * only through the decoder its header exports (src/leg_<kind>.h), and is
+ * compiled and linked as a file of its own.
  *
  * IDENTIFICATION
  *		  test/fuzz/fuzz.h

@@ -2,8 +2,8 @@
  *
  * fuzz_http.c
  *		  Fuzz targets for ApexJsonParse and the decoders of the HTTP kinds
- *		  (neo4j, qdrant, graphiti, embedder), reached by #including their
- *		  leg files (see fuzz_main.c).
+ *		  (neo4j, qdrant, graphiti, embedder), called as the legs call them
+ *		  (see ApexDecoder in src/leg.h).
  *
  * json: the whole input is the text.  ApexJsonParse must not throw, and
  * what it accepts must print (JsonbToCString), and the printed text must
@@ -28,13 +28,19 @@
  */
 #include "postgres.h"
 
-#include "fuzz.h"
+#include <math.h>
+
+#include "datatype/timestamp.h"
+#include "utils/datetime.h"
+
+#include "json.h"
+#include "leg_embedder.h"
+#include "leg_graphiti.h"
+#include "leg_neo4j.h"
+#include "leg_qdrant.h"
 #include "vector.h"
 
-#include "leg_neo4j.c"
-#include "leg_qdrant.c"
-#include "leg_graphiti.c"
-#include "leg_embedder.c"
+#include "fuzz.h"
 
 static const long fuzz_statuses[] = {200, 202, 299, 300, 400, 401, 422, 500};
 
@@ -61,6 +67,13 @@ fuzz_body(const uint8 *data, size_t size)
 	body.maxlen = body.len + 1;
 	body.cursor = 0;
 	return body;
+}
+
+/* Midnight UTC of a day */
+static TimestampTz
+fuzz_midnight(int year, int month, int day)
+{
+	return (TimestampTz) (date2j(year, month, day) - POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
 }
 
 /*
@@ -109,12 +122,12 @@ void
 FuzzNeo4j(const uint8 *data, size_t size)
 {
 	uint8		variant = fuzz_variant(data, size);
-	Neo4jConf	conf = {.api = (variant & 1) ? NEO4J_QUERY_API : 0};
+	ApexNeo4jConf conf = {.api = (variant & 1) ? APEX_NEO4J_QUERY : APEX_NEO4J_TX};
 	StringInfoData body = fuzz_body(data, size);
 	List	   *items;
 	ApexRemote	remote = {0};
-	char	   *error = neo4j_decode(&conf, fuzz_status(variant), &body, &items,
-									 &remote);
+	char	   *error = ApexNeo4jDecode(&conf, fuzz_status(variant), &body, &items,
+										&remote);
 
 	fuzz_check_decoded(fuzz_status(variant), error, items, &remote);
 }
@@ -123,8 +136,8 @@ void
 FuzzQdrant(const uint8 *data, size_t size)
 {
 	uint8		variant = fuzz_variant(data, size);
-	QdrantConf	conf = {
-		.endpoint = (variant & 1) ? QDRANT_SEARCH : QDRANT_QUERY,
+	ApexQdrantConf conf = {
+		.endpoint = (variant & 1) ? APEX_QDRANT_SEARCH : APEX_QDRANT_QUERY,
 		.id_field = (variant & 0x40) ? "uid" : NULL,
 		.title_field = (variant & 0x80) ? "name" : "title",
 		.content_field = (variant & 0x80) ? "text" : "content",
@@ -132,8 +145,8 @@ FuzzQdrant(const uint8 *data, size_t size)
 	StringInfoData body = fuzz_body(data, size);
 	List	   *items;
 	ApexRemote	remote = {0};
-	char	   *error = qdrant_decode(&conf, fuzz_status(variant), &body, &items,
-									  &remote);
+	char	   *error = ApexQdrantDecode(&conf, fuzz_status(variant), &body, &items,
+										 &remote);
 
 	fuzz_check_decoded(fuzz_status(variant), error, items, &remote);
 }
@@ -142,16 +155,14 @@ void
 FuzzGraphiti(const uint8 *data, size_t size)
 {
 	uint8		variant = fuzz_variant(data, size);
-	GraphitiDecode conf = {.include_invalid = variant & 1};
+	ApexGraphitiState state = {.include_invalid = variant & 1};
 	StringInfoData body = fuzz_body(data, size);
 	List	   *items;
 	ApexRemote	remote = {0};
 	char	   *error;
 
-	if (!graphiti_parse_timestamp((variant & 0x40) ? "2000-01-01T00:00:00Z"
-								  : "2025-06-01T00:00:00Z", &conf.now))
-		FuzzFail("the harness' own timestamp does not parse");
-	error = graphiti_decode(&conf, fuzz_status(variant), &body, &items, &remote);
+	state.now = (variant & 0x40) ? fuzz_midnight(2000, 1, 1) : fuzz_midnight(2025, 6, 1);
+	error = ApexGraphitiDecode(&state, fuzz_status(variant), &body, &items, &remote);
 	fuzz_check_decoded(fuzz_status(variant), error, items, &remote);
 }
 
@@ -164,16 +175,20 @@ FuzzEmbed(const uint8 *data, size_t size)
 {
 	uint8		variant = fuzz_variant(data, size);
 	long		status = fuzz_status(variant);
+	ApexEmbedderConf conf = {
+		.api = (variant & 1) ? APEX_EMBEDDER_OLLAMA : APEX_EMBEDDER_OPENAI,
+	};
 	StringInfoData body = fuzz_body(data, size);
-	int			dim = 0;
-	char	   *error = NULL;
+	ApexEmbedding embedding;
 	ApexRemote	remote = {0};
-	float4	   *vec = embed_decode(variant & 1, status, &body, &dim, &error, &remote);
+	char	   *error = ApexEmbedderDecode(&conf, status, &body, &embedding, &remote);
+	float4	   *vec = embedding.vector;
+	int			dim = embedding.dim;
 	char	   *cached;
 	float4	   *back;
 	int			back_dim;
 
-	if (vec == NULL)
+	if (error)
 	{
 		if (remote.text)
 			FuzzCheckRemote(remote.text, remote.body);
@@ -184,7 +199,7 @@ FuzzEmbed(const uint8 *data, size_t size)
 		FuzzFail("a server's words without an error");
 	if (status < 200 || status > 299)
 		FuzzFail("HTTP %ld decoded as a vector", status);
-	if (dim <= 0)
+	if (vec == NULL || dim <= 0)
 		FuzzFail("vector of dimension %d", dim);
 	for (int i = 0; i < dim; i++)
 		if (isnan(vec[i]) || isinf(vec[i]))

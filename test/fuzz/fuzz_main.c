@@ -7,13 +7,12 @@
  *
  * Design.  The decoders use palloc, jsonb_in and numeric, so they run in a
  * real backend rather than against stubs: the harness is a test-only
- * module, apex_fuzz.so, made of the product's sources in src/ (built with
- * clang, -fsanitize=fuzzer-no-link,address) plus these files, which
- * #include the leg files they fuzz to reach their static decoders without
- * touching product code (so those are not linked a second time).
- * libFuzzer's no-main runtime is linked in; SELECT apex_fuzz(target,
- * flags) hands the flags to LLVMFuzzerRunDriver(), which never returns:
- * libFuzzer exits the process when done or on a finding.  run.sh calls it
+ * module, apex_fuzz.so, made of every source in src/ (built with clang,
+ * -fsanitize=fuzzer-no-link,address) plus these files, which call the pure
+ * decoders each kind exports in its header (src/leg_<kind>.h) exactly as
+ * the legs call them.  libFuzzer's no-main runtime is linked in; SELECT
+ * apex_fuzz(target, flags) hands the flags to LLVMFuzzerRunDriver(), which
+ * never returns: libFuzzer exits the process when done or on a finding.  run.sh calls it
  * from "postgres --single" on a scratch cluster, with the ASan runtime
  * preloaded (the postgres binary itself is not instrumented).
  *

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_postgres.c
- *		  Fuzz target for the postgres kind's result decoding, on PGresults
- *		  built with libpq's own constructors.
+ *		  Fuzz target for the postgres kind's result decoder
+ *		  (ApexPostgresDecode), on PGresults built with libpq's own
+ *		  constructors.
  *
  * Byte 0 picks the result status (mod 4: tuples, command ok, fatal error,
  * empty query; seeds start with '0'..'3').  The rest is a table as COPY's
@@ -19,11 +20,12 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 
-#include "fuzz.h"
+#include "leg_postgres.h"
 
-#include "leg_postgres.c"
+#include "fuzz.h"
 
 #define FUZZ_PG_MAX_COLUMNS 16
 
@@ -68,7 +70,7 @@ FuzzPostgres(const uint8 *data, size_t size)
 	int			ncols;
 	List	   *items;
 	char	   *error;
-	char	   *remote;
+	ApexRemote	remote = {0};
 
 	if (!pg_verifymbstr(p, end - p, true))
 		return;
@@ -95,9 +97,11 @@ FuzzPostgres(const uint8 *data, size_t size)
 		}
 	}
 
-	error = postgres_decode(res, &items, &remote);
-	if (remote)
-		FuzzCheckRemote(remote, false);
+	error = ApexPostgresDecode(res, &items, &remote);
+	if (remote.text && error == NULL)
+		FuzzFail("a server's words without an error");
+	if (remote.text)
+		FuzzCheckRemote(remote.text, remote.body);
 	if (error)
 		FuzzCheckError(error);
 	else if (list_length(items) > PQntuples(res))

@@ -1,22 +1,24 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_redis.c
- *		  Fuzz target for the redis kind's reply decoding: a whole search
+ *		  Fuzz target for the redis kind's reply decoder: a whole search
  *		  (ZREVRANGE replies, ranking, HGETALL replies) driven by RESP bytes.
  *
  * The input is what the server would send: byte 0 sets the query (1 + bits
  * 0-1 terms, limit 1 + bits 2-4; seeds start with '0'..'3': 1..4 terms,
  * limit 5), the rest is read by hiredis' own reader, as the connection
- * would.  The leg's callbacks get the replies in order: one per term, then
- * one per HGETALL the leg asked for.  Once the input runs out, or the
- * reader meets a protocol error, every further callback gets no reply and
- * an error, as when hiredis drops the connection.
+ * would.  The decoder is driven as leg_redis.c drives it: one reply per
+ * term to ApexRedisDecodeTerm, then ApexRedisRank, then one reply per id
+ * it asked for to ApexRedisDecodeItem, in order.
  *
- * leg_redis.c is #included with ApexRedisCommand renamed to a recorder, so
- * the HGETALL commands it sends are captured instead of reaching a socket;
- * its search state is built here as redis_start() would build it.  After
- * every callback ran, the leg must be done: failed with a valid message, or
- * finished with at most `limit` valid items.
+ * The search ends early, and the leg fails, at the first reply the decoder
+ * rejects (its reason must be valid text, the server's words must go
+ * through the masker), or when the input runs out or the reader meets a
+ * protocol error (io_redis.c then reports hiredis' words, which quote the
+ * server: they go through the masker too).  Otherwise every reply asked
+ * for was decoded and the leg finishes with the items: ranking asks for
+ * min(hits, limit) ids, and the items are valid, one for each id whose
+ * hash exists, in the order asked, so never more than `limit`.
  *
  * IDENTIFICATION
  *		  test/fuzz/fuzz_redis.c
@@ -25,101 +27,97 @@
  */
 #include "postgres.h"
 
-#include "io_redis.h"
+#include "leg_redis.h"
 
 #include "fuzz.h"
 
-/* A command the leg sent: who gets its reply */
-typedef struct FuzzRedisSent
-{
-	ApexRedisDone done;
-	void	   *arg;
-} FuzzRedisSent;
-
-static List *fuzz_redis_sent;
-
-static void fuzz_redis_command(ApexRedis *r, void *owner, void *party,
-							   ApexRedisDone done, void *arg, int argc,
-							   const char **argv);
-
-#define ApexRedisCommand fuzz_redis_command
-#include "leg_redis.c"
-#undef ApexRedisCommand
-
-static void
-fuzz_redis_command(ApexRedis *r, void *owner, void *party, ApexRedisDone done,
-				   void *arg, int argc, const char **argv)
-{
-	FuzzRedisSent *sent = palloc(sizeof(FuzzRedisSent));
-
-	if (argc != 2 || strcmp(argv[0], "HGETALL") != 0)
-		FuzzFail("unexpected command %s with %d arguments", argv[0], argc);
-	sent->done = done;
-	sent->arg = arg;
-	fuzz_redis_sent = lappend(fuzz_redis_sent, sent);
-}
-
 /*
- * Hand the next reply (or the connection's end) to done; a protocol error
- * is reported as io_redis.c reports it (hiredis' words quote the server).
+ * The next reply, or NULL when the input ran out or the reader met a
+ * protocol error; the caller frees it.
  */
-static void
-fuzz_redis_reply(redisReader *reader, const char **error, const char **remote,
-				 ApexRedisDone done, void *arg)
+static redisReply *
+fuzz_redis_next(redisReader *reader)
 {
 	void	   *reply = NULL;
 
-	if (*error == NULL && redisReaderGetReply(reader, &reply) != REDIS_OK)
+	if (redisReaderGetReply(reader, &reply) != REDIS_OK)
+		FuzzCheckRemote(pstrdup(reader->errstr), false);
+	return reply;
+}
+
+/* What the decoder made of one reply: a valid reason, or no server's words */
+static bool
+fuzz_redis_decoded(char *error, ApexRemote *remote)
+{
+	if (remote->text && error == NULL)
+		FuzzFail("a server's words without an error");
+	if (remote->text)
+		FuzzCheckRemote(remote->text, remote->body);
+	if (error)
+		FuzzCheckError(error);
+	return error == NULL;
+}
+
+/* Decode the term replies, rank, decode the item replies: see the header */
+static void
+fuzz_redis_search(redisReader *reader, ApexRedisDecodeState *state, int nterms,
+				  int limit)
+{
+	ApexRemote	remote = {0};
+	redisReply *reply;
+	List	   *ids;
+	ListCell   *lc;
+	ListCell   *item;
+	char	   *error;
+
+	for (int i = 0; i < nterms; i++)
 	{
-		*error = "protocol error";
-		*remote = pstrdup(reader->errstr);
-	}
-	if (*error == NULL && reply == NULL)
-		*error = "connection closed";
-	done(arg, reply, reply ? NULL : *error, reply ? NULL : *remote);
-	if (reply)
+		if ((reply = fuzz_redis_next(reader)) == NULL)
+			return;
+		error = ApexRedisDecodeTerm(state, reply, &remote);
 		freeReplyObject(reply);
+		if (!fuzz_redis_decoded(error, &remote))
+			return;
+	}
+
+	ids = ApexRedisRank(state, limit);
+	if (list_length(ids) != Min(list_length(state->hits), limit))
+		FuzzFail("%d ids asked for of %d hits, limit %d", list_length(ids),
+				 list_length(state->hits), limit);
+	foreach(lc, ids)
+	{
+		if ((reply = fuzz_redis_next(reader)) == NULL)
+			return;
+		error = ApexRedisDecodeItem(state, foreach_current_index(lc), reply, &remote);
+		freeReplyObject(reply);
+		if (!fuzz_redis_decoded(error, &remote))
+			return;
+	}
+
+	/* every reply decoded: the leg finishes with these items */
+	FuzzCheckItems(state->items);
+	item = list_head(state->items);
+	foreach(lc, ids)
+	{
+		if (item && strcmp(((ApexItem *) lfirst(item))->id, lfirst(lc)) == 0)
+			item = lnext(state->items, item);
+	}
+	if (item)
+		FuzzFail("item \"%s\" is not one of the %d ids asked for, in their order",
+				 ((ApexItem *) lfirst(item))->id, list_length(ids));
 }
 
 void
 FuzzRedis(const uint8 *data, size_t size)
 {
 	uint8		variant = size > 0 ? data[0] : 0;
-	int			nterms = 1 + (variant & 3);
 	ApexRedisConf conf = {.term_key = "mem:term:%s", .item_key = "mem:item:%s",
 	.title_field = "title", .content_field = "content"};
-	ApexSource	source = {.name = "fuzz", .conf = &conf};
-	ApexCall	call = {.query.limit = 1 + ((variant >> 2) & 7)};
-	ApexLeg		leg = {.call = &call, .source = &source};
-	RedisSearch s = {.leg = &leg, .waiting = nterms};
+	ApexRedisDecodeState state = {.conf = &conf};
 	redisReader *reader = redisReaderCreate();
-	const char *error = NULL;
-	const char *remote = NULL;
-	ListCell   *lc;
 
-	leg.state = &s;
-	fuzz_redis_sent = NIL;
 	if (size > 1 && redisReaderFeed(reader, (const char *) data + 1, size - 1) != REDIS_OK)
 		FuzzFail("hiredis refused the input");
-	for (int i = 0; i < nterms; i++)
-		fuzz_redis_reply(reader, &error, &remote, redis_term_done, &s);
-	/* the list grows only before the first HGETALL reply is handed out */
-	foreach(lc, fuzz_redis_sent)
-	{
-		FuzzRedisSent *sent = lfirst(lc);
-
-		fuzz_redis_reply(reader, &error, &remote, sent->done, sent->arg);
-	}
+	fuzz_redis_search(reader, &state, 1 + (variant & 3), 1 + ((variant >> 2) & 7));
 	redisReaderFree(reader);
-
-	if (!leg.done)
-		FuzzFail("every reply arrived and the leg is not done");
-	if (leg.remote)
-		FuzzCheckRemote(leg.remote->text, leg.remote->body);
-	if (leg.error)
-		FuzzCheckError(leg.error);
-	else if (list_length(leg.items) > call.query.limit)
-		FuzzFail("%d items for limit %d", list_length(leg.items), call.query.limit);
-	else
-		FuzzCheckItems(leg.items);
 }

@@ -1,0 +1,23 @@
+/*-------------------------------------------------------------------------
+ *
+ * leg_postgres.h
+ *		  The result decoder of a postgres source, exported for the fuzz
+ *		  harness (test/fuzz).
+ *
+ * IDENTIFICATION
+ *		  src/leg_postgres.h
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef APEX_LEG_POSTGRES_H
+#define APEX_LEG_POSTGRES_H
+
+#include "libpq-fe.h"
+
+#include "apex_router.h"
+
+/* in leg_postgres.c */
+extern char *ApexPostgresDecode(const PGresult *res, List **items,
+								ApexRemote *remote);
+
+#endif							/* APEX_LEG_POSTGRES_H */
