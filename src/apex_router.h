@@ -29,7 +29,8 @@ typedef struct ApexCall ApexCall;
 
 /*
  * One source kind: its options and its behaviour.  Every kind lives in its
- * own leg_<kind>.c and is listed once in source_kinds.c.
+ * own leg_<kind>.c (with leg_<kind>.h when its decoder is exported) and is
+ * listed once in source_kinds.c.
  */
 typedef struct ApexKind
 {
