@@ -1,5 +1,8 @@
 -- The result cache in Redis (apex_router.cache_source), in both modes.
 -- Proof of hits and misses: the test servers' request log.
+\set roles 'apex_carol'
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 CREATE SERVER cache FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'redis', host '127.0.0.1', port '6390', key_prefix 'apextest:', ttl_s '60');
 CREATE USER MAPPING FOR PUBLIC SERVER cache OPTIONS (password 'redis-pass');

@@ -6,6 +6,8 @@
 -- gone well before the 60 s (the bound below is 30 s; it takes
 -- milliseconds), with "connection to client lost" in the server log, as
 -- client_connection_check_interval would report it.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 CREATE EXTENSION dblink;
 CREATE SERVER cg_hang FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000/__fault/hang', timeout_ms '60000');

@@ -6,6 +6,8 @@
 -- The SQL leg runs read-only and is rolled back, so it cannot write its
 -- times to a table: temporary sequences (not transactional, and writable in a
 -- read-only transaction) carry them out, in microseconds since the epoch.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 CREATE TEMP SEQUENCE sql_leg_started MINVALUE 0;
 CREATE TEMP SEQUENCE sql_leg_finished MINVALUE 0;
 CREATE FUNCTION slow_notes(q text, n int) RETURNS SETOF notes LANGUAGE plpgsql AS $$

@@ -1,3 +1,43 @@
+-- Deadlines: the call's (the timeout_ms argument, apex_router.call_timeout_ms),
+-- statement_timeout, and each leg's budget (its source's timeout_ms, capped
+-- by the call's).
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
+
+-- the call's own timeout_ms caps every leg
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/delay=3000');
+SELECT count(*) FROM apex_route('Sarah roadmap', k => 5, timeout_ms => 1000);
+
+-- statement_timeout and cancel end the call with an ERROR, the session goes on
+SET statement_timeout = '300ms';
+SELECT count(*) FROM apex_route('Sarah roadmap', k => 5);
+RESET statement_timeout;
+
+-- apex_router.call_timeout_ms: the call's deadline when timeout_ms is not given
+SET apex_router.call_timeout_ms = 300;
+SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}');
+RESET apex_router.call_timeout_ms;
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
+
+-- issue 9 probe: a sql source ran past its timeout_ms and the call's (a
+-- planted source sleeping held every superuser's plain call); now the query
+-- is cancelled when the leg's budget runs out, and only that source fails
+CREATE SERVER sleeper FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', timeout_ms '200',
+  query 'SELECT ''slept'' AS id FROM pg_sleep(5) WHERE $1 <> '''' LIMIT $2');
+CREATE SERVER quick FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  query 'SELECT ''quick'' AS id WHERE $1 <> '''' LIMIT $2');
+SELECT clock_timestamp() AS t0 \gset
+SELECT id FROM apex_route('x', sources => '{sleeper,quick}');
+SELECT id FROM apex_route('x', sources => '{sleeper,quick}', timeout_ms => 100);
+SELECT clock_timestamp() - :'t0' < interval '2 s' AS cancelled_in_time;
+-- the leg's timer is gone: the next statements are not cancelled by it
+SELECT pg_sleep(0.3), 'not cancelled' AS after;
+-- statement_timeout still ends the whole call
+SET statement_timeout = '100ms';
+SELECT id FROM apex_route('x', sources => '{sleeper,quick}', timeout_ms => 1000);
+RESET statement_timeout;
+DROP SERVER sleeper, quick;
+
 -- Issue 9 (item 5): a slow local leg must not discard remote answers that
 -- arrived in time.  dl_slow sleeps 1.8 s while every remote source, with
 -- timeout_ms 500, answers within milliseconds: the answers wait in their

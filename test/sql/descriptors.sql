@@ -6,6 +6,8 @@
 -- "ERROR: epoll_create1 failed: Too many open files" and no rows: the
 -- sockets took every slot, and the wait set, rebuilt as sockets come and
 -- go, found none.)
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 DO $$
 BEGIN
   FOR i IN 1 .. 400 LOOP

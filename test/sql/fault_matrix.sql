@@ -1,7 +1,9 @@
 -- The fault matrix: every HTTP source kind against every fault the test
 -- servers inject.  Each row: the fault, the rows the call still returned
 -- and the sources that answered; each failing source is one WARNING above.
--- (Redis and PostgreSQL failures: 11_postgres, 12_redis.)
+-- (Redis and PostgreSQL failures: source_redis, source_postgres.)
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 SET apex_router.max_response_size = '64kB';
 CREATE FUNCTION matrix(target text, base text, routed text, suffix text DEFAULT '')
 RETURNS TABLE (fault text, rows bigint, answered text[])
@@ -35,21 +37,6 @@ CREATE SERVER facts FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000', group_ids 'team');
 SELECT * FROM matrix('facts', 'http://127.0.0.1:8000', 'facts');
 DROP SERVER facts;
-
--- min_sources: too few answers is an ERROR (after the warnings)
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/status=500');
-SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}', min_sources => 2);
-SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}', min_sources => 1);
-SET apex_router.min_sources = 2;
-SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}');
-RESET apex_router.min_sources;
-SELECT count(*) FROM apex_route('Sarah roadmap', min_sources => -1);
--- apex_router.call_timeout_ms: the call's deadline when timeout_ms is not given
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/delay=3000');
-SET apex_router.call_timeout_ms = 300;
-SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}');
-RESET apex_router.call_timeout_ms;
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
 
 -- the session is fine afterwards
 SELECT count(*) AS rows, array_agg(DISTINCT s ORDER BY s) AS answered

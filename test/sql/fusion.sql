@@ -1,4 +1,12 @@
 -- Reciprocal Rank Fusion over every source at once.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
+-- the suite's sources and the corpus (test/sql/include/setup.sql)
+SELECT count(*) AS corpus_items FROM notes;
+SELECT srvname, array_to_string(srvoptions[1:1], ',') AS kind
+FROM pg_foreign_server s JOIN pg_foreign_data_wrapper w ON w.oid = s.srvfdw
+WHERE w.fdwname = 'apex_router' ORDER BY 1;
+
 SELECT rank, id, title, round(score::numeric, 5) AS score, found_in
 FROM apex_route('what did we discuss with Sarah?', k => 8);
 

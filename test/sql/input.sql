@@ -1,4 +1,6 @@
 -- Bad arguments are clear errors, never a crash.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 SELECT * FROM apex_route(NULL);
 SELECT * FROM apex_route('');
 SELECT * FROM apex_route(E' \t\n');

@@ -5,8 +5,10 @@
 -- (test/servers/tcp_faults.py).  Each row: the fault, the rows the call
 -- still returned and the sources that answered; each failing source is one
 -- WARNING above.  Sources get connect_timeout_ms 200 and timeout_ms 400.
--- (17_network_1.out: a resolver without any DNS answer says "Temporary
+-- (network_1.out: a resolver without any DNS answer says "Temporary
 -- failure in name resolution" instead of "Name or service not known".)
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 CREATE SERVER net_redis FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
 CREATE USER MAPPING FOR PUBLIC SERVER net_redis OPTIONS (password 'redis-pass');

@@ -1,4 +1,6 @@
 -- The validator: every bad option is rejected with the option named.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (url 'http://127.0.0.1:1');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'mongodb');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'qdrant', url 'http://h', collection 'c', statement 'x');
@@ -30,4 +32,30 @@ ALTER SERVER vectors OPTIONS (ADD endpoint 'nearest');
 -- a valid change goes through, and back
 ALTER SERVER graph OPTIONS (ADD weight '2.5', ADD timeout_ms '1500');
 ALTER SERVER graph OPTIONS (DROP weight, DROP timeout_ms);
+-- the graphiti kind
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'ftp://127.0.0.1:8000');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', collection 'memory');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', group_ids 'a,,b');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', group_ids ' ');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', group_id_field 'groups');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', group_ids 'a, b', group_id_field 'group_id');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', max_facts '0');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', max_facts '1001');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', include_invalid 'yes');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', api_key 'k');
+CREATE SERVER facts FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000', group_ids 'team');
+ALTER SERVER facts OPTIONS (ADD group_id_field 'group_id', SET group_ids 'team,other');
+-- the postgres kind
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'postgres', host 'h');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'postgres', query 'q', port '0');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'postgres', query 'q', sslmode 'maybe');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'postgres', query 'q', password 'p');
+-- the redis kind
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', term_key 'mem:term');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', item_key 'mem:%s:%d');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', socket '/tmp/r.sock', port '6390');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', db '-1');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', password 'x');
 SELECT count(*) AS bad_servers FROM pg_foreign_server WHERE srvname = 'bad';

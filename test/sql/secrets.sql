@@ -6,6 +6,9 @@
 -- rule), with every known encoding of those secrets masked; other roles
 -- get a fixed detail that depends on nothing they sent, and the server log
 -- gets the masked words.
+\set roles 'apex_guesser apex_owner'
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 \getenv server_log APEX_PG_LOG
 SELECT size AS log_start FROM pg_stat_file(:'server_log') \gset
 

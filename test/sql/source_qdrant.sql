@@ -1,22 +1,8 @@
--- Each source kind alone, through its real wire format.
+-- The qdrant kind through its real wire format; the query text embedded by
+-- an embedder source (OpenAI-style or Ollama's), or a vector given by the caller.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 \pset null '(null)'
-
--- Neo4j, transactional endpoint (the default api)
-SELECT rank, id, title, found_in FROM apex_route('Sarah roadmap', k => 5, sources => '{graph}');
--- the same statement through the Query API gives the same ranking
-CREATE SERVER graph_q FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:7474', api 'query',
-           statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
-                      RETURN node.uid AS id, node.name AS title, node, score LIMIT $limit');
-CREATE USER MAPPING FOR PUBLIC SERVER graph_q OPTIONS (user 'neo4j', password 'testpassword');
-SELECT (SELECT array_agg(id ORDER BY rank) FROM apex_route('Sarah roadmap', k => 5, sources => '{graph}'))
-     = (SELECT array_agg(id ORDER BY rank) FROM apex_route('Sarah roadmap', k => 5, sources => '{graph_q}'))
-  AS query_api_matches_tx;
--- every returned column lands in the raw item; a node keeps its Query API shape
-SELECT jsonb_pretty(payload->'graph_q'->'item'->'node'->'properties') AS node_properties,
-       payload->'graph_q'->'item'->'node'->'labels' AS labels
-FROM apex_route('billing cutover', k => 1, sources => '{graph_q}');
-DROP SERVER graph_q CASCADE;
 
 -- Qdrant /points/query, query text embedded by the OpenAI-style embedder (base64)
 SELECT rank, id, title, round((payload->'vectors'->>'score')::numeric, 4) AS cosine
@@ -67,15 +53,3 @@ SELECT e->>'server' AS server, count(*) AS requests
 FROM regexp_split_to_table(:'log', E'\n') l, LATERAL (SELECT l::jsonb) j(e)
 WHERE l <> '' AND (e->>'start')::float8 >= extract(epoch FROM :'t0'::timestamptz) * 1000
 GROUP BY 1 ORDER BY 1;
-
--- local SQL via SPI
-SELECT rank, id, title, round((payload->'docs'->>'score')::numeric, 4) AS ts_rank
-FROM apex_route('billing migration', k => 4, sources => '{docs}');
--- every column of the row is in the raw item
-SELECT jsonb_object_keys(payload->'docs'->'item') AS item_keys
-FROM apex_route('billing migration', k => 1, sources => '{docs}') ORDER BY 1;
--- rows without an id are skipped; only id is required
-CREATE SERVER ids_only FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'sql', query 'SELECT v FROM (VALUES (''a''), (NULL), (''b'')) t(v) LIMIT $2');
-SELECT rank, id, title, content, found_in FROM apex_route('x', sources => '{ids_only}');
-DROP SERVER ids_only;

@@ -2,6 +2,9 @@
 -- ca_file names the CA bundle to trust, tls_verify 'false' opts out.
 -- The test Neo4j also listens on https://localhost:7473 with a self-signed
 -- certificate for "localhost" only, made by the test script.
+\set roles 'tls_owner'
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
 \getenv run_dir APEX_RUN_DIR
 \set cafile :run_dir/tls/localhost.crt
 CREATE SERVER graph_tls FOREIGN DATA WRAPPER apex_router
