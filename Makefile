@@ -16,9 +16,12 @@ PG_CFLAGS += -Wextra
 PG_CPPFLAGS += $(shell curl-config --cflags) -isystem $(shell $(PG_CONFIG) --includedir-server) \
 	-I$(shell $(PG_CONFIG) --includedir)
 
-# Regression tests need the test servers (test/run-tests starts them and sets
-# APEX_* variables); see README.md, "Running the tests".
-REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+# Regression tests, one file per area in test/sql (expected output in
+# test/expected), each able to run alone: make installcheck REGRESS=cache.
+# They need the test bed (test/bed start, or test/run-tests, which sets the
+# APEX_* variables); see README.md, "Tests".
+REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test
 
 # no LLVM bitcode: needs clang, and JIT-inlining a network client buys nothing
 override with_llvm = no

@@ -18,7 +18,7 @@ trap cleanup EXIT
 cleanup
 rm -rf "$APEX_RUN_DIR"
 apex_pg_start && apex_servers_start || exit 1
-psql -qX -v ON_ERROR_STOP=1 -d postgres -f sql/01_setup.sql >/dev/null || exit 1
+psql -qX -v ON_ERROR_STOP=1 -d postgres -f test/sql/include/setup.sql >/dev/null || exit 1
 psql -qX -d postgres -c "ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/hang')"
 
 for i in 1 2 3 4 5; do

@@ -3,8 +3,9 @@
 #
 # Brings up its own PostgreSQL 15 cluster (APEX_RUN_DIR=/tmp/apex_router_bench,
 # port 5434) and the protocol test servers (fixed ports 7474, 6333, 8080),
-# creates the sources with sql/01_setup.sql, then for each injected delay D
-# (on Neo4j, the embedder and Qdrant each) times, inside one psql session:
+# creates the sources with test/sql/include/setup.sql, then for each
+# injected delay D (on Neo4j, the embedder and Qdrant each) times, inside
+# one psql session:
 #   concurrent  apex_route over graph, vectors and docs in one call
 #   sequential  three apex_route calls, one source each, back to back
 #   slowest     the slowest of those single-source calls (per-leg medians)
@@ -48,8 +49,8 @@ apex_servers_start || exit 1
 
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d postgres)
 
-apex_log "creating the extension, the notes table and the sources (sql/01_setup.sql)"
-"${PSQL[@]}" -f sql/01_setup.sql >"$APEX_RUN_DIR/setup.out" 2>&1 ||
+apex_log "creating the extension, the notes table and the sources (test/sql/include/setup.sql)"
+"${PSQL[@]}" -f test/sql/include/setup.sql >"$APEX_RUN_DIR/setup.out" 2>&1 ||
   { cat "$APEX_RUN_DIR/setup.out" >&2; exit 1; }
 
 # One function times one delay setting.  Each iteration runs the concurrent

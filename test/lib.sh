@@ -58,12 +58,14 @@ apex_build_install_copy() {
   stamp=$(cd "$APEX_ROOT" && echo "$pgc" src/*.c)
   [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ] || rm -rf "$dir"
   mkdir -p "$dir/src" || return 1
-  # sources, tests and expected output exactly as in the tree: files removed
-  # there go here too; cp -p keeps times so that make sees what changed
-  rm -rf "$dir/sql" "$dir/expected" "$dir"/src/*.[ch] "$dir"/*.sql "$dir"/*.control
+  # sources, regression tests and expected output (test/sql, test/expected)
+  # exactly as in the tree: files removed there go here too; cp -p keeps
+  # times so that make sees what changed
+  rm -rf "$dir/sql" "$dir/expected" "$dir/test" "$dir"/src/*.[ch] "$dir"/*.sql "$dir"/*.control
+  mkdir -p "$dir/test" || return 1
   cp -p "$APEX_ROOT"/Makefile "$APEX_ROOT"/*.control "$APEX_ROOT"/apex_router--*.sql "$dir/" &&
     cp -p "$APEX_ROOT"/src/*.[ch] "$dir/src/" &&
-    cp -pR "$APEX_ROOT/sql" "$APEX_ROOT/expected" "$dir/" || return 1
+    cp -pR "$APEX_ROOT/test/sql" "$APEX_ROOT/test/expected" "$dir/test/" || return 1
   echo "$stamp" >"$dir/.stamp"
   (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$pgc" COPT=-Werror && make -s install PG_CONFIG="$pgc") >/dev/null
 }
@@ -76,8 +78,8 @@ apex_as_pg() {
 
 # Run a command that starts the local server as its owner, in the
 # environment its libpq sees: a service that supplies the port, and nothing
-# else, so that 19_allowed_hosts_targets shows the check following what
-# libpq will use.
+# else, so that the allowed_hosts tests show the check following what libpq
+# will use.
 apex_as_pg_server() {
   printf '[apex_env]\nport=%s\n' "$APEX_REMOTE_PGPORT" >"$APEX_RUN_DIR/pg_service.conf"
   apex_as_pg env -u PGHOST -u PGHOSTADDR -u PGPORT PGSERVICE=apex_env \
@@ -211,6 +213,18 @@ apex_servers_start() {
   done
   echo "test servers did not start:" >&2; cat "$APEX_RUN_DIR/servers.out" "$APEX_RUN_DIR/tcp_faults.out" >&2
   return 1
+}
+
+# What the regression tests read from their environment, once the servers
+# are started with these functions: the local cluster, the scripts that
+# stop and start the remote cluster and Redis, the run directory, the ports,
+# the server log (APEX_PG_LOG, unless set already) and apex_servers_env's.
+apex_bed_env() {
+  apex_servers_env
+  export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
+  export APEX_REMOTE_PG="$APEX_ROOT/test/bin/remote-pg" APEX_REDIS="$APEX_ROOT/test/bin/redis"
+  export APEX_RUN_DIR APEX_REMOTE_PGPORT APEX_REDIS_PORT
+  export APEX_PG_LOG=${APEX_PG_LOG:-$APEX_RUN_DIR/postgresql.log}
 }
 
 apex_servers_stop() {

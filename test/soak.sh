@@ -21,7 +21,7 @@ trap cleanup EXIT
 cleanup
 rm -rf "$APEX_RUN_DIR"
 apex_pg_start && apex_remote_pg start && apex_redis start && apex_servers_start || exit 1
-psql -qX -v ON_ERROR_STOP=1 -d postgres -f sql/01_setup.sql >/dev/null || exit 1
+psql -qX -v ON_ERROR_STOP=1 -d postgres -f test/sql/include/setup.sql >/dev/null || exit 1
 
 psql -qAtX -v ON_ERROR_STOP=1 -v n="$N" -d postgres <<'SQL'
 SET client_min_messages = error;

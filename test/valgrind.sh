@@ -59,13 +59,12 @@ for _ in $(seq 1 120); do "$bindir/pg_isready" -q && break; sleep 1; done
 apex_servers_start || exit 1
 apex_remote_pg start || exit 1
 apex_redis start || exit 1
-export APEX_REMOTE_PG="$APEX_ROOT/test/bin/remote-pg" APEX_REDIS="$APEX_ROOT/test/bin/redis"
-export APEX_RUN_DIR APEX_REMOTE_PGPORT APEX_REDIS_PORT APEX_PG_LOG=$APEX_RUN_DIR/postgresql.log
+apex_bed_env
 
-# 22_descriptors opens 800 connections: over ten minutes under valgrind.
-# APEX_VG_SKIP names the files left out (set it empty to run them all).
-skip=" ${APEX_VG_SKIP-22_descriptors} "
-regress=$(for f in "$tree"/sql/*.sql; do f=$(basename "$f" .sql)
+# descriptors opens 800 connections: over ten minutes under valgrind.
+# APEX_VG_SKIP names the areas left out (set it empty to run them all).
+skip=" ${APEX_VG_SKIP-descriptors} "
+regress=$(for f in "$tree"/test/sql/*.sql; do f=$(basename "$f" .sql)
   case $skip in *" $f "*) ;; *) printf '%s ' "$f" ;; esac; done)
 [ -n "${skip// /}" ] && apex_log "left out:${skip% }"
 make -s -C "$tree" installcheck REGRESS="$regress" PG_CONFIG="$bindir/pg_config" | grep -E '^(test|ok|not ok)'

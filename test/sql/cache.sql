@@ -1,0 +1,110 @@
+-- The result cache in Redis (apex_router.cache_source), in both modes.
+-- Proof of hits and misses: the test servers' request log.
+\set roles 'apex_carol'
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
+CREATE SERVER cache FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', host '127.0.0.1', port '6390', key_prefix 'apextest:', ttl_s '60');
+CREATE USER MAPPING FOR PUBLIC SERVER cache OPTIONS (password 'redis-pass');
+CREATE FUNCTION asked(log text, since timestamptz) RETURNS TABLE (server text, requests bigint)
+LANGUAGE sql AS $$
+  SELECT e->>'server', count(*)
+  FROM regexp_split_to_table(log, E'\n') l, LATERAL (SELECT l::jsonb) j(e)
+  WHERE l <> '' AND (e->>'start')::float8 >= extract(epoch FROM since) * 1000
+  GROUP BY 1 ORDER BY 1
+$$;
+SET apex_router.cache_source = 'cache';
+SHOW apex_router.cache_mode;
+SELECT apex_router_cache_flush() > 0 AS flushed;
+
+-- first mode: a miss fans out and stores; the same question (normalised) hits
+SELECT clock_timestamp() AS t0 \gset
+SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,vectors,docs}');
+SELECT rank, id, found_in FROM apex_route('  sarah   ROADMAP ', k => 3, sources => '{graph,vectors,docs}');
+SELECT (SELECT array_agg(payload ORDER BY rank) FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,vectors,docs}'))
+     = (SELECT array_agg(payload ORDER BY rank) FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,vectors,docs}'))
+  AS same_payloads;
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+
+-- another k, another key; the query's embedding is cached though
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 4, sources => '{graph,vectors,docs}');
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+
+-- ALTER SERVER of a source changes the key; so does a flush
+SELECT clock_timestamp() AS t0 \gset
+ALTER SERVER graph OPTIONS (ADD weight '1');
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,vectors,docs}');
+SELECT apex_router_cache_flush() > 1 AS flushed;
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,vectors,docs}');
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,vectors,docs}');
+ALTER SERVER graph OPTIONS (DROP weight);
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+
+-- partial results are not cached
+SELECT clock_timestamp() AS t0 \gset
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/status=503');
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{graph,vectors}');
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{graph,vectors}');
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+
+-- entries expire after ttl_s
+ALTER SERVER cache OPTIONS (SET ttl_s '1');
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows FROM apex_route('memory panel', k => 3, sources => '{graph}');
+SELECT count(*) AS rows FROM apex_route('memory panel', k => 3, sources => '{graph}');
+SELECT pg_sleep(1.5);
+SELECT count(*) AS rows FROM apex_route('memory panel', k => 3, sources => '{graph}');
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+ALTER SERVER cache OPTIONS (SET ttl_s '60');
+
+-- parallel mode: a hit answers at once and abandons the legs in flight
+SET apex_router.cache_mode = 'parallel';
+SELECT count(*) AS rows FROM apex_route('latency budget', k => 3, sources => '{graph,docs}');
+SELECT apex_router_disconnect() >= 0 AS reset;
+\! curl -s -o /dev/null -X POST http://127.0.0.1:7474/__control -d '{"route":"/db/neo4j/tx/commit","fault":"delay=5000"}'
+SELECT rank, id, found_in FROM apex_route('latency budget', k => 3, sources => '{graph,docs}');
+SELECT count(*) AS graph_connections FROM apex_router_connections() WHERE source = 'graph';
+\! curl -s -o /dev/null -X DELETE http://127.0.0.1:7474/__control
+-- a miss in parallel mode is stored too (first mode then finds it)
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows FROM apex_route('vendor contract', k => 3, sources => '{graph,docs}');
+RESET apex_router.cache_mode;
+SELECT count(*) AS rows FROM apex_route('vendor contract', k => 3, sources => '{graph,docs}');
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+
+-- Redis down: a warning, and the sources answer
+\! "$APEX_REDIS" stop
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,vectors,docs}');
+SELECT apex_router_cache_flush();
+\! "$APEX_REDIS" start
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,vectors,docs}');
+
+-- configuration errors
+SET apex_router.cache_mode = 'sometimes';
+SET apex_router.cache_source = 'docs';
+SELECT count(*) FROM apex_route('Sarah');
+SET apex_router.cache_source = 'nosuch';
+SELECT count(*) FROM apex_route('Sarah');
+RESET apex_router.cache_source;
+SELECT apex_router_cache_flush();
+CREATE ROLE apex_carol LOGIN;
+GRANT USAGE ON FOREIGN SERVER docs TO apex_carol;
+GRANT SELECT ON notes TO apex_carol;
+SET ROLE apex_carol;
+SET apex_router.cache_source = 'cache';
+SELECT count(*) FROM apex_route('Sarah', sources => '{docs}');
+RESET apex_router.cache_source;
+RESET ROLE;
+REVOKE ALL ON notes FROM apex_carol;
+REVOKE ALL ON FOREIGN SERVER docs FROM apex_carol;
+DROP ROLE apex_carol;
+DROP FUNCTION asked;
+DROP SERVER cache CASCADE;

@@ -1,0 +1,118 @@
+-- A failing source is one WARNING naming it and the cause; the healthy
+-- sources' fused results are still returned, and the session goes on.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
+CREATE FUNCTION routed(q text DEFAULT 'Sarah roadmap') RETURNS TABLE (rows bigint, sources text[])
+LANGUAGE sql AS $$
+  WITH r AS MATERIALIZED (SELECT * FROM apex_route(q, k => 5))
+  SELECT count(*), (SELECT array_agg(DISTINCT s ORDER BY s) FROM r, unnest(r.found_in) s) FROM r
+$$;
+SELECT * FROM routed();
+
+-- HTTP 500 with Neo4j's documented error body
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/status=500');
+SELECT * FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
+-- a failing statement inside HTTP 200 (Neo4j rolls back and reports in "errors")
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/neo4jerror');
+SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
+ALTER SERVER graph OPTIONS (SET statement 'CALL db.index.fulltext.queryNodes(''no_such_index'', $query) YIELD node, score RETURN node.uid AS id');
+SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
+ALTER SERVER graph OPTIONS (SET statement 'RETURN 1 AS one');
+SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
+ALTER SERVER graph OPTIONS (SET statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
+                      RETURN node.uid AS id, node.name AS title, node.summary AS content, score LIMIT $limit');
+-- unknown database
+ALTER SERVER graph OPTIONS (SET database 'nodb');
+SELECT * FROM routed();
+ALTER SERVER graph OPTIONS (SET database 'neo4j');
+-- wrong password: the server's 401, and no secret in the message
+ALTER USER MAPPING FOR PUBLIC SERVER graph OPTIONS (SET password 'not-the-password');
+SELECT * FROM routed();
+ALTER USER MAPPING FOR PUBLIC SERVER graph OPTIONS (SET password 'testpassword');
+
+-- Qdrant: missing API key (plain-text 401), unknown collection, bad vector size
+ALTER USER MAPPING FOR PUBLIC SERVER vectors OPTIONS (DROP api_key);
+SELECT * FROM routed();
+ALTER USER MAPPING FOR PUBLIC SERVER vectors OPTIONS (ADD api_key 'qdrant-test-key');
+ALTER SERVER vectors OPTIONS (SET collection 'nope');
+SELECT * FROM routed();
+ALTER SERVER vectors OPTIONS (SET collection 'memory');
+SELECT count(*) FROM apex_route('x', sources => '{vectors}', query_vector => '{1,0,0}');
+-- embedder failures fail the vector source that needed them
+ALTER SERVER embed OPTIONS (SET model 'no-such-model');
+SELECT * FROM routed();
+ALTER SERVER embed OPTIONS (SET model 'test-embed');
+ALTER USER MAPPING FOR PUBLIC SERVER embed OPTIONS (SET api_key 'wrong-key');
+SELECT * FROM routed();
+ALTER USER MAPPING FOR PUBLIC SERVER embed OPTIONS (SET api_key 'embed-test-key');
+ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/__fault/wrongshape/v1/embeddings');
+SELECT * FROM routed();
+ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/v1/embeddings');
+
+-- broken responses
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/malformed');
+SELECT * FROM routed();
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/wrongshape');
+SELECT * FROM routed();
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/nonutf8');
+SELECT * FROM routed();
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/truncate');
+SELECT * FROM routed();
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/reset');
+SELECT * FROM routed();
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/huge=300000');
+SET apex_router.max_response_size = '64kB';
+SELECT * FROM routed();
+RESET apex_router.max_response_size;
+SELECT * FROM routed();
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
+
+-- connection refused, and a server that accepts but never answers (timeout_ms;
+-- the call's deadlines: deadlines)
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:1');
+SELECT * FROM routed();
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/hang', ADD timeout_ms '300');
+SELECT * FROM routed();
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474', DROP timeout_ms);
+SELECT * FROM routed();
+
+-- a failing SQL source is a warning too (it runs in a subtransaction)
+ALTER SERVER docs OPTIONS (SET query 'SELECT id, title FROM no_such_table LIMIT $2');
+SELECT * FROM routed();
+-- a sql source's error is local and carries no secret: shown as it is (secrets)
+ALTER SERVER docs OPTIONS (SET query 'SELECT ''testpassword''::int::text, $1, $2');
+SELECT * FROM routed();
+ALTER SERVER docs OPTIONS (SET query 'INSERT INTO notes VALUES ($1, ''k'', ''t'', ''b'') RETURNING id, $2');
+SELECT * FROM routed();
+SELECT count(*) AS inserted FROM notes WHERE id = 'Sarah roadmap';
+ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body, ts_rank_cd(tsv, q)
+                              FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
+                              ORDER BY 4 DESC, id LIMIT $2');
+
+-- strict mode: any failure is an ERROR
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/status=503');
+SET apex_router.strict = on;
+SELECT count(*) FROM apex_route('Sarah roadmap');
+RESET apex_router.strict;
+-- every source failing still returns (no rows), with one warning each
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:1');
+ALTER SERVER docs OPTIONS (SET query 'SELECT 1/0');
+SELECT * FROM apex_route('Sarah roadmap');
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
+ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body, ts_rank_cd(tsv, q)
+                              FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
+                              ORDER BY 4 DESC, id LIMIT $2');
+SELECT * FROM routed();
+DROP FUNCTION routed;
+
+-- min_sources: too few answers is an ERROR (after the warnings)
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/status=500');
+SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}', min_sources => 2);
+SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}', min_sources => 1);
+SET apex_router.min_sources = 2;
+SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}');
+RESET apex_router.min_sources;
+SELECT count(*) FROM apex_route('Sarah roadmap', min_sources => -1);
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');

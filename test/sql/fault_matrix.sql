@@ -1,0 +1,45 @@
+-- The fault matrix: every HTTP source kind against every fault the test
+-- servers inject.  Each row: the fault, the rows the call still returned
+-- and the sources that answered; each failing source is one WARNING above.
+-- (Redis and PostgreSQL failures: source_redis, source_postgres.)
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
+SET apex_router.max_response_size = '64kB';
+CREATE FUNCTION matrix(target text, base text, routed text, suffix text DEFAULT '')
+RETURNS TABLE (fault text, rows bigint, answered text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+  f text;
+BEGIN
+  EXECUTE format('ALTER SERVER %I OPTIONS (ADD timeout_ms %L)', routed, '500');
+  FOREACH f IN ARRAY ARRAY['status=400', 'status=401', 'status=404', 'status=429', 'status=500',
+                           'status=503', 'malformed', 'wrongshape', 'truncate', 'reset',
+                           'reset_mid', 'drip=20', 'hang', 'ctype=text%2Fhtml', 'nan',
+                           'nonutf8', 'huge=300000', 'dupids', 'delay=100'] LOOP
+    EXECUTE format('ALTER SERVER %I OPTIONS (SET url %L)', target, base || '/__fault/' || f || suffix);
+    fault := f;
+    SELECT count(DISTINCT r.id), array_agg(DISTINCT s ORDER BY s) INTO rows, answered
+      FROM apex_route('Sarah roadmap', k => 5, sources => ARRAY[routed, 'docs']) r, unnest(r.found_in) s;
+    RETURN NEXT;
+  END LOOP;
+  EXECUTE format('ALTER SERVER %I OPTIONS (SET url %L)', target, base || suffix);
+  EXECUTE format('ALTER SERVER %I OPTIONS (DROP timeout_ms)', routed);
+END $$;
+
+-- Neo4j (transactional endpoint)
+SELECT * FROM matrix('graph', 'http://127.0.0.1:7474', 'graph');
+-- Qdrant
+SELECT * FROM matrix('vectors', 'http://127.0.0.1:6333', 'vectors');
+-- the embedder of a Qdrant source
+SELECT * FROM matrix('embed', 'http://127.0.0.1:8080', 'vectors', '/v1/embeddings');
+-- Graphiti
+CREATE SERVER facts FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000', group_ids 'team');
+SELECT * FROM matrix('facts', 'http://127.0.0.1:8000', 'facts');
+DROP SERVER facts;
+
+-- the session is fine afterwards
+SELECT count(*) AS rows, array_agg(DISTINCT s ORDER BY s) AS answered
+FROM apex_route('Sarah roadmap', k => 5), unnest(found_in) s;
+DROP FUNCTION matrix;
+RESET apex_router.max_response_size;

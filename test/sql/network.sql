@@ -1,0 +1,81 @@
+-- Network faults, for every remote kind: connection refused, a host name
+-- that does not resolve (.invalid, RFC 6761), a connect that never
+-- completes (a listener whose accept queue is full), a server that accepts
+-- and never answers, and one that answers garbage
+-- (test/servers/tcp_faults.py).  Each row: the fault, the rows the call
+-- still returned and the sources that answered; each failing source is one
+-- WARNING above.  Sources get connect_timeout_ms 200 and timeout_ms 400.
+-- (network_1.out: a resolver without any DNS answer says "Temporary
+-- failure in name resolution" instead of "Name or service not known".)
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
+CREATE SERVER net_redis FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+CREATE USER MAPPING FOR PUBLIC SERVER net_redis OPTIONS (password 'redis-pass');
+CREATE SERVER net_pg FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+           query 'SELECT id, title FROM notes WHERE tsv @@ websearch_to_tsquery(''english'', $1) LIMIT $2');
+CREATE USER MAPPING FOR PUBLIC SERVER net_pg OPTIONS (user 'apex_remote', password 'remote-pass');
+
+CREATE FUNCTION net_faults(target text, scheme text, routed text, healthy text, path text DEFAULT '')
+RETURNS TABLE (fault text, rows bigint, answered text[])
+LANGUAGE plpgsql AS $$
+DECLARE
+  faults CONSTANT text[][] := ARRAY[['refused', '127.0.0.1', '1'], ['dns', 'nx.invalid', '7474'],
+                                    ['connect_timeout', '127.0.0.1', '7901'],
+                                    ['silent', '127.0.0.1', '7902'], ['garbage', '127.0.0.1', '7903']];
+  healthy_host text;
+  healthy_port text;
+BEGIN
+  EXECUTE format('ALTER SERVER %I OPTIONS (ADD timeout_ms %L, ADD connect_timeout_ms %L)', routed, '400', '200');
+  IF routed <> target THEN
+    EXECUTE format('ALTER SERVER %I OPTIONS (ADD connect_timeout_ms %L)', target, '200');
+  END IF;
+  FOR i IN 1 .. array_length(faults, 1) LOOP
+    IF scheme = 'http' THEN
+      EXECUTE format('ALTER SERVER %I OPTIONS (SET url %L)', target,
+                     format('http://%s:%s%s', faults[i][2], faults[i][3], path));
+    ELSE
+      EXECUTE format('ALTER SERVER %I OPTIONS (SET host %L, SET port %L)', target, faults[i][2], faults[i][3]);
+    END IF;
+    fault := faults[i][1];
+    SELECT count(DISTINCT r.id), array_agg(DISTINCT s ORDER BY s) INTO rows, answered
+      FROM apex_route('Sarah roadmap', k => 5, sources => ARRAY[routed, 'docs']) r, unnest(r.found_in) s;
+    RETURN NEXT;
+  END LOOP;
+  EXECUTE format('ALTER SERVER %I OPTIONS (DROP timeout_ms, DROP connect_timeout_ms)', routed);
+  IF routed <> target THEN
+    EXECUTE format('ALTER SERVER %I OPTIONS (DROP connect_timeout_ms)', target);
+  END IF;
+  IF scheme = 'http' THEN
+    EXECUTE format('ALTER SERVER %I OPTIONS (SET url %L)', target, 'http://' || healthy || path);
+  ELSE
+    healthy_host := split_part(healthy, ':', 1);
+    healthy_port := split_part(healthy, ':', 2);
+    EXECUTE format('ALTER SERVER %I OPTIONS (SET host %L, SET port %L)', target, healthy_host, healthy_port);
+  END IF;
+END $$;
+
+-- Neo4j
+SELECT * FROM net_faults('graph', 'http', 'graph', '127.0.0.1:7474');
+-- Qdrant
+SELECT * FROM net_faults('vectors', 'http', 'vectors', '127.0.0.1:6333');
+-- the embedder, through the Qdrant source that needs it
+SELECT * FROM net_faults('embed', 'http', 'vectors', '127.0.0.1:8080', '/v1/embeddings');
+-- Graphiti
+CREATE SERVER net_facts FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000');
+SELECT * FROM net_faults('net_facts', 'http', 'net_facts', '127.0.0.1:8000');
+-- Redis
+SELECT * FROM net_faults('net_redis', 'tcp', 'net_redis', '127.0.0.1:6390');
+-- PostgreSQL
+SELECT * FROM net_faults('net_pg', 'tcp', 'net_pg', '127.0.0.1:5437');
+-- every source healthy again (k => 40: every answer among the rows), the session usable
+SELECT count(DISTINCT r.id) AS rows, array_agg(DISTINCT s ORDER BY s) AS answered
+FROM apex_route('Sarah roadmap', k => 40, sources => '{graph,vectors,net_facts,net_redis,net_pg,docs}') r,
+     unnest(r.found_in) s;
+-- no connection to a faulty address was kept
+SELECT kind, source, target FROM apex_router_connections()
+WHERE target !~ ':(7474|6333|8080|8000|6390|5437)$' OR target IS NULL;
+DROP FUNCTION net_faults;
+DROP SERVER net_facts, net_redis, net_pg CASCADE;

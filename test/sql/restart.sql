@@ -1,0 +1,43 @@
+-- Servers that go away: a kept connection found dead is replaced before
+-- use (HTTP, Redis) or the request retried once on a new one (postgres);
+-- while a server is down, its source fails with a WARNING and the others
+-- answer.  The remote cluster and Redis are stopped and started through
+-- test/bin/remote-pg and test/bin/redis.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
+CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+           query 'SELECT id, title, body, ts_rank_cd(tsv, q)
+                  FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
+                  ORDER BY 4 DESC, id LIMIT $2');
+CREATE USER MAPPING FOR PUBLIC SERVER remote_docs OPTIONS (user 'apex_remote', password 'remote-pass');
+CREATE SERVER recent FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
+
+-- a server restart (every kept connection closes) is invisible to callers
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', sources => '{graph}');
+\! curl -s -o /dev/null -X POST http://127.0.0.1:7474/__drop_connections
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', sources => '{graph}');
+SELECT count(*) AS connections, sum(requests) AS requests
+FROM apex_router_connections() WHERE source = 'graph';
+
+-- the remote server goes down: a warning; it comes back: callers do not notice
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{remote_docs,docs}');
+\! "$APEX_REMOTE_PG" stop
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{remote_docs,docs}');
+\! "$APEX_REMOTE_PG" start
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{remote_docs,docs}');
+-- and a restart between two calls, with a connection kept
+\! "$APEX_REMOTE_PG" stop
+\! "$APEX_REMOTE_PG" start
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{remote_docs,docs}');
+SELECT kind, source, requests FROM apex_router_connections() WHERE kind = 'postgres';
+
+-- Redis restarts: the next call reconnects; while it is down, a warning
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{recent}');
+\! "$APEX_REDIS" stop
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{recent,docs}');
+\! "$APEX_REDIS" start
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{recent}');
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{recent}');

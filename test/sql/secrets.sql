@@ -1,0 +1,165 @@
+-- issue 9, item 4: secrets in encoded echoes, and masking as an oracle.
+-- A failed source's WARNING says what failed in apex_router's own words;
+-- what the remote server said is the DETAIL.  It may echo the caller's
+-- query and the request's credentials, so it is shown only to roles that
+-- can read every secret of the request's user mapping (pg_user_mappings'
+-- rule), with every known encoding of those secrets masked; other roles
+-- get a fixed detail that depends on nothing they sent, and the server log
+-- gets the masked words.
+\set roles 'apex_guesser apex_owner'
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
+\getenv server_log APEX_PG_LOG
+SELECT size AS log_start FROM pg_stat_file(:'server_log') \gset
+
+-- a failure as one line: message / detail (strict mode makes it an ERROR)
+CREATE FUNCTION failure(q text, src text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE
+  msg text;
+  detail text;
+BEGIN
+  PERFORM set_config('apex_router.strict', 'on', true);
+  PERFORM * FROM apex_route(q, sources => ARRAY[src]);
+  RETURN 'no failure';
+EXCEPTION WHEN fdw_error THEN
+  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
+  RETURN msg || ' / ' || detail;
+END $$;
+
+-- a role that may use the sources but cannot read their PUBLIC mappings
+CREATE ROLE apex_guesser;
+GRANT USAGE ON FOREIGN SERVER graph, vectors, embed TO apex_guesser;
+SET ROLE apex_guesser;
+SELECT srvname, umoptions FROM pg_user_mappings WHERE srvname = 'graph';
+
+-- Neo4j echoes a Lucene query it cannot parse (an unterminated phrase).
+-- Before: a right guess of the password came back as asterisks, a wrong
+-- one as typed.  Now both read the same, and the log has the masked words.
+SELECT failure('"testpassword', 'graph') = failure('"wrongguess12', 'graph') AS same,
+       failure('"testpassword', 'graph') AS shown;
+SELECT * FROM apex_route('"testpassword', sources => '{graph}');
+RESET ROLE;
+-- a reader of the mapping sees the server's words, the secret masked
+SELECT failure('"testpassword', 'graph');
+SELECT failure('"sarah AND roadmap', 'graph');
+
+-- a one-letter password: before, every such letter of the 401 message
+-- became '*' for everyone.  A reader sees it masked (short secrets mask
+-- much), the others see nothing of it.
+CREATE SERVER letter FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:7474', statement 'RETURN 1 AS id');
+CREATE USER MAPPING FOR PUBLIC SERVER letter OPTIONS (user 'neo4j', password 'e');
+GRANT USAGE ON FOREIGN SERVER letter TO apex_guesser;
+SELECT failure('x', 'letter');
+SET ROLE apex_guesser;
+SELECT failure('e', 'letter') = failure('x', 'letter') AS same, failure('e', 'letter') AS shown;
+RESET ROLE;
+
+-- servers that echo the credentials (test-server fault echo=FORM): every
+-- form is masked for a reader; cut: the credential straddles the 200-byte
+-- excerpt and is masked whole, before the cut
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/echo=header');
+SELECT * FROM apex_route('x', sources => '{graph}');
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/echo=base64');
+SELECT * FROM apex_route('x', sources => '{graph}');
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/echo=percent');
+SELECT * FROM apex_route('x', sources => '{graph}');
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/echo=json');
+SELECT * FROM apex_route('x', sources => '{graph}');
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/echo=cut');
+SELECT * FROM apex_route('x', sources => '{graph}');
+SET ROLE apex_guesser;
+SELECT * FROM apex_route('x', sources => '{graph}');
+RESET ROLE;
+ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
+-- Qdrant's api-key header and the embedder's bearer token, likewise
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/echo=cut');
+SELECT * FROM apex_route('x', sources => '{vectors}');
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/echo=base64');
+SELECT * FROM apex_route('x', sources => '{vectors}');
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
+ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/__fault/echo=percent/v1/embeddings');
+SELECT * FROM apex_route('x', sources => '{vectors}');
+SET ROLE apex_guesser;
+SELECT * FROM apex_route('x', sources => '{vectors}');
+RESET ROLE;
+ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/v1/embeddings');
+
+-- a PostgreSQL source whose query fails on the caller's text: the remote
+-- error quotes the parameter
+CREATE SERVER echo_pg FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+           query 'SELECT $1::int::text AS id, $2');
+CREATE USER MAPPING FOR PUBLIC SERVER echo_pg OPTIONS (user 'apex_remote', password 'remote-pass');
+GRANT USAGE ON FOREIGN SERVER echo_pg TO apex_guesser;
+SET ROLE apex_guesser;
+SELECT failure('remote-pass', 'echo_pg') = failure('remote-pasX', 'echo_pg') AS same,
+       failure('remote-pass', 'echo_pg') AS shown;
+SELECT * FROM apex_route('remote-pass', sources => '{echo_pg}');
+RESET ROLE;
+SELECT failure(q, 'echo_pg') FROM unnest(ARRAY['remote-pass', 'remote%2dpass', 'cmVtb3RlLXBhc3M=',
+                                               'remote-pasX']) q;
+-- a role's own mapping is readable to it: it sees the masked words
+CREATE USER MAPPING FOR apex_guesser SERVER echo_pg OPTIONS (user 'apex_remote', password 'remote-pass');
+SET ROLE apex_guesser;
+SELECT failure('remote-pass', 'echo_pg');
+RESET ROLE;
+DROP USER MAPPING FOR apex_guesser SERVER echo_pg;
+
+-- Redis: a Redis-compatible server without sorted sets answers the
+-- search's ZREVRANGE with Redis' "unknown command" error, which echoes the
+-- key, made of the query's terms
+CREATE SERVER echo_redis FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', host '127.0.0.1', port '7904');
+CREATE USER MAPPING FOR PUBLIC SERVER echo_redis OPTIONS (password 'hunter22');
+GRANT USAGE ON FOREIGN SERVER echo_redis TO apex_guesser;
+SET ROLE apex_guesser;
+SELECT failure('hunter22', 'echo_redis') = failure('hunter23', 'echo_redis') AS same,
+       failure('hunter22', 'echo_redis') AS shown;
+SELECT * FROM apex_route('hunter22', sources => '{echo_redis}');
+RESET ROLE;
+SELECT failure('hunter22', 'echo_redis');
+
+-- members of a server's owner can read its PUBLIC mapping: they see the
+-- masked words (the owner is not a superuser: allowed_hosts applies)
+CREATE ROLE apex_owner;
+ALTER SERVER letter OWNER TO apex_owner;
+SET apex_router.allowed_hosts = '127.0.0.1:7474';
+SET ROLE apex_guesser;
+SELECT failure('x', 'letter');
+RESET ROLE;
+GRANT apex_owner TO apex_guesser;
+SET ROLE apex_guesser;
+SELECT failure('x', 'letter');
+RESET ROLE;
+RESET apex_router.allowed_hosts;
+-- a mapping without a secret (a user name only) has nothing to hide
+ALTER USER MAPPING FOR PUBLIC SERVER letter OPTIONS (DROP password);
+REVOKE apex_owner FROM apex_guesser;
+SET apex_router.allowed_hosts = '127.0.0.1:7474';
+SET ROLE apex_guesser;
+SELECT failure('x', 'letter');
+RESET ROLE;
+RESET apex_router.allowed_hosts;
+
+-- the server log got the masked words of every failure above, and no form
+-- of any secret
+SELECT pg_read_file(:'server_log', :log_start, 100000000) AS log \gset
+SELECT form, strpos(:'log', form) > 0 AS in_log
+FROM unnest(ARRAY[
+  'testpassword', 'dGVzdHBhc3N3b3Jk', 'Rlc3RwYXNzd29yZ', '0ZXN0cGFzc3dvcm',
+  'bmVvNGo6dGVzdHBhc3N3b3Jk', '%74%65%73%74%70%61%73%73%77%6f%72%64',
+  '%74%65%73%74%70%61%73%73%77%6F%72%64', '\u0074\u0065\u0073\u0074',
+  'qdrant-test-key', 'cWRyYW50LXRlc3Qta2V5', 'FkcmFudC10ZXN0LWtle', 'xZHJhbnQtdGVzdC1rZX',
+  'embed-test-key', '%65%6d%62%65%64', '%65%6D%62%65%64',
+  'remote-pass', 'remote%2dpass', 'cmVtb3RlLXBhc3', 'hunter22']) form;
+SELECT detail, strpos(:'log', detail) > 0 AS in_log
+FROM unnest(ARRAY[
+  'after prefix "\"[redacted]" (in lexical state 2)',
+  'invalid input syntax for type integer: "[redacted]"',
+  '''mem:term:[redacted]''']) detail;
+
+DROP SERVER letter, echo_pg, echo_redis CASCADE;
+DROP FUNCTION failure;
+REVOKE ALL ON FOREIGN SERVER graph, vectors, embed FROM apex_guesser;
+DROP ROLE apex_guesser, apex_owner;

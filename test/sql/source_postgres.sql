@@ -1,0 +1,46 @@
+-- Another PostgreSQL database (the test run's "remote" cluster on 5437,
+-- password authentication) through libpq's asynchronous API.  (Its kept
+-- connection: connections; the remote server restarting: restart; the
+-- password rule and the server's own identity: privileges.)
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/sql/include/setup.sql
+CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+           query 'SELECT id, title, body, ts_rank_cd(tsv, q)
+                  FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
+                  ORDER BY 4 DESC, id LIMIT $2');
+CREATE USER MAPPING FOR PUBLIC SERVER remote_docs OPTIONS (user 'apex_remote', password 'remote-pass');
+-- same data, same query: the same ranking as the local sql source
+SELECT (SELECT array_agg(id ORDER BY rank) FROM apex_route('billing migration', k => 5, sources => '{remote_docs}'))
+     = (SELECT array_agg(id ORDER BY rank) FROM apex_route('billing migration', k => 5, sources => '{docs}'))
+  AS same_as_local;
+SELECT rank, id, title, found_in FROM apex_route('billing migration', k => 3, sources => '{remote_docs,docs,graph}');
+SELECT payload->'remote_docs'->'item' AS item FROM apex_route('billing cutover', k => 1, sources => '{remote_docs}');
+
+-- a LATIN1 remote database: text arrives converted to this database's encoding
+CREATE SERVER remote_latin1 FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'latin1',
+           query 'SELECT id, title FROM notes LIMIT $2');
+CREATE USER MAPPING FOR PUBLIC SERVER remote_latin1 OPTIONS (user 'apex_remote', password 'remote-pass');
+SELECT id, title, convert_to(title, 'UTF8') AS utf8_bytes
+FROM apex_route('café', sources => '{remote_latin1}');
+DROP SERVER remote_latin1 CASCADE;
+
+-- remote failures are warnings; the other sources answer
+ALTER USER MAPPING FOR PUBLIC SERVER remote_docs OPTIONS (SET password 'wrong-pass');
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{remote_docs,docs}');
+ALTER USER MAPPING FOR PUBLIC SERVER remote_docs OPTIONS (SET password 'remote-pass');
+ALTER SERVER remote_docs OPTIONS (SET query 'SELECT id FROM no_such_table LIMIT $2');
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{remote_docs,docs}');
+ALTER SERVER remote_docs OPTIONS (SET query 'SELECT id, title, body, ''high'' FROM notes LIMIT $2');
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{remote_docs,docs}');
+ALTER SERVER remote_docs OPTIONS (SET query 'SELECT id, title FROM notes, pg_sleep(2) LIMIT $2', ADD timeout_ms '300');
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{remote_docs,docs}');
+ALTER SERVER remote_docs OPTIONS (SET query 'SELECT id, title, body, ts_rank_cd(tsv, q)
+                  FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
+                  ORDER BY 4 DESC, id LIMIT $2', DROP timeout_ms);
+ALTER SERVER remote_docs OPTIONS (SET port '1');
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{remote_docs,docs}');
+ALTER SERVER remote_docs OPTIONS (SET port '5437');
+
+DROP SERVER remote_docs CASCADE;
