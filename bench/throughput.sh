@@ -175,14 +175,15 @@ psql -X -q -v ON_ERROR_STOP=1 -h "$APEX_RUN_DIR" -p "$APEX_REMOTE_PGPORT" -U pos
 DB=apex_bench
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 
-# A fresh database with the suite's sources: those of sql/01_setup.sql (sql,
-# neo4j, qdrant and its embedder) and, as sql/11_postgres.sql,
-# sql/12_redis.sql and sql/09_graphiti.sql create them, a postgres, a redis
-# and a graphiti source.  Fresh in every round: the two revisions may
+# A fresh database with the suite's sources: those of the tests' shared
+# setup, test/sql/include/setup.sql (sql, neo4j, qdrant and its embedder)
+# and, as test/sql/source_postgres.sql, source_redis.sql and
+# source_graphiti.sql create them, a postgres, a redis and a graphiti
+# source.  Fresh in every round: the two revisions may
 # install different extension scripts.
 setup() {
   "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" || return 1
-  { cat sql/01_setup.sql; cat <<'SQL'; } | "${PSQL[@]}" -d "$DB" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
+  { cat test/sql/include/setup.sql; cat <<'SQL'; } | "${PSQL[@]}" -d "$DB" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
 CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
            query 'SELECT id, title, body, ts_rank_cd(tsv, q)
