@@ -49,7 +49,7 @@ typedef struct ApexKind
 	void		(*start) (ApexLeg *leg);
 	/* run a local leg synchronously, once remote legs are on the wire */
 	void		(*run_local) (ApexLeg *leg);
-	/* every ApexTarget it may connect to (target.c); NULL for local kinds */
+	/* every ApexTarget it may connect to (allowed_hosts.c); NULL for local kinds */
 	List	   *(*targets) (const void *conf);
 } ApexKind;
 
@@ -176,7 +176,7 @@ extern bool apex_strict;
 extern int	apex_call_timeout_ms;
 extern int	apex_min_sources;
 
-/* in target.c */
+/* in allowed_hosts.c */
 extern char *apex_allowed_hosts;
 extern List *ApexSourceTargets(const ApexSource *source);
 extern void ApexCheckTargets(List *targets);
