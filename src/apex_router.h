@@ -99,7 +99,7 @@ typedef struct ApexItem
 /* The search request shared by every leg of a call. */
 typedef struct ApexQuery
 {
-	char	   *text;			/* query text (may be NULL with a vector) */
+	char	   *text;			/* query text, never empty (plan.c) */
 	int			limit;			/* items asked of each source */
 	float4	   *vector;			/* caller-supplied query vector, or NULL */
 	int			vector_dim;

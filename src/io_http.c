@@ -83,7 +83,11 @@ struct ApexHttp
 	List	   *transfers;		/* ApexTransfer * still in flight */
 };
 
-/* idle HTTP connections kept per backend, across all sources */
+/*
+ * Idle HTTP connections kept per backend, across all sources: a few per
+ * source for a deployment of a dozen HTTP sources, each one a descriptor of
+ * the backend's external budget (max_files_per_process less fd.c's own).
+ */
 #define APEX_HTTP_MAX_KEPT 32
 
 /*
