@@ -438,3 +438,20 @@ ApexLoopRun(ApexLoop *loop, ApexLoopCondition until, void *arg,
 		(void) apex_wait(loop, timeout);
 	}
 }
+
+/*
+ * The words for a budget that ran out, written once for every transport
+ * and leg: a whole request (a leg's clock, the cache's lookup), and a
+ * connect (a transport's connect timer).
+ */
+char *
+ApexTimeoutMessage(long timeout_ms)
+{
+	return psprintf("timed out after %ld ms", timeout_ms);
+}
+
+char *
+ApexConnectTimeoutMessage(long timeout_ms)
+{
+	return psprintf("could not connect within %ld ms", timeout_ms);
+}

@@ -12,7 +12,7 @@
 #ifndef APEX_EVENT_LOOP_H
 #define APEX_EVENT_LOOP_H
 
-#include "pgtime.h"
+#include "datatype/timestamp.h"
 #include "port.h"
 
 /* events are WL_SOCKET_READABLE / WL_SOCKET_WRITEABLE bits */
@@ -33,5 +33,7 @@ extern void ApexLoopProgress(ApexLoop *loop, void *owner);
 extern long ApexMsUntil(TimestampTz deadline);
 extern bool ApexLoopRun(ApexLoop *loop, ApexLoopCondition until, void *arg,
 						TimestampTz deadline);
+extern char *ApexTimeoutMessage(long timeout_ms);
+extern char *ApexConnectTimeoutMessage(long timeout_ms);
 
 #endif							/* APEX_EVENT_LOOP_H */

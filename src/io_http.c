@@ -323,7 +323,7 @@ apex_http_connect_timeout(void *arg)
 
 	if (t->connected)
 		return;
-	resp.error = psprintf("could not connect within %ld ms", t->connect_timeout_ms);
+	resp.error = ApexConnectTimeoutMessage(t->connect_timeout_ms);
 	apex_transfer_finish(t, &resp);
 }
 
