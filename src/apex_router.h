@@ -69,6 +69,7 @@ typedef struct ApexSource
 	List	   *options;		/* server options, DefElem list */
 	List	   *secrets;		/* user mapping options, DefElem list */
 	Oid			mapping_user;	/* whose mapping they are; InvalidOid: PUBLIC */
+	Oid			mapping_oid;	/* the mapping (pg_user_mapping), or InvalidOid */
 	double		weight;			/* RRF weight */
 	int			timeout_ms;		/* whole-leg budget */
 	int			connect_timeout_ms;

@@ -46,6 +46,7 @@
 #include "event_loop.h"
 #include "io_redis.h"
 #include "json.h"
+#include "leg.h"
 
 /*
  * One round trip for epoch and entry.  KEYS[1] = the epoch key; ARGV[1] =
@@ -173,6 +174,7 @@ ApexCacheOpen(ApexCall *call, List *sources, int rrf_k)
 	ApexCache  *cache;
 	ApexSource *redis;
 	pg_cryptohash_ctx *ctx;
+	ApexRedisTarget target;
 	char		buf[64];
 	ListCell   *lc;
 	const char *value;
@@ -215,7 +217,8 @@ ApexCacheOpen(ApexCall *call, List *sources, int rrf_k)
 		apex_cache_hash_options(ctx, source->secrets);
 	}
 	cache->hash = apex_cache_hash_end(ctx);
-	cache->redis = ApexRedisAttach(redis, call->loop, call);
+	ApexRedisTargetOf(redis, &target);
+	cache->redis = ApexRedisAttach(&target, call->loop, call);
 	return cache;
 }
 
@@ -326,8 +329,8 @@ apex_cache_timeout(void *arg)
 	if (cache->answered)
 		return;
 	cache->answered = true;
-	apex_cache_failed(cache, psprintf("timed out after %d ms",
-									  cache->redis_source->timeout_ms), NULL);
+	apex_cache_failed(cache, ApexTimeoutMessage(cache->redis_source->timeout_ms),
+					  NULL);
 }
 
 /* Ask Redis for the call's result; see ApexCacheAnswered / ApexCacheHit */
@@ -455,6 +458,7 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 	MemoryContextCallback *cb;
 	ApexCall   *call;
 	ApexSource *redis;
+	ApexRedisTarget target;
 	ApexFlush	flush = {0};
 	const char *prefix;
 
@@ -481,13 +485,14 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 						redis->name, redis->kind->name)));
 	ApexUseSource(redis);
 	prefix = ApexGetOption(redis->options, "key_prefix");
-	ApexRedisCommand(ApexRedisAttach(redis, call->loop, call), call, NULL,
+	ApexRedisTargetOf(redis, &target);
+	ApexRedisCommand(ApexRedisAttach(&target, call->loop, call), call, NULL,
 					 apex_cache_flush_done, &flush, 2,
 					 (const char *[]) {"INCR", psprintf("%sepoch", prefix ? prefix : "apex:")});
 	if (!ApexLoopRun(call->loop, apex_cache_flush_over, &flush,
 					 TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												 redis->timeout_ms)))
-		flush.error = psprintf("timed out after %d ms", redis->timeout_ms);
+		flush.error = ApexTimeoutMessage(redis->timeout_ms);
 	if (flush.error)
 	{
 		char	   *client;

@@ -20,6 +20,8 @@
 
 #include "apex_router.h"
 #include "io_http.h"
+#include "io_pg.h"
+#include "io_redis.h"
 #include "leg.h"
 
 /* how much of a peer's words a failure keeps (redact.c shows less) */
@@ -219,14 +221,17 @@ ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
 
 /*
  * The leg's clock ran out, or the call's deadline passed: the leg fails
- * and its requests still in flight are abandoned.
+ * and its requests still in flight are abandoned, on every transport (a
+ * transport bounds only its connects: this is the one deadline of a leg).
  */
 void
 ApexLegTimedOut(ApexLeg *leg)
 {
 	ApexHttpCancel(leg->call->http, leg);
-	ApexLegFail(leg, "%s%stimed out after %d ms", leg->awaiting ? leg->awaiting : "",
-				leg->awaiting ? ": " : "", leg->budget_ms);
+	ApexPgCancel(leg);
+	ApexRedisCancel(leg);
+	ApexLegFail(leg, "%s%s%s", leg->awaiting ? leg->awaiting : "",
+				leg->awaiting ? ": " : "", ApexTimeoutMessage(leg->budget_ms));
 }
 
 static void

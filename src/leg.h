@@ -52,4 +52,8 @@ extern char *ApexUrlJoin(const char *base, const char *path);
 extern char *ApexUrlEncode(const char *segment);
 extern void ApexSqlInit(void);
 
+/* in leg_redis.c: a redis source's connection, for its legs and the cache */
+struct ApexRedisTarget;
+extern void ApexRedisTargetOf(ApexSource *source, struct ApexRedisTarget *target);
+
 #endif							/* APEX_LEG_H */

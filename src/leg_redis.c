@@ -13,7 +13,7 @@
  * (HGETALL, pipelined): two round trips, both inside the event loop.
  *
  * A redis source also serves as the result cache (cache.c) through the
- * same kept connection.
+ * same kept connection: ApexRedisTargetOf says where it is, for both.
  *
  * IDENTIFICATION
  *		  src/leg_redis.c
@@ -33,6 +33,8 @@
 #include "leg.h"
 
 #define REDIS_MAX_TERMS 32
+#define REDIS_DEFAULT_HOST "127.0.0.1"
+#define REDIS_DEFAULT_PORT 6379
 /* hiredis copies a socket path into sun_path, cutting what does not fit */
 #define REDIS_SOCKET_MAX ((int) sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1)
 
@@ -57,7 +59,6 @@ typedef struct RedisSearch
 	RedisHit  **best;			/* the hits whose hashes are fetched */
 	int			nbest;
 	List	   *items;
-	long		connect_timeout_ms;
 } RedisSearch;
 
 static void
@@ -81,7 +82,7 @@ redis_validate(List *options)
 {
 	const char *value;
 
-	/* io_redis.c hands hiredis atoi(port): the same number as this parse */
+	/* ApexRedisTargetOf hands hiredis the number this parse gives */
 	if ((value = ApexGetOption(options, "port")) && ApexParsePort(value) < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -121,8 +122,32 @@ redis_targets(List *options)
 
 	if (socket)
 		return list_make1(ApexTargetMake(socket, NULL));
-	return list_make1(ApexTargetMake(host ? host : "127.0.0.1",
-									 psprintf("%d", port ? ApexParsePort(port) : 6379)));
+	return list_make1(ApexTargetMake(host ? host : REDIS_DEFAULT_HOST,
+									 psprintf("%d", port ? ApexParsePort(port)
+											  : REDIS_DEFAULT_PORT)));
+}
+
+/*
+ * The connection of a redis source (its secrets loaded by ApexUseSource),
+ * for io_redis.c: the same host and port redis_targets checks.  A leg
+ * lowers connect_timeout_ms to what its budget leaves.
+ */
+void
+ApexRedisTargetOf(ApexSource *source, ApexRedisTarget *target)
+{
+	const char *host = ApexGetOption(source->options, "host");
+	const char *port = ApexGetOption(source->options, "port");
+
+	memset(target, 0, sizeof(ApexRedisTarget));
+	target->serverid = source->serverid;
+	target->mapping_oid = source->mapping_oid;
+	target->label = source->name;
+	target->socket = ApexGetOption(source->options, "socket");
+	target->host = host ? host : REDIS_DEFAULT_HOST;
+	target->port = port ? ApexParsePort(port) : REDIS_DEFAULT_PORT;
+	target->password = ApexGetOption(source->secrets, "password");
+	target->db = ApexGetOption(source->options, "db");
+	target->connect_timeout_ms = source->connect_timeout_ms;
 }
 
 static const char *
@@ -295,16 +320,6 @@ redis_term_done(void *arg, redisReply *reply, const char *error,
 								  s->best[i]->id)});
 }
 
-/* The connect timeout passed: fail unless connected (the leg's clock runs on) */
-static void
-redis_connect_timeout(void *arg)
-{
-	RedisSearch *s = arg;
-
-	if (!ApexRedisConnected(s->r))
-		ApexLegFail(s->leg, "could not connect within %ld ms", s->connect_timeout_ms);
-}
-
 static void
 redis_start(ApexLeg *leg)
 {
@@ -312,6 +327,7 @@ redis_start(ApexLeg *leg)
 	List	   *terms = redis_terms(leg->call->query.text);
 	const char *pattern = redis_option(leg, "term_key", "mem:term:%s");
 	char	   *stop = psprintf("%d", leg->call->query.limit * 4 - 1);
+	ApexRedisTarget target;
 	ListCell   *lc;
 
 	s->leg = leg;
@@ -321,11 +337,10 @@ redis_start(ApexLeg *leg)
 		ApexLegFinish(leg, NIL);
 		return;
 	}
-	s->r = ApexRedisAttach(leg->source, leg->call->loop, leg->call);
-	s->connect_timeout_ms = Min(leg->source->connect_timeout_ms, ApexLegRemainingMs(leg));
-	if (!ApexRedisConnected(s->r))
-		ApexLoopSetTimer(leg->call->loop, s, s->connect_timeout_ms,
-						 redis_connect_timeout);
+	ApexRedisTargetOf(leg->source, &target);
+	/* the leg's clock bounds the rest (ApexLegTimedOut) */
+	target.connect_timeout_ms = Min(target.connect_timeout_ms, ApexLegRemainingMs(leg));
+	s->r = ApexRedisAttach(&target, leg->call->loop, leg->call);
 	s->waiting = list_length(terms);
 	foreach(lc, terms)
 		ApexRedisCommand(s->r, leg->call, leg, redis_term_done, s, 5,
