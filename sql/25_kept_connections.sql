@@ -136,7 +136,7 @@ SELECT count(*) AS kept FROM apex_router_connections() WHERE source = 'kc_trust'
 -- the connection is closed at once (the remote backend, told to look for
 -- a closed client, ends its query), and the next call opens a new one
 CREATE SERVER kc_slow FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory', timeout_ms '300',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory', timeout_ms '1000',
            query 'SELECT pg_backend_pid()::text AS id
                   FROM (SELECT set_config(''client_connection_check_interval'', ''50'', false) AS s) c,
                        LATERAL pg_sleep(CASE WHEN $1 = ''kc slow'' AND c.s IS NOT NULL THEN 10 ELSE 0 END)
