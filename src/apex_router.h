@@ -80,6 +80,7 @@ typedef struct ApexSource
 	List	   *options;		/* server options as given (the cache key) */
 	ApexSecrets *secrets;		/* of the user mapping; NULL before ApexUseSource */
 	Oid			mapping_user;	/* whose mapping they are; InvalidOid: PUBLIC */
+	Oid			mapping_oid;	/* the mapping (pg_user_mapping), or InvalidOid */
 	double		weight;			/* RRF weight */
 	int			timeout_ms;		/* whole-leg budget */
 	int			connect_timeout_ms;

@@ -201,6 +201,7 @@ ApexCacheOpen(ApexCall *call, ApexPlan *plan)
 	ApexCache  *cache;
 	ApexSource *redis;
 	pg_cryptohash_ctx *ctx;
+	ApexRedisTarget target;
 	char		buf[64];
 	ListCell   *lc;
 
@@ -239,7 +240,8 @@ ApexCacheOpen(ApexCall *call, ApexPlan *plan)
 		apex_cache_hash_secrets(ctx, source->secrets);
 	}
 	cache->hash = apex_cache_hash_end(ctx);
-	cache->redis = ApexRedisAttach(redis, call->loop, call);
+	ApexRedisTargetOf(redis, &target);
+	cache->redis = ApexRedisAttach(&target, call->loop, call);
 	call->vectors = &cache->vectors;
 	return cache;
 }
@@ -651,6 +653,7 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	ApexCall   *call;
 	ApexSource *redis;
+	ApexRedisTarget target;
 	ApexFlush	flush = {0};
 	const char *prefix;
 
@@ -663,7 +666,8 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 
 	redis = apex_cache_source_get();
 	prefix = ((const ApexRedisConf *) redis->conf)->key_prefix;
-	ApexRedisCommand(ApexRedisAttach(redis, call->loop, call), call, NULL,
+	ApexRedisTargetOf(redis, &target);
+	ApexRedisCommand(ApexRedisAttach(&target, call->loop, call), call, NULL,
 					 apex_cache_flush_done, &flush, 2,
 					 (const char *[]) {"INCR", psprintf("%sepoch", prefix)});
 	if (!ApexLoopRun(call->loop, apex_cache_flush_over, &flush,

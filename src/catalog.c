@@ -39,14 +39,16 @@
  * Options of the user mapping for (current user, server), falling back to
  * the PUBLIC mapping; NIL when there is none (sources without secrets need
  * no mapping, unlike postgres_fdw's servers).  *user is the mapping's user,
- * InvalidOid for PUBLIC.
+ * InvalidOid for PUBLIC; *mapping its OID (kept connections are keyed by
+ * it), InvalidOid when there is none.
  */
 static List *
-apex_mapping_options(Oid serverid, Oid *user)
+apex_mapping_options(Oid serverid, Oid *user, Oid *mapping)
 {
 	Oid			users[2] = {GetUserId(), InvalidOid};
 
 	*user = InvalidOid;
+	*mapping = InvalidOid;
 	for (int i = 0; i < 2; i++)
 	{
 		HeapTuple	tp = SearchSysCache2(USERMAPPINGUSERSERVER,
@@ -61,6 +63,7 @@ apex_mapping_options(Oid serverid, Oid *user)
 												&isnull);
 			List	   *options = isnull ? NIL : untransformRelOptions(datum);
 
+			*mapping = ((Form_pg_user_mapping) GETSTRUCT(tp))->oid;
 			ReleaseSysCache(tp);
 			*user = users[i];
 			return options;
@@ -127,7 +130,8 @@ ApexUseSource(ApexSource *source)
 	if (!superuser_arg(source->owner))
 		ApexCheckTargets(ApexSourceTargets(source));
 	source->secrets = ApexParseSecrets(apex_mapping_options(source->serverid,
-															&source->mapping_user));
+															&source->mapping_user,
+															&source->mapping_oid));
 }
 
 /*

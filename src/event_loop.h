@@ -12,7 +12,7 @@
 #ifndef APEX_EVENT_LOOP_H
 #define APEX_EVENT_LOOP_H
 
-#include "pgtime.h"
+#include "datatype/timestamp.h"
 #include "port.h"
 
 /* events are WL_SOCKET_READABLE / WL_SOCKET_WRITEABLE bits */

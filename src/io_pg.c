@@ -2,26 +2,35 @@
  *
  * io_pg.c
  *		  libpq's asynchronous API driven by the event loop, on connections
- *		  kept across calls (one per server and user).
+ *		  kept across calls (kept_conns.c: one per server and user mapping).
  *
- * A request walks CONNECTING (PQconnectPoll) -> SENDING (PQflush) ->
+ * A query walks CONNECTING (PQconnectPoll) -> SENDING (PQflush) ->
  * READING (PQconsumeInput / PQgetResult), each step run when the loop
- * reports the socket ready.  Two timers bound it: the request's budget
- * (keyed by the request), and while connecting the connect timeout (keyed
- * by the connection; libpq's connect_timeout applies only to blocking
- * connects).  A kept connection whose
- * server went away (restart) fails on first use; such a request is retried
- * once on a new connection, so a restart is invisible to callers.
+ * reports the socket ready.  While connecting, a connect timer bounds it
+ * (keyed by the connection; libpq's connect_timeout applies only to
+ * blocking connects).  The query has no timer of its own: its owner (a
+ * leg) has a clock in the call's loop, which abandons it (its cancel operation).  A
+ * kept connection whose server went away (restart) fails on first use;
+ * such a query is retried once on a new connection, so a restart is
+ * invisible to callers.
  *
- * Time the loop could not listen is not charged to a request heard from
- * meanwhile (event_loop.c): its socket events are progress of the request,
- * its connection and its owner.  A connection takes its descriptor slot before libpq
- * opens the socket (conn_registry.c).
+ * Time the loop could not listen is not charged to a query heard from
+ * meanwhile (event_loop.c): its socket events are progress of the query,
+ * its connection and its owner.  A connection takes its descriptor slot
+ * before libpq opens the socket (conn_registry.c).
  *
- * Connections live in TopMemoryContext and are malloc'd by libpq: a
- * connection that was in use when a call ended abnormally (error, cancel,
- * timeout) is in an unknown protocol state and is closed
- * (ApexPgAbortActive, run by the call context's reset callback).
+ * Connections live in TopMemoryContext and are malloc'd by libpq, and so is
+ * the result being read (kept with the connection, not the query, so that
+ * closing a connection never reads the memory of a call that is gone).  A
+ * connection whose query was abandoned (its owner's time ran out) or whose
+ * call ended abnormally (error, cancel) is in an unknown protocol state and
+ * is closed: by the cancel and release operations (the call context's reset
+ * callback), and kept_conns.c's transaction callbacks behind them.
+ *
+ * Roles that use one PUBLIC mapping share its connection (kept_conns.c): a
+ * connection the remote server accepted without the password (a
+ * superuser's call of a superuser's source) is not lent to a caller the
+ * password rule binds; that caller opens its own, and is refused.
  *
  * IDENTIFICATION
  *		  src/io_pg.c
@@ -31,14 +40,13 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
-#include "lib/stringinfo.h"
-#include "nodes/pg_list.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
 
 #include "conn_registry.h"
 #include "io_pg.h"
 #include "transport.h"
+#include "kept_conns.h"
 
 typedef enum ApexPgState
 {
@@ -47,77 +55,74 @@ typedef enum ApexPgState
 	APEX_PG_READING
 } ApexPgState;
 
-typedef struct ApexPgCall ApexPgCall;
+typedef struct ApexPgQuery ApexPgQuery;
 
 typedef struct ApexPgConn
 {
-	Oid			serverid;
-	Oid			userid;
-	char	   *conninfo;		/* options it was opened with */
+	ApexKeptConn kept;			/* first: its entry in kept_conns.c */
 	PGconn	   *conn;
 	bool		reserved;		/* holds a descriptor slot not yet registered */
 	pgsocket	registered;		/* socket reported to the registry, or invalid */
-	ApexPgCall *active;			/* the request using it, or NULL */
+	ApexPgQuery *active;		/* the query using it, or NULL */
+	PGresult   *result;			/* the active query's first result, or NULL */
 } ApexPgConn;
 
-struct ApexPgCall
+/* One query of a call (an ApexPgRequest under way), in the call's memory */
+struct ApexPgQuery
 {
 	ApexPgRequest req;
 	ApexPgConn *pc;
 	ApexPgState state;
 	pgsocket	watched;		/* socket watched in the loop, or invalid */
 	bool		reused;			/* a kept connection: retry once if dead */
-	PGresult   *result;
-	long		connect_timeout_ms; /* of the connection being made */
 };
 
-static List *apex_pg_conns = NIL;	/* ApexPgConn *, in TopMemoryContext */
-
+static void apex_pg_close(ApexKeptConn *kc);
 static void apex_pg_on_socket(void *arg, pgsocket fd, int events);
-static void apex_pg_connect(ApexPgCall *call);
-static void apex_pg_on_timeout(void *arg);
+static void apex_pg_connect(ApexPgQuery *q);
 
-/* The options as one string, to notice ALTER SERVER / USER MAPPING */
-static char *
-apex_pg_conninfo(const ApexPgRequest *req)
-{
-	StringInfoData buf;
+/* abandon: NULL, a connection whose call is gone is closed */
+static const ApexKeptOps apex_pg_kept = {
+	.close = apex_pg_close,
+};
 
-	initStringInfo(&buf);
-	for (int i = 0; req->keywords[i]; i++)
-		appendStringInfo(&buf, "%s=%s\n", req->keywords[i], req->values[i]);
-	return buf.data;
-}
-
-/* Close a connection already taken out of apex_pg_conns */
+/* Close a connection already out of the registry */
 static void
-apex_pg_close(ApexPgConn *pc)
+apex_pg_close(ApexKeptConn *kc)
 {
-	if (pc->active && pc->active->result)
-		PQclear(pc->active->result);
+	ApexPgConn *pc = (ApexPgConn *) kc;
+
+	if (pc->result)
+		PQclear(pc->result);
 	if (pc->registered != PGINVALID_SOCKET)
 		ApexConnClosed("postgres", pc->registered);
 	else if (pc->reserved)
 		ApexConnUnreserve();
 	PQfinish(pc->conn);
-	pfree(pc->conninfo);
 	pfree(pc);
 }
 
 static void
 apex_pg_drop(ApexPgConn *pc)
 {
-	apex_pg_conns = list_delete_ptr(apex_pg_conns, pc);
-	apex_pg_close(pc);
+	ApexKeptClose(&pc->kept);
 }
 
 static void
-apex_pg_watch(ApexPgCall *call, pgsocket fd, int events)
+apex_pg_unwatch(ApexPgQuery *q)
 {
-	if (call->watched != PGINVALID_SOCKET && call->watched != fd)
-		ApexLoopWatch(call->req.loop, call->watched, 0, NULL, NULL);
-	ApexLoopWatch(call->req.loop, fd, events, apex_pg_on_socket, call);
-	call->watched = events ? fd : PGINVALID_SOCKET;
+	if (q->watched != PGINVALID_SOCKET)
+		ApexLoopWatch(q->req.loop, q->watched, 0, NULL, NULL);
+	q->watched = PGINVALID_SOCKET;
+}
+
+static void
+apex_pg_watch(ApexPgQuery *q, pgsocket fd, int events)
+{
+	if (q->watched != fd)
+		apex_pg_unwatch(q);
+	ApexLoopWatch(q->req.loop, fd, events, apex_pg_on_socket, q);
+	q->watched = fd;
 }
 
 /* The first line of libpq's message, which may span several */
@@ -130,40 +135,38 @@ apex_pg_message(const char *msg)
 }
 
 /*
- * End the request: error is our words for a failure, remote what libpq
- * said (see ApexPgDone).  A connection that failed or is not idle is
- * closed; a healthy one stays for the next call.
+ * End the query: error is our words for a failure, remote what libpq said
+ * (see ApexPgDone).  A connection that failed or is not idle is closed; a
+ * healthy one stays for the next call.
  */
 static void
-apex_pg_finish(ApexPgCall *call, const char *error, const char *remote,
-			   bool timed_out)
+apex_pg_finish(ApexPgQuery *q, const char *error, const char *remote)
 {
-	ApexPgConn *pc = call->pc;
-	PGresult   *res = error ? NULL : call->result;
+	ApexPgConn *pc = q->pc;
+	PGresult   *res = error ? NULL : pc->result;
 
-	if (call->watched != PGINVALID_SOCKET)
-		ApexLoopWatch(call->req.loop, call->watched, 0, NULL, NULL);
-	call->watched = PGINVALID_SOCKET;
-	ApexLoopSetTimer(call->req.loop, call, -1, NULL);
-	ApexLoopSetTimer(call->req.loop, pc, -1, NULL);
+	apex_pg_unwatch(q);
+	ApexLoopSetTimer(q->req.loop, pc, -1, NULL);
+	if (error && pc->result)
+		PQclear(pc->result);
+	pc->result = NULL;
 	pc->active = NULL;
+	ApexKeptRelease(&pc->kept);
 	if (!error && pc->registered != PGINVALID_SOCKET)
 		ApexConnUsed("postgres", pc->registered);
-	if (error && call->result)
-		PQclear(call->result);
-	call->result = NULL;
+
 	/*
 	 * A connection refused before its first query (the password rule, the
 	 * descriptor budget) is never kept: reusing it would skip the refusal.
 	 */
 	if (PQstatus(pc->conn) != CONNECTION_OK ||
-		PQtransactionStatus(pc->conn) != PQTRANS_IDLE || timed_out ||
-		(error && call->state == APEX_PG_CONNECTING))
+		PQtransactionStatus(pc->conn) != PQTRANS_IDLE ||
+		(error && q->state == APEX_PG_CONNECTING))
 		apex_pg_drop(pc);
 	/* the result is malloc'd by libpq: freed even when done throws */
 	PG_TRY();
 	{
-		call->req.done(call->req.arg, res, error, remote, timed_out);
+		q->req.done(q->req.arg, res, error, remote);
 	}
 	PG_FINALLY();
 	{
@@ -175,20 +178,15 @@ apex_pg_finish(ApexPgCall *call, const char *error, const char *remote,
 
 /* A dead kept connection: open a new one and try again, once */
 static bool
-apex_pg_retry(ApexPgCall *call)
+apex_pg_retry(ApexPgQuery *q)
 {
-	if (!call->reused || PQstatus(call->pc->conn) == CONNECTION_OK)
+	if (!q->reused || PQstatus(q->pc->conn) == CONNECTION_OK)
 		return false;
-	call->reused = false;
-	if (call->result)
-		PQclear(call->result);
-	call->result = NULL;
-	if (call->watched != PGINVALID_SOCKET)
-		ApexLoopWatch(call->req.loop, call->watched, 0, NULL, NULL);
-	call->watched = PGINVALID_SOCKET;
-	call->pc->active = NULL;
-	apex_pg_drop(call->pc);
-	apex_pg_connect(call);
+	q->reused = false;
+	apex_pg_unwatch(q);
+	q->pc->active = NULL;
+	apex_pg_drop(q->pc);
+	apex_pg_connect(q);
 	return true;
 }
 
@@ -197,100 +195,99 @@ apex_pg_retry(ApexPgCall *call)
  * at log-in, a termination notice), so it is the detail, not the cause.
  */
 static void
-apex_pg_libpq_failed(ApexPgCall *call, const char *msg)
+apex_pg_libpq_failed(ApexPgQuery *q, const char *msg)
 {
-	apex_pg_finish(call, call->state == APEX_PG_CONNECTING ? "could not connect"
-				   : "connection lost", apex_pg_message(msg), false);
+	apex_pg_finish(q, q->state == APEX_PG_CONNECTING ? "could not connect"
+				   : "connection lost", apex_pg_message(msg));
 }
 
 static void
-apex_pg_fail(ApexPgCall *call, const char *error)
+apex_pg_fail(ApexPgQuery *q, const char *error)
 {
-	if (!apex_pg_retry(call))
-		apex_pg_libpq_failed(call, error);
+	if (!apex_pg_retry(q))
+		apex_pg_libpq_failed(q, error);
 }
 
 static void
-apex_pg_flush(ApexPgCall *call)
+apex_pg_flush(ApexPgQuery *q)
 {
-	PGconn	   *conn = call->pc->conn;
+	PGconn	   *conn = q->pc->conn;
 	int			rc = PQflush(conn);
 
 	if (rc < 0)
-		apex_pg_fail(call, PQerrorMessage(conn));
+		apex_pg_fail(q, PQerrorMessage(conn));
 	else if (rc == 0)
 	{
-		call->state = APEX_PG_READING;
-		apex_pg_watch(call, PQsocket(conn), WL_SOCKET_READABLE);
+		q->state = APEX_PG_READING;
+		apex_pg_watch(q, PQsocket(conn), WL_SOCKET_READABLE);
 	}
 	else
-		apex_pg_watch(call, PQsocket(conn),
+		apex_pg_watch(q, PQsocket(conn),
 					  WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE);
 }
 
 static void
-apex_pg_send(ApexPgCall *call)
+apex_pg_send(ApexPgQuery *q)
 {
-	PGconn	   *conn = call->pc->conn;
+	PGconn	   *conn = q->pc->conn;
 
-	call->state = APEX_PG_SENDING;
+	q->state = APEX_PG_SENDING;
 	if (PQsetnonblocking(conn, 1) != 0 ||
-		!PQsendQueryParams(conn, call->req.query, call->req.nparams,
-						   call->req.paramtypes, call->req.params,
+		!PQsendQueryParams(conn, q->req.query, q->req.nparams,
+						   q->req.paramtypes, q->req.params,
 						   NULL, NULL, 0))
 	{
-		apex_pg_fail(call, PQerrorMessage(conn));
+		apex_pg_fail(q, PQerrorMessage(conn));
 		return;
 	}
-	apex_pg_flush(call);
+	apex_pg_flush(q);
 }
 
 /* Drain what has arrived; finish once the last result is in */
 static void
-apex_pg_read(ApexPgCall *call)
+apex_pg_read(ApexPgQuery *q)
 {
-	PGconn	   *conn = call->pc->conn;
+	ApexPgConn *pc = q->pc;
 
-	if (!PQconsumeInput(conn))
+	if (!PQconsumeInput(pc->conn))
 	{
-		apex_pg_fail(call, PQerrorMessage(conn));
+		apex_pg_fail(q, PQerrorMessage(pc->conn));
 		return;
 	}
-	while (!PQisBusy(conn))
+	while (!PQisBusy(pc->conn))
 	{
-		PGresult   *res = PQgetResult(conn);
+		PGresult   *res = PQgetResult(pc->conn);
 
 		if (res == NULL)
 		{
 			/* a kept connection found dead (server restart): reconnect */
-			if (!apex_pg_retry(call))
-				apex_pg_finish(call, NULL, NULL, false);
+			if (!apex_pg_retry(q))
+				apex_pg_finish(q, NULL, NULL);
 			return;
 		}
-		if (call->result == NULL)
-			call->result = res;
+		if (pc->result == NULL)
+			pc->result = res;
 		else
 			PQclear(res);
 	}
 }
 
 static void
-apex_pg_connected(ApexPgCall *call)
+apex_pg_connected(ApexPgQuery *q)
 {
-	ApexPgConn *pc = call->pc;
+	ApexPgConn *pc = q->pc;
 	pgsocket	fd = PQsocket(pc->conn);
 
 	/* the slot reserved for the connection goes with its socket */
-	ApexConnOpened("postgres", fd, call->req.label,
+	ApexConnOpened("postgres", fd, q->req.label,
 				   psprintf("%s:%s", PQhost(pc->conn), PQport(pc->conn)));
 	pc->reserved = false;
 	pc->registered = fd;
-	ApexLoopSetTimer(call->req.loop, pc, -1, NULL);
+	ApexLoopSetTimer(q->req.loop, pc, -1, NULL);
 	/* as postgres_fdw: a non-superuser may not use the server's own identity */
-	if (call->req.password_required && !PQconnectionUsedPassword(pc->conn))
+	if (q->req.password_required && !PQconnectionUsedPassword(pc->conn))
 	{
-		apex_pg_finish(call, "the remote server did not ask for the password", NULL,
-					   false);
+		apex_pg_finish(q, "the remote server did not ask for the password", NULL);
 		/* a superuser calling another role's source: that source's failure */
 		if (superuser())
 			return;
@@ -300,194 +297,173 @@ apex_pg_connected(ApexPgCall *call)
 				 errdetail("Non-superuser cannot connect if the server does not request a password."),
 				 errhint("Target server's authentication method must be changed.")));
 	}
-	apex_pg_send(call);
+	apex_pg_send(q);
 }
 
 static void
 apex_pg_on_socket(void *arg, pgsocket fd pg_attribute_unused(),
 				  int events pg_attribute_unused())
 {
-	ApexPgCall *call = arg;
-	PGconn	   *conn = call->pc->conn;
+	ApexPgQuery *q = arg;
+	PGconn	   *conn = q->pc->conn;
 
-	ApexLoopProgress(call->req.loop, call->req.owner);
-	ApexLoopProgress(call->req.loop, call->pc);
-	switch (call->state)
+	ApexLoopProgress(q->req.loop, q->req.owner);
+	ApexLoopProgress(q->req.loop, q->pc);
+	switch (q->state)
 	{
 		case APEX_PG_CONNECTING:
 			switch (PQconnectPoll(conn))
 			{
 				case PGRES_POLLING_OK:
-					apex_pg_connected(call);
+					apex_pg_connected(q);
 					break;
 				case PGRES_POLLING_READING:
-					apex_pg_watch(call, PQsocket(conn), WL_SOCKET_READABLE);
+					apex_pg_watch(q, PQsocket(conn), WL_SOCKET_READABLE);
 					break;
 				case PGRES_POLLING_WRITING:
-					apex_pg_watch(call, PQsocket(conn), WL_SOCKET_WRITEABLE);
+					apex_pg_watch(q, PQsocket(conn), WL_SOCKET_WRITEABLE);
 					break;
 				default:
-					apex_pg_libpq_failed(call, PQerrorMessage(conn));
+					apex_pg_libpq_failed(q, PQerrorMessage(conn));
 					break;
 			}
 			break;
 		case APEX_PG_SENDING:
-			apex_pg_flush(call);
+			apex_pg_flush(q);
 			break;
 		case APEX_PG_READING:
 			if (PQflush(conn) < 0)
-				apex_pg_fail(call, PQerrorMessage(conn));
+				apex_pg_fail(q, PQerrorMessage(conn));
 			else
-				apex_pg_read(call);
+				apex_pg_read(q);
 			break;
 	}
-}
-
-static void
-apex_pg_on_timeout(void *arg)
-{
-	apex_pg_finish((ApexPgCall *) arg, "timed out", NULL, true);
 }
 
 /* arg is the connection being made */
 static void
 apex_pg_on_connect_timeout(void *arg)
 {
-	ApexPgCall *call = ((ApexPgConn *) arg)->active;
+	ApexPgQuery *q = ((ApexPgConn *) arg)->active;
 
-	apex_pg_finish(call, psprintf("could not connect within %ld ms",
-								  call->connect_timeout_ms), NULL, false);
+	apex_pg_finish(q, ApexConnectTimedOut(q->req.connect_timeout_ms), NULL);
 }
 
 /*
- * Open a new kept connection for the request and start connecting; the
- * request fails at once when the descriptor budget is spent.
+ * Open a new kept connection for the query and start connecting; the
+ * query fails at once when the descriptor budget is spent.
  */
 static void
-apex_pg_connect(ApexPgCall *call)
+apex_pg_connect(ApexPgQuery *q)
 {
-	MemoryContext old;
-	ApexPgConn *pc;
+	ApexPgConn *pc = MemoryContextAllocZero(TopMemoryContext, sizeof(ApexPgConn));
 
 	if (!ApexConnReserve())
 	{
-		ApexLoopSetTimer(call->req.loop, call, -1, NULL);
-		call->req.done(call->req.arg, NULL,
-					   "out of file descriptors for remote connections", NULL, false);
+		pfree(pc);
+		q->req.done(q->req.arg, NULL,
+					"out of file descriptors for remote connections", NULL);
 		return;
 	}
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	pc = palloc0(sizeof(ApexPgConn));
 	pc->reserved = true;
-	pc->serverid = call->req.serverid;
-	pc->userid = GetUserId();
-	pc->conninfo = apex_pg_conninfo(&call->req);
 	pc->registered = PGINVALID_SOCKET;
-	MemoryContextSwitchTo(old);
-	pc->conn = PQconnectStartParams(call->req.keywords, call->req.values, 0);
+	pc->conn = PQconnectStartParams(q->req.keywords, q->req.values, 0);
 	if (pc->conn == NULL)
 	{
 		ApexConnUnreserve();
-		pfree(pc->conninfo);
 		pfree(pc);
 		ereport(ERROR,
 				(errcode(ERRCODE_OUT_OF_MEMORY),
 				 errmsg("could not allocate a libpq connection")));
 	}
-	old = MemoryContextSwitchTo(TopMemoryContext);
-	apex_pg_conns = lappend(apex_pg_conns, pc);
-	MemoryContextSwitchTo(old);
-	pc->active = call;
-	call->pc = pc;
-	call->state = APEX_PG_CONNECTING;
-	call->connect_timeout_ms = Min(call->req.connect_timeout_ms,
-								   ApexLoopTimeLeft(call->req.loop, call));
-	ApexLoopSetTimer(call->req.loop, pc, call->connect_timeout_ms,
+	ApexKeptAdd(&pc->kept, &apex_pg_kept, q->req.serverid, q->req.mapping_oid);
+	ApexKeptUse(&pc->kept);
+	pc->active = q;
+	q->pc = pc;
+	q->state = APEX_PG_CONNECTING;
+	ApexLoopSetTimer(q->req.loop, pc, q->req.connect_timeout_ms,
 					 apex_pg_on_connect_timeout);
 	if (PQstatus(pc->conn) == CONNECTION_BAD)
-		apex_pg_libpq_failed(call, PQerrorMessage(pc->conn));
+		apex_pg_libpq_failed(q, PQerrorMessage(pc->conn));
 	else
-		apex_pg_watch(call, PQsocket(pc->conn), WL_SOCKET_WRITEABLE);
+		apex_pg_watch(q, PQsocket(pc->conn), WL_SOCKET_WRITEABLE);
 }
 
 /*
- * Run request's query on the kept connection of (server, current user),
- * opening one when there is none or its options changed.
+ * Run request's query on the kept connection of its server and user
+ * mapping, opening one when there is none, it died, or the server or
+ * mapping changed since (kept_conns.c).
  */
 void
 ApexPgStart(const ApexPgRequest *request)
 {
-	ApexPgCall *call = palloc0(sizeof(ApexPgCall));
-	char	   *conninfo = apex_pg_conninfo(request);
-	ApexPgConn *kept = NULL;
-	ListCell   *lc;
+	ApexPgQuery *q = palloc0(sizeof(ApexPgQuery));
+	ApexPgConn *kept = (ApexPgConn *) ApexKeptFind(&apex_pg_kept, request->serverid,
+												   request->mapping_oid);
 
-	call->req = *request;
-	call->watched = PGINVALID_SOCKET;
-	foreach(lc, apex_pg_conns)
+	q->req = *request;
+	q->watched = PGINVALID_SOCKET;
+	if (kept && kept->active)	/* cannot happen: one leg per server */
+		elog(ERROR, "connection of server %u is busy", request->serverid);
+	/* dead, or accepted without the password this caller must have used */
+	if (kept && (PQstatus(kept->conn) != CONNECTION_OK ||
+				 (request->password_required &&
+				  !PQconnectionUsedPassword(kept->conn))))
 	{
-		ApexPgConn *pc = lfirst(lc);
-
-		if (pc->serverid == request->serverid && pc->userid == GetUserId())
-			kept = pc;
-	}
-	if (kept && (kept->active || strcmp(kept->conninfo, conninfo) != 0 ||
-				 PQstatus(kept->conn) != CONNECTION_OK))
-	{
-		if (kept->active)		/* cannot happen: one leg per server */
-			elog(ERROR, "connection of server %u is busy", request->serverid);
 		apex_pg_drop(kept);
 		kept = NULL;
 	}
-	ApexLoopSetTimer(request->loop, call, request->timeout_ms, apex_pg_on_timeout);
-	if (kept)
+	if (kept == NULL)
 	{
-		kept->active = call;
-		call->pc = kept;
-		call->reused = true;
-		apex_pg_send(call);
+		apex_pg_connect(q);
+		return;
 	}
-	else
-		apex_pg_connect(call);
+	ApexKeptUse(&kept->kept);
+	kept->active = q;
+	q->pc = kept;
+	q->reused = true;
+	apex_pg_send(q);
 }
 
-/* Close every connection a call was using when it ended abnormally */
-void
-ApexPgAbortActive(void)
+static void
+apex_pg_cancel_one(ApexKeptConn *kc, void *owner)
 {
-	ListCell   *lc;
+	ApexPgQuery *q = ((ApexPgConn *) kc)->active;
 
-	foreach(lc, apex_pg_conns)
-	{
-		ApexPgConn *pc = lfirst(lc);
-
-		if (pc->active)
-		{
-			apex_pg_conns = foreach_delete_current(apex_pg_conns, lc);
-			apex_pg_close(pc);
-		}
-	}
+	if (q == NULL || q->req.owner != owner)
+		return;
+	apex_pg_unwatch(q);
+	ApexLoopSetTimer(q->req.loop, q->pc, -1, NULL);
+	ApexKeptClose(kc);
 }
 
-/* apex_router_disconnect(): close the idle kept connections */
-static int
-apex_pg_disconnect_all(void)
+/*
+ * The owner's time is up: abandon its query without a word to it.  The
+ * connection is closed: a query may still run on it.
+ */
+static void
+apex_pg_cancel(void *state pg_attribute_unused(), void *owner)
 {
-	int			closed = 0;
-	ListCell   *lc;
+	ApexKeptForEach(&apex_pg_kept, apex_pg_cancel_one, owner);
+}
 
-	foreach(lc, apex_pg_conns)
-	{
-		ApexPgConn *pc = lfirst(lc);
+static void
+apex_pg_unsent_one(ApexKeptConn *kc, void *arg)
+{
+	ApexPgQuery *q = ((ApexPgConn *) kc)->active;
 
-		if (pc->active == NULL)
-		{
-			apex_pg_conns = foreach_delete_current(apex_pg_conns, lc);
-			apex_pg_close(pc);
-			closed++;
-		}
-	}
-	return closed;
+	if (q && q->state != APEX_PG_READING)
+		*(bool *) arg = false;
+}
+
+/* Whether every query is written (connected and flushed) */
+static bool
+apex_pg_all_sent(void *state pg_attribute_unused())
+{
+	bool		all_sent = true;
+
+	ApexKeptForEach(&apex_pg_kept, apex_pg_unsent_one, &all_sent);
+	return all_sent;
 }
 
 /* The call's state is the call itself: one call runs at a time (call.c) */
@@ -497,52 +473,22 @@ apex_pg_attach(ApexCall *call)
 	return call;
 }
 
-/* Whether every request's query is written (connected and flushed) */
-static bool
-apex_pg_all_sent(void *state pg_attribute_unused())
-{
-	ListCell   *lc;
-
-	foreach(lc, apex_pg_conns)
-	{
-		ApexPgConn *pc = lfirst(lc);
-
-		if (pc->active && pc->active->state != APEX_PG_READING)
-			return false;
-	}
-	return true;
-}
-
 /*
- * The owner's time is up: abandon its request.  Its connection is in an
- * unknown protocol state (a query may be running): it is closed.
+ * The call ends.  Normally, its queries are answered or cancelled; after
+ * an error or a cancel, a connection still in use is in an unknown
+ * protocol state and is closed.
  */
-static void
-apex_pg_cancel(void *state pg_attribute_unused(), void *owner)
-{
-	ListCell   *lc;
-
-	foreach(lc, apex_pg_conns)
-	{
-		ApexPgConn *pc = lfirst(lc);
-		ApexPgCall *call = pc->active;
-
-		if (call == NULL || call->req.owner != owner)
-			continue;
-		if (call->watched != PGINVALID_SOCKET)
-			ApexLoopWatch(call->req.loop, call->watched, 0, NULL, NULL);
-		ApexLoopSetTimer(call->req.loop, call, -1, NULL);
-		ApexLoopSetTimer(call->req.loop, pc, -1, NULL);
-		apex_pg_conns = foreach_delete_current(apex_pg_conns, lc);
-		apex_pg_close(pc);
-	}
-}
-
-/* Whatever a call left mid-request is closed, however it ended */
 static void
 apex_pg_release(void *state pg_attribute_unused(), bool normal pg_attribute_unused())
 {
-	ApexPgAbortActive();
+	ApexKeptAbandonAll(&apex_pg_kept);
+}
+
+/* apex_router_disconnect(): close the idle kept connections */
+static int
+apex_pg_disconnect_all(void)
+{
+	return ApexKeptCloseIdle(&apex_pg_kept);
 }
 
 const ApexTransport ApexPgTransport = {

@@ -17,17 +17,17 @@
 #include "event_loop.h"
 
 /*
- * res is NULL on failure; then error says why in our words (timed_out for
- * the budget), and remote holds libpq's message, or NULL: it may quote the
- * remote server.
+ * res is NULL on failure; then error says why in our words, and remote
+ * holds libpq's message, or NULL: it may quote the remote server.
  */
 typedef void (*ApexPgDone) (void *arg, PGresult *res, const char *error,
-							const char *remote, bool timed_out);
+							const char *remote);
 
 typedef struct ApexPgRequest
 {
 	ApexLoop   *loop;
-	Oid			serverid;		/* connections are kept per server and user */
+	Oid			serverid;		/* connections are kept per server and */
+	Oid			mapping_oid;	/* user mapping (InvalidOid: none, per user) */
 	const char *label;			/* source name, for apex_router_connections */
 	const char *const *keywords;	/* libpq connection options */
 	const char *const *values;
@@ -35,16 +35,15 @@ typedef struct ApexPgRequest
 	int			nparams;
 	const Oid  *paramtypes;
 	const char *const *params;
-	long		timeout_ms;		/* the whole request */
-	long		connect_timeout_ms; /* a new connection, within timeout_ms */
+	long		connect_timeout_ms; /* a new connection */
 	bool		password_required;	/* fail unless the server used the password */
-	void	   *owner;			/* its socket events are progress of owner */
+	void	   *owner;			/* whose clock bounds it (a leg): its cancel */
 	ApexPgDone	done;
 	void	   *arg;
 } ApexPgRequest;
 
+/* in io_pg.c */
 extern const struct ApexTransport ApexPgTransport;
 extern void ApexPgStart(const ApexPgRequest *request);
-extern void ApexPgAbortActive(void);
 
 #endif							/* APEX_IO_PG_H */

@@ -2,7 +2,17 @@
  *
  * io_redis.c
  *		  hiredis' async API in the event loop, on connections kept across
- *		  calls (one per Redis source and user).
+ *		  calls (kept_conns.c: one per server and user mapping).
+ *
+ * The caller names where to connect with an ApexRedisTarget (host and
+ * port or a socket, password, database); nothing of it is kept but the
+ * key.  A new connection queues AUTH and SELECT before anything else, and
+ * a connect timer (keyed by the connection) bounds its connect: when it
+ * fires unconnected, the connection is dropped and every command on it
+ * fails with "could not connect within N ms".  Commands have no timer of
+ * their own: whoever waits for a reply (a leg's clock, the cache's lookup
+ * timer) has one, and a leg whose time is up cancels its replies
+ * (its cancel operation).
  *
  * The event adapter is ours: hiredis asks to start or stop reading and
  * writing (ev.addRead ... ev.delWrite); we remember what it wants and, while
@@ -14,14 +24,16 @@
  * Every command carries a small ticket in TopMemoryContext, naming the
  * party that waits for its reply (a leg, the cache): an event on the
  * connection is progress of every party still waiting (event_loop.c: time
- * the loop could not listen is not charged to it).  When a call
+ * the loop could not listen is not charged to it).  When a call or a party
  * ends (normally or not) its tickets are cancelled: a late reply is then
  * consumed and dropped instead of reaching freed memory, and the
- * connection stays usable.  Commands sent without a callback (cache
- * writes) never make the caller wait: ApexRedisDetach() writes what it can
- * without blocking and leaves the rest to the next call.  A connection
- * takes its descriptor slot before hiredis opens the socket
- * (conn_registry.c).
+ * connection stays usable, since hiredis matches replies to commands.  A
+ * call that ended abnormally is detached by the call context's reset
+ * callback (the release operation), and by kept_conns.c's transaction callbacks
+ * behind it.  Commands sent without a callback (cache writes) never make
+ * the caller wait: a normal release writes what it can without blocking
+ * and leaves the rest to the next call.  A connection takes its descriptor
+ * slot before hiredis opens the socket (conn_registry.c).
  *
  * IDENTIFICATION
  *		  src/io_redis.c
@@ -33,7 +45,6 @@
 #include <hiredis/async.h>
 #include <sys/socket.h>
 
-#include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "storage/latch.h"
 #include "utils/memutils.h"
@@ -41,14 +52,11 @@
 #include "conn_registry.h"
 #include "io_redis.h"
 #include "transport.h"
-#include "leg_redis.h"
+#include "kept_conns.h"
 
 struct ApexRedis
 {
-	Oid			serverid;
-	Oid			userid;
-	char	   *conninfo;		/* options it was opened with */
-	char	   *label;			/* source name */
+	ApexKeptConn kept;			/* first: its entry in kept_conns.c */
 	redisAsyncContext *ac;		/* NULL once hiredis dropped it */
 	pgsocket	registered;		/* socket reported to the registry */
 	bool		want_read;		/* what hiredis asked for */
@@ -56,7 +64,9 @@ struct ApexRedis
 	ApexLoop   *loop;			/* the attached call's loop, or NULL */
 	void	   *owner;			/* the attached call */
 	List	   *tickets;		/* ApexRedisTicket *, oldest first */
-	char	   *connect_error;	/* why hiredis could not even start, or NULL */
+	long		connect_timeout_ms;
+	char	   *error;			/* why it is unusable (could not start or
+								 * connect in time), or NULL */
 	const char *setup_step;		/* "AUTH" or "SELECT", for messages */
 	char	   *setup_error;	/* "AUTH failed" or "SELECT failed", or NULL */
 	char	   *setup_reply;	/* the error reply that said why, or NULL */
@@ -71,7 +81,21 @@ typedef struct ApexRedisTicket
 	void	   *arg;
 } ApexRedisTicket;
 
-static List *apex_redis_conns = NIL;	/* ApexRedis *, in TopMemoryContext */
+/* The release's and all_sent's walk over the connections */
+typedef struct ApexRedisWalk
+{
+	void	   *owner;
+	bool		flush;			/* Detach: write what can be written */
+	bool		all_sent;		/* AllSent: the answer */
+} ApexRedisWalk;
+
+static void apex_redis_close(ApexKeptConn *kc);
+static bool apex_redis_abandon(ApexKeptConn *kc);
+
+static const ApexKeptOps apex_redis_kept = {
+	.close = apex_redis_close,
+	.abandon = apex_redis_abandon,
+};
 
 static void
 apex_redis_on_socket(void *arg, pgsocket fd pg_attribute_unused(), int events)
@@ -196,7 +220,7 @@ apex_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		remote = ac->errstr;
 	}
 	else if (reply == NULL)
-		error = ac->errstr[0] ? ac->errstr : "connection lost";
+		error = r->error ? r->error : ac->errstr[0] ? ac->errstr : "connection lost";
 	else if (r->setup_error && t->done != apex_redis_setup_done)
 	{
 		error = r->setup_error;
@@ -210,67 +234,91 @@ apex_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	pfree(t);
 }
 
-static char *
-apex_redis_conninfo(ApexSource *source)
-{
-	const ApexRedisConf *conf = source->conf;
-	const char *password = source->secrets->password;
-
-	return psprintf("host=%s\nport=%d\nsocket=%s\ndb=%d\npassword=%s\n",
-					conf->host ? conf->host : "", conf->port,
-					conf->socket ? conf->socket : "", conf->db,
-					password ? password : "");
-}
-
+/* Close a connection already out of the registry: no call is attached */
 static void
-apex_redis_close(ApexRedis *r)
+apex_redis_close(ApexKeptConn *kc)
 {
-	redisAsyncContext *ac = r->ac;
+	ApexRedis  *r = (ApexRedis *) kc;
 
-	r->loop = NULL;				/* no loop calls while hiredis tears down */
-	if (ac)
-		redisAsyncFree(ac);		/* runs every pending callback with NULL */
-	apex_redis_conns = list_delete_ptr(apex_redis_conns, r);
-	pfree(r->conninfo);
-	pfree(r->label);
+	Assert(r->loop == NULL);
+	if (r->ac)
+		redisAsyncFree(r->ac);	/* runs every pending callback with NULL */
+	if (r->error)
+		pfree(r->error);
 	if (r->setup_error)
 		pfree(r->setup_error);
 	if (r->setup_reply)
 		pfree(r->setup_reply);
-	if (r->connect_error)
-		pfree(r->connect_error);
 	pfree(r);
 }
 
-/* Open a connection and queue AUTH and SELECT before anything else */
-static ApexRedis *
-apex_redis_open(ApexSource *source, char *conninfo)
+/* Cancel the pending replies of owner (a call) or of party (a leg) */
+static void
+apex_redis_cancel(ApexRedis *r, void *owner, void *party)
 {
-	const ApexRedisConf *conf = source->conf;
-	const char *host = conf->host ? conf->host : "127.0.0.1";
-	int			port = conf->port ? conf->port : 6379;
-	const char *socket = conf->socket;
-	MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
-	ApexRedis  *r = palloc0(sizeof(ApexRedis));
+	ListCell   *lc;
+
+	foreach(lc, r->tickets)
+	{
+		ApexRedisTicket *t = lfirst(lc);
+
+		if ((owner && t->owner == owner) || (party && t->party == party))
+			t->owner = NULL;
+	}
+}
+
+/* kept_conns.c: the attached call is gone; the connection stays */
+static bool
+apex_redis_abandon(ApexKeptConn *kc)
+{
+	ApexRedis  *r = (ApexRedis *) kc;
+
+	apex_redis_cancel(r, r->owner, NULL);
+	r->loop = NULL;
+	r->owner = NULL;
+	return true;
+}
+
+/*
+ * The connect timer: a connection not made in time is dropped, and every
+ * command on it fails with the timeout's words (hiredis runs their
+ * callbacks as it frees the context).  The struct stays, attached, until
+ * the call ends: the call holds pointers to it.
+ */
+static void
+apex_redis_connect_timeout(void *arg)
+{
+	ApexRedis  *r = arg;
+
+	if (r->ac == NULL || (r->ac->c.flags & REDIS_CONNECTED))
+		return;
+	r->error = MemoryContextStrdup(TopMemoryContext,
+								   ApexConnectTimedOut(r->connect_timeout_ms));
+	redisAsyncFree(r->ac);
+}
+
+/*
+ * Open a connection for target, attached to loop, and queue AUTH and
+ * SELECT before anything else.  r->ac stays NULL when hiredis could not
+ * even start: then commands fail at once with r->error.
+ */
+static ApexRedis *
+apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
+{
+	ApexRedis  *r = MemoryContextAllocZero(TopMemoryContext, sizeof(ApexRedis));
 	redisAsyncContext *ac;
 
-	r->serverid = source->serverid;
-	r->userid = GetUserId();
-	r->conninfo = pstrdup(conninfo);
-	r->label = pstrdup(source->name);
 	r->registered = PGINVALID_SOCKET;
-	apex_redis_conns = lappend(apex_redis_conns, r);
-	MemoryContextSwitchTo(old);
-
-	/* r->ac stays NULL on failure: commands fail at once with the error */
+	r->connect_timeout_ms = target->connect_timeout_ms;
+	ApexKeptAdd(&r->kept, &apex_redis_kept, target->serverid, target->mapping_oid);
 	if (!ApexConnReserve())
 	{
-		r->connect_error = MemoryContextStrdup(TopMemoryContext,
-											   "out of file descriptors for remote connections");
+		r->error = MemoryContextStrdup(TopMemoryContext,
+									   "out of file descriptors for remote connections");
 		return r;
 	}
-	ac = socket ? redisAsyncConnectUnix(socket)
-		: redisAsyncConnect(host, port);
+	ac = target->socket ? redisAsyncConnectUnix(target->socket)
+		: redisAsyncConnect(target->host, target->port);
 	if (ac == NULL)
 	{
 		ApexConnUnreserve();
@@ -282,7 +330,7 @@ apex_redis_open(ApexSource *source, char *conninfo)
 	{
 		/* e.g. an unknown host name */
 		ApexConnUnreserve();
-		r->connect_error = MemoryContextStrdup(TopMemoryContext, ac->errstr);
+		r->error = MemoryContextStrdup(TopMemoryContext, ac->errstr);
 		redisAsyncFree(ac);
 		return r;
 	}
@@ -294,24 +342,34 @@ apex_redis_open(ApexSource *source, char *conninfo)
 	ac->ev.addWrite = apex_redis_add_write;
 	ac->ev.delWrite = apex_redis_del_write;
 	ac->ev.cleanup = apex_redis_cleanup;
-	ApexConnOpened("redis", ac->c.fd, source->name,
-				   socket ? socket : psprintf("%s:%d", host, port));
+	ApexConnOpened("redis", ac->c.fd, target->label,
+				   target->socket ? target->socket
+				   : psprintf("%s:%d", target->host, target->port));
 	r->registered = ac->c.fd;
 	/* a connect in progress: hiredis wants to know when it is writable */
 	r->want_write = true;
+	/* attached from here on: an error below leaves it to the call's end */
+	r->loop = loop;
+	r->owner = owner;
+	ApexKeptUse(&r->kept);
+	ApexLoopSetTimer(loop, r, target->connect_timeout_ms,
+					 apex_redis_connect_timeout);
+
+	/* owned by the connection itself: never cancelled */
+	r->setup_step = target->password ? "AUTH" : "SELECT";
+	if (target->password)
+		ApexRedisCommand(r, r, NULL, apex_redis_setup_done, r, 2,
+						 (const char *[]) {"AUTH", target->password});
+	if (target->db)
+		ApexRedisCommand(r, r, NULL, apex_redis_setup_done, r, 2,
+						 (const char *[]) {"SELECT", target->db});
 	return r;
 }
 
-/* Whether the connection is established (hiredis may still be connecting) */
-bool
-ApexRedisConnected(ApexRedis *r)
-{
-	return r->ac != NULL && (r->ac->c.flags & REDIS_CONNECTED) != 0;
-}
-
 /*
- * Whether a kept connection still looks alive: between calls nobody reads
- * it, so a server that went away (restart) shows as EOF or an error here.
+ * Whether a kept connection may serve a new call: connected, set up, and
+ * still alive.  Between calls nobody reads it, so a server that went away
+ * (restart) shows as EOF or an error here.
  */
 static bool
 apex_redis_alive(ApexRedis *r)
@@ -319,53 +377,32 @@ apex_redis_alive(ApexRedis *r)
 	char		c;
 	ssize_t		n;
 
-	if (r->ac == NULL || r->setup_error)
+	if (r->ac == NULL || !(r->ac->c.flags & REDIS_CONNECTED) || r->setup_error)
 		return false;
 	n = recv(r->ac->c.fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
 	return n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
 }
 
 /*
- * The kept connection of (source, current user) attached to the call's
- * loop; opened, or reopened when its options changed or it died.
+ * The kept connection of target's server and user mapping, attached to the
+ * call's loop: opened, or reopened when it died or the server or mapping
+ * changed since (kept_conns.c).  A connection this call already attached
+ * (a source that is also the cache) is returned as it is.
  */
 ApexRedis *
-ApexRedisAttach(ApexSource *source, ApexLoop *loop, void *owner)
+ApexRedisAttach(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 {
-	char	   *conninfo = apex_redis_conninfo(source);
-	ApexRedis  *r = NULL;
-	ListCell   *lc;
+	ApexRedis  *r = (ApexRedis *) ApexKeptFind(&apex_redis_kept, target->serverid,
+											   target->mapping_oid);
 
-	foreach(lc, apex_redis_conns)
+	if (r && r->kept.in_use == 0 && !apex_redis_alive(r))
 	{
-		ApexRedis  *c = lfirst(lc);
-
-		if (c->serverid == source->serverid && c->userid == GetUserId())
-			r = c;
-	}
-	if (r && (!apex_redis_alive(r) || strcmp(r->conninfo, conninfo) != 0))
-	{
-		apex_redis_close(r);
+		ApexKeptClose(&r->kept);
 		r = NULL;
 	}
 	if (r == NULL)
-	{
-		const char *password = source->secrets->password;
-		const ApexRedisConf *conf = source->conf;
-		char	   *db = conf->db ? psprintf("%d", conf->db) : NULL;
-
-		r = apex_redis_open(source, conninfo);
-		r->loop = loop;
-		r->owner = owner;
-		r->setup_step = password ? "AUTH" : "SELECT";
-		/* owned by the connection itself: never cancelled */
-		if (password)
-			ApexRedisCommand(r, r, NULL, apex_redis_setup_done, r, 2,
-							 (const char *[]) {"AUTH", password});
-		if (db)
-			ApexRedisCommand(r, r, NULL, apex_redis_setup_done, r, 2,
-							 (const char *[]) {"SELECT", db});
-	}
+		r = apex_redis_open(target, loop, owner);
+	ApexKeptUse(&r->kept);
 	r->loop = loop;
 	r->owner = owner;
 	apex_redis_update(r);
@@ -387,8 +424,7 @@ ApexRedisCommand(ApexRedis *r, void *owner, void *party, ApexRedisDone done,
 	if (r->ac == NULL)
 	{
 		if (done)
-			done(arg, NULL, r->connect_error ? r->connect_error : "could not connect",
-				 NULL);
+			done(arg, NULL, r->error ? r->error : "could not connect", NULL);
 		return;
 	}
 	t = MemoryContextAllocZero(TopMemoryContext, sizeof(ApexRedisTicket));
@@ -411,112 +447,90 @@ ApexRedisCommand(ApexRedis *r, void *owner, void *party, ApexRedisDone done,
 	}
 }
 
-/*
- * The call owner ends: cancel its pending replies, write out what can be
- * written without blocking (flush), and detach every connection from its
- * loop.
- */
-void
-ApexRedisDetach(void *owner, bool flush)
+static void
+apex_redis_cancel_party(ApexKeptConn *kc, void *party)
 {
-	ListCell   *lc;
+	apex_redis_cancel((ApexRedis *) kc, NULL, party);
+}
 
-	foreach(lc, apex_redis_conns)
-	{
-		ApexRedis  *r = lfirst(lc);
-		ListCell   *tc;
+/*
+ * The party's time is up (a leg's clock): its replies still due are
+ * dropped when they come.  The connection stays attached for the others.
+ */
+static void
+apex_redis_cancel_op(void *state pg_attribute_unused(), void *party)
+{
+	ApexKeptForEach(&apex_redis_kept, apex_redis_cancel_party, party);
+}
 
-		foreach(tc, r->tickets)
-		{
-			ApexRedisTicket *t = lfirst(tc);
+static void
+apex_redis_detach_one(ApexKeptConn *kc, void *arg)
+{
+	ApexRedis  *r = (ApexRedis *) kc;
+	ApexRedisWalk *walk = arg;
 
-			if (t->owner == owner)
-				t->owner = NULL;
-		}
-		if (r->owner != owner)
-			continue;
-		r->loop = NULL;
-		r->owner = NULL;
-		if (flush && r->ac && r->want_write)
-			redisAsyncHandleWrite(r->ac);
-	}
+	apex_redis_cancel(r, walk->owner, NULL);
+	if (r->owner != walk->owner)
+		return;
+	r->loop = NULL;
+	r->owner = NULL;
+	ApexKeptRelease(kc);
+	if (walk->flush && r->ac && r->want_write)
+		redisAsyncHandleWrite(r->ac);
+}
+
+/*
+ * The call ends: cancel its pending replies, detach every connection from
+ * its loop, and at a normal end write out what can be written without
+ * blocking (the cache's stores).
+ */
+static void
+apex_redis_release(void *owner, bool normal)
+{
+	ApexRedisWalk walk = {.owner = owner, .flush = normal};
+
+	ApexKeptForEach(&apex_redis_kept, apex_redis_detach_one, &walk);
+}
+
+static void
+apex_redis_check_sent(ApexKeptConn *kc, void *arg)
+{
+	ApexRedis  *r = (ApexRedis *) kc;
+	ApexRedisWalk *walk = arg;
+
+	if (r->owner == walk->owner && r->ac && r->want_write)
+		walk->all_sent = false;
 }
 
 /* True when no connection of the call has commands left to write */
-bool
-ApexRedisAllSent(void *owner)
+static bool
+apex_redis_all_sent(void *owner)
 {
-	ListCell   *lc;
+	ApexRedisWalk walk = {.owner = owner, .all_sent = true};
 
-	foreach(lc, apex_redis_conns)
-	{
-		ApexRedis  *r = lfirst(lc);
-
-		if (r->owner == owner && r->ac && r->want_write)
-			return false;
-	}
-	return true;
+	ApexKeptForEach(&apex_redis_kept, apex_redis_check_sent, &walk);
+	return walk.all_sent;
 }
 
-/* apex_router_disconnect(): close the kept connections */
+/* apex_router_disconnect(): close the kept connections no call uses */
 static int
 apex_redis_disconnect_all(void)
 {
-	int			closed = 0;
-
-	while (apex_redis_conns != NIL)
-	{
-		apex_redis_close(linitial(apex_redis_conns));
-		closed++;
-	}
-	return closed;
+	return ApexKeptCloseIdle(&apex_redis_kept);
 }
 
-/* The call's state is the call itself: one call runs at a time (call.c) */
+/* The call's state is the call itself, owner of its commands */
 static void *
 apex_redis_attach(ApexCall *call)
 {
 	return call;
 }
 
-static bool
-apex_redis_all_sent(void *state)
-{
-	return ApexRedisAllSent(state);
-}
-
-/* party's time is up: its replies, when they come, are dropped */
-static void
-apex_redis_cancel(void *state pg_attribute_unused(), void *party)
-{
-	ListCell   *lc;
-
-	foreach(lc, apex_redis_conns)
-	{
-		ListCell   *tc;
-
-		foreach(tc, ((ApexRedis *) lfirst(lc))->tickets)
-		{
-			ApexRedisTicket *t = lfirst(tc);
-
-			if (t->party == party)
-				t->owner = NULL;
-		}
-	}
-}
-
-/* A normal end writes out the cache's stores without waiting for them */
-static void
-apex_redis_release(void *state, bool normal)
-{
-	ApexRedisDetach(state, normal);
-}
-
 const ApexTransport ApexRedisTransport = {
 	.name = "redis",
 	.attach = apex_redis_attach,
 	.all_sent = apex_redis_all_sent,
-	.cancel = apex_redis_cancel,
+	.cancel = apex_redis_cancel_op,
 	.release = apex_redis_release,
 	.disconnect_all = apex_redis_disconnect_all,
 };

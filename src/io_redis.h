@@ -14,10 +14,23 @@
 
 #include <hiredis/hiredis.h>
 
-#include "apex_router.h"
 #include "event_loop.h"
 
 typedef struct ApexRedis ApexRedis;
+
+/* Where and how to connect: built by the caller from its source */
+typedef struct ApexRedisTarget
+{
+	Oid			serverid;		/* connections are kept per server and */
+	Oid			mapping_oid;	/* user mapping (InvalidOid: none, per user) */
+	const char *label;			/* source name, for apex_router_connections */
+	const char *host;			/* with port, unless socket is set */
+	int			port;
+	const char *socket;			/* a Unix socket's path, or NULL */
+	const char *password;		/* sent with AUTH, or NULL */
+	const char *db;				/* sent with SELECT, or NULL */
+	long		connect_timeout_ms; /* a new connection */
+} ApexRedisTarget;
 
 /*
  * A reply (NULL when the connection failed or the call ended first; then
@@ -29,14 +42,12 @@ typedef struct ApexRedis ApexRedis;
 typedef void (*ApexRedisDone) (void *arg, redisReply *reply, const char *error,
 							   const char *remote);
 
+/* in io_redis.c */
 extern const struct ApexTransport ApexRedisTransport;
-extern ApexRedis *ApexRedisAttach(ApexSource *source, ApexLoop *loop,
+extern ApexRedis *ApexRedisAttach(const ApexRedisTarget *target, ApexLoop *loop,
 								  void *owner);
 extern void ApexRedisCommand(ApexRedis *r, void *owner, void *party,
 							 ApexRedisDone done, void *arg, int argc,
 							 const char **argv);
-extern bool ApexRedisConnected(ApexRedis *r);
-extern bool ApexRedisAllSent(void *owner);
-extern void ApexRedisDetach(void *owner, bool flush);
 
 #endif							/* APEX_IO_REDIS_H */

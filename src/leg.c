@@ -259,7 +259,8 @@ ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
 
 /*
  * The leg's clock ran out, or the call's deadline passed: the leg fails
- * and its requests still in flight are abandoned.
+ * and its requests still in flight are abandoned, on every transport (a
+ * transport bounds only its connects: this is the one deadline of a leg).
  */
 void
 ApexLegTimedOut(ApexLeg *leg)

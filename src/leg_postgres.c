@@ -331,17 +331,14 @@ ApexPostgresDecode(const PGresult *res, List **items, ApexRemote *remote)
 }
 
 static void
-postgres_done(void *arg, PGresult *res, const char *error, const char *said,
-			  bool timed_out)
+postgres_done(void *arg, PGresult *res, const char *error, const char *said)
 {
 	ApexLeg    *leg = arg;
 	ApexRemote	remote = {.peer = leg->source, .text = (char *) said};
 	List	   *items;
 	char	   *decode_error;
 
-	if (timed_out)
-		ApexLegTimedOut(leg);
-	else if (error)
+	if (error)
 		ApexLegFailRemote(leg, &remote, "%s", error);
 	else if ((decode_error = ApexPostgresDecode(res, &items, &remote)))
 		ApexLegFailRemote(leg, &remote, "%s", decode_error);
@@ -428,6 +425,7 @@ postgres_start(ApexLeg *leg)
 
 	req.loop = leg->call->loop;
 	req.serverid = leg->source->serverid;
+	req.mapping_oid = leg->source->mapping_oid;
 	req.label = leg->source->name;
 	req.keywords = keywords;
 	req.values = values;
@@ -435,8 +433,9 @@ postgres_start(ApexLeg *leg)
 	req.nparams = 2;
 	req.paramtypes = paramtypes;
 	req.params = params;
-	req.timeout_ms = ApexLegRemainingMs(leg);
-	req.connect_timeout_ms = leg->source->connect_timeout_ms;
+	/* the leg's clock bounds the rest (ApexLegTimedOut) */
+	req.connect_timeout_ms = Min(leg->source->connect_timeout_ms,
+								 ApexLegRemainingMs(leg));
 	/* the server's own identity only for a superuser's call of its source */
 	req.password_required = !superuser() || !superuser_arg(leg->source->owner);
 	req.owner = leg;

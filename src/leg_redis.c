@@ -34,6 +34,14 @@
 #include "leg_redis.h"
 
 #define REDIS_MAX_TERMS 32
+#define REDIS_DEFAULT_HOST "127.0.0.1"
+#define REDIS_DEFAULT_PORT 6379
+/*
+ * Members asked of each term's set, per item wanted: an item may rank high
+ * in one term and be absent from another, so each set is read deeper than
+ * k; ranking then takes the best k across terms.
+ */
+#define REDIS_MEMBERS_PER_LIMIT 4
 /* hiredis copies a socket path into sun_path, cutting what does not fit */
 #define REDIS_SOCKET_MAX ((int) sizeof(((struct sockaddr_un *) NULL)->sun_path) - 1)
 
@@ -68,7 +76,6 @@ typedef struct RedisSearch
 	ApexRedis  *r;
 	int			waiting;		/* replies still due in this round */
 	ApexRedisDecodeState decode;
-	long		connect_timeout_ms;
 } RedisSearch;
 
 static void
@@ -117,8 +124,32 @@ redis_targets(const void *arg)
 
 	if (conf->socket)
 		return list_make1(ApexTargetMake(conf->socket, NULL));
-	return list_make1(ApexTargetMake(conf->host ? conf->host : "127.0.0.1",
-									 psprintf("%d", conf->port ? conf->port : 6379)));
+	return list_make1(ApexTargetMake(conf->host ? conf->host : REDIS_DEFAULT_HOST,
+									 psprintf("%d", conf->port ? conf->port
+											  : REDIS_DEFAULT_PORT)));
+}
+
+/*
+ * The connection of a redis source (its secrets loaded by ApexUseSource),
+ * for io_redis.c: the same host and port redis_targets checks.  A leg
+ * lowers connect_timeout_ms to what its budget leaves.
+ */
+void
+ApexRedisTargetOf(ApexSource *source, ApexRedisTarget *target)
+{
+	const ApexRedisConf *conf = source->conf;
+
+	memset(target, 0, sizeof(ApexRedisTarget));
+	target->serverid = source->serverid;
+	target->mapping_oid = source->mapping_oid;
+	target->label = source->name;
+	target->socket = conf->socket;
+	target->host = conf->host ? conf->host : REDIS_DEFAULT_HOST;
+	target->port = conf->port ? conf->port : REDIS_DEFAULT_PORT;
+	target->password = source->secrets->password;
+	/* SELECT 0 is where a connection starts anyway */
+	target->db = conf->db ? psprintf("%d", conf->db) : NULL;
+	target->connect_timeout_ms = source->connect_timeout_ms;
 }
 
 /* Lower-case alphanumeric terms of the query, each once */
@@ -329,23 +360,14 @@ redis_term_done(void *arg, redisReply *reply, const char *error,
 						 psprintf(conf->item_key, (char *) lfirst(lc))});
 }
 
-/* The connect timeout passed: fail unless connected (the leg's clock runs on) */
-static void
-redis_connect_timeout(void *arg)
-{
-	RedisSearch *s = arg;
-
-	if (!ApexRedisConnected(s->r))
-		ApexLegFail(s->leg, "could not connect within %ld ms", s->connect_timeout_ms);
-}
-
 static void
 redis_start(ApexLeg *leg)
 {
 	RedisSearch *s = palloc0(sizeof(RedisSearch));
 	List	   *terms = redis_terms(leg->call->query.text);
 	const char *pattern = ((const ApexRedisConf *) leg->source->conf)->term_key;
-	char	   *stop = psprintf("%d", leg->call->query.limit * 4 - 1);
+	char	   *stop = psprintf("%d", leg->call->query.limit * REDIS_MEMBERS_PER_LIMIT - 1);
+	ApexRedisTarget target;
 	ListCell   *lc;
 
 	s->leg = leg;
@@ -356,11 +378,10 @@ redis_start(ApexLeg *leg)
 		ApexLegFinish(leg, NIL);
 		return;
 	}
-	s->r = ApexRedisAttach(leg->source, leg->call->loop, leg->call);
-	s->connect_timeout_ms = Min(leg->source->connect_timeout_ms, ApexLegRemainingMs(leg));
-	if (!ApexRedisConnected(s->r))
-		ApexLoopSetTimer(leg->call->loop, s, s->connect_timeout_ms,
-						 redis_connect_timeout);
+	ApexRedisTargetOf(leg->source, &target);
+	/* the leg's clock bounds the rest (ApexLegTimedOut) */
+	target.connect_timeout_ms = Min(target.connect_timeout_ms, ApexLegRemainingMs(leg));
+	s->r = ApexRedisAttach(&target, leg->call->loop, leg->call);
 	s->waiting = list_length(terms);
 	foreach(lc, terms)
 		ApexRedisCommand(s->r, leg->call, leg, redis_term_done, s, 5,

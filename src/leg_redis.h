@@ -53,6 +53,10 @@ typedef struct ApexRedisDecodeState
 	List	   *items;			/* ApexItem *, from those hashes, best first */
 } ApexRedisDecodeState;
 
+/* in leg_redis.c: a redis source's connection, for its legs and the cache */
+struct ApexRedisTarget;
+extern void ApexRedisTargetOf(ApexSource *source, struct ApexRedisTarget *target);
+
 /* in leg_redis.c: the decoder (pure: no I/O, no ereport) */
 extern char *ApexRedisDecodeTerm(ApexRedisDecodeState *state,
 								 const redisReply *reply, ApexRemote *remote);

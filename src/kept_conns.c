@@ -1,0 +1,266 @@
+/*-------------------------------------------------------------------------
+ *
+ * kept_conns.c
+ *		  The libpq and Redis connections kept across calls, keyed as
+ *		  postgres_fdw keys its connections: by server and user mapping.
+ *
+ * A transport (io_pg.c, io_redis.c) puts an ApexKeptConn first in every
+ * connection it keeps and finds it again here by server and user mapping
+ * (pg_user_mapping's OID); a source without a mapping by server and current
+ * user.  Roles that use the same mapping (PUBLIC) share its connection, as
+ * with postgres_fdw: it carries the same credentials (io_pg.c checks the
+ * password rule again before it lends a connection).
+ *
+ * Nothing here remembers how a connection was opened: no option, no
+ * password.  An entry records the syscache hash values of its server and
+ * mapping, and invalidation callbacks on FOREIGNSERVEROID and
+ * USERMAPPINGOID mark the entries of a server or mapping that changed
+ * (ALTER, DROP; hash value 0: all of them).  An entry without a mapping is
+ * marked by every mapping change: a CREATE USER MAPPING may be the one that
+ * now applies, and a mapping that did not exist has no hash value to
+ * compare.  An invalidation can be processed at any catalog access, in the
+ * middle of a call or of a transport's walk over its connections, so the
+ * callback only marks: a marked entry is closed at its next lookup, or at
+ * the end of the transaction when no call uses it (a dropped server is
+ * never looked up again: its socket would stay open for the session).  A
+ * call already using a marked connection goes on with it.
+ *
+ * An entry in use records the transaction nesting level of the call using
+ * it.  Transaction callbacks are a second line of defence beside the call
+ * context's reset callback: when a transaction or subtransaction aborts,
+ * every entry still used by a call begun inside it is abandoned (libpq:
+ * closed, its protocol state unknown; Redis: that call's replies cancelled,
+ * the connection detached).  The level matters: a sql source's query runs
+ * in a subtransaction, always rolled back, in the middle of a call whose
+ * other connections are in flight.
+ *
+ * The callbacks are registered on the first lookup, before a transport has
+ * opened anything that an error there could leak.  Entries live inside the
+ * transports' connections, in TopMemoryContext.
+ *
+ * IDENTIFICATION
+ *		  src/kept_conns.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "miscadmin.h"
+#include "utils/inval.h"
+#include "utils/syscache.h"
+
+#include "kept_conns.h"
+
+static dlist_head apex_kept = DLIST_STATIC_INIT(apex_kept);
+static bool apex_kept_callbacks = false;
+
+/* Mark the entries of a server or mapping that changed */
+static void
+apex_kept_inval(Datum arg pg_attribute_unused(), int cacheid, uint32 hashvalue)
+{
+	dlist_iter	iter;
+
+	dlist_foreach(iter, &apex_kept)
+	{
+		ApexKeptConn *kc = dlist_container(ApexKeptConn, node, iter.cur);
+
+		if (hashvalue == 0 ||
+			(cacheid == FOREIGNSERVEROID && kc->server_hash == hashvalue) ||
+			(cacheid == USERMAPPINGOID &&
+			 (!OidIsValid(kc->mapping_oid) || kc->mapping_hash == hashvalue)))
+			kc->invalid = true;
+	}
+}
+
+/* A call using kc is gone: end that use; false when kc was closed */
+static bool
+apex_kept_abandon(ApexKeptConn *kc)
+{
+	if (kc->ops->abandon == NULL || !kc->ops->abandon(kc))
+	{
+		ApexKeptClose(kc);
+		return false;
+	}
+	kc->in_use = 0;
+	return true;
+}
+
+/*
+ * Abandon the entries used by calls begun at nesting level `level` or
+ * deeper; with close_invalid, close the marked entries no call uses.
+ */
+static void
+apex_kept_end(int level, bool close_invalid)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &apex_kept)
+	{
+		ApexKeptConn *kc = dlist_container(ApexKeptConn, node, iter.cur);
+
+		if (kc->in_use >= level && !apex_kept_abandon(kc))
+			continue;
+		if (close_invalid && kc->invalid && kc->in_use == 0)
+			ApexKeptClose(kc);
+	}
+}
+
+/*
+ * The end of a transaction: no call can still run, so an entry in use
+ * belongs to a call that ended abnormally.
+ */
+static void
+apex_kept_xact(XactEvent event, void *arg pg_attribute_unused())
+{
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE)
+		apex_kept_end(1, true);
+}
+
+/* A subtransaction aborts: the calls begun inside it are over */
+static void
+apex_kept_subxact(SubXactEvent event,
+				  SubTransactionId mySubid pg_attribute_unused(),
+				  SubTransactionId parentSubid pg_attribute_unused(),
+				  void *arg pg_attribute_unused())
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		apex_kept_end(GetCurrentTransactionNestLevel(), false);
+}
+
+/*
+ * The kept connection of ops for (server, mapping), or NULL.  A marked
+ * entry no call uses is closed first, and NULL returned: the caller opens
+ * a new one.  Returns an entry in use as it is (one call may attach one
+ * connection twice: a Redis source that also serves as the cache).
+ */
+ApexKeptConn *
+ApexKeptFind(const ApexKeptOps *ops, Oid serverid, Oid mapping_oid)
+{
+	Oid			userid = OidIsValid(mapping_oid) ? InvalidOid : GetUserId();
+	dlist_iter	iter;
+
+	if (!apex_kept_callbacks)
+	{
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, apex_kept_inval, (Datum) 0);
+		CacheRegisterSyscacheCallback(USERMAPPINGOID, apex_kept_inval, (Datum) 0);
+		RegisterXactCallback(apex_kept_xact, NULL);
+		RegisterSubXactCallback(apex_kept_subxact, NULL);
+		apex_kept_callbacks = true;
+	}
+	dlist_foreach(iter, &apex_kept)
+	{
+		ApexKeptConn *kc = dlist_container(ApexKeptConn, node, iter.cur);
+
+		if (kc->ops != ops || kc->serverid != serverid ||
+			kc->mapping_oid != mapping_oid || kc->userid != userid)
+			continue;
+		if (kc->invalid && kc->in_use == 0)
+		{
+			ApexKeptClose(kc);
+			return NULL;
+		}
+		return kc;
+	}
+	return NULL;
+}
+
+/*
+ * Enter a new connection of ops for (server, mapping), idle; after
+ * ApexKeptFind, which registered the callbacks.  Cannot fail.
+ */
+void
+ApexKeptAdd(ApexKeptConn *kc, const ApexKeptOps *ops, Oid serverid,
+			Oid mapping_oid)
+{
+	Assert(apex_kept_callbacks);
+	kc->ops = ops;
+	kc->serverid = serverid;
+	kc->mapping_oid = mapping_oid;
+	kc->userid = OidIsValid(mapping_oid) ? InvalidOid : GetUserId();
+	kc->server_hash = GetSysCacheHashValue1(FOREIGNSERVEROID,
+											ObjectIdGetDatum(serverid));
+	kc->mapping_hash = OidIsValid(mapping_oid)
+		? GetSysCacheHashValue1(USERMAPPINGOID, ObjectIdGetDatum(mapping_oid))
+		: 0;
+	kc->invalid = false;
+	kc->in_use = 0;
+	dlist_push_tail(&apex_kept, &kc->node);
+}
+
+/* A call starts using kc (again: the level of its first use stays) */
+void
+ApexKeptUse(ApexKeptConn *kc)
+{
+	if (kc->in_use == 0)
+		kc->in_use = GetCurrentTransactionNestLevel();
+}
+
+/* The call is done with kc; it stays for the next one */
+void
+ApexKeptRelease(ApexKeptConn *kc)
+{
+	kc->in_use = 0;
+}
+
+/* Take kc out of the registry and close it */
+void
+ApexKeptClose(ApexKeptConn *kc)
+{
+	dlist_delete(&kc->node);
+	kc->ops->close(kc);
+}
+
+/*
+ * Call visit(kc, arg) for every kept connection of ops.  visit may close
+ * the entry it is given (ApexKeptClose), no other.
+ */
+void
+ApexKeptForEach(const ApexKeptOps *ops, ApexKeptVisit visit, void *arg)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &apex_kept)
+	{
+		ApexKeptConn *kc = dlist_container(ApexKeptConn, node, iter.cur);
+
+		if (kc->ops == ops)
+			visit(kc, arg);
+	}
+}
+
+/* The call ended abnormally: abandon every connection of ops it used */
+void
+ApexKeptAbandonAll(const ApexKeptOps *ops)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &apex_kept)
+	{
+		ApexKeptConn *kc = dlist_container(ApexKeptConn, node, iter.cur);
+
+		if (kc->ops == ops && kc->in_use > 0)
+			(void) apex_kept_abandon(kc);
+	}
+}
+
+/* apex_router_disconnect(): close the connections of ops no call uses */
+int
+ApexKeptCloseIdle(const ApexKeptOps *ops)
+{
+	dlist_mutable_iter iter;
+	int			closed = 0;
+
+	dlist_foreach_modify(iter, &apex_kept)
+	{
+		ApexKeptConn *kc = dlist_container(ApexKeptConn, node, iter.cur);
+
+		if (kc->ops == ops && kc->in_use == 0)
+		{
+			ApexKeptClose(kc);
+			closed++;
+		}
+	}
+	return closed;
+}
