@@ -14,8 +14,9 @@
  * Keys: <key_prefix>route:<epoch>:<sha256> for fused results and
  * <key_prefix>embed:<epoch>:<sha256> for query vectors.  The hash covers
  * the query text exactly as given, k, rrf_k, the caller vector, the calling
- * role and every chosen source's name, options and credentials, so
- * ALTER SERVER / ALTER USER MAPPING change the key.  <key_prefix>epoch is
+ * role and every chosen source's name, options and credentials, and those
+ * of the embedder a vector source uses, so ALTER SERVER / ALTER USER
+ * MAPPING change the key.  <key_prefix>epoch is
  * read in the same round trip (a Lua script); apex_router_cache_flush()
  * increments it, which makes every older key unreachable (they expire by
  * their TTL, ttl_s of the redis source).
@@ -134,6 +135,15 @@ apex_cache_hash_secrets(pg_cryptohash_ctx *ctx, const ApexSecrets *secrets)
 	}
 }
 
+/* a source's name, options and user mapping: ALTER of any changes the key */
+static void
+apex_cache_hash_source(pg_cryptohash_ctx *ctx, const ApexSource *source)
+{
+	apex_cache_hash_add(ctx, source->name, strlen(source->name));
+	apex_cache_hash_options(ctx, source->options);
+	apex_cache_hash_secrets(ctx, source->secrets);
+}
+
 static pg_cryptohash_ctx *
 apex_cache_hash_start(void)
 {
@@ -235,9 +245,13 @@ ApexCacheOpen(ApexCall *call, ApexPlan *plan)
 	{
 		ApexSource *source = ((ApexPlannedLeg *) lfirst(lc))->source;
 
-		apex_cache_hash_add(ctx, source->name, strlen(source->name));
-		apex_cache_hash_options(ctx, source->options);
-		apex_cache_hash_secrets(ctx, source->secrets);
+		apex_cache_hash_source(ctx, source);
+		/* its embedder (the plan resolved it) makes the vector it searches */
+		if (source->embedder)
+		{
+			apex_cache_hash_add(ctx, "embedder", strlen("embedder"));
+			apex_cache_hash_source(ctx, source->embedder);
+		}
 	}
 	cache->hash = apex_cache_hash_end(ctx);
 	ApexRedisTargetOf(redis, &target);

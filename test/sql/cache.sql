@@ -53,6 +53,19 @@ ALTER SERVER graph OPTIONS (DROP weight);
 \set log `cat "$APEX_TEST_LOG"`
 SELECT * FROM asked(:'log', :'t0');
 
+-- issue 10 (review): ALTER SERVER of the embedder a vector source uses
+-- changes the key too (its options decide the vector searched with); it
+-- did not, so the cached rows of the old embedder kept coming back and
+-- neither the embedder nor Qdrant was asked again
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows FROM apex_route('embedder change', k => 3, sources => '{vectors}');
+SELECT count(*) AS rows FROM apex_route('embedder change', k => 3, sources => '{vectors}');
+ALTER SERVER embed OPTIONS (ADD encoding 'float');
+SELECT count(*) AS rows FROM apex_route('embedder change', k => 3, sources => '{vectors}');
+ALTER SERVER embed OPTIONS (DROP encoding);
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+
 -- partial results are not cached
 SELECT clock_timestamp() AS t0 \gset
 ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/status=503');
