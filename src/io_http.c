@@ -96,7 +96,7 @@ struct ApexHttp
  */
 #define APEX_RESOLVER_SLOTS 3
 
-/* backend lifetime; malloc'd by libcurl, freed by ApexHttpDisconnectAll() */
+/* backend lifetime; malloc'd by libcurl, freed by apex_http_disconnect_all() */
 static CURLM *apex_multi = NULL;
 /* the call driving apex_multi now, or NULL between calls */
 static ApexHttp *apex_current = NULL;
