@@ -24,6 +24,7 @@
 #include "option.h"
 
 typedef struct ApexLoop ApexLoop;
+typedef struct ApexSource ApexSource;
 typedef struct ApexLeg ApexLeg;
 typedef struct ApexCall ApexCall;
 
@@ -45,6 +46,12 @@ typedef struct ApexKind
 	 * query_vector).  NULL for kinds that need no vector.
 	 */
 	const char *(*embedder) (const void *conf);
+	/*
+	 * Checks of the caller once the source's secrets are loaded
+	 * (ApexUseSource, at planning): an ERROR refuses the call; a reason, in
+	 * our words, fails the source alone; NULL lets it run.  May be NULL.
+	 */
+	const char *(*authorize) (const ApexSource *source);
 	/* issue the leg's remote requests (NULL for local kinds) */
 	void		(*start) (ApexLeg *leg);
 	/* run a local leg synchronously, once remote legs are on the wire */
@@ -69,7 +76,7 @@ typedef struct ApexTarget
  * options parsed once (option.c) and, once the caller may use it
  * (ApexUseSource), the caller's user mapping.
  */
-typedef struct ApexSource
+struct ApexSource
 {
 	Oid			serverid;
 	Oid			owner;
@@ -85,7 +92,9 @@ typedef struct ApexSource
 	int			timeout_ms;		/* whole-leg budget */
 	int			connect_timeout_ms;
 	struct ApexSource *embedder;	/* resolved by the plan (plan.c), or NULL */
-} ApexSource;
+	const char *refused;		/* why the kind will not run it for this
+								 * caller (ApexKind.authorize), or NULL */
+};
 
 /* One result item of one source, in that source's rank order. */
 typedef struct ApexItem

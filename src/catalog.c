@@ -116,7 +116,7 @@ ApexGetSource(const char *name)
 
 /*
  * Error out unless the current user may use the source; then load its
- * secrets.
+ * secrets and let its kind check the caller (ApexKind.authorize).
  */
 void
 ApexUseSource(ApexSource *source)
@@ -132,6 +132,8 @@ ApexUseSource(ApexSource *source)
 	source->secrets = ApexParseSecrets(apex_mapping_options(source->serverid,
 															&source->mapping_user,
 															&source->mapping_oid));
+	if (source->kind->authorize)
+		source->refused = source->kind->authorize(source);
 }
 
 /*

@@ -390,29 +390,11 @@ postgres_start(ApexLeg *leg)
 		keywords[n] = "user";
 		values[n++] = secrets->user;
 	}
+	/* postgres_authorize has checked the password rule */
 	if (secrets->password)
 	{
 		keywords[n] = "password";
 		values[n++] = secrets->password;
-	}
-	else if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
-				 errmsg("password is required"),
-				 errdetail("Non-superusers must provide a password in the user mapping of source \"%s\".",
-						   leg->source->name)));
-	else if (!superuser_arg(leg->source->owner))
-	{
-		/*
-		 * A superuser calling a source another role owns: its query is that
-		 * role's code and must not run with the server's own identity (peer
-		 * or trust on a local socket, ~/.pgpass, client certificates), or a
-		 * planted source would run as a remote, or the local, superuser at
-		 * any superuser's plain apex_route() (issue 9).  The source fails;
-		 * the call goes on.
-		 */
-		ApexLegFail(leg, "password is required: the source's owner is not a superuser");
-		return;
 	}
 	keywords[n] = "application_name";
 	values[n++] = "apex_router";
@@ -444,11 +426,38 @@ postgres_start(ApexLeg *leg)
 	ApexPgStart(&req);
 }
 
+/*
+ * The password rule, as postgres_fdw's check_conn_params, decided when the
+ * call is planned (ApexUseSource), before anything is sent: a non-superuser
+ * must bring a password (an ERROR: the caller's mistake); a superuser
+ * calling a source another role owns must too, or its query, that role's
+ * code, would run with the server's own identity (peer or trust on a local
+ * socket, ~/.pgpass, client certificates): a planted source would run as a
+ * remote, or the local, superuser at any superuser's plain apex_route()
+ * (issue 9).  That source fails alone; the call goes on.
+ */
+static const char *
+postgres_authorize(const ApexSource *source)
+{
+	if (source->secrets->password)
+		return NULL;
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED),
+				 errmsg("password is required"),
+				 errdetail("Non-superusers must provide a password in the user mapping of source \"%s\".",
+						   source->name)));
+	if (!superuser_arg(source->owner))
+		return "password is required: the source's owner is not a superuser";
+	return NULL;
+}
+
 const ApexKind ApexPostgresKind = {
 	.name = "postgres",
 	.options = postgres_options,
 	.conf_size = sizeof(PgConf),
 	.check = postgres_check,
+	.authorize = postgres_authorize,
 	.start = postgres_start,
 	.targets = postgres_targets,
 };

@@ -128,6 +128,9 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 		leg->source = planned->source;
 		leg->budget_ms = planned->budget_ms;
 		call->legs = lappend(call->legs, leg);
+		/* refused for this caller at planning: it fails without a request */
+		if (leg->source->refused)
+			ApexLegFail(leg, "%s", leg->source->refused);
 	}
 
 	ApexCacheLookup(call->cache, deadline);
@@ -138,7 +141,7 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 	{
 		ApexLeg    *leg = lfirst(lc);
 
-		if (leg->source->kind->start)
+		if (leg->source->kind->start && !leg->done)
 		{
 			ApexLegStartClock(leg);
 			leg->source->kind->start(leg);
@@ -151,7 +154,8 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 	{
 		ApexLeg    *leg = lfirst(lc);
 
-		if (leg->source->kind->run_local && !ApexCacheEndsWait(call->cache))
+		if (leg->source->kind->run_local && !leg->done &&
+			!ApexCacheEndsWait(call->cache))
 			leg->source->kind->run_local(leg);
 	}
 	/*

@@ -56,7 +56,21 @@ GRANT USAGE ON FOREIGN SERVER remote_docs TO apex_bob;
 CREATE USER MAPPING FOR apex_bob SERVER remote_docs OPTIONS (user 'apex_remote');
 SET ROLE apex_bob;
 SELECT count(*) FROM apex_route('billing', sources => '{remote_docs}');
+-- decided when the call is planned, before any source is asked (issue 10
+-- review: the rule ran when the leg started, after the sources before it in
+-- the list had been sent their requests)
 RESET ROLE;
+GRANT USAGE ON FOREIGN SERVER graph TO apex_bob;
+SET ROLE apex_bob;
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM apex_route('billing', sources => '{graph,remote_docs}');
+\set log `cat "$APEX_TEST_LOG"`
+SELECT count(*) AS neo4j_requests
+FROM regexp_split_to_table(:'log', E'\n') l, LATERAL (SELECT l::jsonb) j(e)
+WHERE l <> '' AND e->>'server' = 'neo4j'
+  AND (e->>'start')::float8 >= extract(epoch FROM :'t0'::timestamptz) * 1000;
+RESET ROLE;
+REVOKE USAGE ON FOREIGN SERVER graph FROM apex_bob;
 ALTER USER MAPPING FOR apex_bob SERVER remote_docs OPTIONS (ADD password 'remote-pass');
 SET ROLE apex_bob;
 SELECT count(*) AS rows FROM apex_route('billing', sources => '{remote_docs}');
