@@ -130,13 +130,13 @@ apex_pg_message(const char *msg)
 }
 
 /*
- * End the request: error is our words for a failure, remote what libpq
- * said (see ApexPgDone).  A connection that failed or is not idle is
- * closed; a healthy one stays for the next call.
+ * End the request: error is our words for a failure, with its SQLSTATE,
+ * remote what libpq said (see ApexPgDone).  A connection that failed or is
+ * not idle is closed; a healthy one stays for the next call.
  */
 static void
-apex_pg_finish(ApexPgCall *call, const char *error, const char *remote,
-			   bool timed_out)
+apex_pg_finish(ApexPgCall *call, const char *error, int sqlerrcode,
+			   const char *remote, bool timed_out)
 {
 	ApexPgConn *pc = call->pc;
 	PGresult   *res = error ? NULL : call->result;
@@ -163,7 +163,7 @@ apex_pg_finish(ApexPgCall *call, const char *error, const char *remote,
 	/* the result is malloc'd by libpq: freed even when done throws */
 	PG_TRY();
 	{
-		call->req.done(call->req.arg, res, error, remote, timed_out);
+		call->req.done(call->req.arg, res, error, sqlerrcode, remote, timed_out);
 	}
 	PG_FINALLY();
 	{
@@ -199,8 +199,13 @@ apex_pg_retry(ApexPgCall *call)
 static void
 apex_pg_libpq_failed(ApexPgCall *call, const char *msg)
 {
-	apex_pg_finish(call, call->state == APEX_PG_CONNECTING ? "could not connect"
-				   : "connection lost", apex_pg_message(msg), false);
+	if (call->state == APEX_PG_CONNECTING)
+		apex_pg_finish(call, "Could not connect.",
+					   ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+					   apex_pg_message(msg), false);
+	else
+		apex_pg_finish(call, "The connection was lost.", ERRCODE_FDW_ERROR,
+					   apex_pg_message(msg), false);
 }
 
 static void
@@ -264,7 +269,7 @@ apex_pg_read(ApexPgCall *call)
 		{
 			/* a kept connection found dead (server restart): reconnect */
 			if (!apex_pg_retry(call))
-				apex_pg_finish(call, NULL, NULL, false);
+				apex_pg_finish(call, NULL, 0, NULL, false);
 			return;
 		}
 		if (call->result == NULL)
@@ -289,7 +294,8 @@ apex_pg_connected(ApexPgCall *call)
 	/* as postgres_fdw: a non-superuser may not use the server's own identity */
 	if (call->req.password_required && !PQconnectionUsedPassword(pc->conn))
 	{
-		apex_pg_finish(call, "the remote server did not ask for the password", NULL,
+		apex_pg_finish(call, "The remote server did not ask for the password.",
+					   ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED, NULL,
 					   false);
 		/* a superuser calling another role's source: that source's failure */
 		if (superuser())
@@ -346,7 +352,8 @@ apex_pg_on_socket(void *arg, pgsocket fd pg_attribute_unused(),
 static void
 apex_pg_on_timeout(void *arg)
 {
-	apex_pg_finish((ApexPgCall *) arg, "timed out", NULL, true);
+	apex_pg_finish((ApexPgCall *) arg, "Timed out.", ERRCODE_FDW_ERROR, NULL,
+				   true);
 }
 
 /* arg is the connection being made */
@@ -355,8 +362,8 @@ apex_pg_on_connect_timeout(void *arg)
 {
 	ApexPgCall *call = ((ApexPgConn *) arg)->active;
 
-	apex_pg_finish(call, psprintf("could not connect within %ld ms",
-								  call->connect_timeout_ms), NULL, false);
+	apex_pg_finish(call, ApexConnectTimedOut(call->connect_timeout_ms),
+				   ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL, false);
 }
 
 /*
@@ -372,8 +379,8 @@ apex_pg_connect(ApexPgCall *call)
 	if (!ApexConnReserve())
 	{
 		ApexLoopSetTimer(call->req.loop, call, -1, NULL);
-		call->req.done(call->req.arg, NULL,
-					   "out of file descriptors for remote connections", NULL, false);
+		call->req.done(call->req.arg, NULL, ApexOutOfDescriptors(),
+					   ERRCODE_INSUFFICIENT_RESOURCES, NULL, false);
 		return;
 	}
 	old = MemoryContextSwitchTo(TopMemoryContext);
@@ -391,8 +398,9 @@ apex_pg_connect(ApexPgCall *call)
 		pfree(pc->conninfo);
 		pfree(pc);
 		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not allocate a libpq connection")));
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("libpq could not allocate a connection.")));
 	}
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	apex_pg_conns = lappend(apex_pg_conns, pc);

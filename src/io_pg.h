@@ -17,12 +17,12 @@
 #include "event_loop.h"
 
 /*
- * res is NULL on failure; then error says why in our words (timed_out for
- * the budget), and remote holds libpq's message, or NULL: it may quote the
- * remote server.
+ * res is NULL on failure; then error says why in our words (a sentence;
+ * timed_out for the budget) with its SQLSTATE, and remote holds libpq's
+ * message, or NULL: it may quote the remote server.
  */
 typedef void (*ApexPgDone) (void *arg, PGresult *res, const char *error,
-							const char *remote, bool timed_out);
+							int sqlerrcode, const char *remote, bool timed_out);
 
 typedef struct ApexPgRequest
 {
