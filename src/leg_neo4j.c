@@ -165,8 +165,8 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 		rows = ApexJsonArray(ApexJsonGet(first, "data"));
 	}
 	if (columns == NULL || rows == NULL)
-		return query_api ? "response has no \"data.fields\" and \"data.values\""
-			: "response has no \"results[0].columns\" and \"results[0].data\"";
+		return query_api ? "The response has no \"data.fields\" and \"data.values\"."
+			: "The response has no \"results[0].columns\" and \"results[0].data\".";
 
 	for (int i = 0; i < ApexJsonLength(rows); i++)
 	{
