@@ -49,7 +49,7 @@ typedef struct ApexKind
 	void		(*start) (ApexLeg *leg);
 	/* run a local leg synchronously, once remote legs are on the wire */
 	void		(*run_local) (ApexLeg *leg);
-	/* every ApexTarget it may connect to (target.c); NULL for local kinds */
+	/* every ApexTarget it may connect to (allowed_hosts.c); NULL for local kinds */
 	List	   *(*targets) (const void *conf);
 } ApexKind;
 
@@ -99,7 +99,7 @@ typedef struct ApexItem
 /* The search request shared by every leg of a call. */
 typedef struct ApexQuery
 {
-	char	   *text;			/* query text (may be NULL with a vector) */
+	char	   *text;			/* query text, never empty (plan.c) */
 	int			limit;			/* items asked of each source */
 	float4	   *vector;			/* caller-supplied query vector, or NULL */
 	int			vector_dim;
@@ -190,7 +190,7 @@ extern bool apex_strict;
 extern int	apex_call_timeout_ms;
 extern int	apex_min_sources;
 
-/* in target.c */
+/* in allowed_hosts.c */
 extern char *apex_allowed_hosts;
 extern List *ApexSourceTargets(const ApexSource *source);
 extern void ApexCheckTargets(List *targets);

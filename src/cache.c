@@ -13,7 +13,7 @@
  *
  * Keys: <key_prefix>route:<epoch>:<sha256> for fused results and
  * <key_prefix>embed:<epoch>:<sha256> for query vectors.  The hash covers
- * the normalised query text, k, rrf_k, the caller vector, the calling
+ * the query text exactly as given, k, rrf_k, the caller vector, the calling
  * role and every chosen source's name, options and credentials, so
  * ALTER SERVER / ALTER USER MAPPING change the key.  <key_prefix>epoch is
  * read in the same round trip (a Lua script); apex_router_cache_flush()
@@ -31,7 +31,6 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
 
 #include "common/cryptohash.h"
 #include "common/sha2.h"
@@ -161,28 +160,6 @@ apex_cache_hash_end(pg_cryptohash_ctx *ctx)
 	return hex;
 }
 
-/* Lower-case, single-spaced, trimmed: "Sarah  Roadmap " = "sarah roadmap" */
-static char *
-apex_cache_normalise(const char *text)
-{
-	StringInfoData buf;
-
-	initStringInfo(&buf);
-	for (const char *p = text; *p; p++)
-	{
-		if (isspace((unsigned char) *p))
-		{
-			if (buf.len > 0 && buf.data[buf.len - 1] != ' ')
-				appendStringInfoChar(&buf, ' ');
-		}
-		else
-			appendStringInfoChar(&buf, tolower((unsigned char) *p));
-	}
-	if (buf.len > 0 && buf.data[buf.len - 1] == ' ')
-		buf.data[--buf.len] = '\0';
-	return buf.data;
-}
-
 /*
  * Record a failure: error in our words, with its SQLSTATE; remote what
  * Redis said (or NULL), written by remote_from (see ApexRedisDone)
@@ -234,7 +211,6 @@ ApexCacheOpen(ApexCall *call, ApexPlan *plan)
 	pg_cryptohash_ctx *ctx;
 	char		buf[64];
 	ListCell   *lc;
-	const char *value;
 
 	if (apex_cache_mode == APEX_CACHE_OFF || apex_cache_source == NULL ||
 		apex_cache_source[0] == '\0')
@@ -251,8 +227,11 @@ ApexCacheOpen(ApexCall *call, ApexPlan *plan)
 	cache->ttl = psprintf("%d", ((const ApexRedisConf *) redis->conf)->ttl_s);
 
 	ctx = apex_cache_hash_start();
-	value = apex_cache_normalise(call->query.text);
-	apex_cache_hash_add(ctx, value, strlen(value));
+	/*
+	 * The text exactly as given: an embedder (so a vector source) may answer
+	 * "Sarah" and "sarah " differently, so one must not be served the other.
+	 */
+	apex_cache_hash_add(ctx, call->query.text, strlen(call->query.text));
 	snprintf(buf, sizeof(buf), "k=%d rrf_k=%d role=%u", call->query.limit,
 			 plan->rrf_k, GetUserId());
 	apex_cache_hash_add(ctx, buf, strlen(buf));

@@ -53,7 +53,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "conn_cache.h"
+#include "conn_registry.h"
 #include "event_loop.h"
 
 /* zero-timeout waits of one catch-up read, at most (each reads something) */

@@ -11,7 +11,7 @@
  * (CURLMOPT_TIMERFUNCTION), and both are forwarded to the call's ApexLoop,
  * which hands readiness back via curl_multi_socket_action().  Between calls
  * no transfer is attached and curl watches no socket.  Sockets are opened
- * and closed through callbacks that report them to conn_cache.c.  Completed
+ * and closed through callbacks that report them to conn_registry.c.  Completed
  * transfers are reported to their owner's callback outside any libcurl
  * frame, so a callback may start new transfers (the embedder -> vector
  * store chain) or throw.
@@ -27,7 +27,7 @@
  * (ApexLoopProgress).
  *
  * Descriptors: a socket takes a slot of PostgreSQL's budget before it is
- * opened (conn_cache.c); a transfer to a host name also holds slots for the
+ * opened (conn_registry.c); a transfer to a host name also holds slots for the
  * threaded resolver (its socketpair and the lookup's socket) until it opens
  * its first socket; the multi handle's wake-up socketpair holds two for the
  * backend's life.  A transfer that finds the budget spent fails alone.
@@ -53,7 +53,7 @@
 #include "utils/memutils.h"
 
 #include "apex_router.h"
-#include "conn_cache.h"
+#include "conn_registry.h"
 #include "io_http.h"
 #include "transport.h"
 
@@ -83,7 +83,11 @@ struct ApexHttp
 	List	   *transfers;		/* ApexTransfer * still in flight */
 };
 
-/* idle HTTP connections kept per backend, across all sources */
+/*
+ * Idle HTTP connections kept per backend, across all sources: a few per
+ * source for a deployment of a dozen HTTP sources, each one a descriptor of
+ * the backend's external budget (max_files_per_process less fd.c's own).
+ */
 #define APEX_HTTP_MAX_KEPT 32
 
 /*

@@ -16,7 +16,7 @@
  * Time the loop could not listen is not charged to a request heard from
  * meanwhile (event_loop.c): its socket events are progress of the request,
  * its connection and its owner.  A connection takes its descriptor slot before libpq
- * opens the socket (conn_cache.c).
+ * opens the socket (conn_registry.c).
  *
  * Connections live in TopMemoryContext and are malloc'd by libpq: a
  * connection that was in use when a call ended abnormally (error, cancel,
@@ -36,7 +36,7 @@
 #include "storage/latch.h"
 #include "utils/memutils.h"
 
-#include "conn_cache.h"
+#include "conn_registry.h"
 #include "io_pg.h"
 #include "transport.h"
 
@@ -56,7 +56,7 @@ typedef struct ApexPgConn
 	char	   *conninfo;		/* options it was opened with */
 	PGconn	   *conn;
 	bool		reserved;		/* holds a descriptor slot not yet registered */
-	pgsocket	registered;		/* socket reported to conn_cache, or invalid */
+	pgsocket	registered;		/* socket reported to the registry, or invalid */
 	ApexPgCall *active;			/* the request using it, or NULL */
 } ApexPgConn;
 

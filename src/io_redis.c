@@ -21,7 +21,7 @@
  * writes) never make the caller wait: ApexRedisDetach() writes what it can
  * without blocking and leaves the rest to the next call.  A connection
  * takes its descriptor slot before hiredis opens the socket
- * (conn_cache.c).
+ * (conn_registry.c).
  *
  * IDENTIFICATION
  *		  src/io_redis.c
@@ -38,7 +38,7 @@
 #include "storage/latch.h"
 #include "utils/memutils.h"
 
-#include "conn_cache.h"
+#include "conn_registry.h"
 #include "io_redis.h"
 #include "transport.h"
 #include "leg_redis.h"
@@ -50,7 +50,7 @@ struct ApexRedis
 	char	   *conninfo;		/* options it was opened with */
 	char	   *label;			/* source name */
 	redisAsyncContext *ac;		/* NULL once hiredis dropped it */
-	pgsocket	registered;		/* socket reported to conn_cache */
+	pgsocket	registered;		/* socket reported to the registry */
 	bool		want_read;		/* what hiredis asked for */
 	bool		want_write;
 	ApexLoop   *loop;			/* the attached call's loop, or NULL */

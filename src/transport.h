@@ -18,7 +18,7 @@
  * overall request timer of its own.
  *
  * Listing: transports report every socket they open and close to the
- * connection registry (conn_cache.c), which apex_router_connections() lists;
+ * connection registry (conn_registry.c), which apex_router_connections() lists;
  * libcurl opens sockets on its own, so reporting as they open is the only
  * complete way, and no listing operation is needed here.
  *

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
- * target.c
- *		  Where a source connects to, and apex_router.allowed_hosts.
+ * allowed_hosts.c
+ *		  The allow-list guard: where a source connects to, checked against
+ *		  apex_router.allowed_hosts.
  *
  * A source makes the database server open connections on behalf of its
  * users.  Superusers may point sources anywhere.  A source created or
@@ -21,7 +22,7 @@
  * different entries.  Socket paths match exactly.
  *
  * IDENTIFICATION
- *		  src/target.c
+ *		  src/allowed_hosts.c
  *
  *-------------------------------------------------------------------------
  */

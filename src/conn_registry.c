@@ -1,10 +1,11 @@
 /*-------------------------------------------------------------------------
  *
- * conn_cache.c
- *		  What this backend keeps open across apex_route() calls, and the
- *		  SQL functions that list and close it.
+ * conn_registry.c
+ *		  The connection registry: every socket this backend keeps open
+ *		  across apex_route() calls, and the SQL functions that list and
+ *		  close them.
  *
- * The I/O modules own their connections (libcurl's connection cache for
+ * The transports own their connections (libcurl's connection cache for
  * HTTP keep-alive); they report each socket they open and close here, so
  * that apex_router_connections() can show them.  Every socket counts
  * against PostgreSQL's budget for descriptors opened outside fd.c
@@ -15,7 +16,7 @@
  * closed.  Entries live in TopMemoryContext: they outlive every call.
  *
  * IDENTIFICATION
- *		  src/conn_cache.c
+ *		  src/conn_registry.c
  *
  *-------------------------------------------------------------------------
  */
@@ -30,7 +31,7 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
-#include "conn_cache.h"
+#include "conn_registry.h"
 #include "transport.h"
 
 typedef struct ApexConn

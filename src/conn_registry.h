@@ -1,18 +1,19 @@
 /*-------------------------------------------------------------------------
  *
- * conn_cache.h
+ * conn_registry.h
  *		  Registry of the connections this backend keeps open across calls.
  *
  * IDENTIFICATION
- *		  src/conn_cache.h
+ *		  src/conn_registry.h
  *
  *-------------------------------------------------------------------------
  */
-#ifndef APEX_CONN_CACHE_H
-#define APEX_CONN_CACHE_H
+#ifndef APEX_CONN_REGISTRY_H
+#define APEX_CONN_REGISTRY_H
 
 #include "port.h"
 
+/* in conn_registry.c */
 extern bool ApexConnReserve(void);
 extern void ApexConnReserveOrError(int n);
 extern void ApexConnUnreserve(void);
@@ -23,4 +24,4 @@ extern void ApexConnSweep(void);
 extern int	ApexConnCount(const char *kind);
 extern void ApexConnUsed(const char *kind, pgsocket fd);
 
-#endif							/* APEX_CONN_CACHE_H */
+#endif							/* APEX_CONN_REGISTRY_H */

@@ -1,0 +1,354 @@
+#!/usr/bin/env bash
+# Benchmark: apex_route calls per second at zero injected latency, two
+# revisions compared in one run (issue 10: "calls/s at zero latency before
+# and after, same run").
+#
+# Builds REV_BEFORE and REV_AFTER (default: the working tree, uncommitted
+# changes included) each in a copy of its own under a temporary directory,
+# then R rounds, each measuring BEFORE then AFTER (ABAB...): make install the
+# revision into Debian's PostgreSQL 15, restart the local cluster so that
+# the new library is loaded, create a fresh database with the suite's
+# sources, check that a call over them succeeds, and run pgbench on one
+# apex_route call over a source of every transport (sql, postgres, redis,
+# and the HTTP kinds neo4j, qdrant with its embedder, graphiti), result
+# cache off.  Prints a table and the median of the rounds' AFTER/BEFORE
+# ratios.  Holds /tmp/apex_router_tests.lock throughout; at exit, stops
+# every server and leaves the working tree's build installed.  See
+# bench/README.md.
+#
+# Usage: sudo bench/throughput.sh [--seconds N] [--rounds R] [--clients C]
+#          [--warmup W] [--sources LIST] REV_BEFORE [REV_AFTER]
+set -u
+
+usage() {
+  cat <<'EOF'
+usage: bench/throughput.sh [options] REV_BEFORE [REV_AFTER]
+  REV_BEFORE, REV_AFTER  git revisions; REV_AFTER defaults to the working tree
+  --seconds N   length of each pgbench measurement (default 10)
+  --rounds R    number of BEFORE/AFTER pairs, alternated (default 3)
+  --clients C   pgbench clients and threads (default 2)
+  --warmup W    seconds of pgbench before each measurement, not counted (default 2)
+  --sources L   comma-separated sources of the measured call
+                (default docs,remote_docs,recent,graph,vectors,facts)
+EOF
+}
+
+DURATION=10 ROUNDS=3 CLIENTS=2 WARMUP=2
+SOURCES=docs,remote_docs,recent,graph,vectors,facts
+QUERY='Sarah roadmap' K=10
+revs=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --seconds|--rounds|--clients|--warmup|--sources)
+      [ $# -ge 2 ] || { usage >&2; exit 1; }
+      case $1 in
+        --seconds) DURATION=$2 ;; --rounds) ROUNDS=$2 ;; --clients) CLIENTS=$2 ;;
+        --warmup) WARMUP=$2 ;; --sources) SOURCES=$2 ;;
+      esac
+      shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    -*) echo "throughput: unknown option $1" >&2; usage >&2; exit 1 ;;
+    *) revs+=("$1"); shift ;;
+  esac
+done
+case ${#revs[@]} in 1|2) ;; *) usage >&2; exit 1 ;; esac
+for v in "$DURATION" "$ROUNDS" "$CLIENTS"; do
+  [[ $v =~ ^[1-9][0-9]*$ ]] || { echo "throughput: $v is not a positive integer" >&2; exit 1; }
+done
+[[ $WARMUP =~ ^[0-9]+$ ]] || { echo "throughput: --warmup $WARMUP is not an integer" >&2; exit 1; }
+[[ $SOURCES =~ ^[a-z_][a-z0-9_]*(,[a-z_][a-z0-9_]*)*$ ]] ||
+  { echo "throughput: --sources wants names separated by commas" >&2; exit 1; }
+
+export APEX_RUN_DIR=${APEX_RUN_DIR:-/tmp/apex_router_throughput}
+. "$(dirname "$0")/../test/lib.sh"
+cd "$APEX_ROOT" || exit 1
+PGC=$APEX_DEBIAN_PG_BINDIR/pg_config
+PGBENCH=$APEX_DEBIAN_PG_BINDIR/pgbench
+
+# The revisions, resolved now: a later commit must not change what we measure.
+WORKTREE='working tree'
+label() {
+  if [ "$1" = "$WORKTREE" ]; then
+    local dirty=''
+    [ -n "$(git status --porcelain --untracked-files=no)" ] && dirty=', modified'
+    echo "working tree ($(git rev-parse --short HEAD)$dirty)"
+  else
+    echo "$1 ($(git rev-parse --short "$1"))"
+  fi
+}
+for r in "${revs[@]}"; do
+  git rev-parse -q --verify "$r^{commit}" >/dev/null || { echo "throughput: $r is not a git revision" >&2; exit 1; }
+done
+BEFORE=$(git rev-parse "${revs[0]}^{commit}")
+AFTER=$WORKTREE
+[ ${#revs[@]} -eq 2 ] && AFTER=$(git rev-parse "${revs[1]}^{commit}")
+BEFORE_LABEL=$(label "${revs[0]}")
+AFTER_LABEL=$(label "${revs[1]:-$WORKTREE}")
+
+# The test bed has fixed ports and one PostgreSQL install: only one user at
+# a time.  The lock is held on fd 9 until this shell exits; the servers we
+# start are given no fd 9 (9>&-), so that none of them can keep it.
+LOCK=/tmp/apex_router_tests.lock
+exec 9>"$LOCK" || exit 1
+if ! flock -n 9; then
+  apex_log "waiting for $LOCK (a test run holds it)"
+  flock 9 || exit 1
+fi
+
+# Something that does not take the lock (another benchmark) may still hold
+# the ports: then we would measure its servers, or ours would not start.
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+busy=()
+for p in 7474 6333 8080 8000 "$APEX_REMOTE_PGPORT" "$APEX_REDIS_PORT"; do port_busy "$p" && busy+=("$p"); done
+[ -S "$APEX_RUN_DIR/.s.PGSQL.$APEX_PGPORT" ] && busy+=("socket $APEX_RUN_DIR/.s.PGSQL.$APEX_PGPORT")
+if [ ${#busy[@]} -gt 0 ]; then
+  echo "throughput: something already listens on ${busy[*]}; not measuring." >&2
+  echo "throughput: stop it (or wait for it to finish) and rerun." >&2
+  exit 2
+fi
+
+apex_install_deps 9>&- || exit 1
+
+WORK=$(mktemp -d /tmp/apex_router_throughput_builds.XXXXXX) || exit 1
+installed=''        # the build dir last installed into Debian's PostgreSQL
+
+# make install from a build directory (after its make); set first, so that
+# a half-done install is undone at exit too
+install_build() {
+  installed=$1
+  (cd "$1" && make -s install PG_CONFIG="$PGC") >"$1.install.log" 2>&1 ||
+    { cat "$1.install.log" >&2; return 1; }
+}
+
+cleanup() {
+  apex_servers_stop; apex_redis stop; apex_remote_pg stop; apex_pg_stop
+  # the suite must not find an older library installed
+  if [ -n "$installed" ] && [ "$installed" != "$WORK/worktree" ]; then
+    apex_log "reinstalling the working tree's build"
+    install_build "$WORK/worktree" || echo "throughput: could not reinstall the working tree's build" >&2
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A copy of a revision (or of the working tree: tracked and untracked files
+# that are not ignored, as they are now), built against Debian's PostgreSQL.
+build() {
+  local rev=$2 dir=$WORK/$1
+  mkdir -p "$dir" || return 1
+  if [ "$rev" = "$WORKTREE" ]; then
+    apex_log "building the working tree (in $dir)"
+    # a file deleted but not yet committed is listed and missing: skip it
+    git ls-files -z -co --exclude-standard |
+      tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$dir" || return 1
+  else
+    apex_log "building $(git rev-parse --short "$rev") (in $dir)"
+    git archive "$rev" | tar -xf - -C "$dir" || return 1
+  fi
+  (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum) >"$dir.sources"
+  (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$PGC") >"$dir.build.log" 2>&1 ||
+    { tail -30 "$dir.build.log" >&2; return 1; }
+}
+
+build worktree "$WORKTREE" || exit 1
+build before "$BEFORE" || exit 1
+AFTER_DIR=$WORK/worktree
+if [ "$AFTER" != "$WORKTREE" ]; then
+  build after "$AFTER" || exit 1
+  AFTER_DIR=$WORK/after
+fi
+same_sources=''
+cmp -s "$WORK/before.sources" "$AFTER_DIR.sources" && same_sources=yes
+
+# The servers, for the whole run; only the local cluster restarts.
+apex_servers_stop; apex_redis stop; apex_remote_pg stop; apex_pg_stop
+rm -rf "$APEX_RUN_DIR"
+apex_pg_start 9>&- || exit 1
+apex_remote_pg start 9>&- || exit 1
+apex_redis start 9>&- || exit 1
+apex_servers_start 9>&- || exit 1
+# the remote corpus was just loaded: analyzed now, not by autovacuum later
+psql -X -q -v ON_ERROR_STOP=1 -h "$APEX_RUN_DIR" -p "$APEX_REMOTE_PGPORT" -U postgres -d memory \
+  -c 'VACUUM ANALYZE notes' -c CHECKPOINT || exit 1
+
+DB=apex_bench
+PSQL=(psql -X -q -v ON_ERROR_STOP=1)
+
+# A fresh database with the suite's sources: those of the tests' shared
+# setup, test/sql/include/setup.sql (sql, neo4j, qdrant and its embedder)
+# and, as test/sql/source_postgres.sql, source_redis.sql and
+# source_graphiti.sql create them, a postgres, a redis and a graphiti
+# source.  Fresh in every round: the two revisions may
+# install different extension scripts.
+setup() {
+  "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" || return 1
+  { cat test/sql/include/setup.sql; cat <<'SQL'; } | "${PSQL[@]}" -d "$DB" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
+CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+           query 'SELECT id, title, body, ts_rank_cd(tsv, q)
+                  FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
+                  ORDER BY 4 DESC, id LIMIT $2');
+CREATE USER MAPPING FOR PUBLIC SERVER remote_docs OPTIONS (user 'apex_remote', password 'remote-pass');
+CREATE SERVER recent FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
+CREATE SERVER facts FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000', group_ids 'team');
+-- no result cache, whatever the defaults become
+SELECT current_database() AS db \gset
+ALTER DATABASE :"db" SET apex_router.cache_mode = 'off';
+-- now rather than by autovacuum during a measurement
+VACUUM ANALYZE notes;
+CHECKPOINT;
+SQL
+    { cat "$APEX_RUN_DIR/setup.out" >&2; return 1; }
+}
+
+SOURCES_ARRAY="{$SOURCES}"
+QUERY_SQL="'${QUERY//\'/\'\'}'"
+CALL="apex_route($QUERY_SQL, k => $K, sources => '$SOURCES_ARRAY')"
+
+# Every source alone must return rows, and the measured call must return
+# rows without a WARNING (apex_route reports a failed source as a WARNING
+# and carries on: a failing leg would look fast).  Prints the measured
+# call's row count, which pgbench then checks on every call.
+check() {
+  local out err rows s
+  err=$APEX_RUN_DIR/check.err
+  for s in ${SOURCES//,/ }; do
+    rows=$("${PSQL[@]}" -At -d "$DB" -c "SELECT count(*) FROM apex_route($QUERY_SQL, k => $K, sources => '{$s}')" 2>"$err") ||
+      { cat "$err" >&2; echo "throughput: a call over source $s failed" >&2; return 1; }
+    if [ "$rows" -eq 0 ] || grep -q . "$err"; then
+      cat "$err" >&2; echo "throughput: source $s returned $rows rows" >&2; return 1
+    fi
+  done
+  out=$("${PSQL[@]}" -At -d "$DB" -c "SELECT count(*) FROM $CALL" -c "SHOW apex_router.cache_mode" 2>"$err") ||
+    { cat "$err" >&2; echo "throughput: the measured call failed" >&2; return 1; }
+  if grep -q . "$err" || [ "$(sed -n 2p <<<"$out")" != off ] || [ "$(sed -n 1p <<<"$out")" -eq 0 ]; then
+    cat "$err" >&2; echo "throughput: the measured call returned '$out' (rows, cache_mode)" >&2; return 1
+  fi
+  sed -n 1p <<<"$out"
+}
+
+# pgbench SCRIPT SECONDS: prints the transactions per second.  Fails when
+# pgbench fails, a transaction failed, or the server sent a notice (the
+# WARNING of a failed source).
+pgbench_tps() {
+  local script=$1 secs=$2 out=$APEX_RUN_DIR/pgbench.out err=$APEX_RUN_DIR/pgbench.err tps failed
+  "$PGBENCH" -n -M prepared -f "$script" -c "$CLIENTS" -j "$CLIENTS" -T "$secs" "$DB" >"$out" 2>"$err"
+  local rc=$?
+  tps=$(sed -n 's/^tps = \([0-9.]*\) .*/\1/p' "$out")
+  failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$out")
+  if [ "$rc" -ne 0 ] || [ -z "$tps" ] || [ "${failed:-0}" -ne 0 ] || grep -q . "$err"; then
+    cat "$out" "$err" >&2
+    echo "throughput: pgbench on $script failed (exit $rc, ${failed:-?} failed transactions)" >&2
+    return 1
+  fi
+  printf '%.1f\n' "$tps"
+}
+
+# The machine's CPU time and the test bed's share of it, in clock ticks:
+# "busy total ours".  busy is all but idle time: interrupts (which the
+# kernel also charges to the process they interrupted) and the time the
+# hypervisor stole count; the test bed is this shell (pgbench and psql count in its children's time once
+# they have ended), the two clusters, Redis and the test servers, with
+# their children, running or ended.
+cpu_sample() {
+  local roots
+  roots="$$ $(head -qn1 "$APEX_RUN_DIR/pgdata/postmaster.pid" "$APEX_RUN_DIR/remote/postmaster.pid")"
+  roots="$roots $(cat "$APEX_RUN_DIR/redis.pid" "$APEX_RUN_DIR/servers.pid" "$APEX_RUN_DIR/tcp_faults.pid")"
+  { head -1 /proc/stat; cat /proc/[0-9]*/stat 2>/dev/null; } | awk -v roots="$roots" '
+    # user nice system idle iowait irq softirq steal
+    NR == 1 { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6; next }
+    # after the command name: 2 ppid, 12 utime, 13 stime, 14 cutime, 15 cstime
+    { pid = $1; sub(/^.*\) /, ""); ppid[pid] = $2; ticks[pid] = $12 + $13 + $14 + $15 }
+    END {
+      n = split(roots, r, " ")
+      for (i = 1; i <= n; i++) root[r[i]] = 1
+      for (p in ticks) {
+        for (q = p; q + 0 > 1 && !(q in root); q = ppid[q]) ;
+        if (q in root) ours += ticks[p]
+      }
+      print ours + 0
+    }' | paste -sd ' '
+}
+
+# The share of the machine's CPU time used outside the test bed between two
+# samples, in percent: another program's work disturbs a measurement.
+other_cpu() {
+  awk -v a="$1" -v b="$2" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    printf "%.0f", 100 * ((y[1] - x[1]) - (y[3] - x[3])) / (y[2] - x[2]) }'
+}
+
+# pgbench_measure SCRIPT SECONDS: prints "calls/s other-CPU-%".
+pgbench_measure() {
+  local s0 s1 tps
+  s0=$(cpu_sample)
+  tps=$(pgbench_tps "$1" "$2") || return 1
+  s1=$(cpu_sample)
+  echo "$tps $(other_cpu "$s0" "$s1")"
+}
+
+printf 'SELECT 1;\n' >"$APEX_RUN_DIR/select1.sql"
+results=()          # "side round tps"
+baseline=''
+for round in $(seq 1 "$ROUNDS"); do
+  for side in before after; do
+    dir=$WORK/$side
+    [ "$side" = after ] && dir=$AFTER_DIR
+    apex_log "round $round/$ROUNDS: $side ($([ "$side" = before ] && echo "$BEFORE_LABEL" || echo "$AFTER_LABEL"))"
+    install_build "$dir" || exit 1
+    apex_pg_stop
+    apex_pg_start 9>&- || exit 1
+    setup || exit 1
+    rows=$(check) || exit 1
+    # a short result fails the transaction (division by zero)
+    printf 'SELECT 1 / (count(*) = %s)::int FROM %s;\n' "$rows" "$CALL" >"$APEX_RUN_DIR/route.sql"
+    if [ -z "$baseline" ]; then
+      apex_log "baseline: SELECT 1 for $DURATION s"
+      baseline=$(pgbench_measure "$APEX_RUN_DIR/select1.sql" "$DURATION") || exit 1
+    fi
+    # the test servers keep every request in memory and in a file: a
+    # growing log would slow each measurement down a little more than the
+    # one before, and in ABAB order that drift would count against AFTER
+    curl -sf -X DELETE 'http://127.0.0.1:7474/__log?all=1' >/dev/null || exit 1
+    : >"$APEX_TEST_LOG"
+    # the first measurement of the run also warms the test servers (the
+    # Node JIT) and the fresh clusters up: at least --seconds for it
+    warm=$WARMUP
+    [ ${#results[@]} -eq 0 ] && [ "$warm" -lt "$DURATION" ] && warm=$DURATION
+    if [ "$warm" -gt 0 ]; then
+      pgbench_tps "$APEX_RUN_DIR/route.sql" "$warm" >/dev/null || exit 1
+    fi
+    m=$(pgbench_measure "$APEX_RUN_DIR/route.sql" "$DURATION") || exit 1
+    apex_log "round $round/$ROUNDS: $side: ${m% *} calls/s ($rows rows a call), other CPU ${m#* } %"
+    results+=("$side $round $m")
+  done
+done
+
+echo
+echo "apex_router throughput: apex_route calls/s at zero injected latency, pgbench -M prepared -c $CLIENTS -j $CLIENTS -T $DURATION (after ${WARMUP} s warm-up), $ROUNDS rounds, $(nproc) CPUs"
+echo "call: $CALL, result cache off"
+echo "before: $BEFORE_LABEL"
+echo "after:  $AFTER_LABEL"
+[ -n "$same_sources" ] && echo "(before and after have the same files: the ratio shows the noise)"
+echo "baseline SELECT 1: ${baseline% *} calls/s (other CPU ${baseline#* } %)"
+echo "other CPU %: share of the machine's CPU time used outside the test bed during the measurement"
+echo
+printf '%-6s | %5s | %10s | %11s | %12s\n' rev round calls/s 'other CPU %' after/before
+printf -- '-------+-------+------------+-------------+-------------\n'
+ratios=()
+for round in $(seq 1 "$ROUNDS"); do
+  read -r b bo < <(printf '%s\n' "${results[@]}" | awk -v r="$round" '$1 == "before" && $2 == r { print $3, $4 }')
+  read -r a ao < <(printf '%s\n' "${results[@]}" | awk -v r="$round" '$1 == "after" && $2 == r { print $3, $4 }')
+  ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", a / b }')
+  ratios+=("$ratio")
+  printf '%-6s | %5d | %10.1f | %11d |\n' before "$round" "$b" "$bo"
+  printf '%-6s | %5d | %10.1f | %11d | %12.2f\n' after "$round" "$a" "$ao" "$ratio"
+done
+median=$(printf '%s\n' "${ratios[@]}" | sort -g |
+  awk '{ v[NR] = $1 } END { printf "%.2f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+echo
+echo "ratio after/before: $median (median of $ROUNDS rounds)"
