@@ -102,7 +102,7 @@ apex_cache_hash_add(pg_cryptohash_ctx *ctx, const char *s, size_t len)
 
 	if (pg_cryptohash_update(ctx, (const uint8 *) &n, sizeof(n)) < 0 ||
 		pg_cryptohash_update(ctx, (const uint8 *) s, len) < 0)
-		elog(ERROR, "could not compute a cache key");
+		elog(ERROR, "could not compute a cache key: %s", pg_cryptohash_error(ctx));
 }
 
 static void
@@ -141,8 +141,14 @@ apex_cache_hash_start(void)
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 
-	if (ctx == NULL || pg_cryptohash_init(ctx) < 0)
-		elog(ERROR, "could not compute a cache key");
+	/* in a backend, create fails only for want of memory */
+	if (ctx == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("PostgreSQL's cryptographic hash could not allocate a SHA-256 context for the cache key.")));
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not compute a cache key: %s", pg_cryptohash_error(ctx));
 	return ctx;
 }
 
@@ -153,7 +159,7 @@ apex_cache_hash_end(pg_cryptohash_ctx *ctx)
 	char	   *hex = palloc(PG_SHA256_DIGEST_STRING_LENGTH);
 
 	if (pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute a cache key");
+		elog(ERROR, "could not compute a cache key: %s", pg_cryptohash_error(ctx));
 	pg_cryptohash_free(ctx);
 	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
 		sprintf(hex + 2 * i, "%02x", digest[i]);
