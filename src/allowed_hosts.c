@@ -208,7 +208,10 @@ ApexUrlTargets(const void *conf)
 	if (value == NULL)
 		return NIL;
 	if ((url = curl_url()) == NULL)
-		elog(ERROR, "out of memory in curl_url");
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("libcurl could not allocate a URL handle.")));
 	/* the validator has parsed it already; a failure leaves target NULL */
 	if (curl_url_set(url, CURLUPART_URL, value, 0) == CURLUE_OK &&
 		curl_url_get(url, CURLUPART_HOST, &host, 0) == CURLUE_OK &&

@@ -49,7 +49,8 @@ typedef struct ApexKind
 	/*
 	 * Checks of the caller once the source's secrets are loaded
 	 * (ApexUseSource, at planning): an ERROR refuses the call; a reason, in
-	 * our words, fails the source alone; NULL lets it run.  May be NULL.
+	 * our words (a sentence), fails the source alone with SQLSTATE 2F004
+	 * (prohibited statement attempted); NULL lets it run.  May be NULL.
 	 */
 	const char *(*authorize) (const ApexSource *source);
 	/* issue the leg's remote requests (NULL for local kinds) */
@@ -126,6 +127,16 @@ typedef struct ApexRemote
 	ApexSource *peer;			/* whose secrets the request carried */
 	char	   *text;			/* the peer's words, or NULL */
 	bool		body;			/* text is a raw response body: excerpt it */
+	/*
+	 * Who wrote text: NULL when the peer did (its message, its body, what it
+	 * sent); else the library whose report quotes the peer ("libpq",
+	 * "libcurl", "hiredis", "The JSON parser").
+	 */
+	const char *from;
+	/* a PostgreSQL peer's error: its SQLSTATE (0: none), DETAIL and HINT */
+	int			sqlerrcode;
+	char	   *detail;			/* or NULL */
+	char	   *hint;			/* or NULL */
 } ApexRemote;
 
 /* One source's part of a call. */
@@ -135,11 +146,15 @@ struct ApexLeg
 	ApexSource *source;
 	void	   *state;			/* kind-private */
 	List	   *items;			/* ApexItem *, best first */
-	char	   *error;			/* why the leg failed (our words), or NULL */
+	/* why the leg failed: sentences in our own words, or NULL */
+	char	   *error;
+	int			sqlerrcode;		/* the failure's SQLSTATE */
+	char	   *hint;			/* a hint in words that need no redaction, or NULL */
 	ApexRemote *remote;			/* what the peer said about it, or NULL */
 	bool		done;
 	int			budget_ms;		/* source timeout_ms, capped by the call's */
-	const char *awaiting;		/* who is asked when not the source, for messages */
+	/* the embedder it waits for (the only peer besides its source), or NULL */
+	ApexSource *awaiting;
 };
 
 /*
@@ -208,13 +223,14 @@ extern void ApexUseSource(ApexSource *source);
 extern bool ApexSecretsReadable(ApexSource *source);
 
 /* in redact.c */
-extern void ApexRemoteDetail(const ApexRemote *remote, char **client,
-							 char **log);
+extern void ApexRemoteDetail(const char *cause, const ApexRemote *remote,
+							 char **client, char **log, char **hint);
 
 /* in leg.c */
-extern void ApexLegFail(ApexLeg *leg, const char *fmt,...) pg_attribute_printf(2, 3);
-extern void ApexLegFailRemote(ApexLeg *leg, const ApexRemote *remote,
-							  const char *fmt,...) pg_attribute_printf(3, 4);
+extern void ApexLegFail(ApexLeg *leg, int sqlerrcode, const char *fmt,...) pg_attribute_printf(3, 4);
+extern void ApexLegFailRemote(ApexLeg *leg, int sqlerrcode,
+							  const ApexRemote *remote,
+							  const char *fmt,...) pg_attribute_printf(4, 5);
 extern void ApexLegFinish(ApexLeg *leg, List *items);
 extern ApexItem *ApexItemMake(const char *id, const char *title,
 							  const char *content, double score,

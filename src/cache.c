@@ -75,7 +75,9 @@ struct ApexCache
 	const char *ttl;			/* ttl_s */
 	char	   *hash;			/* of the result's inputs */
 	char	   *error;			/* first failure (our words), reported once */
+	int			sqlerrcode;		/* its SQLSTATE */
 	char	   *remote;			/* what Redis said about it, or NULL */
+	const char *remote_from;	/* who wrote remote (ApexRedisDone) */
 	bool		answered;		/* the result lookup is over */
 	char	   *epoch;			/* of the result lookup */
 	char	   *hit;			/* cached rows (JSON), or NULL */
@@ -101,7 +103,7 @@ apex_cache_hash_add(pg_cryptohash_ctx *ctx, const char *s, size_t len)
 
 	if (pg_cryptohash_update(ctx, (const uint8 *) &n, sizeof(n)) < 0 ||
 		pg_cryptohash_update(ctx, (const uint8 *) s, len) < 0)
-		elog(ERROR, "could not compute a cache key");
+		elog(ERROR, "could not compute a cache key: %s", pg_cryptohash_error(ctx));
 }
 
 static void
@@ -149,8 +151,14 @@ apex_cache_hash_start(void)
 {
 	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
 
-	if (ctx == NULL || pg_cryptohash_init(ctx) < 0)
-		elog(ERROR, "could not compute a cache key");
+	/* in a backend, create fails only for want of memory */
+	if (ctx == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("PostgreSQL's cryptographic hash could not allocate a SHA-256 context for the cache key.")));
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not compute a cache key: %s", pg_cryptohash_error(ctx));
 	return ctx;
 }
 
@@ -161,21 +169,27 @@ apex_cache_hash_end(pg_cryptohash_ctx *ctx)
 	char	   *hex = palloc(PG_SHA256_DIGEST_STRING_LENGTH);
 
 	if (pg_cryptohash_final(ctx, digest, sizeof(digest)) < 0)
-		elog(ERROR, "could not compute a cache key");
+		elog(ERROR, "could not compute a cache key: %s", pg_cryptohash_error(ctx));
 	pg_cryptohash_free(ctx);
 	for (int i = 0; i < PG_SHA256_DIGEST_LENGTH; i++)
 		sprintf(hex + 2 * i, "%02x", digest[i]);
 	return hex;
 }
 
-/* Record a failure: error in our words, remote what Redis said (or NULL) */
+/*
+ * Record a failure: error in our words, with its SQLSTATE; remote what
+ * Redis said (or NULL), written by remote_from (see ApexRedisDone)
+ */
 static void
-apex_cache_failed(ApexCache *cache, const char *error, const char *remote)
+apex_cache_failed(ApexCache *cache, const char *error, int sqlerrcode,
+				  const char *remote, const char *remote_from)
 {
 	if (cache->error)
 		return;
 	cache->error = pstrdup(error);
+	cache->sqlerrcode = sqlerrcode;
 	cache->remote = remote ? pstrdup(remote) : NULL;
+	cache->remote_from = remote_from;
 }
 
 /* The redis source apex_router.cache_source names, cleared for use */
@@ -263,21 +277,25 @@ ApexCacheOpen(ApexCall *call, ApexPlan *plan)
 /* Runs inside hiredis: must not throw */
 static void
 apex_cache_get_done(void *arg, redisReply *reply, const char *error,
-					const char *remote)
+					int sqlerrcode, const char *remote, const char *remote_from)
 {
 	ApexCacheGetState *get = arg;
 
 	if (reply && reply->type == REDIS_REPLY_ERROR)
 	{
-		error = "error reply";
+		error = "The server answered with an error.";
+		sqlerrcode = ERRCODE_FDW_ERROR;
 		remote = reply->str;
 	}
 	else if (reply && (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
 					   reply->element[0]->type != REDIS_REPLY_STRING))
-		error = "unexpected reply to the cache lookup";
+	{
+		error = "The reply to the cache lookup is not what was asked for.";
+		sqlerrcode = ERRCODE_FDW_ERROR;
+	}
 	if (error)
 	{
-		apex_cache_failed(get->cache, error, remote);
+		apex_cache_failed(get->cache, error, sqlerrcode, remote, remote_from);
 		get->got(get->arg, NULL, NULL);
 		return;
 	}
@@ -402,7 +420,8 @@ apex_cache_result_got(void *arg, const char *epoch, const char *value)
 		if (doc && JB_ROOT_IS_ARRAY(doc) && !JB_ROOT_IS_SCALAR(doc))
 			cache->hit = (char *) value;
 		else
-			apex_cache_failed(cache, "cached entry is not a JSON array", NULL);
+			apex_cache_failed(cache, "A cached entry is not a JSON array.",
+							  ERRCODE_FDW_ERROR, NULL, NULL);
 	}
 }
 
@@ -414,7 +433,8 @@ apex_cache_timeout(void *arg)
 	if (cache->answered)
 		return;
 	cache->answered = true;
-	apex_cache_failed(cache, ApexTimedOut(cache->redis_source->timeout_ms), NULL);
+	apex_cache_failed(cache, ApexTimedOut(cache->redis_source->timeout_ms),
+					  ERRCODE_FDW_ERROR, NULL, NULL);
 }
 
 static bool
@@ -582,56 +602,43 @@ ApexCacheFinish(ApexCache *cache, List *rows, bool complete)
 	apex_cache_report(cache);
 }
 
-/*
- * The detail of a cache failure: what Redis said, as redact.c allows, and
- * what became of the call (then); *log is for the server log, or NULL.
- */
-static void
-apex_cache_detail(ApexSource *redis, const char *remote, const char *then,
-				  char **client, char **log)
-{
-	ApexRemote	said = {.peer = redis, .text = (char *) remote};
-
-	*client = (char *) then;
-	*log = NULL;
-	if (remote == NULL)
-		return;
-	ApexRemoteDetail(&said, client, log);
-	*client = then ? psprintf("%s\n%s", *client, then) : *client;
-	*log = *log && then ? psprintf("%s\n%s", *log, then) : *log;
-}
-
 /* One WARNING for whatever went wrong with Redis during the call */
 static void
 apex_cache_report(ApexCache *cache)
 {
+	ApexRemote	said = {.peer = cache->redis_source, .text = cache->remote,
+	.from = cache->remote_from};
 	char	   *client;
 	char	   *log;
+	char	   *hint;
 
 	if (cache->error == NULL)
 		return;
-	apex_cache_detail(cache->redis_source, cache->remote,
-					  "The call went on without the cache.", &client, &log);
+	/* what Redis said comes last: nothing of ours after the server's words */
+	ApexRemoteDetail(psprintf("%s The call went on without the cache.", cache->error),
+					 &said, &client, &log, &hint);
 	ereport(WARNING,
-			(errcode(ERRCODE_FDW_ERROR),
-			 errmsg("result cache \"%s\" unavailable: %s",
-					cache->redis_source->name, cache->error),
+			(errcode(cache->sqlerrcode),
+			 errmsg("result cache \"%s\" unavailable", cache->redis_source->name),
 			 errdetail("%s", client),
-			 log ? errdetail_log("%s", log) : 0));
+			 log ? errdetail_log("%s", log) : 0,
+			 hint ? errhint("%s", hint) : 0));
 }
 
 typedef struct ApexFlush
 {
 	bool		done;
 	char	   *error;			/* our words */
+	int			sqlerrcode;		/* its SQLSTATE */
 	char	   *remote;			/* what Redis said, or NULL */
+	const char *remote_from;	/* who wrote remote (ApexRedisDone) */
 	long long	epoch;
 } ApexFlush;
 
 /* Runs inside hiredis: records the reply only */
 static void
 apex_cache_flush_done(void *arg, redisReply *reply, const char *error,
-					  const char *remote)
+					  int sqlerrcode, const char *remote, const char *remote_from)
 {
 	ApexFlush  *flush = arg;
 
@@ -640,13 +647,21 @@ apex_cache_flush_done(void *arg, redisReply *reply, const char *error,
 		flush->epoch = reply->integer;
 	else if (reply && reply->type == REDIS_REPLY_ERROR)
 	{
-		flush->error = "error reply";
+		flush->error = "The server answered with an error.";
+		flush->sqlerrcode = ERRCODE_FDW_ERROR;
 		flush->remote = pstrdup(reply->str);
+	}
+	else if (reply)
+	{
+		flush->error = "The reply to INCR is not an integer.";
+		flush->sqlerrcode = ERRCODE_FDW_ERROR;
 	}
 	else
 	{
-		flush->error = pstrdup(reply ? "unexpected reply" : error);
+		flush->error = pstrdup(error);
+		flush->sqlerrcode = sqlerrcode;
 		flush->remote = remote ? pstrdup(remote) : NULL;
+		flush->remote_from = remote_from;
 	}
 }
 
@@ -687,19 +702,25 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 	if (!ApexLoopRun(call->loop, apex_cache_flush_over, &flush,
 					 TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
 												 redis->timeout_ms)))
+	{
 		flush.error = ApexTimedOut(redis->timeout_ms);
+		flush.sqlerrcode = ERRCODE_FDW_ERROR;
+	}
 	if (flush.error)
 	{
+		ApexRemote	said = {.peer = redis, .text = flush.remote,
+		.from = flush.remote_from};
 		char	   *client;
 		char	   *log;
+		char	   *hint;
 
-		apex_cache_detail(redis, flush.remote, NULL, &client, &log);
+		ApexRemoteDetail(flush.error, &said, &client, &log, &hint);
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("could not flush result cache \"%s\": %s",
-						redis->name, flush.error),
-				 client ? errdetail("%s", client) : 0,
-				 log ? errdetail_log("%s", log) : 0));
+				(errcode(flush.sqlerrcode),
+				 errmsg("could not flush result cache \"%s\"", redis->name),
+				 errdetail("%s", client),
+				 log ? errdetail_log("%s", log) : 0,
+				 hint ? errhint("%s", hint) : 0));
 	}
 	MemoryContextSwitchTo(old);
 	ApexCallEnd(call);

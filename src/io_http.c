@@ -324,6 +324,7 @@ apex_http_connect_timeout(void *arg)
 	if (t->connected)
 		return;
 	resp.error = ApexConnectTimedOut(t->connect_timeout_ms);
+	resp.sqlerrcode = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
 	apex_transfer_finish(t, &resp);
 }
 
@@ -436,6 +437,7 @@ ApexHttpStart(ApexCall *call, const ApexHttpRequest *request)
 	ApexTransfer *t = palloc0(sizeof(ApexTransfer));
 	ListCell   *lc;
 	CURL	   *easy;
+	CURLMcode	mrc;
 
 	t->http = http;
 	t->label = request->label;
@@ -454,7 +456,8 @@ ApexHttpStart(ApexCall *call, const ApexHttpRequest *request)
 			ApexHttpResponse resp = {0};
 
 			apex_http_release_resolver(t);
-			resp.error = "out of file descriptors for remote connections";
+			resp.error = ApexOutOfDescriptors();
+			resp.sqlerrcode = ERRCODE_INSUFFICIENT_RESOURCES;
 			t->done(t->arg, &resp);
 			return;
 		}
@@ -528,26 +531,49 @@ ApexHttpStart(ApexCall *call, const ApexHttpRequest *request)
 	MemoryContextSwitchTo(old);
 
 	ApexLoopSetTimer(http->loop, t, t->connect_timeout_ms, apex_http_connect_timeout);
-	if (curl_multi_add_handle(apex_multi, easy) != CURLM_OK)
-		elog(ERROR, "curl_multi_add_handle failed");
+	/* the transfer is listed: the call's release frees it, whatever happens */
+	mrc = curl_multi_add_handle(apex_multi, easy);
+	if (mrc == CURLM_OUT_OF_MEMORY)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("libcurl could not add a transfer to its multi handle.")));
+	if (mrc != CURLM_OK)
+		elog(ERROR, "curl_multi_add_handle failed: %s", curl_multi_strerror(mrc));
 }
 
 /*
- * The message of a failed transfer.  curl's detailed message has timings in
- * it for most failures, so only failures that need the detail (which
- * certificate check failed, which host did not resolve, what was not
- * HTTP about an answer) get it: messages stay stable for the same cause.
- * Where the detail may quote the peer (its reply, its certificate's
- * names), it goes to *peer_detail instead: the peer's words are shown
- * only as redact.c allows.
+ * The cause of a failed transfer, as a sentence, and its SQLSTATE.  curl's
+ * detailed message has timings in it for most failures, so only failures
+ * that need the detail (which certificate check failed, which host did not
+ * resolve, what was not HTTP about an answer) get it: messages stay stable
+ * for the same cause.  Where the detail may quote the peer (its reply, its
+ * certificate's names), it goes to *peer_detail instead: the peer's words
+ * are shown only as redact.c allows.
  */
 static char *
-apex_http_error(CURLcode rc, const char *detail, const char **peer_detail)
+apex_http_error(CURLcode rc, const char *detail, const char **peer_detail,
+				int *sqlerrcode)
 {
 	/* "OpenSSL/3.0.11: error:..." : the version is noise */
 	if (strncmp(detail, "OpenSSL/", 8) == 0 && strstr(detail, ": "))
 		detail = strstr(detail, ": ") + 2;
 	*peer_detail = NULL;
+	switch (rc)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+		case CURLE_COULDNT_CONNECT:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_CERTPROBLEM:
+			/* no connection (TLS handshake included) was made */
+			*sqlerrcode = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+			break;
+		default:
+			*sqlerrcode = ERRCODE_FDW_ERROR;
+			break;
+	}
 	switch (rc)
 	{
 		case CURLE_UNSUPPORTED_PROTOCOL:	/* answers that are not HTTP */
@@ -561,12 +587,12 @@ apex_http_error(CURLcode rc, const char *detail, const char **peer_detail)
 		case CURLE_SSL_CACERT_BADFILE:
 		case CURLE_SSL_CERTPROBLEM:
 			if (detail[0])
-				return psprintf("%s (%s)", curl_easy_strerror(rc), detail);
+				return ApexSentence(psprintf("%s (%s)", curl_easy_strerror(rc), detail));
 			break;
 		default:
 			break;
 	}
-	return pstrdup(curl_easy_strerror(rc));
+	return ApexSentence(curl_easy_strerror(rc));
 }
 
 /* Report every finished transfer to its owner. */
@@ -597,12 +623,19 @@ apex_http_collect(ApexHttp *http)
 			resp.content_type = ct ? MemoryContextStrdup(http->mcxt, ct) : NULL;
 		}
 		else if (t->too_large)
-			resp.error = psprintf("response larger than apex_router.max_response_size (%d kB)",
+		{
+			resp.error = psprintf("The response is larger than apex_router.max_response_size (%d kB).",
 								  apex_max_response_kb);
+			resp.sqlerrcode = ERRCODE_FDW_ERROR;
+		}
 		else if (t->out_of_fds)
-			resp.error = "out of file descriptors for remote connections";
+		{
+			resp.error = ApexOutOfDescriptors();
+			resp.sqlerrcode = ERRCODE_INSUFFICIENT_RESOURCES;
+		}
 		else
-			resp.error = apex_http_error(msg->data.result, t->errbuf, &resp.peer_detail);
+			resp.error = apex_http_error(msg->data.result, t->errbuf,
+										 &resp.peer_detail, &resp.sqlerrcode);
 		/* msg points into curl's memory: do not touch it after this */
 		apex_transfer_finish(t, &resp);
 	}

@@ -19,7 +19,9 @@ typedef struct ApexHttp ApexHttp;
 
 typedef struct ApexHttpResponse
 {
-	const char *error;			/* transport failure (no HTTP answer), or NULL */
+	/* a transport failure (no HTTP answer), in sentences, or NULL */
+	const char *error;
+	int			sqlerrcode;		/* its SQLSTATE */
 	const char *peer_detail;	/* curl's detail quoting the peer, or NULL */
 	long		status;			/* HTTP status code */
 	const char *content_type;	/* may be NULL */

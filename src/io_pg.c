@@ -135,12 +135,13 @@ apex_pg_message(const char *msg)
 }
 
 /*
- * End the query: error is our words for a failure, remote what libpq said
- * (see ApexPgDone).  A connection that failed or is not idle is closed; a
- * healthy one stays for the next call.
+ * End the query: error is our words for a failure (a sentence), with its
+ * SQLSTATE, remote what libpq said (see ApexPgDone).  A connection that
+ * failed or is not idle is closed; a healthy one stays for the next call.
  */
 static void
-apex_pg_finish(ApexPgQuery *q, const char *error, const char *remote)
+apex_pg_finish(ApexPgQuery *q, const char *error, int sqlerrcode,
+			   const char *remote)
 {
 	ApexPgConn *pc = q->pc;
 	PGresult   *res = error ? NULL : pc->result;
@@ -166,7 +167,7 @@ apex_pg_finish(ApexPgQuery *q, const char *error, const char *remote)
 	/* the result is malloc'd by libpq: freed even when done throws */
 	PG_TRY();
 	{
-		q->req.done(q->req.arg, res, error, remote);
+		q->req.done(q->req.arg, res, error, sqlerrcode, remote);
 	}
 	PG_FINALLY();
 	{
@@ -197,8 +198,13 @@ apex_pg_retry(ApexPgQuery *q)
 static void
 apex_pg_libpq_failed(ApexPgQuery *q, const char *msg)
 {
-	apex_pg_finish(q, q->state == APEX_PG_CONNECTING ? "could not connect"
-				   : "connection lost", apex_pg_message(msg));
+	if (q->state == APEX_PG_CONNECTING)
+		apex_pg_finish(q, "Could not connect.",
+					   ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+					   apex_pg_message(msg));
+	else
+		apex_pg_finish(q, "The connection was lost.", ERRCODE_FDW_ERROR,
+					   apex_pg_message(msg));
 }
 
 static void
@@ -262,7 +268,7 @@ apex_pg_read(ApexPgQuery *q)
 		{
 			/* a kept connection found dead (server restart): reconnect */
 			if (!apex_pg_retry(q))
-				apex_pg_finish(q, NULL, NULL);
+				apex_pg_finish(q, NULL, 0, NULL);
 			return;
 		}
 		if (pc->result == NULL)
@@ -287,7 +293,8 @@ apex_pg_connected(ApexPgQuery *q)
 	/* as postgres_fdw: a non-superuser may not use the server's own identity */
 	if (q->req.password_required && !PQconnectionUsedPassword(pc->conn))
 	{
-		apex_pg_finish(q, "the remote server did not ask for the password", NULL);
+		apex_pg_finish(q, "The remote server did not ask for the password.",
+					   ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED, NULL);
 		/* a superuser calling another role's source: that source's failure */
 		if (superuser())
 			return;
@@ -346,7 +353,8 @@ apex_pg_on_connect_timeout(void *arg)
 {
 	ApexPgQuery *q = ((ApexPgConn *) arg)->active;
 
-	apex_pg_finish(q, ApexConnectTimedOut(q->req.connect_timeout_ms), NULL);
+	apex_pg_finish(q, ApexConnectTimedOut(q->req.connect_timeout_ms),
+				   ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL);
 }
 
 /*
@@ -361,8 +369,8 @@ apex_pg_connect(ApexPgQuery *q)
 	if (!ApexConnReserve())
 	{
 		pfree(pc);
-		q->req.done(q->req.arg, NULL,
-					"out of file descriptors for remote connections", NULL);
+		q->req.done(q->req.arg, NULL, ApexOutOfDescriptors(),
+					ERRCODE_INSUFFICIENT_RESOURCES, NULL);
 		return;
 	}
 	pc->reserved = true;
@@ -373,8 +381,9 @@ apex_pg_connect(ApexPgQuery *q)
 		ApexConnUnreserve();
 		pfree(pc);
 		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not allocate a libpq connection")));
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("libpq could not allocate a connection.")));
 	}
 	ApexKeptAdd(&pc->kept, &apex_pg_kept, q->req.serverid, q->req.mapping_oid);
 	ApexKeptUse(&pc->kept);

@@ -17,11 +17,12 @@
 #include "event_loop.h"
 
 /*
- * res is NULL on failure; then error says why in our words, and remote
- * holds libpq's message, or NULL: it may quote the remote server.
+ * res is NULL on failure; then error says why in our words (a sentence)
+ * with its SQLSTATE, and remote holds libpq's message, or NULL: it may
+ * quote the remote server.
  */
 typedef void (*ApexPgDone) (void *arg, PGresult *res, const char *error,
-							const char *remote);
+							int sqlerrcode, const char *remote);
 
 typedef struct ApexPgRequest
 {

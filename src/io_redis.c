@@ -67,9 +67,12 @@ struct ApexRedis
 	long		connect_timeout_ms;
 	char	   *error;			/* why it is unusable (could not start or
 								 * connect in time), or NULL */
+	int			error_code;		/* its SQLSTATE */
 	const char *setup_step;		/* "AUTH" or "SELECT", for messages */
-	char	   *setup_error;	/* "AUTH failed" or "SELECT failed", or NULL */
+	char	   *setup_error;	/* why AUTH or SELECT failed, or NULL */
+	int			setup_code;		/* its SQLSTATE */
 	char	   *setup_reply;	/* the error reply that said why, or NULL */
+	const char *setup_from;		/* who wrote setup_reply (ApexRedisDone) */
 };
 
 typedef struct ApexRedisTicket
@@ -180,7 +183,7 @@ apex_redis_cleanup(void *privdata)
 /* AUTH and SELECT: a failure makes every later command fail with it */
 static void
 apex_redis_setup_done(void *arg, redisReply *reply, const char *error,
-					  const char *remote)
+					  int sqlerrcode, const char *remote, const char *remote_from)
 {
 	ApexRedis  *r = arg;
 
@@ -189,13 +192,19 @@ apex_redis_setup_done(void *arg, redisReply *reply, const char *error,
 	if (reply == NULL)
 	{
 		r->setup_error = MemoryContextStrdup(TopMemoryContext, error);
+		r->setup_code = sqlerrcode;
 		if (remote)
 			r->setup_reply = MemoryContextStrdup(TopMemoryContext, remote);
+		r->setup_from = remote_from;
 	}
 	else if (reply->type == REDIS_REPLY_ERROR)
 	{
+		/* a refused log-in: no usable connection was established */
 		r->setup_error = MemoryContextStrdup(TopMemoryContext,
-											 psprintf("%s failed", r->setup_step));
+											 strcmp(r->setup_step, "AUTH") == 0
+											 ? "The AUTH command failed."
+											 : "The SELECT command failed.");
+		r->setup_code = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
 		r->setup_reply = MemoryContextStrdup(TopMemoryContext, reply->str);
 	}
 	r->setup_step = "SELECT";
@@ -208,7 +217,9 @@ apex_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	ApexRedisTicket *t = privdata;
 	ApexRedis  *r = t->r;
 	const char *error = NULL;
+	int			sqlerrcode = ERRCODE_FDW_ERROR;
 	const char *remote = NULL;
+	const char *remote_from = NULL;
 
 	r->tickets = list_delete_ptr(r->tickets, t);
 	if (reply != NULL && r->registered != PGINVALID_SOCKET)
@@ -216,19 +227,35 @@ apex_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	if (reply == NULL && ac->err == REDIS_ERR_PROTOCOL)
 	{
 		/* hiredis quotes what the server sent */
-		error = "protocol error";
+		error = "The reply is not valid Redis protocol.";
 		remote = ac->errstr;
+		remote_from = "hiredis";
 	}
 	else if (reply == NULL)
-		error = r->error ? r->error : ac->errstr[0] ? ac->errstr : "connection lost";
+	{
+		/* e.g. "Connection refused", found once the connect completes */
+		if (r->error)
+		{
+			error = r->error;
+			sqlerrcode = r->error_code;
+		}
+		else
+		{
+			error = ac->errstr[0] ? ApexSentence(ac->errstr) : "The connection was lost.";
+			if (!(ac->c.flags & REDIS_CONNECTED))
+				sqlerrcode = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+		}
+	}
 	else if (r->setup_error && t->done != apex_redis_setup_done)
 	{
 		error = r->setup_error;
+		sqlerrcode = r->setup_code;
 		remote = r->setup_reply;
+		remote_from = r->setup_from;
 		reply = NULL;
 	}
 	if (t->owner && t->done)
-		t->done(t->arg, reply, error, remote);
+		t->done(t->arg, reply, error, sqlerrcode, remote, remote_from);
 	else if (reply && t->owner == NULL && ((redisReply *) reply)->type == REDIS_REPLY_ERROR)
 		elog(DEBUG1, "apex_router: late redis error reply");
 	pfree(t);
@@ -294,6 +321,7 @@ apex_redis_connect_timeout(void *arg)
 		return;
 	r->error = MemoryContextStrdup(TopMemoryContext,
 								   ApexConnectTimedOut(r->connect_timeout_ms));
+	r->error_code = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
 	redisAsyncFree(r->ac);
 }
 
@@ -313,8 +341,8 @@ apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 	ApexKeptAdd(&r->kept, &apex_redis_kept, target->serverid, target->mapping_oid);
 	if (!ApexConnReserve())
 	{
-		r->error = MemoryContextStrdup(TopMemoryContext,
-									   "out of file descriptors for remote connections");
+		r->error = MemoryContextStrdup(TopMemoryContext, ApexOutOfDescriptors());
+		r->error_code = ERRCODE_INSUFFICIENT_RESOURCES;
 		return r;
 	}
 	ac = target->socket ? redisAsyncConnectUnix(target->socket)
@@ -323,14 +351,16 @@ apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 	{
 		ApexConnUnreserve();
 		ereport(ERROR,
-				(errcode(ERRCODE_OUT_OF_MEMORY),
-				 errmsg("could not allocate a Redis connection")));
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("hiredis could not allocate a connection.")));
 	}
 	if (ac->err)
 	{
 		/* e.g. an unknown host name */
 		ApexConnUnreserve();
-		r->error = MemoryContextStrdup(TopMemoryContext, ac->errstr);
+		r->error = MemoryContextStrdup(TopMemoryContext, ApexSentence(ac->errstr));
+		r->error_code = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
 		redisAsyncFree(ac);
 		return r;
 	}
@@ -424,7 +454,9 @@ ApexRedisCommand(ApexRedis *r, void *owner, void *party, ApexRedisDone done,
 	if (r->ac == NULL)
 	{
 		if (done)
-			done(arg, NULL, r->error ? r->error : "could not connect", NULL);
+			done(arg, NULL, r->error ? r->error : "Could not connect.",
+				 r->error ? r->error_code : ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
+				 NULL, NULL);
 		return;
 	}
 	t = MemoryContextAllocZero(TopMemoryContext, sizeof(ApexRedisTicket));
@@ -442,8 +474,8 @@ ApexRedisCommand(ApexRedis *r, void *owner, void *party, ApexRedisDone done,
 		r->tickets = list_delete_ptr(r->tickets, t);
 		pfree(t);
 		if (done)
-			done(arg, NULL, r->ac && r->ac->errstr[0] ? r->ac->errstr : "could not send",
-				 NULL);
+			done(arg, NULL, r->ac && r->ac->errstr[0] ? ApexSentence(r->ac->errstr)
+				 : "Could not send the command.", ERRCODE_FDW_ERROR, NULL, NULL);
 	}
 }
 

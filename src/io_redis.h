@@ -34,13 +34,15 @@ typedef struct ApexRedisTarget
 
 /*
  * A reply (NULL when the connection failed or the call ended first; then
- * error says why in our words, and remote, when not NULL, is what the
- * server said: an AUTH/SELECT error reply, hiredis quoting a bad reply).
- * Runs inside hiredis: it must not throw, and may only record the reply or
- * send further commands.
+ * error says why in our words, a sentence, with its SQLSTATE; remote, when
+ * not NULL, is what the server said, an AUTH/SELECT error reply, or, when
+ * remote_from is "hiredis", hiredis quoting a bad reply).  Runs inside
+ * hiredis: it must not throw, and may only record the reply or send further
+ * commands.
  */
 typedef void (*ApexRedisDone) (void *arg, redisReply *reply, const char *error,
-							   const char *remote);
+							   int sqlerrcode, const char *remote,
+							   const char *remote_from);
 
 /* in io_redis.c */
 extern const struct ApexTransport ApexRedisTransport;

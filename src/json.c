@@ -36,10 +36,11 @@
 
 #define APEX_JSON_MAX_DEPTH 64
 /* the start of the parser's messages; what follows quotes the text */
-#define APEX_JSON_INVALID "invalid JSON"
+#define APEX_JSON_INVALID "The response is not valid JSON."
 
 /* digits before, and after, the decimal point once the exponent is applied */
 #define APEX_JSON_MAX_DIGITS 1000
+#define APEX_JSON_NUMBER_RANGE "The JSON holds a number out of range."
 
 /* NULL when numeric_in takes the number token [start, end), else why not */
 static const char *
@@ -62,11 +63,11 @@ apex_json_check_number(const char *start, const char *end)
 		exponent = strtol(p + 1, NULL, 10);
 		if (errno == ERANGE || exponent > APEX_JSON_MAX_DIGITS ||
 			exponent < -APEX_JSON_MAX_DIGITS)
-			return "JSON number out of range";
+			return APEX_JSON_NUMBER_RANGE;
 	}
 	if (before + exponent > APEX_JSON_MAX_DIGITS ||
 		after - exponent > APEX_JSON_MAX_DIGITS)
-		return "JSON number out of range";
+		return APEX_JSON_NUMBER_RANGE;
 	return NULL;
 }
 
@@ -91,7 +92,7 @@ apex_json_check_tokens(char *text, int len)
 			lex->token_type == JSON_TOKEN_ARRAY_START)
 		{
 			if (++depth > APEX_JSON_MAX_DEPTH)
-				problem = "JSON nested too deeply";
+				problem = "The JSON is nested too deeply.";
 		}
 		else if (lex->token_type == JSON_TOKEN_OBJECT_END ||
 				 lex->token_type == JSON_TOKEN_ARRAY_END)
@@ -120,7 +121,7 @@ ApexJsonParse(const char *data, int len, char **error)
 	*error = NULL;
 	if (!pg_verify_mbstr(PG_UTF8, data, len, true))
 	{
-		*error = "response is not valid UTF-8";
+		*error = "The response is not valid UTF-8.";
 		return NULL;
 	}
 	/* jsonb_in wants the server encoding and a NUL-terminated string */
@@ -138,7 +139,7 @@ ApexJsonParse(const char *data, int len, char **error)
 	rc = pg_parse_json(lex, &nullSemAction);
 	if (rc != JSON_SUCCESS)
 	{
-		*error = psprintf("%s: %s", APEX_JSON_INVALID, json_errdetail(rc, lex));
+		*error = psprintf("%s %s", APEX_JSON_INVALID, json_errdetail(rc, lex));
 		return NULL;
 	}
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
@@ -146,18 +147,18 @@ ApexJsonParse(const char *data, int len, char **error)
 
 /*
  * An ApexJsonParse() error split into our words (the result) and, in
- * *quoted, the parser's detail or NULL: the parser quotes the token it
+ * *remote, the parser's detail, if any: the parser quotes the token it
  * stopped at, so its detail holds whatever the text held.
  */
 char *
-ApexJsonErrorCause(char *error, char **quoted)
+ApexJsonErrorCause(char *error, ApexRemote *remote)
 {
 	size_t		len = strlen(APEX_JSON_INVALID);
 
-	*quoted = NULL;
-	if (strncmp(error, APEX_JSON_INVALID ": ", len + 2) != 0)
+	if (strncmp(error, APEX_JSON_INVALID " ", len + 1) != 0)
 		return error;
-	*quoted = error + len + 2;
+	remote->text = error + len + 1;
+	remote->from = "The JSON parser";
 	return pstrdup(APEX_JSON_INVALID);
 }
 

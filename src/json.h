@@ -14,8 +14,10 @@
 #include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
+#include "apex_router.h"
+
 extern Jsonb *ApexJsonParse(const char *data, int len, char **error);
-extern char *ApexJsonErrorCause(char *error, char **quoted);
+extern char *ApexJsonErrorCause(char *error, ApexRemote *remote);
 extern JsonbValue *ApexJsonGet(JsonbContainer *object, const char *key);
 extern JsonbContainer *ApexJsonObject(JsonbValue *value);
 extern JsonbContainer *ApexJsonArray(JsonbValue *value);

@@ -23,19 +23,31 @@
 #include "leg.h"
 #include "transport.h"
 
-/* how much of a peer's words a failure keeps (redact.c shows less) */
+/* how much of each of a peer's words a failure keeps (redact.c shows less) */
 #define APEX_REMOTE_MAX_BYTES 65536
 
-static void apex_leg_vfail(ApexLeg *leg, const ApexRemote *remote,
-						   const char *fmt, va_list args) pg_attribute_printf(3, 0);
+static void apex_leg_vfail(ApexLeg *leg, int sqlerrcode,
+						   const ApexRemote *remote, const char *fmt,
+						   va_list args) pg_attribute_printf(4, 0);
+
+static char *
+apex_remote_copy(const char *text)
+{
+	/* a body can be large: what the excerpt can show is far less */
+	return text ? pnstrdup(text, APEX_REMOTE_MAX_BYTES) : NULL;
+}
 
 static void
-apex_leg_vfail(ApexLeg *leg, const ApexRemote *remote, const char *fmt,
-			   va_list args)
+apex_leg_vfail(ApexLeg *leg, int sqlerrcode, const ApexRemote *remote,
+			   const char *fmt, va_list args)
 {
 	StringInfoData buf;
+	ApexSource *peer = remote ? remote->peer : leg->awaiting;
 
 	initStringInfo(&buf);
+	/* the only peer a leg asks besides its source is its embedder */
+	if (peer && peer != leg->source)
+		appendStringInfo(&buf, "Embedder \"%s\" failed. ", peer->name);
 	for (;;)
 	{
 		va_list		copy;
@@ -49,49 +61,53 @@ apex_leg_vfail(ApexLeg *leg, const ApexRemote *remote, const char *fmt,
 		enlargeStringInfo(&buf, needed);
 	}
 	leg->error = buf.data;
+	leg->sqlerrcode = sqlerrcode;
 	if (remote && remote->text)
 	{
 		leg->remote = palloc(sizeof(ApexRemote));
-		leg->remote->peer = remote->peer;
-		/* a body can be large: what the excerpt can show is far less */
-		leg->remote->text = pnstrdup(remote->text, APEX_REMOTE_MAX_BYTES);
-		leg->remote->body = remote->body;
+		*leg->remote = *remote;
+		leg->remote->text = apex_remote_copy(remote->text);
+		leg->remote->detail = apex_remote_copy(remote->detail);
+		leg->remote->hint = apex_remote_copy(remote->hint);
 	}
 	leg->items = NIL;
 	leg->done = true;
 }
 
 /*
- * Record why the leg failed, in our own words: fmt must not format
- * anything a remote peer sent (see ApexLegFailRemote).  The first failure
- * wins.
+ * Record why the leg failed, with its SQLSTATE: fmt makes one or more
+ * sentences in our own words, and must not format anything a remote peer
+ * sent (see ApexLegFailRemote).  While the leg waits for its embedder, the
+ * cause is the embedder's, and the message says so.  The first failure wins.
  */
 void
-ApexLegFail(ApexLeg *leg, const char *fmt,...)
+ApexLegFail(ApexLeg *leg, int sqlerrcode, const char *fmt,...)
 {
 	va_list		args;
 
 	if (leg->done)
 		return;
 	va_start(args, fmt);
-	apex_leg_vfail(leg, NULL, fmt, args);
+	apex_leg_vfail(leg, sqlerrcode, NULL, fmt, args);
 	va_end(args);
 }
 
 /*
  * Record a failure with what the peer said about it (remote->text, may be
  * NULL): the cause in our own words, the peer's kept apart for
- * ApexRemoteDetail().
+ * ApexRemoteDetail().  A remote->peer that is not the leg's source is its
+ * embedder, and the message says so.
  */
 void
-ApexLegFailRemote(ApexLeg *leg, const ApexRemote *remote, const char *fmt,...)
+ApexLegFailRemote(ApexLeg *leg, int sqlerrcode, const ApexRemote *remote,
+				  const char *fmt,...)
 {
 	va_list		args;
 
 	if (leg->done)
 		return;
 	va_start(args, fmt);
-	apex_leg_vfail(leg, remote, fmt, args);
+	apex_leg_vfail(leg, sqlerrcode, remote, fmt, args);
 	va_end(args);
 }
 
@@ -121,17 +137,18 @@ ApexItemMake(const char *id, const char *title, const char *content,
 /*
  * An item from a row of text values (sql and postgres sources): columns
  * id, title, content, score come first, every column goes into the raw
- * JSON.  Returns NULL when the id is null (*error stays NULL: the row is
- * skipped) or, with *error set, when the score is not a number.
+ * JSON.  Returns NULL when the id is null (*bad_score false: the row is
+ * skipped) or, with *bad_score true, when the score (values[3]) is not a
+ * number.
  */
 ApexItem *
 ApexRowItem(int ncols, const char *const *names, const char *const *values,
-			char **error)
+			bool *bad_score)
 {
 	StringInfoData raw;
 	double		score = NAN;
 
-	*error = NULL;
+	*bad_score = false;
 	if (ncols < 1 || values[0] == NULL)
 		return NULL;
 	if (ncols > 3 && values[3] != NULL)
@@ -142,8 +159,7 @@ ApexRowItem(int ncols, const char *const *names, const char *const *values,
 		score = strtod(values[3], &end);
 		if (end == values[3] || *end != '\0' || errno == ERANGE)
 		{
-			*error = psprintf("score column \"%s\" holds \"%s\", not a number",
-							  names[3], values[3]);
+			*bad_score = true;
 			return NULL;
 		}
 	}
@@ -173,10 +189,10 @@ apex_http_2xx(long status)
 }
 
 /*
- * The reason a response's status is not a success (2xx), else NULL:
- * "HTTP <status>", with the server's words in *remote: its message as the
- * kind finds it in the JSON body (doc, NULL when the body is not JSON),
- * else the raw body.  Pure, for the decoders.
+ * The reason a response's status is not a success (2xx), else NULL, with
+ * the server's words in *remote: its message as the kind finds it in the
+ * JSON body (doc, NULL when the body is not JSON), else the raw body.
+ * Pure, for the decoders.
  */
 char *
 ApexNot2xx(long status, StringInfo body, Jsonb *doc, ApexErrorMessage message,
@@ -190,7 +206,7 @@ ApexNot2xx(long status, StringInfo body, Jsonb *doc, ApexErrorMessage message,
 		remote->text = body->data;
 		remote->body = true;
 	}
-	return psprintf("HTTP %ld", status);
+	return psprintf("The server answered with HTTP status %ld.", status);
 }
 
 /*
@@ -211,21 +227,21 @@ apex_not_json(ApexHttpResponse *resp, ApexRemote *remote)
 	if (strstr(lower, "json") != NULL)
 		return NULL;
 	remote->text = psprintf("Content-Type: %s", resp->content_type);
-	return psprintf("HTTP %ld with a Content-Type that is not JSON", resp->status);
+	return psprintf("The server answered with HTTP status %ld and a Content-Type that is not JSON.",
+					resp->status);
 }
 
 /*
  * The one completion path of every HTTP request a leg sends, to peer (the
- * leg's source, or its embedder; label names it in the messages when it is
- * not the source itself).  No HTTP answer fails the leg with the
- * transport's words; a 2xx that is not JSON, or a response decode (given
- * state) rejects, fails it with those words.  Returns true when decode made
- * *result; the caller goes on from there.
+ * leg's source, or its embedder: then the message names it).  No HTTP
+ * answer fails the leg with the transport's words and SQLSTATE; a 2xx that
+ * is not JSON, or a response decode (given state) rejects, fails it with
+ * those words.  Returns true when decode made *result; the caller goes on
+ * from there.
  */
 bool
 ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
-			  const char *label, ApexDecoder decode, const void *state,
-			  void *result)
+			  ApexDecoder decode, const void *state, void *result)
 {
 	ApexRemote	remote = {.peer = peer};
 	char	   *error;
@@ -233,15 +249,14 @@ ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
 	if (resp->error)
 	{
 		remote.text = (char *) resp->peer_detail;
-		ApexLegFailRemote(leg, &remote, "%s%s%s", label ? label : "",
-						  label ? ": " : "", resp->error);
+		remote.from = "libcurl";
+		ApexLegFailRemote(leg, resp->sqlerrcode, &remote, "%s", resp->error);
 		return false;
 	}
 	if ((error = apex_not_json(resp, &remote)) ||
 		(error = decode(state, resp->status, resp->body, result, &remote)))
 	{
-		ApexLegFailRemote(leg, &remote, "%s%s%s", label ? label : "",
-						  label ? ": " : "", error);
+		ApexLegFailRemote(leg, ERRCODE_FDW_ERROR, &remote, "%s", error);
 		return false;
 	}
 	return true;
@@ -253,7 +268,7 @@ ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
 {
 	List	   *items;
 
-	if (ApexLegDecode(leg, resp, leg->source, NULL, decode, leg->state, &items))
+	if (ApexLegDecode(leg, resp, leg->source, decode, leg->state, &items))
 		ApexLegFinish(leg, items);
 }
 
@@ -268,8 +283,7 @@ ApexLegTimedOut(ApexLeg *leg)
 	if (leg->done)
 		return;
 	ApexTransportsCancel(leg->call, leg);
-	ApexLegFail(leg, "%s%s%s", leg->awaiting ? leg->awaiting : "",
-				leg->awaiting ? ": " : "", ApexTimedOut(leg->budget_ms));
+	ApexLegFail(leg, ERRCODE_FDW_ERROR, "%s", ApexTimedOut(leg->budget_ms));
 }
 
 static void

@@ -30,10 +30,11 @@ typedef struct ApexHttpAuth
  * tested and fuzzed alone.  state is what it needs to know (the kind's
  * parsed options, or a state of its own); result is where it puts what it
  * made (a search kind's List ** of items; the embedder's ApexEmbedding *).
- * Returns NULL with *result set, or the reason the response is unusable in
- * our own words (nothing the server sent: a status number at most), with
- * what the server said about it, if anything, in remote->text (remote->body
- * when that is the raw body).  Each kind's header declares its decoder.
+ * Returns NULL with *result set, or the reason the response is unusable:
+ * one or more sentences in our own words (nothing the server sent: a status
+ * number at most), with what the server said about it, if anything, in
+ * remote->text (remote->body when that is the raw body; remote->from when
+ * a library's report quotes it).  Each kind's header declares its decoder.
  */
 typedef char *(*ApexDecoder) (const void *state, long status, StringInfo body,
 							  void *result, ApexRemote *remote);
@@ -45,13 +46,13 @@ typedef char *(*ApexDecoder) (const void *state, long status, StringInfo body,
 typedef char *(*ApexErrorMessage) (Jsonb *doc);
 
 extern ApexItem *ApexRowItem(int ncols, const char *const *names,
-							 const char *const *values, char **error);
+							 const char *const *values, bool *bad_score);
 extern char *ApexNot2xx(long status, StringInfo body, Jsonb *doc,
 						ApexErrorMessage message, ApexRemote *remote);
 extern long ApexLegBudgetMs(ApexLeg *leg);
 extern bool ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp,
-						  ApexSource *peer, const char *label,
-						  ApexDecoder decode, const void *state, void *result);
+						  ApexSource *peer, ApexDecoder decode,
+						  const void *state, void *result);
 extern void ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp,
 							ApexDecoder decode);
 extern void ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url,

@@ -71,7 +71,7 @@ embed_decode_array(JsonbContainer *array, int *dim, char **error)
 	*dim = ApexJsonLength(array);
 	if (*dim == 0)
 	{
-		*error = "embedding is empty";
+		*error = "The embedding is empty.";
 		return NULL;
 	}
 	vec = palloc(sizeof(float4) * *dim);
@@ -81,7 +81,7 @@ embed_decode_array(JsonbContainer *array, int *dim, char **error)
 
 		if (!ApexJsonNumber(ApexJsonAt(array, i), &d))
 		{
-			*error = "embedding holds a value that is not a number";
+			*error = "The embedding holds a value that is not a number.";
 			return NULL;
 		}
 		vec[i] = (float4) d;
@@ -120,7 +120,7 @@ ApexEmbedderDecode(const void *state, long status, StringInfo body,
 	if ((cause = ApexNot2xx(status, body, doc, embed_error, remote)))
 		return cause;
 	if (doc == NULL)
-		return ApexJsonErrorCause(error, &remote->text);
+		return ApexJsonErrorCause(error, remote);
 	if (ollama)
 		v = ApexJsonGet(&doc->root, "embeddings");
 	else
@@ -141,14 +141,14 @@ ApexEmbedderDecode(const void *state, long status, StringInfo body,
 		embedding->vector = embed_decode_array(ApexJsonArray(v), &embedding->dim,
 											   &error);
 	else
-		return ollama ? "response has no \"embeddings\" array"
-			: "response has no \"data[0].embedding\"";
+		return ollama ? "The response has no \"embeddings\" array."
+			: "The response has no \"data[0].embedding\".";
 	if (embedding->vector == NULL)
 		return error;
 	for (int i = 0; i < embedding->dim; i++)
 	{
 		if (isnan(embedding->vector[i]) || isinf(embedding->vector[i]))
-			return "embedding holds a value that is not finite";
+			return "The embedding holds a value that is not finite.";
 	}
 	return NULL;
 }
@@ -161,9 +161,8 @@ embed_done(void *arg, ApexHttpResponse *resp)
 	ApexEmbedding embedding;
 
 	req->leg->awaiting = NULL;
-	if (!ApexLegDecode(req->leg, resp, req->embedder,
-					   psprintf("embedder \"%s\"", req->embedder->name),
-					   ApexEmbedderDecode, req->embedder->conf, &embedding))
+	if (!ApexLegDecode(req->leg, resp, req->embedder, ApexEmbedderDecode,
+					   req->embedder->conf, &embedding))
 		return;
 	if (req->cache_ticket)
 		req->leg->call->vectors->store(req->leg->call->vectors, req->cache_ticket,
@@ -232,7 +231,7 @@ embed_send(EmbedRequest *req)
 	appendStringInfoChar(&body, '}');
 
 	/* the leg's clock names the embedder if it runs out meanwhile */
-	req->leg->awaiting = psprintf("embedder \"%s\"", embedder->name);
+	req->leg->awaiting = embedder;
 	ApexLegPost(req->leg, embedder, conf->http.url,
 				body.data, NIL, &auth, embed_done, req);
 }

@@ -270,10 +270,10 @@ ApexGraphitiDecode(const void *state, long status, StringInfo body,
 	if ((cause = ApexNot2xx(status, body, doc, graphiti_detail, remote)))
 		return cause;
 	if (doc == NULL)
-		return ApexJsonErrorCause(error, &remote->text);
+		return ApexJsonErrorCause(error, remote);
 	facts = ApexJsonArray(ApexJsonGet(&doc->root, "facts"));
 	if (facts == NULL)
-		return "response has no \"facts\" array";
+		return "The response has no \"facts\" array.";
 	for (int i = 0; i < ApexJsonLength(facts); i++)
 	{
 		JsonbValue *factv = ApexJsonAt(facts, i);
@@ -284,15 +284,15 @@ ApexGraphitiDecode(const void *state, long status, StringInfo body,
 		bool		stale;
 
 		if (uuid == NULL || uuid->type != jbvString)
-			return "fact without a string \"uuid\"";
+			return "A fact has no string \"uuid\".";
 		if (!decode->include_invalid)
 		{
 			if ((field = graphiti_stale(decode, fact, &stale, &value)))
 			{
-				/* the fact's own values are the server's words */
-				remote->text = psprintf("Fact %s has \"%s\": %s.",
+				/* what the server sent: the fact's uuid and the field */
+				remote->text = psprintf("{\"uuid\": %s, \"%s\": %s}",
 										ApexJsonText(uuid), field, value);
-				return psprintf("a fact has an invalid \"%s\"", field);
+				return psprintf("A fact has an \"%s\" that is not a timestamp.", field);
 			}
 			if (stale)
 				continue;

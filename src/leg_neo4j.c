@@ -84,7 +84,7 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 
 	if (row == NULL || ApexJsonLength(row) != ncols)
 	{
-		*error = "row does not match the columns";
+		*error = "A row does not match the columns.";
 		return NULL;
 	}
 	initStringInfo(&raw);
@@ -96,7 +96,7 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 
 		if (name == NULL)
 		{
-			*error = "column name is not a string";
+			*error = "A column name is not a string.";
 			return NULL;
 		}
 		if (strcmp(name, "id") == 0)
@@ -116,7 +116,7 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 	appendStringInfoChar(&raw, '}');
 	if (id == NULL)
 	{
-		*error = "row has no string or number in column \"id\"";
+		*error = "A row has no string or number in column \"id\".";
 		return NULL;
 	}
 	return ApexItemMake(id, title, content, score, raw.data);
@@ -142,9 +142,9 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 	if ((cause = ApexNot2xx(status, body, doc, neo4j_error, remote)))
 		return cause;
 	if (doc == NULL)
-		return ApexJsonErrorCause(error, &remote->text);
+		return ApexJsonErrorCause(error, remote);
 	if ((remote->text = neo4j_error(doc)))
-		return "the statement failed";
+		return "The statement failed.";
 
 	if (query_api)
 	{
@@ -165,8 +165,8 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 		rows = ApexJsonArray(ApexJsonGet(first, "data"));
 	}
 	if (columns == NULL || rows == NULL)
-		return query_api ? "response has no \"data.fields\" and \"data.values\""
-			: "response has no \"results[0].columns\" and \"results[0].data\"";
+		return query_api ? "The response has no \"data.fields\" and \"data.values\"."
+			: "The response has no \"results[0].columns\" and \"results[0].data\".";
 
 	for (int i = 0; i < ApexJsonLength(rows); i++)
 	{

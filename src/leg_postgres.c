@@ -30,6 +30,7 @@
 #include "io_pg.h"
 #include "leg.h"
 #include "leg_postgres.h"
+#include "transport.h"
 
 static const char *const postgres_sslmodes[] = {
 	"disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL
@@ -282,10 +283,31 @@ postgres_sqlstate(const char *code)
 }
 
 /*
+ * What a remote error's fields say, into *remote, as postgres_fdw carries
+ * a remote error over: its SQLSTATE (0 when it sent none that is valid),
+ * its primary message (NULL: none; the caller has a fallback), DETAIL and
+ * HINT, all of them the server's words.  Pure: the fuzz harness feeds it
+ * fields libpq's constructors cannot set.
+ */
+void
+ApexPostgresRemoteError(const char *sqlstate, const char *primary,
+						const char *detail, const char *hint,
+						ApexRemote *remote)
+{
+	sqlstate = postgres_sqlstate(sqlstate);
+	remote->sqlerrcode = sqlstate
+		? MAKE_SQLSTATE(sqlstate[0], sqlstate[1], sqlstate[2], sqlstate[3], sqlstate[4])
+		: 0;
+	remote->text = primary ? pstrdup(primary) : NULL;
+	remote->detail = detail ? pstrdup(detail) : NULL;
+	remote->hint = hint ? pstrdup(hint) : NULL;
+}
+
+/*
  * Items from a query result (pure; fuzzable through PGresults).  Returns
- * NULL on success with *items set, else the error text in our words, with
- * what the remote server said in remote->text (the remote error's message,
- * or a row's values: both may echo the parameters).
+ * NULL on success with *items set, else the error in our words, with what
+ * the remote server said in *remote (the remote error's SQLSTATE, message,
+ * detail and hint, or a row's value: all may echo the parameters).
  */
 char *
 ApexPostgresDecode(const PGresult *res, List **items, ApexRemote *remote)
@@ -296,15 +318,19 @@ ApexPostgresDecode(const PGresult *res, List **items, ApexRemote *remote)
 
 	*items = NIL;
 	remote->text = NULL;
+	remote->from = NULL;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
-		const char *sqlstate = postgres_sqlstate(PQresultErrorField(res, PG_DIAG_SQLSTATE));
-
 		if (PQresultStatus(res) == PGRES_COMMAND_OK)
-			return "query must be a SELECT returning rows";
-		remote->text = pstrdup(primary ? primary : PQresStatus(PQresultStatus(res)));
-		return sqlstate ? psprintf("remote error %s", sqlstate) : "remote error";
+			return "The query is not a SELECT returning rows.";
+		ApexPostgresRemoteError(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+								PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY),
+								PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
+								PQresultErrorField(res, PG_DIAG_MESSAGE_HINT),
+								remote);
+		if (remote->text == NULL)
+			remote->text = pstrdup(PQresStatus(PQresultStatus(res)));
+		return "The remote query failed.";
 	}
 	names = palloc(sizeof(char *) * Max(ncols, 1));
 	values = palloc(sizeof(char *) * Max(ncols, 1));
@@ -313,16 +339,17 @@ ApexPostgresDecode(const PGresult *res, List **items, ApexRemote *remote)
 	for (int r = 0; r < PQntuples(res); r++)
 	{
 		ApexItem   *item;
-		char	   *error;
+		bool		bad_score;
 
 		for (int c = 0; c < ncols; c++)
 			values[c] = PQgetisnull(res, r, c) ? NULL : PQgetvalue(res, r, c);
-		item = ApexRowItem(ncols, names, values, &error);
-		if (error)
+		item = ApexRowItem(ncols, names, values, &bad_score);
+		if (bad_score)
 		{
-			/* it names the column and quotes the value */
-			remote->text = error;
-			return "a score that is not a number";
+			/* the value may echo the parameters; the column is the query's */
+			remote->text = pstrdup(values[3]);
+			return psprintf("Score column \"%s\" holds a value that is not a number.",
+							names[3]);
 		}
 		if (item)
 			*items = lappend(*items, item);
@@ -331,17 +358,21 @@ ApexPostgresDecode(const PGresult *res, List **items, ApexRemote *remote)
 }
 
 static void
-postgres_done(void *arg, PGresult *res, const char *error, const char *said)
+postgres_done(void *arg, PGresult *res, const char *error, int sqlerrcode,
+			  const char *said)
 {
 	ApexLeg    *leg = arg;
-	ApexRemote	remote = {.peer = leg->source, .text = (char *) said};
+	ApexRemote	remote = {.peer = leg->source, .text = (char *) said,
+	.from = "libpq"};
 	List	   *items;
 	char	   *decode_error;
 
 	if (error)
-		ApexLegFailRemote(leg, &remote, "%s", error);
+		ApexLegFailRemote(leg, sqlerrcode, &remote, "%s", error);
 	else if ((decode_error = ApexPostgresDecode(res, &items, &remote)))
-		ApexLegFailRemote(leg, &remote, "%s", decode_error);
+		/* the remote error's SQLSTATE, when it sent one */
+		ApexLegFailRemote(leg, remote.sqlerrcode ? remote.sqlerrcode : ERRCODE_FDW_ERROR,
+						  &remote, "%s", decode_error);
 	else
 		ApexLegFinish(leg, items);
 }
@@ -362,7 +393,9 @@ postgres_start(ApexLeg *leg)
 
 	if (conf->endpoints_error)
 	{
-		ApexLegFail(leg, "%s", conf->endpoints_error);
+		/* what libpq would refuse to connect with (postgres_check) */
+		ApexLegFail(leg, ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, "%s",
+					ApexSentence(conf->endpoints_error));
 		return;
 	}
 	/* the endpoints checked against apex_router.allowed_hosts, resolved */
@@ -448,7 +481,7 @@ postgres_authorize(const ApexSource *source)
 				 errdetail("Non-superusers must provide a password in the user mapping of source \"%s\".",
 						   source->name)));
 	if (!superuser_arg(source->owner))
-		return "password is required: the source's owner is not a superuser";
+		return "A password is required: the source's owner is not a superuser.";
 	return NULL;
 }
 

@@ -1,8 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * leg_postgres.h
- *		  The result decoder of a postgres source, exported for the fuzz
- *		  harness (test/fuzz).
+ *		  The result decoder of a postgres source and its reading of a
+ *		  remote error, exported for the fuzz harness (test/fuzz).
  *
  * IDENTIFICATION
  *		  src/leg_postgres.h
@@ -19,5 +19,8 @@
 /* in leg_postgres.c */
 extern char *ApexPostgresDecode(const PGresult *res, List **items,
 								ApexRemote *remote);
+extern void ApexPostgresRemoteError(const char *sqlstate, const char *primary,
+									const char *detail, const char *hint,
+									ApexRemote *remote);
 
 #endif							/* APEX_LEG_POSTGRES_H */

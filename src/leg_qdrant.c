@@ -31,12 +31,17 @@ qdrant_check_filter(const char *name, const char *value)
 {
 	char	   *error;
 	Jsonb	   *filter = ApexJsonParse(value, strlen(value), &error);
+	ApexRemote	parser = {0};
 
+	/* the parser's words say what is wrong with the value, else the reason */
+	if (filter == NULL)
+		(void) ApexJsonErrorCause(error, &parser);
 	if (filter == NULL || !JB_ROOT_IS_OBJECT(filter))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for option \"%s\"", name),
-				 errdetail("%s", filter ? "A Qdrant filter is a JSON object." : error)));
+				 errdetail("%s", filter ? "A Qdrant filter is a JSON object."
+						   : parser.text ? parser.text : error)));
 }
 
 static const ApexOption qdrant_options[] = {
@@ -69,7 +74,7 @@ qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 
 	if (point == NULL || !ApexJsonNumber(ApexJsonGet(point, "score"), &score))
 	{
-		*error = "scored point without a numeric \"score\"";
+		*error = "A scored point has no numeric \"score\".";
 		return NULL;
 	}
 	/* payload is absent unless requested; older servers send null */
@@ -80,7 +85,7 @@ qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 		id = ApexJsonScalarText(ApexJsonGet(point, "id"));
 	if (id == NULL)
 	{
-		*error = "scored point without an \"id\"";
+		*error = "A scored point has no \"id\".";
 		return NULL;
 	}
 	return ApexItemMake(id,
@@ -117,14 +122,14 @@ ApexQdrantDecode(const void *state, long status, StringInfo body, void *result,
 	if ((cause = ApexNot2xx(status, body, doc, qdrant_error, remote)))
 		return cause;
 	if (doc == NULL)
-		return ApexJsonErrorCause(error, &remote->text);
+		return ApexJsonErrorCause(error, remote);
 	points_value = ApexJsonGet(&doc->root, "result");
 	if (conf->endpoint != APEX_QDRANT_SEARCH)
 		points_value = ApexJsonGet(ApexJsonObject(points_value), "points");
 	points = ApexJsonArray(points_value);
 	if (points == NULL)
-		return conf->endpoint == APEX_QDRANT_SEARCH ? "response has no \"result\" array"
-			: "response has no \"result.points\" array";
+		return conf->endpoint == APEX_QDRANT_SEARCH ? "The response has no \"result\" array."
+			: "The response has no \"result.points\" array.";
 	for (int i = 0; i < ApexJsonLength(points); i++)
 	{
 		ApexItem   *item = qdrant_point(conf, ApexJsonAt(points, i), &error);

@@ -32,6 +32,7 @@
 #include "io_redis.h"
 #include "leg.h"
 #include "leg_redis.h"
+#include "transport.h"
 
 #define REDIS_MAX_TERMS 32
 #define REDIS_DEFAULT_HOST "127.0.0.1"
@@ -195,7 +196,7 @@ static char *
 redis_error_reply(const redisReply *reply, ApexRemote *remote)
 {
 	remote->text = pstrdup(reply->str);
-	return "error reply";
+	return "The server answered with an error.";
 }
 
 /*
@@ -308,20 +309,22 @@ ApexRedisDecodeItem(ApexRedisDecodeState *state, int i, const redisReply *reply,
 	return NULL;
 }
 
-/* One item hash arrived, or none (error and remote as ApexRedisDone has them) */
+/* One item hash arrived, or none (error ... as ApexRedisDone has them) */
 static void
 redis_item_done(void *arg, redisReply *reply, const char *error,
-				const char *remote)
+				int sqlerrcode, const char *remote, const char *remote_from)
 {
 	RedisSearch *s = arg;
-	ApexRemote	said = {.peer = s->leg->source, .text = (char *) remote};
+	ApexRemote	said = {.peer = s->leg->source, .text = (char *) remote,
+	.from = remote_from};
 	/* replies come in the order the commands were sent */
 	int			i = s->decode.nbest - s->waiting;
 	const char *cause = error;
 
 	s->waiting--;
 	if (reply == NULL || (cause = ApexRedisDecodeItem(&s->decode, i, reply, &said)))
-		ApexLegFailRemote(s->leg, &said, "%s", cause);
+		ApexLegFailRemote(s->leg, reply ? ERRCODE_FDW_ERROR : sqlerrcode, &said,
+						  "%s", cause);
 	else if (s->waiting == 0)
 		ApexLegFinish(s->leg, s->decode.items);
 }
@@ -329,11 +332,12 @@ redis_item_done(void *arg, redisReply *reply, const char *error,
 /* One term's set arrived, or none: once all did, ask for the best items */
 static void
 redis_term_done(void *arg, redisReply *reply, const char *error,
-				const char *remote)
+				int sqlerrcode, const char *remote, const char *remote_from)
 {
 	RedisSearch *s = arg;
 	const ApexRedisConf *conf = s->leg->source->conf;
-	ApexRemote	said = {.peer = s->leg->source, .text = (char *) remote};
+	ApexRemote	said = {.peer = s->leg->source, .text = (char *) remote,
+	.from = remote_from};
 	const char *cause = error;
 	List	   *ids;
 	ListCell   *lc;
@@ -341,7 +345,8 @@ redis_term_done(void *arg, redisReply *reply, const char *error,
 	s->waiting--;
 	if (reply == NULL || (cause = ApexRedisDecodeTerm(&s->decode, reply, &said)))
 	{
-		ApexLegFailRemote(s->leg, &said, "%s", cause);
+		ApexLegFailRemote(s->leg, reply ? ERRCODE_FDW_ERROR : sqlerrcode, &said,
+						  "%s", cause);
 		return;
 	}
 	if (s->waiting > 0 || s->leg->done)

@@ -68,6 +68,7 @@
 #include "utils/varlena.h"
 
 #include "leg.h"
+#include "transport.h"
 
 typedef struct SqlConf
 {
@@ -207,19 +208,20 @@ sql_collect(MemoryContext mcxt)
 	{
 		MemoryContext old;
 		ApexItem   *item;
-		char	   *error;
+		bool		bad_score;
 
 		for (int c = 0; c < desc->natts; c++)
 			values[c] = SPI_getvalue(SPI_tuptable->vals[r], desc, c + 1);
 		old = MemoryContextSwitchTo(mcxt);
-		item = ApexRowItem(desc->natts, names, values, &error);
+		item = ApexRowItem(desc->natts, names, values, &bad_score);
 		if (item)
 			items = lappend(items, item);
 		MemoryContextSwitchTo(old);
-		if (error)
+		if (bad_score)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("%s", error)));
+					 errmsg("score column \"%s\" holds \"%s\", not a number",
+							names[3], values[3])));
 	}
 	return items;
 }
@@ -271,6 +273,24 @@ sql_execute(ApexLeg *leg, MemoryContext mcxt)
 	return items;
 }
 
+/*
+ * The query failed with edata: the source fails with its SQLSTATE, its
+ * message and detail in the detail, its hint as the hint.  The error is
+ * local and carries no secret: it is shown as it is.
+ */
+static void
+sql_failed(ApexLeg *leg, ErrorData *edata)
+{
+	char	   *cause = ApexSentence(psprintf("The query failed: %s", edata->message));
+
+	if (leg->done)
+		return;
+	if (edata->detail)
+		cause = psprintf("%s %s", cause, edata->detail);
+	ApexLegFail(leg, edata->sqlerrcode, "%s", cause);
+	leg->hint = edata->hint;
+}
+
 static void
 sql_run(ApexLeg *leg)
 {
@@ -315,7 +335,7 @@ sql_run(ApexLeg *leg)
 		else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
 		else
-			ApexLegFail(leg, "%s", edata->message);
+			sql_failed(leg, edata);
 		return;
 	}
 	PG_END_TRY();

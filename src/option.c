@@ -186,14 +186,14 @@ apex_option_absent(const ApexOption *o, char *conf)
 
 /*
  * Parse options against up to two tables, each filling its own struct
- * (tables[i] into confs[i]).  what names the owner for messages ("source
- * kind \"neo4j\"", "a user mapping").  Unknown names, missing required
+ * (tables[i] into confs[i]).  kind names the source kind whose options
+ * they are, for messages; NULL for a user mapping's.  Unknown names, missing required
  * options and bad values are ERRORs.  The options' validate functions run
  * only when validating (CREATE/ALTER): they may depend on who runs the DDL
  * (ca_file is for superusers), and what the catalog holds passed them.
  */
 static void
-apex_parse(const char *what, const ApexOption *const tables[2],
+apex_parse(const char *kind, const ApexOption *const tables[2],
 		   void *const confs[2], List *options, bool validating)
 {
 	ListCell   *lc;
@@ -217,7 +217,9 @@ apex_parse(const char *what, const ApexOption *const tables[2],
 		if (o == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-					 errmsg("invalid option \"%s\" for %s", def->defname, what),
+					 kind ? errmsg("invalid option \"%s\" for source kind \"%s\"",
+								   def->defname, kind)
+					 : errmsg("invalid option \"%s\" for a user mapping", def->defname),
 					 errhint("Valid options are: %s.",
 							 apex_option_names(tables[0], tables[1]))));
 		/* defGetString rejects a missing value with a clear message */
@@ -235,10 +237,12 @@ apex_parse(const char *what, const ApexOption *const tables[2],
 				given |= strcmp(((DefElem *) lfirst(lc))->defname, o->name) == 0;
 			if (given)
 				continue;
+			/* only a kind's options are required, never a mapping's */
 			if (o->required)
 				ereport(ERROR,
 						(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-						 errmsg("%s requires option \"%s\"", what, o->name)));
+						 errmsg("source kind \"%s\" requires option \"%s\"",
+								kind, o->name)));
 			if (o->dflt)
 				apex_option_store(o, o->dflt, confs[i]);
 			else
@@ -259,7 +263,6 @@ ApexParseServer(List *options, ApexSource *source, bool validating)
 {
 	ListCell   *lc;
 	const char *kindname = NULL;
-	char	   *what;
 
 	foreach(lc, options)
 	{
@@ -278,8 +281,7 @@ ApexParseServer(List *options, ApexSource *source, bool validating)
 				 errmsg("invalid value for option \"kind\": \"%s\"", kindname),
 				 errhint("Valid kinds are: %s.", ApexKindNames())));
 	source->conf = palloc0(source->kind->conf_size);
-	what = psprintf("source kind \"%s\"", source->kind->name);
-	apex_parse(what, (const ApexOption *const[2]) {apex_common_options,
+	apex_parse(source->kind->name, (const ApexOption *const[2]) {apex_common_options,
 				   source->kind->options},
 			   (void *const[2]) {source, source->conf}, options, validating);
 	if (source->kind->check)
@@ -292,7 +294,7 @@ ApexParseSecrets(List *options)
 {
 	ApexSecrets *secrets = palloc0(sizeof(ApexSecrets));
 
-	apex_parse("a user mapping",
+	apex_parse(NULL,
 			   (const ApexOption *const[2]) {apex_mapping_options, NULL},
 			   (void *const[2]) {secrets, NULL}, options, false);
 	return secrets;

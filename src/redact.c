@@ -482,21 +482,20 @@ redact_clean(const char *text, int n, int valid)
 }
 
 /*
- * The peer's words as shown: cleaned (redact_clean), every form of its
- * secrets replaced by the marker, cut to the excerpt length.  Forms are
+ * The peer's words (text; body: a raw response body) as shown: cleaned
+ * (redact_clean), every form of its secrets replaced by the marker, cut to the excerpt length.  Forms are
  * searched in the text as received and as cleaned (a control character
  * cleaned into a space could complete a secret holding one).
  */
 static char *
-redact_text(const ApexRemote *remote)
+redact_text(ApexSource *peer, const char *text, bool body)
 {
-	const char *text = remote->text;
 	int			n = strlen(text);
-	int			limit = remote->body ? REDACT_BODY_BYTES : REDACT_TEXT_BYTES;
+	int			limit = body ? REDACT_BODY_BYTES : REDACT_TEXT_BYTES;
 	int			valid = pg_encoding_verifymbstr(GetDatabaseEncoding(), text, n);
 	char	   *clean = redact_clean(text, n, valid);
 	int			longest;
-	List	   *forms = redact_forms(remote->peer, &longest);
+	List	   *forms = redact_forms(peer, &longest);
 	/* only the window can reach the excerpt: the rest is never searched */
 	int			window = Min(n, limit + longest + 4);
 	int			cut = window == n ? redact_ellipsis(text, n) : -1;
@@ -562,27 +561,69 @@ redact_text(const ApexRemote *remote)
 		i += len;
 	}
 	if (buf.len == 0)
-		appendStringInfoString(&buf, remote->body ? "(empty body)"
-							   : "(empty message)");
+		appendStringInfoString(&buf, body ? "(empty body)" : "(empty message)");
 	return buf.data;
 }
 
+/* End what buf holds as a sentence before another one is appended */
+static void
+redact_end_sentence(StringInfo buf)
+{
+	if (buf->len > 0 && buf->data[buf->len - 1] != '.')
+		appendStringInfoChar(buf, '.');
+	appendStringInfoChar(buf, ' ');
+}
+
 /*
- * The details of a failure for the client and for the server log (NULL:
- * the log gets the client's).  See the file header for who sees what.
+ * The detail of a failure for the client and for the server log (*log
+ * NULL: the log gets the client's), and its hint (NULL: none).  cause is
+ * our own words, one or more sentences; what the peer said (remote, may be
+ * NULL) follows, shown or withheld as the file header says.  A sentence of
+ * ours names whose the words are ("Server "x" sent: ", "libpq reported: "),
+ * and nothing of ours follows them but the labels of a PostgreSQL peer's
+ * DETAIL and, in the log, its HINT.  A role that may see the words gets
+ * that HINT as the hint.
  */
 void
-ApexRemoteDetail(const ApexRemote *remote, char **client, char **log)
+ApexRemoteDetail(const char *cause, const ApexRemote *remote, char **client,
+				 char **log, char **hint)
 {
-	char	   *shown = redact_text(remote);
+	StringInfoData shown;
+	char	   *remote_hint;
+
+	*client = (char *) cause;
+	*log = NULL;
+	*hint = NULL;
+	if (remote == NULL || remote->text == NULL)
+		return;
+	initStringInfo(&shown);
+	appendStringInfo(&shown, "%s ", cause);
+	if (remote->from)
+		appendStringInfo(&shown, "%s reported: %s", remote->from,
+						 redact_text(remote->peer, remote->text, remote->body));
+	else
+		appendStringInfo(&shown, "Server \"%s\" sent: %s", remote->peer->name,
+						 redact_text(remote->peer, remote->text, remote->body));
+	if (remote->detail)
+	{
+		redact_end_sentence(&shown);
+		appendStringInfo(&shown, "Remote detail: %s",
+						 redact_text(remote->peer, remote->detail, false));
+	}
+	remote_hint = remote->hint ? redact_text(remote->peer, remote->hint, false) : NULL;
 
 	if (ApexSecretsReadable(remote->peer))
 	{
-		*client = shown;
-		*log = NULL;
+		*client = shown.data;
+		*hint = remote_hint;
 		return;
 	}
-	*client = psprintf("The message of server \"%s\" is not shown: it may contain secrets of a user mapping you cannot read. The server log has it.",
-					   remote->peer->name);
-	*log = shown;
+	if (remote_hint)
+	{
+		redact_end_sentence(&shown);
+		appendStringInfo(&shown, "Remote hint: %s", remote_hint);
+	}
+	*client = psprintf("%s The message of server \"%s\" is not shown: it may contain secrets of a user mapping you cannot read. The server log has it.",
+					   cause, remote->peer->name);
+	*log = shown.data;
 }

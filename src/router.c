@@ -68,8 +68,11 @@ apex_all_done(void *arg)
 
 /*
  * One WARNING per failed leg; in strict mode the first failure is an ERROR.
- * The primary message is our own words; what the peer said is the detail,
- * shown or withheld by ApexRemoteDetail() (redact.c explains why).
+ * As postgres_fdw reports a remote error: the primary message names the
+ * source, the failure's SQLSTATE is the errcode (a remote PostgreSQL
+ * error's own), and the detail gives the cause in our words and then what
+ * the peer said, shown or withheld by ApexRemoteDetail() (redact.c
+ * explains why), with a PostgreSQL peer's hint as the hint.
  */
 static void
 apex_report_failures(ApexCall *call)
@@ -79,18 +82,21 @@ apex_report_failures(ApexCall *call)
 	foreach(lc, call->legs)
 	{
 		ApexLeg    *leg = lfirst(lc);
-		char	   *client = NULL;
-		char	   *log = NULL;
+		char	   *client;
+		char	   *log;
+		char	   *hint;
 
 		if (leg->error == NULL)
 			continue;
-		if (leg->remote)
-			ApexRemoteDetail(leg->remote, &client, &log);
+		ApexRemoteDetail(leg->error, leg->remote, &client, &log, &hint);
+		if (hint == NULL)
+			hint = leg->hint;
 		ereport(apex_strict ? ERROR : WARNING,
-				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("source \"%s\" failed: %s", leg->source->name, leg->error),
-				 client ? errdetail("%s", client) : 0,
-				 log ? errdetail_log("%s", log) : 0));
+				(errcode(leg->sqlerrcode),
+				 errmsg("source \"%s\" failed", leg->source->name),
+				 errdetail("%s", client),
+				 log ? errdetail_log("%s", log) : 0,
+				 hint ? errhint("%s", hint) : 0));
 	}
 }
 
@@ -130,7 +136,8 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 		call->legs = lappend(call->legs, leg);
 		/* refused for this caller at planning: it fails without a request */
 		if (leg->source->refused)
-			ApexLegFail(leg, "%s", leg->source->refused);
+			ApexLegFail(leg, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
+						"%s", leg->source->refused);
 	}
 
 	ApexCacheLookup(call->cache, deadline);
@@ -212,8 +219,11 @@ apex_check_min_sources(ApexCall *call, int min_sources)
 	if (answered < min_sources)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
-				 errmsg("only %d of %d sources answered, min_sources is %d",
-						answered, list_length(call->legs), min_sources)));
+				 errmsg("too few sources answered"),
+				 errdetail_plural("Only %d of %d source answered; min_sources is %d.",
+								  "Only %d of %d sources answered; min_sources is %d.",
+								  list_length(call->legs),
+								  answered, list_length(call->legs), min_sources)));
 }
 
 static bool

@@ -107,16 +107,45 @@ ApexTransportsDisconnectAll(void)
 	return closed;
 }
 
-/* The one wording of a connect timeout (transports) ... */
+/*
+ * The causes every transport and leg may give, written once.  A cause is
+ * one or more sentences (a message's detail, after "source ... failed").
+ */
+
+/* A connect timeout (transports) ... */
 char *
 ApexConnectTimedOut(long ms)
 {
-	return psprintf("could not connect within %ld ms", ms);
+	return psprintf("Could not connect within %ld ms.", ms);
 }
 
-/* ... and of a leg's budget running out (leg.c, the cache) */
+/* ... a leg's budget running out (leg.c, the cache) ... */
 char *
 ApexTimedOut(long ms)
 {
-	return psprintf("timed out after %ld ms", ms);
+	return psprintf("Timed out after %ld ms.", ms);
+}
+
+/* ... and no descriptor left for a connection (conn_cache.c's budget) */
+const char *
+ApexOutOfDescriptors(void)
+{
+	return "Out of file descriptors for remote connections.";
+}
+
+/*
+ * A library's reason (libcurl's, hiredis' system error) or a reason of our
+ * own written for a primary message, made a sentence: the first letter
+ * upper-case, a full stop at the end.
+ */
+char *
+ApexSentence(const char *text)
+{
+	size_t		len = strlen(text);
+	char	   *sentence = psprintf("%s%s", text,
+									len > 0 && strchr(".!?", text[len - 1]) ? "" : ".");
+
+	if (sentence[0] >= 'a' && sentence[0] <= 'z')
+		sentence[0] += 'A' - 'a';
+	return sentence;
 }

@@ -63,5 +63,7 @@ extern void ApexTransportsRelease(ApexCall *call, bool normal);
 extern int	ApexTransportsDisconnectAll(void);
 extern char *ApexConnectTimedOut(long ms);
 extern char *ApexTimedOut(long ms);
+extern const char *ApexOutOfDescriptors(void);
+extern char *ApexSentence(const char *text);
 
 #endif							/* APEX_TRANSPORT_H */

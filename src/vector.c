@@ -51,7 +51,7 @@ ApexVectorFromBase64(const char *b64, int len, int *dim, char **error)
 
 	if (n < 0 || n % 4 != 0 || n == 0)
 	{
-		*error = "embedding is not valid base64 float32 data";
+		*error = "The embedding is not valid base64 float32 data.";
 		return NULL;
 	}
 	*dim = n / 4;

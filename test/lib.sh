@@ -144,6 +144,13 @@ CREATE TABLE notes (id text PRIMARY KEY, kind text NOT NULL, title text NOT NULL
   tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', title || ' ' || body)) STORED);
 INSERT INTO notes (id, kind, title, body)
   SELECT e->>'id', e->>'kind', e->>'title', e->>'text' FROM jsonb_array_elements(:'corpus'::jsonb) e;
+-- a remote error with a SQLSTATE, DETAIL and HINT of its own, each quoting
+-- the query (source_postgres, secrets)
+CREATE FUNCTION raise_for(q text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'no notes for "%"', q USING ERRCODE = 'AX123',
+    DETAIL = format('The query was "%s".', q), HINT = format('Ask about something other than "%s".', q);
+END $$;
 SQL
   # a database in another encoding: text must arrive converted, not as raw bytes
   "${psql[@]}" -d postgres -c "CREATE DATABASE latin1 OWNER apex_remote ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" || return 1

@@ -22,6 +22,8 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
+#include "apex_router.h"
+
 /* the targets (fuzz_http.c, fuzz_redis.c, fuzz_postgres.c, fuzz_redact.c) */
 extern void FuzzJson(const uint8 *data, size_t size);
 extern void FuzzNeo4j(const uint8 *data, size_t size);
@@ -36,6 +38,6 @@ extern void FuzzRedact(const uint8 *data, size_t size);
 extern void FuzzFail(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
 extern void FuzzCheckError(const char *error);
 extern void FuzzCheckItems(List *items);
-extern void FuzzCheckRemote(const char *text, bool body);
+extern void FuzzCheckRemote(const ApexRemote *said);
 
 #endif							/* APEX_FUZZ_H */

@@ -86,7 +86,7 @@ fuzz_check_decoded(long status, char *error, List *items, ApexRemote *remote)
 	if (remote->text && error == NULL)
 		FuzzFail("a server's words without an error");
 	if (remote->text)
-		FuzzCheckRemote(remote->text, remote->body);
+		FuzzCheckRemote(remote);
 	if (error)
 		FuzzCheckError(error);
 	else if (status < 200 || status > 299)
@@ -191,7 +191,7 @@ FuzzEmbed(const uint8 *data, size_t size)
 	if (error)
 	{
 		if (remote.text)
-			FuzzCheckRemote(remote.text, remote.body);
+			FuzzCheckRemote(&remote);
 		FuzzCheckError(error);
 		return;
 	}

@@ -83,14 +83,23 @@ FuzzFail(const char *fmt,...)
 	abort();
 }
 
-/* An error text becomes a WARNING: a string valid in the server encoding */
+/*
+ * An error text becomes a WARNING's detail: a string valid in the server
+ * encoding, one or more sentences (an upper-case letter first, a full stop
+ * last).
+ */
 void
 FuzzCheckError(const char *error)
 {
+	size_t		len;
+
 	if (error == NULL)
 		FuzzFail("decoder failed without saying why");
 	if (!pg_verifymbstr(error, strlen(error), true))
 		FuzzFail("error text is not valid in the server encoding: \"%s\"", error);
+	len = strlen(error);
+	if (len == 0 || error[0] < 'A' || error[0] > 'Z' || error[len - 1] != '.')
+		FuzzFail("error text is not a sentence: \"%s\"", error);
 }
 
 /*

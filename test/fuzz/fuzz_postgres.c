@@ -13,6 +13,11 @@
  * over text in the connection's client encoding, so an input that is not
  * valid in the server encoding is skipped (that is io_pg.c's business).
  *
+ * libpq has no constructor for a result's error fields, so for the error
+ * status the first line's fields are also fed, as SQLSTATE, message,
+ * detail and hint (\N: absent), to the reading of a remote error
+ * (ApexPostgresRemoteError) that the decoder applies to those fields.
+ *
  * IDENTIFICATION
  *		  test/fuzz/fuzz_postgres.c
  *
@@ -58,6 +63,30 @@ fuzz_pg_fields(const char **p, const char *end, const char **fields, int *lens,
 	return n;
 }
 
+/*
+ * A remote error with the given fields (names[i]: SQLSTATE, message,
+ * detail, hint; "\N" or missing: absent): its SQLSTATE is the one sent or
+ * none, and every text goes through the masker.
+ */
+static void
+fuzz_pg_remote_error(int n, const PGresAttDesc *attrs)
+{
+	const char *fields[4] = {NULL, NULL, NULL, NULL};
+	ApexRemote	remote = {0};
+
+	for (int i = 0; i < n && i < 4; i++)
+		fields[i] = strcmp(attrs[i].name, "\\N") == 0 ? NULL : attrs[i].name;
+	ApexPostgresRemoteError(fields[0], fields[1], fields[2], fields[3], &remote);
+	if (remote.sqlerrcode != 0 &&
+		(fields[0] == NULL || strcmp(unpack_sql_state(remote.sqlerrcode), fields[0]) != 0))
+		FuzzFail("SQLSTATE \"%s\" read as %s", fields[0] ? fields[0] : "(none)",
+				 unpack_sql_state(remote.sqlerrcode));
+	if (remote.text == NULL && (remote.detail || remote.hint))
+		remote.text = "(no message)";
+	if (remote.text)
+		FuzzCheckRemote(&remote);
+}
+
 void
 FuzzPostgres(const uint8 *data, size_t size)
 {
@@ -84,6 +113,8 @@ FuzzPostgres(const uint8 *data, size_t size)
 	}
 	if (!PQsetResultAttrs(res, ncols, attrs))
 		FuzzFail("PQsetResultAttrs failed");
+	if (PQresultStatus(res) == PGRES_FATAL_ERROR)
+		fuzz_pg_remote_error(ncols, attrs);
 	for (int row = 0; p < end; row++)
 	{
 		int			n = fuzz_pg_fields(&p, end, fields, lens, ncols);
@@ -101,7 +132,7 @@ FuzzPostgres(const uint8 *data, size_t size)
 	if (remote.text && error == NULL)
 		FuzzFail("a server's words without an error");
 	if (remote.text)
-		FuzzCheckRemote(remote.text, remote.body);
+		FuzzCheckRemote(&remote);
 	if (error)
 		FuzzCheckError(error);
 	else if (list_length(items) > PQntuples(res))

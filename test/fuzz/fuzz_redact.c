@@ -12,7 +12,8 @@
  * alone, at each alignment, for the secret and for "user:secret".
  *
  * redact: byte 0 bit 0 says whether the rest is a raw body (200-byte
- * excerpt) or a message (1000 bytes).
+ * excerpt) or a message (1000 bytes); bit 1, whether it is also the DETAIL
+ * and HINT of a PostgreSQL peer.
  *
  * IDENTIFICATION
  *		  test/fuzz/fuzz_redact.c
@@ -122,22 +123,38 @@ fuzz_check_shown(const char *shown)
 	}
 }
 
-/* A peer's words, as shown to a reader of its secrets and to the log */
+/*
+ * A peer's words (its message, DETAIL and HINT), as shown to a reader of
+ * its secrets and to the log: after our cause, nothing of its secrets.
+ */
 void
-FuzzCheckRemote(const char *text, bool body)
+FuzzCheckRemote(const ApexRemote *said)
 {
-	ApexRemote	remote = {.peer = fuzz_peer(), .text = (char *) text, .body = body};
+	static const char cause[] = "The cause.";
+	ApexRemote	remote = *said;
 	char	   *client;
 	char	   *log;
+	char	   *hint;
 
-	ApexRemoteDetail(&remote, &client, &log);
+	remote.peer = fuzz_peer();
+	ApexRemoteDetail(cause, &remote, &client, &log, &hint);
+	if (strncmp(client, cause, strlen(cause)) != 0)
+		FuzzFail("the detail does not start with the cause: %s", client);
 	fuzz_check_shown(client);
 	if (log)
 		fuzz_check_shown(log);
+	if (hint)
+		fuzz_check_shown(hint);
 }
 
 void
 FuzzRedact(const uint8 *data, size_t size)
 {
-	FuzzCheckRemote((const char *) data + (size > 0), size > 0 && (data[0] & 1));
+	ApexRemote	said = {.text = (char *) data + (size > 0),
+	.body = size > 0 && (data[0] & 1)};
+
+	/* a PostgreSQL peer's DETAIL and HINT are masked and joined the same way */
+	if (size > 0 && (data[0] & 2))
+		said.detail = said.hint = said.text;
+	FuzzCheckRemote(&said);
 }

@@ -41,7 +41,8 @@ fuzz_redis_next(redisReader *reader)
 	void	   *reply = NULL;
 
 	if (redisReaderGetReply(reader, &reply) != REDIS_OK)
-		FuzzCheckRemote(pstrdup(reader->errstr), false);
+		FuzzCheckRemote(&(ApexRemote) {.text = pstrdup(reader->errstr),
+			.from = "hiredis"});
 	return reply;
 }
 
@@ -52,7 +53,7 @@ fuzz_redis_decoded(char *error, ApexRemote *remote)
 	if (remote->text && error == NULL)
 		FuzzFail("a server's words without an error");
 	if (remote->text)
-		FuzzCheckRemote(remote->text, remote->body);
+		FuzzCheckRemote(remote);
 	if (error)
 		FuzzCheckError(error);
 	return error == NULL;

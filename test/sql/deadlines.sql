@@ -152,7 +152,7 @@ CREATE SERVER dl_drip FOREIGN DATA WRAPPER apex_router
 SELECT * FROM dl_answered('{dl_slow,dl_graph1,dl_hang,dl_drip}', timeout_ms => 1000);
 
 -- The result cache (parallel mode: looked up while the sources work) is
--- read after the slow leg too: no "unavailable: timed out" warning.
+-- read after the slow leg too: no "result cache unavailable" warning.
 CREATE SERVER dl_cache FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'redis', host '127.0.0.1', port '6390', key_prefix 'dltest:', ttl_s '60', timeout_ms '500');
 CREATE USER MAPPING FOR PUBLIC SERVER dl_cache OPTIONS (password 'redis-pass');

@@ -24,14 +24,19 @@ LANGUAGE sql SET client_min_messages = error AS $$
   SELECT cardinality(sources), count(DISTINCT s)
   FROM apex_route('Sarah roadmap', k => 40, sources => sources) r, unnest(r.found_in) s
 $$;
--- the first failure's message (strict mode), the source's number left out
+-- the first failure (strict mode) as SQLSTATE, message / detail, the
+-- source's number left out (issue 10: 53000, insufficient resources)
 CREATE FUNCTION fd_first_failure(sources text[]) RETURNS text
 LANGUAGE plpgsql SET apex_router.strict = on AS $$
+DECLARE
+  detail text;
 BEGIN
   PERFORM count(*) FROM apex_route('Sarah roadmap', sources => sources);
   RETURN 'no failure';
-EXCEPTION WHEN fdw_error THEN
-  RETURN regexp_replace(SQLERRM, '^source "([a-z_]+)\d+"', 'source "\1N"');
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+  RETURN SQLSTATE || ' ' || regexp_replace(SQLERRM, '^source "([a-z_]+)\d+"', 'source "\1N"')
+         || ' / ' || detail;
 END $$;
 CREATE FUNCTION fd_sources(prefix text, n int) RETURNS text[]
 LANGUAGE sql AS $$ SELECT array_agg(prefix || i ORDER BY i) FROM generate_series(1, n) i $$;

@@ -1,5 +1,6 @@
--- A failing source is one WARNING naming it and the cause; the healthy
--- sources' fused results are still returned, and the session goes on.
+-- A failing source is one WARNING naming it, the cause in its detail; the
+-- healthy sources' fused results are still returned, and the session goes
+-- on.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 CREATE FUNCTION routed(q text DEFAULT 'Sarah roadmap') RETURNS TABLE (rows bigint, sources text[])
@@ -99,6 +100,16 @@ RESET apex_router.strict;
 ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:1');
 ALTER SERVER docs OPTIONS (SET query 'SELECT 1/0');
 SELECT * FROM apex_route('Sarah roadmap');
+-- issue 10: the same failures as a program sees them: the message names
+-- the source, the SQLSTATE says what kind of failure it was (HV000 an FDW
+-- error, HV00N no connection, a sql source's own SQLSTATE), the detail says
+-- why; an embedder's failure is its vector source's, the detail names it
+\i :abs_srcdir/sql/include/route_failure.sql
+SELECT s AS source, f.* FROM unnest('{graph,vectors,docs}'::text[]) s, route_failure('Sarah roadmap', ARRAY[s]) f;
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
+ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:1/v1/embeddings');
+SELECT * FROM route_failure('Sarah roadmap', '{vectors}');
+ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/v1/embeddings');
 ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
 ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
 ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body, ts_rank_cd(tsv, q)
@@ -111,6 +122,7 @@ DROP FUNCTION routed;
 ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/status=500');
 SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}', min_sources => 2);
 SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}', min_sources => 1);
+SELECT * FROM route_failure('Sarah roadmap', '{graph,docs}', min_sources => 2);
 SET apex_router.min_sources = 2;
 SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}');
 RESET apex_router.min_sources;

@@ -3,12 +3,15 @@
 -- completes (a listener whose accept queue is full), a server that accepts
 -- and never answers, and one that answers garbage
 -- (test/servers/tcp_faults.py).  Each row: the fault, the rows the call
--- still returned and the sources that answered; each failing source is one
--- WARNING above.  Sources get connect_timeout_ms 200 and timeout_ms 400.
+-- still returned and the sources that answered (each failing source is one
+-- WARNING above), and the failure's SQLSTATE, as a strict call reports it
+-- (issue 10: HV00N when no connection was made, HV000 otherwise).  Sources
+-- get connect_timeout_ms 200 and timeout_ms 400.
 -- (network_1.out: a resolver without any DNS answer says "Temporary
 -- failure in name resolution" instead of "Name or service not known".)
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
+\i :abs_srcdir/sql/include/route_failure.sql
 CREATE SERVER net_redis FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
 CREATE USER MAPPING FOR PUBLIC SERVER net_redis OPTIONS (password 'redis-pass');
@@ -18,7 +21,7 @@ CREATE SERVER net_pg FOREIGN DATA WRAPPER apex_router
 CREATE USER MAPPING FOR PUBLIC SERVER net_pg OPTIONS (user 'apex_remote', password 'remote-pass');
 
 CREATE FUNCTION net_faults(target text, scheme text, routed text, healthy text, path text DEFAULT '')
-RETURNS TABLE (fault text, rows bigint, answered text[])
+RETURNS TABLE (fault text, rows bigint, answered text[], state text)
 LANGUAGE plpgsql AS $$
 DECLARE
   faults CONSTANT text[][] := ARRAY[['refused', '127.0.0.1', '1'], ['dns', 'nx.invalid', '7474'],
@@ -41,6 +44,10 @@ BEGIN
     fault := faults[i][1];
     SELECT count(DISTINCT r.id), array_agg(DISTINCT s ORDER BY s) INTO rows, answered
       FROM apex_route('Sarah roadmap', k => 5, sources => ARRAY[routed, 'docs']) r, unnest(r.found_in) s;
+    -- from a new connection, as the call above (a Redis connection still
+    -- connecting is kept, and the next call may find it connected)
+    PERFORM apex_router_disconnect();
+    state := (route_failure('Sarah roadmap', ARRAY[routed])).state;
     RETURN NEXT;
   END LOOP;
   EXECUTE format('ALTER SERVER %I OPTIONS (DROP timeout_ms, DROP connect_timeout_ms)', routed);

@@ -1,29 +1,31 @@
 -- issue 9, item 4: secrets in encoded echoes, and masking as an oracle.
--- A failed source's WARNING says what failed in apex_router's own words;
--- what the remote server said is the DETAIL.  It may echo the caller's
--- query and the request's credentials, so it is shown only to roles that
--- can read every secret of the request's user mapping (pg_user_mappings'
--- rule), with every known encoding of those secrets masked; other roles
--- get a fixed detail that depends on nothing they sent, and the server log
--- gets the masked words.
+-- A failed source's WARNING names it; its DETAIL says what failed in
+-- apex_router's own words, then what the remote server said.  The server's
+-- words may echo the caller's query and the request's credentials, so they
+-- are shown only to roles that can read every secret of the request's user
+-- mapping (pg_user_mappings' rule), with every known encoding of those
+-- secrets masked; other roles get a fixed sentence that depends on nothing
+-- they sent, and the server log gets the masked words.
 \set roles 'apex_guesser apex_owner'
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 \getenv server_log APEX_PG_LOG
 SELECT size AS log_start FROM pg_stat_file(:'server_log') \gset
 
--- a failure as one line: message / detail (strict mode makes it an ERROR)
+-- a failure as one line: SQLSTATE message / detail [/ HINT: hint] (strict
+-- mode makes it an ERROR)
 CREATE FUNCTION failure(q text, src text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   msg text;
   detail text;
+  hint text;
 BEGIN
   PERFORM set_config('apex_router.strict', 'on', true);
   PERFORM * FROM apex_route(q, sources => ARRAY[src]);
   RETURN 'no failure';
-EXCEPTION WHEN fdw_error THEN
-  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL;
-  RETURN msg || ' / ' || detail;
+EXCEPTION WHEN OTHERS THEN
+  GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, detail = PG_EXCEPTION_DETAIL, hint = PG_EXCEPTION_HINT;
+  RETURN SQLSTATE || ' ' || msg || ' / ' || detail || coalesce(' / HINT: ' || nullif(hint, ''), '');
 END $$;
 
 -- a role that may use the sources but cannot read their PUBLIC mappings
@@ -106,6 +108,25 @@ SELECT failure('remote-pass', 'echo_pg');
 RESET ROLE;
 DROP USER MAPPING FOR apex_guesser SERVER echo_pg;
 
+-- issue 10: a remote error's own SQLSTATE, DETAIL and HINT are carried
+-- over, as postgres_fdw carries them; they quote the query too
+-- (raise_for(), test/lib.sh), so they follow the same rules as its
+-- message: masked for a reader, withheld from the others but for the
+-- SQLSTATE (a class of error, the same for a right and a wrong guess), in
+-- the server log masked
+CREATE SERVER echo_raise FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+           query 'SELECT raise_for($1) AS id, $2');
+CREATE USER MAPPING FOR PUBLIC SERVER echo_raise OPTIONS (user 'apex_remote', password 'remote-pass');
+GRANT USAGE ON FOREIGN SERVER echo_raise TO apex_guesser;
+SELECT failure('remote-pass', 'echo_raise');
+SELECT * FROM apex_route('remote-pass', sources => '{echo_raise}');
+SET ROLE apex_guesser;
+SELECT failure('remote-pass', 'echo_raise') = failure('remote-pasX', 'echo_raise') AS same,
+       failure('remote-pass', 'echo_raise') AS shown;
+SELECT * FROM apex_route('remote-pass', sources => '{echo_raise}');
+RESET ROLE;
+
 -- Redis: a Redis-compatible server without sorted sets answers the
 -- search's ZREVRANGE with Redis' "unknown command" error, which echoes the
 -- key, made of the query's terms
@@ -157,9 +178,10 @@ SELECT detail, strpos(:'log', detail) > 0 AS in_log
 FROM unnest(ARRAY[
   'after prefix "\"[redacted]" (in lexical state 2)',
   'invalid input syntax for type integer: "[redacted]"',
-  '''mem:term:[redacted]''']) detail;
+  '''mem:term:[redacted]''',
+  'Server "echo_raise" sent: no notes for "[redacted]". Remote detail: The query was "[redacted]". Remote hint: Ask about something other than "[redacted]".']) detail;
 
-DROP SERVER letter, echo_pg, echo_redis CASCADE;
+DROP SERVER letter, echo_pg, echo_raise, echo_redis CASCADE;
 DROP FUNCTION failure;
 REVOKE ALL ON FOREIGN SERVER graph, vectors, embed FROM apex_guesser;
 DROP ROLE apex_guesser, apex_owner;
