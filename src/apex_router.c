@@ -48,12 +48,12 @@ apex_define_gucs(void)
 	DefineCustomIntVariable("apex_router.timeout_ms",
 							"Default time budget of one source's leg.",
 							"A source's timeout_ms option overrides it.",
-							&apex_timeout_ms, 5000, 1, 3600000,
+							&apex_timeout_ms, 5000, 1, APEX_MAX_DURATION_MS,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("apex_router.connect_timeout_ms",
 							"Default connect timeout of remote sources.",
 							"A source's connect_timeout_ms option overrides it.",
-							&apex_connect_timeout_ms, 2000, 1, 3600000,
+							&apex_connect_timeout_ms, 2000, 1, APEX_MAX_DURATION_MS,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("apex_router.max_response_size",
 							"Largest response body accepted from a remote source.",
@@ -68,7 +68,7 @@ apex_define_gucs(void)
 	DefineCustomIntVariable("apex_router.call_timeout_ms",
 							"Deadline of a whole apex_route call (0: none).",
 							"The timeout_ms argument overrides it; it caps every source's timeout_ms.",
-							&apex_call_timeout_ms, 0, 0, 3600000,
+							&apex_call_timeout_ms, 0, 0, APEX_MAX_DURATION_MS,
 							PGC_USERSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("apex_router.min_sources",
 							"Fewest sources that must answer for apex_route to succeed.",

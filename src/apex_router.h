@@ -189,6 +189,9 @@ struct ApexCall
 	ApexVectorCache *vectors;	/* the same cache as legs see it, or NULL */
 };
 
+/* the longest duration a timeout option or setting takes, in ms: an hour */
+#define APEX_MAX_DURATION_MS 3600000
+
 /* the largest rank constant of RRF (apex_router.rrf_k, apex_route's rrf_k) */
 #define APEX_MAX_RRF_K 100000
 

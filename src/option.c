@@ -34,9 +34,6 @@
 
 #include "apex_router.h"
 
-/* one bound of every duration option, in ms: an hour */
-#define APEX_MAX_DURATION_MS 3600000
-
 /*
  * Options every kind takes, parsed into the ApexSource itself; "kind" is
  * read first, to find the kind's own table.  An absent timeout is 0: the
