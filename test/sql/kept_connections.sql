@@ -183,26 +183,25 @@ COMMIT;
 -- an error in the middle of a call, caught in a subtransaction: the
 -- postgres connection the call was using is closed (its query may still
 -- run), the Redis one stays with its late replies discarded; both sources
--- work in the next call
-CREATE SERVER kc_z_nopass FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory', query 'SELECT 1');
-CREATE USER MAPPING FOR kc_role SERVER kc_z_nopass OPTIONS (user 'apex_remote');
-GRANT USAGE ON FOREIGN SERVER kc_z_nopass TO kc_role;
-SET ROLE kc_role;
+-- work in the next call.  The error is a statement_timeout while kc_slow's
+-- query sleeps (issue 10 review: a password-less mapping raised one here
+-- until the password rule moved to planning, before anything is sent).
+SELECT * FROM kc_call('kc_redis');
+SET statement_timeout = '300ms';
 DO $$
 BEGIN
-  PERFORM * FROM apex_route('billing', sources => '{kc_pg,kc_redis,kc_z_nopass}');
-EXCEPTION WHEN OTHERS THEN
+  PERFORM * FROM apex_route('kc slow', sources => '{kc_slow,kc_redis}');
+EXCEPTION WHEN query_canceled THEN
   RAISE NOTICE 'caught: %', SQLERRM;
 END $$;
-SELECT * FROM kc_call('kc_pg');
+RESET statement_timeout;
+SELECT * FROM kc_call('kc_slow');
 SELECT * FROM kc_call('kc_redis');
-RESET ROLE;
 
 SELECT apex_router_disconnect() > 0 AS closed;
 DROP FUNCTION kc_call;
 DROP TABLE kc_seen;
 SET client_min_messages = warning;
-DROP SERVER kc_pg, kc_redis, kc_nomap, kc_trust, kc_slow, kc_cache_far, kc_z_nopass CASCADE;
+DROP SERVER kc_pg, kc_redis, kc_nomap, kc_trust, kc_slow, kc_cache_far CASCADE;
 RESET client_min_messages;
 DROP ROLE kc_role;
