@@ -140,6 +140,15 @@ ApexEmbedderDecode(const void *state, long status, StringInfo body,
 	else if (ApexJsonArray(v))
 		embedding->vector = embed_decode_array(ApexJsonArray(v), &embedding->dim,
 											   &error);
+	else if (ollama && ApexJsonGet(&doc->root, "embedding"))
+	{
+		/*
+		 * Ollama's deprecated /api/embeddings takes "prompt", not "input",
+		 * and answers {"embedding": []} to our request: say where to point
+		 * the url (issue 11, "Also").
+		 */
+		return "The response has \"embedding\", not \"embeddings\": the url is Ollama's deprecated /api/embeddings endpoint. Use /api/embed instead.";
+	}
 	else
 		return ollama ? "The response has no \"embeddings\" array."
 			: "The response has no \"data[0].embedding\".";

@@ -97,3 +97,20 @@ describe('ollama /api/embed', () => {
     assert.equal(typeof (await mi.json()).error, 'string');
   });
 });
+
+// Ollama's deprecated endpoint, as its EmbeddingsHandler answers (issue 11:
+// an embedder pointed at it must be told to use /api/embed)
+describe('ollama /api/embeddings (deprecated)', () => {
+  test('prompt -> {"embedding"}; no prompt (an /api/embed body) -> {"embedding": []}', async () => {
+    const r = await fetch(`${srv.embedder}/api/embeddings`, { method: 'POST', body: '{"model":"test-embed","prompt":"sarah"}' });
+    assert.equal(r.status, 200);
+    const j = await r.json();
+    near(j.embedding, embed('sarah', 32));
+    const empty = await fetch(`${srv.embedder}/api/embeddings`, { method: 'POST', body: '{"model":"test-embed","input":"sarah"}' });
+    assert.equal(empty.status, 200);
+    assert.deepEqual(await empty.json(), { embedding: [] });
+    const nf = await fetch(`${srv.embedder}/api/embeddings`, { method: 'POST', body: '{"model":"all-minilm","prompt":"x"}' });
+    assert.equal(nf.status, 404);
+    assert.deepEqual(await nf.json(), { error: "model 'all-minilm' not found, try pulling it first" });
+  });
+});

@@ -109,12 +109,27 @@ export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
     };
   }
 
+  // Ollama's deprecated POST /api/embeddings: {"model", "prompt"} ->
+  // {"embedding": [...]}.  As Ollama's EmbeddingsHandler, a request without
+  // a prompt (one that sends "input", as /api/embed takes) only loads the
+  // model and is answered {"embedding": []}.
+  function ollamaLegacyEmbeddings(ctx) {
+    if (ctx.jsonError !== null) return ollamaError(400, `invalid character in JSON body: ${ctx.jsonError}`);
+    const b = ctx.json;
+    if (!b || typeof b !== 'object') return ollamaError(400, 'missing request body');
+    if (!b.model) return ollamaError(400, 'model is required');
+    if (b.model !== MODEL && b.model !== `${MODEL}:latest`) return ollamaError(404, `model '${b.model}' not found, try pulling it first`);
+    if (typeof b.prompt !== 'string' || b.prompt === '') return { status: 200, json: { embedding: [] } };
+    return { status: 200, json: { embedding: vectorFor(b.prompt) } };
+  }
+
   function handler(ctx) {
     if (ctx.method === 'POST' && ctx.path === '/v1/embeddings') return openaiEmbeddings(ctx);
     if (ctx.method === 'GET' && ctx.path === '/v1/models') {
       return { status: 200, json: { object: 'list', data: [{ id: MODEL, object: 'model', created: CREATED, owned_by: 'apex-test' }] } };
     }
     if (ctx.method === 'POST' && ctx.path === '/api/embed') return ollamaEmbed(ctx);
+    if (ctx.method === 'POST' && ctx.path === '/api/embeddings') return ollamaLegacyEmbeddings(ctx);
     if (ctx.path.startsWith('/api/')) return { status: 404, text: '404 page not found', contentType: 'text/plain' };
     return openaiError(404, `Invalid URL (${ctx.method} ${ctx.path})`);
   }

@@ -27,6 +27,11 @@ WITH r AS (
        apex_route('Sarah roadmap', k => 5, sources => ARRAY[s])
   GROUP BY s)
 SELECT s, ids = (SELECT ids FROM r WHERE s = 'vectors') AS same_as_base64 FROM r ORDER BY s;
+-- an Ollama embedder pointed at the deprecated /api/embeddings, which wants
+-- "prompt" and answers {"embedding": []}: the source fails saying where to
+-- point it (issue 11, "Also"; Ollama's own EmbeddingsHandler)
+ALTER SERVER embed_ollama OPTIONS (SET url 'http://127.0.0.1:8080/api/embeddings');
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{vectors_ollama,docs}');
 DROP SERVER vectors_float, vectors_ollama, embed_float, embed_ollama CASCADE;
 
 -- without id_field the point id is the id; payload fields still give title/content
