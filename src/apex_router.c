@@ -99,4 +99,5 @@ _PG_init(void)
 	apex_define_gucs();
 	ApexTransportsInit();
 	ApexSqlInit();
+	ApexMappingCheckInit();
 }

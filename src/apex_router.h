@@ -37,6 +37,11 @@ typedef struct ApexKind
 {
 	const char *name;
 	const ApexOption *options;	/* its own, besides the common ones */
+	/*
+	 * The user mapping options it reads (NULL-terminated; NULL: none); a
+	 * mapping holding any other is refused (option.c, mapping_check.c).
+	 */
+	const char *const *mapping_options;
 	size_t		conf_size;		/* of the struct its options are parsed into */
 	/* cross-option rules and derived values, once parsed; may be NULL */
 	void		(*check) (void *conf);
@@ -218,6 +223,9 @@ extern char *ApexKindNames(void);
 
 /* in option.c */
 extern void ApexParseServer(List *options, ApexSource *source, bool validating);
+
+/* in mapping_check.c */
+extern void ApexMappingCheckInit(void);
 
 /* in catalog.c */
 extern ApexSource *ApexGetSource(const char *name);

@@ -129,7 +129,9 @@ ApexUseSource(ApexSource *source)
 	/* the validator checked at CREATE/ALTER; the list may have shrunk */
 	if (!superuser_arg(source->owner))
 		ApexCheckTargets(ApexSourceTargets(source));
-	source->secrets = ApexParseSecrets(apex_mapping_options(source->serverid,
+	/* mappings written before mapping_check.c's hook may hold others */
+	source->secrets = ApexParseSecrets(source->kind,
+									   apex_mapping_options(source->serverid,
 															&source->mapping_user,
 															&source->mapping_oid));
 	if (source->kind->authorize)

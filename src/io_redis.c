@@ -5,7 +5,7 @@
  *		  calls (kept_conns.c: one per server and user mapping).
  *
  * The caller names where to connect with an ApexRedisTarget (host and
- * port or a socket, password, database); nothing of it is kept but the
+ * port or a socket, user and password, database); nothing of it is kept but the
  * key.  A new connection queues AUTH and SELECT before anything else, and
  * a connect timer (keyed by the connection) bounds its connect: when it
  * fires unconnected, the connection is dropped and every command on it
@@ -386,8 +386,19 @@ apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 					 apex_redis_connect_timeout);
 
 	/* owned by the connection itself: never cancelled */
-	r->setup_step = target->password ? "AUTH" : "SELECT";
-	if (target->password)
+	r->setup_step = target->user || target->password ? "AUTH" : "SELECT";
+	if (target->user)
+	{
+		/*
+		 * Redis 6's AUTH user password (ACL).  A user without a password is
+		 * sent with an empty one: a nopass user takes any, others refuse it
+		 * with WRONGPASS, and the user is never silently dropped.
+		 */
+		ApexRedisCommand(r, r, NULL, apex_redis_setup_done, r, 3,
+						 (const char *[]) {"AUTH", target->user,
+						 target->password ? target->password : ""});
+	}
+	else if (target->password)
 		ApexRedisCommand(r, r, NULL, apex_redis_setup_done, r, 2,
 						 (const char *[]) {"AUTH", target->password});
 	if (target->db)

@@ -27,6 +27,8 @@ typedef struct ApexRedisTarget
 	const char *host;			/* with port, unless socket is set */
 	int			port;
 	const char *socket;			/* a Unix socket's path, or NULL */
+	const char *user;			/* a Redis 6 ACL user, sent with AUTH, or
+								 * NULL (the default user) */
 	const char *password;		/* sent with AUTH, or NULL */
 	const char *db;				/* sent with SELECT, or NULL */
 	long		connect_timeout_ms; /* a new connection */

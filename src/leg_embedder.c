@@ -248,6 +248,7 @@ embed_send(EmbedRequest *req)
 const ApexKind ApexEmbedderKind = {
 	.name = "embedder",
 	.options = embedder_options,
+	.mapping_options = (const char *const[]) {"api_key", NULL},
 	.conf_size = sizeof(ApexEmbedderConf),
 	.check = embedder_check,
 	.targets = ApexUrlTargets,

@@ -362,6 +362,7 @@ graphiti_start(ApexLeg *leg)
 const ApexKind ApexGraphitiKind = {
 	.name = "graphiti",
 	.options = graphiti_options,
+	.mapping_options = (const char *const[]) {"api_key", NULL},
 	.conf_size = sizeof(GraphitiConf),
 	.check = graphiti_check,
 	.start = graphiti_start,

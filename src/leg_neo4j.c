@@ -225,6 +225,7 @@ neo4j_start(ApexLeg *leg)
 const ApexKind ApexNeo4jKind = {
 	.name = "neo4j",
 	.options = neo4j_options,
+	.mapping_options = (const char *const[]) {"user", "password", "token", NULL},
 	.conf_size = sizeof(ApexNeo4jConf),
 	.start = neo4j_start,
 	.targets = ApexUrlTargets,

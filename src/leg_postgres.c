@@ -488,6 +488,7 @@ postgres_authorize(const ApexSource *source)
 const ApexKind ApexPostgresKind = {
 	.name = "postgres",
 	.options = postgres_options,
+	.mapping_options = (const char *const[]) {"user", "password", NULL},
 	.conf_size = sizeof(PgConf),
 	.check = postgres_check,
 	.authorize = postgres_authorize,

@@ -226,6 +226,7 @@ qdrant_embedder(const void *conf)
 const ApexKind ApexQdrantKind = {
 	.name = "qdrant",
 	.options = qdrant_options,
+	.mapping_options = (const char *const[]) {"api_key", NULL},
 	.conf_size = sizeof(ApexQdrantConf),
 	.embedder = qdrant_embedder,
 	.start = qdrant_start,

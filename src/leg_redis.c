@@ -147,6 +147,7 @@ ApexRedisTargetOf(ApexSource *source, ApexRedisTarget *target)
 	target->socket = conf->socket;
 	target->host = conf->host ? conf->host : REDIS_DEFAULT_HOST;
 	target->port = conf->port ? conf->port : REDIS_DEFAULT_PORT;
+	target->user = source->secrets->user;
 	target->password = source->secrets->password;
 	/* SELECT 0 is where a connection starts anyway */
 	target->db = conf->db ? psprintf("%d", conf->db) : NULL;
@@ -398,6 +399,7 @@ redis_start(ApexLeg *leg)
 const ApexKind ApexRedisKind = {
 	.name = "redis",
 	.options = redis_options,
+	.mapping_options = (const char *const[]) {"user", "password", NULL},
 	.conf_size = sizeof(ApexRedisConf),
 	.check = redis_check,
 	.start = redis_start,

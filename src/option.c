@@ -8,7 +8,11 @@
  * table lists the other options it takes, besides the common ones below.
  * Secrets (user, password, api_key, token) are accepted only on user
  * mappings, never on servers, so they are readable only by the mapping's
- * user and superusers (as with postgres_fdw).
+ * user and superusers (as with postgres_fdw).  Each kind names the ones
+ * it reads (ApexKind.mapping_options).  PostgreSQL hands the validator a
+ * user mapping's options without its server, so the validator can refuse
+ * only names no kind takes; the object access hook of mapping_check.c
+ * refuses, in the same statement, those the server's kind does not read.
  *
  * IDENTIFICATION
  *		  src/option.c
@@ -285,15 +289,44 @@ ApexParseServer(List *options, ApexSource *source, bool validating)
 		source->kind->check(source->conf);
 }
 
-/* Parse a user mapping's options (NIL: no mapping, every secret NULL) */
+/*
+ * Parse a user mapping's options (NIL: no mapping, every secret NULL).
+ * kind is the source kind of the mapping's server, or NULL where it is not
+ * known (the validator: see mapping_check.c); an option the kind does not
+ * read is an ERROR, as a secret that is never sent makes a login fail for
+ * no visible reason (issue 11).
+ */
 ApexSecrets *
-ApexParseSecrets(List *options)
+ApexParseSecrets(const ApexKind *kind, List *options)
 {
 	ApexSecrets *secrets = palloc0(sizeof(ApexSecrets));
+	ListCell   *lc;
 
 	apex_parse(NULL,
 			   (const ApexOption *const[2]) {apex_mapping_options, NULL},
 			   (void *const[2]) {secrets, NULL}, options, false);
+	if (kind == NULL)
+		return secrets;
+	foreach(lc, options)
+	{
+		const char *name = ((DefElem *) lfirst(lc))->defname;
+		const char *const *read = kind->mapping_options;
+
+		while (read && *read && strcmp(*read, name) != 0)
+			read++;
+		if (read && *read)
+			continue;
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid option \"%s\" for a user mapping of source kind \"%s\"",
+						name, kind->name),
+				 errdetail("Sources of kind \"%s\" never read it.", kind->name),
+				 kind->mapping_options
+				 ? errhint("Valid options are: %s.",
+						   apex_choice_names(kind->mapping_options))
+				 : errhint("Sources of kind \"%s\" take no user mapping options.",
+						   kind->name)));
+	}
 	return secrets;
 }
 
@@ -371,7 +404,7 @@ apex_router_fdw_validator(PG_FUNCTION_ARGS)
 			ApexCheckTargets(targets);
 	}
 	else if (catalog == UserMappingRelationId)
-		(void) ApexParseSecrets(options);
+		(void) ApexParseSecrets(NULL, options);
 	else if (options != NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),

@@ -78,8 +78,10 @@ typedef struct ApexSecrets
 	char	   *token;
 } ApexSecrets;
 
+struct ApexKind;
+
 /* in option.c */
-extern ApexSecrets *ApexParseSecrets(List *options);
+extern ApexSecrets *ApexParseSecrets(const struct ApexKind *kind, List *options);
 extern void ApexCheckUrlOption(const char *name, const char *value);
 extern void ApexCheckCaFileOption(const char *name, const char *value);
 

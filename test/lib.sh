@@ -175,6 +175,9 @@ apex_redis() {
         --save '' --appendonly no --dir "$APEX_RUN_DIR" --daemonize yes \
         --logfile "$APEX_RUN_DIR/redis.log" --pidfile "$APEX_RUN_DIR/redis.pid" || return 1
       for _ in $(seq 1 50); do "${cli[@]}" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+      # a Redis 6 ACL user that may only read, for mappings with a user
+      # (source_redis: issue 11 item 4)
+      "${cli[@]}" ACL SETUSER reader on '>reader-pass' '~*' '+@read' >/dev/null || return 1
       [ "${2:-}" = empty ] && return 0
       node "$APEX_ROOT/test/fixtures/load-redis.mjs" | "${cli[@]}" --pipe >/dev/null ;;
     *) echo "usage: apex_redis start [empty]|stop" >&2; return 1 ;;

@@ -59,3 +59,54 @@ CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', socket
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', db '-1');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', password 'x');
 SELECT count(*) AS bad_servers FROM pg_foreign_server WHERE srvname = 'bad';
+-- issue 11 item 4: each kind names the user mapping options it reads, and a
+-- mapping holding another is refused, naming it (the validator cannot see
+-- the server: mapping_check.c's hook checks it in the same statement)
+CREATE SERVER um_graph FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:1', statement 's');
+CREATE SERVER um_vectors FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:1', collection 'c');
+CREATE SERVER um_embed FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'embedder', url 'http://127.0.0.1:1', model 'm');
+CREATE SERVER um_facts FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:1');
+CREATE SERVER um_pg FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'postgres', query 'SELECT 1');
+CREATE SERVER um_recent FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', port '1');
+CREATE SERVER um_sql FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'sql', query 'SELECT 1');
+-- issue 11 item 4: neo4j reads user, password and token, not api_key
+CREATE USER MAPPING FOR PUBLIC SERVER um_graph OPTIONS (user 'neo4j', api_key 'k');
+CREATE USER MAPPING FOR PUBLIC SERVER um_graph OPTIONS (user 'neo4j', password 'p', token 't');
+-- issue 11 item 4: ALTER USER MAPPING is checked on the mapping it leaves
+ALTER USER MAPPING FOR PUBLIC SERVER um_graph OPTIONS (ADD api_key 'k');
+-- issue 11 item 4: qdrant reads only api_key
+CREATE USER MAPPING FOR PUBLIC SERVER um_vectors OPTIONS (token 't');
+CREATE USER MAPPING FOR PUBLIC SERVER um_vectors OPTIONS (password 'p');
+CREATE USER MAPPING FOR PUBLIC SERVER um_vectors OPTIONS (api_key 'k');
+-- issue 11 item 4: embedder and graphiti read only api_key
+CREATE USER MAPPING FOR PUBLIC SERVER um_embed OPTIONS (user 'u');
+CREATE USER MAPPING FOR PUBLIC SERVER um_embed OPTIONS (api_key 'k');
+CREATE USER MAPPING FOR PUBLIC SERVER um_facts OPTIONS (token 't');
+CREATE USER MAPPING FOR PUBLIC SERVER um_facts OPTIONS (api_key 'k');
+-- issue 11 item 4: postgres and redis read user and password
+CREATE USER MAPPING FOR PUBLIC SERVER um_pg OPTIONS (user 'u', api_key 'k');
+CREATE USER MAPPING FOR PUBLIC SERVER um_pg OPTIONS (user 'u', password 'p');
+CREATE USER MAPPING FOR PUBLIC SERVER um_recent OPTIONS (user 'u', token 't');
+CREATE USER MAPPING FOR PUBLIC SERVER um_recent OPTIONS (user 'u', password 'p');
+-- issue 11 item 4: sql runs locally and reads none
+CREATE USER MAPPING FOR PUBLIC SERVER um_sql OPTIONS (password 'p');
+CREATE USER MAPPING FOR PUBLIC SERVER um_sql;
+-- issue 11 item 4: a new kind is checked against the server's mappings
+ALTER SERVER um_recent OPTIONS (SET kind 'qdrant', ADD url 'http://127.0.0.1:1',
+  ADD collection 'c', DROP port);
+-- issue 11 item 4: a mapping written before the check is refused when the
+-- source is used (a superuser's catalog write stands in for it)
+UPDATE pg_user_mapping SET umoptions = '{api_key=k,user=u}'
+  WHERE umserver = (SELECT oid FROM pg_foreign_server WHERE srvname = 'um_vectors');
+SELECT count(*) FROM apex_route('x', sources => '{um_vectors}', query_vector => '{1}');
+-- what the statements above left
+SELECT srvname, umoptions FROM pg_user_mapping JOIN pg_foreign_server s ON s.oid = umserver
+  WHERE srvname LIKE 'um\_%' ORDER BY srvname;
+DROP SERVER um_graph, um_vectors, um_embed, um_facts, um_pg, um_recent, um_sql CASCADE;

@@ -37,3 +37,16 @@ ALTER SERVER recent OPTIONS (DROP db);
 ALTER SERVER recent OPTIONS (SET port '1');
 SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{recent,docs}');
 ALTER SERVER recent OPTIONS (SET port '6390');
+
+-- issue 11 item 4: a Redis 6 ACL user (test/lib.sh creates "reader") is sent
+-- as AUTH reader password; it used to be ignored, and the login failed
+ALTER USER MAPPING FOR PUBLIC SERVER recent OPTIONS (ADD user 'reader', SET password 'reader-pass');
+SELECT rank, id FROM apex_route('Sarah roadmap', k => 2, sources => '{recent}');
+-- issue 11 item 4: the ACL user with a wrong password is WRONGPASS
+ALTER USER MAPPING FOR PUBLIC SERVER recent OPTIONS (SET password 'wrong');
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{recent,docs}');
+-- issue 11 item 4: the default user's password is not the reader's
+ALTER USER MAPPING FOR PUBLIC SERVER recent OPTIONS (SET password 'redis-pass');
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{recent,docs}');
+ALTER USER MAPPING FOR PUBLIC SERVER recent OPTIONS (DROP user);
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{recent}');
