@@ -55,6 +55,14 @@ LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION apex_router_disconnect() IS
   'close every connection this backend keeps open; returns how many';
 
+CREATE FUNCTION apex_router_disconnect(source text)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'apex_router_disconnect'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION apex_router_disconnect(text) IS
+  'close the connections this backend keeps open for one source; returns how many';
+
 CREATE FUNCTION apex_router_cache_flush()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'apex_router_cache_flush'

@@ -228,7 +228,10 @@ extern void ApexParseServer(List *options, ApexSource *source, bool validating);
 extern void ApexMappingCheckInit(void);
 
 /* in catalog.c */
+extern ApexSource *ApexFindSource(const char *name);
 extern ApexSource *ApexGetSource(const char *name);
+extern void ApexCheckEmbedderOption(const char *name, const char *value);
+extern bool ApexMayUseSource(const ApexSource *source);
 extern List *ApexSearchableSources(void);
 extern void ApexUseSource(ApexSource *source);
 extern bool ApexSecretsReadable(ApexSource *source);

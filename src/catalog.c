@@ -28,6 +28,7 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -96,6 +97,17 @@ apex_fdw_oid(void)
 	return GetForeignDataWrapperByName(APEX_FDW_NAME, false)->fdwid;
 }
 
+/* The source called name, or NULL when no apex_router server has it */
+ApexSource *
+ApexFindSource(const char *name)
+{
+	ForeignServer *server = GetForeignServerByName(name, true);
+
+	if (server == NULL || server->fdwid != apex_fdw_oid())
+		return NULL;
+	return apex_make_source(server);
+}
+
 /*
  * The source called name, or an ERROR.  The caller checks USAGE with
  * ApexUseSource(), which also reads the secrets.
@@ -103,15 +115,70 @@ apex_fdw_oid(void)
 ApexSource *
 ApexGetSource(const char *name)
 {
-	ForeignServer *server = GetForeignServerByName(name, true);
+	ApexSource *source = ApexFindSource(name);
 
-	if (server == NULL || server->fdwid != apex_fdw_oid())
+	if (source == NULL)
+	{
+		ForeignServer *server = GetForeignServerByName(name, true);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("source \"%s\" does not exist", name),
 				 server ? errdetail("Server \"%s\" does not use the apex_router foreign-data wrapper.", name)
 				 : errhint("Sources are created with CREATE SERVER ... FOREIGN DATA WRAPPER apex_router.")));
-	return apex_make_source(server);
+	}
+	return source;
+}
+
+/*
+ * The "embedder" option of a vector source, at CREATE/ALTER SERVER: it must
+ * name an apex_router source of kind embedder.  PostgreSQL records no
+ * dependency between servers, so the embedder may still be dropped or
+ * changed later; the plan then fails the vector source alone (plan.c).
+ * Skipped when check_function_bodies is off, as in pg_dump's scripts: a
+ * dump creates servers in name order, a vector source perhaps before its
+ * embedder.
+ */
+void
+ApexCheckEmbedderOption(const char *name, const char *value)
+{
+	ForeignServer *server;
+	const char *kind = NULL;
+	ListCell   *lc;
+
+	if (!check_function_bodies)
+		return;
+	server = GetForeignServerByName(value, true);
+	if (server == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("invalid value for option \"%s\"", name),
+				 errdetail("Source \"%s\" does not exist.", value),
+				 errhint("Create the embedder first: CREATE SERVER ... OPTIONS (kind 'embedder', ...).")));
+	if (server->fdwid != apex_fdw_oid())
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("invalid value for option \"%s\"", name),
+				 errdetail("Server \"%s\" does not use the apex_router foreign-data wrapper.", value)));
+	foreach(lc, server->options)
+	{
+		if (strcmp(((DefElem *) lfirst(lc))->defname, "kind") == 0)
+			kind = defGetString(lfirst(lc));
+	}
+	if (kind == NULL || strcmp(kind, "embedder") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("invalid value for option \"%s\"", name),
+				 errdetail("Source \"%s\" is of kind \"%s\", not \"embedder\".",
+						   value, kind ? kind : "")));
+}
+
+/* Whether the current user has USAGE on the source */
+bool
+ApexMayUseSource(const ApexSource *source)
+{
+	return pg_foreign_server_aclcheck(source->serverid, GetUserId(),
+									  ACL_USAGE) == ACLCHECK_OK;
 }
 
 /*

@@ -178,14 +178,20 @@ ApexConnClosed(const char *kind, pgsocket fd)
 	}
 }
 
+/* How many connections of kind are open, of source or (NULL) of any */
 int
-ApexConnCount(const char *kind)
+ApexConnCount(const char *kind, const char *source)
 {
 	ListCell   *lc;
 	int			n = 0;
 
 	foreach(lc, apex_conns)
-		n += strcmp(((ApexConn *) lfirst(lc))->kind, kind) == 0;
+	{
+		ApexConn   *c = lfirst(lc);
+
+		n += strcmp(c->kind, kind) == 0 &&
+			(source == NULL || strcmp(c->source, source) == 0);
+	}
 	return n;
 }
 
@@ -223,9 +229,19 @@ apex_router_connections(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* apex_router_disconnect(): close every kept connection; returns how many */
+/*
+ * apex_router_disconnect(): close every kept connection;
+ * apex_router_disconnect(source): those of one source, an ERROR when there
+ * is no such source.  Returns how many were closed.  Either closes only
+ * this backend's own connections, so neither needs a privilege, as with
+ * postgres_fdw_disconnect().
+ */
 Datum
 apex_router_disconnect(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT32(ApexTransportsDisconnectAll());
+	const ApexSource *source = NULL;
+
+	if (PG_NARGS() > 0)
+		source = ApexGetSource(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	PG_RETURN_INT32(ApexTransportsDisconnect(source));
 }

@@ -21,7 +21,7 @@ extern void ApexConnOpened(const char *kind, pgsocket fd, const char *source,
 						   const char *target);
 extern void ApexConnClosed(const char *kind, pgsocket fd);
 extern void ApexConnSweep(void);
-extern int	ApexConnCount(const char *kind);
+extern int	ApexConnCount(const char *kind, const char *source);
 extern void ApexConnUsed(const char *kind, pgsocket fd);
 
 #endif							/* APEX_CONN_REGISTRY_H */

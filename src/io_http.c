@@ -96,7 +96,7 @@ struct ApexHttp
  */
 #define APEX_RESOLVER_SLOTS 3
 
-/* backend lifetime; malloc'd by libcurl, freed by apex_http_disconnect_all() */
+/* backend lifetime; malloc'd by libcurl, freed by apex_http_disconnect() */
 static CURLM *apex_multi = NULL;
 /* the call driving apex_multi now, or NULL between calls */
 static ApexHttp *apex_current = NULL;
@@ -372,13 +372,22 @@ apex_http_release(void *state, bool normal pg_attribute_unused())
 	ApexConnSweep();
 }
 
-/* Close every kept HTTP connection (apex_router_disconnect) */
+/*
+ * Close the kept HTTP connections (apex_router_disconnect): every one, or
+ * those source opened.  libcurl keeps them in one pool per backend, shared
+ * by every source on the same host, and cannot close one of them: when
+ * source opened any, the whole pool is closed, and the count says how many
+ * connections that was.  A source whose requests went over connections
+ * others opened has none of its own.
+ */
 static int
-apex_http_disconnect_all(void)
+apex_http_disconnect(const ApexSource *source)
 {
-	int			before = ApexConnCount("http");
+	int			before = ApexConnCount("http", NULL);
 
 	if (apex_multi == NULL || apex_current != NULL)
+		return 0;
+	if (source && ApexConnCount("http", source->name) == 0)
 		return 0;
 	curl_multi_cleanup(apex_multi);
 	apex_multi = NULL;
@@ -683,5 +692,5 @@ const ApexTransport ApexHttpTransport = {
 	.all_sent = apex_http_all_sent,
 	.cancel = apex_http_cancel,
 	.release = apex_http_release,
-	.disconnect_all = apex_http_disconnect_all,
+	.disconnect = apex_http_disconnect,
 };

@@ -493,11 +493,11 @@ apex_pg_release(void *state pg_attribute_unused(), bool normal pg_attribute_unus
 	ApexKeptAbandonAll(&apex_pg_kept);
 }
 
-/* apex_router_disconnect(): close the idle kept connections */
+/* apex_router_disconnect(): close the kept connections no call uses */
 static int
-apex_pg_disconnect_all(void)
+apex_pg_disconnect(const ApexSource *source)
 {
-	return ApexKeptCloseIdle(&apex_pg_kept);
+	return ApexKeptCloseIdle(&apex_pg_kept, source ? source->serverid : InvalidOid);
 }
 
 const ApexTransport ApexPgTransport = {
@@ -506,5 +506,5 @@ const ApexTransport ApexPgTransport = {
 	.all_sent = apex_pg_all_sent,
 	.cancel = apex_pg_cancel,
 	.release = apex_pg_release,
-	.disconnect_all = apex_pg_disconnect_all,
+	.disconnect = apex_pg_disconnect,
 };

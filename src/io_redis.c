@@ -557,9 +557,9 @@ apex_redis_all_sent(void *owner)
 
 /* apex_router_disconnect(): close the kept connections no call uses */
 static int
-apex_redis_disconnect_all(void)
+apex_redis_disconnect(const ApexSource *source)
 {
-	return ApexKeptCloseIdle(&apex_redis_kept);
+	return ApexKeptCloseIdle(&apex_redis_kept, source ? source->serverid : InvalidOid);
 }
 
 /* The call's state is the call itself, owner of its commands */
@@ -575,5 +575,5 @@ const ApexTransport ApexRedisTransport = {
 	.all_sent = apex_redis_all_sent,
 	.cancel = apex_redis_cancel_op,
 	.release = apex_redis_release,
-	.disconnect_all = apex_redis_disconnect_all,
+	.disconnect = apex_redis_disconnect,
 };

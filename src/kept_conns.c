@@ -245,9 +245,12 @@ ApexKeptAbandonAll(const ApexKeptOps *ops)
 	}
 }
 
-/* apex_router_disconnect(): close the connections of ops no call uses */
+/*
+ * apex_router_disconnect(): close the connections of ops no call uses, of
+ * the server serverid or (InvalidOid) of every server
+ */
 int
-ApexKeptCloseIdle(const ApexKeptOps *ops)
+ApexKeptCloseIdle(const ApexKeptOps *ops, Oid serverid)
 {
 	dlist_mutable_iter iter;
 	int			closed = 0;
@@ -256,7 +259,8 @@ ApexKeptCloseIdle(const ApexKeptOps *ops)
 	{
 		ApexKeptConn *kc = dlist_container(ApexKeptConn, node, iter.cur);
 
-		if (kc->ops == ops && kc->in_use == 0)
+		if (kc->ops == ops && kc->in_use == 0 &&
+			(!OidIsValid(serverid) || kc->serverid == serverid))
 		{
 			ApexKeptClose(kc);
 			closed++;

@@ -60,6 +60,6 @@ extern void ApexKeptClose(ApexKeptConn *kc);
 extern void ApexKeptForEach(const ApexKeptOps *ops, ApexKeptVisit visit,
 							void *arg);
 extern void ApexKeptAbandonAll(const ApexKeptOps *ops);
-extern int	ApexKeptCloseIdle(const ApexKeptOps *ops);
+extern int	ApexKeptCloseIdle(const ApexKeptOps *ops, Oid serverid);
 
 #endif							/* APEX_KEPT_CONNS_H */

@@ -47,7 +47,8 @@ qdrant_check_filter(const char *name, const char *value)
 static const ApexOption qdrant_options[] = {
 	APEX_HTTP_URL_OPTION(ApexQdrantConf),
 	{APEX_OPT("collection", APEX_OPTION_STRING, ApexQdrantConf, collection), .required = true},
-	{APEX_OPT("embedder", APEX_OPTION_STRING, ApexQdrantConf, embedder)},
+	{APEX_OPT("embedder", APEX_OPTION_STRING, ApexQdrantConf, embedder),
+	 .validate = ApexCheckEmbedderOption},
 	{APEX_OPT("endpoint", APEX_OPTION_CHOICE, ApexQdrantConf, endpoint), .dflt = "query",
 	 .choices = qdrant_endpoints},
 	{APEX_OPT("vector_name", APEX_OPTION_STRING, ApexQdrantConf, vector_name)},

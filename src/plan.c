@@ -7,9 +7,11 @@
  * Everything that can refuse a call happens here, before any request is
  * sent: a bad argument, a source that does not exist or that the caller may
  * not use (USAGE, apex_router.allowed_hosts), a vector source with neither a
- * query vector nor an embedder.  What comes out is a plan the run executes
- * (router.c); the legs read their sources' parsed options (option.c) and
- * never the catalog.
+ * query vector nor an embedder.  A source that cannot run for a reason that
+ * is not the caller's to fix (its kind refuses this caller, its embedder is
+ * gone) fails alone instead, without a request.  What comes out is a plan
+ * the run executes (router.c); the legs read their sources' parsed options
+ * (option.c) and never the catalog.
  *
  * IDENTIFICATION
  *		  src/plan.c
@@ -112,12 +114,35 @@ apex_plan_named(ArrayType *names)
 }
 
 /*
- * A vector source asked without a query vector gets its embedder, which the
- * caller must be allowed to use as well.
+ * Fail the leg at planning: it runs no request, and the call reports it as
+ * it reports a leg that failed on the wire (router.c).
  */
 static void
-apex_plan_embedder(ApexSource *source, const ApexQuery *query)
+apex_plan_fail(ApexPlannedLeg *leg, int sqlerrcode, const char *hint,
+			   char *cause)
 {
+	leg->error = cause;
+	leg->sqlerrcode = sqlerrcode;
+	leg->hint = hint ? pstrdup(hint) : NULL;
+}
+
+/*
+ * A vector source asked without a query vector gets its embedder, which the
+ * caller must be allowed to use as well.
+ *
+ * An embedder that is gone or is no embedder is the administrator's mistake
+ * (the option was checked at CREATE/ALTER SERVER, but PostgreSQL records no
+ * dependency between servers): it fails that source alone, so one broken
+ * server does not break every call.  What concerns the caller (no query
+ * vector for a source without an embedder, an embedder it may not use) is
+ * an ERROR when it named the source, as USAGE on the source itself is; in
+ * a call of every source (sources => NULL) it fails that source alone, as
+ * the caller did not choose it.
+ */
+static void
+apex_plan_embedder(ApexPlannedLeg *leg, const ApexQuery *query, bool named)
+{
+	ApexSource *source = leg->source;
 	const char *name;
 	ApexSource *embedder;
 
@@ -125,16 +150,39 @@ apex_plan_embedder(ApexSource *source, const ApexQuery *query)
 		return;
 	name = source->kind->embedder(source->conf);
 	if (name == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("source \"%s\" needs a query vector", source->name),
-				 errhint("Pass query_vector => ..., or set the source's \"embedder\" option.")));
-	embedder = ApexGetSource(name);
+	{
+		if (named)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("source \"%s\" needs a query vector", source->name),
+					 errhint("Pass query_vector => ..., or set the source's \"embedder\" option.")));
+		apex_plan_fail(leg, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "Pass query_vector => ..., or set the source's \"embedder\" option.",
+					   pstrdup("It needs a query vector and has no embedder."));
+		return;
+	}
+	embedder = ApexFindSource(name);
+	if (embedder == NULL)
+	{
+		apex_plan_fail(leg, ERRCODE_UNDEFINED_OBJECT,
+					   "Set its \"embedder\" option to a source of kind \"embedder\".",
+					   psprintf("Its embedder \"%s\" does not exist.", name));
+		return;
+	}
 	if (strcmp(embedder->kind->name, "embedder") != 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("embedder \"%s\" of source \"%s\" is a source of kind \"%s\"",
-						name, source->name, embedder->kind->name)));
+	{
+		apex_plan_fail(leg, ERRCODE_WRONG_OBJECT_TYPE,
+					   "Set its \"embedder\" option to a source of kind \"embedder\".",
+					   psprintf("Its embedder \"%s\" is a source of kind \"%s\".",
+								name, embedder->kind->name));
+		return;
+	}
+	if (!named && !ApexMayUseSource(embedder))
+	{
+		apex_plan_fail(leg, ERRCODE_INSUFFICIENT_PRIVILEGE, NULL,
+					   psprintf("Permission denied for its embedder \"%s\".", name));
+		return;
+	}
 	ApexUseSource(embedder);
 	source->embedder = embedder;
 }
@@ -206,8 +254,13 @@ ApexPlanRoute(FunctionCallInfo fcinfo)
 		ApexSource *source = lfirst(lc);
 
 		ApexUseSource(source);
-		apex_plan_embedder(source, query);
 		leg->source = source;
+		/* refused for this caller by its kind: it fails without a request */
+		if (source->refused)
+			apex_plan_fail(leg, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
+						   NULL, pstrdup(source->refused));
+		else
+			apex_plan_embedder(leg, query, !PG_ARGISNULL(2));
 		leg->budget_ms = source->timeout_ms;
 		if (plan->timeout_ms > 0)
 			leg->budget_ms = Min(leg->budget_ms, plan->timeout_ms);

@@ -21,6 +21,10 @@ typedef struct ApexPlannedLeg
 {
 	ApexSource *source;			/* usable by the caller, embedder resolved */
 	int			budget_ms;		/* its timeout_ms, capped by the call's */
+	/* a failure decided at planning (no request is sent), or NULL */
+	char	   *error;			/* the cause, as ApexLegFail takes it */
+	int			sqlerrcode;
+	char	   *hint;			/* or NULL */
 } ApexPlannedLeg;
 
 typedef struct ApexPlan

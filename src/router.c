@@ -134,10 +134,12 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 		leg->source = planned->source;
 		leg->budget_ms = planned->budget_ms;
 		call->legs = lappend(call->legs, leg);
-		/* refused for this caller at planning: it fails without a request */
-		if (leg->source->refused)
-			ApexLegFail(leg, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
-						"%s", leg->source->refused);
+		/* failed at planning: it fails without a request */
+		if (planned->error)
+		{
+			ApexLegFail(leg, planned->sqlerrcode, "%s", planned->error);
+			leg->hint = planned->hint;
+		}
 	}
 
 	ApexCacheLookup(call->cache, deadline);

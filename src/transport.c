@@ -97,13 +97,14 @@ ApexTransportsRelease(ApexCall *call, bool normal)
 	}
 }
 
+/* The kept connections of source (NULL: all) closed; how many */
 int
-ApexTransportsDisconnectAll(void)
+ApexTransportsDisconnect(const ApexSource *source)
 {
 	int			closed = 0;
 
 	for (size_t i = 0; i < APEX_NTRANSPORTS; i++)
-		closed += apex_transports[i]->disconnect_all();
+		closed += apex_transports[i]->disconnect(source);
 	return closed;
 }
 

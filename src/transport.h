@@ -49,8 +49,11 @@ typedef struct ApexTransport
 	 * else (an error, a cancel): close whatever is mid-request.  Runs once.
 	 */
 	void		(*release) (void *state, bool normal);
-	/* close every kept connection (apex_router_disconnect); how many */
-	int			(*disconnect_all) (void);
+	/*
+	 * Close the kept connections of source, or every one (NULL), no call
+	 * uses (apex_router_disconnect); how many
+	 */
+	int			(*disconnect) (const ApexSource *source);
 } ApexTransport;
 
 /* in transport.c */
@@ -60,7 +63,7 @@ extern void *ApexTransportState(ApexCall *call, const ApexTransport *transport);
 extern bool ApexTransportsAllSent(ApexCall *call);
 extern void ApexTransportsCancel(ApexCall *call, void *owner);
 extern void ApexTransportsRelease(ApexCall *call, bool normal);
-extern int	ApexTransportsDisconnectAll(void);
+extern int	ApexTransportsDisconnect(const ApexSource *source);
 extern char *ApexConnectTimedOut(long ms);
 extern char *ApexTimedOut(long ms);
 extern const char *ApexOutOfDescriptors(void);

@@ -27,6 +27,15 @@ SELECT count(*) > 0 AS rows FROM apex_route('Sarah', sources => '{graph}');
 SELECT kind, source, requests FROM apex_router_connections();
 SELECT apex_router_disconnect() AS closed;
 
+-- issue 11 item 8: apex_router_disconnect(source) for an HTTP source
+-- closes libcurl's whole pool when the source opened one of its
+-- connections (libcurl cannot close one), and nothing for a source that
+-- opened none
+SELECT count(*) > 0 AS rows FROM apex_route('Sarah', sources => '{graph,vectors}');
+SELECT apex_router_disconnect('docs') AS closed;
+SELECT apex_router_disconnect('graph') AS closed;
+SELECT count(*) AS kept FROM apex_router_connections();
+
 -- calls do not nest: a sql source calling apex_route fails, the others answer
 CREATE SERVER nested FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', query 'SELECT id, title FROM apex_route($1, sources => ''{graph}'')');

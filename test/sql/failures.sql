@@ -1,6 +1,7 @@
 -- A failing source is one WARNING naming it, the cause in its detail; the
 -- healthy sources' fused results are still returned, and the session goes
 -- on.
+\set roles 'fail_role'
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 CREATE FUNCTION routed(q text DEFAULT 'Sarah roadmap') RETURNS TABLE (rows bigint, sources text[])
@@ -50,6 +51,45 @@ ALTER USER MAPPING FOR PUBLIC SERVER embed OPTIONS (SET api_key 'embed-test-key'
 ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/__fault/wrongshape/v1/embeddings');
 SELECT * FROM routed();
 ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/v1/embeddings');
+
+-- issue 11 item 7: an embedder that is gone or is no embedder fails its
+-- vector source alone, named or not, instead of every call (the option is
+-- checked at CREATE/ALTER SERVER, but nothing stops a DROP SERVER of the
+-- embedder later)
+DROP SERVER embed CASCADE;
+SELECT * FROM routed();
+SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{vectors,docs}');
+SET check_function_bodies = off;
+ALTER SERVER vectors OPTIONS (SET embedder 'docs');
+RESET check_function_bodies;
+SELECT * FROM routed();
+-- in strict mode that failure is an ERROR, as any other
+SET apex_router.strict = on;
+SELECT * FROM routed();
+RESET apex_router.strict;
+-- with the caller's vector, no embedder is needed
+SELECT count(*) > 0 AS rows FROM apex_route('x', sources => '{vectors}', query_vector => array_fill(0.5::real, ARRAY[64]));
+-- no embedder and no query vector: an ERROR for a source the caller named,
+-- a failure of that source in a call of every source
+ALTER SERVER vectors OPTIONS (DROP embedder);
+SELECT * FROM apex_route('Sarah', sources => '{vectors,docs}');
+SELECT * FROM routed();
+CREATE SERVER embed FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'embedder', url 'http://127.0.0.1:8080/v1/embeddings', model 'test-embed');
+CREATE USER MAPPING FOR PUBLIC SERVER embed OPTIONS (api_key 'embed-test-key');
+ALTER SERVER vectors OPTIONS (ADD embedder 'embed');
+SELECT * FROM routed();
+-- an embedder the caller may not use: an ERROR for a source it named, as
+-- for the source itself; a failure of that source in a call of every
+-- source, which it did not choose
+CREATE ROLE fail_role;
+GRANT USAGE ON FOREIGN SERVER vectors, graph, docs TO fail_role;
+GRANT SELECT ON notes TO fail_role;
+GRANT EXECUTE ON FUNCTION routed TO fail_role;
+SET ROLE fail_role;
+SELECT * FROM apex_route('Sarah', sources => '{vectors,docs}');
+SELECT * FROM routed();
+RESET ROLE;
 
 -- broken responses
 ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/malformed');

@@ -28,11 +28,11 @@ SELECT * FROM apex_route('Sarah', sources => '{vectors}', query_vector => '{1,In
 -- a vector source needs an embedder or a caller vector
 ALTER SERVER vectors OPTIONS (DROP embedder);
 SELECT * FROM apex_route('Sarah', sources => '{vectors}');
+-- (issue 11 item 7: a wrong embedder is refused at ALTER SERVER, and one
+-- that went wrong later fails its source alone: failures)
 ALTER SERVER vectors OPTIONS (ADD embedder 'docs');
-SELECT * FROM apex_route('Sarah', sources => '{vectors}');
-ALTER SERVER vectors OPTIONS (SET embedder 'nosuch');
-SELECT * FROM apex_route('Sarah', sources => '{vectors}');
-ALTER SERVER vectors OPTIONS (SET embedder 'embed');
+ALTER SERVER vectors OPTIONS (ADD embedder 'nosuch');
+ALTER SERVER vectors OPTIONS (ADD embedder 'embed');
 -- a source named twice is searched once
 SELECT count(*) AS rows, max(array_length(found_in, 1)) AS max_sources
 FROM apex_route('Sarah', k => 3, sources => '{graph,graph}');

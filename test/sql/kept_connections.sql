@@ -198,10 +198,51 @@ RESET statement_timeout;
 SELECT * FROM kc_call('kc_slow');
 SELECT * FROM kc_call('kc_redis');
 
+-- issue 11 item 8: apex_router_disconnect(source) closes that source's
+-- kept connections alone, and says how many; an unknown source is an ERROR
 SELECT apex_router_disconnect() > 0 AS closed;
+SELECT * FROM kc_call('kc_pg');
+SELECT * FROM kc_call('kc_redis');
+SELECT apex_router_disconnect('kc_pg') AS closed;
+SELECT source, count(*) AS kept FROM apex_router_connections()
+WHERE source IN ('kc_pg', 'kc_redis') GROUP BY 1 ORDER BY 1;
+SELECT apex_router_disconnect('kc_pg') AS closed;
+SELECT apex_router_disconnect('kc_redis') AS closed;
+SELECT count(*) AS kept FROM apex_router_connections();
+SELECT apex_router_disconnect('kc_nosuch');
+
+-- issue 11 item 8: DROP USER MAPPING, DROP SERVER and DROP EXTENSION close
+-- the connections they leave without a name, at the end of the
+-- transaction (as postgres_fdw does); the remote backend goes away too.
+-- KC_GONE waits for the remote backend of pid KC_PID to end.
+\setenv KC_GONE 'for i in $(seq 100); do n=$(psql -XAtq -h "$APEX_RUN_DIR" -p "$APEX_REMOTE_PGPORT" -U postgres -d memory -c "SELECT count(*) FROM pg_stat_activity WHERE pid = $KC_PID"); [ "$n" = 0 ] && break; sleep 0.1; done; echo "remote backend still there: $n"'
+SELECT id AS pid FROM apex_route('x', sources => '{kc_pg}') \gset
+\setenv KC_PID :pid
+BEGIN;
+DROP USER MAPPING FOR PUBLIC SERVER kc_pg;
+SELECT count(*) AS kept FROM apex_router_connections() WHERE source = 'kc_pg';
+COMMIT;
+SELECT count(*) AS kept FROM apex_router_connections() WHERE source = 'kc_pg';
+\! eval "$KC_GONE"
+CREATE USER MAPPING FOR PUBLIC SERVER kc_pg OPTIONS (user 'apex_remote', password 'remote-pass');
+SELECT id AS pid FROM apex_route('x', sources => '{kc_pg}') \gset
+\setenv KC_PID :pid
+SELECT * FROM kc_call('kc_redis');
+DROP SERVER kc_pg, kc_redis CASCADE;
+SELECT count(*) AS kept FROM apex_router_connections();
+\! eval "$KC_GONE"
+CREATE SERVER kc_pg2 FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+           query 'SELECT pg_backend_pid()::text AS id WHERE $1 <> '''' LIMIT $2');
+CREATE USER MAPPING FOR PUBLIC SERVER kc_pg2 OPTIONS (user 'apex_remote', password 'remote-pass');
+SELECT id AS pid FROM apex_route('x', sources => '{kc_pg2}') \gset
+\setenv KC_PID :pid
 DROP FUNCTION kc_call;
 DROP TABLE kc_seen;
 SET client_min_messages = warning;
-DROP SERVER kc_pg, kc_redis, kc_nomap, kc_trust, kc_slow, kc_cache_far CASCADE;
+DROP EXTENSION apex_router CASCADE;
 RESET client_min_messages;
+\! eval "$KC_GONE"
+CREATE EXTENSION apex_router;
+SELECT count(*) AS kept FROM apex_router_connections();
 DROP ROLE kc_role;

@@ -21,6 +21,19 @@ CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'embedder', url
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'embedder', url 'http://h', model 'm', api 'ollama', encoding 'base64');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'embedder', url 'http://h', model 'm', dimensions '0');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql');
+-- issue 11 item 7: a vector source's embedder must name an embedder
+-- source (a typo there failed every default call), checked at CREATE and
+-- ALTER SERVER; not with check_function_bodies off, as in pg_dump's
+-- scripts, which may create the vector source before its embedder
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'qdrant', url 'http://h', collection 'c', embedder 'embedd');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'qdrant', url 'http://h', collection 'c', embedder 'docs');
+ALTER SERVER vectors OPTIONS (SET embedder 'graph');
+SET check_function_bodies = off;
+CREATE SERVER later FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'qdrant', url 'http://h', collection 'c', embedder 'later_embed');
+RESET check_function_bodies;
+CREATE SERVER later_embed FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'embedder', url 'http://h', model 'm');
+ALTER SERVER later OPTIONS (ADD weight '2');
+DROP SERVER later, later_embed;
 -- the wrapper itself takes no options
 ALTER FOREIGN DATA WRAPPER apex_router OPTIONS (ADD kind 'neo4j');
 -- user mappings take only secrets
