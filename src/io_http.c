@@ -510,6 +510,14 @@ ApexHttpStart(ApexCall *call, const ApexHttpRequest *request)
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
 	curl_easy_setopt(easy, CURLOPT_USERAGENT, "apex_router/0.1");
+	/*
+	 * Ask for every encoding this libcurl decodes, and decode what comes
+	 * back: without this, a compressed answer (sent when asked, or unasked
+	 * by a proxy) reaches the parsers as compressed bytes.  The write
+	 * callback sees decoded data, so max_response_size bounds the decoded
+	 * size and a compression bomb stops there.
+	 */
+	curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, apex_http_open_socket);
 	curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t);
 	curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, apex_http_close_socket);

@@ -2,6 +2,8 @@
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import zlib from 'node:zlib';
 import { QdrantClient } from '@qdrant/js-client-rest';
 import { basic, startServers } from './harness.mjs';
 import { embed } from '../servers/embed.mjs';
@@ -179,6 +181,42 @@ describe('error and transport faults', () => {
     assert.deepEqual(emb.data.map((d) => d.index), [0, 0, 1, 1]);
   });
 
+  // issue 11 item 2: compressed answers; the servers compress only when asked
+  test('gzip, deflate, badgzip: only when Accept-Encoding allows the coding', async () => {
+    const raw = (fault, acceptEncoding) => new Promise((resolve, reject) => {
+      const u = new URL(`${srv.qdrant}/__fault/${fault}/collections/memory/points/query`);
+      const body = JSON.stringify({ query: embed('sarah roadmap', 64), limit: 3, with_payload: true });
+      const req = http.request(u, { method: 'POST', headers: { ...qh, ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}) } },
+        (res) => { const c = []; res.on('data', (d) => c.push(d)); res.on('end', () => resolve({ res, body: Buffer.concat(c) })); });
+      req.on('error', reject);
+      req.end(body);
+    });
+    const plain = await raw('gzip', null);
+    assert.equal(plain.res.headers['content-encoding'], undefined);
+    assert.equal(plain.res.headers.vary, 'Accept-Encoding');
+    assert.equal(JSON.parse(plain.body).result.points.length, 3);
+    const gz = await raw('gzip', 'deflate, gzip, br, zstd');
+    assert.equal(gz.res.headers['content-encoding'], 'gzip');
+    assert.equal(JSON.parse(zlib.gunzipSync(gz.body)).result.points.length, 3);
+    assert.equal((await raw('gzip', 'gzip;q=0, deflate')).res.headers['content-encoding'], undefined);
+    const df = await raw('deflate', 'gzip, deflate');
+    assert.equal(df.res.headers['content-encoding'], 'deflate');
+    assert.equal(JSON.parse(zlib.inflateSync(df.body)).result.points.length, 3);
+    const bad = await raw('badgzip', 'gzip');
+    assert.equal(bad.res.headers['content-encoding'], 'gzip');
+    assert.throws(() => zlib.gunzipSync(bad.body), /invalid block type/);
+    const bomb = await raw('gzip,huge=1000000', 'gzip');
+    assert.ok(bomb.body.length < 8000, String(bomb.body.length));
+    assert.ok(zlib.gunzipSync(bomb.body).length >= 999000);
+    // an official client asks, and decodes
+    const c = new QdrantClient({ url: srv.qdrant, prefix: '/__fault/gzip', apiKey: QKEY, checkCompatibility: false });
+    assert.equal((await c.query('memory', { query: embed('sarah roadmap', 64), limit: 3 })).points.length, 3);
+    const log = await logOf(srv.qdrant);
+    assert.equal(log.at(-1).fault, 'gzip');
+    assert.equal(log.at(-1).status, 200);
+    assert.equal(log.at(-1).encoding, 'gzip');
+  });
+
   test('unknown fault item is rejected', async () => {
     assert.equal((await control(srv.qdrant, '*', 'explode')).status, 400);
     assert.equal((await fetch(`${srv.qdrant}/__fault/explode/healthz`)).status, 400);
@@ -240,7 +278,7 @@ describe('request log', () => {
     assert.equal(lines.length, 5, JSON.stringify(lines));
     assert.deepEqual(new Set(lines.map((l) => JSON.stringify(l))), new Set(mem.map((l) => JSON.stringify(l))));
     const [q, tx, qa, emb, hz] = lines;
-    assert.deepEqual(Object.keys(q), ['server', 'method', 'path', 'fault', 'start', 'end', 'status', 'remote_port', 'auth', 'body']);
+    assert.deepEqual(Object.keys(q), ['server', 'method', 'path', 'fault', 'start', 'end', 'status', 'encoding', 'remote_port', 'auth', 'body']);
     assert.deepEqual([q.server, q.method, q.path, q.status, q.auth], ['qdrant', 'POST', '/collections/memory/points/query', 200, 'api-key']);
     assert.equal(q.body.limit, 3);
     assert.ok(q.start > Date.now() - 60000 && q.end >= q.start);

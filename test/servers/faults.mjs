@@ -24,13 +24,23 @@
 //                 json (every character as a \uXXXX escape) in the server's own
 //                 error body; or cut: a plain-text body with the header at byte
 //                 190, so that a 200-byte excerpt ends inside it
+//   gzip          the body gzip-compressed (Content-Encoding: gzip)
+//   deflate       the body zlib-compressed (Content-Encoding: deflate, RFC 9110)
+//   badgzip       Content-Encoding: gzip with a corrupt body: a valid gzip header,
+//                 then a deflate block of the reserved type ("invalid block type")
+//                 The three compress only when the request's Accept-Encoding
+//                 allows the coding, as real servers do (else the body goes as
+//                 it is); with huge=BYTES they make a compression bomb: a few
+//                 kB on the wire, BYTES once decoded.
 //
 // A spec reaches a request either through a URL prefix `/__fault/<spec>/...`
 // (stripped before routing, so a client only changes its base URL) or through
 // per-route defaults set with `POST /__control`.
 
+import zlib from 'node:zlib';
+
 const FLAGS = new Set(['hang', 'reset', 'reset_mid', 'truncate', 'malformed', 'wrongshape',
-  'neo4jerror', 'nonutf8', 'nan', 'dupids']);
+  'neo4jerror', 'nonutf8', 'nan', 'dupids', 'gzip', 'deflate', 'badgzip']);
 const NUMERIC = new Set(['delay', 'status', 'drip', 'huge']);
 const ECHO_FORMS = new Set(['header', 'base64', 'percent', 'json', 'cut']);
 
@@ -55,6 +65,9 @@ export function parseSpec(spec) {
       throw new Error(`unknown or malformed fault item "${item}"`);
     }
   }
+  if ([f.gzip, f.deflate, f.badgzip].filter(Boolean).length > 1) {
+    throw new Error('gzip, deflate and badgzip exclude each other');
+  }
   if (f.status !== undefined && (f.status < 100 || f.status > 599)) {
     throw new Error(`status=${f.status} is not an HTTP status`);
   }
@@ -78,6 +91,34 @@ export class FaultControl {
   clear() { this.routes.clear(); }
   specFor(path) { return this.routes.get(path) ?? this.routes.get('*') ?? ''; }
   toJSON() { return Object.fromEntries(this.routes); }
+}
+
+/** Whether an Accept-Encoding header value allows coding (a q=0 entry refuses it). */
+export function accepts(acceptEncoding, coding) {
+  for (const item of String(acceptEncoding || '').split(',')) {
+    const [name, ...params] = item.trim().toLowerCase().split(';').map((x) => x.trim());
+    if (name !== coding && name !== '*') continue;
+    const q = params.find((p) => p.startsWith('q='));
+    return !q || Number(q.slice(2)) > 0;
+  }
+  return false;
+}
+
+/**
+ * The body and extra headers after the compression faults (gzip, deflate,
+ * badgzip): unchanged unless the request's Accept-Encoding allows the coding.
+ */
+export function encodeBody(body, faults, requestHeaders) {
+  const coding = faults.deflate ? 'deflate' : (faults.gzip || faults.badgzip) ? 'gzip' : null;
+  if (!coding) return { body, headers: {} };
+  const headers = { Vary: 'Accept-Encoding' };
+  if (!accepts(requestHeaders['accept-encoding'], coding)) return { body, headers };
+  let out = coding === 'deflate' ? zlib.deflateSync(body) : zlib.gzipSync(body);
+  if (faults.badgzip) {
+    out = Buffer.from(out);
+    out[10] = 0xff; // the first deflate block: final, of the reserved type 3
+  }
+  return { body: out, headers: { ...headers, 'Content-Encoding': coding } };
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -14,7 +14,7 @@
 // nan(obj, ctx), neo4jerror(ctx, realResponse).
 import http from 'node:http';
 import {
-  FaultControl, echoResponse, parseSpec, serializeJson, sleep, stripFaultPrefix, withMessage, writeWithFaults,
+  FaultControl, echoResponse, encodeBody, parseSpec, serializeJson, sleep, stripFaultPrefix, withMessage, writeWithFaults,
 } from './faults.mjs';
 import { nowMs } from './log.mjs';
 
@@ -98,7 +98,7 @@ export function createTestServer({ name, log, adapter, handler }) {
     const spec = prefixSpec ?? control.specFor(path);
     const entry = {
       server: name, method: req.method, path, fault: spec || '', start, end: null, status: null,
-      remote_port: remotePort, auth: authKind(req.headers),
+      encoding: null, remote_port: remotePort, auth: authKind(req.headers),
       body: json !== undefined ? json : (body.length ? body : null),
     };
     // Logged once: just before the response's last bytes leave (see
@@ -154,7 +154,10 @@ export function createTestServer({ name, log, adapter, handler }) {
       ? serializeJson(out.json, faults, adapter, ctx)
       : Buffer.from(out.text ?? '', 'utf8');
     const contentType = faults.ctype ?? out.contentType ?? 'application/json';
-    await writeWithFaults(res, out.status, { 'Content-Type': contentType, ...(out.headers || {}) }, payload, faults, finish);
+    const encoded = encodeBody(payload, faults, req.headers);
+    entry.encoding = encoded.headers['Content-Encoding'] ?? null;
+    await writeWithFaults(res, out.status, { 'Content-Type': contentType, ...(out.headers || {}), ...encoded.headers },
+      encoded.body, faults, finish);
   });
   server.control = control;
   return server;

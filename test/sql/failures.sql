@@ -146,6 +146,12 @@ SELECT * FROM apex_route('Sarah roadmap');
 -- why; an embedder's failure is its vector source's, the detail names it
 \i :abs_srcdir/sql/include/route_failure.sql
 SELECT s AS source, f.* FROM unnest('{graph,vectors,docs}'::text[]) s, route_failure('Sarah roadmap', ARRAY[s]) f;
+-- issue 11 item 2: a corrupt compressed answer is an FDW error (HV000)
+-- that says so; a compressed one is decoded
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/badgzip');
+SELECT * FROM route_failure('Sarah roadmap', '{vectors}');
+ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/gzip');
+SELECT * FROM route_failure('Sarah roadmap', '{vectors}');
 ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
 ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:1/v1/embeddings');
 SELECT * FROM route_failure('Sarah roadmap', '{vectors}');

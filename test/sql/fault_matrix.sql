@@ -2,6 +2,11 @@
 -- servers inject.  Each row: the fault, the rows the call still returned
 -- and the sources that answered; each failing source is one WARNING above.
 -- (Redis and PostgreSQL failures: source_redis, source_postgres.)
+-- issue 11 item 2: compressed answers, every HTTP kind: gzip and deflate
+-- answers are decoded (apex_router asks for them; the servers compress only
+-- when asked); a corrupt gzip body fails its source with libcurl's sentence;
+-- gzip,huge=1000000 is a compression bomb (about 2 kB on the wire, 1 MB
+-- decoded) that max_response_size (64kB here) stops.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 SET apex_router.max_response_size = '64kB';
@@ -15,7 +20,8 @@ BEGIN
   FOREACH f IN ARRAY ARRAY['status=400', 'status=401', 'status=404', 'status=429', 'status=500',
                            'status=503', 'malformed', 'wrongshape', 'truncate', 'reset',
                            'reset_mid', 'drip=20', 'hang', 'ctype=text%2Fhtml', 'nan',
-                           'nonutf8', 'huge=300000', 'dupids', 'delay=100'] LOOP
+                           'nonutf8', 'huge=300000', 'dupids', 'delay=100',
+                           'gzip', 'deflate', 'badgzip', 'gzip,huge=1000000'] LOOP
     EXECUTE format('ALTER SERVER %I OPTIONS (SET url %L)', target, base || '/__fault/' || f || suffix);
     fault := f;
     SELECT count(DISTINCT r.id), array_agg(DISTINCT s ORDER BY s) INTO rows, answered
