@@ -60,6 +60,7 @@ static const FuzzTarget fuzz_targets[] = {
 	{"json", FuzzJson},
 	{"neo4j", FuzzNeo4j},
 	{"qdrant", FuzzQdrant},
+	{"keypath", FuzzKeyPath},
 	{"graphiti", FuzzGraphiti},
 	{"embed", FuzzEmbed},
 	{"redis", FuzzRedis},
