@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_http.c
- *		  Fuzz targets for ApexJsonParse and the decoders of the HTTP kinds
- *		  (neo4j, qdrant, graphiti, embedder), called as the legs call them
- *		  (see ApexDecoder in src/leg.h).
+ *		  Fuzz targets for ApexJsonParse, the Qdrant key paths
+ *		  (ApexJsonPathGet) and the decoders of the HTTP kinds (neo4j,
+ *		  qdrant, graphiti, embedder), called as the legs call them (see
+ *		  ApexDecoder in src/leg.h).
  *
  * json: the whole input is the text.  ApexJsonParse must not throw, and
  * what it accepts must print (JsonbToCString), and the printed text must
