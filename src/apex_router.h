@@ -156,6 +156,9 @@ struct ApexLeg
 	int			sqlerrcode;		/* the failure's SQLSTATE */
 	char	   *hint;			/* a hint in words that need no redaction, or NULL */
 	ApexRemote *remote;			/* what the peer said about it, or NULL */
+	/* items the answer held but the leg could not use, and why (a sentence) */
+	int			skipped;
+	char	   *skipped_why;
 	bool		done;
 	int			budget_ms;		/* source timeout_ms, capped by the call's */
 	/* the embedder it waits for (the only peer besides its source), or NULL */
@@ -246,6 +249,7 @@ extern void ApexLegFailRemote(ApexLeg *leg, int sqlerrcode,
 							  const ApexRemote *remote,
 							  const char *fmt,...) pg_attribute_printf(4, 5);
 extern void ApexLegFinish(ApexLeg *leg, List *items);
+extern void ApexLegSkipped(ApexLeg *leg, int count, char *why);
 extern ApexItem *ApexItemMake(const char *id, const char *title,
 							  const char *content, double score,
 							  const char *raw);

@@ -19,6 +19,9 @@
 extern Jsonb *ApexJsonParse(const char *data, int len, char **error);
 extern char *ApexJsonErrorCause(char *error, ApexRemote *remote);
 extern JsonbValue *ApexJsonGet(JsonbContainer *object, const char *key);
+/* json_path.c: Qdrant's payload key paths */
+extern const char *ApexJsonPathCheck(const char *path);
+extern JsonbValue *ApexJsonPathGet(JsonbContainer *object, const char *path);
 extern JsonbContainer *ApexJsonObject(JsonbValue *value);
 extern JsonbContainer *ApexJsonArray(JsonbValue *value);
 extern JsonbValue *ApexJsonAt(JsonbContainer *array, int i);

@@ -120,6 +120,18 @@ ApexLegFinish(ApexLeg *leg, List *items)
 	leg->done = true;
 }
 
+/*
+ * count items of the leg's answer were skipped, for the reason why (a
+ * sentence in our words): one WARNING after the call says so (router.c);
+ * the leg itself has not failed.
+ */
+void
+ApexLegSkipped(ApexLeg *leg, int count, char *why)
+{
+	leg->skipped = count;
+	leg->skipped_why = why;
+}
+
 ApexItem *
 ApexItemMake(const char *id, const char *title, const char *content,
 			 double score, const char *raw)

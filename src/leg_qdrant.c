@@ -44,6 +44,19 @@ qdrant_check_filter(const char *name, const char *value)
 						   : parser.text ? parser.text : error)));
 }
 
+/* A Qdrant key path naming one payload value (json_path.c) */
+static void
+qdrant_check_field(const char *name, const char *value)
+{
+	const char *problem = ApexJsonPathCheck(value);
+
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\"", name),
+				 errdetail("%s", problem)));
+}
+
 static const ApexOption qdrant_options[] = {
 	APEX_HTTP_URL_OPTION(ApexQdrantConf),
 	{APEX_OPT("collection", APEX_OPTION_STRING, ApexQdrantConf, collection), .required = true},
@@ -52,10 +65,12 @@ static const ApexOption qdrant_options[] = {
 	{APEX_OPT("endpoint", APEX_OPTION_CHOICE, ApexQdrantConf, endpoint), .dflt = "query",
 	 .choices = qdrant_endpoints},
 	{APEX_OPT("vector_name", APEX_OPTION_STRING, ApexQdrantConf, vector_name)},
-	{APEX_OPT("id_field", APEX_OPTION_STRING, ApexQdrantConf, id_field)},
-	{APEX_OPT("title_field", APEX_OPTION_STRING, ApexQdrantConf, title_field), .dflt = "title"},
+	{APEX_OPT("id_field", APEX_OPTION_STRING, ApexQdrantConf, id_field),
+	 .validate = qdrant_check_field},
+	{APEX_OPT("title_field", APEX_OPTION_STRING, ApexQdrantConf, title_field), .dflt = "title",
+	 .validate = qdrant_check_field},
 	{APEX_OPT("content_field", APEX_OPTION_STRING, ApexQdrantConf, content_field),
-	 .dflt = "content"},
+	 .dflt = "content", .validate = qdrant_check_field},
 	{APEX_OPT("score_threshold", APEX_OPTION_REAL, ApexQdrantConf, score_threshold),
 	 .min = -1e9, .max = 1e9},
 	{APEX_OPT("filter", APEX_OPTION_STRING, ApexQdrantConf, filter),
@@ -64,13 +79,18 @@ static const ApexOption qdrant_options[] = {
 	{NULL}
 };
 
-/* One scored point -> item; NULL (with *error) when it is malformed. */
+/*
+ * One scored point -> item; NULL with *error when it is malformed, NULL
+ * alone when id_field names no string or number in its payload: the point
+ * is skipped, never given its point id, which is another namespace than
+ * the one id_field's ids share with the other sources.
+ */
 static ApexItem *
 qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 {
 	JsonbContainer *point = ApexJsonObject(pointv);
 	JsonbContainer *payload;
-	char	   *id = NULL;
+	char	   *id;
 	double		score;
 
 	if (point == NULL || !ApexJsonNumber(ApexJsonGet(point, "score"), &score))
@@ -81,17 +101,14 @@ qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 	/* payload is absent unless requested; older servers send null */
 	payload = ApexJsonObject(ApexJsonGet(point, "payload"));
 	if (conf->id_field)
-		id = ApexJsonScalarText(ApexJsonGet(payload, conf->id_field));
-	if (id == NULL)
-		id = ApexJsonScalarText(ApexJsonGet(point, "id"));
-	if (id == NULL)
-	{
+		id = ApexJsonScalarText(ApexJsonPathGet(payload, conf->id_field));
+	else if ((id = ApexJsonScalarText(ApexJsonGet(point, "id"))) == NULL)
 		*error = "A scored point has no \"id\".";
+	if (id == NULL)
 		return NULL;
-	}
 	return ApexItemMake(id,
-						ApexJsonScalarText(ApexJsonGet(payload, conf->title_field)),
-						ApexJsonScalarText(ApexJsonGet(payload, conf->content_field)),
+						ApexJsonScalarText(ApexJsonPathGet(payload, conf->title_field)),
+						ApexJsonScalarText(ApexJsonPathGet(payload, conf->content_field)),
 						score, ApexJsonText(pointv));
 }
 
@@ -112,14 +129,15 @@ ApexQdrantDecode(const void *state, long status, StringInfo body, void *result,
 				 ApexRemote *remote)
 {
 	const ApexQdrantConf *conf = state;
-	List	  **items = result;
+	ApexQdrantResult *decoded = result;
 	char	   *error = NULL;
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbValue *points_value;
 	JsonbContainer *points;
 	char	   *cause;
 
-	*items = NIL;
+	decoded->items = NIL;
+	decoded->skipped = 0;
 	if ((cause = ApexNot2xx(status, body, doc, qdrant_error, remote)))
 		return cause;
 	if (doc == NULL)
@@ -135,17 +153,31 @@ ApexQdrantDecode(const void *state, long status, StringInfo body, void *result,
 	{
 		ApexItem   *item = qdrant_point(conf, ApexJsonAt(points, i), &error);
 
-		if (item == NULL)
+		if (error)
 			return error;
-		*items = lappend(*items, item);
+		if (item)
+			decoded->items = lappend(decoded->items, item);
+		else
+			decoded->skipped++;
 	}
 	return NULL;
 }
 
+/* The items, and the points skipped for want of an id, told after the call */
 static void
 qdrant_done(void *arg, ApexHttpResponse *resp)
 {
-	ApexLegComplete((ApexLeg *) arg, resp, ApexQdrantDecode);
+	ApexLeg    *leg = arg;
+	const ApexQdrantConf *conf = leg->source->conf;
+	ApexQdrantResult decoded;
+
+	if (!ApexLegDecode(leg, resp, leg->source, ApexQdrantDecode, leg->state, &decoded))
+		return;
+	if (decoded.skipped > 0)
+		ApexLegSkipped(leg, decoded.skipped,
+					   psprintf("Their payload holds no string or number at id_field \"%s\".",
+								conf->id_field));
+	ApexLegFinish(leg, decoded.items);
 }
 
 static void

@@ -25,14 +25,25 @@ typedef struct ApexQdrantConf
 	char	   *embedder;		/* source name, or NULL */
 	int			endpoint;		/* APEX_QDRANT_QUERY or APEX_QDRANT_SEARCH */
 	char	   *vector_name;	/* named vector, or NULL */
-	char	   *id_field;		/* payload field holding the id, or NULL */
+	/* payload fields, as Qdrant key paths (json_path.c) */
+	char	   *id_field;		/* the id, or NULL: the point id */
 	char	   *title_field;
 	char	   *content_field;
 	double		score_threshold;	/* NaN: none */
 	char	   *filter;			/* a JSON object, or NULL */
 } ApexQdrantConf;
 
-/* an ApexDecoder: state is the ApexQdrantConf, result a List ** of items */
+/*
+ * What ApexQdrantDecode makes: the items, and how many points it skipped
+ * because id_field named no string or number in their payload.
+ */
+typedef struct ApexQdrantResult
+{
+	List	   *items;
+	int			skipped;
+} ApexQdrantResult;
+
+/* an ApexDecoder: state is the ApexQdrantConf, result an ApexQdrantResult * */
 extern char *ApexQdrantDecode(const void *state, long status, StringInfo body,
 							  void *result, ApexRemote *remote);
 

@@ -101,6 +101,30 @@ apex_report_failures(ApexCall *call)
 }
 
 /*
+ * One WARNING per leg that skipped items of its answer (ApexLegSkipped): a
+ * warning even in strict mode, since the source answered and its other
+ * items are used.
+ */
+static void
+apex_report_skipped(ApexCall *call)
+{
+	ListCell   *lc;
+
+	foreach(lc, call->legs)
+	{
+		ApexLeg    *leg = lfirst(lc);
+
+		if (leg->error == NULL && leg->skipped > 0)
+			ereport(WARNING,
+					(errcode(ERRCODE_WARNING),
+					 errmsg_plural("source \"%s\": %d item skipped",
+								   "source \"%s\": %d items skipped",
+								   leg->skipped, leg->source->name, leg->skipped),
+					 errdetail("%s", leg->skipped_why)));
+	}
+}
+
+/*
  * How long local legs wait for the remote requests to be written.  A
  * healthy network writes them within a millisecond or two; a host whose
  * connect hangs must not hold the local legs for its whole connect timeout
@@ -264,6 +288,7 @@ apex_route(PG_FUNCTION_ARGS)
 	if (!apex_run(call, plan, &rows))
 	{
 		apex_report_failures(call);
+		apex_report_skipped(call);
 		apex_check_min_sources(call, plan->min_sources);
 		rows = ApexFusedRows(ApexFuse(call->legs, plan->rrf_k, plan->query.limit));
 	}

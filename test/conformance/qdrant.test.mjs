@@ -34,9 +34,26 @@ async function rejectsWithStatus(promise, status) {
 }
 
 describe('qdrant with the official client', () => {
-  test('getCollections lists the fixture collection', async () => {
+  test('getCollections lists the fixture collections', async () => {
     const r = await client.getCollections();
-    assert.deepEqual(r.collections.map((c) => c.name), ['memory']);
+    assert.deepEqual(r.collections.map((c) => c.name), ['memory', 'langchain']);
+  });
+
+  test('the langchain collection: UUID ids, nested payloads, nested filter keys', async () => {
+    const q = embed('billing migration', 64);
+    const r = await client.query('langchain', { query: q, limit: corpus.length, with_payload: true });
+    assert.equal(r.points.length, corpus.length);
+    for (const p of r.points) {
+      assert.match(String(p.id), /^00000000-0000-4000-8000-\d{12}$/);
+      assert.equal(typeof p.payload.page_content, 'string');
+    }
+    const ids = r.points.map((p) => p.payload.metadata.doc_id).filter((id) => typeof id === 'string');
+    assert.equal(ids.length, corpus.length - 2);
+    const persons = await client.query('langchain', {
+      query: q, limit: corpus.length, with_payload: true,
+      filter: { must: [{ key: 'metadata.kind', match: { value: 'person' } }] },
+    });
+    assert.equal(persons.points.length, corpus.filter((it) => it.kind === 'person').length);
   });
 
   test('getCollection returns a realistic CollectionInfo', async () => {

@@ -28,6 +28,7 @@
 extern void FuzzJson(const uint8 *data, size_t size);
 extern void FuzzNeo4j(const uint8 *data, size_t size);
 extern void FuzzQdrant(const uint8 *data, size_t size);
+extern void FuzzKeyPath(const uint8 *data, size_t size);
 extern void FuzzGraphiti(const uint8 *data, size_t size);
 extern void FuzzEmbed(const uint8 *data, size_t size);
 extern void FuzzRedis(const uint8 *data, size_t size);

@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * fuzz_http.c
- *		  Fuzz targets for ApexJsonParse and the decoders of the HTTP kinds
- *		  (neo4j, qdrant, graphiti, embedder), called as the legs call them
- *		  (see ApexDecoder in src/leg.h).
+ *		  Fuzz targets for ApexJsonParse, the Qdrant key paths
+ *		  (ApexJsonPathGet) and the decoders of the HTTP kinds (neo4j,
+ *		  qdrant, graphiti, embedder), called as the legs call them (see
+ *		  ApexDecoder in src/leg.h).
  *
  * json: the whole input is the text.  ApexJsonParse must not throw, and
  * what it accepts must print (JsonbToCString), and the printed text must
@@ -14,12 +15,16 @@
  *               (else /points/query); graphiti: include_invalid;
  *               embedder: Ollama (else OpenAI)
  *   bits 1-3    HTTP status: 200 202 299 300 400 401 422 500
- *   bit 6       qdrant: id_field "uid"; graphiti: now is 2000-01-01
- *               (else 2025-06-01)
+ *   bit 4       qdrant: the fields are nested key paths (LangChain's
+ *               payload): id_field "metadata.doc_id", title_field
+ *               "metadata.\"dc.title\"" (bit 7: "metadata.titles[1]"),
+ *               content_field "page_content"
+ *   bit 6       qdrant: id_field "uid" (bit 4: the path above); graphiti:
+ *               now is 2000-01-01 (else 2025-06-01)
  *   bit 7       qdrant: title_field "name", content_field "text"
  * So seeds start with '0' (200, bit 0 clear), '1' (200, set), '2'/'3'
- * (202), '8'/'9' (400), ':' (401), '<' (422), '>'/'?' (500), and '@'/'A'
- * (200 with bit 6).
+ * (202), '8'/'9' (400), ':' (401), '<' (422), '>'/'?' (500), '@'/'A'
+ * (200 with bit 6), and 'P'/'Q' (200 with bits 4 and 6).
  *
  * IDENTIFICATION
  *		  test/fuzz/fuzz_http.c
@@ -136,19 +141,48 @@ void
 FuzzQdrant(const uint8 *data, size_t size)
 {
 	uint8		variant = fuzz_variant(data, size);
+	bool		nested = variant & 0x10;
 	ApexQdrantConf conf = {
 		.endpoint = (variant & 1) ? APEX_QDRANT_SEARCH : APEX_QDRANT_QUERY,
-		.id_field = (variant & 0x40) ? "uid" : NULL,
-		.title_field = (variant & 0x80) ? "name" : "title",
-		.content_field = (variant & 0x80) ? "text" : "content",
+		.id_field = !(variant & 0x40) ? NULL : nested ? "metadata.doc_id" : "uid",
+		.title_field = nested ? ((variant & 0x80) ? "metadata.titles[1]" : "metadata.\"dc.title\"")
+		: (variant & 0x80) ? "name" : "title",
+		.content_field = nested ? "page_content" : (variant & 0x80) ? "text" : "content",
 	};
 	StringInfoData body = fuzz_body(data, size);
-	List	   *items;
+	ApexQdrantResult decoded;
 	ApexRemote	remote = {0};
-	char	   *error = ApexQdrantDecode(&conf, fuzz_status(variant), &body, &items,
+	char	   *error = ApexQdrantDecode(&conf, fuzz_status(variant), &body, &decoded,
 										 &remote);
 
-	fuzz_check_decoded(fuzz_status(variant), error, items, &remote);
+	/* a point is used or skipped, and skipped only for want of an id_field */
+	if (decoded.skipped < 0 || (decoded.skipped > 0 && conf.id_field == NULL))
+		abort();
+	fuzz_check_decoded(fuzz_status(variant), error, decoded.items, &remote);
+}
+
+/*
+ * keypath: a Qdrant key path, a newline, a JSON payload.  A path the check
+ * refuses reads nothing; one it takes reads a value of the payload or
+ * nothing, and never throws.
+ */
+void
+FuzzKeyPath(const uint8 *data, size_t size)
+{
+	const char *nl = memchr(data, '\n', size);
+	char	   *path = pnstrdup((const char *) data, nl ? nl - (const char *) data : size);
+	size_t		rest = nl ? size - (nl + 1 - (const char *) data) : 0;
+	char	   *error;
+	Jsonb	   *doc = nl ? ApexJsonParse(nl + 1, rest, &error) : NULL;
+	const char *problem = ApexJsonPathCheck(path);
+	JsonbValue *value = ApexJsonPathGet(doc ? &doc->root : NULL, path);
+
+	if (problem && value)
+		FuzzFail("path refused yet read: \"%s\"", path);
+	if (problem)
+		FuzzCheckError(problem);
+	if (value)
+		(void) ApexJsonText(value);
 }
 
 void

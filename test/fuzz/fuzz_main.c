@@ -60,6 +60,7 @@ static const FuzzTarget fuzz_targets[] = {
 	{"json", FuzzJson},
 	{"neo4j", FuzzNeo4j},
 	{"qdrant", FuzzQdrant},
+	{"keypath", FuzzKeyPath},
 	{"graphiti", FuzzGraphiti},
 	{"embed", FuzzEmbed},
 	{"redis", FuzzRedis},
@@ -183,7 +184,7 @@ apex_fuzz(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown fuzz target \"%s\"", name),
-				 errhint("Targets: json, neo4j, qdrant, graphiti, embed, redis, postgres, redact.")));
+				 errhint("Targets: json, neo4j, qdrant, keypath, graphiti, embed, redis, postgres, redact.")));
 
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
 					  &flags, &nulls, &nflags);

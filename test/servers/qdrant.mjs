@@ -265,6 +265,22 @@ export function createQdrantServer({ corpus, log, dim = 64, apiKey = null, versi
     payload: { doc_id: it.id, title: it.title, text: it.text, kind: it.kind },
   })));
   collections.set('memory', memory);
+  // The same corpus as LangChain's QdrantVectorStore writes it: UUID point
+  // ids, {"page_content", "metadata"} payloads.  m02's metadata lacks doc_id
+  // and m03's is not a string or number (issue 11 item 5: such points are
+  // skipped by a source whose id_field is metadata.doc_id).
+  const langchain = new Collection('langchain', { size: dim, distance: 'Cosine' });
+  langchain.upsert(corpus.map((it, i) => {
+    const metadata = { doc_id: it.id, title: it.title, kind: it.kind, headings: [it.title, 'Summary'], 'dc.source': 'corpus.json' };
+    if (it.id === 'm02') delete metadata.doc_id;
+    if (it.id === 'm03') metadata.doc_id = { $oid: '6560a1f0c2' };
+    return {
+      id: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`,
+      vector: embed(`${it.title} ${it.text}`, dim),
+      payload: { page_content: it.text, metadata },
+    };
+  }));
+  collections.set('langchain', langchain);
 
   const getColl = (name) => {
     const c = collections.get(name);

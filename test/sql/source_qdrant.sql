@@ -58,3 +58,47 @@ SELECT e->>'server' AS server, count(*) AS requests
 FROM regexp_split_to_table(:'log', E'\n') l, LATERAL (SELECT l::jsonb) j(e)
 WHERE l <> '' AND (e->>'start')::float8 >= extract(epoch FROM :'t0'::timestamptz) * 1000
 GROUP BY 1 ORDER BY 1;
+
+-- issue 11 item 5: a collection written by LangChain ({"page_content": ...,
+-- "metadata": {"doc_id": ..., "title": ...}}, UUID point ids): the field
+-- options are Qdrant key paths
+CREATE SERVER lc FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:6333', collection 'langchain', embedder 'embed',
+           id_field 'metadata.doc_id', title_field 'metadata.title', content_field 'page_content');
+CREATE USER MAPPING FOR PUBLIC SERVER lc OPTIONS (api_key 'qdrant-test-key');
+SELECT rank, id, title, left(content, 30) AS content
+FROM apex_route('Sarah roadmap', k => 3, sources => '{lc}');
+-- issue 11 item 5: m02's payload has no metadata.doc_id and m03's is an
+-- object: both points are skipped with one WARNING (all 40 points are
+-- asked for), never given their point ids, so m02, which docs finds too,
+-- appears once in the fused result, from docs alone
+SELECT count(*) AS rows, count(DISTINCT id) AS ids, bool_and(id ~ '^m\d\d$') AS all_doc_ids,
+       count(*) FILTER (WHERE payload ? 'lc') AS from_lc, count(*) FILTER (WHERE payload ? 'docs') AS from_docs
+FROM apex_route('billing migration', k => 40, sources => '{lc,docs}');
+SELECT id, array(SELECT jsonb_object_keys(payload) ORDER BY 1) AS sources
+FROM apex_route('billing migration', k => 40, sources => '{lc,docs}')
+WHERE id IN ('m02', 'm03') ORDER BY id;
+-- issue 11 item 5: a skip is a warning in strict mode too: the source answered
+SET apex_router.strict = on;
+SELECT count(*) AS rows FROM apex_route('billing', k => 40, sources => '{lc}');
+RESET apex_router.strict;
+-- issue 11 item 5: the id field of an object, and one no point has: every
+-- point is skipped, the source still answered
+ALTER SERVER lc OPTIONS (SET id_field 'metadata');
+SELECT count(*) AS rows FROM apex_route('billing', k => 5, sources => '{lc}');
+ALTER SERVER lc OPTIONS (SET id_field 'metadata.doc_id');
+-- issue 11 item 5: arrays: "[N]" is an element (from 0), past the end is
+-- nothing; a key with a dot is quoted, as in Qdrant
+ALTER SERVER lc OPTIONS (SET title_field 'metadata.headings[1]', SET content_field 'metadata."dc.source"');
+SELECT rank, id, title, content FROM apex_route('Sarah roadmap', k => 2, sources => '{lc}');
+ALTER SERVER lc OPTIONS (SET title_field 'metadata.headings[2]', SET content_field '"metadata.title"');
+SELECT rank, id, title, content FROM apex_route('Sarah roadmap', k => 2, sources => '{lc}');
+-- issue 11 item 5: "[]" (every element) names no one value, and a path
+-- that is not one, are refused where they are set
+ALTER SERVER lc OPTIONS (SET title_field 'metadata.headings[]');
+ALTER SERVER lc OPTIONS (SET id_field 'metadata..doc_id');
+ALTER SERVER lc OPTIONS (SET content_field 'page content');
+CREATE SERVER lc2 FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:6333', collection 'langchain', embedder 'embed',
+           id_field 'metadata.doc_id[0');
+DROP SERVER lc CASCADE;
