@@ -255,7 +255,7 @@ extern ApexItem *ApexItemMake(const char *id, const char *title,
 							  const char *raw);
 extern void ApexLegStartClock(ApexLeg *leg);
 extern void ApexLegTimedOut(ApexLeg *leg);
-extern long ApexLegRemainingMs(ApexLeg *leg);
+extern long ApexLegConnectTimeoutMs(ApexLeg *leg, const ApexSource *peer);
 
 /* in leg_embedder.c: used by vector sources to turn text into a vector */
 typedef void (*ApexEmbedDone) (ApexLeg *leg, float4 *vector, int dim);

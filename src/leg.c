@@ -333,11 +333,15 @@ ApexLegBudgetMs(ApexLeg *leg)
 	return ms;
 }
 
-/* Milliseconds left of the leg's budget, at least 1 */
+/*
+ * The connect timeout of a new connection to peer (the leg's source or its
+ * embedder), in ms: the peer's connect_timeout_ms, capped by what is left of
+ * the leg's budget (at least 1); the leg's clock bounds the rest.
+ */
 long
-ApexLegRemainingMs(ApexLeg *leg)
+ApexLegConnectTimeoutMs(ApexLeg *leg, const ApexSource *peer)
 {
-	return ApexLoopTimeLeft(leg->call->loop, leg);
+	return Min(peer->connect_timeout_ms, ApexLoopTimeLeft(leg->call->loop, leg));
 }
 
 /*
@@ -372,7 +376,7 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 		req.username = auth->username;
 		req.password = auth->password;
 	}
-	req.connect_timeout_ms = Min(peer->connect_timeout_ms, ApexLegRemainingMs(leg));
+	req.connect_timeout_ms = ApexLegConnectTimeoutMs(leg, peer);
 	req.owner = leg;
 	req.ca_file = http->ca_file;
 	req.tls_insecure = !http->tls_verify;

@@ -448,9 +448,7 @@ postgres_start(ApexLeg *leg)
 	req.nparams = 2;
 	req.paramtypes = paramtypes;
 	req.params = params;
-	/* the leg's clock bounds the rest (ApexLegTimedOut) */
-	req.connect_timeout_ms = Min(leg->source->connect_timeout_ms,
-								 ApexLegRemainingMs(leg));
+	req.connect_timeout_ms = ApexLegConnectTimeoutMs(leg, leg->source);
 	/* the server's own identity only for a superuser's call of its source */
 	req.password_required = !superuser() || !superuser_arg(leg->source->owner);
 	req.owner = leg;

@@ -385,8 +385,7 @@ redis_start(ApexLeg *leg)
 		return;
 	}
 	ApexRedisTargetOf(leg->source, &target);
-	/* the leg's clock bounds the rest (ApexLegTimedOut) */
-	target.connect_timeout_ms = Min(target.connect_timeout_ms, ApexLegRemainingMs(leg));
+	target.connect_timeout_ms = ApexLegConnectTimeoutMs(leg, leg->source);
 	s->r = ApexRedisAttach(&target, leg->call->loop, leg->call);
 	s->waiting = list_length(terms);
 	foreach(lc, terms)
