@@ -98,6 +98,8 @@ describe('ollama /api/embed', () => {
   });
 });
 
+// issue 11 "Also"; origin: ollama/ollama#7490 (an /api/embed body sent to /api/embeddings answers {"embedding":[]})
+// issue 11 "Also"; origin: ollama/ollama#6533 (the maintainers: /api/embeddings is deprecated, use /api/embed)
 // Ollama's deprecated endpoint, as its EmbeddingsHandler answers (issue 11:
 // an embedder pointed at it must be told to use /api/embed)
 describe('ollama /api/embeddings (deprecated)', () => {

@@ -181,6 +181,8 @@ describe('error and transport faults', () => {
     assert.deepEqual(emb.data.map((d) => d.index), [0, 0, 1, 1]);
   });
 
+  // issue 11 item 2; origin: pramsey/pgsql-http#55 (a gzip answer read as text: invalid byte sequence 0x8b)
+  // issue 11 item 2; origin: pramsey/pgsql-http#108 (the same error from a REST API that compresses)
   // issue 11 item 2: compressed answers; the servers compress only when asked
   test('gzip, deflate, badgzip: only when Accept-Encoding allows the coding', async () => {
     const raw = (fault, acceptEncoding) => new Promise((resolve, reject) => {

@@ -39,6 +39,8 @@ describe('qdrant with the official client', () => {
     assert.deepEqual(r.collections.map((c) => c.name), ['memory', 'langchain']);
   });
 
+  // issue 11 item 5; origin: langchain-ai/langchain#26215 (fields inside LangChain's "metadata" object)
+  // issue 11 item 5; origin: neo4j/neo4j-graphrag-python#453 (the id is nested in the payload, e.g. metadata.uid)
   test('the langchain collection: UUID ids, nested payloads, nested filter keys', async () => {
     const q = embed('billing migration', 64);
     const r = await client.query('langchain', { query: q, limit: corpus.length, with_payload: true });

@@ -19,6 +19,8 @@
  *               payload): id_field "metadata.doc_id", title_field
  *               "metadata.\"dc.title\"" (bit 7: "metadata.titles[1]"),
  *               content_field "page_content"
+ *               (issue 11 item 5; origin: langchain-ai/langchain#26215,
+ *               neo4j/neo4j-graphrag-python#453: nested payload fields)
  *   bit 6       qdrant: id_field "uid" (bit 4: the path above); graphiti:
  *               now is 2000-01-01 (else 2025-06-01)
  *   bit 7       qdrant: title_field "name", content_field "text"

@@ -27,6 +27,7 @@ SELECT count(*) > 0 AS rows FROM apex_route('Sarah', sources => '{graph}');
 SELECT kind, source, requests FROM apex_router_connections();
 SELECT apex_router_disconnect() AS closed;
 
+-- issue 11 item 8; origin: postgres/postgres commit 411ae64997dc (postgres_fdw_disconnect(server) closes one server's connections)
 -- issue 11 item 8: apex_router_disconnect(source) for an HTTP source
 -- closes libcurl's whole pool when the source opened one of its
 -- connections (libcurl cannot close one), and nothing for a source that

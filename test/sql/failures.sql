@@ -146,6 +146,8 @@ SELECT * FROM apex_route('Sarah roadmap');
 -- why; an embedder's failure is its vector source's, the detail names it
 \i :abs_srcdir/sql/include/route_failure.sql
 SELECT s AS source, f.* FROM unnest('{graph,vectors,docs}'::text[]) s, route_failure('Sarah roadmap', ARRAY[s]) f;
+-- issue 11 item 2; origin: pramsey/pgsql-http#55 (a gzip answer read as text: invalid byte sequence for encoding "UTF8": 0x8b)
+-- issue 11 item 2; origin: pramsey/pgsql-http#108 (the same 0x8b error from a REST API that compresses its answers)
 -- issue 11 item 2: a corrupt compressed answer is an FDW error (HV000)
 -- that says so; a compressed one is decoded
 ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/badgzip');

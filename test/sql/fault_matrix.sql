@@ -2,6 +2,11 @@
 -- servers inject.  Each row: the fault, the rows the call still returned
 -- and the sources that answered; each failing source is one WARNING above.
 -- (Redis and PostgreSQL failures: source_redis, source_postgres.)
+-- issue 11 item 2; origin: pramsey/pgsql-http#55 (a gzip answer read as text: invalid byte sequence for encoding "UTF8": 0x8b)
+-- issue 11 item 2; origin: pramsey/pgsql-http#108 (the same 0x8b error from a REST API that compresses its answers)
+-- issue 11, a passing case ("hang" under timeout_ms); origin: qdrant/qdrant-client#284 (the timeout was not applied to search())
+-- issue 11, a passing case ("hang" under timeout_ms); origin: qdrant/qdrant-js#39 (a timeout documented in seconds was taken as ms)
+-- issue 11, a passing case ("hang" under timeout_ms); origin: supabase/pg_net#74 (a request that timed out was reported as SUCCESS)
 -- issue 11 item 2: compressed answers, every HTTP kind: gzip and deflate
 -- answers are decoded (apex_router asks for them; the servers compress only
 -- when asked); a corrupt gzip body fails its source with libcurl's sentence;

@@ -198,6 +198,7 @@ RESET statement_timeout;
 SELECT * FROM kc_call('kc_slow');
 SELECT * FROM kc_call('kc_redis');
 
+-- issue 11 item 8; origin: postgres/postgres commit 411ae64997dc (postgres_fdw_disconnect(server) closes one server's connections)
 -- issue 11 item 8: apex_router_disconnect(source) closes that source's
 -- kept connections alone, and says how many; an unknown source is an ERROR
 SELECT apex_router_disconnect() > 0 AS closed;
@@ -211,6 +212,7 @@ SELECT apex_router_disconnect('kc_redis') AS closed;
 SELECT count(*) AS kept FROM apex_router_connections();
 SELECT apex_router_disconnect('kc_nosuch');
 
+-- issue 11 item 8; origin: pg-redis-fdw/redis_fdw#48 (review: a cached connection kept serving after ALTER SERVER invalidated it)
 -- issue 11 item 8: DROP USER MAPPING, DROP SERVER and DROP EXTENSION close
 -- the connections they leave without a name, at the end of the
 -- transaction (as postgres_fdw does); the remote backend goes away too.

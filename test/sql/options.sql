@@ -72,6 +72,7 @@ CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', socket
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', db '-1');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', password 'x');
 SELECT count(*) AS bad_servers FROM pg_foreign_server WHERE srvname = 'bad';
+-- issue 11 item 4; origin: pg-redis-fdw/redis_fdw#41 (a Redis ACL user name the wrapper had no way to send)
 -- issue 11 item 4: each kind names the user mapping options it reads, and a
 -- mapping holding another is refused, naming it (the validator cannot see
 -- the server: mapping_check.c's hook checks it in the same statement)

@@ -15,6 +15,8 @@ CREATE SERVER recent FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
 CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
 
+-- issue 11, a passing case; origin: NVIDIA-NeMo/Gym#1555 (uvicorn closes idle keep-alive connections after 5 s; a pooled one reused fails)
+-- issue 11, a passing case; origin: open-webui/open-terminal#148 (ConnectionResetError reusing a connection uvicorn had closed)
 -- a server restart (every kept connection closes) is invisible to callers
 SELECT count(*) AS rows FROM apex_route('Sarah roadmap', sources => '{graph}');
 \! curl -s -o /dev/null -X POST http://127.0.0.1:7474/__drop_connections

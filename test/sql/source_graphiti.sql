@@ -42,6 +42,8 @@ FROM apex_route('Sarah roadmap', k => 5, sources => '{facts}');
 ALTER SERVER facts OPTIONS (SET include_invalid 'false');
 SELECT count(*) FROM apex_route('Sarah roadmap', k => 5, sources => '{facts}');
 
+-- issue 11, a passing case; origin: getzep/graphiti#1249 (several group_ids: the BM25 search filtered by the last one only)
+-- issue 11, a passing case; origin: getzep/graphiti#810 (no group_id: the full-text search found nothing)
 -- groups: m36's fact is in group "other"; without group_ids every group is searched
 SELECT id, content FROM apex_route('third floor desks', k => 1, sources => '{facts}');
 ALTER SERVER facts OPTIONS (SET group_ids 'team, other');

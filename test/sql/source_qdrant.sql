@@ -27,6 +27,8 @@ WITH r AS (
        apex_route('Sarah roadmap', k => 5, sources => ARRAY[s])
   GROUP BY s)
 SELECT s, ids = (SELECT ids FROM r WHERE s = 'vectors') AS same_as_base64 FROM r ORDER BY s;
+-- issue 11 "Also"; origin: ollama/ollama#7490 (an /api/embed body sent to /api/embeddings answers {"embedding":[]})
+-- issue 11 "Also"; origin: ollama/ollama#6533 (the maintainers: /api/embeddings is deprecated, use /api/embed)
 -- an Ollama embedder pointed at the deprecated /api/embeddings, which wants
 -- "prompt" and answers {"embedding": []}: the source fails saying where to
 -- point it (issue 11, "Also"; Ollama's own EmbeddingsHandler)
@@ -59,6 +61,9 @@ FROM regexp_split_to_table(:'log', E'\n') l, LATERAL (SELECT l::jsonb) j(e)
 WHERE l <> '' AND (e->>'start')::float8 >= extract(epoch FROM :'t0'::timestamptz) * 1000
 GROUP BY 1 ORDER BY 1;
 
+-- issue 11 item 5; origin: neo4j/neo4j-graphrag-python#453 (the id is nested in the payload, e.g. metadata.uid)
+-- issue 11 item 5; origin: langchain-ai/langchain#26215 (fields inside LangChain's "metadata" object of a Qdrant payload)
+-- issue 11 item 5; origin: langchain-ai/langchain#1087 (a collection written by other code: its payload keys are not LangChain's)
 -- issue 11 item 5: a collection written by LangChain ({"page_content": ...,
 -- "metadata": {"doc_id": ..., "title": ...}}, UUID point ids): the field
 -- options are Qdrant key paths
@@ -68,6 +73,8 @@ CREATE SERVER lc FOREIGN DATA WRAPPER apex_router
 CREATE USER MAPPING FOR PUBLIC SERVER lc OPTIONS (api_key 'qdrant-test-key');
 SELECT rank, id, title, left(content, 30) AS content
 FROM apex_route('Sarah roadmap', k => 3, sources => '{lc}');
+-- issue 11 item 5; origin: neo4j/neo4j-graphrag-python#303 (a missing id field falls back to the Qdrant point id)
+-- issue 11 item 5; origin: neo4j/neo4j-graphrag-python#448 (the configured id field ignored: the point UUID every time)
 -- issue 11 item 5: m02's payload has no metadata.doc_id and m03's is an
 -- object: both points are skipped with one WARNING (all 40 points are
 -- asked for), never given their point ids, so m02, which docs finds too,

@@ -38,6 +38,8 @@ ALTER SERVER recent OPTIONS (SET port '1');
 SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{recent,docs}');
 ALTER SERVER recent OPTIONS (SET port '6390');
 
+-- issue 11 item 4; origin: pg-redis-fdw/redis_fdw#41 (a Redis ACL user needs AUTH <username> <password>, not AUTH <password>)
+-- issue 11 item 4; origin: pg-redis-fdw/redis_fdw#53 (a username mapping option; a wrong password is WRONGPASS)
 -- issue 11 item 4: a Redis 6 ACL user (test/lib.sh creates "reader") is sent
 -- as AUTH reader password; it used to be ignored, and the login failed
 ALTER USER MAPPING FOR PUBLIC SERVER recent OPTIONS (ADD user 'reader', SET password 'reader-pass');
