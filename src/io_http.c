@@ -69,6 +69,7 @@ typedef struct ApexTransfer
 	bool		out_of_fds;		/* a socket found the descriptor budget spent */
 	int			resolver_slots; /* descriptor slots held for the resolver */
 	char		errbuf[CURL_ERROR_SIZE];	/* curl's detailed message */
+	char	   *peer;			/* address:port last tried, for messages */
 	long		connect_timeout_ms;
 	const char *label;			/* source name, for apex_router_connections */
 	void	   *owner;			/* whose timer bounds the request */
@@ -190,7 +191,7 @@ apex_http_open_socket(void *clientp, curlsocktype purpose pg_attribute_unused(),
 					  struct curl_sockaddr *addr)
 {
 	ApexTransfer *t = clientp;
-	char		host[64] = "?";
+	char		host[INET6_ADDRSTRLEN] = "?";
 	int			port = 0;
 	curl_socket_t fd;
 
@@ -211,6 +212,11 @@ apex_http_open_socket(void *clientp, curlsocktype purpose pg_attribute_unused(),
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
 		port = ntohs(in6->sin6_port);
 	}
+	/* an IPv6 address in brackets, as in a URL */
+	if (t->peer)
+		pfree(t->peer);
+	t->peer = MemoryContextStrdup(t->http->mcxt,
+								  psprintf(addr->family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port));
 	if (!ApexConnReserve())
 	{
 		t->out_of_fds = true;
@@ -223,7 +229,7 @@ apex_http_open_socket(void *clientp, curlsocktype purpose pg_attribute_unused(),
 		ApexConnUnreserve();
 		return fd;
 	}
-	ApexConnOpened("http", fd, t->label, psprintf("%s:%d", host, port));
+	ApexConnOpened("http", fd, t->label, t->peer);
 	return fd;
 }
 
@@ -323,7 +329,7 @@ apex_http_connect_timeout(void *arg)
 
 	if (t->connected)
 		return;
-	resp.error = ApexConnectTimedOut(t->connect_timeout_ms);
+	resp.error = ApexConnectTimedOut(t->peer, t->connect_timeout_ms);
 	resp.sqlerrcode = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
 	apex_transfer_finish(t, &resp);
 }
@@ -569,8 +575,8 @@ ApexHttpStart(ApexCall *call, const ApexHttpRequest *request)
  * are shown only as redact.c allows.
  */
 static char *
-apex_http_error(CURLcode rc, const char *detail, const char **peer_detail,
-				int *sqlerrcode)
+apex_http_error(CURLcode rc, const char *detail, const char *peer, long os_errno,
+				const char **peer_detail, int *sqlerrcode)
 {
 	/* "OpenSSL/3.0.11: error:..." : the version is noise */
 	if (strncmp(detail, "OpenSSL/", 8) == 0 && strstr(detail, ": "))
@@ -598,6 +604,11 @@ apex_http_error(CURLcode rc, const char *detail, const char **peer_detail,
 		case CURLE_PEER_FAILED_VERIFICATION:
 			if (detail[0])
 				*peer_detail = pstrdup(detail);
+			break;
+		case CURLE_COULDNT_CONNECT:
+			/* the address tried and the system's reason (refused, ...) */
+			if (peer && os_errno != 0)
+				return ApexConnectFailed(peer, strerror((int) os_errno));
 			break;
 		case CURLE_COULDNT_RESOLVE_HOST:
 		case CURLE_SSL_CONNECT_ERROR:
@@ -651,8 +662,13 @@ apex_http_collect(ApexHttp *http)
 			resp.sqlerrcode = ERRCODE_INSUFFICIENT_RESOURCES;
 		}
 		else
-			resp.error = apex_http_error(msg->data.result, t->errbuf,
+		{
+			long		os_errno = 0;
+
+			curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno);
+			resp.error = apex_http_error(msg->data.result, t->errbuf, t->peer, os_errno,
 										 &resp.peer_detail, &resp.sqlerrcode);
+		}
 		/* msg points into curl's memory: do not touch it after this */
 		apex_transfer_finish(t, &resp);
 	}

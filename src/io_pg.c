@@ -351,9 +351,17 @@ apex_pg_on_socket(void *arg, pgsocket fd pg_attribute_unused(),
 static void
 apex_pg_on_connect_timeout(void *arg)
 {
-	ApexPgQuery *q = ((ApexPgConn *) arg)->active;
+	ApexPgConn *pc = arg;
+	ApexPgQuery *q = pc->active;
+	const char *host = PQhost(pc->conn);
+	const char *port = PQport(pc->conn);
+	char	   *peer = NULL;
 
-	apex_pg_finish(q, ApexConnectTimedOut(q->req.connect_timeout_ms),
+	/* the host libpq is trying (of a list, the current one) */
+	if (host && host[0] && port && port[0])
+		peer = psprintf(host[0] == '/' ? "%s:%s" : strchr(host, ':') ? "[%s]:%s" : "%s:%s",
+						host, port);
+	apex_pg_finish(q, ApexConnectTimedOut(peer, q->req.connect_timeout_ms),
 				   ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL);
 }
 

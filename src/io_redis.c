@@ -65,6 +65,7 @@ struct ApexRedis
 	void	   *owner;			/* the attached call */
 	List	   *tickets;		/* ApexRedisTicket *, oldest first */
 	long		connect_timeout_ms;
+	char	   *peer;			/* host:port or socket path, for messages */
 	char	   *error;			/* why it is unusable (could not start or
 								 * connect in time), or NULL */
 	int			error_code;		/* its SQLSTATE */
@@ -243,7 +244,12 @@ apex_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		{
 			error = ac->errstr[0] ? ApexSentence(ac->errstr) : "The connection was lost.";
 			if (!(ac->c.flags & REDIS_CONNECTED))
+			{
+				/* e.g. refused: name where */
+				if (ac->errstr[0])
+					error = ApexConnectFailed(r->peer, ac->errstr);
 				sqlerrcode = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+			}
 		}
 	}
 	else if (r->setup_error && t->done != apex_redis_setup_done)
@@ -270,6 +276,7 @@ apex_redis_close(ApexKeptConn *kc)
 	Assert(r->loop == NULL);
 	if (r->ac)
 		redisAsyncFree(r->ac);	/* runs every pending callback with NULL */
+	pfree(r->peer);
 	if (r->error)
 		pfree(r->error);
 	if (r->setup_error)
@@ -320,7 +327,7 @@ apex_redis_connect_timeout(void *arg)
 	if (r->ac == NULL || (r->ac->c.flags & REDIS_CONNECTED))
 		return;
 	r->error = MemoryContextStrdup(TopMemoryContext,
-								   ApexConnectTimedOut(r->connect_timeout_ms));
+								   ApexConnectTimedOut(r->peer, r->connect_timeout_ms));
 	r->error_code = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
 	redisAsyncFree(r->ac);
 }
@@ -338,6 +345,11 @@ apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 
 	r->registered = PGINVALID_SOCKET;
 	r->connect_timeout_ms = target->connect_timeout_ms;
+	/* an IPv6 address in brackets, as allowed_hosts and URLs write it */
+	r->peer = MemoryContextStrdup(TopMemoryContext,
+								  target->socket ? target->socket :
+								  psprintf(strchr(target->host, ':') ? "[%s]:%d" : "%s:%d",
+										   target->host, target->port));
 	ApexKeptAdd(&r->kept, &apex_redis_kept, target->serverid, target->mapping_oid);
 	if (!ApexConnReserve())
 	{
@@ -359,7 +371,8 @@ apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 	{
 		/* e.g. an unknown host name */
 		ApexConnUnreserve();
-		r->error = MemoryContextStrdup(TopMemoryContext, ApexSentence(ac->errstr));
+		r->error = MemoryContextStrdup(TopMemoryContext,
+									   ApexConnectFailed(r->peer, ac->errstr));
 		r->error_code = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
 		redisAsyncFree(ac);
 		return r;
@@ -372,9 +385,7 @@ apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 	ac->ev.addWrite = apex_redis_add_write;
 	ac->ev.delWrite = apex_redis_del_write;
 	ac->ev.cleanup = apex_redis_cleanup;
-	ApexConnOpened("redis", ac->c.fd, target->label,
-				   target->socket ? target->socket
-				   : psprintf("%s:%d", target->host, target->port));
+	ApexConnOpened("redis", ac->c.fd, target->label, r->peer);
 	r->registered = ac->c.fd;
 	/* a connect in progress: hiredis wants to know when it is writable */
 	r->want_write = true;

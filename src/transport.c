@@ -113,11 +113,23 @@ ApexTransportsDisconnect(const ApexSource *source)
  * one or more sentences (a message's detail, after "source ... failed").
  */
 
-/* A connect timeout (transports) ... */
+/*
+ * A connect timeout (transports) ... naming the peer tried (host:port or a
+ * socket's path) when the transport knows it
+ */
 char *
-ApexConnectTimedOut(long ms)
+ApexConnectTimedOut(const char *peer, long ms)
 {
+	if (peer)
+		return psprintf("Could not connect to %s within %ld ms.", peer, ms);
 	return psprintf("Could not connect within %ld ms.", ms);
+}
+
+/* ... a connection refused, reset or unreachable, with the system's words */
+char *
+ApexConnectFailed(const char *peer, const char *cause)
+{
+	return ApexSentence(psprintf("Could not connect to %s: %s", peer, cause));
 }
 
 /* ... a leg's budget running out (leg.c, the cache) ... */

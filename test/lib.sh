@@ -3,12 +3,94 @@
 # and the protocol test servers.  Source it; it defines functions only.
 
 APEX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-# outside the checkout: the cluster's OS user must be able to reach it
-APEX_RUN_DIR=${APEX_RUN_DIR:-/tmp/apex_router_run}
-APEX_PGPORT=${APEX_PGPORT:-5433}
+# This checkout's directory outside the checkout (the clusters' OS user must
+# be able to reach it), named after the checkout's path so that checkouts
+# side by side keep apart: the private installations (inst/), the run
+# directory of test/run-tests and test/bed (test/), the demo's (demo/).
+APEX_HOME=${APEX_HOME:-/tmp/apex_router-$(printf '%s' "$APEX_ROOT" | sha1sum | cut -c1-8)}
+APEX_RUN_DIR=${APEX_RUN_DIR:-$APEX_HOME/test}
 APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libhiredis-dev libkrb5-dev redis-server nodejs npm curl openssl python3 clang-14 libclang-rt-14-dev"
 
 apex_log() { printf '== %s\n' "$*" >&2; }
+
+# Ports: the one place every port of the tests, the demo and the benchmarks
+# comes from.  A run takes a block of APEX_PORT_BLOCK_SIZE consecutive
+# ports, one per name below in this order, and exports the names; the test
+# servers, the scripts and the SQL tests (test/sql/include/setup.sql) read
+# them, and test/bin/regress/diff writes the names back into what the tests
+# print, so the expected files hold names, not numbers.  Block 0 is the
+# demo's; test runs take the first free block after it, so the demo, test
+# runs and checkouts side by side never collide.  All ports have five digits
+# (psql's column widths stay the same) and lie below Linux's ephemeral range.
+APEX_PORT_NAMES=(APEX_PGPORT APEX_REMOTE_PGPORT APEX_REDIS_PORT NEO4J_PORT NEO4J_TLS_PORT
+  QDRANT_PORT EMBED_PORT GRAPHITI_PORT BLACKHOLE_PORT SILENT_PORT GARBAGE_PORT ECHO_REDIS_PORT
+  SLOW_PORT SLOW_TLS_PORT CLOSED_PORT)
+APEX_PORT_BASE=21000 APEX_PORT_BLOCK_SIZE=20 APEX_PORT_BLOCKS=50
+APEX_PORT_CLAIMS=/tmp/apex_router_ports
+
+# apex_ports_set BLOCK: export every port name for that block.
+apex_ports_set() {
+  local i
+  export APEX_PORT_BLOCK=$1
+  for i in "${!APEX_PORT_NAMES[@]}"; do
+    export "${APEX_PORT_NAMES[$i]}=$((APEX_PORT_BASE + $1 * APEX_PORT_BLOCK_SIZE + i))"
+  done
+}
+
+# apex_port_listening PORT: something listens on that TCP port (any address).
+apex_port_listening() {
+  awk -v p="$(printf ':%04X' "$1")" 'FNR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { f = 1 }
+    END { exit !f }' /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# A block is taken while one of its ports listens, or while the run that
+# claimed it lives (its process, or the test servers it started: a bed or a
+# demo outlives the script that started it).
+apex_ports_taken() {
+  local b=$1 i pid
+  for i in "${!APEX_PORT_NAMES[@]}"; do
+    apex_port_listening $((APEX_PORT_BASE + b * APEX_PORT_BLOCK_SIZE + i)) && return 0
+  done
+  for pid in $(cat "$APEX_PORT_CLAIMS/$b" 2>/dev/null); do
+    kill -0 "$pid" 2>/dev/null && return 0
+  done
+  return 1
+}
+
+# apex_ports_claim [FIRST]: take the first free block from FIRST (default 1)
+# for this run directory, or the block it had.  Claims are serialized, and
+# the caller holds the claim lock (fd 7) until apex_ports_started says its
+# servers listen.
+apex_ports_claim() {
+  local b first=${1:-1} own
+  mkdir -p "$APEX_PORT_CLAIMS" && chmod 1777 "$APEX_PORT_CLAIMS" 2>/dev/null
+  exec 7>"$APEX_PORT_CLAIMS/lock" && flock 7 || return 1
+  own=$(cat "$APEX_RUN_DIR/ports" 2>/dev/null)
+  for b in $own $(seq "$first" $((APEX_PORT_BLOCKS - 1))); do
+    if [ "$b" = "$own" ] || ! apex_ports_taken "$b"; then
+      apex_ports_set "$b"
+      mkdir -p "$APEX_RUN_DIR" && echo "$b" >"$APEX_RUN_DIR/ports"
+      echo "$$" >"$APEX_PORT_CLAIMS/$b"
+      return 0
+    fi
+  done
+  exec 7>&-
+  echo "no free block of $APEX_PORT_BLOCK_SIZE ports from $APEX_PORT_BASE on" >&2
+  return 1
+}
+
+# After the run's servers started: they hold the claim from now on.
+apex_ports_started() {
+  [ -f "$APEX_RUN_DIR/servers.pid" ] && cat "$APEX_RUN_DIR/servers.pid" >>"$APEX_PORT_CLAIMS/$APEX_PORT_BLOCK"
+  exec 7>&-
+}
+
+# The ports of the run in APEX_RUN_DIR (after apex_ports_claim there).
+apex_ports_load() {
+  local b
+  b=$(cat "$APEX_RUN_DIR/ports" 2>/dev/null) || { echo "no ports claimed in $APEX_RUN_DIR" >&2; return 1; }
+  apex_ports_set "$b"
+}
 
 # Install the Debian packages given that are missing; a no-op when all are there.
 apex_apt_install() {
@@ -35,26 +117,62 @@ apex_install_deps() {
   fi
 }
 
-# Debian's PostgreSQL 15; APEX_PG_BINDIR points the local cluster's functions
-# (apex_pg_start, apex_pg_stop) at another build, e.g. apex_cassert_build's.
+# Debian's PostgreSQL 15.  The clusters under test run from private
+# installations (apex_inst_bindir); APEX_PG_BINDIR points the local
+# cluster's functions (apex_pg_start, apex_pg_stop) at one, by default that
+# of Debian's build.
 APEX_DEBIAN_PG_BINDIR=/usr/lib/postgresql/15/bin
-apex_pg_bindir() { echo "${APEX_PG_BINDIR:-$APEX_DEBIAN_PG_BINDIR}"; }
+apex_pg_bindir() { echo "${APEX_PG_BINDIR:-$(apex_inst_bindir "$APEX_DEBIAN_PG_BINDIR/pg_config")}"; }
 
-apex_build_install() {
-  apex_log "building and installing apex_router"
-  (cd "$APEX_ROOT" && make -s PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config COPT=-Werror &&
-    make -s install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config) >/dev/null
+# The private installation of the PostgreSQL installation PG_CONFIG
+# describes: a copy under $APEX_HOME/inst/NAME into which this checkout
+# installs the extension (make install DESTDIR=...), so that checkouts side
+# by side never load each other's apex_router.so and the system's
+# installation stays as it is.  PostgreSQL finds its library and share
+# directories relative to its own program (make_relative_path,
+# src/port/path.c), so the programs are copies and the rest symbolic links.
+apex_inst_dir() {
+  local pgc=$1
+  if [ "$pgc" = "$APEX_DEBIAN_PG_BINDIR/pg_config" ]; then echo "$APEX_HOME/inst/debian"
+  else echo "$APEX_HOME/inst/$(basename "$("$pgc" --bindir | sed 's,/bin$,,')")"; fi
+}
+apex_inst_bindir() { echo "$(apex_inst_dir "$1")$("$1" --bindir)"; }
+
+apex_inst_make() {
+  local pgc=$1 inst d
+  inst=$(apex_inst_dir "$pgc")
+  [ -x "$inst$("$pgc" --bindir)/postgres" ] && return 0
+  rm -rf "$inst"
+  for d in $("$pgc" --bindir) $("$pgc" --pkglibdir) $("$pgc" --sharedir); do
+    mkdir -p "$(dirname "$inst$d")" || return 1
+    if [ "$d" = "$("$pgc" --bindir)" ]; then cp -a "$d" "$inst$d"; else cp -as "$d" "$inst$d"; fi || return 1
+  done
+  # a system-wide apex_router is not ours
+  find "$inst" -name 'apex_router*' -exec rm -rf {} +
+  chmod -R a+rX "$APEX_HOME"
 }
 
-# Build and install the extension against another PostgreSQL build from a
-# copy of the tree in DIR, so that its objects do not mix with the in-tree
-# ones built against Debian's: apex_build_install_copy DIR PG_CONFIG.  The
-# copy keeps its objects between runs (make rebuilds what changed) unless
-# it was built against another installation or the set of C files changed
-# (make would not relink without a removed file).
+# Build in the tree against Debian's PostgreSQL 15 and install into its
+# private installation.
+apex_build_install() {
+  local pgc=$APEX_DEBIAN_PG_BINDIR/pg_config
+  apex_log "building apex_router and installing it into $(apex_inst_dir "$pgc")"
+  apex_inst_make "$pgc" || return 1
+  (cd "$APEX_ROOT" && make -s PG_CONFIG="$pgc" COPT=-Werror &&
+    make -s install PG_CONFIG="$pgc" DESTDIR="$(apex_inst_dir "$pgc")") >/dev/null
+}
+
+# Build and install the extension against another PostgreSQL build (into
+# its private installation) from a copy of the tree in DIR, so that its
+# objects do not mix with the in-tree ones built against Debian's:
+# apex_build_install_copy DIR PG_CONFIG.  The copy keeps its objects between
+# runs (make rebuilds what changed) unless it was built against another
+# installation or the set of C files changed (make would not relink without
+# a removed file).
 apex_build_install_copy() {
   local dir=$1 pgc=$2 stamp
-  apex_log "building and installing apex_router against $("$pgc" --bindir) (in $dir)"
+  apex_log "building apex_router against $("$pgc" --bindir) (in $dir), installing it into $(apex_inst_dir "$pgc")"
+  apex_inst_make "$pgc" || return 1
   stamp=$(cd "$APEX_ROOT" && echo "$pgc" src/*.c)
   [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ] || rm -rf "$dir"
   mkdir -p "$dir/src" || return 1
@@ -67,7 +185,8 @@ apex_build_install_copy() {
     cp -p "$APEX_ROOT"/src/*.[ch] "$dir/src/" &&
     cp -pR "$APEX_ROOT/test/sql" "$APEX_ROOT/test/expected" "$dir/test/" || return 1
   echo "$stamp" >"$dir/.stamp"
-  (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$pgc" COPT=-Werror && make -s install PG_CONFIG="$pgc") >/dev/null
+  (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$pgc" COPT=-Werror &&
+    make -s install PG_CONFIG="$pgc" DESTDIR="$(apex_inst_dir "$pgc")") >/dev/null
 }
 
 # Run a command as the cluster's owner: postgres when we are root.
@@ -110,7 +229,6 @@ apex_pg_stop() {
 
 # A second cluster, the "remote" database of postgres sources: TCP on
 # 127.0.0.1 with password authentication, the corpus in table notes.
-APEX_REMOTE_PGPORT=${APEX_REMOTE_PGPORT:-5437}
 
 apex_remote_pg() {
   # always Debian's build, whichever build the local cluster runs
@@ -160,14 +278,17 @@ SQL
 
 # A real redis-server (Debian's), password-protected, holding the corpus
 # as short-term memory (test/fixtures/load-redis.mjs).
-APEX_REDIS_PORT=${APEX_REDIS_PORT:-6390}
 APEX_REDIS_PASSWORD=redis-pass
 
 apex_redis() {
-  local cli=(redis-cli -p "$APEX_REDIS_PORT" -a "$APEX_REDIS_PASSWORD" --no-auth-warning)
+  local cli=(redis-cli -p "${APEX_REDIS_PORT:-}" -a "$APEX_REDIS_PASSWORD" --no-auth-warning) pid
   case $1 in
     stop)
-      "${cli[@]}" shutdown nosave >/dev/null 2>&1
+      # by its pid file: a run stops its own server only
+      pid=$(cat "$APEX_RUN_DIR/redis.pid" 2>/dev/null) || return 0
+      kill "$pid" 2>/dev/null
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      rm -f "$APEX_RUN_DIR/redis.pid"
       return 0 ;;
     start)
       mkdir -p "$APEX_RUN_DIR"
@@ -186,7 +307,6 @@ apex_redis() {
 
 # The test servers, with keys set so that user mappings are exercised.
 apex_servers_env() {
-  export NEO4J_PORT=${NEO4J_PORT:-7474} QDRANT_PORT=${QDRANT_PORT:-6333} EMBED_PORT=${EMBED_PORT:-8080}
   export NEO4J_AUTH=${NEO4J_AUTH:-neo4j:testpassword}
   export QDRANT_API_KEY=${QDRANT_API_KEY:-qdrant-test-key}
   export EMBED_API_KEY=${EMBED_API_KEY:-embed-test-key}
@@ -233,7 +353,9 @@ apex_bed_env() {
   apex_servers_env
   export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
   export APEX_REMOTE_PG="$APEX_ROOT/test/bin/remote-pg" APEX_REDIS="$APEX_ROOT/test/bin/redis"
-  export APEX_RUN_DIR APEX_REMOTE_PGPORT APEX_REDIS_PORT
+  export APEX_RUN_DIR "${APEX_PORT_NAMES[@]}"
+  # what pg_regress runs diff with: one that writes port names over numbers
+  export PATH=$APEX_ROOT/test/bin/regress:$PATH
   export APEX_PG_LOG=${APEX_PG_LOG:-$APEX_RUN_DIR/postgresql.log}
 }
 

@@ -5,7 +5,8 @@
 // Prints exactly `apex test servers ready` on stdout once all four listen;
 // the bound addresses go to stderr (so port 0 can be used and read back).
 // Environment (defaults in brackets):
-//   NEO4J_PORT [7474]  QDRANT_PORT [6333]  EMBED_PORT [8080]  GRAPHITI_PORT [8000]
+//   NEO4J_PORT  QDRANT_PORT  EMBED_PORT  GRAPHITI_PORT  required: test/lib.sh
+//              assigns every port (0: any free port)
 //   BIND [127.0.0.1]
 //   NEO4J_AUTH [neo4j:testpassword]   user:password for Basic (Bearer <password> also accepted)
 //   QDRANT_API_KEY [unset: no auth]   EMBED_API_KEY [unset: no auth]   EMBED_DIM [64]
@@ -13,7 +14,7 @@
 //   APEX_FIXTURES [test/fixtures/corpus.json, relative to the repository root]
 //   APEX_TEST_LOG [unset: no file log]   QDRANT_VERSION [1.13.0]   NEO4J_VERSION [5.26.0]
 //   TLS_CERT, TLS_KEY [unset]  PEM files: Neo4j is then also served over https
-//   NEO4J_TLS_PORT [7473]      (Neo4j's own https port) with that certificate
+//   NEO4J_TLS_PORT             (required with them) with that certificate
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { loadCorpus, corpusPath } from './corpus.mjs';
@@ -25,7 +26,12 @@ import { createEmbedderServer } from './embedder.mjs';
 import { createGraphitiServer } from './graphiti.mjs';
 
 const env = process.env;
-const port = (v, d) => (v === undefined || v === '' ? d : Number(v));
+// every port comes from test/lib.sh (or the conformance harness): no defaults here
+const port = (name) => {
+  const v = env[name];
+  if (v === undefined || v === '' || !Number.isInteger(Number(v))) throw new Error(`${name} must be set to a port number (test/lib.sh assigns them)`);
+  return Number(v);
+};
 const bind = env.BIND || '127.0.0.1';
 const dim = Number(env.EMBED_DIM || 64);
 if (!Number.isInteger(dim) || dim < 1) throw new Error(`EMBED_DIM must be a positive integer, got ${env.EMBED_DIM}`);
@@ -37,17 +43,17 @@ const corpus = loadCorpus(corpusPath(env));
 const log = new RequestLog(env.APEX_TEST_LOG);
 
 const servers = [
-  ['neo4j', createNeo4jServer({ corpus, log, user: auth.slice(0, colon), password: auth.slice(colon + 1), version: env.NEO4J_VERSION || '5.26.0' }), port(env.NEO4J_PORT, 7474)],
-  ['qdrant', createQdrantServer({ corpus, log, dim, apiKey: env.QDRANT_API_KEY || null, version: env.QDRANT_VERSION || '1.13.0' }), port(env.QDRANT_PORT, 6333)],
-  ['embedder', createEmbedderServer({ log, dim, apiKey: env.EMBED_API_KEY || null }), port(env.EMBED_PORT, 8080)],
-  ['graphiti', createGraphitiServer({ corpus, log, apiKey: env.GRAPHITI_API_KEY || null }), port(env.GRAPHITI_PORT, 8000)],
+  ['neo4j', createNeo4jServer({ corpus, log, user: auth.slice(0, colon), password: auth.slice(colon + 1), version: env.NEO4J_VERSION || '5.26.0' }), port('NEO4J_PORT')],
+  ['qdrant', createQdrantServer({ corpus, log, dim, apiKey: env.QDRANT_API_KEY || null, version: env.QDRANT_VERSION || '1.13.0' }), port('QDRANT_PORT')],
+  ['embedder', createEmbedderServer({ log, dim, apiKey: env.EMBED_API_KEY || null }), port('EMBED_PORT')],
+  ['graphiti', createGraphitiServer({ corpus, log, apiKey: env.GRAPHITI_API_KEY || null }), port('GRAPHITI_PORT')],
 ];
 
 if (env.TLS_CERT && env.TLS_KEY) {
   // the same handler as the http server, behind TLS
   const [handler] = servers[0][1].listeners('request');
   const tls = https.createServer({ cert: readFileSync(env.TLS_CERT), key: readFileSync(env.TLS_KEY) }, handler);
-  servers.push(['neo4j-https', tls, port(env.NEO4J_TLS_PORT, 7473)]);
+  servers.push(['neo4j-https', tls, port('NEO4J_TLS_PORT')]);
 }
 
 for (const [name, server, p] of servers) {

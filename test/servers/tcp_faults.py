@@ -2,25 +2,25 @@
 """tcp_faults.py - TCP-level faults that no protocol test server can show.
 
 Six listeners on 127.0.0.1 (standard library only; run with Debian's
-/usr/bin/python3):
+/usr/bin/python3), on the ports test/lib.sh assigns (no defaults):
 
-  BLACKHOLE_PORT [7901]  a listener that never accepts, whose accept queue
+  BLACKHOLE_PORT         a listener that never accepts, whose accept queue
                          is filled at start: the kernel then drops further
                          SYNs, so a client's connect() neither succeeds nor
                          fails -- a connect timeout on loopback, without a
                          blackhole address.
-  SILENT_PORT    [7902]  accepts, reads whatever comes, never answers.
-  GARBAGE_PORT   [7903]  accepts, answers bytes no protocol expects, closes.
-  ECHO_REDIS_PORT [7904] a Redis-compatible server without sorted sets: AUTH
+  SILENT_PORT            accepts, reads whatever comes, never answers.
+  GARBAGE_PORT           accepts, answers bytes no protocol expects, closes.
+  ECHO_REDIS_PORT        a Redis-compatible server without sorted sets: AUTH
                          (any password), SELECT and PING succeed, any other
                          command gets Redis' own "unknown command" error,
                          which echoes its arguments -- the query's terms.
-  SLOW_PORT      [7906]  a slow link to the remote PostgreSQL cluster
-                         (APEX_REMOTE_PGPORT [5437]): each chunk is held
-                         50 ms either way, so a log-in takes several round
-                         trips of 100 ms.
-  SLOW_TLS_PORT  [7907]  the same to the test Neo4j's https port
-                         (NEO4J_TLS_PORT [7473]): a TLS handshake of its
+  SLOW_PORT              a slow link to the remote PostgreSQL cluster
+                         (APEX_REMOTE_PGPORT): each chunk is held 50 ms
+                         either way, so a log-in takes several round trips
+                         of 100 ms.
+  SLOW_TLS_PORT          the same to the test Neo4j's https port
+                         (NEO4J_TLS_PORT): a TLS handshake of its
                          own round trips.
 
 Node cannot hold a listener without accepting, hence Python.  Prints
@@ -168,17 +168,17 @@ def slow_link(upstream_port):
 
 
 def main():
-    port = lambda name, default: int(os.environ.get(name) or default)
-    blackhole = listener(port("BLACKHOLE_PORT", 7901), 0)
+    port = lambda name: int(os.environ[name])
+    blackhole = listener(port("BLACKHOLE_PORT"), 0)
     # the held connections keep the queue full for the process' lifetime
     held = fill_accept_queue(blackhole.getsockname()[1])  # noqa: F841
-    for sock, handle in ((listener(port("SILENT_PORT", 7902), 16), silent),
-                         (listener(port("GARBAGE_PORT", 7903), 16), garbage),
-                         (listener(port("ECHO_REDIS_PORT", 7904), 16), echo_redis),
-                         (listener(port("SLOW_PORT", 7906), 16),
-                          slow_link(port("APEX_REMOTE_PGPORT", 5437))),
-                         (listener(port("SLOW_TLS_PORT", 7907), 16),
-                          slow_link(port("NEO4J_TLS_PORT", 7473)))):
+    for sock, handle in ((listener(port("SILENT_PORT"), 16), silent),
+                         (listener(port("GARBAGE_PORT"), 16), garbage),
+                         (listener(port("ECHO_REDIS_PORT"), 16), echo_redis),
+                         (listener(port("SLOW_PORT"), 16),
+                          slow_link(port("APEX_REMOTE_PGPORT"))),
+                         (listener(port("SLOW_TLS_PORT"), 16),
+                          slow_link(port("NEO4J_TLS_PORT")))):
         threading.Thread(target=serve, args=(sock, handle), daemon=True).start()
     print("tcp faults ready", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

@@ -12,42 +12,48 @@ SHOW apex_router.allowed_hosts;
 SET ROLE apex_carol;
 -- the list is empty: no remote source at all
 CREATE SERVER carol_graph FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:7474', statement 'RETURN 1 AS id');
+  OPTIONS (kind 'neo4j', url :'neo4j_url', statement 'RETURN 1 AS id');
 -- a local SQL source reaches no host and needs no entry
 CREATE SERVER carol_docs FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', query 'SELECT id, title FROM notes WHERE tsv @@ plainto_tsquery(''english'', $1) LIMIT $2');
 -- only superusers change the list
 SET apex_router.allowed_hosts = '*';
 RESET ROLE;
-SET apex_router.allowed_hosts = '127.0.0.1:7474, localhost:6333, [::1], 127.0.0.1:6390';
+\set hosts '127.0.0.1:' :neo4j_port ', localhost:' :qdrant_port ', [::1], 127.0.0.1:' :redis_port
+SET apex_router.allowed_hosts = :'hosts';
 SET ROLE apex_carol;
 CREATE SERVER carol_graph FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:7474',
+  OPTIONS (kind 'neo4j', url :'neo4j_url',
            statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
                       RETURN node.uid AS id, node.name AS title, score LIMIT $limit');
 CREATE USER MAPPING FOR apex_carol SERVER carol_graph OPTIONS (user 'neo4j', password 'testpassword');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{carol_graph,carol_docs}');
 -- another port of an allowed host, the same address by another name, a
 -- host name that only looks like an entry, IPv6 entries with and without a port
-ALTER SERVER carol_graph OPTIONS (SET url 'http://127.0.0.1:7475');
-ALTER SERVER carol_graph OPTIONS (SET url 'http://localhost:7474');
-ALTER SERVER carol_graph OPTIONS (SET url 'http://127.0.0.1.nip.io:7474');
-ALTER SERVER carol_graph OPTIONS (SET url 'http://[::1]:7474');
-ALTER SERVER carol_graph OPTIONS (SET url 'http://[::1]:7474/db');
-ALTER SERVER carol_graph OPTIONS (SET url 'http://127.0.0.1:7474');
+ALTER SERVER carol_graph OPTIONS (SET url :'closed_url');
+\set url 'http://localhost:' :neo4j_port
+ALTER SERVER carol_graph OPTIONS (SET url :'url');
+\set url 'http://127.0.0.1.nip.io:' :neo4j_port
+ALTER SERVER carol_graph OPTIONS (SET url :'url');
+\set url 'http://[::1]:' :neo4j_port
+ALTER SERVER carol_graph OPTIONS (SET url :'url');
+\set url 'http://[::1]:' :neo4j_port '/db'
+ALTER SERVER carol_graph OPTIONS (SET url :'url');
+ALTER SERVER carol_graph OPTIONS (SET url :'neo4j_url');
 -- the default port of the scheme counts: http://localhost means :80
 CREATE SERVER carol_vec FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'qdrant', url 'http://localhost', collection 'memory', embedder 'embed');
+\set url 'http://LOCALHOST:' :qdrant_port
 CREATE SERVER carol_vec FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'qdrant', url 'http://LOCALHOST:6333', collection 'memory', embedder 'embed');
+  OPTIONS (kind 'qdrant', url :'url', collection 'memory', embedder 'embed');
 DROP SERVER carol_vec;
 -- redis and postgres sources: host and port, or the socket path
-CREATE SERVER carol_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', port '6390');
+CREATE SERVER carol_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', port :'redis_port');
 CREATE SERVER carol_redis2 FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', socket '/tmp/redis.sock');
 CREATE SERVER carol_pg FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', query 'SELECT 1 AS id');
 CREATE SERVER carol_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1,10.0.0.1', port '7474', query 'SELECT 1 AS id');
+  OPTIONS (kind 'postgres', host '127.0.0.1,10.0.0.1', port :'neo4j_port', query 'SELECT 1 AS id');
 DROP SERVER carol_redis;
 -- the list shrinks: a server bob owns stops working at once, an ERROR
 RESET ROLE;
@@ -76,24 +82,26 @@ DROP ROLE apex_carol;
 -- host elements, hostaddr, port lists, default socket directory and
 -- environment; Redis socket paths and ports; the host libcurl connects to.
 -- The server of this test run has PGSERVICE=apex_env in its environment
--- (test/lib.sh): a service file that supplies port 5437, which libpq uses for
--- every postgres source without a port, and so must the check.
+-- (test/lib.sh): a service file that supplies the remote cluster's port,
+-- which libpq uses for every postgres source without a port, and so must
+-- the check.
 -- (the service file as test/lib.sh writes it, whatever an interrupted run left)
 \! printf '[apex_env]\nport=%s\n' "$APEX_REMOTE_PGPORT" >"$APEX_RUN_DIR/pg_service.conf"
 CREATE ROLE apex_dave LOGIN;
 GRANT USAGE ON FOREIGN DATA WRAPPER apex_router TO apex_dave;
 LOAD 'apex_router';
-SET apex_router.allowed_hosts = '127.0.0.1:5437, 127.0.0.1:6390, 127.0.0.1:7474, [::1]';
+\set hosts '127.0.0.1:' :remote_pgport ', 127.0.0.1:' :redis_port ', 127.0.0.1:' :neo4j_port ', [::1]'
+SET apex_router.allowed_hosts = :'hosts';
 SET ROLE apex_dave;
 
 -- postgres, checked by the validator at CREATE/ALTER SERVER
 -- issue 9: an empty host element is libpq's default socket directory, on a
 -- normal install the local cluster itself (reported with ',127.0.0.1')
 CREATE SERVER dave_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host ',127.0.0.1', port '5437', query 'SELECT 1 AS id');
+  OPTIONS (kind 'postgres', host ',127.0.0.1', port :'remote_pgport', query 'SELECT 1 AS id');
 -- issue 9: the same with the empty element last ('127.0.0.1,')
 CREATE SERVER dave_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1,', port '5437', query 'SELECT 1 AS id');
+  OPTIONS (kind 'postgres', host '127.0.0.1,', port :'remote_pgport', query 'SELECT 1 AS id');
 -- issue 9: an empty host option is no host for libpq (it used to give no target at all)
 CREATE SERVER dave_pg FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '', query 'SELECT 1 AS id');
@@ -118,16 +126,19 @@ CREATE SERVER dave_pg FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', servicefile '/tmp/pg_service.conf', query 'SELECT 1 AS id');
 -- issue 9: a port list: one port serves every host (each host:port is checked)
 CREATE SERVER dave_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1,127.0.0.2', port '5437', query 'SELECT 1 AS id');
+  OPTIONS (kind 'postgres', host '127.0.0.1,127.0.0.2', port :'remote_pgport', query 'SELECT 1 AS id');
 -- issue 9: ... or one port for each host
+\set ports :remote_pgport ',5432'
 CREATE SERVER dave_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1,127.0.0.1', port '5437,5432', query 'SELECT 1 AS id');
+  OPTIONS (kind 'postgres', host '127.0.0.1,127.0.0.1', port :'ports', query 'SELECT 1 AS id');
 -- issue 9: an empty port element is libpq's built-in port
+\set ports :remote_pgport ','
 CREATE SERVER dave_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1,127.0.0.1', port '5437,', query 'SELECT 1 AS id');
+  OPTIONS (kind 'postgres', host '127.0.0.1,127.0.0.1', port :'ports', query 'SELECT 1 AS id');
 -- issue 9: port lists that do not pair up, and ports libpq cannot read
+\set ports :remote_pgport ',5438,5439'
 CREATE SERVER dave_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1,127.0.0.1', port '5437,5438,5439', query 'SELECT 1 AS id');
+  OPTIONS (kind 'postgres', host '127.0.0.1,127.0.0.1', port :'ports', query 'SELECT 1 AS id');
 CREATE SERVER dave_pg FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '127.0.0.1', port '0x1535', query 'SELECT 1 AS id');
 -- issue 9: a host starting with '/' is a socket directory, '@' an abstract socket
@@ -147,17 +158,20 @@ SELECT rank, id FROM apex_route('anything', k => 2, sources => '{dave_pg}');
 ALTER SERVER dave_pg OPTIONS (SET host 'remote.invalid', ADD hostaddr '127.0.0.1');
 SELECT rank, id FROM apex_route('anything', k => 2, sources => '{dave_pg}');
 -- an empty host element beside a hostaddr is no socket; a port as libpq reads it
-ALTER SERVER dave_pg OPTIONS (SET host ',127.0.0.1', SET hostaddr '127.0.0.1,', ADD port '05437');
+\set port_zero '0' :remote_pgport
+ALTER SERVER dave_pg OPTIONS (SET host ',127.0.0.1', SET hostaddr '127.0.0.1,', ADD port :'port_zero');
 SELECT rank, id FROM apex_route('anything', k => 2, sources => '{dave_pg}');
 -- IPv6 hosts are matched with the bracketed entry
 ALTER SERVER dave_pg OPTIONS (SET host '::1', DROP hostaddr);
 
 -- redis, checked by the validator
--- issue 9: a socket path is compared whole: the entry '/tmp/r' is not '/tmp/r:6390'
+-- issue 9: a socket path is compared whole: the entry '/tmp/r' is not '/tmp/r:PORT'
 RESET ROLE;
-SET apex_router.allowed_hosts = '127.0.0.1:6390, /tmp/r';
+\set hosts '127.0.0.1:' :redis_port ', /tmp/r'
+SET apex_router.allowed_hosts = :'hosts';
 SET ROLE apex_dave;
-CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', socket '/tmp/r:6390');
+\set socket '/tmp/r:' :redis_port
+CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', socket :'socket');
 CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', socket '/tmp/r');
 DROP SERVER dave_redis;
 -- issue 9: hiredis resolves a relative socket path and cuts a long one short
@@ -166,31 +180,38 @@ CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis',
 SELECT format('CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind %L, socket %L)',
               'redis', '/tmp/' || repeat('r', 120)) AS long_socket \gset
 :long_socket;
--- issue 9: the port hiredis is given is the port checked ('0x18f6' used to
--- pass as 6390 and reach hiredis as 0; '06390' is 6390 for both)
-CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', port '0x18f6');
-CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', port '06390');
+-- issue 9: the port hiredis is given is the port checked (the allowed port
+-- in hexadecimal used to pass as that port and reach hiredis as 0; with a
+-- leading zero it is that port for both)
+SELECT '0x' || to_hex(:redis_port) AS redis_port_hex, '0' || :'redis_port' AS redis_port_zero \gset
+CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', port :'redis_port_hex');
+CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', port :'redis_port_zero');
 DROP SERVER dave_redis;
 
 -- HTTP kinds: the host libcurl connects to, parsed by libcurl's own parser
 RESET ROLE;
-SET apex_router.allowed_hosts = '127.0.0.1:7474, [::1]';
+\set hosts '127.0.0.1:' :neo4j_port ', [::1]'
+SET apex_router.allowed_hosts = :'hosts';
 SET ROLE apex_dave;
 -- issue 9: an IPv6 zone id picks the link, so it is part of the host
+\set url 'http://[::1%25lo]:' :neo4j_port
 CREATE SERVER dave_graph FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://[::1%25lo]:7474', statement 'RETURN 1 AS id');
+  OPTIONS (kind 'neo4j', url :'url', statement 'RETURN 1 AS id');
 -- issue 9: userinfo cannot hide the host (it is refused as credentials)
+\set url 'http://127.0.0.1:' :neo4j_port '@127.0.0.2:' :neo4j_port '/'
 CREATE SERVER dave_graph FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:7474@127.0.0.2:7474/', statement 'RETURN 1 AS id');
+  OPTIONS (kind 'neo4j', url :'url', statement 'RETURN 1 AS id');
 -- issue 9: odd spellings are checked as libcurl reads them: one slash, a
 -- short IPv4 address (127.1 is 127.0.0.1 to libcurl, so it is allowed)
+\set url 'http:/127.0.0.2:' :neo4j_port
 CREATE SERVER dave_graph FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http:/127.0.0.2:7474', statement 'RETURN 1 AS id');
+  OPTIONS (kind 'neo4j', url :'url', statement 'RETURN 1 AS id');
+\set url 'http://127.1:' :neo4j_port
 CREATE SERVER dave_graph FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://127.1:7474', statement 'RETURN 1 AS id');
+  OPTIONS (kind 'neo4j', url :'url', statement 'RETURN 1 AS id');
 -- issue 9: no option reaches libcurl's Unix socket or connect-to settings
 CREATE SERVER dave_vec FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:7474', collection 'c', unix_socket '/tmp/s');
+  OPTIONS (kind 'qdrant', url :'neo4j_url', collection 'c', unix_socket '/tmp/s');
 DROP SERVER dave_graph;
 
 -- at call time: sources created while a superuser allowed everything stop
@@ -205,15 +226,19 @@ CREATE SERVER dave_nohost FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', query 'SELECT 1 AS id');
 CREATE SERVER dave_hostaddr FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '127.0.0.1', hostaddr '127.0.0.2', query 'SELECT 1 AS id');
+\set ports :remote_pgport ','
 CREATE SERVER dave_ports FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1,127.0.0.1', port '5437,', query 'SELECT 1 AS id');
+  OPTIONS (kind 'postgres', host '127.0.0.1,127.0.0.1', port :'ports', query 'SELECT 1 AS id');
 CREATE SERVER dave_abstract FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '@apex', query 'SELECT 1 AS id');
-CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', socket '/tmp/r:6390');
+\set socket '/tmp/r:' :redis_port
+CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', socket :'socket');
+\set url 'http://[::1%25lo]:' :neo4j_port
 CREATE SERVER dave_graph FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://[::1%25lo]:7474', statement 'RETURN 1 AS id');
+  OPTIONS (kind 'neo4j', url :'url', statement 'RETURN 1 AS id');
 RESET ROLE;
-SET apex_router.allowed_hosts = '127.0.0.1:5437, 127.0.0.1, /tmp/r, [::1]';
+\set hosts '127.0.0.1:' :remote_pgport ', 127.0.0.1, /tmp/r, [::1]'
+SET apex_router.allowed_hosts = :'hosts';
 SET ROLE apex_dave;
 -- issue 9: an empty host element, first or last
 SELECT id FROM apex_route('x', sources => '{dave_pg}');
@@ -224,7 +249,8 @@ SELECT id FROM apex_route('x', sources => '{dave_nohost}');
 SELECT id FROM apex_route('x', sources => '{dave_hostaddr}');
 -- issue 9: a port list (the empty element is port 5432)
 RESET ROLE;
-SET apex_router.allowed_hosts = '127.0.0.1:5437, /tmp/r, [::1]';
+\set hosts '127.0.0.1:' :remote_pgport ', /tmp/r, [::1]'
+SET apex_router.allowed_hosts = :'hosts';
 SET ROLE apex_dave;
 SELECT id FROM apex_route('x', sources => '{dave_ports}');
 -- issue 9: an abstract socket
@@ -239,7 +265,8 @@ SELECT id FROM apex_route('x', sources => '{dave_graph}');
 -- service file changed after CREATE SERVER moves the target, and the check
 -- follows it
 RESET ROLE;
-SET apex_router.allowed_hosts = '127.0.0.1:5437';
+\set hosts '127.0.0.1:' :remote_pgport
+SET apex_router.allowed_hosts = :'hosts';
 SET ROLE apex_dave;
 CREATE SERVER dave_service FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '127.0.0.1', dbname 'memory',
@@ -251,14 +278,14 @@ SELECT rank, id FROM apex_route('anything', k => 1, sources => '{dave_service}')
 RESET ROLE;
 -- a superuser's source that libpq could not connect as the environment now
 -- says: refused at CREATE, and at call time it fails alone, as libpq would
-\! printf '[apex_env]\nport=5437,5438\n' >"$APEX_RUN_DIR/pg_service.conf"
+\! printf '[apex_env]\nport=%s,%s\n' "$APEX_REMOTE_PGPORT" "$CLOSED_PORT" >"$APEX_RUN_DIR/pg_service.conf"
 CREATE SERVER super_pg FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '127.0.0.1', dbname 'memory', query 'SELECT id FROM notes ORDER BY id LIMIT $2');
 \! printf '[apex_env]\nport=%s\n' "$APEX_REMOTE_PGPORT" >"$APEX_RUN_DIR/pg_service.conf"
 CREATE SERVER super_pg FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '127.0.0.1', dbname 'memory', query 'SELECT id FROM notes ORDER BY id LIMIT $2');
 CREATE USER MAPPING FOR CURRENT_USER SERVER super_pg OPTIONS (user 'apex_remote', password 'remote-pass');
-\! printf '[apex_env]\nport=5437,5438\n' >"$APEX_RUN_DIR/pg_service.conf"
+\! printf '[apex_env]\nport=%s,%s\n' "$APEX_REMOTE_PGPORT" "$CLOSED_PORT" >"$APEX_RUN_DIR/pg_service.conf"
 SELECT rank, id, found_in FROM apex_route('billing', k => 1, sources => '{super_pg,docs}');
 \! printf '[apex_env]\nport=%s\n' "$APEX_REMOTE_PGPORT" >"$APEX_RUN_DIR/pg_service.conf"
 SELECT rank, id, found_in FROM apex_route('billing', k => 1, sources => '{super_pg}');

@@ -4,7 +4,7 @@
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 CREATE SERVER cache FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '6390', key_prefix 'apextest:', ttl_s '60');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port', key_prefix 'apextest:', ttl_s '60');
 CREATE USER MAPPING FOR PUBLIC SERVER cache OPTIONS (password 'redis-pass');
 CREATE FUNCTION asked(log text, since timestamptz) RETURNS TABLE (server text, requests bigint)
 LANGUAGE sql AS $$
@@ -67,11 +67,12 @@ ALTER SERVER embed OPTIONS (DROP encoding);
 SELECT * FROM asked(:'log', :'t0');
 
 -- partial results are not cached
+\set url :qdrant_url'/__fault/status=503'
 SELECT clock_timestamp() AS t0 \gset
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/status=503');
+ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{graph,vectors}');
 SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{graph,vectors}');
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
+ALTER SERVER vectors OPTIONS (SET url :'qdrant_url');
 \set log `cat "$APEX_TEST_LOG"`
 SELECT * FROM asked(:'log', :'t0');
 
@@ -90,10 +91,10 @@ ALTER SERVER cache OPTIONS (SET ttl_s '60');
 SET apex_router.cache_mode = 'parallel';
 SELECT count(*) AS rows FROM apex_route('latency budget', k => 3, sources => '{graph,docs}');
 SELECT apex_router_disconnect() >= 0 AS reset;
-\! curl -s -o /dev/null -X POST http://127.0.0.1:7474/__control -d '{"route":"/db/neo4j/tx/commit","fault":"delay=5000"}'
+\! curl -s -o /dev/null -X POST "http://127.0.0.1:$NEO4J_PORT/__control" -d '{"route":"/db/neo4j/tx/commit","fault":"delay=5000"}'
 SELECT rank, id, found_in FROM apex_route('latency budget', k => 3, sources => '{graph,docs}');
 SELECT count(*) AS graph_connections FROM apex_router_connections() WHERE source = 'graph';
-\! curl -s -o /dev/null -X DELETE http://127.0.0.1:7474/__control
+\! curl -s -o /dev/null -X DELETE "http://127.0.0.1:$NEO4J_PORT/__control"
 -- a miss in parallel mode is stored too (first mode then finds it)
 SELECT clock_timestamp() AS t0 \gset
 SELECT count(*) AS rows FROM apex_route('vendor contract', k => 3, sources => '{graph,docs}');

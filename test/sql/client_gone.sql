@@ -9,8 +9,9 @@
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 CREATE EXTENSION dblink;
+\set url :graphiti_url'/__fault/hang'
 CREATE SERVER cg_hang FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000/__fault/hang', timeout_ms '60000');
+  OPTIONS (kind 'graphiti', url :'url', timeout_ms '60000');
 -- wait (at most 30 s) until the backend of application_name app is in
 -- state or gone; returns whether it got there
 CREATE FUNCTION cg_wait(app text, state text) RETURNS boolean

@@ -18,9 +18,12 @@ BEGIN
           setval('pg_temp.sql_leg_finished', (extract(epoch FROM clock_timestamp()) * 1e6)::bigint);
   RETURN QUERY SELECT * FROM notes WHERE tsv @@ websearch_to_tsquery('english', q) ORDER BY id LIMIT n;
 END $$;
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/delay=300');
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/delay=300');
-ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/__fault/delay=300/v1/embeddings');
+\set url :neo4j_url'/__fault/delay=300'
+ALTER SERVER graph OPTIONS (SET url :'url');
+\set url :qdrant_url'/__fault/delay=300'
+ALTER SERVER vectors OPTIONS (SET url :'url');
+\set url :embed_base'/__fault/delay=300/v1/embeddings'
+ALTER SERVER embed OPTIONS (SET url :'url');
 ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body FROM slow_notes($1, $2)');
 
 SELECT clock_timestamp() AS t0 \gset
@@ -45,9 +48,9 @@ SELECT (n.s < m.e AND m.s < n.e) AS neo4j_overlaps_embedder,
 FROM legs n, legs m, legs q, legs sq
 WHERE n.leg = 'neo4j' AND m.leg = 'embedder' AND q.leg = 'qdrant' AND sq.leg = 'sql';
 
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
-ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/v1/embeddings');
+ALTER SERVER graph OPTIONS (SET url :'neo4j_url');
+ALTER SERVER vectors OPTIONS (SET url :'qdrant_url');
+ALTER SERVER embed OPTIONS (SET url :'embed_url');
 ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                               FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
                               ORDER BY 4 DESC, id LIMIT $2');

@@ -45,7 +45,7 @@ DROP SERVER nested;
 
 -- postgres
 CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                   FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
                   ORDER BY 4 DESC, id LIMIT $2');
@@ -58,7 +58,7 @@ DO $$ BEGIN
   END LOOP;
 END $$;
 SELECT kind, source, target, requests FROM apex_router_connections() WHERE kind = 'postgres';
-\! psql -XAt -h "$APEX_RUN_DIR" -p 5437 -U postgres -d memory -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'apex_router' AND query LIKE '%websearch_to_tsquery%'"
+\! psql -XAt -h "$APEX_RUN_DIR" -p "$APEX_REMOTE_PGPORT" -U postgres -d memory -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'apex_router' AND query LIKE '%websearch_to_tsquery%'"
 
 -- a cancelled call closes the connection it was using
 SELECT apex_router_disconnect() > 0 AS closed;
@@ -72,7 +72,7 @@ SELECT count(*) AS kept FROM apex_router_connections() WHERE source = 'remote_do
 
 -- Redis
 CREATE SERVER recent FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port');
 CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
 -- one kept connection serves 50 calls (INFO clients counts it and redis-cli)
 SELECT apex_router_disconnect() >= 0 AS reset;
@@ -82,4 +82,4 @@ DO $$ BEGIN
   END LOOP;
 END $$;
 SELECT kind, source, target, requests FROM apex_router_connections() WHERE kind = 'redis';
-\! redis-cli -p 6390 -a redis-pass --no-auth-warning info clients | grep '^connected_clients'
+\! redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning info clients | grep '^connected_clients'

@@ -5,7 +5,8 @@
 \i :abs_srcdir/sql/include/setup.sql
 
 -- the call's own timeout_ms caps every leg
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/delay=3000');
+\set url :neo4j_url'/__fault/delay=3000'
+ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT count(*) FROM apex_route('Sarah roadmap', k => 5, timeout_ms => 1000);
 
 -- statement_timeout and cancel end the call with an ERROR, the session goes on
@@ -17,7 +18,7 @@ RESET statement_timeout;
 SET apex_router.call_timeout_ms = 300;
 SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}');
 RESET apex_router.call_timeout_ms;
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
+ALTER SERVER graph OPTIONS (SET url :'neo4j_url');
 
 -- issue 9 probe: a sql source ran past its timeout_ms and the call's (a
 -- planted source sleeping held every superuser's plain call); now the query
@@ -62,23 +63,23 @@ BEGIN
   FOR i IN 1 .. 3 LOOP
     EXECUTE format('CREATE SERVER dl_graph%s FOREIGN DATA WRAPPER apex_router
                       OPTIONS (kind %L, url %L, statement %L, timeout_ms %L)',
-                   i, 'neo4j', 'http://127.0.0.1:7474', graph_statement, '500');
+                   i, 'neo4j', current_setting('apex_test.neo4j_url'), graph_statement, '500');
     EXECUTE format('CREATE USER MAPPING FOR PUBLIC SERVER dl_graph%s OPTIONS (user %L, password %L)',
                    i, 'neo4j', 'testpassword');
   END LOOP;
   FOR i IN 1 .. 2 LOOP
     EXECUTE format('CREATE SERVER dl_facts%s FOREIGN DATA WRAPPER apex_router
-                      OPTIONS (kind %L, url %L, timeout_ms %L)', i, 'graphiti', 'http://127.0.0.1:8000', '500');
+                      OPTIONS (kind %L, url %L, timeout_ms %L)', i, 'graphiti', current_setting('apex_test.graphiti_url'), '500');
     EXECUTE format('CREATE SERVER dl_vectors%s FOREIGN DATA WRAPPER apex_router
                       OPTIONS (kind %L, url %L, collection %L, embedder %L, id_field %L, timeout_ms %L)',
-                   i, 'qdrant', 'http://127.0.0.1:6333', 'memory', 'embed', 'doc_id', '500');
+                   i, 'qdrant', current_setting('apex_test.qdrant_url'), 'memory', 'embed', 'doc_id', '500');
     EXECUTE format('CREATE USER MAPPING FOR PUBLIC SERVER dl_vectors%s OPTIONS (api_key %L)', i, 'qdrant-test-key');
     EXECUTE format('CREATE SERVER dl_recent%s FOREIGN DATA WRAPPER apex_router
-                      OPTIONS (kind %L, host %L, port %L, timeout_ms %L)', i, 'redis', '127.0.0.1', '6390', '500');
+                      OPTIONS (kind %L, host %L, port %L, timeout_ms %L)', i, 'redis', '127.0.0.1', current_setting('apex_test.redis_port'), '500');
     EXECUTE format('CREATE USER MAPPING FOR PUBLIC SERVER dl_recent%s OPTIONS (password %L)', i, 'redis-pass');
     EXECUTE format('CREATE SERVER dl_pg%s FOREIGN DATA WRAPPER apex_router
                       OPTIONS (kind %L, host %L, port %L, dbname %L, query %L, timeout_ms %L)',
-                   i, 'postgres', '127.0.0.1', '5437', 'memory', pg_query, '500');
+                   i, 'postgres', '127.0.0.1', current_setting('apex_test.remote_pgport'), 'memory', pg_query, '500');
     EXECUTE format('CREATE USER MAPPING FOR PUBLIC SERVER dl_pg%s OPTIONS (user %L, password %L)',
                    i, 'apex_remote', 'remote-pass');
   END LOOP;
@@ -95,14 +96,15 @@ $$;
 -- take longer than the wait for requests to be sent, so they go on after
 -- the slow leg, a round trip at a time, within their connect timeouts
 CREATE SERVER dl_pg_far FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '7906', dbname 'memory', sslmode 'disable',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'slow_port', dbname 'memory', sslmode 'disable',
            query 'SELECT id, title FROM notes WHERE tsv @@ websearch_to_tsquery(''english'', $1) LIMIT $2',
            timeout_ms '1000', connect_timeout_ms '800');
 CREATE USER MAPPING FOR PUBLIC SERVER dl_pg_far OPTIONS (user 'apex_remote', password 'remote-pass');
 \getenv run_dir APEX_RUN_DIR
 \set cafile :run_dir/tls/localhost.crt
+\set url 'https://localhost:' :slow_tls_port
 CREATE SERVER dl_graph_far FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'https://localhost:7907', ca_file :'cafile', timeout_ms '1000',
+  OPTIONS (kind 'neo4j', url :'url', ca_file :'cafile', timeout_ms '1000',
            connect_timeout_ms '800',
            statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
                       RETURN node.uid AS id, node.name AS title, score LIMIT $limit');
@@ -122,21 +124,24 @@ SELECT * FROM dl_answered('{dl_slow,dl_graph1,dl_graph2,dl_graph3,dl_facts1,dl_f
 -- and the fast ones are kept: a server that never answers (HTTP, the
 -- embedder of a vector source, Redis), a connect that never completes, a
 -- postgres server that never answers its start-up packet.
+\set url :graphiti_url'/__fault/hang'
 CREATE SERVER dl_hang FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000/__fault/hang', timeout_ms '500');
+  OPTIONS (kind 'graphiti', url :'url', timeout_ms '500');
+\set url 'http://127.0.0.1:' :blackhole_port
 CREATE SERVER dl_blackhole FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:7901', timeout_ms '500', connect_timeout_ms '200');
+  OPTIONS (kind 'graphiti', url :'url', timeout_ms '500', connect_timeout_ms '200');
+\set url :embed_base'/__fault/hang/v1/embeddings'
 CREATE SERVER dl_embed_hang FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'embedder', url 'http://127.0.0.1:8080/__fault/hang/v1/embeddings', model 'test-embed');
+  OPTIONS (kind 'embedder', url :'url', model 'test-embed');
 CREATE USER MAPPING FOR PUBLIC SERVER dl_embed_hang OPTIONS (api_key 'embed-test-key');
 CREATE SERVER dl_vectors_hang FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:6333', collection 'memory', embedder 'dl_embed_hang',
+  OPTIONS (kind 'qdrant', url :'qdrant_url', collection 'memory', embedder 'dl_embed_hang',
            id_field 'doc_id', timeout_ms '500');
 CREATE USER MAPPING FOR PUBLIC SERVER dl_vectors_hang OPTIONS (api_key 'qdrant-test-key');
 CREATE SERVER dl_redis_silent FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '7902', timeout_ms '500', connect_timeout_ms '300');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'silent_port', timeout_ms '500', connect_timeout_ms '300');
 CREATE SERVER dl_pg_silent FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '7902', dbname 'memory', query 'SELECT 1', timeout_ms '500',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'silent_port', dbname 'memory', query 'SELECT 1', timeout_ms '500',
            connect_timeout_ms '300');
 CREATE USER MAPPING FOR PUBLIC SERVER dl_pg_silent OPTIONS (user 'apex_remote', password 'remote-pass');
 SELECT * FROM dl_answered('{dl_slow,dl_graph1,dl_hang,dl_blackhole,dl_vectors_hang,dl_recent1,dl_redis_silent,
@@ -147,14 +152,15 @@ SELECT * FROM dl_answered('{dl_slow,dl_graph1,dl_hang,dl_blackhole,dl_vectors_ha
 -- whose clock the slow leg moved on) fails at the call's deadline, with
 -- the budget the call left it; a silent one at its own timeout_ms; the slow
 -- sql leg itself is cancelled at the call's deadline.
+\set url :graphiti_url'/__fault/drip=50'
 CREATE SERVER dl_drip FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000/__fault/drip=50', timeout_ms '5000');
+  OPTIONS (kind 'graphiti', url :'url', timeout_ms '5000');
 SELECT * FROM dl_answered('{dl_slow,dl_graph1,dl_hang,dl_drip}', timeout_ms => 1000);
 
 -- The result cache (parallel mode: looked up while the sources work) is
 -- read after the slow leg too: no "result cache unavailable" warning.
 CREATE SERVER dl_cache FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '6390', key_prefix 'dltest:', ttl_s '60', timeout_ms '500');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port', key_prefix 'dltest:', ttl_s '60', timeout_ms '500');
 CREATE USER MAPPING FOR PUBLIC SERVER dl_cache OPTIONS (password 'redis-pass');
 SET apex_router.cache_source = 'dl_cache';
 SET apex_router.cache_mode = 'parallel';

@@ -12,9 +12,9 @@ DO $$
 BEGIN
   FOR i IN 1 .. 400 LOOP
     EXECUTE format('CREATE SERVER fd_http%s FOREIGN DATA WRAPPER apex_router OPTIONS (kind %L, url %L)',
-                   i, 'graphiti', 'http://127.0.0.1:8000');
+                   i, 'graphiti', current_setting('apex_test.graphiti_url'));
     EXECUTE format('CREATE SERVER fd_redis%s FOREIGN DATA WRAPPER apex_router
-                      OPTIONS (kind %L, host %L, port %L)', i, 'redis', '127.0.0.1', '6390');
+                      OPTIONS (kind %L, host %L, port %L)', i, 'redis', '127.0.0.1', current_setting('apex_test.redis_port'));
     EXECUTE format('CREATE USER MAPPING FOR PUBLIC SERVER fd_redis%s OPTIONS (password %L)', i, 'redis-pass');
   END LOOP;
 END $$;
@@ -58,13 +58,14 @@ SELECT fd_first_failure(fd_sources('fd_redis', 400));
 -- resolver's descriptors), a new HTTP server, the result cache -- while the
 -- local source answers
 CREATE SERVER fd_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title FROM notes WHERE tsv @@ websearch_to_tsquery(''english'', $1) LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER fd_pg OPTIONS (user 'apex_remote', password 'remote-pass');
+\set url 'http://nx.invalid:' :graphiti_port
 CREATE SERVER fd_named FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://nx.invalid:8000');
+  OPTIONS (kind 'graphiti', url :'url');
 CREATE SERVER fd_cache FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '6390', key_prefix 'fdtest:');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port', key_prefix 'fdtest:');
 CREATE USER MAPPING FOR PUBLIC SERVER fd_cache OPTIONS (password 'redis-pass');
 SET apex_router.cache_source = 'fd_cache';
 SELECT count(*) AS rows, array_agg(DISTINCT s ORDER BY s) AS answered

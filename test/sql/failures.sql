@@ -12,12 +12,14 @@ $$;
 SELECT * FROM routed();
 
 -- HTTP 500 with Neo4j's documented error body
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/status=500');
+\set url :neo4j_url'/__fault/status=500'
+ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT * FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
 -- a failing statement inside HTTP 200 (Neo4j rolls back and reports in "errors")
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/neo4jerror');
+\set url :neo4j_url'/__fault/neo4jerror'
+ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
+ALTER SERVER graph OPTIONS (SET url :'neo4j_url');
 ALTER SERVER graph OPTIONS (SET statement 'CALL db.index.fulltext.queryNodes(''no_such_index'', $query) YIELD node, score RETURN node.uid AS id');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
 ALTER SERVER graph OPTIONS (SET statement 'RETURN 1 AS one');
@@ -48,9 +50,10 @@ ALTER SERVER embed OPTIONS (SET model 'test-embed');
 ALTER USER MAPPING FOR PUBLIC SERVER embed OPTIONS (SET api_key 'wrong-key');
 SELECT * FROM routed();
 ALTER USER MAPPING FOR PUBLIC SERVER embed OPTIONS (SET api_key 'embed-test-key');
-ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/__fault/wrongshape/v1/embeddings');
+\set url :embed_base'/__fault/wrongshape/v1/embeddings'
+ALTER SERVER embed OPTIONS (SET url :'url');
 SELECT * FROM routed();
-ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/v1/embeddings');
+ALTER SERVER embed OPTIONS (SET url :'embed_url');
 
 -- issue 11 item 7: an embedder that is gone or is no embedder fails its
 -- vector source alone, named or not, instead of every call (the option is
@@ -75,7 +78,7 @@ ALTER SERVER vectors OPTIONS (DROP embedder);
 SELECT * FROM apex_route('Sarah', sources => '{vectors,docs}');
 SELECT * FROM routed();
 CREATE SERVER embed FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'embedder', url 'http://127.0.0.1:8080/v1/embeddings', model 'test-embed');
+  OPTIONS (kind 'embedder', url :'embed_url', model 'test-embed');
 CREATE USER MAPPING FOR PUBLIC SERVER embed OPTIONS (api_key 'embed-test-key');
 ALTER SERVER vectors OPTIONS (ADD embedder 'embed');
 SELECT * FROM routed();
@@ -92,30 +95,37 @@ SELECT * FROM routed();
 RESET ROLE;
 
 -- broken responses
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/malformed');
+\set url :qdrant_url'/__fault/malformed'
+ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT * FROM routed();
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/wrongshape');
+\set url :qdrant_url'/__fault/wrongshape'
+ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT * FROM routed();
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/nonutf8');
+\set url :qdrant_url'/__fault/nonutf8'
+ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT * FROM routed();
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/truncate');
+\set url :qdrant_url'/__fault/truncate'
+ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT * FROM routed();
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/reset');
+\set url :qdrant_url'/__fault/reset'
+ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT * FROM routed();
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/huge=300000');
+\set url :qdrant_url'/__fault/huge=300000'
+ALTER SERVER vectors OPTIONS (SET url :'url');
 SET apex_router.max_response_size = '64kB';
 SELECT * FROM routed();
 RESET apex_router.max_response_size;
 SELECT * FROM routed();
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
+ALTER SERVER vectors OPTIONS (SET url :'qdrant_url');
 
 -- connection refused, and a server that accepts but never answers (timeout_ms;
 -- the call's deadlines: deadlines)
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:1');
+ALTER SERVER graph OPTIONS (SET url :'closed_url');
 SELECT * FROM routed();
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/hang', ADD timeout_ms '300');
+\set url :neo4j_url'/__fault/hang'
+ALTER SERVER graph OPTIONS (SET url :'url', ADD timeout_ms '300');
 SELECT * FROM routed();
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474', DROP timeout_ms);
+ALTER SERVER graph OPTIONS (SET url :'neo4j_url', DROP timeout_ms);
 SELECT * FROM routed();
 
 -- a failing SQL source is a warning too (it runs in a subtransaction)
@@ -132,12 +142,13 @@ ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                               ORDER BY 4 DESC, id LIMIT $2');
 
 -- strict mode: any failure is an ERROR
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/status=503');
+\set url :neo4j_url'/__fault/status=503'
+ALTER SERVER graph OPTIONS (SET url :'url');
 SET apex_router.strict = on;
 SELECT count(*) FROM apex_route('Sarah roadmap');
 RESET apex_router.strict;
 -- every source failing still returns (no rows), with one warning each
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:1');
+ALTER SERVER vectors OPTIONS (SET url :'closed_url');
 ALTER SERVER docs OPTIONS (SET query 'SELECT 1/0');
 SELECT * FROM apex_route('Sarah roadmap');
 -- issue 10: the same failures as a program sees them: the message names
@@ -150,16 +161,19 @@ SELECT s AS source, f.* FROM unnest('{graph,vectors,docs}'::text[]) s, route_fai
 -- issue 11 item 2; origin: pramsey/pgsql-http#108 (the same 0x8b error from a REST API that compresses its answers)
 -- issue 11 item 2: a corrupt compressed answer is an FDW error (HV000)
 -- that says so; a compressed one is decoded
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/badgzip');
+\set url :qdrant_url'/__fault/badgzip'
+ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT * FROM route_failure('Sarah roadmap', '{vectors}');
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/gzip');
+\set url :qdrant_url'/__fault/gzip'
+ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT * FROM route_failure('Sarah roadmap', '{vectors}');
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
-ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:1/v1/embeddings');
+ALTER SERVER vectors OPTIONS (SET url :'qdrant_url');
+\set url 'http://127.0.0.1:' :closed_port '/v1/embeddings'
+ALTER SERVER embed OPTIONS (SET url :'url');
 SELECT * FROM route_failure('Sarah roadmap', '{vectors}');
-ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/v1/embeddings');
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
+ALTER SERVER embed OPTIONS (SET url :'embed_url');
+ALTER SERVER graph OPTIONS (SET url :'neo4j_url');
+ALTER SERVER vectors OPTIONS (SET url :'qdrant_url');
 ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                               FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
                               ORDER BY 4 DESC, id LIMIT $2');
@@ -167,7 +181,8 @@ SELECT * FROM routed();
 DROP FUNCTION routed;
 
 -- min_sources: too few answers is an ERROR (after the warnings)
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/status=500');
+\set url :neo4j_url'/__fault/status=500'
+ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}', min_sources => 2);
 SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}', min_sources => 1);
 SELECT * FROM route_failure('Sarah roadmap', '{graph,docs}', min_sources => 2);
@@ -175,4 +190,4 @@ SET apex_router.min_sources = 2;
 SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}');
 RESET apex_router.min_sources;
 SELECT count(*) FROM apex_route('Sarah roadmap', min_sources => -1);
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
+ALTER SERVER graph OPTIONS (SET url :'neo4j_url');

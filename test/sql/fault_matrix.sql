@@ -38,15 +38,16 @@ BEGIN
 END $$;
 
 -- Neo4j (transactional endpoint)
-SELECT * FROM matrix('graph', 'http://127.0.0.1:7474', 'graph');
+SELECT * FROM matrix('graph', :'neo4j_url', 'graph');
 -- Qdrant
-SELECT * FROM matrix('vectors', 'http://127.0.0.1:6333', 'vectors');
+SELECT * FROM matrix('vectors', :'qdrant_url', 'vectors');
 -- the embedder of a Qdrant source
-SELECT * FROM matrix('embed', 'http://127.0.0.1:8080', 'vectors', '/v1/embeddings');
+\set url 'http://127.0.0.1:' :embed_port
+SELECT * FROM matrix('embed', :'url', 'vectors', '/v1/embeddings');
 -- Graphiti
 CREATE SERVER facts FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000', group_ids 'team');
-SELECT * FROM matrix('facts', 'http://127.0.0.1:8000', 'facts');
+  OPTIONS (kind 'graphiti', url :'graphiti_url', group_ids 'team');
+SELECT * FROM matrix('facts', :'graphiti_url', 'facts');
 DROP SERVER facts;
 
 -- the session is fine afterwards

@@ -16,11 +16,11 @@ CREATE ROLE kc_role LOGIN;
 -- a postgres source whose rows name the remote backend (a new connection
 -- is a new pid), and a Redis source, both with a PUBLIC mapping
 CREATE SERVER kc_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT pg_backend_pid()::text AS id WHERE $1 <> '''' LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER kc_pg OPTIONS (user 'apex_remote', password 'remote-pass');
 CREATE SERVER kc_redis FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port');
 CREATE USER MAPPING FOR PUBLIC SERVER kc_redis OPTIONS (password 'redis-pass');
 GRANT USAGE ON FOREIGN SERVER kc_pg, kc_redis TO kc_role;
 
@@ -112,7 +112,7 @@ SELECT * FROM kc_call('kc_redis');
 -- mapping for it replaces its connection (a superuser's source on the
 -- remote cluster's trusted socket: no mapping, no password needed)
 CREATE SERVER kc_nomap FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host :'run_dir', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host :'run_dir', port :'remote_pgport', dbname 'memory',
            query 'SELECT pg_backend_pid()::text AS id WHERE $1 <> '''' LIMIT $2');
 SELECT * FROM kc_call('kc_nomap');
 SELECT * FROM kc_call('kc_nomap');
@@ -124,7 +124,7 @@ SELECT * FROM kc_call('kc_nomap');
 -- its own source on the trusted socket): a non-superuser must not run on
 -- it, and opens its own, which is refused
 CREATE SERVER kc_trust FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host :'run_dir', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host :'run_dir', port :'remote_pgport', dbname 'memory',
            query 'SELECT current_user::text AS id WHERE $1 <> '''' LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER kc_trust OPTIONS (user 'postgres', password 'unused');
 GRANT USAGE ON FOREIGN SERVER kc_trust TO kc_role;
@@ -139,7 +139,7 @@ SELECT count(*) AS kept FROM apex_router_connections() WHERE source = 'kc_trust'
 -- the connection is closed at once (the remote backend, told to look for
 -- a closed client, ends its query), and the next call opens a new one
 CREATE SERVER kc_slow FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory', timeout_ms '1000',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory', timeout_ms '1000',
            query 'SELECT pg_backend_pid()::text AS id
                   FROM (SELECT set_config(''client_connection_check_interval'', ''50'', false) AS s) c,
                        LATERAL pg_sleep(CASE WHEN $1 = ''kc slow'' AND c.s IS NOT NULL THEN 10 ELSE 0 END)
@@ -154,9 +154,9 @@ SELECT * FROM kc_call('kc_slow');
 
 -- Redis' connect timeout is io_redis.c's, for every user of the
 -- connection: the result cache behind a connect that never completes
--- (test/servers/tcp_faults.py, 7901) gives up at its connect_timeout_ms
+-- (test/servers/tcp_faults.py, BLACKHOLE_PORT) gives up at its connect_timeout_ms
 CREATE SERVER kc_cache_far FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '7901', connect_timeout_ms '200', timeout_ms '1000');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'blackhole_port', connect_timeout_ms '200', timeout_ms '1000');
 SET apex_router.cache_source = 'kc_cache_far';
 SELECT count(*) AS rows FROM apex_route('billing', sources => '{kc_pg}');
 SELECT apex_router_cache_flush();
@@ -234,7 +234,7 @@ DROP SERVER kc_pg, kc_redis CASCADE;
 SELECT count(*) AS kept FROM apex_router_connections();
 \! eval "$KC_GONE"
 CREATE SERVER kc_pg2 FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT pg_backend_pid()::text AS id WHERE $1 <> '''' LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER kc_pg2 OPTIONS (user 'apex_remote', password 'remote-pass');
 SELECT id AS pid FROM apex_route('x', sources => '{kc_pg2}') \gset

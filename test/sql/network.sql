@@ -13,10 +13,10 @@
 \i :abs_srcdir/sql/include/setup.sql
 \i :abs_srcdir/sql/include/route_failure.sql
 CREATE SERVER net_redis FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port');
 CREATE USER MAPPING FOR PUBLIC SERVER net_redis OPTIONS (password 'redis-pass');
 CREATE SERVER net_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title FROM notes WHERE tsv @@ websearch_to_tsquery(''english'', $1) LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER net_pg OPTIONS (user 'apex_remote', password 'remote-pass');
 
@@ -24,9 +24,11 @@ CREATE FUNCTION net_faults(target text, scheme text, routed text, healthy text, 
 RETURNS TABLE (fault text, rows bigint, answered text[], state text)
 LANGUAGE plpgsql AS $$
 DECLARE
-  faults CONSTANT text[][] := ARRAY[['refused', '127.0.0.1', '1'], ['dns', 'nx.invalid', '7474'],
-                                    ['connect_timeout', '127.0.0.1', '7901'],
-                                    ['silent', '127.0.0.1', '7902'], ['garbage', '127.0.0.1', '7903']];
+  faults CONSTANT text[][] := ARRAY[['refused', '127.0.0.1', current_setting('apex_test.closed_port')],
+                                    ['dns', 'nx.invalid', current_setting('apex_test.neo4j_port')],
+                                    ['connect_timeout', '127.0.0.1', current_setting('apex_test.blackhole_port')],
+                                    ['silent', '127.0.0.1', current_setting('apex_test.silent_port')],
+                                    ['garbage', '127.0.0.1', current_setting('apex_test.garbage_port')]];
   healthy_host text;
   healthy_port text;
 BEGIN
@@ -64,25 +66,32 @@ BEGIN
 END $$;
 
 -- Neo4j
-SELECT * FROM net_faults('graph', 'http', 'graph', '127.0.0.1:7474');
+\set addr '127.0.0.1:' :neo4j_port
+SELECT * FROM net_faults('graph', 'http', 'graph', :'addr');
 -- Qdrant
-SELECT * FROM net_faults('vectors', 'http', 'vectors', '127.0.0.1:6333');
+\set addr '127.0.0.1:' :qdrant_port
+SELECT * FROM net_faults('vectors', 'http', 'vectors', :'addr');
 -- the embedder, through the Qdrant source that needs it
-SELECT * FROM net_faults('embed', 'http', 'vectors', '127.0.0.1:8080', '/v1/embeddings');
+\set addr '127.0.0.1:' :embed_port
+SELECT * FROM net_faults('embed', 'http', 'vectors', :'addr', '/v1/embeddings');
 -- Graphiti
 CREATE SERVER net_facts FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000');
-SELECT * FROM net_faults('net_facts', 'http', 'net_facts', '127.0.0.1:8000');
+  OPTIONS (kind 'graphiti', url :'graphiti_url');
+\set addr '127.0.0.1:' :graphiti_port
+SELECT * FROM net_faults('net_facts', 'http', 'net_facts', :'addr');
 -- Redis
-SELECT * FROM net_faults('net_redis', 'tcp', 'net_redis', '127.0.0.1:6390');
+\set addr '127.0.0.1:' :redis_port
+SELECT * FROM net_faults('net_redis', 'tcp', 'net_redis', :'addr');
 -- PostgreSQL
-SELECT * FROM net_faults('net_pg', 'tcp', 'net_pg', '127.0.0.1:5437');
+\set addr '127.0.0.1:' :remote_pgport
+SELECT * FROM net_faults('net_pg', 'tcp', 'net_pg', :'addr');
 -- every source healthy again (k => 40: every answer among the rows), the session usable
 SELECT count(DISTINCT r.id) AS rows, array_agg(DISTINCT s ORDER BY s) AS answered
 FROM apex_route('Sarah roadmap', k => 40, sources => '{graph,vectors,net_facts,net_redis,net_pg,docs}') r,
      unnest(r.found_in) s;
 -- no connection to a faulty address was kept
+\set healthy_ports ':(' :neo4j_port '|' :qdrant_port '|' :embed_port '|' :graphiti_port '|' :redis_port '|' :remote_pgport ')$'
 SELECT kind, source, target FROM apex_router_connections()
-WHERE target !~ ':(7474|6333|8080|8000|6390|5437)$' OR target IS NULL;
+WHERE target !~ :'healthy_ports' OR target IS NULL;
 DROP FUNCTION net_faults;
 DROP SERVER net_facts, net_redis, net_pg CASCADE;

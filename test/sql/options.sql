@@ -1,7 +1,7 @@
 -- The validator: every bad option is rejected with the option named.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
-CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (url 'http://127.0.0.1:1');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (url :'closed_url');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'mongodb');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'qdrant', url 'http://h', collection 'c', statement 'x');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url 'http://h');
@@ -47,7 +47,8 @@ ALTER SERVER graph OPTIONS (ADD weight '2.5', ADD timeout_ms '1500');
 ALTER SERVER graph OPTIONS (DROP weight, DROP timeout_ms);
 -- the graphiti kind
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti');
-CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'ftp://127.0.0.1:8000');
+\set url 'ftp://127.0.0.1:' :graphiti_port
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url :'url');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', collection 'memory');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', group_ids 'a,,b');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', group_ids ' ');
@@ -58,7 +59,7 @@ CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', include_invalid 'sometimes');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'graphiti', url 'http://x', api_key 'k');
 CREATE SERVER facts FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000', group_ids 'team');
+  OPTIONS (kind 'graphiti', url :'graphiti_url', group_ids 'team');
 ALTER SERVER facts OPTIONS (ADD group_id_field 'group_id', SET group_ids 'team,other');
 -- the postgres kind
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'postgres', host 'h');
@@ -68,7 +69,7 @@ CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'postgres', que
 -- the redis kind
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', term_key 'mem:term');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', item_key 'mem:%s:%d');
-CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', socket '/tmp/r.sock', port '6390');
+CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', socket '/tmp/r.sock', port :'redis_port');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', db '-1');
 CREATE SERVER bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', password 'x');
 SELECT count(*) AS bad_servers FROM pg_foreign_server WHERE srvname = 'bad';
@@ -77,17 +78,17 @@ SELECT count(*) AS bad_servers FROM pg_foreign_server WHERE srvname = 'bad';
 -- mapping holding another is refused, naming it (the validator cannot see
 -- the server: mapping_check.c's hook checks it in the same statement)
 CREATE SERVER um_graph FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:1', statement 's');
+  OPTIONS (kind 'neo4j', url :'closed_url', statement 's');
 CREATE SERVER um_vectors FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:1', collection 'c');
+  OPTIONS (kind 'qdrant', url :'closed_url', collection 'c');
 CREATE SERVER um_embed FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'embedder', url 'http://127.0.0.1:1', model 'm');
+  OPTIONS (kind 'embedder', url :'closed_url', model 'm');
 CREATE SERVER um_facts FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:1');
+  OPTIONS (kind 'graphiti', url :'closed_url');
 CREATE SERVER um_pg FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', query 'SELECT 1');
 CREATE SERVER um_recent FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', port '1');
+  OPTIONS (kind 'redis', port :'closed_port');
 CREATE SERVER um_sql FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', query 'SELECT 1');
 -- issue 11 item 4: neo4j reads user, password and token, not api_key
@@ -113,7 +114,7 @@ CREATE USER MAPPING FOR PUBLIC SERVER um_recent OPTIONS (user 'u', password 'p')
 CREATE USER MAPPING FOR PUBLIC SERVER um_sql OPTIONS (password 'p');
 CREATE USER MAPPING FOR PUBLIC SERVER um_sql;
 -- issue 11 item 4: a new kind is checked against the server's mappings
-ALTER SERVER um_recent OPTIONS (SET kind 'qdrant', ADD url 'http://127.0.0.1:1',
+ALTER SERVER um_recent OPTIONS (SET kind 'qdrant', ADD url :'closed_url',
   ADD collection 'c', DROP port);
 -- issue 11 item 4: a mapping written before the check is refused when the
 -- source is used (a superuser's catalog write stands in for it)

@@ -36,7 +36,7 @@ RESET ROLE;
 SELECT count(*) AS rows FROM apex_route('billing', sources => '{graph}');
 -- servers and mappings are not for ordinary roles to change
 SET ROLE apex_alice;
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:9');
+ALTER SERVER graph OPTIONS (SET url :'closed_url');
 CREATE SERVER mine FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', query 'SELECT 1');
 RESET ROLE;
 DROP USER MAPPING FOR apex_alice SERVER graph;
@@ -46,7 +46,7 @@ DROP ROLE apex_alice;
 
 -- as postgres_fdw: a non-superuser must bring a password
 CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                   FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
                   ORDER BY 4 DESC, id LIMIT $2');
@@ -91,12 +91,12 @@ CREATE ROLE apex_bob LOGIN;
 CREATE ROLE apex_mallory LOGIN;
 GRANT USAGE ON FOREIGN DATA WRAPPER apex_router TO apex_mallory;
 LOAD 'apex_router';
-SELECT set_config('apex_router.allowed_hosts', :'run_dir' || ':5433, ' || :'run_dir' || ':5437', false)
+SELECT set_config('apex_router.allowed_hosts', :'run_dir' || ':' || :'pgport' || ', ' || :'run_dir' || ':' || :'remote_pgport', false)
   IS NOT NULL AS allowed;
 
 -- a superuser's own source may use the server's identity (as postgres_fdw)
 CREATE SERVER trusting FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host :'run_dir', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host :'run_dir', port :'remote_pgport', dbname 'memory',
            query 'SELECT current_user::text AS id WHERE $1 <> '''' LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER trusting OPTIONS (user 'postgres');
 SELECT id FROM apex_route('x', sources => '{trusting}');
@@ -120,7 +120,7 @@ RESET ROLE;
 -- the role SUPERUSER
 SET ROLE apex_mallory;
 CREATE SERVER planted FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host :'run_dir', port '5433', dbname :'db',
+  OPTIONS (kind 'postgres', host :'run_dir', port :'pgport', dbname :'db',
            query 'WITH u AS (UPDATE pg_authid SET rolsuper = true WHERE rolname = ''apex_mallory'' RETURNING rolname::text)
                   SELECT rolname AS id FROM u WHERE $1 <> '''' LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER planted OPTIONS (user 'postgres');

@@ -6,20 +6,20 @@
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                   FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
                   ORDER BY 4 DESC, id LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER remote_docs OPTIONS (user 'apex_remote', password 'remote-pass');
 CREATE SERVER recent FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port');
 CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
 
 -- issue 11, a passing case; origin: NVIDIA-NeMo/Gym#1555 (uvicorn closes idle keep-alive connections after 5 s; a pooled one reused fails)
 -- issue 11, a passing case; origin: open-webui/open-terminal#148 (ConnectionResetError reusing a connection uvicorn had closed)
 -- a server restart (every kept connection closes) is invisible to callers
 SELECT count(*) AS rows FROM apex_route('Sarah roadmap', sources => '{graph}');
-\! curl -s -o /dev/null -X POST http://127.0.0.1:7474/__drop_connections
+\! curl -s -o /dev/null -X POST "http://127.0.0.1:$NEO4J_PORT/__drop_connections"
 SELECT count(*) AS rows FROM apex_route('Sarah roadmap', sources => '{graph}');
 SELECT count(*) AS connections, sum(requests) AS requests
 FROM apex_router_connections() WHERE source = 'graph';

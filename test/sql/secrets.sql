@@ -49,7 +49,7 @@ SELECT failure('"sarah AND roadmap', 'graph');
 -- became '*' for everyone.  A reader sees it masked (short secrets mask
 -- much), the others see nothing of it.
 CREATE SERVER letter FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:7474', statement 'RETURN 1 AS id');
+  OPTIONS (kind 'neo4j', url :'neo4j_url', statement 'RETURN 1 AS id');
 CREATE USER MAPPING FOR PUBLIC SERVER letter OPTIONS (user 'neo4j', password 'e');
 GRANT USAGE ON FOREIGN SERVER letter TO apex_guesser;
 SELECT failure('x', 'letter');
@@ -60,37 +60,45 @@ RESET ROLE;
 -- servers that echo the credentials (test-server fault echo=FORM): every
 -- form is masked for a reader; cut: the credential straddles the 200-byte
 -- excerpt and is masked whole, before the cut
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/echo=header');
+\set url :neo4j_url'/__fault/echo=header'
+ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT * FROM apex_route('x', sources => '{graph}');
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/echo=base64');
+\set url :neo4j_url'/__fault/echo=base64'
+ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT * FROM apex_route('x', sources => '{graph}');
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/echo=percent');
+\set url :neo4j_url'/__fault/echo=percent'
+ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT * FROM apex_route('x', sources => '{graph}');
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/echo=json');
+\set url :neo4j_url'/__fault/echo=json'
+ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT * FROM apex_route('x', sources => '{graph}');
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/echo=cut');
+\set url :neo4j_url'/__fault/echo=cut'
+ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT * FROM apex_route('x', sources => '{graph}');
 SET ROLE apex_guesser;
 SELECT * FROM apex_route('x', sources => '{graph}');
 RESET ROLE;
-ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474');
+ALTER SERVER graph OPTIONS (SET url :'neo4j_url');
 -- Qdrant's api-key header and the embedder's bearer token, likewise
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/echo=cut');
+\set url :qdrant_url'/__fault/echo=cut'
+ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT * FROM apex_route('x', sources => '{vectors}');
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333/__fault/echo=base64');
+\set url :qdrant_url'/__fault/echo=base64'
+ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT * FROM apex_route('x', sources => '{vectors}');
-ALTER SERVER vectors OPTIONS (SET url 'http://127.0.0.1:6333');
-ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/__fault/echo=percent/v1/embeddings');
+ALTER SERVER vectors OPTIONS (SET url :'qdrant_url');
+\set url :embed_base'/__fault/echo=percent/v1/embeddings'
+ALTER SERVER embed OPTIONS (SET url :'url');
 SELECT * FROM apex_route('x', sources => '{vectors}');
 SET ROLE apex_guesser;
 SELECT * FROM apex_route('x', sources => '{vectors}');
 RESET ROLE;
-ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/v1/embeddings');
+ALTER SERVER embed OPTIONS (SET url :'embed_url');
 
 -- a PostgreSQL source whose query fails on the caller's text: the remote
 -- error quotes the parameter
 CREATE SERVER echo_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT $1::int::text AS id, $2');
 CREATE USER MAPPING FOR PUBLIC SERVER echo_pg OPTIONS (user 'apex_remote', password 'remote-pass');
 GRANT USAGE ON FOREIGN SERVER echo_pg TO apex_guesser;
@@ -115,7 +123,7 @@ DROP USER MAPPING FOR apex_guesser SERVER echo_pg;
 -- SQLSTATE (a class of error, the same for a right and a wrong guess), in
 -- the server log masked
 CREATE SERVER echo_raise FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT raise_for($1) AS id, $2');
 CREATE USER MAPPING FOR PUBLIC SERVER echo_raise OPTIONS (user 'apex_remote', password 'remote-pass');
 GRANT USAGE ON FOREIGN SERVER echo_raise TO apex_guesser;
@@ -131,7 +139,7 @@ RESET ROLE;
 -- search's ZREVRANGE with Redis' "unknown command" error, which echoes the
 -- key, made of the query's terms
 CREATE SERVER echo_redis FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '7904');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'echo_redis_port');
 CREATE USER MAPPING FOR PUBLIC SERVER echo_redis OPTIONS (password 'hunter22');
 GRANT USAGE ON FOREIGN SERVER echo_redis TO apex_guesser;
 SET ROLE apex_guesser;
@@ -145,7 +153,8 @@ SELECT failure('hunter22', 'echo_redis');
 -- masked words (the owner is not a superuser: allowed_hosts applies)
 CREATE ROLE apex_owner;
 ALTER SERVER letter OWNER TO apex_owner;
-SET apex_router.allowed_hosts = '127.0.0.1:7474';
+\set hosts '127.0.0.1:' :neo4j_port
+SET apex_router.allowed_hosts = :'hosts';
 SET ROLE apex_guesser;
 SELECT failure('x', 'letter');
 RESET ROLE;
@@ -157,7 +166,8 @@ RESET apex_router.allowed_hosts;
 -- a mapping without a secret (a user name only) has nothing to hide
 ALTER USER MAPPING FOR PUBLIC SERVER letter OPTIONS (DROP password);
 REVOKE apex_owner FROM apex_guesser;
-SET apex_router.allowed_hosts = '127.0.0.1:7474';
+\set hosts '127.0.0.1:' :neo4j_port
+SET apex_router.allowed_hosts = :'hosts';
 SET ROLE apex_guesser;
 SELECT failure('x', 'letter');
 RESET ROLE;

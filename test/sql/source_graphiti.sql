@@ -8,7 +8,7 @@
 \i :abs_srcdir/sql/include/setup.sql
 \pset null '(null)'
 CREATE SERVER facts FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000', group_ids 'team');
+  OPTIONS (kind 'graphiti', url :'graphiti_url', group_ids 'team');
 -- the requests it got since t0, from the test servers' log
 CREATE FUNCTION graphiti_requests(log text, since timestamptz) RETURNS TABLE (auth text, body jsonb)
 LANGUAGE sql AS $$
@@ -62,17 +62,22 @@ DROP USER MAPPING FOR PUBLIC SERVER facts;
 ALTER SERVER facts OPTIONS (SET group_ids 'team', DROP group_id_field, DROP max_facts);
 
 -- failures: FastAPI's 422, a 500 (plain text), the wrong shape; others intact
-ALTER SERVER facts OPTIONS (SET url 'http://127.0.0.1:8000/__fault/status=422');
+\set url :graphiti_url'/__fault/status=422'
+ALTER SERVER facts OPTIONS (SET url :'url');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{facts,docs}');
-ALTER SERVER facts OPTIONS (SET url 'http://127.0.0.1:8000/__fault/status=404');
+\set url :graphiti_url'/__fault/status=404'
+ALTER SERVER facts OPTIONS (SET url :'url');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{facts,docs}');
-ALTER SERVER facts OPTIONS (SET url 'http://127.0.0.1:8000/__fault/status=500');
+\set url :graphiti_url'/__fault/status=500'
+ALTER SERVER facts OPTIONS (SET url :'url');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{facts,graph}');
-ALTER SERVER facts OPTIONS (SET url 'http://127.0.0.1:8000/__fault/wrongshape');
+\set url :graphiti_url'/__fault/wrongshape'
+ALTER SERVER facts OPTIONS (SET url :'url');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{facts,docs}');
-ALTER SERVER facts OPTIONS (SET url 'http://127.0.0.1:8000/__fault/malformed');
+\set url :graphiti_url'/__fault/malformed'
+ALTER SERVER facts OPTIONS (SET url :'url');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{facts,docs}');
-ALTER SERVER facts OPTIONS (SET url 'http://127.0.0.1:8000');
+ALTER SERVER facts OPTIONS (SET url :'graphiti_url');
 
 -- fused with the graph and the local notes
 SELECT rank, id, title, round(score::numeric, 5) AS score, found_in

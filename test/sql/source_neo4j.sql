@@ -8,7 +8,7 @@
 SELECT rank, id, title, found_in FROM apex_route('Sarah roadmap', k => 5, sources => '{graph}');
 -- the same statement through the Query API gives the same ranking
 CREATE SERVER graph_q FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:7474', api 'query',
+  OPTIONS (kind 'neo4j', url :'neo4j_url', api 'query',
            statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
                       RETURN node.uid AS id, node.name AS title, node, score LIMIT $limit');
 CREATE USER MAPPING FOR PUBLIC SERVER graph_q OPTIONS (user 'neo4j', password 'testpassword');

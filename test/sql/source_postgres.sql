@@ -1,11 +1,11 @@
--- Another PostgreSQL database (the test run's "remote" cluster on 5437,
+-- Another PostgreSQL database (the test run's "remote" cluster on APEX_REMOTE_PGPORT,
 -- password authentication) through libpq's asynchronous API.  (Its kept
 -- connection: connections; the remote server restarting: restart; the
 -- password rule and the server's own identity: privileges.)
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                   FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
                   ORDER BY 4 DESC, id LIMIT $2');
@@ -19,7 +19,7 @@ SELECT payload->'remote_docs'->'item' AS item FROM apex_route('billing cutover',
 
 -- a LATIN1 remote database: text arrives converted to this database's encoding
 CREATE SERVER remote_latin1 FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'latin1',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'latin1',
            query 'SELECT id, title FROM notes LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER remote_latin1 OPTIONS (user 'apex_remote', password 'remote-pass');
 SELECT id, title, convert_to(title, 'UTF8') AS utf8_bytes
@@ -51,8 +51,8 @@ SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{remote_d
 ALTER SERVER remote_docs OPTIONS (SET query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                   FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
                   ORDER BY 4 DESC, id LIMIT $2', DROP timeout_ms);
-ALTER SERVER remote_docs OPTIONS (SET port '1');
+ALTER SERVER remote_docs OPTIONS (SET port :'closed_port');
 SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{remote_docs,docs}');
-ALTER SERVER remote_docs OPTIONS (SET port '5437');
+ALTER SERVER remote_docs OPTIONS (SET port :'remote_pgport');
 
 DROP SERVER remote_docs CASCADE;

@@ -9,15 +9,17 @@ SELECT rank, id, title, round((payload->'vectors'->>'score')::numeric, 4) AS cos
 FROM apex_route('Sarah roadmap', k => 5, sources => '{vectors}');
 -- float encoding, Ollama's /api/embed and the older /points/search agree
 CREATE SERVER embed_float FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'embedder', url 'http://127.0.0.1:8080/v1/embeddings', model 'test-embed', encoding 'float');
+  OPTIONS (kind 'embedder', url :'embed_url', model 'test-embed', encoding 'float');
 CREATE USER MAPPING FOR PUBLIC SERVER embed_float OPTIONS (api_key 'embed-test-key');
+\set url :embed_base'/api/embed'
 CREATE SERVER embed_ollama FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'embedder', url 'http://127.0.0.1:8080/api/embed', model 'test-embed', api 'ollama');
+  OPTIONS (kind 'embedder', url :'url', model 'test-embed', api 'ollama');
 CREATE SERVER vectors_float FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:6333', collection 'memory', embedder 'embed_float',
+  OPTIONS (kind 'qdrant', url :'qdrant_url', collection 'memory', embedder 'embed_float',
            id_field 'doc_id', title_field 'title', content_field 'text');
+\set url :qdrant_url'/'
 CREATE SERVER vectors_ollama FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:6333/', collection 'memory', embedder 'embed_ollama',
+  OPTIONS (kind 'qdrant', url :'url', collection 'memory', embedder 'embed_ollama',
            endpoint 'search', id_field 'doc_id', title_field 'title', content_field 'text');
 CREATE USER MAPPING FOR PUBLIC SERVER vectors_float OPTIONS (api_key 'qdrant-test-key');
 CREATE USER MAPPING FOR PUBLIC SERVER vectors_ollama OPTIONS (api_key 'qdrant-test-key');
@@ -32,7 +34,8 @@ SELECT s, ids = (SELECT ids FROM r WHERE s = 'vectors') AS same_as_base64 FROM r
 -- an Ollama embedder pointed at the deprecated /api/embeddings, which wants
 -- "prompt" and answers {"embedding": []}: the source fails saying where to
 -- point it (issue 11, "Also"; Ollama's own EmbeddingsHandler)
-ALTER SERVER embed_ollama OPTIONS (SET url 'http://127.0.0.1:8080/api/embeddings');
+\set url :embed_base'/api/embeddings'
+ALTER SERVER embed_ollama OPTIONS (SET url :'url');
 SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{vectors_ollama,docs}');
 DROP SERVER vectors_float, vectors_ollama, embed_float, embed_ollama CASCADE;
 
@@ -68,7 +71,7 @@ GROUP BY 1 ORDER BY 1;
 -- "metadata": {"doc_id": ..., "title": ...}}, UUID point ids): the field
 -- options are Qdrant key paths
 CREATE SERVER lc FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:6333', collection 'langchain', embedder 'embed',
+  OPTIONS (kind 'qdrant', url :'qdrant_url', collection 'langchain', embedder 'embed',
            id_field 'metadata.doc_id', title_field 'metadata.title', content_field 'page_content');
 CREATE USER MAPPING FOR PUBLIC SERVER lc OPTIONS (api_key 'qdrant-test-key');
 SELECT rank, id, title, left(content, 30) AS content
@@ -106,6 +109,6 @@ ALTER SERVER lc OPTIONS (SET title_field 'metadata.headings[]');
 ALTER SERVER lc OPTIONS (SET id_field 'metadata..doc_id');
 ALTER SERVER lc OPTIONS (SET content_field 'page content');
 CREATE SERVER lc2 FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:6333', collection 'langchain', embedder 'embed',
+  OPTIONS (kind 'qdrant', url :'qdrant_url', collection 'langchain', embedder 'embed',
            id_field 'metadata.doc_id[0');
 DROP SERVER lc CASCADE;

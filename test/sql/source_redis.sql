@@ -1,12 +1,12 @@
 -- Redis as a search source: short-term memory in a real redis-server (port
--- 6390, password from the user mapping), loaded from the corpus by
+-- APEX_REDIS_PORT, password from the user mapping), loaded from the corpus by
 -- test/fixtures/load-redis.mjs: hashes mem:item:<id>, sorted sets
 -- mem:term:<term> scored by recency.  (Its kept connection: connections;
 -- Redis restarting: restart.)
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 CREATE SERVER recent FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port');
 CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
 -- items matching more query terms first, then the most recent
 SELECT rank, id, title, payload->'recent'->'item'->>'matched_terms' AS terms,
@@ -34,9 +34,9 @@ ALTER USER MAPPING FOR PUBLIC SERVER recent OPTIONS (SET password 'redis-pass');
 ALTER SERVER recent OPTIONS (ADD db '99');
 SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{recent,docs}');
 ALTER SERVER recent OPTIONS (DROP db);
-ALTER SERVER recent OPTIONS (SET port '1');
+ALTER SERVER recent OPTIONS (SET port :'closed_port');
 SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{recent,docs}');
-ALTER SERVER recent OPTIONS (SET port '6390');
+ALTER SERVER recent OPTIONS (SET port :'redis_port');
 
 -- issue 11 item 4; origin: pg-redis-fdw/redis_fdw#41 (a Redis ACL user needs AUTH <username> <password>, not AUTH <password>)
 -- issue 11 item 4; origin: pg-redis-fdw/redis_fdw#53 (a username mapping option; a wrong password is WRONGPASS)

@@ -57,25 +57,25 @@ INSERT INTO every_notes SELECT e->>'id', e->>'title', e->>'text' FROM jsonb_arra
 CREATE SERVER every_sql FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', search_path 'public',
   query 'SELECT id, title, body FROM every_notes WHERE $1 <> '''' ORDER BY id LIMIT $2');
 CREATE SERVER every_graph FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:7474', database 'neo4j',
+  OPTIONS (kind 'neo4j', url :'neo4j_url', database 'neo4j',
            statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
                       RETURN node.uid AS id, node.name AS title, score LIMIT $limit');
 CREATE USER MAPPING FOR PUBLIC SERVER every_graph OPTIONS (user 'neo4j', password 'testpassword');
 CREATE SERVER every_embed FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'embedder', url 'http://127.0.0.1:8080/v1/embeddings', model 'test-embed');
+  OPTIONS (kind 'embedder', url :'embed_url', model 'test-embed');
 CREATE USER MAPPING FOR PUBLIC SERVER every_embed OPTIONS (api_key 'embed-test-key');
 CREATE SERVER every_vectors FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:6333', collection 'memory', embedder 'every_embed',
+  OPTIONS (kind 'qdrant', url :'qdrant_url', collection 'memory', embedder 'every_embed',
            id_field 'doc_id', title_field 'title', content_field 'text');
 CREATE USER MAPPING FOR PUBLIC SERVER every_vectors OPTIONS (api_key 'qdrant-test-key');
 CREATE SERVER every_facts FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000', group_ids 'team');
+  OPTIONS (kind 'graphiti', url :'graphiti_url', group_ids 'team');
 CREATE USER MAPPING FOR PUBLIC SERVER every_facts OPTIONS (api_key 'graphiti-test-key');
 CREATE SERVER every_redis FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port');
 CREATE USER MAPPING FOR PUBLIC SERVER every_redis OPTIONS (password 'redis-pass');
 CREATE SERVER every_pg FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title, body FROM notes WHERE $1 <> '''' ORDER BY id LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER every_pg OPTIONS (user 'apex_remote', password 'remote-pass');
 SELECT s AS source, count(*) AS items

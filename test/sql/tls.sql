@@ -1,6 +1,6 @@
 -- https sources: certificates are verified by default (peer and host name),
 -- ca_file names the CA bundle to trust, tls_verify 'false' opts out.
--- The test Neo4j also listens on https://localhost:7473 with a self-signed
+-- The test Neo4j also listens on https://localhost:$NEO4J_TLS_PORT with a self-signed
 -- certificate for "localhost" only, made by the test script.
 \set roles 'tls_owner'
 \getenv abs_srcdir PG_ABS_SRCDIR
@@ -8,7 +8,7 @@
 \getenv run_dir APEX_RUN_DIR
 \set cafile :run_dir/tls/localhost.crt
 CREATE SERVER graph_tls FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'https://localhost:7473',
+  OPTIONS (kind 'neo4j', url :'neo4j_tls_url',
            statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
                       RETURN node.uid AS id, node.name AS title, score LIMIT $limit');
 CREATE USER MAPPING FOR PUBLIC SERVER graph_tls OPTIONS (user 'neo4j', password 'testpassword');
@@ -19,22 +19,25 @@ SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{
 ALTER SERVER graph_tls OPTIONS (ADD ca_file :'cafile');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph_tls}');
 -- the same certificate reached as 127.0.0.1: the host name does not match
-ALTER SERVER graph_tls OPTIONS (SET url 'https://127.0.0.1:7473');
+\set url 'https://127.0.0.1:' :neo4j_tls_port
+ALTER SERVER graph_tls OPTIONS (SET url :'url');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph_tls,docs}');
 -- explicit opt-out: neither peer nor host name is checked (any Boolean
 -- spelling PostgreSQL reads, issue 10)
 ALTER SERVER graph_tls OPTIONS (DROP ca_file, ADD tls_verify 'off');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph_tls}');
-ALTER SERVER graph_tls OPTIONS (SET url 'https://localhost:7473', SET tls_verify 'true');
+ALTER SERVER graph_tls OPTIONS (SET url :'neo4j_tls_url', SET tls_verify 'true');
 -- a CA file that does not exist, or that holds no certificate
 ALTER SERVER graph_tls OPTIONS (ADD ca_file '/nonexistent/ca.pem');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph_tls,docs}');
 ALTER SERVER graph_tls OPTIONS (SET ca_file '/dev/null');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph_tls,docs}');
 -- plain http to the https port, and https to a plain http port
-ALTER SERVER graph_tls OPTIONS (DROP ca_file, SET url 'http://localhost:7473');
+\set url 'http://localhost:' :neo4j_tls_port
+ALTER SERVER graph_tls OPTIONS (DROP ca_file, SET url :'url');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph_tls,docs}');
-ALTER SERVER graph_tls OPTIONS (SET url 'https://localhost:7474');
+\set url 'https://localhost:' :neo4j_port
+ALTER SERVER graph_tls OPTIONS (SET url :'url');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{graph_tls,docs}');
 
 -- option checks: every http kind takes them, the others do not
@@ -42,8 +45,9 @@ ALTER SERVER graph_tls OPTIONS (SET tls_verify 'never');
 ALTER SERVER graph_tls OPTIONS (ADD ca_file 'relative/ca.pem');
 ALTER SERVER vectors OPTIONS (ADD tls_verify 'true');
 ALTER SERVER embed OPTIONS (ADD tls_verify 'true');
+\set url 'https://localhost:' :graphiti_port
 CREATE SERVER facts_tls FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'https://localhost:8000', tls_verify 'false', ca_file :'cafile');
+  OPTIONS (kind 'graphiti', url :'url', tls_verify 'false', ca_file :'cafile');
 DROP SERVER facts_tls;
 ALTER SERVER vectors OPTIONS (DROP tls_verify);
 ALTER SERVER embed OPTIONS (DROP tls_verify);
@@ -55,9 +59,9 @@ GRANT USAGE ON FOREIGN DATA WRAPPER apex_router TO tls_owner;
 SET apex_router.allowed_hosts = 'localhost';
 SET ROLE tls_owner;
 CREATE SERVER own_tls FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'https://localhost:7473', statement 'RETURN 1 AS id', ca_file '/etc/ssl/certs/ca-certificates.crt');
+  OPTIONS (kind 'neo4j', url :'neo4j_tls_url', statement 'RETURN 1 AS id', ca_file '/etc/ssl/certs/ca-certificates.crt');
 CREATE SERVER own_tls FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'https://localhost:7473', statement 'RETURN 1 AS id', tls_verify 'false');
+  OPTIONS (kind 'neo4j', url :'neo4j_tls_url', statement 'RETURN 1 AS id', tls_verify 'false');
 RESET ROLE;
 RESET apex_router.allowed_hosts;
 DROP SERVER own_tls;
