@@ -58,31 +58,32 @@ apex_ports_taken() {
 }
 
 # apex_ports_claim [FIRST]: take the first free block from FIRST (default 1)
-# for this run directory, or the block it had.  Claims are serialized, and
-# the caller holds the claim lock (fd 7) until apex_ports_started says its
-# servers listen.
+# for the run in APEX_RUN_DIR (stopped first, if it ran).  The claim names this
+# process, so the block stays taken while the run starts its servers;
+# apex_ports_started adds the test servers, which outlive a bed's or the
+# demo's script.  Claims are serialized by a lock held only while choosing
+# (in a subshell: a server started later must not inherit it).
 apex_ports_claim() {
-  local b first=${1:-1} own
-  mkdir -p "$APEX_PORT_CLAIMS" && chmod 1777 "$APEX_PORT_CLAIMS" 2>/dev/null
-  exec 7>"$APEX_PORT_CLAIMS/lock" && flock 7 || return 1
-  own=$(cat "$APEX_RUN_DIR/ports" 2>/dev/null)
-  for b in $own $(seq "$first" $((APEX_PORT_BLOCKS - 1))); do
-    if [ "$b" = "$own" ] || ! apex_ports_taken "$b"; then
-      apex_ports_set "$b"
-      mkdir -p "$APEX_RUN_DIR" && echo "$b" >"$APEX_RUN_DIR/ports"
-      echo "$$" >"$APEX_PORT_CLAIMS/$b"
-      return 0
-    fi
-  done
-  exec 7>&-
-  echo "no free block of $APEX_PORT_BLOCK_SIZE ports from $APEX_PORT_BASE on" >&2
-  return 1
+  local b first=${1:-1}
+  mkdir -p "$APEX_PORT_CLAIMS" "$APEX_RUN_DIR" && chmod 1777 "$APEX_PORT_CLAIMS" 2>/dev/null
+  b=$(
+    exec 7>"$APEX_PORT_CLAIMS/lock" && flock 7 || exit 1
+    for b in $(seq "$first" $((APEX_PORT_BLOCKS - 1))); do
+      if ! apex_ports_taken "$b"; then
+        echo "$$" >"$APEX_PORT_CLAIMS/$b" && echo "$b"
+        exit 0
+      fi
+    done
+    exit 1
+  ) || { echo "no free block of $APEX_PORT_BLOCK_SIZE ports from $APEX_PORT_BASE on" >&2; return 1; }
+  echo "$b" >"$APEX_RUN_DIR/ports"
+  apex_ports_set "$b"
 }
 
-# After the run's servers started: they hold the claim from now on.
+# After the run's servers started: they hold the claim too.
 apex_ports_started() {
-  [ -f "$APEX_RUN_DIR/servers.pid" ] && cat "$APEX_RUN_DIR/servers.pid" >>"$APEX_PORT_CLAIMS/$APEX_PORT_BLOCK"
-  exec 7>&-
+  cat "$APEX_RUN_DIR/servers.pid" >>"$APEX_PORT_CLAIMS/$APEX_PORT_BLOCK" 2>/dev/null
+  return 0
 }
 
 # The ports of the run in APEX_RUN_DIR (after apex_ports_claim there).
