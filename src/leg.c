@@ -123,7 +123,9 @@ ApexLegFinish(ApexLeg *leg, List *items)
 /*
  * count items of the leg's answer were skipped, for the reason why (a
  * sentence in our words): one WARNING after the call says so (router.c);
- * the leg itself has not failed.
+ * the leg itself has not failed.  An item without an id is skipped this
+ * way by every kind that can meet one (issue 11 item 5): it is never given
+ * another id, nor dropped unseen.
  */
 void
 ApexLegSkipped(ApexLeg *leg, int count, char *why)

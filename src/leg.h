@@ -45,6 +45,8 @@ typedef char *(*ApexDecoder) (const void *state, long status, StringInfo body,
  */
 typedef char *(*ApexErrorMessage) (Jsonb *doc);
 
+/* why rows of a sql or postgres source were skipped (ApexLegSkipped) */
+#define APEX_ROW_NO_ID "Their first column, the id, is null."
 extern ApexItem *ApexRowItem(int ncols, const char *const *names,
 							 const char *const *values, bool *bad_score);
 extern char *ApexNot2xx(long status, StringInfo body, Jsonb *doc,

@@ -305,12 +305,13 @@ ApexPostgresRemoteError(const char *sqlstate, const char *primary,
 
 /*
  * Items from a query result (pure; fuzzable through PGresults).  Returns
- * NULL on success with *items set, else the error in our words, with what
+ * NULL on success with *items set and the rows with a null id counted in
+ * *skipped (which the caller zeroes), else the error in our words, with what
  * the remote server said in *remote (the remote error's SQLSTATE, message,
  * detail and hint, or a row's value: all may echo the parameters).
  */
 char *
-ApexPostgresDecode(const PGresult *res, List **items, ApexRemote *remote)
+ApexPostgresDecode(const PGresult *res, List **items, int *skipped, ApexRemote *remote)
 {
 	int			ncols = PQnfields(res);
 	const char **names;
@@ -353,6 +354,8 @@ ApexPostgresDecode(const PGresult *res, List **items, ApexRemote *remote)
 		}
 		if (item)
 			*items = lappend(*items, item);
+		else
+			(*skipped)++;
 	}
 	return NULL;
 }
@@ -365,16 +368,21 @@ postgres_done(void *arg, PGresult *res, const char *error, int sqlerrcode,
 	ApexRemote	remote = {.peer = leg->source, .text = (char *) said,
 	.from = "libpq"};
 	List	   *items;
+	int			skipped = 0;
 	char	   *decode_error;
 
 	if (error)
 		ApexLegFailRemote(leg, sqlerrcode, &remote, "%s", error);
-	else if ((decode_error = ApexPostgresDecode(res, &items, &remote)))
+	else if ((decode_error = ApexPostgresDecode(res, &items, &skipped, &remote)))
 		/* the remote error's SQLSTATE, when it sent one */
 		ApexLegFailRemote(leg, remote.sqlerrcode ? remote.sqlerrcode : ERRCODE_FDW_ERROR,
 						  &remote, "%s", decode_error);
 	else
+	{
+		if (skipped > 0)
+			ApexLegSkipped(leg, skipped, APEX_ROW_NO_ID);
 		ApexLegFinish(leg, items);
+	}
 }
 
 static void

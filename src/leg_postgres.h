@@ -17,7 +17,7 @@
 #include "apex_router.h"
 
 /* in leg_postgres.c */
-extern char *ApexPostgresDecode(const PGresult *res, List **items,
+extern char *ApexPostgresDecode(const PGresult *res, List **items, int *skipped,
 								ApexRemote *remote);
 extern void ApexPostgresRemoteError(const char *sqlstate, const char *primary,
 									const char *detail, const char *hint,

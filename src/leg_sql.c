@@ -193,9 +193,12 @@ sql_check(void *arg)
 	conf->search_path = psprintf("%s, pg_temp", path);
 }
 
-/* Copy SPI's result rows into items, list included, in mcxt. */
+/*
+ * Copy SPI's result rows into items, list included, in mcxt; rows with a
+ * null id are counted in *skipped.
+ */
 static List *
-sql_collect(MemoryContext mcxt)
+sql_collect(MemoryContext mcxt, int *skipped)
 {
 	TupleDesc	desc = SPI_tuptable->tupdesc;
 	const char **names = palloc(sizeof(char *) * desc->natts);
@@ -216,6 +219,8 @@ sql_collect(MemoryContext mcxt)
 		item = ApexRowItem(desc->natts, names, values, &bad_score);
 		if (item)
 			items = lappend(items, item);
+		else if (!bad_score)
+			(*skipped)++;
 		MemoryContextSwitchTo(old);
 		if (bad_score)
 			ereport(ERROR,
@@ -241,6 +246,7 @@ sql_execute(ApexLeg *leg, MemoryContext mcxt)
 	int			save_sec_context;
 	int			save_nestlevel;
 	List	   *items;
+	int			skipped = 0;
 
 	values[0] = CStringGetTextDatum(leg->call->query.text);
 	values[1] = Int32GetDatum(leg->call->query.limit);
@@ -265,7 +271,9 @@ sql_execute(ApexLeg *leg, MemoryContext mcxt)
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("query must be a SELECT returning rows")));
 	sql_running = false;
-	items = sql_collect(mcxt);
+	items = sql_collect(mcxt, &skipped);
+	if (skipped > 0)
+		ApexLegSkipped(leg, skipped, APEX_ROW_NO_ID);
 	SPI_finish();
 
 	AtEOXact_GUC(false, save_nestlevel);

@@ -219,6 +219,17 @@ DROP SERVER locker, unlocker, locker_fn, locker_op, xact_locker;
 DROP OPERATOR ### (int4, int4);
 DROP FUNCTION lock_in_plpgsql;
 
+-- issue 11 (noticed with item 5): a row whose id (the first column) is null
+-- is skipped and counted in one WARNING per source, never dropped unseen;
+-- two sql sources in one call, the healthy rows of both kept
+CREATE SERVER half_ids FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'sql', query 'SELECT CASE WHEN id IN (''m01'', ''m02'') THEN NULL ELSE id END, title
+                              FROM notes ORDER BY notes.id LIMIT $2');
+CREATE SERVER no_ids FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'sql', query 'SELECT NULL::text AS id, title FROM notes ORDER BY id LIMIT $2');
+SELECT rank, id, found_in FROM apex_route('x', k => 3, sources => '{half_ids,no_ids,docs}');
+DROP SERVER half_ids, no_ids;
+
 DROP SERVER pathless, shadow_src, setter, writer_role, writer_seq, writer_fn, writer_cte;
 DROP SEQUENCE victim_seq;
 DROP FUNCTION sneaky_delete;
