@@ -21,11 +21,13 @@ CREATE SERVER vectors2 FOREIGN DATA WRAPPER apex_router
            id_field 'doc_id', title_field 'title', content_field 'text');
 CREATE USER MAPPING FOR PUBLIC SERVER vectors2 OPTIONS (api_key 'qdrant-test-key');
 -- the requests since t0, in the order they started: the server, the fault
--- it was given, the status it answered; start and end on the servers' clock
+-- it was given, the status it answered; start and end on the servers'
+-- clock, and the client's port (the connection)
 CREATE FUNCTION asked(log text, since timestamptz)
-RETURNS TABLE (server text, fault text, status int, start_ms float8, end_ms float8)
+RETURNS TABLE (server text, fault text, status int, start_ms float8, end_ms float8, port int)
 LANGUAGE sql AS $$
-  SELECT e->>'server', e->>'fault', (e->>'status')::int, (e->>'start')::float8, (e->>'end')::float8
+  SELECT e->>'server', e->>'fault', (e->>'status')::int, (e->>'start')::float8, (e->>'end')::float8,
+         (e->>'remote_port')::int
   FROM regexp_split_to_table(log, E'\n') l, LATERAL (SELECT l::jsonb) j(e)
   WHERE l <> '' AND (e->>'start')::float8 >= extract(epoch FROM since) * 1000
   ORDER BY (e->>'start')::float8
@@ -46,7 +48,9 @@ SELECT (SELECT start_ms FROM a WHERE server = 'neo4j' AND status = 200)
        - (SELECT end_ms FROM a WHERE server = 'neo4j' AND status = 429) >= 950 AS waited_a_second,
        (SELECT start_ms FROM a WHERE server = 'qdrant')
          BETWEEN (SELECT end_ms FROM a WHERE server = 'neo4j' AND status = 429)
-             AND (SELECT start_ms FROM a WHERE server = 'neo4j' AND status = 200) AS qdrant_asked_meanwhile;
+             AND (SELECT start_ms FROM a WHERE server = 'neo4j' AND status = 200) AS qdrant_asked_meanwhile,
+       -- the 429 left the connection open: the retry went over it
+       (SELECT count(DISTINCT port) FROM a WHERE server = 'neo4j') = 1 AS same_connection;
 ALTER SERVER embed OPTIONS (SET url 'http://127.0.0.1:8080/v1/embeddings');
 
 -- issue 11 (Also): two qdrant sources in one call.  One is retried after
