@@ -249,8 +249,8 @@ apex_not_json(ApexHttpResponse *resp, ApexRemote *remote)
  * answer fails the leg with the transport's words and SQLSTATE; a 2xx that
  * is not JSON, or a response decode (given state) rejects, fails it with
  * those words (for a 429 or 503 that was not retried, with the reason why,
- * which names the status).  Returns true when decode made *result; the caller goes on
- * from there.
+ * which names the status).  Returns true when decode made *result; the
+ * caller goes on from there.
  */
 bool
 ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
@@ -353,8 +353,8 @@ ApexLegConnectTimeoutMs(ApexLeg *leg, const ApexSource *peer)
  * (Too Many Requests) or 503 (Service Unavailable) answer whose Retry-After
  * fits in what is left of the leg's budget is sent again once, after that
  * delay.  The wait is a timer of this request in the call's loop, so the
- * other legs run meanwhile and cancel, statement_timeout and the leg's
- * deadline act as during any other wait.
+ * other legs run meanwhile and a cancel or statement_timeout acts as during
+ * any other wait; the leg's clock runs on, so the retry has what is left.
  */
 typedef struct ApexLegRequest
 {
@@ -372,7 +372,7 @@ apex_leg_resend(void *arg)
 {
 	ApexLegRequest *lr = arg;
 
-	/* the leg's clock or the call's deadline ended it during the wait */
+	/* a leg that is over sends nothing, as in ApexLegPost */
 	if (lr->leg->done)
 		return;
 	lr->retried = true;
