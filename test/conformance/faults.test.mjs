@@ -224,7 +224,7 @@ describe('error and transport faults', () => {
     assert.deepEqual(every.map((r) => r.status), [429, 429]);
     // Qdrant's own: delay-seconds, its error in status.error
     assert.equal(every[0].headers.get('retry-after'), '1');
-    assert.match((await every[0].json()).status.error, /Too many requests/);
+    assert.match((await every[0].json()).status.error, /^Rate limiting exceeded: Read rate limit exceeded: .* Retry after 1s$/);
     const once = [await ask('status=429,retry_after=2,once'), await ask('status=429,retry_after=2,once')];
     assert.deepEqual(once.map((r) => r.status), [429, 200]);
     assert.equal(once[0].headers.get('retry-after'), '2');
@@ -247,6 +247,11 @@ describe('error and transport faults', () => {
     });
     assert.equal(e.headers.get('retry-after'), '3');
     assert.equal((await e.json()).error.code, 'rate_limit_exceeded');
+    // Neo4j's own 429 (its log-in rate limit): no Retry-After, the wait in words
+    const n = await fetch(`${srv.neo4j}/__fault/status=429/db/neo4j/tx/commit`, { method: 'POST', body: '{}' });
+    assert.equal(n.headers.get('retry-after'), null);
+    assert.deepEqual(await n.json(), { errors: [{ code: 'Neo.ClientError.Security.AuthenticationRateLimit',
+      message: 'Too many failed authentication requests. Please wait 5 seconds and try again.' }] });
     for (const bad of ['retry_after=1', 'once', 'status=429,retry_after=1,retry_date=1', 'status=429,retry_date=x']) {
       assert.equal((await control(srv.qdrant, '*', bad)).status, 400, bad);
     }
