@@ -98,10 +98,10 @@ SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{fa
 \set log `cat "$APEX_TEST_LOG"`
 SELECT server, fault, status FROM asked(:'log', :'t0');
 
--- issue 11 (Also): a 429 without Retry-After (the test Neo4j's, as a quota
--- that needs the user, not time) or with one that is neither a number nor a
--- date fails at once; a 503 without one is an outage, failed with its
--- status alone
+-- issue 11 (Also): a 429 without Retry-After (Neo4j's own, after too many
+-- failed log-ins: the wait is in its words only) or with one that is
+-- neither a number nor a date fails at once; a 503 without one is an
+-- outage, failed with its status alone
 ALTER SERVER facts OPTIONS (SET url 'http://127.0.0.1:8000');
 ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/status=429');
 SELECT * FROM route_failure('Sarah roadmap', '{graph}');
