@@ -47,6 +47,7 @@
 #include <curl/curl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "storage/latch.h"
@@ -623,6 +624,49 @@ apex_http_error(CURLcode rc, const char *detail, const char *peer, long os_errno
 	return ApexSentence(curl_easy_strerror(rc));
 }
 
+/*
+ * A Retry-After longer than this many seconds is read as this many: no
+ * leg's budget comes near it, and the arithmetic stays in range.
+ */
+#define APEX_RETRY_AFTER_MAX_S 1000000000L
+
+/*
+ * The answer's Retry-After (RFC 9110, section 10.2.3), in seconds from
+ * now: its delay-seconds, or the time until its HTTP-date (curl_getdate
+ * reads the three date formats a recipient must accept; a date already
+ * past is 0).  Read with libcurl's header API from the transfer's last
+ * response; the field is a singleton, so one sent twice is not valid.
+ */
+static long
+apex_http_retry_after(CURL *easy)
+{
+	struct curl_header *h;
+	const char *v;
+	long		seconds = 0;
+	time_t		date;
+
+	if (curl_easy_header(easy, "Retry-After", 0, CURLH_HEADER, -1, &h) != CURLHE_OK)
+		return APEX_RETRY_AFTER_NONE;
+	if (h->amount != 1)
+		return APEX_RETRY_AFTER_BAD;
+	v = h->value;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v >= '0' && *v <= '9')
+	{
+		/* delay-seconds = 1*DIGIT, then at most whitespace */
+		for (; *v >= '0' && *v <= '9'; v++)
+			seconds = Min(seconds * 10 + (*v - '0'), APEX_RETRY_AFTER_MAX_S);
+		while (*v == ' ' || *v == '\t')
+			v++;
+		return *v == '\0' ? seconds : APEX_RETRY_AFTER_BAD;
+	}
+	date = curl_getdate(v, NULL);
+	if (date == -1)
+		return APEX_RETRY_AFTER_BAD;
+	return (long) Min(Max(date - time(NULL), (time_t) 0), (time_t) APEX_RETRY_AFTER_MAX_S);
+}
+
 /* Report every finished transfer to its owner. */
 static void
 apex_http_collect(ApexHttp *http)
@@ -649,6 +693,8 @@ apex_http_collect(ApexHttp *http)
 			curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &resp.status);
 			curl_easy_getinfo(t->easy, CURLINFO_CONTENT_TYPE, &ct);
 			resp.content_type = ct ? MemoryContextStrdup(http->mcxt, ct) : NULL;
+			if (resp.status == 429 || resp.status == 503)
+				resp.retry_after_s = apex_http_retry_after(t->easy);
 		}
 		else if (t->too_large)
 		{

@@ -26,7 +26,22 @@ typedef struct ApexHttpResponse
 	long		status;			/* HTTP status code */
 	const char *content_type;	/* may be NULL */
 	StringInfo	body;
+	/*
+	 * A 429 or 503 answer's Retry-After, in seconds from now (an HTTP-date
+	 * is turned into that): APEX_RETRY_AFTER_NONE without the header,
+	 * APEX_RETRY_AFTER_BAD when it is neither delay-seconds nor an
+	 * HTTP-date.  Set for those two statuses only.
+	 */
+	long		retry_after_s;
+	/*
+	 * Why the leg layer did not retry a 429 or 503 answer (a sentence that
+	 * replaces the status sentence), or NULL (leg.c)
+	 */
+	const char *not_retried;
 } ApexHttpResponse;
+
+#define APEX_RETRY_AFTER_NONE (-1)
+#define APEX_RETRY_AFTER_BAD (-2)
 
 typedef void (*ApexHttpDone) (void *arg, ApexHttpResponse *response);
 

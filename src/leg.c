@@ -250,8 +250,9 @@ apex_not_json(ApexHttpResponse *resp, ApexRemote *remote)
  * leg's source, or its embedder: then the message names it).  No HTTP
  * answer fails the leg with the transport's words and SQLSTATE; a 2xx that
  * is not JSON, or a response decode (given state) rejects, fails it with
- * those words.  Returns true when decode made *result; the caller goes on
- * from there.
+ * those words (for a 429 or 503 that was not retried, with the reason why,
+ * which names the status).  Returns true when decode made *result; the
+ * caller goes on from there.
  */
 bool
 ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
@@ -270,6 +271,9 @@ ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
 	if ((error = apex_not_json(resp, &remote)) ||
 		(error = decode(state, resp->status, resp->body, result, &remote)))
 	{
+		/* a 429 or 503 not retried: why, in place of the status sentence */
+		if (resp->not_retried)
+			error = (char *) resp->not_retried;
 		ApexLegFailRemote(leg, ERRCODE_FDW_ERROR, &remote, "%s", error);
 		return false;
 	}
@@ -347,44 +351,127 @@ ApexLegConnectTimeoutMs(ApexLeg *leg, const ApexSource *peer)
 }
 
 /*
+ * One request a leg sent through ApexLegPost, kept for its one retry: a 429
+ * (Too Many Requests) or 503 (Service Unavailable) answer whose Retry-After
+ * fits in what is left of the leg's budget is sent again once, after that
+ * delay.  The wait is a timer of this request in the call's loop, so the
+ * other legs run meanwhile and a cancel or statement_timeout acts as during
+ * any other wait; the leg's clock runs on, so the retry has what is left.
+ */
+typedef struct ApexLegRequest
+{
+	ApexLeg    *leg;
+	ApexHttpRequest req;		/* as sent; its done is ours */
+	ApexHttpDone done;			/* the caller's */
+	void	   *arg;
+	ApexSource *peer;			/* for the retry's connect timeout */
+	bool		retried;
+} ApexLegRequest;
+
+/* The retry's delay is over: send the request again */
+static void
+apex_leg_resend(void *arg)
+{
+	ApexLegRequest *lr = arg;
+
+	/* a leg that is over sends nothing, as in ApexLegPost */
+	if (lr->leg->done)
+		return;
+	lr->retried = true;
+	lr->req.connect_timeout_ms = ApexLegConnectTimeoutMs(lr->leg, lr->peer);
+	ApexHttpStart(lr->leg->call, &lr->req);
+}
+
+/*
+ * A request of the leg was answered (or failed): retry a 429 or 503 once
+ * when its Retry-After fits in the leg's time left, else hand the response
+ * on, with the reason it was not retried for ApexLegDecode to give.  A 503
+ * without Retry-After is an outage, not a request to wait: it is failed
+ * with its status alone.
+ */
+static void
+apex_leg_answered(void *arg, ApexHttpResponse *resp)
+{
+	ApexLegRequest *lr = arg;
+	long		status = resp->status;
+	long		left;
+
+	if (resp->error || (status != 429 && status != 503))
+	{
+		lr->done(lr->arg, resp);
+		return;
+	}
+	left = ApexLoopTimeLeft(lr->leg->call->loop, lr->leg);
+	if (lr->retried)
+		resp->not_retried = psprintf("The server answered with HTTP status %ld to the retry as well; a request is retried once at most.",
+									 status);
+	else if (resp->retry_after_s == APEX_RETRY_AFTER_BAD)
+		resp->not_retried = psprintf("The server answered with HTTP status %ld and a Retry-After that is neither a number of seconds nor an HTTP date.",
+									 status);
+	else if (resp->retry_after_s == APEX_RETRY_AFTER_NONE)
+	{
+		if (status == 429)
+			resp->not_retried = "The server answered with HTTP status 429 without a Retry-After.";
+	}
+	else if ((int64) resp->retry_after_s * 1000 >= left)
+		resp->not_retried = psprintf("The server answered with HTTP status %ld and asked to be retried in %ld s, more than the time the source has left.",
+									 status, resp->retry_after_s);
+	else
+	{
+		ApexLoopSetTimer(lr->leg->call->loop, lr, resp->retry_after_s * 1000,
+						 apex_leg_resend);
+		return;
+	}
+	lr->done(lr->arg, resp);
+}
+
+/*
  * Send one JSON POST for the leg to peer (a source: the leg's own, or its
  * embedder), bounded by the leg's clock.  done gets arg and the response
- * when it completes or fails.  A leg that is over sends nothing.
+ * when it completes or fails, once, after the one retry a 429 or 503 may
+ * get (apex_leg_answered).  A leg that is over sends nothing.
  */
 void
 ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 			List *headers, const ApexHttpAuth *auth, ApexHttpDone done,
 			void *arg)
 {
-	ApexHttpRequest req = {0};
+	ApexLegRequest *lr;
+	ApexHttpRequest *req;
 	/* every kind that speaks HTTP has these options first (option.h) */
 	const ApexHttpConf *http = peer->conf;
 
 	if (leg->done)
 		return;
 
-	req.label = peer->name;
-	req.url = url;
-	req.body = body;
-	req.headers = lappend(list_copy(headers), "Content-Type: application/json");
+	lr = palloc0(sizeof(ApexLegRequest));
+	lr->leg = leg;
+	lr->peer = peer;
+	lr->done = done;
+	lr->arg = arg;
+	req = &lr->req;
+	req->label = peer->name;
+	req->url = url;
+	req->body = body;
+	req->headers = lappend(list_copy(headers), "Content-Type: application/json");
 	if (auth && auth->bearer)
-		req.headers = lappend(req.headers,
-							  psprintf("Authorization: Bearer %s", auth->bearer));
+		req->headers = lappend(req->headers,
+							   psprintf("Authorization: Bearer %s", auth->bearer));
 	if (auth && auth->api_key_header)
-		req.headers = lappend(req.headers,
-							  psprintf("%s: %s", auth->api_key_header, auth->api_key));
+		req->headers = lappend(req->headers,
+							   psprintf("%s: %s", auth->api_key_header, auth->api_key));
 	if (auth)
 	{
-		req.username = auth->username;
-		req.password = auth->password;
+		req->username = auth->username;
+		req->password = auth->password;
 	}
-	req.connect_timeout_ms = ApexLegConnectTimeoutMs(leg, peer);
-	req.owner = leg;
-	req.ca_file = http->ca_file;
-	req.tls_insecure = !http->tls_verify;
-	req.done = done;
-	req.arg = arg;
-	ApexHttpStart(leg->call, &req);
+	req->connect_timeout_ms = ApexLegConnectTimeoutMs(leg, peer);
+	req->owner = leg;
+	req->ca_file = http->ca_file;
+	req->tls_insecure = !http->tls_verify;
+	req->done = apex_leg_answered;
+	req->arg = lr;
+	ApexHttpStart(leg->call, req);
 }
 
 /* base URL + path, without a doubled slash */

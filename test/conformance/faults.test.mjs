@@ -219,6 +219,46 @@ describe('error and transport faults', () => {
     assert.equal(log.at(-1).encoding, 'gzip');
   });
 
+  // issue 11 (Also): a 429 with Retry-After, the first time only or every time
+  test('retry_after, retry_date, once: Retry-After forms, first request only', async () => {
+    const ask = (fault) => qquery(`${srv.qdrant}/__fault/${fault}`);
+    const every = [await ask('status=429'), await ask('status=429')];
+    assert.deepEqual(every.map((r) => r.status), [429, 429]);
+    // Qdrant's own: delay-seconds, its error in status.error
+    assert.equal(every[0].headers.get('retry-after'), '1');
+    assert.match((await every[0].json()).status.error, /^Rate limiting exceeded: Read rate limit exceeded: .* Retry after 1s$/);
+    const once = [await ask('status=429,retry_after=2,once'), await ask('status=429,retry_after=2,once')];
+    assert.deepEqual(once.map((r) => r.status), [429, 200]);
+    assert.equal(once[0].headers.get('retry-after'), '2');
+    assert.equal(once[1].headers.get('retry-after'), null);
+    assert.equal((await once[1].json()).result.points.length, 3);
+    // another spec, another first time; DELETE /__control forgets them
+    assert.equal((await ask('status=503,retry_after=soon,once')).headers.get('retry-after'), 'soon');
+    await fetch(`${srv.qdrant}/__control`, { method: 'DELETE' });
+    assert.equal((await ask('status=429,retry_after=2,once')).status, 429);
+    const dated = await ask('status=429,retry_date=30');
+    const at = Date.parse(dated.headers.get('retry-after'));
+    assert.match(dated.headers.get('retry-after'), /^[A-Z][a-z]{2}, \d\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d GMT$/);
+    assert.ok(at > Date.now() + 28000 && at <= Date.now() + 30000, String(at - Date.now()));
+    const log = (await logOf(srv.qdrant)).filter((e) => e.path.endsWith('/points/query'));
+    assert.deepEqual(log.map((e) => e.status), [429, 429, 429, 200, 503, 429, 429]);
+    // the OpenAI-style embedder: its 429 body and Retry-After, replaced when asked
+    const e = await fetch(`${srv.embedder}/__fault/status=429,retry_after=3/v1/embeddings`, {
+      method: 'POST', headers: { authorization: 'Bearer sk-fault-key', 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'test-embed', input: 'x' }),
+    });
+    assert.equal(e.headers.get('retry-after'), '3');
+    assert.equal((await e.json()).error.code, 'rate_limit_exceeded');
+    // Neo4j's own 429 (its log-in rate limit): no Retry-After, the wait in words
+    const n = await fetch(`${srv.neo4j}/__fault/status=429/db/neo4j/tx/commit`, { method: 'POST', body: '{}' });
+    assert.equal(n.headers.get('retry-after'), null);
+    assert.deepEqual(await n.json(), { errors: [{ code: 'Neo.ClientError.Security.AuthenticationRateLimit',
+      message: 'Too many failed authentication requests. Please wait 5 seconds and try again.' }] });
+    for (const bad of ['retry_after=1', 'once', 'status=429,retry_after=1,retry_date=1', 'status=429,retry_date=x']) {
+      assert.equal((await control(srv.qdrant, '*', bad)).status, 400, bad);
+    }
+  });
+
   test('unknown fault item is rejected', async () => {
     assert.equal((await control(srv.qdrant, '*', 'explode')).status, 400);
     assert.equal((await fetch(`${srv.qdrant}/__fault/explode/healthz`)).status, 400);

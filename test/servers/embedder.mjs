@@ -142,7 +142,8 @@ export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
         401: 'Incorrect API key provided.',
         403: 'You are not allowed to sample from this model (injected fault).',
         404: 'The model `test-embed` does not exist or you do not have access to it.',
-        429: 'Rate limit reached for requests (injected fault).',
+        // OpenAI's wording (its Retry-After, when sent, is whole seconds)
+        429: 'Rate limit reached for test-embed in organization org-apextest on requests per min (RPM): Limit 3000, Used 3000, Requested 1. Please try again in 20ms. Visit https://platform.openai.com/account/rate-limits to learn more.',
         500: 'The server had an error while processing your request. Sorry about that! (injected fault)',
         503: 'The engine is currently overloaded, please try again later. (injected fault)',
       }[status] ?? `Request failed with status ${status} (injected fault).`;

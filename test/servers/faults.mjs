@@ -3,6 +3,17 @@
 // A fault spec is a comma-separated list of items, e.g. "delay=300,status=500":
 //   delay=MS      wait MS milliseconds before answering
 //   status=CODE   answer CODE with the server's own documented error body
+//   retry_after=VALUE  (with status) the answer carries `Retry-After: VALUE`:
+//                 delay-seconds such as 2, or anything else sent as it is
+//                 (`soon`: not valid); it replaces the server's own (Qdrant and
+//                 the OpenAI-style embedder send `Retry-After: 1` with a 429)
+//   retry_date=N  (with status) `Retry-After: <HTTP-date N seconds ahead>`, in
+//                 the IMF-fixdate form RFC 9110 says senders use
+//   once          (with status) only the first request with this spec on its
+//                 route gets the status; later ones are answered normally, as
+//                 a rate limiter does once its window has passed.  Per server;
+//                 DELETE /__control forgets which were answered.  Without it
+//                 the status comes every time.
 //   hang          read the request, never answer, keep the socket open
 //   reset         read the request, then reset the connection (RST)
 //   reset_mid     send the headers and half the body, then reset (RST)
@@ -40,8 +51,8 @@
 import zlib from 'node:zlib';
 
 const FLAGS = new Set(['hang', 'reset', 'reset_mid', 'truncate', 'malformed', 'wrongshape',
-  'neo4jerror', 'nonutf8', 'nan', 'dupids', 'gzip', 'deflate', 'badgzip']);
-const NUMERIC = new Set(['delay', 'status', 'drip', 'huge']);
+  'neo4jerror', 'nonutf8', 'nan', 'dupids', 'gzip', 'deflate', 'badgzip', 'once']);
+const NUMERIC = new Set(['delay', 'status', 'drip', 'huge', 'retry_date']);
 const ECHO_FORMS = new Set(['header', 'base64', 'percent', 'json', 'cut']);
 
 /** Parses a spec into {delay, status, drip, huge, ctype, hang, ...}; throws on unknown items. */
@@ -57,8 +68,8 @@ export function parseSpec(spec) {
       f[key] = true;
     } else if (NUMERIC.has(key) && val !== null && /^\d+$/.test(val)) {
       f[key] = Number(val);
-    } else if (key === 'ctype' && val) {
-      f.ctype = val;
+    } else if ((key === 'ctype' || key === 'retry_after') && val) {
+      f[key] = val;
     } else if (key === 'echo' && ECHO_FORMS.has(val)) {
       f.echo = val;
     } else {
@@ -71,7 +82,23 @@ export function parseSpec(spec) {
   if (f.status !== undefined && (f.status < 100 || f.status > 599)) {
     throw new Error(`status=${f.status} is not an HTTP status`);
   }
+  if ((f.retry_after !== undefined || f.retry_date !== undefined || f.once) && f.status === undefined) {
+    throw new Error('retry_after, retry_date and once go with status=CODE');
+  }
+  if (f.retry_after !== undefined && f.retry_date !== undefined) {
+    throw new Error('retry_after and retry_date exclude each other');
+  }
   return f;
+}
+
+/** The Retry-After header the retry_after or retry_date fault asks for, or {}. */
+export function retryAfterHeader(faults) {
+  if (faults.retry_after !== undefined) return { 'Retry-After': faults.retry_after };
+  if (faults.retry_date !== undefined) {
+    // toUTCString() is the IMF-fixdate form: "Mon, 30 Nov 2026 18:30:00 GMT"
+    return { 'Retry-After': new Date(Date.now() + faults.retry_date * 1000).toUTCString() };
+  }
+  return {};
 }
 
 /** Splits "/__fault/<spec>/rest" into {spec, path}; spec is null without the prefix. */
@@ -81,14 +108,24 @@ export function stripFaultPrefix(pathname) {
   return { spec: decodeURIComponent(m[1]), path: m[2] || '/' };
 }
 
-/** Per-server defaults set through /__control: exact stripped path, or "*" for every route. */
+/**
+ * Per-server defaults set through /__control: exact stripped path, or "*" for
+ * every route; and which `once` faults have been answered.
+ */
 export class FaultControl {
-  constructor() { this.routes = new Map(); }
+  constructor() { this.routes = new Map(); this.answered = new Set(); }
   set(route, spec) {
     parseSpec(spec); // validate before storing
     if (spec) this.routes.set(route, spec); else this.routes.delete(route);
   }
-  clear() { this.routes.clear(); }
+  clear() { this.routes.clear(); this.answered.clear(); }
+  /** Whether a `once` fault with spec on path is still to be answered (and it is now). */
+  firstTime(path, spec) {
+    const key = `${path}\n${spec}`;
+    if (this.answered.has(key)) return false;
+    this.answered.add(key);
+    return true;
+  }
   specFor(path) { return this.routes.get(path) ?? this.routes.get('*') ?? ''; }
   toJSON() { return Object.fromEntries(this.routes); }
 }

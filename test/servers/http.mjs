@@ -14,7 +14,8 @@
 // nan(obj, ctx), neo4jerror(ctx, realResponse).
 import http from 'node:http';
 import {
-  FaultControl, echoResponse, encodeBody, parseSpec, serializeJson, sleep, stripFaultPrefix, withMessage, writeWithFaults,
+  FaultControl, echoResponse, encodeBody, parseSpec, retryAfterHeader, serializeJson, sleep, stripFaultPrefix, withMessage,
+  writeWithFaults,
 } from './faults.mjs';
 import { nowMs } from './log.mjs';
 
@@ -123,6 +124,12 @@ export function createTestServer({ name, log, adapter, handler }) {
       return res.end(msg);
     }
 
+    // a `once` status fault is over after its first answer: the rest go through
+    if (faults.once && !control.firstTime(path, spec)) {
+      delete faults.status;
+      delete faults.retry_after;
+      delete faults.retry_date;
+    }
     if (faults.hang) return; // logged when the client (or shutdown) closes the socket
     if (faults.reset) { finish(); return req.socket.resetAndDestroy(); }
     if (faults.delay) await sleep(faults.delay);
@@ -139,6 +146,7 @@ export function createTestServer({ name, log, adapter, handler }) {
           : { ...own, json: withMessage(own.json, echo.message) };
       } else {
         out = faults.status ? adapter.errorResponse(faults.status, ctx) : await handler(ctx);
+        if (faults.status) out = { ...out, headers: { ...(out.headers || {}), ...retryAfterHeader(faults) } };
       }
       if (!faults.status && !faults.echo) {
         const okStatus = out.status >= 200 && out.status < 300 ? out.status : 200;

@@ -42,12 +42,21 @@ const isTx = (ctx) => ctx.path.endsWith('/tx/commit');
 /** Per-status error bodies used by `status=CODE` faults. */
 function errorResponse(status, ctx) {
   if (status === 401) return unauthorized('Invalid username or password.');
+  // Neo4j's own 429: its authentication filter (AuthorizationEnabledFilter),
+  // before any endpoint, after too many failed log-ins; no Retry-After, the
+  // wait is in the message only
+  if (status === 429) {
+    return {
+      status,
+      contentType: 'application/json; charset=UTF-8',
+      json: { errors: [err('Neo.ClientError.Security.AuthenticationRateLimit', 'Too many failed authentication requests. Please wait 5 seconds and try again.')] },
+    };
+  }
   const m = ROUTE_RE.exec(ctx.path);
   const byStatus = {
     400: err('Neo.ClientError.Request.Invalid', 'Invalid request (injected fault).'),
     404: err('Neo.ClientError.Database.DatabaseNotFound', `Database does not exist. Database name: '${m ? m[1] : 'neo4j'}'.`),
     408: err('Neo.ClientError.Transaction.TransactionTimedOut', 'The transaction has been terminated because it timed out.'),
-    429: err('Neo.TransientError.Request.ResourceExhaustion', 'Too many requests (injected fault).'),
     503: err('Neo.TransientError.General.DatabaseUnavailable', "Database 'neo4j' is unavailable."),
   };
   const e = byStatus[status] ?? (status >= 500

@@ -399,7 +399,8 @@ export function createQdrantServer({ corpus, log, dim = 64, apiKey = null, versi
     408: () => 'Timeout error: injected fault',
     409: (ctx) => `Wrong input: Collection \`${collName(ctx)}\` already exists!`,
     422: () => 'Validation error in JSON body: injected fault',
-    429: () => 'Too many requests: injected fault',
+    // strict mode's rate limiter, as Qdrant 1.13 words it (with Retry-After: 1)
+    429: () => 'Rate limiting exceeded: Read rate limit exceeded: Operation requires 1 tokens but only 0.0 were available. Retry after 1s',
     500: () => 'Service internal error: injected fault',
     503: () => 'Service unavailable: injected fault',
   };

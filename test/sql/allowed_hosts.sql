@@ -184,7 +184,11 @@ SELECT format('CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS
 -- in hexadecimal used to pass as that port and reach hiredis as 0; with a
 -- leading zero it is that port for both)
 SELECT '0x' || to_hex(:redis_port) AS redis_port_hex, '0' || :'redis_port' AS redis_port_zero \gset
+-- (the message quotes the value, which depends on the run's ports)
+\set VERBOSITY sqlstate
 CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', port :'redis_port_hex');
+\set VERBOSITY default
+SELECT replace(:'LAST_ERROR_MESSAGE', :'redis_port_hex', '<the port in hexadecimal>') AS error;
 CREATE SERVER dave_redis FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', port :'redis_port_zero');
 DROP SERVER dave_redis;
 
