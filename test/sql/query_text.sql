@@ -61,4 +61,18 @@ SELECT rank, id FROM apex_route('NOT deploy', k => 5, sources => '{notes}');
 -- $query_lucene is "" (matches nothing) rather than an empty query
 SELECT count(*) AS ideographic_blank FROM apex_route(U&'\3000\3000', k => 5, sources => '{notes_raw,notes}');
 
+-- every character of Lucene's syntax and each keyword, in 400 generated
+-- questions: through $query_lucene none fails (strict mode would make a
+-- failure an ERROR), over both APIs
+SET apex_router.strict = on;
+SELECT count(DISTINCT q) AS questions, count(DISTINCT q) FILTER (WHERE q ~ '[()"*]') AS with_syntax
+FROM (SELECT string_agg(p[1 + abs(hashint4(i * 8 + j)) % array_length(p, 1)], '' ORDER BY j) AS q
+      FROM (SELECT ARRAY['AND', 'OR', 'NOT', '&&', '||', 'TO', 'C++', 'x', '\u', '\', '"', '''', '*', '?',
+                         '~2', '^3', '(', ')', '[', ']', '{', '}', ':', '/', '!', '-', '+', ' ', 'draft', U&'\3000'] AS p) ps,
+           generate_series(1, 400) i, generate_series(1, 6) j
+      GROUP BY i) g,
+     LATERAL (SELECT count(*) FROM apex_route(q, k => 3, sources => '{notes,notes_q}')) r
+WHERE q !~ '^[ ]*$';
+RESET apex_router.strict;
+
 DROP SERVER notes_raw, notes_raw_q, notes, notes_q CASCADE;
