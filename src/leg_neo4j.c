@@ -5,11 +5,12 @@
  *		  api 'tx', the default) or the Query API (POST /db/{db}/query/v2,
  *		  api 'query', Neo4j >= 5.19).
  *
- * The source's `statement` gets parameters $query (the text) and $limit,
- * and returns columns by name: id (required), title, content, score
- * (optional).  Every column goes into the item's raw JSON.  Neo4j reports a
- * failing statement inside a successful HTTP response, so `errors` is
- * checked on every answer, whatever its status.
+ * The source's `statement` gets parameters $query (the text), $query_lucene
+ * (the text escaped for Lucene's query parser, for db.index.fulltext.*: see
+ * lucene.c) and $limit, and returns columns by name: id (required), title,
+ * content, score (optional).  Every column goes into the item's raw JSON.
+ * Neo4j reports a failing statement inside a successful HTTP response, so
+ * `errors` is checked on every answer, whatever its status.
  *
  * IDENTIFICATION
  *		  src/leg_neo4j.c
@@ -24,6 +25,7 @@
 
 #include "leg.h"
 #include "leg_neo4j.h"
+#include "lucene.h"
 
 /* in the order of APEX_NEO4J_TX, APEX_NEO4J_QUERY */
 static const char *const neo4j_apis[] = {"tx", "query", NULL};
@@ -204,6 +206,8 @@ neo4j_start(ApexLeg *leg)
 	initStringInfo(&params);
 	appendStringInfoString(&params, "{\"query\":");
 	escape_json(&params, leg->call->query.text);
+	appendStringInfoString(&params, ",\"query_lucene\":");
+	escape_json(&params, ApexLuceneEscape(leg->call->query.text));
 	appendStringInfo(&params, ",\"limit\":%d}", leg->call->query.limit);
 
 	/* "statements" first: older servers require it */

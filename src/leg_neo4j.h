@@ -23,7 +23,7 @@ typedef struct ApexNeo4jConf
 	ApexHttpConf http;
 	char	   *database;
 	int			api;			/* APEX_NEO4J_TX or APEX_NEO4J_QUERY */
-	char	   *statement;		/* Cypher, with $query and $limit */
+	char	   *statement;		/* Cypher, with $query, $query_lucene, $limit */
 } ApexNeo4jConf;
 
 /* an ApexDecoder: state is the ApexNeo4jConf, result a List ** of items */

@@ -14,6 +14,15 @@ export function corpusPath(env = process.env) {
   return isAbsolute(p) ? p : resolve(REPO_ROOT, p);
 }
 
+/**
+ * The test Neo4j's second data set (test/fixtures/notes.json): :Note nodes
+ * with their own full-text index `note_text`, for the query-text tests, so
+ * that corpus.json (which every expected file depends on) stays as it is.
+ */
+export function notesPath() {
+  return resolve(REPO_ROOT, 'test/fixtures/notes.json');
+}
+
 /** Array of {id, kind, title, text, created_at}; throws on a malformed file. */
 export function loadCorpus(path = corpusPath()) {
   const items = JSON.parse(readFileSync(path, 'utf8'));

@@ -10,10 +10,11 @@
 // Anything else is a Neo.ClientError.Statement.SyntaxError, as a real server
 // would report for a statement it cannot run.
 //
-// The full-text query string is a Lucene query: an unterminated phrase (an odd
-// number of unescaped `"`) fails as in Neo4j 5, echoing the query from that
-// quote on (see luceneLexicalError).
+// The full-text query string is a Lucene query (lucene.mjs): what Lucene
+// refuses fails as in Neo4j 5, a ProcedureCallFailed naming the root cause
+// (org.apache.lucene.queryparser.classic.ParseException or TokenMgrError).
 import { tokenize } from './embed.mjs';
+import { ParseException, parse as luceneParse } from './lucene.mjs';
 
 export class CypherError extends Error {
   constructor(code, message) { super(message); this.code = code; }
@@ -76,38 +77,6 @@ export function parse(statement) {
   return { kind: 'fulltext', index: arg(m[1]), query: arg(m[2]), options, columns, skip: num(m[5]), limit: num(m[6]) };
 }
 
-// JavaCC's TokenMgrError.addEscapes, which Lucene's lexer uses in its messages.
-function addEscapes(s) {
-  const named = { '\b': '\\b', '\t': '\\t', '\n': '\\n', '\f': '\\f', '\r': '\\r', '"': '\\"', "'": "\\'", '\\': '\\\\' };
-  return [...s].map((c) => named[c] ?? (c.charCodeAt(0) < 0x20 || c.charCodeAt(0) > 0x7e
-    ? '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0') : c)).join('');
-}
-
-/**
- * The message of the error Neo4j 5 reports for a full-text query with an
- * unterminated phrase, or null.  Lucene's lexer stops at the end of input
- * inside the phrase (TokenMgrError, lexical state 2 = DEFAULT, column = one
- * past the last character); QueryParserBase wraps it in a ParseException
- * ("Cannot parse '...'"), Neo4j's FulltextIndexReader in a RuntimeException,
- * and the procedure call reports the root cause, as seen from Neo4j 5:
- * "... Caused by: org.apache.lucene.queryparser.classic.TokenMgrError:
- * Lexical error at line 1, column 11.  Encountered: <EOF> after prefix
- * \"/b testing\" (in lexical state 2)".
- */
-export function luceneLexicalError(query) {
-  let open = -1;
-  for (let i = 0; i < query.length; i++) {
-    if (query[i] === '\\') i++;
-    else if (query[i] === '"') open = open < 0 ? i : -1;
-  }
-  if (open < 0) return null;
-  const lines = query.split('\n');
-  return 'Failed to invoke procedure `db.index.fulltext.queryNodes`: Caused by: ' +
-    'org.apache.lucene.queryparser.classic.TokenMgrError: ' +
-    `Lexical error at line ${lines.length}, column ${lines[lines.length - 1].length + 1}.  ` +
-    `Encountered: <EOF> after prefix "${addEscapes(query.slice(open))}" (in lexical state 2)`;
-}
-
 /** Names of parameters a plan needs, in order of appearance. */
 function neededParams(plan) {
   if (plan.kind !== 'fulltext') return [];
@@ -116,44 +85,189 @@ function neededParams(plan) {
 }
 
 /**
- * Full-text index over some properties of the nodes: a Lucene-like analyzer
- * (the embedding tokenizer) and score = sum over distinct matched query terms
- * of (1 + ln tf) * ln(1 + N / df).
+ * Full-text index over some properties of the nodes.  The query string is
+ * parsed by Lucene's classic query parser as Neo4j 5 runs it (lucene.mjs:
+ * MultiFieldQueryParser over the index's properties, leading wildcards
+ * allowed), so operators, wildcards, phrases and the parse errors are real.
+ * The analyzer is the embedding tokenizer (lower case, split on anything but
+ * [a-z0-9], English stopwords dropped).  Scoring is a simplified model, not
+ * BM25: a term scores (1 + ln tf) * ln(1 + N / df), over all the properties
+ * together unless the query names one (`name:x`), each distinct term of a
+ * run of plain words once; a phrase scores its terms by the phrase's
+ * frequency; fuzzy terms score like terms times 1 - edits / length;
+ * wildcard, prefix, regexp, range and `*:*` matches score a constant 1 (as
+ * Lucene's constant-score rewrite does); a boolean query sums its matching
+ * clauses and a boost multiplies.
  */
 export class FulltextIndex {
   constructor(name, props, nodes) {
     this.name = name;
     this.props = props;
     this.nodes = nodes;
-    this.tf = nodes.map((n) => {
-      const m = new Map();
-      for (const t of tokenize(props.map((p) => n.properties[p] ?? '').join(' '))) m.set(t, (m.get(t) || 0) + 1);
-      return m;
+    // per node: each property's token list (for phrases) and term counts;
+    // ALL holds the properties together
+    this.docs = nodes.map((n) => {
+      const fields = {};
+      for (const p of props) fields[p] = tokenize(n.properties[p] ?? '');
+      fields[ALL] = props.flatMap((p) => fields[p]);
+      const tf = {};
+      for (const [f, toks] of Object.entries(fields)) {
+        tf[f] = new Map();
+        for (const t of toks) tf[f].set(t, (tf[f].get(t) || 0) + 1);
+      }
+      return { fields, tf };
     });
-    this.df = new Map();
-    for (const m of this.tf) for (const t of m.keys()) this.df.set(t, (this.df.get(t) || 0) + 1);
+    this.df = {};
+    for (const f of [...props, ALL]) {
+      this.df[f] = new Map();
+      for (const d of this.docs) for (const t of d.tf[f].keys()) this.df[f].set(t, (this.df[f].get(t) || 0) + 1);
+    }
   }
 
-  /** [{node, score}] with score > 0, by score desc then uid asc. */
+  /** [{node, score}] by score desc then uid asc; throws lucene.ParseException. */
   query(queryString) {
-    // Lucene operators: drop the AND/OR/NOT keywords (upper-case only, as in
-    // Lucene); the tokenizer already ignores + - && || ! ( ) { } [ ] ^ " ~ * ? : \ /
-    const cleaned = String(queryString).replace(/\b(AND|OR|NOT)\b/g, ' ');
-    const terms = [...new Set(tokenize(cleaned))];
-    const N = this.nodes.length;
+    const q = luceneParse(String(queryString), { analyzer: tokenize, allowLeadingWildcard: true });
     const hits = [];
     this.nodes.forEach((node, i) => {
-      let score = 0;
-      for (const t of terms) {
-        const tf = this.tf[i].get(t);
-        if (tf) score += (1 + Math.log(tf)) * Math.log(1 + N / this.df.get(t));
-      }
-      if (score > 0) hits.push({ node, score });
+      const score = this.score(q, this.docs[i]);
+      if (score !== null && score > 0) hits.push({ node, score });
     });
     hits.sort((a, b) => b.score - a.score ||
       String(a.node.properties.uid).localeCompare(String(b.node.properties.uid)));
     return hits;
   }
+
+  // the index field a query names: null = all of them; undefined = none
+  field(f) {
+    if (f === null) return ALL;
+    return this.props.includes(f) ? f : undefined;
+  }
+
+  termScore(f, doc, t) {
+    const tf = doc.tf[f].get(t);
+    return tf ? (1 + Math.log(tf)) * Math.log(1 + this.nodes.length / this.df[f].get(t)) : null;
+  }
+
+  // Terms of the query's field(s) in this document that `test` accepts
+  matchingTerms(f, doc, test) {
+    return [...doc.tf[f].keys()].filter(test);
+  }
+
+  /** The document's score for query q, or null when it does not match. */
+  score(q, doc) {
+    switch (q.type) {
+      case 'bool': {
+        // every MUST, no MUST_NOT, and a SHOULD when there is no MUST
+        let score = 0;
+        let matched = false;
+        for (const c of q.clauses) {
+          const s = this.score(c.query, doc);
+          if (c.occur === 'MUST_NOT') {
+            if (s !== null) return null;
+          } else if (s !== null) {
+            score += s;
+            matched = true;
+          } else if (c.occur === 'MUST') return null;
+        }
+        return matched ? score : null;
+      }
+      case 'boost': {
+        const s = this.score(q.query, doc);
+        return s === null ? null : s * q.boost;
+      }
+      case 'all':
+        return 1;
+      default:
+        break;
+    }
+    const f = this.field(q.field);
+    if (f === undefined) return null;
+    switch (q.type) {
+      case 'term':
+        return this.termScore(f, doc, q.text);
+      case 'phrase':
+        return this.phraseScore(f, doc, q);
+      case 'fuzzy': {
+        let score = null;
+        for (const t of this.matchingTerms(f, doc, (t) => editDistance(q.text, t, q.maxEdits) <= q.maxEdits)) {
+          const d = editDistance(q.text, t, q.maxEdits);
+          const s = this.termScore(f, doc, t) * (1 - d / Math.min([...q.text].length, [...t].length));
+          score = (score ?? 0) + s;
+        }
+        return score;
+      }
+      case 'wildcard':
+      case 'prefix':
+      case 'regexp':
+      case 'range':
+        return this.matchingTerms(f, doc, termTest(q)).length > 0 ? 1 : null;
+      default:
+        throw new Error(`unknown query ${q.type}`);
+    }
+  }
+
+  // The phrase's terms in order, each within `slop` positions of where it
+  // should be; each property is a separate field (no phrase spans two).
+  phraseScore(f, doc, q) {
+    const lists = f === ALL ? this.props.map((p) => doc.fields[p]) : [doc.fields[f]];
+    let freq = 0;
+    for (const toks of lists) {
+      toks.forEach((t, start) => {
+        if (t !== q.terms[0]) return;
+        const ok = q.terms.every((term, k) => {
+          for (let p = Math.max(0, start + k - q.slop); p <= start + k + q.slop && p < toks.length; p++) {
+            if (toks[p] === term) return true;
+          }
+          return false;
+        });
+        if (ok) freq++;
+      });
+    }
+    if (freq === 0) return null;
+    return q.terms.reduce((s, t) => s + (1 + Math.log(freq)) * Math.log(1 + this.nodes.length / (this.df[f].get(t) || 1)), 0);
+  }
+}
+
+// the key of all the properties together (no property name starts with NUL)
+const ALL = '\u0000all';
+
+// A predicate on index terms for a wildcard, prefix, regexp or range query
+function termTest(q) {
+  if (q.type === 'prefix') return (t) => t.startsWith(q.pattern);
+  if (q.type === 'range') {
+    const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+    return (t) => (q.lower === null || (q.includeLower ? cmp(t, q.lower) >= 0 : cmp(t, q.lower) > 0)) &&
+      (q.upper === null || (q.includeUpper ? cmp(t, q.upper) <= 0 : cmp(t, q.upper) < 0));
+  }
+  let re;
+  if (q.type === 'wildcard') {
+    // WildcardQuery: * any string, ? one character, \ takes the next literally
+    const src = q.pattern.replace(/\\([\s\S])|([*?])|([\s\S])/g, (m, esc, wild, ch) =>
+      (wild === '*' ? '[\\s\\S]*' : wild === '?' ? '[\\s\\S]' : (esc ?? ch).replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')));
+    re = new RegExp(`^(?:${src})$`, 'u');
+  } else {
+    // Lucene's RegExp read as a JavaScript one (see lucene.mjs)
+    try { re = new RegExp(`^(?:${q.pattern})$`, 'u'); } catch { return () => false; }
+  }
+  return (t) => re.test(t);
+}
+
+// Damerau-Levenshtein (optimal string alignment) distance, as FuzzyQuery's
+// transpositions; anything above `max` is reported as max + 1.
+function editDistance(a, b, max) {
+  const x = [...a];
+  const y = [...b];
+  if (Math.abs(x.length - y.length) > max) return max + 1;
+  const d = Array.from({ length: x.length + 1 }, (_, i) => [i, ...new Array(y.length).fill(0)]);
+  for (let j = 1; j <= y.length; j++) d[0][j] = j;
+  for (let i = 1; i <= x.length; i++) {
+    for (let j = 1; j <= y.length; j++) {
+      const cost = x[i - 1] === y[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && x[i - 1] === y[j - 2] && x[i - 2] === y[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[x.length][y.length];
 }
 
 /**
@@ -182,8 +296,6 @@ export function run(statement, parameters, indexes) {
       'Failed to invoke procedure `db.index.fulltext.queryNodes`: Caused by: java.lang.IllegalArgumentException: ' +
       `There is no such fulltext schema index: ${indexName}`);
   }
-  const lexical = luceneLexicalError(queryString);
-  if (lexical) throw new CypherError('Neo.ClientError.Procedure.ProcedureCallFailed', lexical);
   const intOf = (a, what) => {
     if (!a) return null;
     const n = val(a);
@@ -193,7 +305,16 @@ export function run(statement, parameters, indexes) {
     }
     return n;
   };
-  let hits = index.query(queryString);
+  let hits;
+  try {
+    hits = index.query(queryString);
+  } catch (e) {
+    if (!(e instanceof ParseException)) throw e;
+    // Neo4j names the root cause: the lexer's or the grammar's own exception
+    const root = e.cause ?? e;
+    throw new CypherError('Neo.ClientError.Procedure.ProcedureCallFailed',
+      `Failed to invoke procedure \`db.index.fulltext.queryNodes\`: Caused by: ${root.javaClass}: ${root.message}`);
+  }
   const opts = plan.options ? val(plan.options) || {} : {};
   if (Number.isInteger(opts.skip)) hits = hits.slice(opts.skip);
   if (Number.isInteger(opts.limit)) hits = hits.slice(0, opts.limit);

@@ -33,6 +33,7 @@ import { createHash } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { createTestServer } from './http.mjs';
 import { FulltextIndex } from './cypher.mjs';
+import { escapeQueryText } from './lucene.mjs';
 
 const URL_NAMESPACE = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
 const RELATION = { person: 'WORKS_ON', project: 'PART_OF', meeting: 'DISCUSSED_IN', note: 'MENTIONED_IN', decision: 'DECIDED_IN' };
@@ -111,7 +112,9 @@ export function createGraphitiServer({ corpus, log, apiKey = null }) {
     }
     const max = b.max_facts ?? 10;
     if (!Number.isInteger(max)) return validation(['body', 'max_facts'], 'value is not a valid integer', 'type_error.integer');
-    const hits = index.query(b.query)
+    // Graphiti escapes the text for Lucene before its full-text search
+    // (graphiti_core's lucene_sanitize): the words are searched as words
+    const hits = index.query(escapeQueryText(b.query))
       .map((h) => h.node.entry)
       .filter((f) => groups === null || groups.has(f.group_id));
     return { status: 200, json: { facts: hits.slice(0, Math.max(0, max)).map((f) => f.fact) } };

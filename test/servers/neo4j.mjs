@@ -1,7 +1,8 @@
 // neo4j.mjs - a Neo4j 5 HTTP server stand-in: discovery document, the
 // transactional endpoint (POST /db/{db}/tx/commit) and the Query API
 // (POST /db/{db}/query/v2), over the fixture corpus loaded as :Memory nodes
-// with a full-text index `entity_text` on name and summary.
+// with a full-text index `entity_text` on name and summary, and the notes
+// (corpus.mjs notesPath) as :Note nodes with an index `note_text`.
 //
 // Status codes and bodies follow /work/shared/wire-formats.md section 2:
 // tx/commit reports statement failures as HTTP 200 with `errors` filled and
@@ -10,6 +11,7 @@
 import { createTestServer } from './http.mjs';
 import { CypherError, FulltextIndex, run } from './cypher.mjs';
 import { NAN } from './faults.mjs';
+import { loadCorpus, notesPath } from './corpus.mjs';
 
 const DB_UUID = '7f1c2b9e-0d4a-4e5b-8c6f-3a2e1d0b9c87'; // fixed, so elementIds are stable
 const ROUTE_RE = /^\/db\/([^/]+)\/(tx\/commit|query\/v2)$/;
@@ -65,15 +67,20 @@ function errorResponse(status, ctx) {
   return { status, json: isTx(ctx) && status !== 404 ? { results: [], errors: [e] } : { errors: [e] } };
 }
 
-export function createNeo4jServer({ corpus, log, user = 'neo4j', password = 'testpassword', version = '5.26.0' }) {
-  // Node ids follow corpus order, as a fresh import would assign them.
-  const nodes = corpus.map((it, i) => ({
-    id: i,
-    elementId: `4:${DB_UUID}:${i}`,
-    labels: ['Memory'],
+export function createNeo4jServer({ corpus, notes = loadCorpus(notesPath()), log, user = 'neo4j', password = 'testpassword', version = '5.26.0' }) {
+  // Node ids follow corpus order, then the notes', as a fresh import would assign them.
+  const node = (label, first) => (it, i) => ({
+    id: first + i,
+    elementId: `4:${DB_UUID}:${first + i}`,
+    labels: [label],
     properties: { uid: it.id, name: it.title, summary: it.text, kind: it.kind, created_at: it.created_at },
-  }));
-  const indexes = new Map([['entity_text', new FulltextIndex('entity_text', ['name', 'summary'], nodes)]]);
+  });
+  const nodes = corpus.map(node('Memory', 0));
+  const noteNodes = notes.map(node('Note', corpus.length));
+  const indexes = new Map([
+    ['entity_text', new FulltextIndex('entity_text', ['name', 'summary'], nodes)],
+    ['note_text', new FulltextIndex('note_text', ['name', 'summary'], noteNodes)],
+  ]);
   let txCounter = 0;
   const bookmark = () => 'FB:kcwQ' + Buffer.from(`apex-test-${DB_UUID}-${++txCounter}`).toString('base64') + 'kA==';
 

@@ -28,6 +28,12 @@ EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ' ' || msg || ' / ' || detail || coalesce(' / HINT: ' || nullif(hint, ''), '');
 END $$;
 
+-- graph hands Neo4j the raw $query here, so that Lucene fails on a quote
+-- and Neo4j echoes the query (the suite's graph passes $query_lucene, which
+-- Lucene never fails on: issue 11 item 1)
+ALTER SERVER graph OPTIONS (SET statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query)
+  YIELD node, score RETURN node.uid AS id, node.name AS title, node.summary AS content, score LIMIT $limit');
+
 -- a role that may use the sources but cannot read their PUBLIC mappings
 CREATE ROLE apex_guesser;
 GRANT USAGE ON FOREIGN SERVER graph, vectors, embed TO apex_guesser;

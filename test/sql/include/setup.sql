@@ -83,7 +83,7 @@ INSERT INTO notes (id, kind, title, body)
 
 CREATE SERVER graph FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'neo4j', url :'neo4j_url', database 'neo4j',
-           statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
+           statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query_lucene) YIELD node, score
                       RETURN node.uid AS id, node.name AS title, node.summary AS content, score LIMIT $limit');
 CREATE USER MAPPING FOR PUBLIC SERVER graph OPTIONS (user 'neo4j', password 'testpassword');
 
