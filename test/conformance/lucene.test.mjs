@@ -1,6 +1,9 @@
 // Lucene's classic query parser as the test Neo4j runs it (servers/lucene.mjs):
 // the grammar, Lucene's own error messages, QueryParser.escape, and what the
 // Neo4j server answers for a query Lucene refuses.
+// issue 11 item 1; origins: langchain-ai/langchain-neo4j#5, neo4j-labs/llm-graph-builder#1018,
+// SeedCompany/cord-api-v3#2050, neo4j/neo4j-browser#941, getzep/graphiti#775 (user text
+// parsed as Lucene syntax by db.index.fulltext.queryNodes)
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { basic, startServers } from './harness.mjs';

@@ -33,6 +33,11 @@ CREATE USER MAPPING FOR PUBLIC SERVER notes_raw_q OPTIONS (user 'neo4j', passwor
 CREATE USER MAPPING FOR PUBLIC SERVER notes OPTIONS (user 'neo4j', password 'testpassword');
 CREATE USER MAPPING FOR PUBLIC SERVER notes_q OPTIONS (user 'neo4j', password 'testpassword');
 
+-- issue 11 item 1; origin: langchain-ai/langchain-neo4j#5 (a question with "/" fails db.index.fulltext.queryNodes with a TokenMgrError)
+-- issue 11 item 1; origin: neo4j-labs/llm-graph-builder#1018 ("/" in user questions fails queryNodes)
+-- issue 11 item 1; origin: SeedCompany/cord-api-v3#2050 (! ^ ( ) - + [ ] in user input: ParseException)
+-- issue 11 item 1; origin: neo4j/neo4j-browser#941 (how to escape "-" in a queryNodes query)
+-- issue 11 item 1; origin: getzep/graphiti#775 (syntax errors in full-text queries; lucene_sanitize extended)
 -- issue 11 item 1, case "C++ (draft": the open parenthesis is a
 -- ParseException in both raw sources; the escaped ones and graph (the
 -- suite's neo4j source, on $query_lucene) answer

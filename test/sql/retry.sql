@@ -33,6 +33,8 @@ LANGUAGE sql AS $$
   ORDER BY (e->>'start')::float8
 $$;
 
+-- issue 11 (Also); origin: run-llama/llama_index#20813 (retries that ignore Retry-After; the fix honours it)
+-- issue 11 (Also); origin: run-llama/llama_index#8881 (a fixed 4-10 s backoff while OpenAI asked for 20 s)
 -- issue 11 (Also): a neo4j source answered 429 with Retry-After: 1 once is
 -- asked again a second later, and its rows are there.  The other legs ran
 -- on meanwhile: the qdrant source, whose embedder took 400 ms, sent its
