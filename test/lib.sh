@@ -142,7 +142,8 @@ apex_inst_bindir() { echo "$(apex_inst_dir "$1")$("$1" --bindir)"; }
 apex_inst_make() {
   local pgc=$1 inst d
   inst=$(apex_inst_dir "$pgc")
-  [ -x "$inst$("$pgc" --bindir)/postgres" ] && return 0
+  # made afresh when the installation changed (a minor release)
+  cmp -s "$("$pgc" --bindir)/postgres" "$inst$("$pgc" --bindir)/postgres" && return 0
   rm -rf "$inst"
   for d in $("$pgc" --bindir) $("$pgc" --pkglibdir) $("$pgc" --sharedir); do
     mkdir -p "$(dirname "$inst$d")" || return 1
