@@ -151,7 +151,8 @@ apex_inst_make() {
   done
   # a system-wide apex_router is not ours
   find "$inst" -name 'apex_router*' -exec rm -rf {} +
-  chmod -R a+rX "$APEX_HOME"
+  # readable by the clusters' OS user (and nothing else: a data directory must stay private)
+  chmod a+rx "$APEX_HOME" "$APEX_HOME/inst" && chmod -R a+rX "$inst"
 }
 
 # Build in the tree against Debian's PostgreSQL 15 and install into its
