@@ -140,17 +140,18 @@ apex_inst_dir() {
 apex_inst_bindir() { echo "$(apex_inst_dir "$1")$("$1" --bindir)"; }
 
 apex_inst_make() {
-  local pgc=$1 inst d
-  inst=$(apex_inst_dir "$pgc")
+  local pgc=$1 inst d lib share
+  inst=$(apex_inst_dir "$pgc") lib=$("$pgc" --pkglibdir) share=$("$pgc" --sharedir)
   # made afresh when the installation changed (a minor release)
   cmp -s "$("$pgc" --bindir)/postgres" "$inst$("$pgc" --bindir)/postgres" && return 0
   rm -rf "$inst"
-  for d in $("$pgc" --bindir) $("$pgc" --pkglibdir) $("$pgc" --sharedir); do
+  for d in $("$pgc" --bindir) "$lib" "$share"; do
     mkdir -p "$(dirname "$inst$d")" || return 1
     if [ "$d" = "$("$pgc" --bindir)" ]; then cp -a "$d" "$inst$d"; else cp -as "$d" "$inst$d"; fi || return 1
   done
   # a system-wide apex_router is not ours
-  find "$inst" -name 'apex_router*' -exec rm -rf {} +
+  rm -rf "$inst$lib"/apex_router.so "$inst$lib"/bitcode/apex_router "$inst$lib"/bitcode/apex_router.index.bc \
+    "$inst$share"/extension/apex_router[.-]*
   # readable by the clusters' OS user (and nothing else: a data directory must stay private)
   chmod a+rx "$APEX_HOME" "$APEX_HOME/inst" && chmod -R a+rX "$inst"
 }
