@@ -364,10 +364,13 @@ apex_bed_env() {
 }
 
 apex_servers_stop() {
-  local f
+  local f pid
   for f in servers tcp_faults; do
     if [ -f "$APEX_RUN_DIR/$f.pid" ]; then
-      kill "$(cat "$APEX_RUN_DIR/$f.pid")" 2>/dev/null
+      pid=$(cat "$APEX_RUN_DIR/$f.pid")
+      kill "$pid" 2>/dev/null
+      # gone, and its ports free, before a new run claims them
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       rm -f "$APEX_RUN_DIR/$f.pid"
     fi
   done
