@@ -15,6 +15,11 @@
  * it): numbers are limited by their digits around the decimal point, which
  * printing keeps, not by how they are written.
  *
+ * A peer's body is UTF-8; in a database of another encoding it is converted
+ * first, its \u escapes beyond ASCII spelled out so that they meet the same
+ * conversion (peer_encoding.c), because the parser turns such an escape into
+ * the database encoding with a function that throws when it cannot.
+ *
  * IDENTIFICATION
  *		  src/json.c
  *
