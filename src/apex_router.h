@@ -138,7 +138,11 @@ typedef struct ApexRemote
 	 * "libcurl", "hiredis", "The JSON parser").
 	 */
 	const char *from;
-	/* a PostgreSQL peer's error: its SQLSTATE (0: none), DETAIL and HINT */
+	/*
+	 * The failure's SQLSTATE when the peer or a decoder gives one (0: none):
+	 * a PostgreSQL peer's error's, or a decoder's (22P05 for a character the
+	 * database encoding lacks); then a PostgreSQL peer's DETAIL and HINT
+	 */
 	int			sqlerrcode;
 	char	   *detail;			/* or NULL */
 	char	   *hint;			/* or NULL */

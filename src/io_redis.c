@@ -51,6 +51,7 @@
 
 #include "conn_registry.h"
 #include "io_redis.h"
+#include "peer_encoding.h"
 #include "transport.h"
 #include "kept_conns.h"
 
@@ -461,10 +462,44 @@ ApexRedisAttach(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 	return r;
 }
 
+/* Free what apex_redis_to_peer made of argv */
+static void
+apex_redis_free_args(int argc, const char **argv, const char **utf8)
+{
+	for (int i = 0; i < argc; i++)
+	{
+		if (utf8[i] && utf8[i] != argv[i])
+			pfree((char *) utf8[i]);
+	}
+	pfree(utf8);
+}
+
+/*
+ * The arguments, in the database encoding, in UTF-8 (peer_encoding.c), or
+ * NULL with the reason an argument cannot be and its SQLSTATE.  Connection
+ * setup runs in TopMemoryContext: apex_redis_free_args frees the copies.
+ */
+static const char **
+apex_redis_to_peer(int argc, const char **argv, int *sqlerrcode, char **error)
+{
+	const char **utf8 = palloc0(sizeof(char *) * argc);
+
+	for (int i = 0; i < argc; i++)
+	{
+		if ((utf8[i] = ApexToPeer(argv[i], sqlerrcode, error)) == NULL)
+		{
+			apex_redis_free_args(argc, argv, utf8);
+			return NULL;
+		}
+	}
+	return utf8;
+}
+
 /*
  * Send a command; done (unless NULL) gets its reply.  owner is the call,
  * or NULL for a command nobody waits for; party is whose timer waits for
- * the reply (a leg, the cache), or NULL.
+ * the reply (a leg, the cache), or NULL.  The arguments go in UTF-8: one
+ * that cannot fails the command unsent.
  */
 void
 ApexRedisCommand(ApexRedis *r, void *owner, void *party, ApexRedisDone done,
@@ -472,6 +507,10 @@ ApexRedisCommand(ApexRedis *r, void *owner, void *party, ApexRedisDone done,
 {
 	ApexRedisTicket *t;
 	MemoryContext old;
+	const char **utf8;
+	int			sqlerrcode;
+	char	   *error;
+	int			rc;
 
 	if (r->ac == NULL)
 	{
@@ -479,6 +518,12 @@ ApexRedisCommand(ApexRedis *r, void *owner, void *party, ApexRedisDone done,
 			done(arg, NULL, r->error ? r->error : "Could not connect.",
 				 r->error ? r->error_code : ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
 				 NULL, NULL);
+		return;
+	}
+	if ((utf8 = apex_redis_to_peer(argc, argv, &sqlerrcode, &error)) == NULL)
+	{
+		if (done)
+			done(arg, NULL, error, sqlerrcode, NULL, NULL);
 		return;
 	}
 	t = MemoryContextAllocZero(TopMemoryContext, sizeof(ApexRedisTicket));
@@ -491,7 +536,10 @@ ApexRedisCommand(ApexRedis *r, void *owner, void *party, ApexRedisDone done,
 	old = MemoryContextSwitchTo(TopMemoryContext);
 	r->tickets = lappend(r->tickets, t);
 	MemoryContextSwitchTo(old);
-	if (redisAsyncCommandArgv(r->ac, apex_redis_reply, t, argc, argv, NULL) != REDIS_OK)
+	/* hiredis formats the command here: the arguments may go after */
+	rc = redisAsyncCommandArgv(r->ac, apex_redis_reply, t, argc, utf8, NULL);
+	apex_redis_free_args(argc, argv, utf8);
+	if (rc != REDIS_OK)
 	{
 		r->tickets = list_delete_ptr(r->tickets, t);
 		pfree(t);

@@ -15,6 +15,11 @@
  * it): numbers are limited by their digits around the decimal point, which
  * printing keeps, not by how they are written.
  *
+ * A peer's body is UTF-8; in a database of another encoding it is converted
+ * first, its \u escapes beyond ASCII spelled out so that they meet the same
+ * conversion (peer_encoding.c), because the parser turns such an escape into
+ * the database encoding with a function that throws when it cannot.
+ *
  * IDENTIFICATION
  *		  src/json.c
  *
@@ -33,6 +38,7 @@
 #include "utils/json.h"
 
 #include "json.h"
+#include "peer_encoding.h"
 
 #define APEX_JSON_MAX_DEPTH 64
 /* the start of the parser's messages; what follows quotes the text */
@@ -106,29 +112,92 @@ apex_json_check_tokens(char *text, int len)
 	return NULL;
 }
 
+/* The four hex digits at p (avail bytes there) into *cp: 6, else 0 */
+static int
+apex_json_hex4(const char *p, int avail, pg_wchar *cp)
+{
+	*cp = 0;
+	if (avail < 4)
+		return 0;
+	for (int i = 0; i < 4; i++)
+	{
+		char		c = p[i];
+
+		if (!isxdigit((unsigned char) c))
+			return 0;
+		*cp = *cp * 16 + (isdigit((unsigned char) c) ? c - '0'
+						  : (tolower((unsigned char) c) - 'a' + 10));
+	}
+	return 6;
+}
+
 /*
- * Parse data as JSON into a jsonb; on any problem return NULL and set
- * *error to a short reason.
+ * The JSON escapes \uXXXX of characters beyond ASCII in text (len bytes of
+ * UTF-8), as the characters themselves, in UTF-8; the other escapes stay.
+ * PostgreSQL's parser turns such an escape into the database encoding and
+ * throws when it cannot; spelled out, the character meets the one
+ * conversion every character of the body meets (ApexFromPeer).  An escape
+ * the parser would reject (a lone surrogate) stays, and it rejects it.  A
+ * backslash outside a string is a syntax error wherever it goes, so the
+ * text is not tokenised: escapes are read in pairs from every backslash.
  */
-Jsonb *
-ApexJsonParse(const char *data, int len, char **error)
+static char *
+apex_json_spell_escapes(const char *text, int len, int *outlen)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (int i = 0; i < len; i++)
+	{
+		pg_wchar	cp = 0;
+		int			used = 0;
+		unsigned char utf8[MAX_UNICODE_EQUIVALENT_STRING + 1];
+
+		if (text[i] != '\\' || i + 1 >= len)
+		{
+			appendStringInfoChar(&buf, text[i]);
+			continue;
+		}
+		if (text[i + 1] == 'u' && (used = apex_json_hex4(text + i + 2, len - i - 2, &cp)))
+		{
+			pg_wchar	low;
+
+			if (is_utf16_surrogate_first(cp) &&
+				i + 11 < len && text[i + 6] == '\\' && text[i + 7] == 'u' &&
+				apex_json_hex4(text + i + 8, len - i - 8, &low) &&
+				is_utf16_surrogate_second(low))
+			{
+				cp = surrogate_pair_to_codepoint(cp, low);
+				used = 12;
+			}
+			if (cp > 0x7F && !is_utf16_surrogate_first(cp) &&
+				!is_utf16_surrogate_second(cp))
+			{
+				unicode_to_utf8(cp, utf8);
+				appendBinaryStringInfo(&buf, (char *) utf8, pg_utf_mblen(utf8));
+				i += used - 1;
+				continue;
+			}
+		}
+		/* the escape as it was: its two first bytes, the rest follows */
+		appendBinaryStringInfo(&buf, text + i, 2);
+		i++;
+	}
+	*outlen = buf.len;
+	return buf.data;
+}
+
+/*
+ * Parse text (len bytes in the database encoding, NUL-terminated) as JSON
+ * into a jsonb; on any problem return NULL and set *error to a short
+ * reason.
+ */
+static Jsonb *
+apex_json_parse_text(char *text, int len, char **error)
 {
 	JsonLexContext *lex;
 	JsonParseErrorType rc;
 	const char *problem;
-	char	   *text;
-
-	*error = NULL;
-	if (!pg_verify_mbstr(PG_UTF8, data, len, true))
-	{
-		*error = "The response is not valid UTF-8.";
-		return NULL;
-	}
-	/* jsonb_in wants the server encoding and a NUL-terminated string */
-	text = pg_any_to_server(data, len, PG_UTF8);
-	if (text == data)
-		text = pnstrdup(data, len);
-	len = strlen(text);
 
 	if ((problem = apex_json_check_tokens(text, len)))
 	{
@@ -146,6 +215,51 @@ ApexJsonParse(const char *data, int len, char **error)
 }
 
 /*
+ * Parse data, len bytes of JSON a peer sent (UTF-8), into a jsonb in the
+ * database encoding; on any problem return NULL and set *error to a short
+ * reason.  A character the database encoding lacks, written as it is or
+ * as an escape, is such a problem (ApexJsonErrorCause knows it).
+ */
+Jsonb *
+ApexJsonParse(const char *data, int len, char **error)
+{
+	char	   *text;
+
+	*error = NULL;
+	if (pg_encoding_verifymbstr(PG_UTF8, data, len) != len)
+	{
+		*error = "The response is not valid UTF-8.";
+		return NULL;
+	}
+	/* SQL_ASCII too: its parser would throw on any escape beyond ASCII */
+	if (GetDatabaseEncoding() != PG_UTF8)
+		data = apex_json_spell_escapes(data, len, &len);
+	if (ApexFromPeer(data, len, &text) != APEX_PEER_TEXT_OK)
+	{
+		*error = ApexPeerUntranslatable();
+		return NULL;
+	}
+	return apex_json_parse_text(text, strlen(text), error);
+}
+
+/*
+ * Parse text, JSON in the database encoding (an option's value, what we
+ * wrote ourselves), as ApexJsonParse() does a peer's.  An escape of a
+ * character the database encoding lacks throws, as jsonb_in does.
+ */
+Jsonb *
+ApexJsonParseLocal(const char *text, int len, char **error)
+{
+	*error = NULL;
+	if (!pg_verifymbstr(text, len, true))
+	{
+		*error = "The text is not valid in the database encoding.";
+		return NULL;
+	}
+	return apex_json_parse_text(pnstrdup(text, len), len, error);
+}
+
+/*
  * An ApexJsonParse() error split into our words (the result) and, in
  * *remote, the parser's detail, if any: the parser quotes the token it
  * stopped at, so its detail holds whatever the text held.
@@ -155,6 +269,9 @@ ApexJsonErrorCause(char *error, ApexRemote *remote)
 {
 	size_t		len = strlen(APEX_JSON_INVALID);
 
+	if (strncmp(error, APEX_PEER_UNTRANSLATABLE_START,
+				strlen(APEX_PEER_UNTRANSLATABLE_START)) == 0)
+		remote->sqlerrcode = ERRCODE_UNTRANSLATABLE_CHARACTER;
 	if (strncmp(error, APEX_JSON_INVALID " ", len + 1) != 0)
 		return error;
 	remote->text = error + len + 1;

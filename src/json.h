@@ -17,6 +17,7 @@
 #include "apex_router.h"
 
 extern Jsonb *ApexJsonParse(const char *data, int len, char **error);
+extern Jsonb *ApexJsonParseLocal(const char *text, int len, char **error);
 extern char *ApexJsonErrorCause(char *error, ApexRemote *remote);
 extern JsonbValue *ApexJsonGet(JsonbContainer *object, const char *key);
 /* json_path.c: Qdrant's payload key paths */

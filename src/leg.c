@@ -21,6 +21,7 @@
 #include "apex_router.h"
 #include "io_http.h"
 #include "leg.h"
+#include "peer_encoding.h"
 #include "transport.h"
 
 /* how much of each of a peer's words a failure keeps (redact.c shows less) */
@@ -217,7 +218,8 @@ ApexNot2xx(long status, StringInfo body, Jsonb *doc, ApexErrorMessage message,
 	remote->text = doc ? message(doc) : NULL;
 	if (remote->text == NULL)
 	{
-		remote->text = body->data;
+		/* in the database encoding, as far as it goes */
+		remote->text = ApexPeerWords(body->data, body->len);
 		remote->body = true;
 	}
 	return psprintf("The server answered with HTTP status %ld.", status);
@@ -274,7 +276,9 @@ ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
 		/* a 429 or 503 not retried: why, in place of the status sentence */
 		if (resp->not_retried)
 			error = (char *) resp->not_retried;
-		ApexLegFailRemote(leg, ERRCODE_FDW_ERROR, &remote, "%s", error);
+		/* a decoder may know better (an untranslatable character) */
+		ApexLegFailRemote(leg, remote.sqlerrcode ? remote.sqlerrcode : ERRCODE_FDW_ERROR,
+						  &remote, "%s", error);
 		return false;
 	}
 	return true;
@@ -426,10 +430,34 @@ apex_leg_answered(void *arg, ApexHttpResponse *resp)
 }
 
 /*
+ * text (NULL: none) of a request of the leg to peer as the peer takes it,
+ * in UTF-8 (peer_encoding.c), in *out; false when it cannot be, and the
+ * leg has failed.
+ */
+static bool
+apex_leg_to_peer(ApexLeg *leg, ApexSource *peer, const char *text,
+				 const char **out)
+{
+	ApexRemote	remote = {.peer = peer};
+	int			sqlerrcode;
+	char	   *error;
+
+	*out = text ? ApexToPeer(text, &sqlerrcode, &error) : NULL;
+	if (text && *out == NULL)
+	{
+		ApexLegFailRemote(leg, sqlerrcode, &remote, "%s", error);
+		return false;
+	}
+	return true;
+}
+
+/*
  * Send one JSON POST for the leg to peer (a source: the leg's own, or its
  * embedder), bounded by the leg's clock.  done gets arg and the response
  * when it completes or fails, once, after the one retry a 429 or 503 may
- * get (apex_leg_answered).  A leg that is over sends nothing.
+ * get (apex_leg_answered).  A leg that is over sends nothing.  Every text
+ * of the request, in the database encoding here, goes in UTF-8: a text
+ * that cannot fails the leg, and nothing is sent.
  */
 void
 ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
@@ -440,6 +468,8 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 	ApexHttpRequest *req;
 	/* every kind that speaks HTTP has these options first (option.h) */
 	const ApexHttpConf *http = peer->conf;
+	List	   *all;
+	ListCell   *lc;
 
 	if (leg->done)
 		return;
@@ -451,20 +481,24 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 	lr->arg = arg;
 	req = &lr->req;
 	req->label = peer->name;
-	req->url = url;
-	req->body = body;
-	req->headers = lappend(list_copy(headers), "Content-Type: application/json");
+	all = lappend(list_copy(headers), "Content-Type: application/json");
 	if (auth && auth->bearer)
-		req->headers = lappend(req->headers,
-							   psprintf("Authorization: Bearer %s", auth->bearer));
+		all = lappend(all, psprintf("Authorization: Bearer %s", auth->bearer));
 	if (auth && auth->api_key_header)
-		req->headers = lappend(req->headers,
-							   psprintf("%s: %s", auth->api_key_header, auth->api_key));
-	if (auth)
+		all = lappend(all, psprintf("%s: %s", auth->api_key_header, auth->api_key));
+	foreach(lc, all)
 	{
-		req->username = auth->username;
-		req->password = auth->password;
+		const char *header;
+
+		if (!apex_leg_to_peer(leg, peer, lfirst(lc), &header))
+			return;
+		req->headers = lappend(req->headers, (char *) header);
 	}
+	if (!apex_leg_to_peer(leg, peer, url, &req->url) ||
+		!apex_leg_to_peer(leg, peer, body, &req->body) ||
+		!apex_leg_to_peer(leg, peer, auth ? auth->username : NULL, &req->username) ||
+		!apex_leg_to_peer(leg, peer, auth ? auth->password : NULL, &req->password))
+		return;
 	req->connect_timeout_ms = ApexLegConnectTimeoutMs(leg, peer);
 	req->owner = leg;
 	req->ca_file = http->ca_file;
@@ -485,12 +519,22 @@ ApexUrlJoin(const char *base, const char *path)
 	return psprintf("%.*s%s", len, base, path);
 }
 
-/* Percent-encode a URL path segment (RFC 3986 unreserved kept as is) */
+/*
+ * Percent-encode a URL path segment (RFC 3986 unreserved kept as is), in
+ * the database encoding, as the UTF-8 a peer reads (RFC 3986, 2.5).  A
+ * segment without a UTF-8 form (a SQL_ASCII database's bytes) is encoded
+ * as it is: the peer then finds no such name, and says so.
+ */
 char *
 ApexUrlEncode(const char *segment)
 {
 	StringInfoData buf;
+	int			sqlerrcode;
+	char	   *error;
+	char	   *utf8 = ApexToPeer(segment, &sqlerrcode, &error);
 
+	if (utf8)
+		segment = utf8;
 	initStringInfo(&buf);
 	for (const unsigned char *p = (const unsigned char *) segment; *p; p++)
 	{

@@ -34,7 +34,10 @@ typedef struct ApexHttpAuth
  * one or more sentences in our own words (nothing the server sent: a status
  * number at most), with what the server said about it, if anything, in
  * remote->text (remote->body when that is the raw body; remote->from when
- * a library's report quotes it).  Each kind's header declares its decoder.
+ * a library's report quotes it), and remote->sqlerrcode set when the
+ * failure has a SQLSTATE of its own (ApexJsonErrorCause sets 22P05).  Bodies
+ * are the peer's UTF-8: ApexJsonParse converts them to the database
+ * encoding.  Each kind's header declares its decoder.
  */
 typedef char *(*ApexDecoder) (const void *state, long status, StringInfo body,
 							  void *result, ApexRemote *remote);

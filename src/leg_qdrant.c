@@ -30,7 +30,7 @@ static void
 qdrant_check_filter(const char *name, const char *value)
 {
 	char	   *error;
-	Jsonb	   *filter = ApexJsonParse(value, strlen(value), &error);
+	Jsonb	   *filter = ApexJsonParseLocal(value, strlen(value), &error);
 	ApexRemote	parser = {0};
 
 	/* the parser's words say what is wrong with the value, else the reason */

@@ -32,6 +32,7 @@
 #include "io_redis.h"
 #include "leg.h"
 #include "leg_redis.h"
+#include "peer_encoding.h"
 #include "transport.h"
 
 #define REDIS_MAX_TERMS 32
@@ -154,7 +155,12 @@ ApexRedisTargetOf(ApexSource *source, ApexRedisTarget *target)
 	target->connect_timeout_ms = source->connect_timeout_ms;
 }
 
-/* Lower-case alphanumeric terms of the query, each once */
+/*
+ * Lower-case alphanumeric terms of the query, each once.  Every character
+ * beyond ASCII counts as a letter (its bytes all have the high bit set, in
+ * every server encoding): "café" is one term, not "caf", whatever the
+ * database's LC_CTYPE; its key goes to Redis in UTF-8 (io_redis.c).
+ */
 static List *
 redis_terms(const char *text)
 {
@@ -164,9 +170,10 @@ redis_terms(const char *text)
 	initStringInfo(&term);
 	for (const char *p = text;; p++)
 	{
-		if (*p && isalnum((unsigned char) *p))
+		if (*p && (isalnum((unsigned char) *p) || IS_HIGHBIT_SET(*p)))
 		{
-			appendStringInfoChar(&term, tolower((unsigned char) *p));
+			appendStringInfoChar(&term, IS_HIGHBIT_SET(*p) ? *p
+								 : tolower((unsigned char) *p));
 			continue;
 		}
 		if (term.len > 1 && list_length(terms) < REDIS_MAX_TERMS &&
@@ -196,8 +203,24 @@ redis_hit_cmp(const void *a, const void *b)
 static char *
 redis_error_reply(const redisReply *reply, ApexRemote *remote)
 {
-	remote->text = pstrdup(reply->str);
+	remote->text = ApexPeerWords(reply->str, reply->len);
 	return "The server answered with an error.";
+}
+
+/*
+ * A string of a reply in the database encoding, into *text; NULL when it is
+ * one (*text NULL: it is not UTF-8, and is skipped, as binary values are),
+ * else why the search fails: a character the database encoding lacks.
+ */
+static char *
+redis_text(const redisReply *reply, char **text, ApexRemote *remote)
+{
+	*text = NULL;
+	if (reply->type != REDIS_REPLY_STRING ||
+		ApexFromPeer(reply->str, reply->len, text) != APEX_PEER_TEXT_UNTRANSLATABLE)
+		return NULL;
+	remote->sqlerrcode = ERRCODE_UNTRANSLATABLE_CHARACTER;
+	return ApexPeerUntranslatable();
 }
 
 /*
@@ -213,14 +236,17 @@ ApexRedisDecodeTerm(ApexRedisDecodeState *state, const redisReply *reply,
 		return redis_error_reply(reply, remote);
 	for (size_t i = 0; reply->type == REDIS_REPLY_ARRAY && i + 1 < reply->elements; i += 2)
 	{
-		const char *id = reply->element[i]->str;
+		char	   *id;
 		const char *score_text = reply->element[i + 1]->str;
 		double		score;
 		ApexRedisHit *hit = NULL;
 		ListCell   *lc;
+		char	   *cause = redis_text(reply->element[i], &id, remote);
 
+		if (cause)
+			return cause;
 		/* nil, integer or array elements have no text */
-		if (id == NULL || score_text == NULL || !pg_verifymbstr(id, strlen(id), true))
+		if (id == NULL || score_text == NULL)
 			continue;
 		score = strtod(score_text, NULL);
 		foreach(lc, state->hits)
@@ -231,7 +257,7 @@ ApexRedisDecodeTerm(ApexRedisDecodeState *state, const redisReply *reply,
 		if (hit == NULL)
 		{
 			hit = palloc0(sizeof(ApexRedisHit));
-			hit->id = pstrdup(id);
+			hit->id = id;
 			hit->recency = score;
 			state->hits = lappend(state->hits, hit);
 		}
@@ -286,21 +312,23 @@ ApexRedisDecodeItem(ApexRedisDecodeState *state, int i, const redisReply *reply,
 	ApexJsonAppendNumber(&raw, hit->recency);
 	for (size_t f = 0; reply->type == REDIS_REPLY_ARRAY && f + 1 < reply->elements; f += 2)
 	{
-		const redisReply *field = reply->element[f];
-		const redisReply *value = reply->element[f + 1];
+		char	   *field;
+		char	   *value;
+		char	   *cause;
 
-		if (field->type != REDIS_REPLY_STRING || value->type != REDIS_REPLY_STRING ||
-			!pg_verifymbstr(field->str, field->len, true) ||
-			!pg_verifymbstr(value->str, value->len, true))
+		if ((cause = redis_text(reply->element[f], &field, remote)) ||
+			(cause = redis_text(reply->element[f + 1], &value, remote)))
+			return cause;
+		if (field == NULL || value == NULL)
 			continue;
 		appendStringInfoChar(&raw, ',');
-		escape_json(&raw, field->str);
+		escape_json(&raw, field);
 		appendStringInfoChar(&raw, ':');
-		escape_json(&raw, value->str);
-		if (strcmp(field->str, state->conf->title_field) == 0)
-			title = value->str;
-		else if (strcmp(field->str, state->conf->content_field) == 0)
-			content = value->str;
+		escape_json(&raw, value);
+		if (strcmp(field, state->conf->title_field) == 0)
+			title = value;
+		else if (strcmp(field, state->conf->content_field) == 0)
+			content = value;
 	}
 	appendStringInfoChar(&raw, '}');
 	/* an id whose hash is gone (expired) is no longer remembered */
@@ -324,8 +352,9 @@ redis_item_done(void *arg, redisReply *reply, const char *error,
 
 	s->waiting--;
 	if (reply == NULL || (cause = ApexRedisDecodeItem(&s->decode, i, reply, &said)))
-		ApexLegFailRemote(s->leg, reply ? ERRCODE_FDW_ERROR : sqlerrcode, &said,
-						  "%s", cause);
+		ApexLegFailRemote(s->leg, reply ? (said.sqlerrcode ? said.sqlerrcode
+											: ERRCODE_FDW_ERROR) : sqlerrcode,
+						  &said, "%s", cause);
 	else if (s->waiting == 0)
 		ApexLegFinish(s->leg, s->decode.items);
 }
@@ -346,8 +375,9 @@ redis_term_done(void *arg, redisReply *reply, const char *error,
 	s->waiting--;
 	if (reply == NULL || (cause = ApexRedisDecodeTerm(&s->decode, reply, &said)))
 	{
-		ApexLegFailRemote(s->leg, reply ? ERRCODE_FDW_ERROR : sqlerrcode, &said,
-						  "%s", cause);
+		ApexLegFailRemote(s->leg, reply ? (said.sqlerrcode ? said.sqlerrcode
+											: ERRCODE_FDW_ERROR) : sqlerrcode,
+						  &said, "%s", cause);
 		return;
 	}
 	if (s->waiting > 0 || s->leg->done)

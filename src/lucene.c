@@ -70,11 +70,17 @@ keyword_at(const char *text, const char *p)
 	return false;
 }
 
-/* Only Lucene's whitespace: " ", tab, CR, LF, U+3000 (read in UTF-8) */
+/*
+ * Only Lucene's whitespace: " ", tab, CR, LF, U+3000 (read in UTF-8).  A
+ * SQL_ASCII database's text is taken as it is: it declares no encoding,
+ * and converting it would validate it as UTF-8 and throw (whether it is
+ * UTF-8 is the network boundary's to say, peer_encoding.c).
+ */
 static bool
 lucene_blank(const char *text)
 {
-	const char *utf8 = pg_server_to_any(text, strlen(text), PG_UTF8);
+	const char *utf8 = GetDatabaseEncoding() == PG_SQL_ASCII ? text :
+		pg_server_to_any(text, strlen(text), PG_UTF8);
 
 	for (const char *p = utf8; *p;)
 	{

@@ -181,6 +181,27 @@ describe('error and transport faults', () => {
     assert.deepEqual(emb.data.map((d) => d.index), [0, 0, 1, 1]);
   });
 
+  // issue 11 item 3: characters for databases in other encodings, raw or escaped
+  test('chars=FORM: the same characters as UTF-8 or as \\u escapes', async () => {
+    const title = async (fault) => {
+      const text = await (await qquery(`${srv.qdrant}/__fault/${fault}`)).text();
+      return { text, points: JSON.parse(text).result.points };
+    };
+    const plain = (await title('delay=0')).points;
+    for (const [form, chars, escaped] of [['latin1', 'café crème', 'caf\\u00e9 cr\\u00e8me'],
+      ['cjk', '中文', '\\u4e2d\\u6587'], ['emoji', '😀', '\\ud83d\\ude00']]) {
+      const raw = await title(`chars=${form}`);
+      assert.ok(raw.text.includes(chars), raw.text);
+      const esc = await title(`chars=${form}esc`);
+      assert.ok(esc.text.includes(escaped), esc.text);
+      // the same JSON once parsed: one string of the first point gained them
+      assert.deepEqual(esc.points, raw.points);
+      const changed = JSON.stringify(raw.points).replace(` ${chars}`, '');
+      assert.equal(changed, JSON.stringify(plain));
+    }
+    assert.equal((await qquery(`${srv.qdrant}/__fault/chars=greek`)).status, 400);
+  });
+
   // issue 11 item 2; origin: pramsey/pgsql-http#55 (a gzip answer read as text: invalid byte sequence 0x8b)
   // issue 11 item 2; origin: pramsey/pgsql-http#108 (the same error from a REST API that compresses)
   // issue 11 item 2: compressed answers; the servers compress only when asked

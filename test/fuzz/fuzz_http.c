@@ -45,6 +45,7 @@
 #include "leg_graphiti.h"
 #include "leg_neo4j.h"
 #include "leg_qdrant.h"
+#include "peer_encoding.h"
 #include "vector.h"
 
 #include "fuzz.h"
@@ -108,6 +109,8 @@ FuzzJson(const uint8 *data, size_t size)
 	char	   *error;
 	Jsonb	   *doc = ApexJsonParse((const char *) data, size, &error);
 	char	   *text;
+	char	   *utf8;
+	int			sqlerrcode;
 	Jsonb	   *again;
 	char	   *text_again;
 
@@ -117,7 +120,10 @@ FuzzJson(const uint8 *data, size_t size)
 		return;
 	}
 	text = JsonbToCString(NULL, &doc->root, VARSIZE(doc));
-	again = ApexJsonParse(text, strlen(text), &error);
+	/* as the cache writes it to Redis and reads it back: in UTF-8 */
+	if ((utf8 = ApexToPeer(text, &sqlerrcode, &error)) == NULL)
+		FuzzFail("printed JSON has no UTF-8 form (%s): %s", error, text);
+	again = ApexJsonParse(utf8, strlen(utf8), &error);
 	if (again == NULL)
 		FuzzFail("printed JSON does not read back (%s): %s", error, text);
 	text_again = JsonbToCString(NULL, &again->root, VARSIZE(again));

@@ -11,10 +11,14 @@
 #
 # Everything it writes goes to $APEX_FUZZ_WORK (default /tmp/apex_fuzz.USER):
 #   build/        apex_fuzz.so, nls_off.so and objects
-#   pgdata-ENC/   the scratch cluster (ENC: $APEX_FUZZ_ENCODING, default UTF8)
+#   pgdata-ENC/   the scratch cluster (ENC: $APEX_FUZZ_ENCODING, default UTF8;
+#                 LATIN1 runs the decoders in a database whose encoding is
+#                 not UTF-8: every answer is converted, and a character
+#                 LATIN1 lacks must fail the decoder, never throw; issue 11
+#                 item 3.  Its lines read "fuzz T (LATIN1): ...")
 #   corpus/T/     inputs libFuzzer found for target T (kept across runs)
 #   artifacts/    crash, timeout and OOM inputs
-#   logs/T.log    libFuzzer's output
+#   logs/T-ENC.log  libFuzzer's output
 # $APEX_FUZZ_FLAGS adds libFuzzer options (e.g. -max_len=65536).
 set -u
 
@@ -27,6 +31,8 @@ PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 encoding=${APEX_FUZZ_ENCODING:-UTF8}
 work=${APEX_FUZZ_WORK:-/tmp/apex_fuzz.$(id -un)}
 pgdata=$work/pgdata-$encoding
+label=
+[ "$encoding" = UTF8 ] || label=" ($encoding)"
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
@@ -71,7 +77,7 @@ fi
 
 failed=0
 for t in "${targets[@]}"; do
-	log=$work/logs/$t.log
+	log=$work/logs/$t-$encoding.log
 	flags="'-max_total_time=$secs', '-timeout=10', '-max_len=16384', '-print_final_stats=1'"
 	flags+=", '-dict=$work/apex_fuzz.dict', '-artifact_prefix=$work/artifacts/$t-'"
 	for f in ${APEX_FUZZ_FLAGS:-}; do
@@ -97,9 +103,9 @@ for t in "${targets[@]}"; do
 	cov=$(grep -ao 'cov: [0-9]* ft: [0-9]* corp: [0-9]*' "$log" | tail -n 1)
 	artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | grep -v slow-unit | tail -n 1)
 	if [ "$rc" = 0 ] && [ -n "$runs" ] && [ -z "$artifact" ]; then
-		echo "fuzz $t: ok, $runs runs in ${took:-?} s ($cov)"
+		echo "fuzz $t$label: ok, $runs runs in ${took:-?} s ($cov)"
 	else
-		echo "fuzz $t: FAILED (${artifact:-exit $rc, see $log})"
+		echo "fuzz $t$label: FAILED (${artifact:-exit $rc, see $log})"
 		grep -a -m 5 -E '^apex_fuzz|ERROR: AddressSanitizer|ERROR: libFuzzer|SUMMARY' "$log" | sed 's/^/    /'
 		failed=1
 	fi

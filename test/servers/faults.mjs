@@ -35,6 +35,12 @@
 //                 json (every character as a \uXXXX escape) in the server's own
 //                 error body; or cut: a plain-text body with the header at byte
 //                 190, so that a 200-byte excerpt ends inside it
+//   chars=FORM    real response with characters appended to the same string
+//                 nonutf8 picks: FORM is latin1 ("café crème", which LATIN1
+//                 holds), cjk ("中文") or emoji ("😀", beyond the BMP), as
+//                 UTF-8; with an "esc" suffix (latin1esc, cjkesc, emojiesc)
+//                 as JSON \uXXXX escapes (the emoji as a surrogate pair).
+//                 For databases in other encodings (issue 11, item 3).
 //   gzip          the body gzip-compressed (Content-Encoding: gzip)
 //   deflate       the body zlib-compressed (Content-Encoding: deflate, RFC 9110)
 //   badgzip       Content-Encoding: gzip with a corrupt body: a valid gzip header,
@@ -54,6 +60,7 @@ const FLAGS = new Set(['hang', 'reset', 'reset_mid', 'truncate', 'malformed', 'w
   'neo4jerror', 'nonutf8', 'nan', 'dupids', 'gzip', 'deflate', 'badgzip', 'once']);
 const NUMERIC = new Set(['delay', 'status', 'drip', 'huge', 'retry_date']);
 const ECHO_FORMS = new Set(['header', 'base64', 'percent', 'json', 'cut']);
+const CHARS = { latin1: 'café crème', cjk: '中文', emoji: '😀' };
 
 /** Parses a spec into {delay, status, drip, huge, ctype, hang, ...}; throws on unknown items. */
 export function parseSpec(spec) {
@@ -72,6 +79,8 @@ export function parseSpec(spec) {
       f[key] = val;
     } else if (key === 'echo' && ECHO_FORMS.has(val)) {
       f.echo = val;
+    } else if (key === 'chars' && val && CHARS[val.replace(/esc$/, '')] !== undefined) {
+      f.chars = val;
     } else {
       throw new Error(`unknown or malformed fault item "${item}"`);
     }
@@ -220,18 +229,25 @@ export function withMessage(body, message) {
 // that JSON.stringify could never produce.
 const NAN_SENTINEL = '@@APEX_NAN@@';
 const BAD_UTF8_SENTINEL = '@@APEX_BAD_UTF8@@';
+const CHARS_SENTINEL = '@@APEX_CHARS@@';
 export const NAN = NAN_SENTINEL;
 
 /**
  * Serialises a JSON response body, applying the body faults that need the
- * structure: dupids and nan through the server's adapter, then nonutf8 and huge.
+ * structure: dupids and nan through the server's adapter, then nonutf8, chars
+ * and huge.
  */
 export function serializeJson(obj, faults, adapter, ctx) {
   let o = structuredClone(obj);
   if (faults.dupids && adapter.dupids) o = adapter.dupids(o, ctx) ?? o;
   if (faults.nan && adapter.nan) o = adapter.nan(o, ctx) ?? o;
-  if (faults.nonutf8) markNonUtf8(o);
+  if (faults.nonutf8) {
+    markString(o, (s) => s.slice(0, s.length >> 1) + BAD_UTF8_SENTINEL + s.slice(s.length >> 1),
+      `bad ${BAD_UTF8_SENTINEL} bytes`);
+  }
+  if (faults.chars) markString(o, (s) => `${s} ${CHARS_SENTINEL}`, CHARS_SENTINEL);
   let text = JSON.stringify(o);
+  if (faults.chars) text = text.replaceAll(CHARS_SENTINEL, charsText(faults.chars));
   if (faults.huge) {
     const pad = faults.huge - Buffer.byteLength(text) - 16;
     if (pad > 0 && text.endsWith('}')) text = text.slice(0, -1) + `,"padding":"${'x'.repeat(pad)}"}`;
@@ -242,10 +258,19 @@ export function serializeJson(obj, faults, adapter, ctx) {
   return buf;
 }
 
-// Puts the bad-UTF-8 sentinel into the most "data-like" string of the body:
-// first a string under payload/row/values/properties, else any nested string,
-// else a new top-level "note" field.
-function markNonUtf8(root) {
+/** The text of a chars=FORM fault as it goes inside a JSON string. */
+function charsText(form) {
+  const text = CHARS[form.replace(/esc$/, '')];
+  if (!form.endsWith('esc')) return text;
+  // charCodeAt walks UTF-16 code units: a surrogate pair beyond the BMP
+  return [...Array(text.length).keys()].map((i) => text.charCodeAt(i))
+    .map((c) => (c < 0x80 ? String.fromCharCode(c) : '\\u' + c.toString(16).padStart(4, '0'))).join('');
+}
+
+// Rewrites (with edit) the most "data-like" string of the body: first a
+// string under payload/row/values/properties, else any nested string, else
+// a new top-level "note" field holding note.
+function markString(root, edit, note) {
   const preferred = new Set(['payload', 'row', 'values', 'properties', 'data', 'embeddings']);
   let best = null;
   let fallback = null;
@@ -268,11 +293,9 @@ function markNonUtf8(root) {
   const target = best || fallback;
   if (target) {
     const [node, k] = target;
-    const s = node[k];
-    const mid = Math.floor(s.length / 2);
-    node[k] = s.slice(0, mid) + BAD_UTF8_SENTINEL + s.slice(mid);
+    node[k] = edit(node[k]);
   } else if (root && typeof root === 'object' && !Array.isArray(root)) {
-    root.note = 'bad ' + BAD_UTF8_SENTINEL + ' bytes';
+    root.note = note;
   }
 }
 
