@@ -58,9 +58,12 @@ apex_ports_taken() {
 }
 
 # apex_ports_claim [FIRST]: take the first free block from FIRST (default 1)
-# for this run directory, or the block it had.  Claims are serialized, and
-# the caller holds the claim lock (fd 7) until apex_ports_started says its
-# servers listen.
+# for this run directory, or the block it had.  Claims are serialized by a
+# lock held only while a block is chosen: from then on the claiming process
+# keeps the block taken until its servers do (apex_ports_started).  Held
+# longer, the lock would pass to every server started meanwhile (they
+# inherit the descriptor, and with it the lock) and stay taken while they
+# run: every other claim would wait for them to stop.
 apex_ports_claim() {
   local b first=${1:-1} own
   mkdir -p "$APEX_PORT_CLAIMS" && chmod 1777 "$APEX_PORT_CLAIMS" 2>/dev/null
@@ -71,6 +74,7 @@ apex_ports_claim() {
       apex_ports_set "$b"
       mkdir -p "$APEX_RUN_DIR" && echo "$b" >"$APEX_RUN_DIR/ports"
       echo "$$" >"$APEX_PORT_CLAIMS/$b"
+      exec 7>&-
       return 0
     fi
   done
@@ -82,7 +86,7 @@ apex_ports_claim() {
 # After the run's servers started: they hold the claim from now on.
 apex_ports_started() {
   [ -f "$APEX_RUN_DIR/servers.pid" ] && cat "$APEX_RUN_DIR/servers.pid" >>"$APEX_PORT_CLAIMS/$APEX_PORT_BLOCK"
-  exec 7>&-
+  return 0
 }
 
 # The ports of the run in APEX_RUN_DIR (after apex_ports_claim there).
@@ -136,11 +140,14 @@ apex_inst_dir() {
   if [ "$pgc" = "$APEX_DEBIAN_PG_BINDIR/pg_config" ]; then echo "$APEX_HOME/inst/debian"
   else echo "$APEX_HOME/inst/$(basename "$("$pgc" --bindir | sed 's,/bin$,,')")"; fi
 }
-apex_inst_bindir() { echo "$(apex_inst_dir "$1")$("$1" --bindir)"; }
+apex_inst_bindir() { echo "${2:-$(apex_inst_dir "$1")}$("$1" --bindir)"; }
 
+# apex_inst_make PG_CONFIG [INST]: make the private installation, in INST
+# when given (bench/throughput.sh keeps one per revision; then
+# apex_inst_bindir PG_CONFIG INST is its bindir).
 apex_inst_make() {
-  local pgc=$1 inst d
-  inst=$(apex_inst_dir "$pgc")
+  local pgc=$1 inst=${2:-} d
+  [ -n "$inst" ] || inst=$(apex_inst_dir "$pgc")
   [ -x "$inst$("$pgc" --bindir)/postgres" ] && return 0
   rm -rf "$inst"
   for d in $("$pgc" --bindir) $("$pgc" --pkglibdir) $("$pgc" --sharedir); do
