@@ -67,7 +67,9 @@ apex_ports_taken() {
 apex_ports_claim() {
   local b first=${1:-1} own
   mkdir -p "$APEX_PORT_CLAIMS" && chmod 1777 "$APEX_PORT_CLAIMS" 2>/dev/null
-  exec 7>"$APEX_PORT_CLAIMS/lock" && flock 7 || return 1
+  # claim.lock, not lock: servers started by an earlier test/lib.sh, which
+  # held it while they started, hold that one as long as they run
+  exec 7>"$APEX_PORT_CLAIMS/claim.lock" && flock 7 || return 1
   own=$(cat "$APEX_RUN_DIR/ports" 2>/dev/null)
   for b in $own $(seq "$first" $((APEX_PORT_BLOCKS - 1))); do
     if [ "$b" = "$own" ] || ! apex_ports_taken "$b"; then
