@@ -158,7 +158,15 @@ apex_inst_make() {
   done
   # a system-wide apex_router is not ours
   find "$inst" -name 'apex_router*' -exec rm -rf {} +
-  chmod -R a+rX "$APEX_HOME"
+  # readable by the clusters' OS user: the installation and the directories
+  # above it, not all of $APEX_HOME, where the data directories of running
+  # clusters must stay 0700 (PostgreSQL refuses to start from one that is not)
+  chmod -R a+rX "$inst" || return 1
+  d=$inst
+  while [ "$d" != "$APEX_HOME" ] && [ "$d" != / ]; do
+    d=$(dirname "$d")
+    chmod a+rx "$d" || return 1
+  done
 }
 
 # Build in the tree against Debian's PostgreSQL 15 and install into its
