@@ -156,8 +156,11 @@ apex_inst_make() {
     mkdir -p "$(dirname "$inst$d")" || return 1
     if [ "$d" = "$("$pgc" --bindir)" ]; then cp -a "$d" "$inst$d"; else cp -as "$d" "$inst$d"; fi || return 1
   done
-  # a system-wide apex_router is not ours
-  find "$inst" -name 'apex_router*' -exec rm -rf {} +
+  # a system-wide apex_router is not ours: its files go, searched for below
+  # the library and share directories only (the installation's own path may
+  # hold the name: /var/cache/apex_router/postgresql-15-cassert-...)
+  find "$inst$("$pgc" --pkglibdir)" "$inst$("$pgc" --sharedir)" -mindepth 1 \
+    -name 'apex_router*' -exec rm -rf {} +
   # readable by the clusters' OS user: the installation and the directories
   # above it, not all of $APEX_HOME, where the data directories of running
   # clusters must stay 0700 (PostgreSQL refuses to start from one that is not)
