@@ -107,8 +107,8 @@ mkdir -p "$WORK" || exit 1
 # A copy of a revision (or of the working tree: tracked and untracked files
 # that are not ignored, as they are now), built against Debian's PostgreSQL
 # and installed into a private installation of its own, $WORK/NAME.inst
-# (the two revisions' libraries stay apart, and Debian's installation as
-# it is).
+# (the two revisions' libraries stay apart, and Debian's installation stays
+# as it is).
 build() {
   local rev=$2 dir=$WORK/$1
   mkdir -p "$dir" || return 1
