@@ -4,12 +4,13 @@
 # `hang` fault, plus qdrant and sql sources), cancels each after 0.5 s from
 # another session, and prints the time from the cancel request to the
 # victim's psql exiting (an upper bound: both psql processes' own start and
-# exit are included).  Target: well under 100 ms.
+# exit are included).  Target: well under 100 ms.  Runs in
+# $APEX_HOME/cancel on a free block of ports (test/lib.sh, "Ports").
 # Usage: sudo bench/cancel_latency.sh
 set -u
-export APEX_RUN_DIR=/tmp/apex_router_cancel APEX_PGPORT=5439
 . "$(dirname "$0")/../test/lib.sh"
 cd "$APEX_ROOT" || exit 1
+APEX_RUN_DIR=$APEX_HOME/cancel
 
 apex_install_deps || exit 1
 apex_build_install || exit 1
@@ -17,9 +18,11 @@ cleanup() { apex_servers_stop; apex_pg_stop; }
 trap cleanup EXIT
 cleanup
 rm -rf "$APEX_RUN_DIR"
+apex_ports_claim || exit 1
 apex_pg_start && apex_servers_start || exit 1
+apex_ports_started
 psql -qX -v ON_ERROR_STOP=1 -d postgres -f test/sql/include/setup.sql >/dev/null || exit 1
-psql -qX -d postgres -c "ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:7474/__fault/hang')"
+psql -qX -d postgres -c "ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:$NEO4J_PORT/__fault/hang')"
 
 for i in 1 2 3 4 5; do
   psql -qAtX -d postgres -c "SET application_name = 'apex_victim'" \

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark: does apex_route cost the slowest leg rather than the sum of legs?
 #
-# Brings up its own PostgreSQL 15 cluster (APEX_RUN_DIR=/tmp/apex_router_bench,
-# port 5434) and the protocol test servers (fixed ports 7474, 6333, 8080),
-# creates the sources with test/sql/include/setup.sql, then for each
+# Brings up its own PostgreSQL 15 cluster (in $APEX_HOME/bench, test/lib.sh)
+# and the protocol test servers, on a free block of ports (test/lib.sh,
+# "Ports"), creates the sources with test/sql/include/setup.sql, then for each
 # injected delay D (on Neo4j, the embedder and Qdrant each) times, inside
 # one psql session:
 #   concurrent  apex_route over graph, vectors and docs in one call
@@ -14,10 +14,9 @@
 # Usage: sudo bench/concurrency.sh        (env: BENCH_N, BENCH_WARMUP,
 #        BENCH_DELAYS="50 150 300", BENCH_QUERY, BENCH_K)
 set -u
-export APEX_RUN_DIR=${APEX_RUN_DIR:-/tmp/apex_router_bench}
-export APEX_PGPORT=${APEX_PGPORT:-5434}
 . "$(dirname "$0")/../test/lib.sh"
 cd "$APEX_ROOT" || exit 1
+APEX_RUN_DIR=$APEX_HOME/bench
 
 N=${BENCH_N:-20}
 WARMUP=${BENCH_WARMUP:-2}
@@ -25,27 +24,21 @@ DELAYS=${BENCH_DELAYS:-"50 150 300"}
 QUERY=${BENCH_QUERY:-Sarah roadmap}
 K=${BENCH_K:-10}
 
-# Refuse to share ports with something else (a test run): the test servers
-# would fail to start or, worse, we would measure someone else's servers.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-busy=()
-for p in 7474 6333 8080 8000; do port_busy "$p" && busy+=("$p"); done
-[ -S "$APEX_RUN_DIR/.s.PGSQL.$APEX_PGPORT" ] && busy+=("$APEX_PGPORT (socket $APEX_RUN_DIR/.s.PGSQL.$APEX_PGPORT)")
-if [ ${#busy[@]} -gt 0 ]; then
-  echo "bench: something already listens on ${busy[*]} (a test run?); not measuring." >&2
-  echo "bench: stop it (or wait for it to finish) and rerun." >&2
-  exit 2
-fi
-
 apex_install_deps || exit 1
 apex_build_install || exit 1
 
 cleanup() { apex_servers_stop; apex_pg_stop; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+cleanup
 rm -rf "$APEX_RUN_DIR"
+# a block of ports no test run, demo or other checkout holds: we measure
+# our own servers only
+apex_ports_claim || exit 1
+apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR"
 apex_pg_start || exit 1
 apex_servers_start || exit 1
+apex_ports_started
 
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d postgres)
 
@@ -117,10 +110,12 @@ SQL
 
 for d in $DELAYS; do
   apex_log "delay ${d} ms on neo4j, embedder and qdrant: $WARMUP warm-ups + $N timed iterations"
-  "${PSQL[@]}" -v d="$d" -v q="$QUERY" -v k="$K" -v n="$N" -v w="$WARMUP" >/dev/null <<'SQL' || exit 1
-SELECT format('http://127.0.0.1:7474/__fault/delay=%s', :'d') AS graph_url,
-       format('http://127.0.0.1:6333/__fault/delay=%s', :'d') AS vectors_url,
-       format('http://127.0.0.1:8080/__fault/delay=%s/v1/embeddings', :'d') AS embed_url \gset
+  "${PSQL[@]}" -v d="$d" -v q="$QUERY" -v k="$K" -v n="$N" -v w="$WARMUP" \
+    -v neo4j_url="http://127.0.0.1:$NEO4J_PORT" -v qdrant_url="http://127.0.0.1:$QDRANT_PORT" \
+    -v embed_base="http://127.0.0.1:$EMBED_PORT" >/dev/null <<'SQL' || exit 1
+SELECT format('%s/__fault/delay=%s', :'neo4j_url', :'d') AS graph_url,
+       format('%s/__fault/delay=%s', :'qdrant_url', :'d') AS vectors_url,
+       format('%s/__fault/delay=%s/v1/embeddings', :'embed_base', :'d') AS embed_url \gset
 ALTER SERVER graph OPTIONS (SET url :'graph_url');
 ALTER SERVER vectors OPTIONS (SET url :'vectors_url');
 ALTER SERVER embed OPTIONS (SET url :'embed_url');

@@ -4,16 +4,18 @@
 # and after, same run").
 #
 # Builds REV_BEFORE and REV_AFTER (default: the working tree, uncommitted
-# changes included) each in a copy of its own under a temporary directory,
-# then R rounds, each measuring BEFORE then AFTER (ABAB...): make install the
-# revision into Debian's PostgreSQL 15, restart the local cluster so that
-# the new library is loaded, create a fresh database with the suite's
+# changes included) each in a copy of its own under the run directory,
+# each installed into a private installation of Debian's PostgreSQL 15 of
+# its own (test/lib.sh, apex_inst_make), then R rounds, each measuring
+# BEFORE then AFTER (ABAB...): restart the local cluster from the
+# revision's installation, create a fresh database with the suite's
 # sources, check that a call over them succeeds, and run pgbench on one
 # apex_route call over a source of every transport (sql, postgres, redis,
 # and the HTTP kinds neo4j, qdrant with its embedder, graphiti), result
 # cache off.  Prints a table and the median of the rounds' AFTER/BEFORE
-# ratios.  Holds /tmp/apex_router_tests.lock throughout; at exit, stops
-# every server and leaves the working tree's build installed.  See
+# ratios.  Runs in $APEX_HOME/throughput on a free block of ports
+# (test/lib.sh, "Ports"), so beside test runs, the demo and other
+# checkouts; at exit, stops every server and removes the builds.  See
 # bench/README.md.
 #
 # Usage: sudo bench/throughput.sh [--seconds N] [--rounds R] [--clients C]
@@ -59,9 +61,9 @@ done
 [[ $SOURCES =~ ^[a-z_][a-z0-9_]*(,[a-z_][a-z0-9_]*)*$ ]] ||
   { echo "throughput: --sources wants names separated by commas" >&2; exit 1; }
 
-export APEX_RUN_DIR=${APEX_RUN_DIR:-/tmp/apex_router_throughput}
 . "$(dirname "$0")/../test/lib.sh"
 cd "$APEX_ROOT" || exit 1
+APEX_RUN_DIR=$APEX_HOME/throughput
 PGC=$APEX_DEBIAN_PG_BINDIR/pg_config
 PGBENCH=$APEX_DEBIAN_PG_BINDIR/pgbench
 
@@ -85,55 +87,28 @@ AFTER=$WORKTREE
 BEFORE_LABEL=$(label "${revs[0]}")
 AFTER_LABEL=$(label "${revs[1]:-$WORKTREE}")
 
-# The test bed has fixed ports and one PostgreSQL install: only one user at
-# a time.  The lock is held on fd 9 until this shell exits; the servers we
-# start are given no fd 9 (9>&-), so that none of them can keep it.
-LOCK=/tmp/apex_router_tests.lock
-exec 9>"$LOCK" || exit 1
-if ! flock -n 9; then
-  apex_log "waiting for $LOCK (a test run holds it)"
-  flock 9 || exit 1
-fi
+apex_install_deps || exit 1
 
-# Something that does not take the lock (another benchmark) may still hold
-# the ports: then we would measure its servers, or ours would not start.
-port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-busy=()
-for p in 7474 6333 8080 8000 "$APEX_REMOTE_PGPORT" "$APEX_REDIS_PORT"; do port_busy "$p" && busy+=("$p"); done
-[ -S "$APEX_RUN_DIR/.s.PGSQL.$APEX_PGPORT" ] && busy+=("socket $APEX_RUN_DIR/.s.PGSQL.$APEX_PGPORT")
-if [ ${#busy[@]} -gt 0 ]; then
-  echo "throughput: something already listens on ${busy[*]}; not measuring." >&2
-  echo "throughput: stop it (or wait for it to finish) and rerun." >&2
-  exit 2
-fi
-
-apex_install_deps 9>&- || exit 1
-
-WORK=$(mktemp -d /tmp/apex_router_throughput_builds.XXXXXX) || exit 1
-installed=''        # the build dir last installed into Debian's PostgreSQL
-
-# make install from a build directory (after its make); set first, so that
-# a half-done install is undone at exit too
-install_build() {
-  installed=$1
-  (cd "$1" && make -s install PG_CONFIG="$PGC") >"$1.install.log" 2>&1 ||
-    { cat "$1.install.log" >&2; return 1; }
-}
+WORK=$APEX_RUN_DIR/builds
 
 cleanup() {
   apex_servers_stop; apex_redis stop; apex_remote_pg stop; apex_pg_stop
-  # the suite must not find an older library installed
-  if [ -n "$installed" ] && [ "$installed" != "$WORK/worktree" ]; then
-    apex_log "reinstalling the working tree's build"
-    install_build "$WORK/worktree" || echo "throughput: could not reinstall the working tree's build" >&2
-  fi
   rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# whatever an earlier run left (its installations may be gone: any pg_ctl
+# of the release stops its cluster)
+APEX_PG_BINDIR=$APEX_DEBIAN_PG_BINDIR
+cleanup
+rm -rf "$APEX_RUN_DIR"
+mkdir -p "$WORK" || exit 1
 
 # A copy of a revision (or of the working tree: tracked and untracked files
-# that are not ignored, as they are now), built against Debian's PostgreSQL.
+# that are not ignored, as they are now), built against Debian's PostgreSQL
+# and installed into a private installation of its own, $WORK/NAME.inst
+# (the two revisions' libraries stay apart, and Debian's installation stays
+# as it is).
 build() {
   local rev=$2 dir=$WORK/$1
   mkdir -p "$dir" || return 1
@@ -149,25 +124,27 @@ build() {
   (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum) >"$dir.sources"
   (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$PGC") >"$dir.build.log" 2>&1 ||
     { tail -30 "$dir.build.log" >&2; return 1; }
+  apex_inst_make "$PGC" "$dir.inst" || return 1
+  (cd "$dir" && make -s install PG_CONFIG="$PGC" DESTDIR="$dir.inst") >"$dir.install.log" 2>&1 ||
+    { cat "$dir.install.log" >&2; return 1; }
 }
 
-build worktree "$WORKTREE" || exit 1
 build before "$BEFORE" || exit 1
-AFTER_DIR=$WORK/worktree
-if [ "$AFTER" != "$WORKTREE" ]; then
-  build after "$AFTER" || exit 1
-  AFTER_DIR=$WORK/after
-fi
+build after "$AFTER" || exit 1
 same_sources=''
-cmp -s "$WORK/before.sources" "$AFTER_DIR.sources" && same_sources=yes
+cmp -s "$WORK/before.sources" "$WORK/after.sources" && same_sources=yes
 
-# The servers, for the whole run; only the local cluster restarts.
-apex_servers_stop; apex_redis stop; apex_remote_pg stop; apex_pg_stop
-rm -rf "$APEX_RUN_DIR"
-apex_pg_start 9>&- || exit 1
-apex_remote_pg start 9>&- || exit 1
-apex_redis start 9>&- || exit 1
-apex_servers_start 9>&- || exit 1
+# The servers, for the whole run, on a block of ports nothing else holds
+# (so we measure our own servers only); only the local cluster restarts,
+# from the installation of the revision measured.
+apex_ports_claim || exit 1
+apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR"
+APEX_PG_BINDIR=$(apex_inst_bindir "$PGC" "$WORK/before.inst")
+apex_pg_start || exit 1
+apex_remote_pg start || exit 1
+apex_redis start || exit 1
+apex_servers_start || exit 1
+apex_ports_started
 # the remote corpus was just loaded: analyzed now, not by autovacuum later
 psql -X -q -v ON_ERROR_STOP=1 -h "$APEX_RUN_DIR" -p "$APEX_REMOTE_PGPORT" -U postgres -d memory \
   -c 'VACUUM ANALYZE notes' -c CHECKPOINT || exit 1
@@ -179,22 +156,22 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 # setup, test/sql/include/setup.sql (sql, neo4j, qdrant and its embedder)
 # and, as test/sql/source_postgres.sql, source_redis.sql and
 # source_graphiti.sql create them, a postgres, a redis and a graphiti
-# source.  Fresh in every round: the two revisions may
-# install different extension scripts.
+# source, on the ports setup.sql's variables name.  Fresh in every round:
+# the two revisions may install different extension scripts.
 setup() {
   "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" || return 1
   { cat test/sql/include/setup.sql; cat <<'SQL'; } | "${PSQL[@]}" -d "$DB" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
 CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                   FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
                   ORDER BY 4 DESC, id LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER remote_docs OPTIONS (user 'apex_remote', password 'remote-pass');
 CREATE SERVER recent FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port');
 CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
 CREATE SERVER facts FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'graphiti', url 'http://127.0.0.1:8000', group_ids 'team');
+  OPTIONS (kind 'graphiti', url :'graphiti_url', group_ids 'team');
 -- no result cache, whatever the defaults become
 SELECT current_database() AS db \gset
 ALTER DATABASE :"db" SET apex_router.cache_mode = 'off';
@@ -296,12 +273,10 @@ results=()          # "side round tps"
 baseline=''
 for round in $(seq 1 "$ROUNDS"); do
   for side in before after; do
-    dir=$WORK/$side
-    [ "$side" = after ] && dir=$AFTER_DIR
     apex_log "round $round/$ROUNDS: $side ($([ "$side" = before ] && echo "$BEFORE_LABEL" || echo "$AFTER_LABEL"))"
-    install_build "$dir" || exit 1
     apex_pg_stop
-    apex_pg_start 9>&- || exit 1
+    APEX_PG_BINDIR=$(apex_inst_bindir "$PGC" "$WORK/$side.inst")
+    apex_pg_start || exit 1
     setup || exit 1
     rows=$(check) || exit 1
     # a short result fails the transaction (division by zero)
@@ -313,7 +288,7 @@ for round in $(seq 1 "$ROUNDS"); do
     # the test servers keep every request in memory and in a file: a
     # growing log would slow each measurement down a little more than the
     # one before, and in ABAB order that drift would count against AFTER
-    curl -sf -X DELETE 'http://127.0.0.1:7474/__log?all=1' >/dev/null || exit 1
+    curl -sf -X DELETE "http://127.0.0.1:$NEO4J_PORT/__log?all=1" >/dev/null || exit 1
     : >"$APEX_TEST_LOG"
     # the first measurement of the run also warms the test servers (the
     # Node JIT) and the fresh clusters up: at least --seconds for it

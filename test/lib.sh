@@ -67,7 +67,9 @@ apex_ports_claim() {
   local b first=${1:-1}
   mkdir -p "$APEX_PORT_CLAIMS" "$APEX_RUN_DIR" && chmod 1777 "$APEX_PORT_CLAIMS" 2>/dev/null
   b=$(
-    exec 7>"$APEX_PORT_CLAIMS/lock" && flock 7 || exit 1
+    # claim.lock, not lock: servers an earlier test/lib.sh started while it
+    # held "lock" keep holding it as long as they run
+    exec 7>"$APEX_PORT_CLAIMS/claim.lock" && flock 7 || exit 1
     for b in $(seq "$first" $((APEX_PORT_BLOCKS - 1))); do
       if ! apex_ports_taken "$b"; then
         echo "$$" >"$APEX_PORT_CLAIMS/$b" && echo "$b"
@@ -137,11 +139,15 @@ apex_inst_dir() {
   if [ "$pgc" = "$APEX_DEBIAN_PG_BINDIR/pg_config" ]; then echo "$APEX_HOME/inst/debian"
   else echo "$APEX_HOME/inst/$(basename "$("$pgc" --bindir | sed 's,/bin$,,')")"; fi
 }
-apex_inst_bindir() { echo "$(apex_inst_dir "$1")$("$1" --bindir)"; }
+apex_inst_bindir() { echo "${2:-$(apex_inst_dir "$1")}$("$1" --bindir)"; }
 
+# apex_inst_make PG_CONFIG [INST]: make the private installation, in INST
+# when given (bench/throughput.sh keeps one per revision; then
+# apex_inst_bindir PG_CONFIG INST is its bindir).
 apex_inst_make() {
-  local pgc=$1 inst d lib share
-  inst=$(apex_inst_dir "$pgc") lib=$("$pgc" --pkglibdir) share=$("$pgc" --sharedir)
+  local pgc=$1 inst=${2:-} d lib share
+  [ -n "$inst" ] || inst=$(apex_inst_dir "$pgc")
+  lib=$("$pgc" --pkglibdir) share=$("$pgc" --sharedir)
   # made afresh when the installation changed (a minor release)
   cmp -s "$("$pgc" --bindir)/postgres" "$inst$("$pgc" --bindir)/postgres" && return 0
   rm -rf "$inst"
@@ -152,8 +158,15 @@ apex_inst_make() {
   # a system-wide apex_router is not ours
   rm -rf "$inst$lib"/apex_router.so "$inst$lib"/bitcode/apex_router "$inst$lib"/bitcode/apex_router.index.bc \
     "$inst$share"/extension/apex_router[.-]*
-  # readable by the clusters' OS user (and nothing else: a data directory must stay private)
-  chmod a+rx "$APEX_HOME" "$APEX_HOME/inst" && chmod -R a+rX "$inst"
+  # readable by the clusters' OS user: the installation and the directories
+  # above it, not all of $APEX_HOME, where the data directories of running
+  # clusters must stay 0700 (PostgreSQL refuses to start from one that is not)
+  chmod -R a+rX "$inst" || return 1
+  d=$inst
+  while [ "$d" != "$APEX_HOME" ] && [ "$d" != / ]; do
+    d=$(dirname "$d")
+    chmod a+rx "$d" || return 1
+  done
 }
 
 # Build in the tree against Debian's PostgreSQL 15 and install into its

@@ -5,14 +5,15 @@
 # refused connection, a garbage-answering server for HTTP and for Redis, a
 # sql source whose write is refused),
 # printing the backend's open descriptors and RSS every N/10 calls: both
-# must stay flat.  Not part of test/run-tests (it takes minutes).
+# must stay flat.  Not part of test/run-tests (it takes minutes).  Runs in
+# $APEX_HOME/soak on a free block of ports (test/lib.sh, "Ports"), beside
+# test runs, the demo and other checkouts.
 # Usage: sudo test/soak.sh [N]
 set -u
 . "$(dirname "$0")/lib.sh"
 cd "$APEX_ROOT"
 N=${1:-100000}
-APEX_RUN_DIR=/tmp/apex_router_soak
-APEX_PGPORT=5438
+APEX_RUN_DIR=$APEX_HOME/soak
 
 apex_install_deps || exit 1
 apex_build_install || exit 1
@@ -20,32 +21,41 @@ cleanup() { apex_servers_stop; apex_redis stop; apex_remote_pg stop; apex_pg_sto
 trap cleanup EXIT
 cleanup
 rm -rf "$APEX_RUN_DIR"
+apex_ports_claim || exit 1
+apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR"
 apex_pg_start && apex_remote_pg start && apex_redis start && apex_servers_start || exit 1
+apex_ports_started
 psql -qX -v ON_ERROR_STOP=1 -d postgres -f test/sql/include/setup.sql >/dev/null || exit 1
 
-psql -qAtX -v ON_ERROR_STOP=1 -v n="$N" -d postgres <<'SQL'
+# the ports, named as in setup.sql (whose variables live in its own session)
+psql -qAtX -v ON_ERROR_STOP=1 -v n="$N" -v remote_pgport="$APEX_REMOTE_PGPORT" \
+  -v redis_port="$APEX_REDIS_PORT" -v qdrant_url="http://127.0.0.1:$QDRANT_PORT" \
+  -v closed_url="http://127.0.0.1:$CLOSED_PORT" -v garbage_port="$GARBAGE_PORT" \
+  -v neo4j_tls_url="https://localhost:$NEO4J_TLS_PORT" -d postgres <<'SQL'
 SET client_min_messages = error;
 CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port '5437', dbname 'memory',
+  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title, body FROM notes WHERE tsv @@ websearch_to_tsquery(''english'', $1) LIMIT $2');
 CREATE USER MAPPING FOR PUBLIC SERVER remote_docs OPTIONS (user 'apex_remote', password 'remote-pass');
-CREATE SERVER recent FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', host '127.0.0.1', port '6390');
+CREATE SERVER recent FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port');
 CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
+\set url :qdrant_url'/__fault/malformed'
 CREATE SERVER malformed FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'qdrant', url 'http://127.0.0.1:6333/__fault/malformed', collection 'memory', embedder 'embed');
+  OPTIONS (kind 'qdrant', url :'url', collection 'memory', embedder 'embed');
 CREATE USER MAPPING FOR PUBLIC SERVER malformed OPTIONS (api_key 'qdrant-test-key');
 CREATE SERVER refused FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:1', statement 'RETURN 1 AS id');
+  OPTIONS (kind 'neo4j', url :'closed_url', statement 'RETURN 1 AS id');
+\set url 'http://127.0.0.1:' :garbage_port
 CREATE SERVER garbage FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'http://127.0.0.1:7903', statement 'RETURN 1 AS id');
+  OPTIONS (kind 'neo4j', url :'url', statement 'RETURN 1 AS id');
 CREATE SERVER redis_garbage FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port '7903');
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'garbage_port');
 -- a second sql source, failing every call (a write refused by read-only execution)
 CREATE SERVER sql_writer FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', query 'WITH d AS (DELETE FROM notes WHERE false RETURNING id) SELECT id FROM d WHERE $1 <> '''' LIMIT $2');
 \getenv cafile TLS_CERT
 CREATE SERVER graph_tls FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'neo4j', url 'https://localhost:7473', ca_file :'cafile',
+  OPTIONS (kind 'neo4j', url :'neo4j_tls_url', ca_file :'cafile',
            statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
                       RETURN node.uid AS id, node.name AS title, score LIMIT $limit');
 CREATE USER MAPPING FOR PUBLIC SERVER graph_tls OPTIONS (user 'neo4j', password 'testpassword');

@@ -12,27 +12,33 @@
 #             memory is an "Invalid read", and assertions are checked.
 #   --debian  Debian's PostgreSQL: memcheck sees malloc-level errors only
 #             (palloc reuses freed chunks inside its blocks unseen).
+#
+# It runs in a directory of its own, $APEX_HOME/valgrind (test/lib.sh), on a
+# free block of ports ("Ports"), from the private installation the
+# extension is installed into, so it runs beside test/run-tests, the demo
+# and other checkouts.
 set -u
 . "$(dirname "$0")/lib.sh"
 cd "$APEX_ROOT"
-APEX_RUN_DIR=/tmp/apex_router_vg
-APEX_PGPORT=5436
+APEX_RUN_DIR=$APEX_HOME/valgrind
 VG_LOGS=$APEX_RUN_DIR/valgrind
 
 apex_install_deps || exit 1
 apex_apt_install valgrind || exit 1
 case ${1:-} in
   --debian)
-    bindir=$APEX_DEBIAN_PG_BINDIR tree=$APEX_ROOT supp=
+    pgc=$APEX_DEBIAN_PG_BINDIR/pg_config tree=$APEX_ROOT supp=
     apex_build_install || exit 1 ;;
   '')
     apex_cassert_build || exit 1
-    bindir=$APEX_CASSERT_PREFIX/bin tree=$APEX_ROOT/.build-cassert
+    pgc=$APEX_CASSERT_PREFIX/bin/pg_config tree=$APEX_ROOT/.build-cassert
     # PostgreSQL's own suppressions (src/tools/valgrind.supp, kept by the build)
     supp=$APEX_CASSERT_PREFIX/valgrind.supp
-    apex_build_install_copy "$tree" "$bindir/pg_config" || exit 1 ;;
+    apex_build_install_copy "$tree" "$pgc" || exit 1 ;;
   *) echo "usage: $0 [--debian]" >&2; exit 2 ;;
 esac
+# the private installation the extension went into
+bindir=$(apex_inst_bindir "$pgc")
 APEX_PG_BINDIR=$bindir
 
 cleanup() {
@@ -44,6 +50,8 @@ cleanup() {
 trap cleanup EXIT
 cleanup
 rm -rf "$APEX_RUN_DIR"
+apex_ports_claim || exit 1
+apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR"
 mkdir -p "$VG_LOGS" && chmod 777 "$VG_LOGS" && chmod 755 "$APEX_RUN_DIR"
 [ "$(id -u)" -eq 0 ] && chown postgres "$APEX_RUN_DIR"
 apex_as_pg "$bindir/initdb" -D "$APEX_RUN_DIR/pgdata" -U postgres -A trust >/dev/null || exit 1
@@ -59,6 +67,7 @@ for _ in $(seq 1 120); do "$bindir/pg_isready" -q && break; sleep 1; done
 apex_servers_start || exit 1
 apex_remote_pg start || exit 1
 apex_redis start || exit 1
+apex_ports_started
 apex_bed_env
 
 # descriptors opens 800 connections: over ten minutes under valgrind.
@@ -67,7 +76,7 @@ skip=" ${APEX_VG_SKIP-descriptors} "
 regress=$(for f in "$tree"/test/sql/*.sql; do f=$(basename "$f" .sql)
   case $skip in *" $f "*) ;; *) printf '%s ' "$f" ;; esac; done)
 [ -n "${skip// /}" ] && apex_log "left out:${skip% }"
-make -s -C "$tree" installcheck REGRESS="$regress" PG_CONFIG="$bindir/pg_config" | grep -E '^(test|ok|not ok)'
+make -s -C "$tree" installcheck REGRESS="$regress" PG_CONFIG="$pgc" | grep -E '^(test|ok|not ok)'
 status=0
 # errors with a frame in our sources (or in our library, without debug information)
 awk -v src="$tree/src/" '
