@@ -67,8 +67,6 @@ apex_ports_claim() {
   local b first=${1:-1}
   mkdir -p "$APEX_PORT_CLAIMS" "$APEX_RUN_DIR" && chmod 1777 "$APEX_PORT_CLAIMS" 2>/dev/null
   b=$(
-    # claim.lock, not lock: servers an earlier test/lib.sh started while it
-    # held "lock" keep holding it as long as they run
     exec 7>"$APEX_PORT_CLAIMS/claim.lock" && flock 7 || exit 1
     for b in $(seq "$first" $((APEX_PORT_BLOCKS - 1))); do
       if ! apex_ports_taken "$b"; then
