@@ -51,6 +51,7 @@
 #include "mb/pg_wchar.h"
 
 #include "apex_router.h"
+#include "peer_encoding.h"
 
 #define REDACT_MARKER "[redacted]"
 /* excerpt lengths, in bytes of the text as received */
@@ -191,48 +192,77 @@ redact_base64_form(const char *x, int len, int offset, const char *alphabet)
 	return form;
 }
 
-/* Every form of every secret of the peer; *longest is the longest source */
+/* Every form of secret (and of "user:secret"), appended to forms */
+static List *
+redact_secret_forms(List *forms, const char *user, const char *secret,
+					int *longest)
+{
+	int			len = strlen(secret);
+	List	   *plain = NIL;
+	ListCell   *pc;
+
+	forms = lappend(forms, redact_raw_form(secret, len));
+	plain = lappend(plain, pstrdup(secret));
+	if (user)
+		plain = lappend(plain, psprintf("%s:%s", user, secret));
+	foreach(pc, plain)
+	{
+		const char *x = lfirst(pc);
+
+		for (int offset = 0; offset < 3; offset++)
+		{
+			forms = lappend(forms, redact_base64_form(x, strlen(x), offset,
+													  redact_b64_std));
+			forms = lappend(forms, redact_base64_form(x, strlen(x), offset,
+													  redact_b64_url));
+		}
+	}
+
+	/*
+	 * The most source text a form can span: \uXXXX for every byte, or
+	 * base64 of "user:secret" whose characters are each escaped.
+	 */
+	*longest = Max(*longest, 6 * len);
+	*longest = Max(*longest,
+				   3 * (4 * ((user ? strlen(user) + 1 : 0) + len + 2) / 3 + 2));
+	return forms;
+}
+
+/*
+ * Every form of every secret of the peer; *longest is the longest source.
+ * In a database whose encoding is not UTF-8 the peer got the secrets in
+ * UTF-8 (peer_encoding.c), so it echoes those bytes: encoded (base64,
+ * percent) or as JSON escapes, which the views decode to UTF-8.  The forms
+ * of the UTF-8 bytes are searched too (issue 11 item 3: a non-ASCII
+ * password echoed escaped by a server showed in a LATIN1 database).  Raw
+ * echoes arrive converted to the database encoding (ApexPeerWords), where
+ * the secret's own bytes match.
+ */
 static List *
 redact_forms(ApexSource *peer, int *longest)
 {
 	const char *user = peer->secrets->user;
 	const char *secrets[] = {peer->secrets->password, peer->secrets->api_key,
 	peer->secrets->token};
+	bool		convert = ApexPeerNeedsConversion();
+	const char *user_utf8 = user && convert ?
+		(const char *) pg_server_to_any(user, strlen(user), PG_UTF8) : user;
 	List	   *forms = NIL;
 
 	*longest = 0;
 	for (size_t i = 0; i < lengthof(secrets); i++)
 	{
 		const char *secret = secrets[i];
-		int			len = secret ? strlen(secret) : 0;
-		List	   *plain = NIL;
-		ListCell   *pc;
+		const char *utf8;
 
-		if (len == 0)
+		if (secret == NULL || secret[0] == '\0')
 			continue;
-		forms = lappend(forms, redact_raw_form(secret, len));
-		plain = lappend(plain, pstrdup(secret));
-		if (user)
-			plain = lappend(plain, psprintf("%s:%s", user, secret));
-		foreach(pc, plain)
-		{
-			const char *x = lfirst(pc);
-
-			for (int offset = 0; offset < 3; offset++)
-			{
-				forms = lappend(forms, redact_base64_form(x, strlen(x), offset,
-														  redact_b64_std));
-				forms = lappend(forms, redact_base64_form(x, strlen(x), offset,
-														  redact_b64_url));
-			}
-		}
-		/*
-		 * The most source text a form can span: \uXXXX for every byte, or
-		 * base64 of "user:secret" whose characters are each escaped.
-		 */
-		*longest = Max(*longest, 6 * len);
-		*longest = Max(*longest,
-					   3 * (4 * ((user ? strlen(user) + 1 : 0) + len + 2) / 3 + 2));
+		forms = redact_secret_forms(forms, user, secret, longest);
+		if (!convert)
+			continue;
+		utf8 = pg_server_to_any(secret, strlen(secret), PG_UTF8);
+		if (strcmp(utf8, secret) != 0 || (user && strcmp(user_utf8, user) != 0))
+			forms = redact_secret_forms(forms, user_utf8, utf8, longest);
 	}
 	return forms;
 }
