@@ -1,0 +1,529 @@
+/*-------------------------------------------------------------------------
+ *
+ * io_worker.c
+ *		  Local work in dynamic background workers, answered through
+ *		  shared-memory queues that the call's event loop reads.
+ *
+ * A request gets one dynamic background worker (registered at run time,
+ * so no shared_preload_libraries) and one DSM segment holding what the
+ * worker needs to act as the caller would: the caller's database and
+ * authenticated user, its settings (SerializeGUCState, as parallel query
+ * ships them), its snapshot, the kind's payload and a shm_mq for the
+ * answer.  The worker redirects its error reporting into the queue
+ * (pq_redirect_to_shm_mq, as parallel workers do), so any ERROR or FATAL
+ * of it, a failed log-in or a pg_terminate_backend included, reaches the
+ * caller as an error message with its SQLSTATE, detail and hint; items
+ * come as messages of our own ('I', then 'C' with the count skipped, or
+ * 'T' when its own timer ran out).
+ *
+ * Receiving: the queue sets the caller's latch when the worker writes or
+ * detaches, and the postmaster does when the worker stops (bgw_notify_pid);
+ * the call's loop then calls us (ApexLoopWatchLatch) and we read without
+ * waiting.  Every other leg advances meanwhile.  A worker that stopped
+ * without ever attaching the queue did not start: the kind may then run
+ * its work in the caller instead.
+ *
+ * The snapshot: the caller's (GetTransactionSnapshot: a new one in READ
+ * COMMITTED, as SPI would take, the transaction's otherwise), imported with
+ * RestoreTransactionSnapshot against the caller's PGPROC, which keeps its
+ * xmin while it waits.  As pg_export_snapshot does, the caller's own
+ * transaction id is added to the running ones: otherwise a row the caller
+ * wrote and has not committed would look aborted to the worker, which
+ * would hint it so, for good.  The caller's subtransactions cannot all be
+ * listed (open ones are not), so the snapshot says its subtransaction list
+ * overflowed, and the worker maps every subtransaction id to its top-level
+ * one through pg_subtrans, finding the caller's among the running.  The
+ * worker's transaction is REPEATABLE READ, so that every query of it uses
+ * that snapshot.
+ *
+ * Lifetime: the segment is mapped for the session (dsm_pin_mapping), not
+ * for a resource owner, so that an abort cannot unmap it before the call's
+ * release operation reads it; the release operation (and a leg's cancel)
+ * terminates a worker that has not answered and unmaps the segment.  A
+ * worker the caller left, or whose caller died, finds the queue detached
+ * on its next write; its own timer bounds the rest.
+ *
+ * IDENTIFICATION
+ *		  src/io_worker.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "libpq/pqformat.h"
+#include "libpq/pqmq.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/dsm.h"
+#include "storage/proc.h"
+#include "storage/shm_mq.h"
+#include "storage/shm_toc.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "event_loop.h"
+#include "io_worker.h"
+#include "transport.h"
+
+#define APEX_WORKER_MAGIC	0x41504558	/* "APEX" */
+#define APEX_WORKER_KEY_FIXED	0
+#define APEX_WORKER_KEY_GUC		1
+#define APEX_WORKER_KEY_SNAPSHOT 2
+#define APEX_WORKER_KEY_PAYLOAD	3
+#define APEX_WORKER_KEY_QUEUE	4
+#define APEX_WORKER_KEYS		5
+
+/* the answer's ring; longer messages pass through it in pieces */
+#define APEX_WORKER_QUEUE_SIZE	65536
+
+/* as pg_stat_activity shows the workers (backend_type) */
+#define APEX_WORKER_TYPE	"apex_router sql"
+
+/* What the worker needs besides the serialized parts */
+typedef struct ApexWorkerFixed
+{
+	Oid			database;
+	Oid			user;			/* the caller's authenticated user */
+	PGPROC	   *caller;			/* whose xmin holds the snapshot's rows */
+	Size		payload_len;
+} ApexWorkerFixed;
+
+/* One worker of a call, in the call's memory */
+typedef struct ApexWorker
+{
+	ApexWorkerRequest req;
+	ApexLoop   *loop;
+	dsm_segment *seg;			/* NULL once unmapped */
+	shm_mq_handle *mqh;
+	BackgroundWorkerHandle *handle;
+	bool		over;			/* answered, failed, gone or abandoned */
+	List	   *items;			/* received so far */
+} ApexWorker;
+
+typedef struct ApexWorkerState
+{
+	ApexCall   *call;
+	List	   *workers;		/* ApexWorker * */
+} ApexWorkerState;
+
+/*
+ * The caller's snapshot as the worker must see it (see the file header):
+ * its own top-level transaction id among the running ones, subtransactions
+ * looked up through pg_subtrans.
+ */
+static Snapshot
+apex_worker_snapshot(void)
+{
+	Snapshot	snap = GetTransactionSnapshot();
+	TransactionId top = GetTopTransactionIdIfAny();
+	Snapshot	copy = palloc(sizeof(SnapshotData));
+
+	*copy = *snap;
+	if (!TransactionIdIsValid(top))
+		return copy;
+	copy->xip = palloc((snap->xcnt + 1) * sizeof(TransactionId));
+	memcpy(copy->xip, snap->xip, snap->xcnt * sizeof(TransactionId));
+	if (TransactionIdPrecedes(top, snap->xmax))
+		copy->xip[copy->xcnt++] = top;
+	copy->suboverflowed = true;
+	return copy;
+}
+
+/* Unmap the segment: the worker, if still there, sees the queue detached */
+static void
+apex_worker_unmap(ApexWorker *w)
+{
+	if (w->seg)
+		dsm_detach(w->seg);
+	w->seg = NULL;
+	w->mqh = NULL;
+}
+
+/* The worker's work is over: stop listening, tell the requester */
+static void
+apex_worker_over(ApexWorker *w, ApexWorkerOutcome *outcome)
+{
+	w->over = true;
+	ApexLoopWatchLatch(w->loop, NULL, w);
+	outcome->items = w->items;
+	w->req.done(w->req.arg, outcome);
+}
+
+/*
+ * A message of the worker.  Its notices (RAISE NOTICE in the query) are
+ * the caller's, as they would be had the query run here.
+ */
+static void
+apex_worker_message(ApexWorker *w, void *data, Size nbytes)
+{
+	StringInfoData msg;
+	ApexWorkerOutcome outcome = {0};
+	char		type;
+
+	msg.data = data;
+	msg.len = nbytes;
+	msg.maxlen = nbytes;
+	msg.cursor = 0;
+	type = pq_getmsgbyte(&msg);
+	switch (type)
+	{
+		case 'I':
+			{
+				const char *id = pq_getmsgrawstring(&msg);
+				const char *title = pq_getmsgbyte(&msg) ? pq_getmsgrawstring(&msg) : NULL;
+				const char *content = pq_getmsgbyte(&msg) ? pq_getmsgrawstring(&msg) : NULL;
+				double		score = pq_getmsgfloat8(&msg);
+				const char *raw = pq_getmsgrawstring(&msg);
+
+				w->items = lappend(w->items,
+								   ApexItemMake(id, title, content, score, raw));
+				break;
+			}
+		case 'C':
+			outcome.status = APEX_WORKER_ANSWERED;
+			outcome.skipped = pq_getmsgint(&msg, 4);
+			apex_worker_over(w, &outcome);
+			break;
+		case 'T':
+			outcome.status = APEX_WORKER_TIMED_OUT;
+			apex_worker_over(w, &outcome);
+			break;
+		case 'E':
+		case 'N':
+			{
+				ErrorData  *edata = palloc0(sizeof(ErrorData));
+
+				pq_parse_errornotice(&msg, edata);
+				if (type == 'N')
+				{
+					/* a notice's level is below ERROR: this returns */
+					edata->elevel = Min(edata->elevel, WARNING);
+					ThrowErrorData(edata);
+					break;
+				}
+				outcome.status = APEX_WORKER_FAILED;
+				outcome.error = edata;
+				apex_worker_over(w, &outcome);
+				break;
+			}
+		default:
+			/* nothing else is sent to a worker's client (no reports) */
+			break;
+	}
+}
+
+/* The latch was set: read what the worker sent, without waiting */
+static void
+apex_worker_poll(void *arg)
+{
+	ApexWorker *w = arg;
+
+	while (!w->over)
+	{
+		Size		nbytes;
+		void	   *data;
+		shm_mq_result res = shm_mq_receive(w->mqh, &nbytes, &data, true);
+
+		if (res == SHM_MQ_WOULD_BLOCK)
+			return;
+		if (res == SHM_MQ_DETACHED)
+		{
+			ApexWorkerOutcome outcome = {0};
+
+			/* never attached: the postmaster could not start it */
+			outcome.status = shm_mq_get_sender(shm_mq_get_queue(w->mqh)) == NULL
+				? APEX_WORKER_NOT_STARTED : APEX_WORKER_GONE;
+			apex_worker_over(w, &outcome);
+			return;
+		}
+		apex_worker_message(w, data, nbytes);
+	}
+}
+
+/* Stop a worker that has not answered and unmap its segment */
+static void
+apex_worker_stop(ApexWorker *w)
+{
+	if (!w->over && w->handle)
+		TerminateBackgroundWorker(w->handle);
+	w->over = true;
+	apex_worker_unmap(w);
+}
+
+/*
+ * Start a worker for request, in the caller's database, as the caller's
+ * authenticated user; false when none can be had now (no free worker slot,
+ * no DSM segment), and nothing was started.  request->done gets the
+ * outcome from the call's loop, unless the owner's time runs out first.
+ */
+bool
+ApexWorkerStart(ApexCall *call, const ApexWorkerRequest *request)
+{
+	ApexWorkerState *state = ApexTransportState(call, &ApexWorkerTransport);
+	Snapshot	snapshot = apex_worker_snapshot();
+	Size		guc_len = EstimateGUCStateSpace();
+	Size		snap_len = EstimateSnapshotSpace(snapshot);
+	shm_toc_estimator e;
+	dsm_segment *seg;
+	shm_toc    *toc;
+	ApexWorkerFixed *fixed;
+	char	   *space;
+	shm_mq	   *mq;
+	BackgroundWorker bgw = {0};
+	ApexWorker *w;
+
+	shm_toc_initialize_estimator(&e);
+	shm_toc_estimate_chunk(&e, sizeof(ApexWorkerFixed));
+	shm_toc_estimate_chunk(&e, guc_len);
+	shm_toc_estimate_chunk(&e, snap_len);
+	shm_toc_estimate_chunk(&e, request->payload_len);
+	shm_toc_estimate_chunk(&e, APEX_WORKER_QUEUE_SIZE);
+	shm_toc_estimate_keys(&e, APEX_WORKER_KEYS);
+	seg = dsm_create(shm_toc_estimate(&e), DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	if (seg == NULL)
+		return false;
+	/* ours to unmap, not a resource owner's (see the file header) */
+	dsm_pin_mapping(seg);
+
+	toc = shm_toc_create(APEX_WORKER_MAGIC, dsm_segment_address(seg),
+						 shm_toc_estimate(&e));
+	fixed = shm_toc_allocate(toc, sizeof(ApexWorkerFixed));
+	fixed->database = MyDatabaseId;
+	fixed->user = GetAuthenticatedUserId();
+	fixed->caller = MyProc;
+	fixed->payload_len = request->payload_len;
+	shm_toc_insert(toc, APEX_WORKER_KEY_FIXED, fixed);
+	space = shm_toc_allocate(toc, guc_len);
+	SerializeGUCState(guc_len, space);
+	shm_toc_insert(toc, APEX_WORKER_KEY_GUC, space);
+	space = shm_toc_allocate(toc, snap_len);
+	SerializeSnapshot(snapshot, space);
+	shm_toc_insert(toc, APEX_WORKER_KEY_SNAPSHOT, space);
+	space = shm_toc_allocate(toc, request->payload_len);
+	memcpy(space, request->payload, request->payload_len);
+	shm_toc_insert(toc, APEX_WORKER_KEY_PAYLOAD, space);
+	mq = shm_mq_create(shm_toc_allocate(toc, APEX_WORKER_QUEUE_SIZE),
+					   APEX_WORKER_QUEUE_SIZE);
+	shm_toc_insert(toc, APEX_WORKER_KEY_QUEUE, mq);
+	shm_mq_set_receiver(mq, MyProc);
+
+	w = palloc0(sizeof(ApexWorker));
+	w->req = *request;
+	w->loop = call->loop;
+	w->seg = seg;
+	w->mqh = shm_mq_attach(mq, seg, NULL);
+
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_ConsistentState;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
+	strlcpy(bgw.bgw_library_name, "apex_router", BGW_MAXLEN);
+	strlcpy(bgw.bgw_function_name, request->entry, BGW_MAXLEN);
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "apex_router sql worker for PID %d",
+			 MyProcPid);
+	strlcpy(bgw.bgw_type, APEX_WORKER_TYPE, BGW_MAXLEN);
+	bgw.bgw_main_arg = UInt32GetDatum(dsm_segment_handle(seg));
+	bgw.bgw_notify_pid = MyProcPid;
+	if (!RegisterDynamicBackgroundWorker(&bgw, &w->handle))
+	{
+		apex_worker_unmap(w);
+		pfree(w);
+		return false;
+	}
+	/* a worker that dies before attaching makes receive say so */
+	shm_mq_set_handle(w->mqh, w->handle);
+	state->workers = lappend(state->workers, w);
+	ApexLoopWatchLatch(w->loop, apex_worker_poll, w);
+	return true;
+}
+
+static void *
+apex_worker_attach(ApexCall *call)
+{
+	ApexWorkerState *state = palloc0(sizeof(ApexWorkerState));
+
+	state->call = call;
+	return state;
+}
+
+/* A worker's request is on its way once registered */
+static bool
+apex_worker_all_sent(void *state pg_attribute_unused())
+{
+	return true;
+}
+
+/* owner's time is up: its workers are terminated, without a word to it */
+static void
+apex_worker_cancel(void *arg, void *owner)
+{
+	ApexWorkerState *state = arg;
+	ListCell   *lc;
+
+	foreach(lc, state->workers)
+	{
+		ApexWorker *w = lfirst(lc);
+
+		if (w->req.owner == owner && w->seg)
+		{
+			ApexLoopWatchLatch(w->loop, NULL, w);
+			apex_worker_stop(w);
+		}
+	}
+}
+
+/*
+ * The call ends, however: a worker that has not answered is terminated
+ * (its query is cancelled at its next interrupt check), and every segment
+ * is unmapped.  A worker that answered exits by itself.
+ */
+static void
+apex_worker_release(void *arg, bool normal pg_attribute_unused())
+{
+	ApexWorkerState *state = arg;
+	ListCell   *lc;
+
+	foreach(lc, state->workers)
+		apex_worker_stop(lfirst(lc));
+}
+
+static int
+apex_worker_disconnect(const ApexSource *source pg_attribute_unused())
+{
+	return 0;					/* nothing is kept across calls */
+}
+
+const ApexTransport ApexWorkerTransport = {
+	.name = "worker",
+	.attach = apex_worker_attach,
+	.all_sent = apex_worker_all_sent,
+	.cancel = apex_worker_cancel,
+	.release = apex_worker_release,
+	.disconnect = apex_worker_disconnect,
+};
+
+/*
+ * The worker's side.  Begin: signals, the segment, the queue (first, so
+ * that every later error reaches the caller), the database as the caller's
+ * user, the caller's settings, then a REPEATABLE READ transaction under the
+ * caller's snapshot.  Returns the kind's payload.
+ */
+const char *
+ApexWorkerBegin(Datum main_arg, Size *payload_len)
+{
+	dsm_segment *seg;
+	shm_toc    *toc;
+	ApexWorkerFixed *fixed;
+	shm_mq	   *mq;
+	shm_mq_handle *mqh;
+	char	   *snapspace;
+
+	/* die() and the config reload flag, not bgworker_die's FATAL in a handler */
+	pqsignal(SIGTERM, die);
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	BackgroundWorkerUnblockSignals();
+
+	seg = dsm_attach(DatumGetUInt32(main_arg));
+	if (seg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("could not map the segment of an apex_router worker"),
+				 errdetail("Its caller has gone.")));
+	toc = shm_toc_attach(APEX_WORKER_MAGIC, dsm_segment_address(seg));
+	if (toc == NULL)
+		elog(ERROR, "invalid apex_router worker segment");
+	mq = shm_toc_lookup(toc, APEX_WORKER_KEY_QUEUE, false);
+	shm_mq_set_sender(mq, MyProc);
+	mqh = shm_mq_attach(mq, seg, NULL);
+	pq_redirect_to_shm_mq(seg, mqh);
+
+	fixed = shm_toc_lookup(toc, APEX_WORKER_KEY_FIXED, false);
+	BackgroundWorkerInitializeConnectionByOid(fixed->database, fixed->user, 0);
+	/* what the caller reads is in the database encoding */
+	SetClientEncoding(GetDatabaseEncoding());
+	if (ConfigReloadPending)
+	{
+		ConfigReloadPending = false;
+		ProcessConfigFile(PGC_SIGHUP);
+	}
+
+	StartTransactionCommand();
+	RestoreGUCState(shm_toc_lookup(toc, APEX_WORKER_KEY_GUC, false));
+	CommitTransactionCommand();
+
+	StartTransactionCommand();
+	XactIsoLevel = XACT_REPEATABLE_READ;
+	snapspace = shm_toc_lookup(toc, APEX_WORKER_KEY_SNAPSHOT, false);
+	RestoreTransactionSnapshot(RestoreSnapshot(snapspace), fixed->caller);
+	/* SPI takes the transaction's snapshot, but parses under the active one */
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	*payload_len = fixed->payload_len;
+	return shm_toc_lookup(toc, APEX_WORKER_KEY_PAYLOAD, false);
+}
+
+/* What pg_stat_activity shows as the worker's query */
+void
+ApexWorkerActivity(const char *activity)
+{
+	pgstat_report_activity(STATE_RUNNING, activity);
+}
+
+static void
+apex_worker_send_string(StringInfo buf, const char *s)
+{
+	/* the client encoding is the database's: no conversion */
+	pq_sendstring(buf, s);
+}
+
+/* The answer: every item, then how many rows were skipped */
+void
+ApexWorkerSendItems(List *items, int skipped)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	foreach(lc, items)
+	{
+		ApexItem   *item = lfirst(lc);
+
+		pq_beginmessage(&buf, 'I');
+		apex_worker_send_string(&buf, item->id);
+		pq_sendbyte(&buf, item->title != NULL);
+		if (item->title)
+			apex_worker_send_string(&buf, item->title);
+		pq_sendbyte(&buf, item->content != NULL);
+		if (item->content)
+			apex_worker_send_string(&buf, item->content);
+		pq_sendfloat8(&buf, item->score);
+		apex_worker_send_string(&buf, item->raw);
+		pq_endmessage(&buf);
+	}
+	pq_beginmessage(&buf, 'C');
+	pq_sendint32(&buf, skipped);
+	pq_endmessage(&buf);
+}
+
+/* The worker's timer of the budget fired */
+void
+ApexWorkerSendTimedOut(void)
+{
+	StringInfoData buf;
+
+	pq_beginmessage(&buf, 'T');
+	pq_endmessage(&buf);
+}
+
+/* The work is done: end the transaction (it wrote nothing) */
+void
+ApexWorkerEnd(void)
+{
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
