@@ -68,6 +68,7 @@
 #include "utils/timeout.h"
 #include "utils/varlena.h"
 
+#include "call.h"
 #include "io_worker.h"
 #include "leg.h"
 #include "transport.h"
@@ -434,7 +435,7 @@ sql_fell_back(ApexLeg *leg)
 	ereport(NOTICE,
 			(errmsg("source \"%s\" ran in this session: no background worker was free",
 					leg->source->name),
-			 errdetail("Its query saw this transaction's uncommitted writes, and the other sources waited while it ran."),
+			 errdetail("Inline, its query sees this transaction's uncommitted writes, and the other sources wait while it runs."),
 			 errhint("Raise max_worker_processes, or set the source's execution option to 'inline'.")));
 }
 
@@ -557,6 +558,7 @@ apex_sql_worker_main(Datum main_arg)
 	msg.maxlen = len;
 	msg.cursor = 0;
 	sql_task_read(&msg, &task);
+	ApexCallRunsElsewhere();
 	ApexWorkerActivity(psprintf("apex_route: sql source \"%s\"", task.source));
 	sql_run_task(&task, &out);
 	if (out.error)
