@@ -5,9 +5,19 @@
  *
  * The source's `query` gets $1 (the query text) and $2 (the limit) and
  * returns id, title, content, score as its first four columns (the last
- * three optional); every column goes into the item's raw JSON.  The router
- * runs it only once every remote request is on the wire, so it costs no
- * extra latency.
+ * three optional); every column goes into the item's raw JSON.
+ *
+ * Where it runs (issue 12): by default (execution 'worker') in a dynamic
+ * background worker (io_worker.c), started with the remote legs, so that
+ * the call's loop goes on reading every other source while the query runs;
+ * the worker imports the caller's settings and snapshot and runs the query
+ * through the very code inline mode runs (sql_run_task), so identity,
+ * read-only, search_path, the advisory-lock refusal and the budget are the
+ * same.  It differs from inline only in what a snapshot cannot carry: the
+ * caller's own uncommitted writes and its temporary objects.  Inline
+ * (execution 'inline', a SERIALIZABLE caller, or no worker to be had, which
+ * the caller is told with a NOTICE) it runs in the calling backend once
+ * every remote request is on the wire, the loop waiting meanwhile.
  *
  * Whose privileges: the query is code its owner wrote, so it runs as the
  * server's owner, never as the caller, the way PostgreSQL runs a view's

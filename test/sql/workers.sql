@@ -206,6 +206,12 @@ SELECT id, found_in FROM apex_route('x', sources => '{wk_killed,wk_where}');
 SELECT count(*) FROM apex_route('x', sources => '{wk_killed}');
 \set VERBOSITY default
 SELECT wk_no_workers() AS no_worker_left;
+-- a worker's query cancelled (here by itself): that source fails alone,
+-- where inline a cancel ends the whole call
+CREATE SERVER wk_cancelled FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  query 'SELECT ''never'' AS id FROM pg_cancel_backend(pg_backend_pid()), pg_sleep(5)
+         WHERE $1 <> '''' LIMIT $2');
+SELECT id, found_in FROM apex_route('x', sources => '{wk_cancelled,wk_where}');
 -- the leg's timeout_ms ends the worker's query too
 CREATE SERVER wk_sleepy FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', timeout_ms '300',
   query 'SELECT ''slept'' AS id FROM pg_sleep(30) WHERE $1 <> '''' LIMIT $2');
@@ -298,7 +304,7 @@ SELECT count(*) FROM apex_route('x', sources => '{wk_nested}');
 
 DROP FUNCTION wk_overlap, wk_timed, wk_definer, wk_wait_worker, wk_wait_hogs, wk_no_workers;
 DROP SERVER wk_where, wk_rls, wk_denied, wk_definer_src, wk_path, wk_snap_src, wk_timed1, wk_timed2,
-  wk_killed, wk_sleepy, wk_nested;
+  wk_killed, wk_cancelled, wk_sleepy, wk_nested;
 DROP TABLE wk_secrets, wk_closed, wk_snap, wk_a.wk_t, wk_b.wk_t;
 DROP SCHEMA wk_a, wk_b;
 REVOKE USAGE ON FOREIGN DATA WRAPPER apex_router FROM apex_wk_owner;
