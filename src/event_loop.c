@@ -5,10 +5,11 @@
  *
  * I/O clients (libcurl, libpq, hiredis) register the sockets they want
  * watched, and timers, each keyed by an owner; shared-memory queues
- * (background workers) register for the latch, which their peer sets.  The loop knows no
- * protocol: it waits on a WaitEventSet holding the latch, postmaster
- * death, the client's connection and those sockets, and calls back whoever
- * owns a ready socket or a due timer.
+ * (background workers) register for the latch, which their peer sets.
+ * The loop knows no protocol: it waits on a WaitEventSet holding the
+ * latch, postmaster death, the client's connection and those sockets, and
+ * calls back whoever owns a ready socket or a due timer, or waits for the
+ * latch.
  *
  * PostgreSQL 15 cannot remove an event from a WaitEventSet, so the set is
  * rebuilt (lazily, before the next wait) whenever the socket list changes;
@@ -192,8 +193,8 @@ ApexLoopWatch(ApexLoop *loop, pgsocket fd, int events,
  * shared-memory queue's peer sets it when it writes or detaches, the
  * postmaster when a background worker this backend started stops.  The
  * callback then looks without waiting, so nothing set before the reset is
- * missed.  A NULL callback stops watching for arg.  Each call counts as
- * progress of arg (see ApexLoopProgress).
+ * missed.  A NULL callback stops watching for arg.  A worker either
+ * answered or did not, so no progress is reported (ApexLoopProgress).
  */
 void
 ApexLoopWatchLatch(ApexLoop *loop, ApexLatchCallback callback, void *arg)
@@ -238,7 +239,6 @@ apex_latch_set(ApexLoop *loop)
 		/* an earlier callback may have removed this one */
 		if (!list_member_ptr(loop->latch_watches, lw))
 			continue;
-		ApexLoopProgress(loop, lw->arg);
 		lw->callback(lw->arg);
 	}
 	list_free(watches);
