@@ -35,6 +35,12 @@ SELECT id, title FROM apex_route('x', sources => '{wk_where}');
 ALTER SERVER wk_where OPTIONS (ADD execution 'inline');
 SELECT id, title FROM apex_route('x', sources => '{wk_where}');
 ALTER SERVER wk_where OPTIONS (DROP execution);
+-- a NOTICE the query raises reaches the caller as it would inline
+CREATE FUNCTION wk_notice() RETURNS text LANGUAGE plpgsql AS $$
+BEGIN RAISE NOTICE 'from the query'; RETURN 'n'; END $$;
+CREATE SERVER wk_noisy FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  query 'SELECT public.wk_notice() AS id WHERE $1 <> '''' LIMIT $2');
+SELECT id FROM apex_route('x', sources => '{wk_noisy}');
 -- the option takes worker or inline only
 ALTER SERVER wk_where OPTIONS (ADD execution 'thread');
 
@@ -302,9 +308,9 @@ CREATE SERVER wk_nested FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', query 'SELECT id FROM apex_route($1, sources => ''{wk_nested}'')');
 SELECT count(*) FROM apex_route('x', sources => '{wk_nested}');
 
-DROP FUNCTION wk_overlap, wk_timed, wk_definer, wk_wait_worker, wk_wait_hogs, wk_no_workers;
+DROP FUNCTION wk_overlap, wk_timed, wk_definer, wk_notice, wk_wait_worker, wk_wait_hogs, wk_no_workers;
 DROP SERVER wk_where, wk_rls, wk_denied, wk_definer_src, wk_path, wk_snap_src, wk_timed1, wk_timed2,
-  wk_killed, wk_cancelled, wk_sleepy, wk_nested;
+  wk_killed, wk_cancelled, wk_sleepy, wk_nested, wk_noisy;
 DROP TABLE wk_secrets, wk_closed, wk_snap, wk_a.wk_t, wk_b.wk_t;
 DROP SCHEMA wk_a, wk_b;
 REVOKE USAGE ON FOREIGN DATA WRAPPER apex_router FROM apex_wk_owner;
