@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Resource soak: N apex_route calls (default 100000) in one backend over
-# every kind of source (neo4j over http and https, qdrant + embedder, two sql,
-# postgres, redis, the result cache) plus failing ones (malformed JSON,
+# every kind of source (neo4j over http and https, qdrant + embedder, two sql
+# in background workers, postgres, redis, the result cache) plus failing ones (malformed JSON,
 # refused connection, a garbage-answering server for HTTP and for Redis, a
 # sql source whose write is refused),
-# printing the backend's open descriptors and RSS every N/10 calls: both
-# must stay flat.  Not part of test/run-tests (it takes minutes).  Runs in
+# printing the backend's open descriptors, RSS, the sql workers running and
+# the DSM segments it maps every N/10 calls: all must stay flat.  Not part of test/run-tests (it takes minutes).  Runs in
 # $APEX_HOME/soak on a free block of ports (test/lib.sh, "Ports"), beside
 # test runs, the demo and other checkouts.
 # Usage: sudo test/soak.sh [N]
@@ -25,7 +25,7 @@ apex_ports_claim || exit 1
 apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR"
 apex_pg_start && apex_remote_pg start && apex_redis start && apex_servers_start || exit 1
 apex_ports_started
-psql -qX -v ON_ERROR_STOP=1 -d postgres -f test/sql/include/setup.sql >/dev/null || exit 1
+psql -qX -v ON_ERROR_STOP=1 -v abs_srcdir="$APEX_ROOT/test" -d postgres -f test/sql/include/setup.sql >/dev/null || exit 1
 
 # the ports, named as in setup.sql (whose variables live in its own session)
 psql -qAtX -v ON_ERROR_STOP=1 -v n="$N" -v remote_pgport="$APEX_REMOTE_PGPORT" \
@@ -59,12 +59,17 @@ CREATE SERVER graph_tls FOREIGN DATA WRAPPER apex_router
            statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
                       RETURN node.uid AS id, node.name AS title, score LIMIT $limit');
 CREATE USER MAPPING FOR PUBLIC SERVER graph_tls OPTIONS (user 'neo4j', password 'testpassword');
+-- issue 12: sql sources run in background workers; the workers still
+-- running and the DSM segments this backend maps must stay flat too
 CREATE FUNCTION probe(calls int) RETURNS text LANGUAGE sql AS $$
-  SELECT format('%s calls: fds=%s %s', calls,
+  SELECT format('%s calls: fds=%s %s workers=%s dsm=%s', calls,
                 (SELECT count(*) FROM pg_ls_dir('/proc/self/fd')),
                 (SELECT regexp_replace(l, '\s+', ' ', 'g')
                  FROM regexp_split_to_table(pg_read_file('/proc/self/status'), E'\n') l
-                 WHERE l LIKE 'VmRSS%')) $$;
+                 WHERE l LIKE 'VmRSS%'),
+                (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'apex_router sql'),
+                (SELECT count(*) FROM regexp_split_to_table(pg_read_file('/proc/self/maps'), E'\n') l
+                 WHERE l LIKE '%/PostgreSQL.%')) $$;
 SET apex_router.cache_source = 'recent';
 SELECT format($f$DO $$ BEGIN FOR i IN 1..%s LOOP
   PERFORM count(*) FROM apex_route('Sarah roadmap ' || (i %% 500), k => 5);
