@@ -135,6 +135,15 @@ SELECT id FROM apex_route('x', sources => '{wk_snap_src}') ORDER BY id;
 COMMIT;
 SELECT id FROM wk_snap ORDER BY id;
 ALTER SERVER wk_snap_src OPTIONS (DROP execution);
+-- a table the caller's transaction locked (LOCK, ALTER TABLE, TRUNCATE):
+-- the worker waits for the lock, which the caller holds until it ends, so
+-- the source times out; inline, the caller's own lock does not stop it
+BEGIN;
+LOCK TABLE wk_snap IN ACCESS EXCLUSIVE MODE;
+ALTER SERVER wk_snap_src OPTIONS (ADD timeout_ms '300');
+SELECT id FROM apex_route('x', sources => '{wk_snap_src}') ORDER BY id;
+ROLLBACK;
+SELECT wk_no_workers() AS no_worker_left;
 -- in a SERIALIZABLE transaction the query runs inline: a worker's reads
 -- would escape the transaction's conflict checks
 BEGIN ISOLATION LEVEL SERIALIZABLE;
