@@ -444,8 +444,6 @@ ApexWorkerBegin(Datum main_arg, Size *payload_len)
 
 	fixed = shm_toc_lookup(toc, APEX_WORKER_KEY_FIXED, false);
 	BackgroundWorkerInitializeConnectionByOid(fixed->database, fixed->user, 0);
-	/* what the caller reads is in the database encoding */
-	SetClientEncoding(GetDatabaseEncoding());
 	if (ConfigReloadPending)
 	{
 		ConfigReloadPending = false;
@@ -455,6 +453,11 @@ ApexWorkerBegin(Datum main_arg, Size *payload_len)
 	StartTransactionCommand();
 	RestoreGUCState(shm_toc_lookup(toc, APEX_WORKER_KEY_GUC, false));
 	CommitTransactionCommand();
+	/*
+	 * The caller reads what we send in the database encoding, whatever its
+	 * client's (restored with the settings): convert nothing.
+	 */
+	SetClientEncoding(GetDatabaseEncoding());
 
 	StartTransactionCommand();
 	XactIsoLevel = XACT_REPEATABLE_READ;

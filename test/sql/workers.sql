@@ -35,6 +35,14 @@ SELECT id, title FROM apex_route('x', sources => '{wk_where}');
 ALTER SERVER wk_where OPTIONS (ADD execution 'inline');
 SELECT id, title FROM apex_route('x', sources => '{wk_where}');
 ALTER SERVER wk_where OPTIONS (DROP execution);
+-- the caller's client_encoding is the caller's: the worker answers in the
+-- database encoding (a LATIN1 client of this UTF8 database here)
+CREATE SERVER wk_accent FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  query 'SELECT chr(233) || $1 AS id, chr(8364) AS title WHERE $1 <> '''' LIMIT $2');
+SET client_encoding = 'LATIN1';
+SELECT id = chr(233) || 'x' AS same_id, payload->'wk_accent'->'item'->>'title' = chr(8364) AS same_raw
+FROM apex_route('x', sources => '{wk_accent}');
+RESET client_encoding;
 -- a NOTICE the query raises reaches the caller as it would inline
 CREATE FUNCTION wk_notice() RETURNS text LANGUAGE plpgsql AS $$
 BEGIN RAISE NOTICE 'from the query'; RETURN 'n'; END $$;
@@ -319,7 +327,7 @@ SELECT count(*) FROM apex_route('x', sources => '{wk_nested}');
 
 DROP FUNCTION wk_overlap, wk_timed, wk_definer, wk_notice, wk_wait_worker, wk_wait_hogs, wk_no_workers;
 DROP SERVER wk_where, wk_rls, wk_denied, wk_definer_src, wk_path, wk_snap_src, wk_timed1, wk_timed2,
-  wk_killed, wk_cancelled, wk_sleepy, wk_nested, wk_noisy;
+  wk_killed, wk_cancelled, wk_sleepy, wk_nested, wk_noisy, wk_accent;
 DROP TABLE wk_secrets, wk_closed, wk_snap, wk_a.wk_t, wk_b.wk_t;
 DROP SCHEMA wk_a, wk_b;
 REVOKE USAGE ON FOREIGN DATA WRAPPER apex_router FROM apex_wk_owner;
