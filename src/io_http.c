@@ -213,11 +213,11 @@ apex_http_open_socket(void *clientp, curlsocktype purpose pg_attribute_unused(),
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
 		port = ntohs(in6->sin6_port);
 	}
-	/* an IPv6 address in brackets, as in a URL */
+	/* as allowed_hosts writes it (an IPv6 address in brackets) */
 	if (t->peer)
 		pfree(t->peer);
 	t->peer = MemoryContextStrdup(t->http->mcxt,
-								  psprintf(addr->family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port));
+								  ApexTargetString(ApexTargetMake(host, psprintf("%d", port))));
 	if (!ApexConnReserve())
 	{
 		t->out_of_fds = true;
