@@ -160,7 +160,7 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 # the two revisions may install different extension scripts.
 setup() {
   "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" || return 1
-  { cat test/sql/include/setup.sql; cat <<'SQL'; } | "${PSQL[@]}" -d "$DB" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
+  { cat test/sql/include/setup.sql; cat <<'SQL'; } | "${PSQL[@]}" -d "$DB" -v abs_srcdir="$APEX_ROOT/test" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
 CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title, body, ts_rank_cd(tsv, q)
