@@ -6,7 +6,7 @@
 # Builds REV_BEFORE and REV_AFTER (default: the working tree, uncommitted
 # changes included) each in a copy of its own under the run directory,
 # each installed into a private installation of Debian's PostgreSQL 15 of
-# its own (test/lib.sh, apex_inst_make), then R rounds, each measuring
+# its own (test/lib.sh, apex_rev_install), then R rounds, each measuring
 # BEFORE then AFTER (ABAB...): restart the local cluster from the
 # revision's installation, create a fresh database with the suite's
 # sources, check that a call over them succeeds, and run pgbench on one
