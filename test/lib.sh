@@ -140,7 +140,7 @@ apex_inst_dir() {
 apex_inst_bindir() { echo "${2:-$(apex_inst_dir "$1")}$("$1" --bindir)"; }
 
 # apex_inst_make PG_CONFIG [INST]: make the private installation, in INST
-# when given (bench/throughput.sh keeps one per revision; then
+# when given (apex_rev_install keeps one per revision; then
 # apex_inst_bindir PG_CONFIG INST is its bindir).
 apex_inst_make() {
   local pgc=$1 inst=${2:-} d lib share
@@ -202,6 +202,48 @@ apex_build_install_copy() {
   echo "$stamp" >"$dir/.stamp"
   (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$pgc" COPT=-Werror &&
     make -s install PG_CONFIG="$pgc" DESTDIR="$(apex_inst_dir "$pgc")") >/dev/null
+}
+
+# Revisions measured side by side (bench/throughput.sh, bench/sql_overlap.sh):
+# a git revision, or APEX_WORKTREE for the working tree as it is now.
+APEX_WORKTREE='working tree'
+
+# apex_rev_label REV: how a report names REV (with its commit).
+apex_rev_label() {
+  if [ "$1" = "$APEX_WORKTREE" ]; then
+    local dirty=''
+    [ -n "$(git -C "$APEX_ROOT" status --porcelain --untracked-files=no)" ] && dirty=', modified'
+    echo "working tree ($(git -C "$APEX_ROOT" rev-parse --short HEAD)$dirty)"
+  else
+    echo "$1 ($(git -C "$APEX_ROOT" rev-parse --short "$1"))"
+  fi
+}
+
+# apex_rev_install DIR REV: a copy of revision REV in DIR (for the working
+# tree: its tracked and untracked files that are not ignored, as they are
+# now), built against Debian's PostgreSQL and installed into a private
+# installation of its own, DIR.inst (apex_inst_make; its bindir is
+# apex_inst_bindir PG_CONFIG DIR.inst), so that two revisions' libraries
+# stay apart and Debian's installation stays as it is.  DIR.sources is a
+# digest of the copy's files: equal digests, same sources.
+apex_rev_install() {
+  local dir=$1 rev=$2 pgc=$APEX_DEBIAN_PG_BINDIR/pg_config
+  mkdir -p "$dir" || return 1
+  if [ "$rev" = "$APEX_WORKTREE" ]; then
+    apex_log "building the working tree (in $dir)"
+    # a file deleted but not yet committed is listed and missing: skip it
+    (cd "$APEX_ROOT" && git ls-files -z -co --exclude-standard |
+      tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$dir" || return 1
+  else
+    apex_log "building $(git -C "$APEX_ROOT" rev-parse --short "$rev") (in $dir)"
+    git -C "$APEX_ROOT" archive "$rev" | tar -xf - -C "$dir" || return 1
+  fi
+  (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum) >"$dir.sources"
+  (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$pgc") >"$dir.build.log" 2>&1 ||
+    { tail -30 "$dir.build.log" >&2; return 1; }
+  apex_inst_make "$pgc" "$dir.inst" || return 1
+  (cd "$dir" && make -s install PG_CONFIG="$pgc" DESTDIR="$dir.inst") >"$dir.install.log" 2>&1 ||
+    { cat "$dir.install.log" >&2; return 1; }
 }
 
 # Run a command as the cluster's owner: postgres when we are root.

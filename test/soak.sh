@@ -25,7 +25,7 @@ apex_ports_claim || exit 1
 apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR"
 apex_pg_start && apex_remote_pg start && apex_redis start && apex_servers_start || exit 1
 apex_ports_started
-psql -qX -v ON_ERROR_STOP=1 -d postgres -f test/sql/include/setup.sql >/dev/null || exit 1
+psql -qX -v ON_ERROR_STOP=1 -v abs_srcdir="$APEX_ROOT/test" -d postgres -f test/sql/include/setup.sql >/dev/null || exit 1
 
 # the ports, named as in setup.sql (whose variables live in its own session)
 psql -qAtX -v ON_ERROR_STOP=1 -v n="$N" -v remote_pgport="$APEX_REMOTE_PGPORT" \
