@@ -26,7 +26,22 @@ APEX_PORT_NAMES=(APEX_PGPORT APEX_REMOTE_PGPORT APEX_REDIS_PORT NEO4J_PORT NEO4J
   QDRANT_PORT EMBED_PORT GRAPHITI_PORT BLACKHOLE_PORT SILENT_PORT GARBAGE_PORT ECHO_REDIS_PORT
   SLOW_PORT SLOW_TLS_PORT CLOSED_PORT)
 APEX_PORT_BASE=21000 APEX_PORT_BLOCK_SIZE=20 APEX_PORT_BLOCKS=50
-APEX_PORT_CLAIMS=/tmp/apex_router_ports
+# whose blocks are claimed: a directory of this user's only (another
+# user's runs are seen by their listening ports)
+APEX_PORT_CLAIMS=/tmp/apex_router_ports-$(id -u)
+
+# apex_private_dir DIR: make DIR (mode 755) unless it is there, and refuse
+# it unless it is a directory of this user's that no one else may write.
+# The directories of /tmp that this file names are predictable: on a shared
+# machine another user could make one first and plant links or programs in
+# it for root to follow or run.
+apex_private_dir() {
+  [ -e "$1" ] || [ -L "$1" ] || mkdir -m 755 "$1" 2>/dev/null || [ -d "$1" ] || return 1
+  if [ -L "$1" ] || [ ! -d "$1" ] || [ ! -O "$1" ] || [ -n "$(find "$1" -maxdepth 0 -perm /022)" ]; then
+    echo "$1 is not a directory of $(id -un)'s that only $(id -un) may write: remove it" >&2
+    return 1
+  fi
+}
 
 # apex_ports_set BLOCK: export every port name for that block.
 apex_ports_set() {
@@ -65,7 +80,7 @@ apex_ports_taken() {
 # (in a subshell: a server started later must not inherit it).
 apex_ports_claim() {
   local b first=${1:-1}
-  mkdir -p "$APEX_PORT_CLAIMS" "$APEX_RUN_DIR" && chmod 1777 "$APEX_PORT_CLAIMS" 2>/dev/null
+  apex_private_dir "$APEX_PORT_CLAIMS" && apex_private_dir "$APEX_HOME" && mkdir -p "$APEX_RUN_DIR" || return 1
   b=$(
     exec 7>"$APEX_PORT_CLAIMS/claim.lock" && flock 7 || exit 1
     for b in $(seq "$first" $((APEX_PORT_BLOCKS - 1))); do
@@ -144,6 +159,8 @@ apex_inst_bindir() { echo "${2:-$(apex_inst_dir "$1")}$("$1" --bindir)"; }
 # apex_inst_bindir PG_CONFIG INST is its bindir).
 apex_inst_make() {
   local pgc=$1 inst=${2:-} d lib share
+  # what is in it is run as root: it must be ours alone
+  apex_private_dir "$APEX_HOME" || return 1
   [ -n "$inst" ] || inst=$(apex_inst_dir "$pgc")
   lib=$("$pgc" --pkglibdir) share=$("$pgc" --sharedir)
   # made afresh when the installation changed (a minor release)
