@@ -647,7 +647,6 @@ apex_http_error(CURLcode rc, const char *detail, const char *peer, long os_errno
  * A Retry-After longer than this many seconds is read as this many: no
  * leg's budget comes near it, and the arithmetic stays in range.
  */
-#define APEX_RETRY_AFTER_MAX_S 1000000000L
 
 /*
  * The answer's Retry-After (RFC 9110, section 10.2.3), in seconds from
