@@ -21,7 +21,7 @@ rm -rf "$APEX_RUN_DIR"
 apex_ports_claim || exit 1
 apex_pg_start && apex_servers_start || exit 1
 apex_ports_started
-psql -qX -v ON_ERROR_STOP=1 -d postgres -f test/sql/include/setup.sql >/dev/null || exit 1
+psql -qX -v ON_ERROR_STOP=1 -v abs_srcdir="$APEX_ROOT/test" -d postgres -f test/sql/include/setup.sql >/dev/null || exit 1
 psql -qX -d postgres -c "ALTER SERVER graph OPTIONS (SET url 'http://127.0.0.1:$NEO4J_PORT/__fault/hang')"
 
 for i in 1 2 3 4 5; do

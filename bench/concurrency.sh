@@ -43,7 +43,7 @@ apex_ports_started
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d postgres)
 
 apex_log "creating the extension, the notes table and the sources (test/sql/include/setup.sql)"
-"${PSQL[@]}" -f test/sql/include/setup.sql >"$APEX_RUN_DIR/setup.out" 2>&1 ||
+"${PSQL[@]}" -v abs_srcdir="$APEX_ROOT/test" -f test/sql/include/setup.sql >"$APEX_RUN_DIR/setup.out" 2>&1 ||
   { cat "$APEX_RUN_DIR/setup.out" >&2; exit 1; }
 
 # One function times one delay setting.  Each iteration runs the concurrent

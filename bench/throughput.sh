@@ -6,7 +6,7 @@
 # Builds REV_BEFORE and REV_AFTER (default: the working tree, uncommitted
 # changes included) each in a copy of its own under the run directory,
 # each installed into a private installation of Debian's PostgreSQL 15 of
-# its own (test/lib.sh, apex_inst_make), then R rounds, each measuring
+# its own (test/lib.sh, apex_rev_install), then R rounds, each measuring
 # BEFORE then AFTER (ABAB...): restart the local cluster from the
 # revision's installation, create a fresh database with the suite's
 # sources, check that a call over them succeeds, and run pgbench on one
@@ -68,24 +68,14 @@ PGC=$APEX_DEBIAN_PG_BINDIR/pg_config
 PGBENCH=$APEX_DEBIAN_PG_BINDIR/pgbench
 
 # The revisions, resolved now: a later commit must not change what we measure.
-WORKTREE='working tree'
-label() {
-  if [ "$1" = "$WORKTREE" ]; then
-    local dirty=''
-    [ -n "$(git status --porcelain --untracked-files=no)" ] && dirty=', modified'
-    echo "working tree ($(git rev-parse --short HEAD)$dirty)"
-  else
-    echo "$1 ($(git rev-parse --short "$1"))"
-  fi
-}
 for r in "${revs[@]}"; do
   git rev-parse -q --verify "$r^{commit}" >/dev/null || { echo "throughput: $r is not a git revision" >&2; exit 1; }
 done
 BEFORE=$(git rev-parse "${revs[0]}^{commit}")
-AFTER=$WORKTREE
+AFTER=$APEX_WORKTREE
 [ ${#revs[@]} -eq 2 ] && AFTER=$(git rev-parse "${revs[1]}^{commit}")
-BEFORE_LABEL=$(label "${revs[0]}")
-AFTER_LABEL=$(label "${revs[1]:-$WORKTREE}")
+BEFORE_LABEL=$(apex_rev_label "${revs[0]}")
+AFTER_LABEL=$(apex_rev_label "${revs[1]:-$APEX_WORKTREE}")
 
 apex_install_deps || exit 1
 
@@ -104,33 +94,10 @@ cleanup
 rm -rf "$APEX_RUN_DIR"
 mkdir -p "$WORK" || exit 1
 
-# A copy of a revision (or of the working tree: tracked and untracked files
-# that are not ignored, as they are now), built against Debian's PostgreSQL
-# and installed into a private installation of its own, $WORK/NAME.inst
-# (the two revisions' libraries stay apart, and Debian's installation stays
-# as it is).
-build() {
-  local rev=$2 dir=$WORK/$1
-  mkdir -p "$dir" || return 1
-  if [ "$rev" = "$WORKTREE" ]; then
-    apex_log "building the working tree (in $dir)"
-    # a file deleted but not yet committed is listed and missing: skip it
-    git ls-files -z -co --exclude-standard |
-      tar --null -T - --ignore-failed-read -cf - 2>/dev/null | tar -xf - -C "$dir" || return 1
-  else
-    apex_log "building $(git rev-parse --short "$rev") (in $dir)"
-    git archive "$rev" | tar -xf - -C "$dir" || return 1
-  fi
-  (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum) >"$dir.sources"
-  (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$PGC") >"$dir.build.log" 2>&1 ||
-    { tail -30 "$dir.build.log" >&2; return 1; }
-  apex_inst_make "$PGC" "$dir.inst" || return 1
-  (cd "$dir" && make -s install PG_CONFIG="$PGC" DESTDIR="$dir.inst") >"$dir.install.log" 2>&1 ||
-    { cat "$dir.install.log" >&2; return 1; }
-}
-
-build before "$BEFORE" || exit 1
-build after "$AFTER" || exit 1
+# each revision in a copy of its own, installed into a private installation
+# of its own (test/lib.sh)
+apex_rev_install "$WORK/before" "$BEFORE" || exit 1
+apex_rev_install "$WORK/after" "$AFTER" || exit 1
 same_sources=''
 cmp -s "$WORK/before.sources" "$WORK/after.sources" && same_sources=yes
 
@@ -160,7 +127,7 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 # the two revisions may install different extension scripts.
 setup() {
   "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" || return 1
-  { cat test/sql/include/setup.sql; cat <<'SQL'; } | "${PSQL[@]}" -d "$DB" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
+  { cat test/sql/include/setup.sql; cat <<'SQL'; } | "${PSQL[@]}" -d "$DB" -v abs_srcdir="$APEX_ROOT/test" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
 CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title, body, ts_rank_cd(tsv, q)

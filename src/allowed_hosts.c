@@ -112,9 +112,13 @@ apex_target_allowed(const ApexTarget *target)
 	return false;
 }
 
-/* A target as a list entry that allows it would be written */
-static char *
-apex_target_string(const ApexTarget *target)
+/*
+ * A target as a list entry that allows it would be written: host:port, an
+ * IPv6 address in brackets.  Messages that name a peer write it so too
+ * (the transports' connection failures).
+ */
+char *
+ApexTargetString(const ApexTarget *target)
 {
 	if (target->port == NULL)
 		return pstrdup(target->host);
@@ -183,7 +187,7 @@ ApexCheckTargets(List *targets)
 			ereport(ERROR,
 					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 					 errmsg("\"%s\" is not in apex_router.allowed_hosts",
-							apex_target_string(target)),
+							ApexTargetString(target)),
 					 errdetail("Sources created or owned by non-superusers may connect only to the hosts a superuser allowed."),
 					 errhint("A superuser can add the host to apex_router.allowed_hosts.")));
 	}

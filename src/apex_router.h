@@ -222,6 +222,7 @@ extern List *ApexSourceTargets(const ApexSource *source);
 extern void ApexCheckTargets(List *targets);
 extern List *ApexUrlTargets(const void *conf);
 extern ApexTarget *ApexTargetMake(const char *host, const char *port);
+extern char *ApexTargetString(const ApexTarget *target);
 extern int	ApexParsePort(const char *value);
 
 /* in source_kinds.c */

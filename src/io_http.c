@@ -70,7 +70,8 @@ typedef struct ApexTransfer
 	bool		out_of_fds;		/* a socket found the descriptor budget spent */
 	int			resolver_slots; /* descriptor slots held for the resolver */
 	char		errbuf[CURL_ERROR_SIZE];	/* curl's detailed message */
-	char	   *peer;			/* address:port last tried, for messages */
+	char	   *peer;			/* for messages: the URL's host:port, then the
+								 * address:port last tried */
 	long		connect_timeout_ms;
 	const char *label;			/* source name, for apex_router_connections */
 	void	   *owner;			/* whose timer bounds the request */
@@ -213,11 +214,11 @@ apex_http_open_socket(void *clientp, curlsocktype purpose pg_attribute_unused(),
 		inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
 		port = ntohs(in6->sin6_port);
 	}
-	/* an IPv6 address in brackets, as in a URL */
+	/* as allowed_hosts writes it (an IPv6 address in brackets) */
 	if (t->peer)
 		pfree(t->peer);
 	t->peer = MemoryContextStrdup(t->http->mcxt,
-								  psprintf(addr->family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port));
+								  ApexTargetString(ApexTargetMake(host, psprintf("%d", port))));
 	if (!ApexConnReserve())
 	{
 		t->out_of_fds = true;
@@ -415,29 +416,38 @@ apex_http_init(void)
 }
 
 /*
- * Whether libcurl looks url's host up in its resolver thread: not for an
+ * url's host and port as libcurl reads them, written as allowed_hosts
+ * writes a target (NULL when libcurl cannot read it), and in *resolves
+ * whether libcurl looks the host up in its resolver thread: not for an
  * address nor for "localhost" (curl answers that itself).  When in doubt,
  * it does.
  */
-static bool
-apex_http_resolves(const char *url)
+static char *
+apex_http_url_target(const char *url, bool *resolves)
 {
 	CURLU	   *u = curl_url();
 	char	   *host = NULL;
-	bool		resolves = true;
+	char	   *port = NULL;
+	char	   *target = NULL;
 	struct in_addr addr;
 
+	*resolves = true;
 	if (u == NULL)
-		return true;
+		return NULL;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
 		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
 	{
-		resolves = !(host[0] == '[' || inet_pton(AF_INET, host, &addr) == 1 ||
-					 pg_strcasecmp(host, "localhost") == 0);
+		*resolves = !(host[0] == '[' || inet_pton(AF_INET, host, &addr) == 1 ||
+					  pg_strcasecmp(host, "localhost") == 0);
+		if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+			target = ApexTargetString(ApexTargetMake(host[0] == '[' ?
+													 pnstrdup(host + 1, strlen(host) - 2) : host,
+													 port));
+		curl_free(port);
 		curl_free(host);
 	}
 	curl_url_cleanup(u);
-	return resolves;
+	return target;
 }
 
 /*
@@ -454,6 +464,7 @@ ApexHttpStart(ApexCall *call, const ApexHttpRequest *request)
 	ListCell   *lc;
 	CURL	   *easy;
 	CURLMcode	mrc;
+	bool		resolves;
 
 	t->http = http;
 	t->label = request->label;
@@ -462,8 +473,10 @@ ApexHttpStart(ApexCall *call, const ApexHttpRequest *request)
 	t->arg = request->arg;
 	t->connect_timeout_ms = Max(request->connect_timeout_ms, 1L);
 	initStringInfo(&t->body);
+	/* the URL's host and port until a socket names the address tried */
+	t->peer = apex_http_url_target(request->url, &resolves);
 	MemoryContextSwitchTo(old);
-	if (apex_http_resolves(request->url))
+	if (resolves)
 	{
 		while (t->resolver_slots < APEX_RESOLVER_SLOTS && ApexConnReserve())
 			t->resolver_slots++;
@@ -612,6 +625,12 @@ apex_http_error(CURLcode rc, const char *detail, const char *peer, long os_errno
 				return ApexConnectFailed(peer, strerror((int) os_errno));
 			break;
 		case CURLE_COULDNT_RESOLVE_HOST:
+			/* the host and port of the URL, as for a refused connection */
+			if (peer)
+				return ApexConnectFailed(peer, curl_easy_strerror(rc));
+			if (detail[0])
+				return ApexSentence(psprintf("%s (%s)", curl_easy_strerror(rc), detail));
+			break;
 		case CURLE_SSL_CONNECT_ERROR:
 		case CURLE_SSL_CACERT_BADFILE:
 		case CURLE_SSL_CERTPROBLEM:
@@ -628,7 +647,6 @@ apex_http_error(CURLcode rc, const char *detail, const char *peer, long os_errno
  * A Retry-After longer than this many seconds is read as this many: no
  * leg's budget comes near it, and the arithmetic stays in range.
  */
-#define APEX_RETRY_AFTER_MAX_S 1000000000L
 
 /*
  * The answer's Retry-After (RFC 9110, section 10.2.3), in seconds from

@@ -42,6 +42,8 @@ typedef struct ApexHttpResponse
 
 #define APEX_RETRY_AFTER_NONE (-1)
 #define APEX_RETRY_AFTER_BAD (-2)
+/* longer delays read as this one: no budget comes near it */
+#define APEX_RETRY_AFTER_MAX_S 1000000000L
 
 typedef void (*ApexHttpDone) (void *arg, ApexHttpResponse *response);
 

@@ -359,8 +359,7 @@ apex_pg_on_connect_timeout(void *arg)
 
 	/* the host libpq is trying (of a list, the current one) */
 	if (host && host[0] && port && port[0])
-		peer = psprintf(host[0] == '/' ? "%s:%s" : strchr(host, ':') ? "[%s]:%s" : "%s:%s",
-						host, port);
+		peer = ApexTargetString(ApexTargetMake(host, port));
 	apex_pg_finish(q, ApexConnectTimedOut(peer, q->req.connect_timeout_ms),
 				   ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION, NULL);
 }

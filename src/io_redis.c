@@ -346,11 +346,11 @@ apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 
 	r->registered = PGINVALID_SOCKET;
 	r->connect_timeout_ms = target->connect_timeout_ms;
-	/* an IPv6 address in brackets, as allowed_hosts and URLs write it */
+	/* as allowed_hosts writes it (an IPv6 address in brackets) */
 	r->peer = MemoryContextStrdup(TopMemoryContext,
 								  target->socket ? target->socket :
-								  psprintf(strchr(target->host, ':') ? "[%s]:%d" : "%s:%d",
-										   target->host, target->port));
+								  ApexTargetString(ApexTargetMake(target->host,
+																  psprintf("%d", target->port))));
 	ApexKeptAdd(&r->kept, &apex_redis_kept, target->serverid, target->mapping_oid);
 	if (!ApexConnReserve())
 	{

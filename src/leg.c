@@ -410,7 +410,7 @@ apex_leg_answered(void *arg, ApexHttpResponse *resp)
 		resp->not_retried = psprintf("The server answered with HTTP status %ld to the retry as well; a request is retried once at most.",
 									 status);
 	else if (resp->retry_after_s == APEX_RETRY_AFTER_BAD)
-		resp->not_retried = psprintf("The server answered with HTTP status %ld and a Retry-After that is neither a number of seconds nor an HTTP date.",
+		resp->not_retried = psprintf("The server answered with HTTP status %ld and a Retry-After that is not one number of seconds or one HTTP date.",
 									 status);
 	else if (resp->retry_after_s == APEX_RETRY_AFTER_NONE)
 	{
@@ -418,8 +418,10 @@ apex_leg_answered(void *arg, ApexHttpResponse *resp)
 			resp->not_retried = "The server answered with HTTP status 429 without a Retry-After.";
 	}
 	else if ((int64) resp->retry_after_s * 1000 >= left)
-		resp->not_retried = psprintf("The server answered with HTTP status %ld and asked to be retried in %ld s, more than the time the source has left.",
-									 status, resp->retry_after_s);
+		resp->not_retried = psprintf("The server answered with HTTP status %ld and asked to be retried in %s%ld s, more than the time the source has left.",
+									 status,
+									 resp->retry_after_s >= APEX_RETRY_AFTER_MAX_S ? "over " : "",
+									 resp->retry_after_s);
 	else
 	{
 		ApexLoopSetTimer(lr->leg->call->loop, lr, resp->retry_after_s * 1000,

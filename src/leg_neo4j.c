@@ -70,9 +70,25 @@ neo4j_cell_text(JsonbValue *cell)
 	return text ? text : ApexJsonText(cell);
 }
 
+/* Is name one of the columns? */
+static bool
+neo4j_has_column(JsonbContainer *columns, const char *name)
+{
+	for (int i = 0; i < ApexJsonLength(columns); i++)
+	{
+		char	   *column = ApexJsonScalarText(ApexJsonAt(columns, i));
+
+		if (column && strcmp(column, name) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Turn one row (an array aligned with columns) into an item; NULL with
- * *error when the row has no usable id.
+ * *error when the row does not fit the columns, NULL alone when its id is
+ * null or not a string or number (the row is skipped and counted, as every
+ * kind does with an item without an id: issue 11 item 5).
  */
 static ApexItem *
 neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
@@ -117,10 +133,7 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 	}
 	appendStringInfoChar(&raw, '}');
 	if (id == NULL)
-	{
-		*error = "A row has no string or number in column \"id\".";
 		return NULL;
-	}
 	return ApexItemMake(id, title, content, score, raw.data);
 }
 
@@ -133,14 +146,15 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 				ApexRemote *remote)
 {
 	bool		query_api = ((const ApexNeo4jConf *) state)->api == APEX_NEO4J_QUERY;
-	List	  **items = result;
+	ApexNeo4jResult *decoded = result;
 	char	   *error = NULL;
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbContainer *columns;
 	JsonbContainer *rows;
 	char	   *cause;
 
-	*items = NIL;
+	decoded->items = NIL;
+	decoded->skipped = 0;
 	if ((cause = ApexNot2xx(status, body, doc, neo4j_error, remote)))
 		return cause;
 	if (doc == NULL)
@@ -169,6 +183,9 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 	if (columns == NULL || rows == NULL)
 		return query_api ? "The response has no \"data.fields\" and \"data.values\"."
 			: "The response has no \"results[0].columns\" and \"results[0].data\".";
+	/* a statement that returns no id at all is the statement's fault */
+	if (!neo4j_has_column(columns, "id") && ApexJsonLength(rows) > 0)
+		return "The statement returns no column \"id\".";
 
 	for (int i = 0; i < ApexJsonLength(rows); i++)
 	{
@@ -177,18 +194,31 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 
 		if (!query_api)
 			rowv = ApexJsonGet(ApexJsonObject(rowv), "row");
+		error = NULL;
 		item = neo4j_row(columns, ApexJsonArray(rowv), &error);
-		if (item == NULL)
+		if (error)
 			return error;
-		*items = lappend(*items, item);
+		if (item)
+			decoded->items = lappend(decoded->items, item);
+		else
+			decoded->skipped++;
 	}
 	return NULL;
 }
 
+/* The items, and the rows skipped for want of an id, told after the call */
 static void
 neo4j_done(void *arg, ApexHttpResponse *resp)
 {
-	ApexLegComplete((ApexLeg *) arg, resp, ApexNeo4jDecode);
+	ApexLeg    *leg = arg;
+	ApexNeo4jResult decoded;
+
+	if (!ApexLegDecode(leg, resp, leg->source, ApexNeo4jDecode, leg->state, &decoded))
+		return;
+	if (decoded.skipped > 0)
+		ApexLegSkipped(leg, decoded.skipped,
+					   "Their \"id\" column holds no string or number.");
+	ApexLegFinish(leg, decoded.items);
 }
 
 static void

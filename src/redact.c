@@ -229,14 +229,44 @@ redact_secret_forms(List *forms, const char *user, const char *secret,
 }
 
 /*
+ * text's bytes each read as a Latin-1 character, in UTF-8: what a server
+ * that decodes header bytes as ISO-8859-1 (Node, Starlette, Java
+ * servlets) echoes of UTF-8 it was sent; NULL when text is ASCII.
+ */
+static char *
+redact_latin1_reading(const char *text)
+{
+	StringInfoData out;
+	bool		ascii = true;
+
+	initStringInfo(&out);
+	for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+	{
+		if (*p < 0x80)
+			appendStringInfoChar(&out, (char) *p);
+		else
+		{
+			appendStringInfoChar(&out, (char) (0xC0 | (*p >> 6)));
+			appendStringInfoChar(&out, (char) (0x80 | (*p & 0x3F)));
+			ascii = false;
+		}
+	}
+	return ascii ? NULL : out.data;
+}
+
+/*
  * Every form of every secret of the peer; *longest is the longest source.
- * In a database whose encoding is not UTF-8 the peer got the secrets in
- * UTF-8 (peer_encoding.c), so it echoes those bytes: encoded (base64,
- * percent) or as JSON escapes, which the views decode to UTF-8.  The forms
- * of the UTF-8 bytes are searched too (issue 11 item 3: a non-ASCII
- * password echoed escaped by a server showed in a LATIN1 database).  Raw
- * echoes arrive converted to the database encoding (ApexPeerWords), where
- * the secret's own bytes match.
+ * A secret is searched as the bytes a peer may hold of it, each in every
+ * form:
+ *   - its bytes in the database encoding (a raw echo arrives converted);
+ *   - in a database whose encoding is not UTF-8, its UTF-8 bytes: the peer
+ *     was sent those (peer_encoding.c) and echoes them encoded (base64,
+ *     percent) or as JSON escapes, which the views decode to UTF-8 (issue
+ *     11 item 3: a non-ASCII password echoed so showed in LATIN1);
+ *   - its UTF-8 bytes read as Latin-1 and written again in UTF-8, as a
+ *     server that decodes headers as ISO-8859-1 echoes a non-ASCII bearer
+ *     token or API key (issue 11 review: shown to readers and logged, in
+ *     any database).
  */
 static List *
 redact_forms(ApexSource *peer, int *longest)
@@ -254,15 +284,16 @@ redact_forms(ApexSource *peer, int *longest)
 	{
 		const char *secret = secrets[i];
 		const char *utf8;
+		const char *misread;
 
 		if (secret == NULL || secret[0] == '\0')
 			continue;
 		forms = redact_secret_forms(forms, user, secret, longest);
-		if (!convert)
-			continue;
-		utf8 = pg_server_to_any(secret, strlen(secret), PG_UTF8);
+		utf8 = convert ? pg_server_to_any(secret, strlen(secret), PG_UTF8) : secret;
 		if (strcmp(utf8, secret) != 0 || (user && strcmp(user_utf8, user) != 0))
 			forms = redact_secret_forms(forms, user_utf8, utf8, longest);
+		if ((misread = redact_latin1_reading(utf8)) != NULL)
+			forms = redact_secret_forms(forms, NULL, misread, longest);
 	}
 	return forms;
 }

@@ -26,7 +26,22 @@ APEX_PORT_NAMES=(APEX_PGPORT APEX_REMOTE_PGPORT APEX_REDIS_PORT NEO4J_PORT NEO4J
   QDRANT_PORT EMBED_PORT GRAPHITI_PORT BLACKHOLE_PORT SILENT_PORT GARBAGE_PORT ECHO_REDIS_PORT
   SLOW_PORT SLOW_TLS_PORT CLOSED_PORT)
 APEX_PORT_BASE=21000 APEX_PORT_BLOCK_SIZE=20 APEX_PORT_BLOCKS=50
-APEX_PORT_CLAIMS=/tmp/apex_router_ports
+# whose blocks are claimed: a directory of this user's only (another
+# user's runs are seen by their listening ports)
+APEX_PORT_CLAIMS=/tmp/apex_router_ports-$(id -u)
+
+# apex_private_dir DIR: make DIR (mode 755) unless it is there, and refuse
+# it unless it is a directory of this user's that no one else may write.
+# The directories of /tmp that this file names are predictable: on a shared
+# machine another user could make one first and plant links or programs in
+# it for root to follow or run.
+apex_private_dir() {
+  [ -e "$1" ] || [ -L "$1" ] || mkdir -m 755 "$1" 2>/dev/null || [ -d "$1" ] || return 1
+  if [ -L "$1" ] || [ ! -d "$1" ] || [ ! -O "$1" ] || [ -n "$(find "$1" -maxdepth 0 -perm /022)" ]; then
+    echo "$1 is not a directory of $(id -un)'s that only $(id -un) may write: remove it" >&2
+    return 1
+  fi
+}
 
 # apex_ports_set BLOCK: export every port name for that block.
 apex_ports_set() {
@@ -65,7 +80,7 @@ apex_ports_taken() {
 # (in a subshell: a server started later must not inherit it).
 apex_ports_claim() {
   local b first=${1:-1}
-  mkdir -p "$APEX_PORT_CLAIMS" "$APEX_RUN_DIR" && chmod 1777 "$APEX_PORT_CLAIMS" 2>/dev/null
+  apex_private_dir "$APEX_PORT_CLAIMS" && apex_private_dir "$APEX_HOME" && mkdir -p "$APEX_RUN_DIR" || return 1
   b=$(
     exec 7>"$APEX_PORT_CLAIMS/claim.lock" && flock 7 || exit 1
     for b in $(seq "$first" $((APEX_PORT_BLOCKS - 1))); do
@@ -140,10 +155,12 @@ apex_inst_dir() {
 apex_inst_bindir() { echo "${2:-$(apex_inst_dir "$1")}$("$1" --bindir)"; }
 
 # apex_inst_make PG_CONFIG [INST]: make the private installation, in INST
-# when given (bench/throughput.sh keeps one per revision; then
+# when given (apex_rev_install keeps one per revision; then
 # apex_inst_bindir PG_CONFIG INST is its bindir).
 apex_inst_make() {
   local pgc=$1 inst=${2:-} d lib share
+  # what is in it is run as root: it must be ours alone
+  apex_private_dir "$APEX_HOME" || return 1
   [ -n "$inst" ] || inst=$(apex_inst_dir "$pgc")
   lib=$("$pgc" --pkglibdir) share=$("$pgc" --sharedir)
   # made afresh when the installation changed (a minor release)
@@ -202,6 +219,48 @@ apex_build_install_copy() {
   echo "$stamp" >"$dir/.stamp"
   (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$pgc" COPT=-Werror &&
     make -s install PG_CONFIG="$pgc" DESTDIR="$(apex_inst_dir "$pgc")") >/dev/null
+}
+
+# Revisions measured side by side (bench/throughput.sh, bench/sql_overlap.sh):
+# a git revision, or APEX_WORKTREE for the working tree as it is now.
+APEX_WORKTREE='working tree'
+
+# apex_rev_label REV: how a report names REV (with its commit).
+apex_rev_label() {
+  if [ "$1" = "$APEX_WORKTREE" ]; then
+    local dirty=''
+    [ -n "$(git -C "$APEX_ROOT" status --porcelain --untracked-files=no)" ] && dirty=', modified'
+    echo "working tree ($(git -C "$APEX_ROOT" rev-parse --short HEAD)$dirty)"
+  else
+    echo "$1 ($(git -C "$APEX_ROOT" rev-parse --short "$1"))"
+  fi
+}
+
+# apex_rev_install DIR REV: a copy of revision REV in DIR (for the working
+# tree: its tracked and untracked files that are not ignored, as they are
+# now), built against Debian's PostgreSQL and installed into a private
+# installation of its own, DIR.inst (apex_inst_make; its bindir is
+# apex_inst_bindir PG_CONFIG DIR.inst), so that two revisions' libraries
+# stay apart and Debian's installation stays as it is.  DIR.sources is a
+# digest of the copy's files: equal digests, same sources.
+apex_rev_install() {
+  local dir=$1 rev=$2 pgc=$APEX_DEBIAN_PG_BINDIR/pg_config
+  mkdir -p "$dir" || return 1
+  if [ "$rev" = "$APEX_WORKTREE" ]; then
+    apex_log "building the working tree (in $dir)"
+    # a file deleted but not yet committed is listed and missing: skip it
+    (cd "$APEX_ROOT" && git ls-files -z -co --exclude-standard |
+      tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -xf - -C "$dir" || return 1
+  else
+    apex_log "building $(git -C "$APEX_ROOT" rev-parse --short "$rev") (in $dir)"
+    git -C "$APEX_ROOT" archive "$rev" | tar -xf - -C "$dir" || return 1
+  fi
+  (cd "$dir" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum) >"$dir.sources"
+  (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$pgc") >"$dir.build.log" 2>&1 ||
+    { tail -30 "$dir.build.log" >&2; return 1; }
+  apex_inst_make "$pgc" "$dir.inst" || return 1
+  (cd "$dir" && make -s install PG_CONFIG="$pgc" DESTDIR="$dir.inst") >"$dir.install.log" 2>&1 ||
+    { cat "$dir.install.log" >&2; return 1; }
 }
 
 # Run a command as the cluster's owner: postgres when we are root.

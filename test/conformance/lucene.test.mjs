@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { basic, startServers } from './harness.mjs';
 import { loadCorpus, notesPath } from '../servers/corpus.mjs';
 import { tokenize } from '../servers/embed.mjs';
-import { ParseException, escape, escapeQueryText, parse } from '../servers/lucene.mjs';
+import { ParseException, TooManyNestedClauses, checkNestedClauses, escape, escapeQueryText, nestedClauses, parse } from '../servers/lucene.mjs';
 
 const PE = 'org.apache.lucene.queryparser.classic.ParseException';
 const TME = 'org.apache.lucene.queryparser.classic.TokenMgrError';
@@ -168,6 +168,51 @@ describe('the grammar', () => {
   });
 });
 
+// issue 11 review: the clause limit; origin: OpenSPG/KAG#376 (TooManyNestedClauses
+// from queryNodes), OpenSPG/KAG#465 (TooManyClauses from queryNodes).  Sources read
+// (apache/lucene, 9.x): QueryParserBase.parse catches IndexSearcher.TooManyClauses and
+// throws ParseException("Cannot parse '<q>': too many boolean clauses") with it as the
+// cause; BooleanQuery.Builder.add throws TooManyClauses ("maxClauseCount is set to
+// 1024") for a clause beyond maxClauseCount (a stack trace quoted in public code shows
+// it reached from QueryBuilder.add while parsing); IndexSearcher.rewrite visits the
+// rewritten query with getNumClausesCheckVisitor, which throws TooManyNestedClauses
+// ("Query contains too many nested clauses; maxClauseCount is set to 1024") when it
+// meets a leaf after counting more than maxClauseCount; BooleanQuery.rewrite merges
+// identical SHOULD clauses first.
+const TMC = 'org.apache.lucene.search.IndexSearcher$TooManyClauses';
+const TMNC = 'org.apache.lucene.search.IndexSearcher$TooManyNestedClauses';
+const words = (n, prefix = 'w') => Array.from({ length: n }, (_, i) => `${prefix}${i + 1}`).join(' ');
+
+describe('issue 11 review: the clause limit (maxClauseCount 1024)', () => {
+  const TWO = { ...NEO4J, fields: 2 }; // an index over two properties, as note_text
+
+  test('while parsing: a boolean query of 1025 clauses is "too many boolean clauses"', () => {
+    assert.doesNotThrow(() => parse(words(1024), NEO4J));
+    const [msg, cls, cause] = failure(words(1025), NEO4J);
+    assert.equal(msg, `Cannot parse '${words(1025)}': too many boolean clauses`);
+    assert.equal(cls, TMC);
+    assert.equal(cause, 'maxClauseCount is set to 1024');
+    // operators make clauses too, and a repeated word is a clause per position
+    assert.equal(failure(words(1025).replace(/(^| )/g, '$1+'), NEO4J)[1], TMC);
+    assert.equal(failure(Array(1025).fill('deploy').join(' '), NEO4J)[1], TMC);
+    // the limit is per boolean query: two groups of 600 parse
+    assert.doesNotThrow(() => parse(`(${words(600)}) (${words(600, 'v')})`, NEO4J));
+  });
+
+  test('at search time: more than 1025 leaf clauses in the whole query, every field counted', () => {
+    assert.equal(nestedClauses(parse(words(512), TWO), 2), 1024);
+    assert.doesNotThrow(() => checkNestedClauses(parse(words(512), TWO), { fields: 2 }));
+    assert.throws(() => checkNestedClauses(parse(words(513), TWO), { fields: 2 }), (e) => e instanceof TooManyNestedClauses &&
+      e.javaClass === TMNC && e.message === 'Query contains too many nested clauses; maxClauseCount is set to 1024');
+    // the visitor counts before it checks: 1025 leaves pass, 1026 fail
+    const one = { ...NEO4J, fields: 1 };
+    assert.doesNotThrow(() => checkNestedClauses(parse(`(${words(600)}) (${words(425, 'v')})`, one)));
+    assert.throws(() => checkNestedClauses(parse(`(${words(600)}) (${words(426, 'v')})`, one)), TooManyNestedClauses);
+    // identical clauses are merged by the rewrite before the count
+    assert.equal(nestedClauses(parse(Array(1000).fill('deploy').join(' '), TWO), 2), 2);
+  });
+});
+
 describe('escape', () => {
   test('QueryParser.escape: a backslash before each of \\ + - ! ( ) : ^ [ ] " { } ~ * ? | & /', () => {
     assert.equal(escape('\\+-!():^[]"{}~*?|&/ a.b,c'), '\\\\\\+\\-\\!\\(\\)\\:\\^\\[\\]\\"\\{\\}\\~\\*\\?\\|\\&\\/ a.b,c');
@@ -240,6 +285,24 @@ describe('the test Neo4j answers a query Lucene refuses as Neo4j 5 does', () => 
     const first = async (q) => (await (await call(escapeQueryText(q), 'note_text')).json()).results[0].data[0].row[0];
     assert.equal(await first('C++ (draft'), 'note-cpp-draft');
     assert.equal(await first('notes on the "Q3 plan'), 'note-q3-plan');
+  });
+
+  // issue 11 review: the clause limit; origin: OpenSPG/KAG#376, OpenSPG/KAG#465 (the
+  // HTTP bodies quoted there are the messages below)
+  test('too many clauses: ProcedureCallFailed naming TooManyClauses or TooManyNestedClauses', async () => {
+    const fails = async (q) => (await (await call(escapeQueryText(q), 'note_text')).json()).errors[0];
+    const parsing = await fails(words(2000));
+    assert.equal(parsing.code, 'Neo.ClientError.Procedure.ProcedureCallFailed');
+    assert.equal(parsing.message, `Failed to invoke procedure \`db.index.fulltext.queryNodes\`: Caused by: ${TMC}: maxClauseCount is set to 1024`);
+    const nested = await fails(words(600)); // note_text has two properties: 1200 leaves
+    assert.equal(nested.message, `Failed to invoke procedure \`db.index.fulltext.queryNodes\`: Caused by: ${TMNC}: ` +
+      'Query contains too many nested clauses; maxClauseCount is set to 1024');
+    const r = await (await call(escapeQueryText(`deploy ${words(511)}`), 'note_text')).json();
+    assert.deepEqual(r.errors, []);
+    assert.ok(r.results[0].data.length > 0);
+    const q = await post('/db/neo4j/query/v2', { statement: FT, parameters: { query: words(2000) } });
+    assert.equal(q.status, 400);
+    assert.match((await q.json()).errors[0].message, /Caused by: org\.apache\.lucene\.search\.IndexSearcher\$TooManyClauses: /);
   });
 
   test('operators change what matches: AND, NOT, a field, a phrase', async () => {

@@ -137,12 +137,14 @@ FuzzNeo4j(const uint8 *data, size_t size)
 	uint8		variant = fuzz_variant(data, size);
 	ApexNeo4jConf conf = {.api = (variant & 1) ? APEX_NEO4J_QUERY : APEX_NEO4J_TX};
 	StringInfoData body = fuzz_body(data, size);
-	List	   *items;
+	ApexNeo4jResult decoded;
 	ApexRemote	remote = {0};
-	char	   *error = ApexNeo4jDecode(&conf, fuzz_status(variant), &body, &items,
+	char	   *error = ApexNeo4jDecode(&conf, fuzz_status(variant), &body, &decoded,
 										&remote);
 
-	fuzz_check_decoded(fuzz_status(variant), error, items, &remote);
+	if (decoded.skipped < 0)
+		abort();
+	fuzz_check_decoded(fuzz_status(variant), error, decoded.items, &remote);
 }
 
 void

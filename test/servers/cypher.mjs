@@ -14,7 +14,7 @@
 // refuses fails as in Neo4j 5, a ProcedureCallFailed naming the root cause
 // (org.apache.lucene.queryparser.classic.ParseException or TokenMgrError).
 import { tokenize } from './embed.mjs';
-import { ParseException, parse as luceneParse } from './lucene.mjs';
+import { ParseException, TooManyClauses, checkNestedClauses, parse as luceneParse } from './lucene.mjs';
 
 export class CypherError extends Error {
   constructor(code, message) { super(message); this.code = code; }
@@ -124,9 +124,15 @@ export class FulltextIndex {
     }
   }
 
-  /** [{node, score}] by score desc then uid asc; throws lucene.ParseException. */
+  /**
+   * [{node, score}] by score desc then uid asc; throws lucene.ParseException
+   * (a clause limit met while parsing among them) or, before searching,
+   * lucene.TooManyNestedClauses.
+   */
   query(queryString) {
-    const q = luceneParse(String(queryString), { analyzer: tokenize, allowLeadingWildcard: true });
+    const fields = this.props.length;
+    const q = luceneParse(String(queryString), { analyzer: tokenize, allowLeadingWildcard: true, fields });
+    checkNestedClauses(q, { fields });
     const hits = [];
     this.nodes.forEach((node, i) => {
       const score = this.score(q, this.docs[i]);
@@ -309,8 +315,10 @@ export function run(statement, parameters, indexes) {
   try {
     hits = index.query(queryString);
   } catch (e) {
-    if (!(e instanceof ParseException)) throw e;
-    // Neo4j names the root cause: the lexer's or the grammar's own exception
+    if (!(e instanceof ParseException) && !(e instanceof TooManyClauses)) throw e;
+    // Neo4j names the root cause: the lexer's or the grammar's own
+    // exception, or IndexSearcher's TooManyClauses (while parsing) or
+    // TooManyNestedClauses (at search time), e.g. OpenSPG/KAG#465 and #376
     const root = e.cause ?? e;
     throw new CypherError('Neo.ClientError.Procedure.ProcedureCallFailed',
       `Failed to invoke procedure \`db.index.fulltext.queryNodes\`: Caused by: ${root.javaClass}: ${root.message}`);

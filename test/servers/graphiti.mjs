@@ -35,6 +35,9 @@ import { createTestServer } from './http.mjs';
 import { FulltextIndex } from './cypher.mjs';
 import { escapeQueryText } from './lucene.mjs';
 
+// graphiti_core/search/search_utils.py's MAX_QUERY_LENGTH
+const GRAPHITI_MAX_QUERY_LENGTH = 32;
+
 const URL_NAMESPACE = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
 const RELATION = { person: 'WORKS_ON', project: 'PART_OF', meeting: 'DISCUSSED_IN', note: 'MENTIONED_IN', decision: 'DECIDED_IN' };
 export const OTHER_GROUP = new Set(['m36', 'm39']);
@@ -113,8 +116,17 @@ export function createGraphitiServer({ corpus, log, apiKey = null }) {
     const max = b.max_facts ?? 10;
     if (!Number.isInteger(max)) return validation(['body', 'max_facts'], 'value is not a valid integer', 'type_error.integer');
     // Graphiti escapes the text for Lucene before its full-text search
-    // (graphiti_core's lucene_sanitize): the words are searched as words
-    const hits = index.query(escapeQueryText(b.query))
+    // (graphiti_core's lucene_sanitize): the words are searched as words.
+    // A long question gets no full-text search at all: fulltext_query
+    // (graphiti_core/search/search_utils.py) returns '' when the escaped
+    // text's space-separated pieces plus the group ids reach
+    // MAX_QUERY_LENGTH (32), and the search finds nothing that way; so it
+    // never meets Lucene's clause limit.
+    const sanitized = escapeQueryText(b.query);
+    if (sanitized.split(' ').length + (groups ? groups.size : 0) >= GRAPHITI_MAX_QUERY_LENGTH) {
+      return { status: 200, json: { facts: [] } };
+    }
+    const hits = index.query(sanitized)
       .map((h) => h.node.entry)
       .filter((f) => groups === null || groups.has(f.group_id));
     return { status: 200, json: { facts: hits.slice(0, Math.max(0, max)).map((f) => f.fact) } };

@@ -26,11 +26,22 @@
 // What is simplified: scoring (see FulltextIndex in cypher.mjs), the regular
 // expression dialect (translated to a JavaScript RegExp; Lucene's `~`, `&`
 // and `<n-m>` operators are not modelled and match nothing), DateTools in
-// ranges, and the clause limit (1024).
+// ranges, and a fuzzy term's expansion (counted as one clause per field).
+//
+// The clause limit (IndexSearcher.maxClauseCount, 1024) is modelled at both
+// places Lucene 9 enforces it: while parsing, BooleanQuery.Builder.add
+// refuses a 1025th clause in any one boolean query (IndexSearcher.
+// TooManyClauses, which QueryParserBase.parse wraps as "too many boolean
+// clauses"); at search time IndexSearcher.rewrite visits the rewritten query
+// and refuses one whose leaf clauses, across every nested boolean query and
+// every field of a MultiFieldQueryParser, number more than 1025 (its visitor
+// tests `numClauses > maxClauseCount` before counting each leaf:
+// TooManyNestedClauses; see nestedClauses()).
 //
 // parse(query, opts) returns a query tree or throws ParseException whose
 // message is Lucene's "Cannot parse '<query>': <cause>" and whose `cause` is
-// the inner ParseException or TokenMgrError: Neo4j reports that root cause.
+// the inner ParseException, TokenMgrError or TooManyClauses: Neo4j reports
+// that root cause.
 
 /* Token kinds, as in QueryParserConstants */
 export const K = {
@@ -63,6 +74,22 @@ export class TokenMgrError extends Error {
   constructor(message) {
     super(message);
     this.javaClass = 'org.apache.lucene.queryparser.classic.TokenMgrError';
+  }
+}
+
+/** IndexSearcher.TooManyClauses: a boolean query given a clause beyond the limit */
+export class TooManyClauses extends Error {
+  constructor(maxClauseCount, message = `maxClauseCount is set to ${maxClauseCount}`) {
+    super(message);
+    this.javaClass = 'org.apache.lucene.search.IndexSearcher$TooManyClauses';
+  }
+}
+
+/** IndexSearcher.TooManyNestedClauses: too many leaf clauses in the whole query, at search time */
+export class TooManyNestedClauses extends TooManyClauses {
+  constructor(maxClauseCount) {
+    super(maxClauseCount, `Query contains too many nested clauses; maxClauseCount is set to ${maxClauseCount}`);
+    this.javaClass = 'org.apache.lucene.search.IndexSearcher$TooManyNestedClauses';
   }
 }
 
@@ -602,9 +629,29 @@ function javaParseFloat(s) {
 }
 
 class Semantics {
-  constructor({ analyzer, allowLeadingWildcard }) {
+  constructor({ analyzer, allowLeadingWildcard, fields, maxClauseCount }) {
     this.analyzer = analyzer;
     this.allowLeadingWildcard = allowLeadingWildcard;
+    this.fields = fields;
+    this.maxClauseCount = maxClauseCount;
+    // How many clauses Lucene's own lists and boolean queries hold where the
+    // trees here hold fewer (a run of words keeps each distinct term once)
+    this.sizes = new WeakMap();
+  }
+
+  // BooleanQuery.Builder.add refuses the clause after maxClauseCount
+  built(n) {
+    if (n > this.maxClauseCount) throw new TooManyClauses(this.maxClauseCount);
+  }
+
+  // Clauses that addMultiTermClauses copies out of a run of words' query:
+  // each word once per position (QueryBuilder.analyzeMultiBoolean); one
+  // word alone over several fields is MultiFieldQueryParser's disjunction of
+  // one clause per field
+  size(q) {
+    if (this.sizes.has(q)) return this.sizes.get(q);
+    if (q.type === 'bool') return q.clauses.length;
+    return q.field === null ? this.fields : 1;
   }
 
   discardEscapeChar(input) {
@@ -641,6 +688,7 @@ class Semantics {
       if (c.occur !== 'MUST_NOT') clauses[clauses.length - 1] = { occur: 'MUST', query: c.query };
     }
     if (q === null) return;
+    this.sizes.set(clauses, (this.sizes.get(clauses) ?? clauses.length) + 1);
     const prohibited = mods === MOD_NOT;
     const required = mods === MOD_REQ || (conj === CONJ_AND && !prohibited);
     clauses.push({ occur: prohibited ? 'MUST_NOT' : required ? 'MUST' : 'SHOULD', query: q });
@@ -648,12 +696,16 @@ class Semantics {
 
   addMultiTermClauses(clauses, q) {
     if (q === null) return;
+    this.sizes.set(clauses, (this.sizes.get(clauses) ?? clauses.length) + this.size(q));
     if (q.type === 'bool') for (const c of q.clauses) clauses.push({ occur: 'SHOULD', query: c.query });
     else clauses.push({ occur: 'SHOULD', query: q });
   }
 
+  // getBooleanQuery: one BooleanQuery.Builder for the clause list
   booleanQuery(clauses) {
-    return clauses.length === 0 ? null : { type: 'bool', clauses };
+    if (clauses.length === 0) return null;
+    this.built(this.sizes.get(clauses) ?? clauses.length);
+    return { type: 'bool', clauses };
   }
 
   // getFieldQuery: the analyzer's terms; one is a term query, several are a
@@ -664,7 +716,12 @@ class Semantics {
     if (terms.length === 0) return null;
     if (terms.length === 1) return { type: 'term', field, text: terms[0] };
     if (quoted) return { type: 'phrase', field, terms, slop };
-    return { type: 'bool', clauses: [...new Set(terms)].map((t) => ({ occur: 'SHOULD', query: { type: 'term', field, text: t } })) };
+    // one builder per field with a clause per word (MultiFieldQueryParser
+    // then regroups them per word: as many clauses again)
+    this.built(terms.length);
+    const q = { type: 'bool', clauses: [...new Set(terms)].map((t) => ({ occur: 'SHOULD', query: { type: 'term', field, text: t } })) };
+    this.sizes.set(q, terms.length);
+    return q;
   }
 
   handleBareTokenQuery(field, term, fuzzySlop, { prefix, wildcard, regexp }) {
@@ -734,12 +791,18 @@ class Semantics {
  * ("Cannot parse '<query>': ...", cause = the inner ParseException or
  * TokenMgrError).  A query that analyses to nothing is an empty bool query.
  */
-export function parse(query, { analyzer = (t) => t.toLowerCase().split(/\s+/).filter(Boolean), allowLeadingWildcard = false } = {}) {
-  const sem = new Semantics({ analyzer, allowLeadingWildcard });
+export function parse(query, {
+  analyzer = (t) => t.toLowerCase().split(/\s+/).filter(Boolean), allowLeadingWildcard = false,
+  fields = 1, maxClauseCount = MAX_CLAUSE_COUNT,
+} = {}) {
+  const sem = new Semantics({ analyzer, allowLeadingWildcard, fields, maxClauseCount });
   try {
     const q = new Parser(query, sem).topLevelQuery(null);
     return q ?? { type: 'bool', clauses: [] };
   } catch (e) {
+    if (e instanceof TooManyClauses) {
+      throw new ParseException(`Cannot parse '${query}': too many boolean clauses`, e);
+    }
     if (!(e instanceof ParseException) && !(e instanceof TokenMgrError)) throw e;
     return throwWrapped(query, e);
   }
@@ -747,6 +810,51 @@ export function parse(query, { analyzer = (t) => t.toLowerCase().split(/\s+/).fi
 
 function throwWrapped(query, e) {
   throw new ParseException(`Cannot parse '${query}': ${e.message}`, e);
+}
+
+/** IndexSearcher's default maxClauseCount (Lucene 9; Neo4j 5 keeps it) */
+export const MAX_CLAUSE_COUNT = 1024;
+
+/**
+ * The leaf clauses IndexSearcher.rewrite's visitor counts in a parsed query,
+ * over `fields` default fields: BooleanQuery.rewrite first merges identical
+ * clauses of one occur (boosts summed) and turns an empty boolean query into
+ * MatchNoDocsQuery (a leaf); a term, phrase, wildcard, prefix, regexp, range
+ * or fuzzy query without a field is one per field (MultiFieldQueryParser),
+ * `*:*` is one; a boost adds none.
+ */
+export function nestedClauses(q, fields) {
+  switch (q.type) {
+    case 'bool': {
+      if (q.clauses.length === 0) return 1;
+      const seen = new Set();
+      let n = 0;
+      for (const c of q.clauses) {
+        let inner = c.query;
+        while (inner.type === 'boost') inner = inner.query;
+        const key = c.occur + JSON.stringify(inner);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        n += nestedClauses(inner, fields);
+      }
+      return n;
+    }
+    case 'boost':
+      return nestedClauses(q.query, fields);
+    case 'all':
+      return 1;
+    default:
+      return q.field === null ? fields : 1;
+  }
+}
+
+/**
+ * IndexSearcher.rewrite's check before a search: its visitor throws
+ * TooManyNestedClauses on reaching a leaf when it has already counted more
+ * than maxClauseCount, so 1025 leaves pass and 1026 fail.
+ */
+export function checkNestedClauses(q, { fields = 1, maxClauseCount = MAX_CLAUSE_COUNT } = {}) {
+  if (nestedClauses(q, fields) > maxClauseCount + 1) throw new TooManyNestedClauses(maxClauseCount);
 }
 
 /** QueryParserBase.escape: a backslash before every character of the syntax. */

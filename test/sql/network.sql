@@ -6,7 +6,8 @@
 -- still returned and the sources that answered (each failing source is one
 -- WARNING above), and the failure's SQLSTATE, as a strict call reports it
 -- (issue 10: HV00N when no connection was made, HV000 otherwise).  Sources
--- get connect_timeout_ms 200 and timeout_ms 400.
+-- get connect_timeout_ms 200 and timeout_ms 400 (5000 and 6000 for the
+-- unresolvable host, whose failure must not race a slow resolver).
 -- (network_1.out: a resolver without any DNS answer says "Temporary
 -- failure in name resolution" instead of "Name or service not known".)
 \getenv abs_srcdir PG_ABS_SRCDIR
@@ -24,11 +25,14 @@ CREATE FUNCTION net_faults(target text, scheme text, routed text, healthy text, 
 RETURNS TABLE (fault text, rows bigint, answered text[], state text)
 LANGUAGE plpgsql AS $$
 DECLARE
-  faults CONSTANT text[][] := ARRAY[['refused', '127.0.0.1', current_setting('apex_test.closed_port')],
-                                    ['dns', 'nx.invalid', current_setting('apex_test.neo4j_port')],
-                                    ['connect_timeout', '127.0.0.1', current_setting('apex_test.blackhole_port')],
-                                    ['silent', '127.0.0.1', current_setting('apex_test.silent_port')],
-                                    ['garbage', '127.0.0.1', current_setting('apex_test.garbage_port')]];
+  -- fault, host, port, connect_timeout_ms, timeout_ms: the resolver's
+  -- answer for nx.invalid may take longer than 200 ms on a loaded machine,
+  -- and must not turn into a connect timeout
+  faults CONSTANT text[][] := ARRAY[['refused', '127.0.0.1', current_setting('apex_test.closed_port'), '200', '400'],
+                                    ['dns', 'nx.invalid', current_setting('apex_test.neo4j_port'), '5000', '6000'],
+                                    ['connect_timeout', '127.0.0.1', current_setting('apex_test.blackhole_port'), '200', '400'],
+                                    ['silent', '127.0.0.1', current_setting('apex_test.silent_port'), '200', '400'],
+                                    ['garbage', '127.0.0.1', current_setting('apex_test.garbage_port'), '200', '400']];
   healthy_host text;
   healthy_port text;
 BEGIN
@@ -37,6 +41,11 @@ BEGIN
     EXECUTE format('ALTER SERVER %I OPTIONS (ADD connect_timeout_ms %L)', target, '200');
   END IF;
   FOR i IN 1 .. array_length(faults, 1) LOOP
+    EXECUTE format('ALTER SERVER %I OPTIONS (SET timeout_ms %L, SET connect_timeout_ms %L)',
+                   routed, faults[i][5], faults[i][4]);
+    IF routed <> target THEN
+      EXECUTE format('ALTER SERVER %I OPTIONS (SET connect_timeout_ms %L)', target, faults[i][4]);
+    END IF;
     IF scheme = 'http' THEN
       EXECUTE format('ALTER SERVER %I OPTIONS (SET url %L)', target,
                      format('http://%s:%s%s', faults[i][2], faults[i][3], path));

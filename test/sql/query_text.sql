@@ -80,4 +80,26 @@ FROM (SELECT string_agg(p[1 + abs(hashint4(i * 8 + j)) % array_length(p, 1)], ''
 WHERE q !~ '^[ ]*$';
 RESET apex_router.strict;
 
+-- issue 11 review: Lucene's clause limit (maxClauseCount 1024, which Neo4j 5
+-- keeps) holds for $query_lucene too; origin: OpenSPG/KAG#376 (and #465).
+-- Plain words are one clause each per position while parsing (more than 1024
+-- is "too many boolean clauses", root cause TooManyClauses) and one leaf per
+-- word and per indexed property at search time (note_text has two: more than
+-- 1025 leaves is TooManyNestedClauses).  The source fails alone, over both
+-- APIs; a sql source answers the same question.
+CREATE FUNCTION pg_temp.words(n int, lead text DEFAULT '') RETURNS text
+  LANGUAGE sql AS $$ SELECT lead || string_agg('w' || i, ' ') FROM generate_series(1, n) i $$;
+CREATE SERVER first_notes FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'sql', query 'SELECT id, title, body, 1::real FROM notes
+                              WHERE length($1) > 0 ORDER BY id LIMIT $2');
+SELECT rank, id, found_in FROM apex_route(pg_temp.words(2000), k => 2,
+  sources => '{notes,notes_q,first_notes}');
+-- 513 distinct words: 1026 leaves over the two properties
+SELECT rank, id, found_in FROM apex_route(pg_temp.words(513), k => 2,
+  sources => '{notes,first_notes}');
+-- 512 words (one of them a word of the notes): 1024 leaves, answered
+SELECT rank, id, found_in FROM apex_route(pg_temp.words(511, 'deploy '), k => 2,
+  sources => '{notes,notes_q}');
+DROP SERVER first_notes;
+
 DROP SERVER notes_raw, notes_raw_q, notes, notes_q CASCADE;

@@ -122,6 +122,11 @@ SELECT * FROM route_failure('Sarah roadmap', '{graph}');
 \set url :neo4j_url'/__fault/status=429,retry_after=1.5'
 ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT * FROM route_failure('Sarah roadmap', '{graph}');
+-- issue 11 review: a delay beyond any budget is said to be one, not a number
+-- read to its cap
+\set url :neo4j_url'/__fault/status=429,retry_after=99999999999999999999'
+ALTER SERVER graph OPTIONS (SET url :'url');
+SELECT * FROM route_failure('Sarah roadmap', '{graph}');
 \set url :neo4j_url'/__fault/status=503'
 ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT * FROM route_failure('Sarah roadmap', '{graph}');

@@ -100,6 +100,29 @@ SET ROLE apex_guesser;
 SELECT * FROM apex_route('x', sources => '{vectors}');
 RESET ROLE;
 ALTER SERVER embed OPTIONS (SET url :'embed_url');
+-- issue 11 review: a non-ASCII token or API key goes out in UTF-8, and a
+-- server that decodes headers as Latin-1 (Node, Starlette, Java servlets)
+-- echoes those bytes read as Latin-1 ("clÃ©"): masked in every form, for
+-- the roles that may read the mapping and in the server log
+CREATE SERVER echo_embed FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'embedder', url :'embed_url', model 'test-embed');
+CREATE USER MAPPING FOR PUBLIC SERVER echo_embed OPTIONS (api_key 'clé-secrète');
+CREATE SERVER echo_vectors FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'qdrant', url :'qdrant_url', collection 'memory', embedder 'echo_embed', id_field 'doc_id');
+CREATE USER MAPPING FOR PUBLIC SERVER echo_vectors OPTIONS (api_key 'qdrant-test-key');
+\set url :embed_base'/__fault/echo=header/v1/embeddings'
+ALTER SERVER echo_embed OPTIONS (SET url :'url');
+SELECT * FROM apex_route('x', sources => '{echo_vectors}');
+\set url :embed_base'/__fault/echo=base64/v1/embeddings'
+ALTER SERVER echo_embed OPTIONS (SET url :'url');
+SELECT * FROM apex_route('x', sources => '{echo_vectors}');
+\set url :embed_base'/__fault/echo=percent/v1/embeddings'
+ALTER SERVER echo_embed OPTIONS (SET url :'url');
+SELECT * FROM apex_route('x', sources => '{echo_vectors}');
+\set url :embed_base'/__fault/echo=json/v1/embeddings'
+ALTER SERVER echo_embed OPTIONS (SET url :'url');
+SELECT * FROM apex_route('x', sources => '{echo_vectors}');
+DROP SERVER echo_vectors, echo_embed CASCADE;
 
 -- a PostgreSQL source whose query fails on the caller's text: the remote
 -- error quotes the parameter
@@ -189,7 +212,9 @@ FROM unnest(ARRAY[
   '%74%65%73%74%70%61%73%73%77%6F%72%64', '\u0074\u0065\u0073\u0074',
   'qdrant-test-key', 'cWRyYW50LXRlc3Qta2V5', 'FkcmFudC10ZXN0LWtle', 'xZHJhbnQtdGVzdC1rZX',
   'embed-test-key', '%65%6d%62%65%64', '%65%6D%62%65%64',
-  'remote-pass', 'remote%2dpass', 'cmVtb3RlLXBhc3', 'hunter22']) form;
+  'remote-pass', 'remote%2dpass', 'cmVtb3RlLXBhc3', 'hunter22',
+  'clé-secrète', 'clÃ©-secrÃ¨te', 'Y2zDg8KpLXNlY3LDg8KodGU', 'a2Nsw4PCqS1zZWNyw4PCqHRl',
+  '%63%6c%c3%83%c2%a9', '\u0063\u006c\u00c3\u00a9']) form;
 SELECT detail, strpos(:'log', detail) > 0 AS in_log
 FROM unnest(ARRAY[
   'after prefix "\"[redacted]" (in lexical state 2)',

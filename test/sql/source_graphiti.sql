@@ -83,5 +83,12 @@ ALTER SERVER facts OPTIONS (SET url :'graphiti_url');
 SELECT rank, id, title, round(score::numeric, 5) AS score, found_in
 FROM apex_route('Sarah roadmap', k => 8, sources => '{graph,docs,facts}');
 
+-- issue 11 review: Graphiti searches a long question's words only while
+-- they are fewer than its MAX_QUERY_LENGTH (32, with the group ids):
+-- beyond, its full-text search returns nothing, and no error (so a
+-- question never meets Lucene's clause limit there)
+SELECT count(*) AS rows FROM apex_route('roadmap ' || repeat('plan ', 28), sources => '{facts}');
+SELECT count(*) AS rows FROM apex_route('roadmap ' || repeat('plan ', 40), sources => '{facts}');
+
 DROP FUNCTION graphiti_requests(text, timestamptz);
 DROP SERVER facts;

@@ -20,3 +20,19 @@ SELECT jsonb_pretty(payload->'graph_q'->'item'->'node'->'properties') AS node_pr
        payload->'graph_q'->'item'->'node'->'labels' AS labels
 FROM apex_route('billing cutover', k => 1, sources => '{graph_q}');
 DROP SERVER graph_q CASCADE;
+
+-- issue 11 review (item 5's class): a row whose id is null (a node without
+-- the property) or not a string or number (a node) is skipped and counted
+-- in one WARNING, as the other kinds do, not a failure of the source; two
+-- neo4j sources in one call, the healthy one's rows kept.  A statement
+-- that returns no id column at all still fails (failures).
+CREATE SERVER graph_noid FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'neo4j', url :'neo4j_url',
+           statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query_lucene) YIELD node, score
+                      RETURN node.nope AS id, node.name AS title, score LIMIT $limit');
+CREATE USER MAPPING FOR PUBLIC SERVER graph_noid OPTIONS (user 'neo4j', password 'testpassword');
+SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,graph_noid}');
+ALTER SERVER graph_noid OPTIONS (SET statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query_lucene) YIELD node, score
+                      RETURN node AS id, score LIMIT $limit');
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{graph_noid}');
+DROP SERVER graph_noid CASCADE;

@@ -4,7 +4,9 @@
 --   \getenv abs_srcdir PG_ABS_SRCDIR
 --   \i :abs_srcdir/sql/include/setup.sql
 -- (pg_regress feeds psql the file on stdin, so \ir would look in the
--- current directory; it sets PG_ABS_SRCDIR to the absolute --inputdir.)
+-- current directory; it sets PG_ABS_SRCDIR to the absolute --inputdir.
+-- Scripts that run this file themselves, test/demo and the benchmarks,
+-- set the psql variable: psql -v abs_srcdir="$APEX_ROOT/test".)
 -- Its statements and notices stay out of the expected files.
 --
 -- What it leaves: the extension created afresh (dropping it drops every
