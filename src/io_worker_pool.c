@@ -22,8 +22,8 @@
  * and waits again.  With no idle worker, the caller starts one (up to
  * apex_router.worker_pool_size per database and user) whose first
  * request is its own; beyond that, io_worker.c starts a worker for the
- * request alone, as without a pool.  An idle worker exits after
- * APEX_POOL_IDLE_MS.
+ * request alone, as without a pool.  An idle worker exits after its last
+ * caller's apex_router.worker_pool_idle_ms.
  *
  * A worker that exits frees its slot (a new generation) and sets the
  * latch of a caller whose request it had taken but not attached: that
@@ -61,9 +61,6 @@
 /* pooled workers in the cluster, every database together */
 #define APEX_POOL_SLOTS		64
 
-/* an idle pooled worker exits after this long */
-#define APEX_POOL_IDLE_MS	30000
-
 typedef enum ApexPoolState
 {
 	APEX_POOL_FREE,
@@ -84,6 +81,7 @@ typedef struct ApexPoolSlot
 	PGPROC	   *requester;		/* whose latch to set if it exits */
 	dsm_handle	request;
 	char		entry[BGW_MAXLEN];
+	int			idle_ms;		/* its last caller's worker_pool_idle_ms */
 } ApexPoolSlot;
 
 typedef struct ApexPool
@@ -93,6 +91,7 @@ typedef struct ApexPool
 } ApexPool;
 
 int			apex_worker_pool_size = 4;
+int			apex_worker_pool_idle_ms = 2000;
 
 static ApexPool *pool;
 
@@ -170,6 +169,7 @@ ApexPoolSubmit(dsm_handle request, const char *entry, ApexPoolTicket *ticket,
 	slot->state = idle ? APEX_POOL_ASSIGNED : APEX_POOL_STARTING;
 	slot->request = request;
 	slot->requester = MyProc;
+	slot->idle_ms = apex_worker_pool_idle_ms;
 	strlcpy(slot->entry, entry, BGW_MAXLEN);
 	if (!idle)
 	{
@@ -310,7 +310,7 @@ apex_pool_serve(dsm_handle request, const char *entry, MemoryContext cxt)
 /*
  * A pooled worker: its first request logs it in (as a dynamic worker's
  * does, so that a failed log-in reaches that caller); then it waits on
- * its latch for the next, until it has been idle APEX_POOL_IDLE_MS.
+ * its latch for the next, until it has been idle worker_pool_idle_ms.
  */
 void
 apex_pool_worker_main(Datum main_arg)
@@ -341,8 +341,10 @@ apex_pool_worker_main(Datum main_arg)
 		dsm_handle	request = 0;
 		char		entry[BGW_MAXLEN];
 		int			rc;
+		int			idle_ms;
 
 		SpinLockAcquire(&pool->mutex);
+		idle_ms = slot->idle_ms;
 		if (slot->state == APEX_POOL_STARTING || slot->state == APEX_POOL_ASSIGNED)
 		{
 			slot->state = APEX_POOL_BUSY;
@@ -366,7 +368,7 @@ apex_pool_worker_main(Datum main_arg)
 		}
 
 		rc = WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-					   APEX_POOL_IDLE_MS, PG_WAIT_EXTENSION);
+					   idle_ms, PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 		/* a reload is done with the next request (io_worker.c) */
 		CHECK_FOR_INTERRUPTS();

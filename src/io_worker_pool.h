@@ -25,6 +25,8 @@ typedef struct ApexPoolTicket
 
 /* apex_router.worker_pool_size: pooled workers per database and user */
 extern int	apex_worker_pool_size;
+/* apex_router.worker_pool_idle_ms: an idle pooled worker exits after it */
+extern int	apex_worker_pool_idle_ms;
 
 extern bool ApexPoolSubmit(dsm_handle request, const char *entry,
 						   ApexPoolTicket *ticket,
