@@ -4,8 +4,9 @@
  *		  Local work in dynamic background workers, answered through
  *		  shared-memory queues that the call's event loop reads.
  *
- * A request gets one dynamic background worker (registered at run time,
- * so no shared_preload_libraries) and one DSM segment holding what the
+ * A request gets a pooled worker (io_worker_pool.c) or, when the pool is
+ * off or full, one dynamic background worker of its own (registered at run
+ * time, so no shared_preload_libraries), and one DSM segment holding what the
  * worker needs to act as the caller would: the caller's database and
  * authenticated user, its settings (SerializeGUCState, as parallel query
  * ships them), its snapshot, the kind's payload and a shm_mq for the
@@ -408,7 +409,8 @@ apex_worker_cancel(void *arg, void *owner)
 /*
  * The call ends, however: a worker that has not answered is terminated
  * (its query is cancelled at its next interrupt check), and every segment
- * is unmapped.  A worker that answered exits by itself.
+ * is unmapped.  A worker that answered exits by itself, or, pooled, waits
+ * for its next request.
  */
 static void
 apex_worker_release(void *arg, bool normal pg_attribute_unused())
