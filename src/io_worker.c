@@ -155,6 +155,9 @@ apex_worker_over(ApexWorker *w, ApexWorkerOutcome *outcome)
 {
 	w->over = true;
 	ApexLoopWatchLatch(w->loop, NULL, w);
+	/* a pooled worker the postmaster could not start: free its slot */
+	if (outcome->status == APEX_WORKER_NOT_STARTED && w->ticket.slot >= 0)
+		ApexPoolTerminate(&w->ticket);
 	outcome->items = w->items;
 	w->req.done(w->req.arg, outcome);
 }
