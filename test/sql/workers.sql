@@ -320,7 +320,8 @@ SELECT id, title FROM apex_route('x', sources => '{wk_where}');
 SELECT * FROM dblink_get_result('wk') AS t(every_hog_answered boolean);
 SELECT dblink_disconnect('wk');
 SELECT wk_no_workers() AS no_worker_left;
-SELECT format('DROP SERVER %I', srvname) FROM pg_foreign_server WHERE srvname LIKE 'wk_hog%' \gexec
+SELECT format('DROP SERVER %I', srvname) FROM pg_foreign_server WHERE srvname LIKE 'wk_hog%'
+ORDER BY length(srvname), srvname \gexec
 
 -- issue 12: a source's query must not call apex_route, in a worker as inline
 CREATE SERVER wk_nested FOREIGN DATA WRAPPER apex_router
