@@ -15,8 +15,11 @@ CREATE SERVER wp_who FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
   query 'SELECT pg_backend_pid()::text AS id,
                 session_user::text || '' '' || coalesce(current_setting(''wp.tag'', true), ''-'') AS title
          WHERE $1 <> '''' LIMIT $2');
-CREATE SERVER wp_who2 FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
-  query 'SELECT pg_backend_pid()::text AS id WHERE $1 <> '''' LIMIT $2');
+-- two that take 200 ms, so that one worker cannot serve both in turn
+CREATE SERVER wp_nap1 FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  query 'SELECT pg_backend_pid()::text AS id FROM pg_sleep(0.2) WHERE $1 <> '''' LIMIT $2');
+CREATE SERVER wp_nap2 FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  query 'SELECT pg_backend_pid()::text AS id FROM pg_sleep(0.2) WHERE $1 <> '''' LIMIT $2');
 CREATE SERVER wp_bad FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
   query 'SELECT (1 / 0)::text AS id WHERE $1 <> '''' LIMIT $2');
 CREATE SERVER wp_slow FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
@@ -42,6 +45,21 @@ BEGIN
   END LOOP;
   RETURN false;
 END $$;
+-- wait (at most 10 s) until no apex_router worker is left: the other
+-- areas' idle pooled workers exit within their idle time and free their
+-- max_worker_processes slots for this file's
+CREATE FUNCTION wp_none_left() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1 .. 200 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql') THEN
+      RETURN true;
+    END IF;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN false;
+END $$;
+SELECT wp_none_left() AS none_left;
 
 -- one worker serves five calls one after the other, and waits idle
 SET apex_router.worker_pool_size = 2;
@@ -64,7 +82,7 @@ SELECT pid = :pooled AS same_worker FROM wp_seen WHERE step = 'after error';
 -- a full pool (one worker here) leaves the second sql source of a call to
 -- a worker of its own: both answer, from two workers
 SET apex_router.worker_pool_size = 1;
-SELECT wp_call('full', '{wp_who,wp_who2}');
+SELECT wp_call('full', '{wp_nap1,wp_nap2}');
 SELECT count(*) AS answers, count(DISTINCT pid) AS workers, bool_or(pid = :pooled) AS pooled_one
 FROM wp_seen WHERE step = 'full';
 -- a query past its timeout_ms: the source's WARNING, its worker
@@ -102,5 +120,5 @@ SELECT bool_and(wp_gone(pid)) AS none_kept FROM wp_seen WHERE step = 'dynamic';
 RESET apex_router.worker_pool_size;
 RESET apex_router.worker_pool_idle_ms;
 
-DROP FUNCTION wp_call, wp_gone;
+DROP FUNCTION wp_call, wp_gone, wp_none_left;
 DROP TABLE wp_seen;
