@@ -443,6 +443,9 @@ const ApexTransport ApexWorkerTransport = {
 /* Serving a pooled worker's second or later request (io_worker_pool.c) */
 bool		ApexWorkerPooled = false;
 
+/* A pooled worker, whatever its request */
+bool		ApexWorkerInPool = false;
+
 /* The request's segment, in the worker */
 static dsm_segment *worker_seg;
 
@@ -603,7 +606,9 @@ ApexWorkerEnd(void)
 {
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	/* a pooled worker says so once it can take the next request */
+	if (!ApexWorkerInPool)
+		pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 /* A pooled worker's request is over: unmap its segment (the queue too) */

@@ -304,7 +304,6 @@ apex_pool_serve(dsm_handle request, const char *entry, MemoryContext cxt)
 	ApexWorkerRequestDone();
 	MemoryContextSwitchTo(TopMemoryContext);
 	MemoryContextReset(cxt);
-	pgstat_report_activity(STATE_IDLE, NULL);
 }
 
 /*
@@ -318,6 +317,7 @@ apex_pool_worker_main(Datum main_arg)
 	ApexPoolSlot *slot;
 	MemoryContext cxt;
 
+	ApexWorkerInPool = true;
 	my_slot = DatumGetInt32(main_arg);
 	memcpy(&my_generation, MyBgworkerEntry->bgw_extra, sizeof(uint64));
 	apex_pool_attach();
@@ -364,6 +364,8 @@ apex_pool_worker_main(Datum main_arg)
 			slot->request = 0;
 			slot->requester = NULL;
 			SpinLockRelease(&pool->mutex);
+			/* idle in pg_stat_activity once a caller can hand it work */
+			pgstat_report_activity(STATE_IDLE, NULL);
 			continue;
 		}
 

@@ -36,6 +36,7 @@ extern void ApexPoolTerminate(const ApexPoolTicket *ticket);
 
 /* io_worker.c's worker side, told whether it serves a pooled request */
 extern bool ApexWorkerPooled;
+extern bool ApexWorkerInPool;
 extern void ApexWorkerRequestDone(void);
 
 #endif							/* APEX_IO_WORKER_POOL_H */

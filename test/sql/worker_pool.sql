@@ -26,12 +26,28 @@ CREATE SERVER wp_slow FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
   timeout_ms '200', query 'SELECT ''s'' AS id FROM pg_sleep(5) WHERE $1 <> '''' LIMIT $2');
 GRANT USAGE ON FOREIGN SERVER wp_who TO apex_wp_user;
 CREATE TABLE wp_seen (step text, pid int, title text);
--- the pids a step's call saw, none of them the caller's
+-- wait (at most 10 s) until every apex_router worker is idle: a pooled
+-- worker shows idle once a caller can hand it work (it answers first)
+CREATE FUNCTION wp_settled() RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1 .. 200 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
+                   AND state IS DISTINCT FROM 'idle') THEN
+      RETURN true;
+    END IF;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN false;
+END $$;
+-- the pids a step's call saw, none of them the caller's; then every
+-- worker idle again, so that the next step finds its pooled worker free
 CREATE FUNCTION wp_call(step text, sources text[]) RETURNS void LANGUAGE sql AS $$
   INSERT INTO wp_seen
   SELECT step, r.id::int, r.title
   FROM apex_route('x', sources => sources) r
-  WHERE r.id ~ '^[0-9]+$' AND r.id::int <> pg_backend_pid()
+  WHERE r.id ~ '^[0-9]+$' AND r.id::int <> pg_backend_pid();
+  SELECT wp_settled();
 $$;
 -- wait (at most 10 s) until backend pid has exited
 CREATE FUNCTION wp_gone(pid int) RETURNS boolean LANGUAGE plpgsql AS $$
@@ -77,6 +93,7 @@ SELECT wp_call('tag none', '{wp_who}');
 SELECT step, pid = :pooled AS same_worker, title FROM wp_seen WHERE step LIKE 'tag%' ORDER BY step;
 -- an error in the query is that source's WARNING; the worker survives it
 SELECT id FROM apex_route('x', sources => '{wp_bad}');
+SELECT wp_settled() AS settled;
 SELECT wp_call('after error', '{wp_who}');
 SELECT pid = :pooled AS same_worker FROM wp_seen WHERE step = 'after error';
 -- a full pool (one worker here) leaves the second sql source of a call to
@@ -120,5 +137,5 @@ SELECT bool_and(wp_gone(pid)) AS none_kept FROM wp_seen WHERE step = 'dynamic';
 RESET apex_router.worker_pool_size;
 RESET apex_router.worker_pool_idle_ms;
 
-DROP FUNCTION wp_call, wp_gone, wp_none_left;
+DROP FUNCTION wp_call, wp_gone, wp_none_left, wp_settled;
 DROP TABLE wp_seen;
