@@ -4,8 +4,9 @@
  *		  Local work in dynamic background workers, answered through
  *		  shared-memory queues that the call's event loop reads.
  *
- * A request gets one dynamic background worker (registered at run time,
- * so no shared_preload_libraries) and one DSM segment holding what the
+ * A request gets a pooled worker (io_worker_pool.c) or, when the pool is
+ * off or full, one dynamic background worker of its own (registered at run
+ * time, so no shared_preload_libraries), and one DSM segment holding what the
  * worker needs to act as the caller would: the caller's database and
  * authenticated user, its settings (SerializeGUCState, as parallel query
  * ships them), its snapshot, the kind's payload and a shm_mq for the
@@ -69,6 +70,7 @@
 
 #include "event_loop.h"
 #include "io_worker.h"
+#include "io_worker_pool.h"
 #include "transport.h"
 
 #define APEX_WORKER_MAGIC	0x41504558	/* "APEX" */
@@ -91,6 +93,7 @@ typedef struct ApexWorkerFixed
 	Oid			database;
 	Oid			user;			/* the caller's authenticated user */
 	PGPROC	   *caller;			/* whose xmin holds the snapshot's rows */
+	Size		guc_len;
 	Size		payload_len;
 } ApexWorkerFixed;
 
@@ -102,6 +105,7 @@ typedef struct ApexWorker
 	dsm_segment *seg;			/* NULL once unmapped */
 	shm_mq_handle *mqh;
 	BackgroundWorkerHandle *handle;
+	ApexPoolTicket ticket;		/* a pooled worker's, or slot -1 */
 	bool		over;			/* answered, failed, gone or abandoned */
 	List	   *items;			/* received so far */
 } ApexWorker;
@@ -151,6 +155,9 @@ apex_worker_over(ApexWorker *w, ApexWorkerOutcome *outcome)
 {
 	w->over = true;
 	ApexLoopWatchLatch(w->loop, NULL, w);
+	/* a pooled worker the postmaster could not start: free its slot */
+	if (outcome->status == APEX_WORKER_NOT_STARTED && w->ticket.slot >= 0)
+		ApexPoolTerminate(&w->ticket);
 	outcome->items = w->items;
 	w->req.done(w->req.arg, outcome);
 }
@@ -231,7 +238,18 @@ apex_worker_poll(void *arg)
 		shm_mq_result res = shm_mq_receive(w->mqh, &nbytes, &data, true);
 
 		if (res == SHM_MQ_WOULD_BLOCK)
+		{
+			ApexWorkerOutcome outcome = {0};
+
+			/* a pooled worker that exited before it took the request */
+			if (w->ticket.slot < 0 ||
+				shm_mq_get_sender(shm_mq_get_queue(w->mqh)) != NULL ||
+				!ApexPoolWorkerGone(&w->ticket))
+				return;
+			outcome.status = APEX_WORKER_NOT_STARTED;
+			apex_worker_over(w, &outcome);
 			return;
+		}
 		if (res == SHM_MQ_DETACHED)
 		{
 			ApexWorkerOutcome outcome = {0};
@@ -250,7 +268,9 @@ apex_worker_poll(void *arg)
 static void
 apex_worker_stop(ApexWorker *w)
 {
-	if (!w->over && w->handle)
+	if (!w->over && w->ticket.slot >= 0)
+		ApexPoolTerminate(&w->ticket);
+	else if (!w->over && w->handle)
 		TerminateBackgroundWorker(w->handle);
 	w->over = true;
 	apex_worker_unmap(w);
@@ -297,6 +317,7 @@ ApexWorkerStart(ApexCall *call, const ApexWorkerRequest *request)
 	fixed->database = MyDatabaseId;
 	fixed->user = GetAuthenticatedUserId();
 	fixed->caller = MyProc;
+	fixed->guc_len = guc_len;
 	fixed->payload_len = request->payload_len;
 	shm_toc_insert(toc, APEX_WORKER_KEY_FIXED, fixed);
 	space = shm_toc_allocate(toc, guc_len);
@@ -318,6 +339,17 @@ ApexWorkerStart(ApexCall *call, const ApexWorkerRequest *request)
 	w->loop = call->loop;
 	w->seg = seg;
 	w->mqh = shm_mq_attach(mq, seg, NULL);
+
+	/* a pooled worker if one can be had, else one for this request */
+	if (ApexPoolSubmit(dsm_segment_handle(seg), request->entry, &w->ticket,
+					   &w->handle))
+	{
+		if (w->handle)
+			shm_mq_set_handle(w->mqh, w->handle);
+		state->workers = lappend(state->workers, w);
+		ApexLoopWatchLatch(w->loop, apex_worker_poll, w);
+		return true;
+	}
 
 	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
 	bgw.bgw_start_time = BgWorkerStart_ConsistentState;
@@ -380,7 +412,8 @@ apex_worker_cancel(void *arg, void *owner)
 /*
  * The call ends, however: a worker that has not answered is terminated
  * (its query is cancelled at its next interrupt check), and every segment
- * is unmapped.  A worker that answered exits by itself.
+ * is unmapped.  A worker that answered exits by itself, or, pooled, waits
+ * for its next request.
  */
 static void
 apex_worker_release(void *arg, bool normal pg_attribute_unused())
@@ -407,6 +440,47 @@ const ApexTransport ApexWorkerTransport = {
 	.disconnect = apex_worker_disconnect,
 };
 
+/* Serving a pooled worker's second or later request (io_worker_pool.c) */
+bool		ApexWorkerPooled = false;
+
+/* A pooled worker, whatever its request */
+bool		ApexWorkerInPool = false;
+
+/* The request's segment, in the worker */
+static dsm_segment *worker_seg;
+
+/* The settings a pooled worker restored last, in TopMemoryContext */
+static char *worker_gucs;
+static Size worker_gucs_len;
+
+/*
+ * Restore the caller's settings, unless a pooled worker has them already
+ * (RestoreGUCState resets and sets every setting: most of a pooled
+ * hand-off's cost when done each time).  A query cannot leave a setting
+ * changed: it runs in a subtransaction that is rolled back.
+ */
+static void
+apex_worker_restore_gucs(const char *gucs, Size len)
+{
+	if (worker_gucs && worker_gucs_len == len && memcmp(worker_gucs, gucs, len) == 0)
+		return;
+	if (worker_gucs)
+		pfree(worker_gucs);
+	worker_gucs = NULL;
+	StartTransactionCommand();
+	RestoreGUCState((void *) gucs);
+	CommitTransactionCommand();
+
+	/*
+	 * The caller reads what we send in the database encoding, whatever its
+	 * client's (restored with the settings): convert nothing.
+	 */
+	SetClientEncoding(GetDatabaseEncoding());
+	worker_gucs = MemoryContextAlloc(TopMemoryContext, len);
+	memcpy(worker_gucs, gucs, len);
+	worker_gucs_len = len;
+}
+
 /*
  * The worker's side.  Begin: signals, the segment, the queue (first, so
  * that every later error reaches the caller), the database as the caller's
@@ -423,12 +497,15 @@ ApexWorkerBegin(Datum main_arg, Size *payload_len)
 	shm_mq_handle *mqh;
 	char	   *snapspace;
 
-	/* die() and the config reload flag, not bgworker_die's FATAL in a handler */
-	pqsignal(SIGTERM, die);
-	pqsignal(SIGHUP, SignalHandlerForConfigReload);
-	BackgroundWorkerUnblockSignals();
+	if (!ApexWorkerPooled)
+	{
+		/* die() and the config reload flag, not bgworker_die's FATAL */
+		pqsignal(SIGTERM, die);
+		pqsignal(SIGHUP, SignalHandlerForConfigReload);
+		BackgroundWorkerUnblockSignals();
+	}
 
-	seg = dsm_attach(DatumGetUInt32(main_arg));
+	seg = worker_seg = dsm_attach(DatumGetUInt32(main_arg));
 	if (seg == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -443,21 +520,22 @@ ApexWorkerBegin(Datum main_arg, Size *payload_len)
 	pq_redirect_to_shm_mq(seg, mqh);
 
 	fixed = shm_toc_lookup(toc, APEX_WORKER_KEY_FIXED, false);
-	BackgroundWorkerInitializeConnectionByOid(fixed->database, fixed->user, 0);
+	if (!ApexWorkerPooled)
+		BackgroundWorkerInitializeConnectionByOid(fixed->database, fixed->user, 0);
+	else if (fixed->database != MyDatabaseId ||
+			 fixed->user != GetAuthenticatedUserId())
+		elog(ERROR, "apex_router pooled worker handed another user's request");
 	if (ConfigReloadPending)
 	{
+		/* the file's settings may differ: restore the caller's again */
 		ConfigReloadPending = false;
 		ProcessConfigFile(PGC_SIGHUP);
+		if (worker_gucs)
+			pfree(worker_gucs);
+		worker_gucs = NULL;
 	}
-
-	StartTransactionCommand();
-	RestoreGUCState(shm_toc_lookup(toc, APEX_WORKER_KEY_GUC, false));
-	CommitTransactionCommand();
-	/*
-	 * The caller reads what we send in the database encoding, whatever its
-	 * client's (restored with the settings): convert nothing.
-	 */
-	SetClientEncoding(GetDatabaseEncoding());
+	apex_worker_restore_gucs(shm_toc_lookup(toc, APEX_WORKER_KEY_GUC, false),
+							 fixed->guc_len);
 
 	StartTransactionCommand();
 	XactIsoLevel = XACT_REPEATABLE_READ;
@@ -528,5 +606,16 @@ ApexWorkerEnd(void)
 {
 	PopActiveSnapshot();
 	CommitTransactionCommand();
-	pgstat_report_activity(STATE_IDLE, NULL);
+	/* a pooled worker says so once it can take the next request */
+	if (!ApexWorkerInPool)
+		pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/* A pooled worker's request is over: unmap its segment (the queue too) */
+void
+ApexWorkerRequestDone(void)
+{
+	if (worker_seg)
+		dsm_detach(worker_seg);
+	worker_seg = NULL;
 }

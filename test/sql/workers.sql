@@ -8,12 +8,14 @@
 CREATE EXTENSION dblink;
 CREATE ROLE apex_wk_owner;
 GRANT USAGE ON FOREIGN DATA WRAPPER apex_router TO apex_wk_owner;
--- wait (at most 10 s) until no apex_router worker is left; whether none is
+-- wait (at most 10 s) until no apex_router worker runs a query; whether none is
 CREATE FUNCTION wk_no_workers() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
   FOR i IN 1 .. 200 LOOP
     PERFORM pg_stat_clear_snapshot();
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql') THEN
+    -- a pooled worker waiting for work runs no query (issue 12, item 3)
+    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
+                   AND state IS DISTINCT FROM 'idle') THEN
       RETURN true;
     END IF;
     PERFORM pg_sleep(0.05);
@@ -319,7 +321,7 @@ SELECT * FROM dblink_get_result('wk') AS t(every_hog_answered boolean);
 SELECT dblink_disconnect('wk');
 SELECT wk_no_workers() AS no_worker_left;
 SELECT format('DROP SERVER %I', srvname) FROM pg_foreign_server WHERE srvname LIKE 'wk_hog%'
-  ORDER BY length(srvname), srvname \gexec
+ORDER BY length(srvname), srvname \gexec
 
 -- issue 12: a source's query must not call apex_route, in a worker as inline
 CREATE SERVER wk_nested FOREIGN DATA WRAPPER apex_router
