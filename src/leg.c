@@ -295,6 +295,23 @@ ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp, ApexDecoder decode)
 }
 
 /*
+ * The same for a decoder that makes an ApexItemsSkipped: the items, and
+ * one WARNING after the call for those skipped, saying why.
+ */
+void
+ApexLegCompleteSkipping(ApexLeg *leg, ApexHttpResponse *resp,
+						ApexDecoder decode, const char *why)
+{
+	ApexItemsSkipped decoded;
+
+	if (!ApexLegDecode(leg, resp, leg->source, decode, leg->state, &decoded))
+		return;
+	if (decoded.skipped > 0)
+		ApexLegSkipped(leg, decoded.skipped, pstrdup(why));
+	ApexLegFinish(leg, decoded.items);
+}
+
+/*
  * The leg's clock ran out, or the call's deadline passed: the leg fails
  * and its requests still in flight are abandoned, on every transport (a
  * transport bounds only its connects: this is the one deadline of a leg).

@@ -48,6 +48,16 @@ typedef char *(*ApexDecoder) (const void *state, long status, StringInfo body,
  */
 typedef char *(*ApexErrorMessage) (Jsonb *doc);
 
+/*
+ * What a decoder that may skip items makes (qdrant, neo4j): the items, and
+ * how many it skipped for want of an id (ApexLegCompleteSkipping).
+ */
+typedef struct ApexItemsSkipped
+{
+	List	   *items;
+	int			skipped;
+} ApexItemsSkipped;
+
 /* why rows of a sql or postgres source were skipped (ApexLegSkipped) */
 #define APEX_ROW_NO_ID "Their first column, the id, is null."
 extern ApexItem *ApexRowItem(int ncols, const char *const *names,
@@ -60,6 +70,8 @@ extern bool ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp,
 						  const void *state, void *result);
 extern void ApexLegComplete(ApexLeg *leg, ApexHttpResponse *resp,
 							ApexDecoder decode);
+extern void ApexLegCompleteSkipping(ApexLeg *leg, ApexHttpResponse *resp,
+									ApexDecoder decode, const char *why);
 extern void ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url,
 						const char *body, List *headers,
 						const ApexHttpAuth *auth, ApexHttpDone done,

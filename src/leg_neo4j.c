@@ -146,7 +146,7 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 				ApexRemote *remote)
 {
 	bool		query_api = ((const ApexNeo4jConf *) state)->api == APEX_NEO4J_QUERY;
-	ApexNeo4jResult *decoded = result;
+	ApexItemsSkipped *decoded = result;
 	char	   *error = NULL;
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbContainer *columns;
@@ -210,15 +210,8 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 static void
 neo4j_done(void *arg, ApexHttpResponse *resp)
 {
-	ApexLeg    *leg = arg;
-	ApexNeo4jResult decoded;
-
-	if (!ApexLegDecode(leg, resp, leg->source, ApexNeo4jDecode, leg->state, &decoded))
-		return;
-	if (decoded.skipped > 0)
-		ApexLegSkipped(leg, decoded.skipped,
-					   "Their \"id\" column holds no string or number.");
-	ApexLegFinish(leg, decoded.items);
+	ApexLegCompleteSkipping((ApexLeg *) arg, resp, ApexNeo4jDecode,
+							"Their \"id\" column holds no string or number.");
 }
 
 static void

@@ -26,14 +26,10 @@ typedef struct ApexNeo4jConf
 	char	   *statement;		/* Cypher, with $query, $query_lucene, $limit */
 } ApexNeo4jConf;
 
-/* what ApexNeo4jDecode found: the items, and the rows skipped for want of an id */
-typedef struct ApexNeo4jResult
-{
-	List	   *items;
-	int			skipped;
-} ApexNeo4jResult;
-
-/* an ApexDecoder: state is the ApexNeo4jConf, result an ApexNeo4jResult * */
+/*
+ * an ApexDecoder: state is the ApexNeo4jConf, result an ApexItemsSkipped *
+ * (the rows skipped: their id is null or not a string or number)
+ */
 extern char *ApexNeo4jDecode(const void *state, long status, StringInfo body,
 							 void *result, ApexRemote *remote);
 

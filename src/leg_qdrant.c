@@ -129,7 +129,7 @@ ApexQdrantDecode(const void *state, long status, StringInfo body, void *result,
 				 ApexRemote *remote)
 {
 	const ApexQdrantConf *conf = state;
-	ApexQdrantResult *decoded = result;
+	ApexItemsSkipped *decoded = result;
 	char	   *error = NULL;
 	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbValue *points_value;
@@ -169,15 +169,10 @@ qdrant_done(void *arg, ApexHttpResponse *resp)
 {
 	ApexLeg    *leg = arg;
 	const ApexQdrantConf *conf = leg->source->conf;
-	ApexQdrantResult decoded;
 
-	if (!ApexLegDecode(leg, resp, leg->source, ApexQdrantDecode, leg->state, &decoded))
-		return;
-	if (decoded.skipped > 0)
-		ApexLegSkipped(leg, decoded.skipped,
-					   psprintf("Their payload holds no string or number at id_field \"%s\".",
-								conf->id_field));
-	ApexLegFinish(leg, decoded.items);
+	ApexLegCompleteSkipping(leg, resp, ApexQdrantDecode,
+							psprintf("Their payload holds no string or number at id_field \"%s\".",
+									 conf->id_field));
 }
 
 static void

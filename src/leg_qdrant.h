@@ -34,16 +34,9 @@ typedef struct ApexQdrantConf
 } ApexQdrantConf;
 
 /*
- * What ApexQdrantDecode makes: the items, and how many points it skipped
- * because id_field named no string or number in their payload.
+ * an ApexDecoder: state is the ApexQdrantConf, result an ApexItemsSkipped *
+ * (the points skipped: id_field named no string or number in their payload)
  */
-typedef struct ApexQdrantResult
-{
-	List	   *items;
-	int			skipped;
-} ApexQdrantResult;
-
-/* an ApexDecoder: state is the ApexQdrantConf, result an ApexQdrantResult * */
 extern char *ApexQdrantDecode(const void *state, long status, StringInfo body,
 							  void *result, ApexRemote *remote);
 

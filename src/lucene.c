@@ -39,9 +39,9 @@
 #include "postgres.h"
 
 #include "lib/stringinfo.h"
-#include "mb/pg_wchar.h"
 
 #include "lucene.h"
+#include "peer_encoding.h"
 
 /* QueryParser.escape()'s characters */
 #define LUCENE_SPECIALS "\\+-!():^[]\"{}~*?|&/"
@@ -71,16 +71,19 @@ keyword_at(const char *text, const char *p)
 }
 
 /*
- * Only Lucene's whitespace: " ", tab, CR, LF, U+3000 (read in UTF-8).  A
- * SQL_ASCII database's text is taken as it is: it declares no encoding,
- * and converting it would validate it as UTF-8 and throw (whether it is
- * UTF-8 is the network boundary's to say, peer_encoding.c).
+ * Only Lucene's whitespace: " ", tab, CR, LF, U+3000, read in UTF-8 as the
+ * peer will get it (peer_encoding.c, which never throws: a SQL_ASCII
+ * question that is not UTF-8 is no blank, and the request fails there).
  */
 static bool
 lucene_blank(const char *text)
 {
-	const char *utf8 = GetDatabaseEncoding() == PG_SQL_ASCII ? text :
-		pg_server_to_any(text, strlen(text), PG_UTF8);
+	int			sqlerrcode;
+	char	   *error;
+	const char *utf8 = ApexToPeer(text, &sqlerrcode, &error);
+
+	if (utf8 == NULL)
+		return false;
 
 	for (const char *p = utf8; *p;)
 	{

@@ -137,7 +137,7 @@ FuzzNeo4j(const uint8 *data, size_t size)
 	uint8		variant = fuzz_variant(data, size);
 	ApexNeo4jConf conf = {.api = (variant & 1) ? APEX_NEO4J_QUERY : APEX_NEO4J_TX};
 	StringInfoData body = fuzz_body(data, size);
-	ApexNeo4jResult decoded;
+	ApexItemsSkipped decoded;
 	ApexRemote	remote = {0};
 	char	   *error = ApexNeo4jDecode(&conf, fuzz_status(variant), &body, &decoded,
 										&remote);
@@ -160,7 +160,7 @@ FuzzQdrant(const uint8 *data, size_t size)
 		.content_field = nested ? "page_content" : (variant & 0x80) ? "text" : "content",
 	};
 	StringInfoData body = fuzz_body(data, size);
-	ApexQdrantResult decoded;
+	ApexItemsSkipped decoded;
 	ApexRemote	remote = {0};
 	char	   *error = ApexQdrantDecode(&conf, fuzz_status(variant), &body, &decoded,
 										 &remote);
