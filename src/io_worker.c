@@ -40,7 +40,8 @@
  * Lifetime: the segment is mapped for the session (dsm_pin_mapping), not
  * for a resource owner, so that an abort cannot unmap it before the call's
  * release operation reads it; the release operation (and a leg's cancel)
- * terminates a worker that has not answered and unmaps the segment.  A
+ * stops a worker that has not answered (a pooled worker's request is
+ * cancelled, a dynamic worker terminated) and unmaps the segment.  A
  * worker the caller left, or whose caller died, finds the queue detached
  * on its next write; its own timer bounds the rest.
  *
@@ -157,7 +158,7 @@ apex_worker_over(ApexWorker *w, ApexWorkerOutcome *outcome)
 	ApexLoopWatchLatch(w->loop, NULL, w);
 	/* a pooled worker the postmaster could not start: free its slot */
 	if (outcome->status == APEX_WORKER_NOT_STARTED && w->ticket.slot >= 0)
-		ApexPoolTerminate(&w->ticket);
+		ApexPoolCancel(&w->ticket);
 	outcome->items = w->items;
 	w->req.done(w->req.arg, outcome);
 }
@@ -269,7 +270,7 @@ static void
 apex_worker_stop(ApexWorker *w)
 {
 	if (!w->over && w->ticket.slot >= 0)
-		ApexPoolTerminate(&w->ticket);
+		ApexPoolCancel(&w->ticket);
 	else if (!w->over && w->handle)
 		TerminateBackgroundWorker(w->handle);
 	w->over = true;

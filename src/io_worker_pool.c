@@ -28,8 +28,13 @@
  * A worker that exits frees its slot (a new generation) and sets the
  * latch of a caller whose request it had taken but not attached: that
  * caller then sees its worker gone before it started.  A caller giving
- * up on a request terminates the worker serving it (a query cancel could
- * reach the worker's next request): the pool starts another on demand.
+ * up on a request cancels it: withdrawn if no worker took it yet, else
+ * the worker gets SIGUSR2 (which background workers ignore otherwise)
+ * with the request's serial number written in its slot.  The worker's
+ * handler turns the signal into a query cancel only while it serves that
+ * very request, so a signal that arrives late cannot cancel the worker's
+ * next request, and the worker stays in the pool.  SIGINT remains the
+ * query cancel anyone with the right may send (pg_cancel_backend).
  *
  * IDENTIFICATION
  *		  src/io_worker_pool.c
@@ -61,6 +66,13 @@
 /* pooled workers in the cluster, every database together */
 #define APEX_POOL_SLOTS		64
 
+/*
+ * The table's name in shared memory, with its layout's version: a library
+ * installed over a running cluster must not read a table of another
+ * layout (the old one stays until a restart, its idle workers exit).
+ */
+#define APEX_POOL_SHMEM_NAME	"apex_router worker pool, layout 2"
+
 typedef enum ApexPoolState
 {
 	APEX_POOL_FREE,
@@ -80,6 +92,8 @@ typedef struct ApexPoolSlot
 	PGPROC	   *worker;
 	PGPROC	   *requester;		/* whose latch to set if it exits */
 	dsm_handle	request;
+	uint32		serial;			/* the request's number, pool-wide */
+	uint32		cancel_serial;	/* the request its caller gave up */
 	char		entry[BGW_MAXLEN];
 	int			idle_ms;		/* its last caller's worker_pool_idle_ms */
 } ApexPoolSlot;
@@ -87,6 +101,7 @@ typedef struct ApexPoolSlot
 typedef struct ApexPool
 {
 	slock_t		mutex;
+	uint32		next_serial;
 	ApexPoolSlot slots[APEX_POOL_SLOTS];
 } ApexPool;
 
@@ -99,6 +114,9 @@ static ApexPool *pool;
 static int	my_slot = -1;
 static uint64 my_generation;
 
+/* The serial of the request the worker serves, 0 between requests */
+static volatile uint32 serving;
+
 PGDLLEXPORT void apex_pool_worker_main(Datum main_arg);
 
 static void
@@ -109,7 +127,7 @@ apex_pool_attach(void)
 	if (pool)
 		return;
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	pool = ShmemInitStruct("apex_router worker pool", sizeof(ApexPool), &found);
+	pool = ShmemInitStruct(APEX_POOL_SHMEM_NAME, sizeof(ApexPool), &found);
 	if (!found)
 	{
 		memset(pool, 0, sizeof(ApexPool));
@@ -168,6 +186,10 @@ ApexPoolSubmit(dsm_handle request, const char *entry, ApexPoolTicket *ticket,
 	}
 	slot->state = idle ? APEX_POOL_ASSIGNED : APEX_POOL_STARTING;
 	slot->request = request;
+	/* 0 means none */
+	if (++pool->next_serial == 0)
+		++pool->next_serial;
+	slot->serial = pool->next_serial;
 	slot->requester = MyProc;
 	slot->idle_ms = apex_worker_pool_idle_ms;
 	strlcpy(slot->entry, entry, BGW_MAXLEN);
@@ -180,7 +202,7 @@ ApexPoolSubmit(dsm_handle request, const char *entry, ApexPoolTicket *ticket,
 	}
 	ticket->slot = slot - pool->slots;
 	ticket->generation = slot->generation;
-	ticket->request = request;
+	ticket->serial = slot->serial;
 	SpinLockRelease(&pool->mutex);
 
 	if (idle)
@@ -201,7 +223,7 @@ ApexPoolSubmit(dsm_handle request, const char *entry, ApexPoolTicket *ticket,
 	bgw.bgw_notify_pid = MyProcPid;
 	if (RegisterDynamicBackgroundWorker(&bgw, started))
 		return true;
-	ApexPoolTerminate(ticket);
+	ApexPoolCancel(ticket);
 	ticket->slot = -1;
 	return false;
 }
@@ -220,32 +242,72 @@ ApexPoolWorkerGone(const ApexPoolTicket *ticket)
 }
 
 /*
- * The caller gives up on its request: terminate the worker still serving
- * it, or free the slot of one that has not started.
+ * The caller gives up on its request: withdraw it from an idle worker
+ * that has not taken it, cancel it in the worker serving it; a worker
+ * started for it is stopped (freed before it runs, or terminated before
+ * it has logged in).
  */
 void
-ApexPoolTerminate(const ApexPoolTicket *ticket)
+ApexPoolCancel(const ApexPoolTicket *ticket)
 {
 	ApexPoolSlot *slot;
 	pid_t		pid = 0;
+	int			sig = SIGUSR2;
 
 	apex_pool_attach();
 	slot = &pool->slots[ticket->slot];
 	SpinLockAcquire(&pool->mutex);
-	if (slot->generation == ticket->generation &&
-		slot->request == ticket->request && slot->state != APEX_POOL_IDLE)
+	if (slot->generation == ticket->generation && slot->serial == ticket->serial)
 	{
-		if (slot->pid == 0)
+		switch (slot->state)
 		{
-			slot->state = APEX_POOL_FREE;
-			slot->generation++;
+			case APEX_POOL_ASSIGNED:
+				slot->state = APEX_POOL_IDLE;
+				slot->request = 0;
+				slot->requester = NULL;
+				break;
+			case APEX_POOL_STARTING:
+				if (slot->pid == 0)
+				{
+					slot->state = APEX_POOL_FREE;
+					slot->generation++;
+				}
+				else
+				{
+					pid = slot->pid;
+					sig = SIGTERM;
+				}
+				break;
+			case APEX_POOL_BUSY:
+				slot->cancel_serial = slot->serial;
+				pid = slot->pid;
+				break;
+			default:
+				break;
 		}
-		else
-			pid = slot->pid;
 	}
 	SpinLockRelease(&pool->mutex);
 	if (pid != 0)
-		kill(pid, SIGTERM);
+		kill(pid, sig);
+}
+
+/*
+ * SIGUSR2 in a pooled worker: a query cancel if its caller gave up on the
+ * request it serves (ApexPoolCancel), nothing otherwise.
+ */
+static void
+apex_pool_cancel_handler(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+	volatile ApexPoolSlot *slot = &pool->slots[my_slot];
+
+	if (serving != 0 && slot->cancel_serial == serving)
+	{
+		QueryCancelPending = true;
+		InterruptPending = true;
+	}
+	SetLatch(MyLatch);
+	errno = save_errno;
 }
 
 /* The worker exits, however: free its slot, wake a caller it had taken */
@@ -333,6 +395,8 @@ apex_pool_worker_main(Datum main_arg)
 	slot->worker = MyProc;
 	SpinLockRelease(&pool->mutex);
 	before_shmem_exit(apex_pool_worker_exit, 0);
+	/* unblocked with the first request (ApexWorkerBegin) */
+	pqsignal(SIGUSR2, apex_pool_cancel_handler);
 
 	cxt = AllocSetContextCreate(TopMemoryContext, "apex_router pooled request",
 								ALLOCSET_DEFAULT_SIZES);
@@ -349,12 +413,16 @@ apex_pool_worker_main(Datum main_arg)
 		{
 			slot->state = APEX_POOL_BUSY;
 			request = slot->request;
+			serving = slot->serial;
 			strlcpy(entry, slot->entry, BGW_MAXLEN);
 		}
 		SpinLockRelease(&pool->mutex);
 		if (request != 0)
 		{
 			apex_pool_serve(request, entry, cxt);
+			/* a cancel that came too late to stop the request ends here */
+			serving = 0;
+			QueryCancelPending = false;
 			/* a first request that failed before logging in: no worker */
 			if (!OidIsValid(MyDatabaseId))
 				proc_exit(1);

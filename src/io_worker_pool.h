@@ -20,7 +20,7 @@ typedef struct ApexPoolTicket
 {
 	int			slot;			/* -1: not pooled */
 	uint64		generation;		/* the slot's worker when taken */
-	dsm_handle	request;		/* whose request it is */
+	uint32		serial;			/* the request's number */
 } ApexPoolTicket;
 
 /* apex_router.worker_pool_size: pooled workers per database and user */
@@ -32,7 +32,7 @@ extern bool ApexPoolSubmit(dsm_handle request, const char *entry,
 						   ApexPoolTicket *ticket,
 						   BackgroundWorkerHandle **started);
 extern bool ApexPoolWorkerGone(const ApexPoolTicket *ticket);
-extern void ApexPoolTerminate(const ApexPoolTicket *ticket);
+extern void ApexPoolCancel(const ApexPoolTicket *ticket);
 
 /* io_worker.c's worker side, told whether it serves a pooled request */
 extern bool ApexWorkerPooled;

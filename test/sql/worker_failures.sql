@@ -13,12 +13,14 @@ SELECT format('host=%s port=%s dbname=%s', current_setting('unix_socket_director
               current_setting('port'), current_database()) AS connstr,
        current_user AS admin \gset
 
--- wait (at most 10 s) until no apex_router worker is left; whether none is
+-- wait (at most 10 s) until no apex_router worker runs a query (a pooled
+-- worker waiting for work shows idle); whether none does
 CREATE FUNCTION wf_no_workers() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
   FOR i IN 1 .. 200 LOOP
     PERFORM pg_stat_clear_snapshot();
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql') THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
+                   AND state IS DISTINCT FROM 'idle') THEN
       RETURN true;
     END IF;
     PERFORM pg_sleep(0.05);
@@ -31,7 +33,7 @@ BEGIN
   FOR i IN 1 .. 200 LOOP
     PERFORM pg_stat_clear_snapshot();
     IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
-               AND query = format('apex_route: sql source "%s"', source)) THEN
+               AND state = 'active' AND query = format('apex_route: sql source "%s"', source)) THEN
       RETURN true;
     END IF;
     PERFORM pg_sleep(0.05);
@@ -89,13 +91,15 @@ SELECT dblink_connect('wf', :'connstr' || ' application_name=wf_client');
 
 -- issue 12: the caller cancelled, then terminated (pg_terminate_backend),
 -- while its worker sleeps: the worker's query does not run on (its own
--- timer would give it a minute); it is gone within 100 ms of the signal
+-- timer would give it a minute); it is cancelled within 100 ms of the
+-- signal (a pooled worker then shows idle, waiting for its next request)
 CREATE FUNCTION wf_gone_within(secs float8) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE t0 timestamptz := clock_timestamp();
 BEGIN
   LOOP
     PERFORM pg_stat_clear_snapshot();
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql') THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
+                   AND state IS DISTINCT FROM 'idle') THEN
       RETURN clock_timestamp() - t0 < make_interval(secs => secs);
     END IF;
     IF clock_timestamp() - t0 > interval '10 s' THEN

@@ -262,7 +262,7 @@ BEGIN
   FOR i IN 1 .. 200 LOOP
     PERFORM pg_stat_clear_snapshot();
     IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
-               AND query = 'apex_route: sql source "wk_sleepy"') THEN
+               AND state = 'active' AND query = 'apex_route: sql source "wk_sleepy"') THEN
       RETURN true;
     END IF;
     PERFORM pg_sleep(0.05);
@@ -281,7 +281,8 @@ SELECT dblink_connect('wk', :'connstr' || ' application_name=wk_client');
 SELECT dblink_send_query('wk', 'SELECT count(*) FROM apex_route(''billing migration'', k => 40, sources => ''{wk_sleepy,docs}'')');
 SELECT wk_wait_worker() AS worker_running;
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-WHERE backend_type = 'apex_router sql' AND query = 'apex_route: sql source "wk_sleepy"';
+WHERE backend_type = 'apex_router sql' AND state = 'active'
+  AND query = 'apex_route: sql source "wk_sleepy"';
 SELECT * FROM dblink_get_result('wk') AS t(docs_rows bigint);
 SELECT wk_no_workers() AS no_worker_left;
 SELECT dblink_disconnect('wk');
