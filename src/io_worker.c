@@ -41,9 +41,18 @@
  * for a resource owner, so that an abort cannot unmap it before the call's
  * release operation reads it; the release operation (and a leg's cancel)
  * stops a worker that has not answered (a pooled worker's request is
- * cancelled, a dynamic worker terminated) and unmaps the segment.  A
+ * cancelled, a dynamic worker terminated) and detaches the queue.  A
  * worker the caller left, or whose caller died, finds the queue detached
  * on its next write; its own timer bounds the rest.
+ *
+ * The session keeps one segment for its next request: creating one
+ * (posix_fallocate of its pages) and destroying it (unlink) was half of
+ * a pooled hand-off's cost.  A segment is kept only once its worker is
+ * known to have detached the queue after attaching it (so no worker can
+ * touch it again: a worker that never attached might still start); that
+ * is checked when the call ends and again, if the worker was still
+ * finishing, when the next request needs a segment.  Each request lays
+ * out the segment anew, its queue included.
  *
  * IDENTIFICATION
  *		  src/io_worker.c
@@ -85,6 +94,9 @@
 /* the answer's ring; longer messages pass through it in pieces */
 #define APEX_WORKER_QUEUE_SIZE	65536
 
+/* a segment's size is a multiple of this, so that most requests fit one */
+#define APEX_WORKER_SEGMENT_UNIT	(128 * 1024)
+
 /* as pg_stat_activity shows the workers (backend_type) */
 #define APEX_WORKER_TYPE	"apex_router sql"
 
@@ -118,6 +130,13 @@ typedef struct ApexWorkerState
 } ApexWorkerState;
 
 /*
+ * The segment kept for the session's next request, and its queue's
+ * receiving end while its worker may not have detached yet (else NULL).
+ */
+static dsm_segment *spare_seg;
+static shm_mq_handle *spare_mqh;
+
+/*
  * The caller's snapshot as the worker must see it (see the file header):
  * its own top-level transaction id among the running ones, subtransactions
  * looked up through pg_subtrans.
@@ -140,14 +159,95 @@ apex_worker_snapshot(void)
 	return copy;
 }
 
-/* Unmap the segment: the worker, if still there, sees the queue detached */
-static void
-apex_worker_unmap(ApexWorker *w)
+/*
+ * Has the queue's worker attached and then detached it (so that it will
+ * never touch the segment again)?  Reads, and drops, what is left in it.
+ */
+static bool
+apex_worker_queue_done(shm_mq_handle *mqh)
 {
-	if (w->seg)
-		dsm_detach(w->seg);
+	for (;;)
+	{
+		Size		nbytes;
+		void	   *data;
+
+		switch (shm_mq_receive(mqh, &nbytes, &data, true))
+		{
+			case SHM_MQ_SUCCESS:
+				continue;
+			case SHM_MQ_DETACHED:
+				return shm_mq_get_sender(shm_mq_get_queue(mqh)) != NULL;
+			default:
+				return false;
+		}
+	}
+}
+
+/* Detach the queue (the worker sees it on its next write), unmap the segment */
+static void
+apex_worker_discard(dsm_segment *seg, shm_mq_handle *mqh)
+{
+	shm_mq_detach(mqh);
+	dsm_detach(seg);
+}
+
+/*
+ * The request is over: keep its segment for the next one if the session
+ * has none (its worker answered, and has or may soon have detached), or
+ * discard it.
+ */
+static void
+apex_worker_unmap(ApexWorker *w, bool reusable)
+{
+	if (w->seg == NULL)
+		return;
+	if (!reusable || spare_seg != NULL)
+		apex_worker_discard(w->seg, w->mqh);
+	else if (apex_worker_queue_done(w->mqh))
+	{
+		shm_mq_detach(w->mqh);
+		spare_seg = w->seg;
+	}
+	else
+	{
+		spare_seg = w->seg;
+		spare_mqh = w->mqh;
+	}
 	w->seg = NULL;
 	w->mqh = NULL;
+}
+
+/*
+ * A segment of at least size bytes: the session's spare if it is free and
+ * large enough, else a new one; NULL when no segment can be created now.
+ */
+static dsm_segment *
+apex_worker_segment(Size size)
+{
+	dsm_segment *seg = spare_seg;
+
+	spare_seg = NULL;
+	if (seg && spare_mqh)
+	{
+		if (apex_worker_queue_done(spare_mqh))
+			shm_mq_detach(spare_mqh);
+		else
+		{
+			apex_worker_discard(seg, spare_mqh);
+			seg = NULL;
+		}
+		spare_mqh = NULL;
+	}
+	if (seg && dsm_segment_map_length(seg) >= size)
+		return seg;
+	if (seg)
+		dsm_detach(seg);
+	seg = dsm_create(TYPEALIGN(APEX_WORKER_SEGMENT_UNIT, size),
+					 DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	/* ours to unmap, not a resource owner's (see the file header) */
+	if (seg)
+		dsm_pin_mapping(seg);
+	return seg;
 }
 
 /* The worker's work is over: stop listening, tell the requester */
@@ -269,12 +369,14 @@ apex_worker_poll(void *arg)
 static void
 apex_worker_stop(ApexWorker *w)
 {
-	if (!w->over && w->ticket.slot >= 0)
+	bool		answered = w->over;
+
+	if (!answered && w->ticket.slot >= 0)
 		ApexPoolCancel(&w->ticket);
-	else if (!w->over && w->handle)
+	else if (!answered && w->handle)
 		TerminateBackgroundWorker(w->handle);
 	w->over = true;
-	apex_worker_unmap(w);
+	apex_worker_unmap(w, answered);
 }
 
 /*
@@ -298,6 +400,7 @@ ApexWorkerStart(ApexCall *call, const ApexWorkerRequest *request)
 	shm_mq	   *mq;
 	BackgroundWorker bgw = {0};
 	ApexWorker *w;
+	MemoryContext oldcxt;
 
 	shm_toc_initialize_estimator(&e);
 	shm_toc_estimate_chunk(&e, sizeof(ApexWorkerFixed));
@@ -306,14 +409,12 @@ ApexWorkerStart(ApexCall *call, const ApexWorkerRequest *request)
 	shm_toc_estimate_chunk(&e, request->payload_len);
 	shm_toc_estimate_chunk(&e, APEX_WORKER_QUEUE_SIZE);
 	shm_toc_estimate_keys(&e, APEX_WORKER_KEYS);
-	seg = dsm_create(shm_toc_estimate(&e), DSM_CREATE_NULL_IF_MAXSEGMENTS);
+	seg = apex_worker_segment(shm_toc_estimate(&e));
 	if (seg == NULL)
 		return false;
-	/* ours to unmap, not a resource owner's (see the file header) */
-	dsm_pin_mapping(seg);
 
 	toc = shm_toc_create(APEX_WORKER_MAGIC, dsm_segment_address(seg),
-						 shm_toc_estimate(&e));
+						 dsm_segment_map_length(seg));
 	fixed = shm_toc_allocate(toc, sizeof(ApexWorkerFixed));
 	fixed->database = MyDatabaseId;
 	fixed->user = GetAuthenticatedUserId();
@@ -339,7 +440,10 @@ ApexWorkerStart(ApexCall *call, const ApexWorkerRequest *request)
 	w->req = *request;
 	w->loop = call->loop;
 	w->seg = seg;
+	/* it may outlive the call, kept with the segment */
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
 	w->mqh = shm_mq_attach(mq, seg, NULL);
+	MemoryContextSwitchTo(oldcxt);
 
 	/* a pooled worker if one can be had, else one for this request */
 	if (ApexPoolSubmit(dsm_segment_handle(seg), request->entry, &w->ticket,
@@ -364,7 +468,9 @@ ApexWorkerStart(ApexCall *call, const ApexWorkerRequest *request)
 	bgw.bgw_notify_pid = MyProcPid;
 	if (!RegisterDynamicBackgroundWorker(&bgw, &w->handle))
 	{
-		apex_worker_unmap(w);
+		/* no worker has seen the segment: the next request's */
+		shm_mq_detach(w->mqh);
+		spare_seg = seg;
 		pfree(w);
 		return false;
 	}
@@ -411,10 +517,11 @@ apex_worker_cancel(void *arg, void *owner)
 }
 
 /*
- * The call ends, however: a worker that has not answered is terminated
- * (its query is cancelled at its next interrupt check), and every segment
- * is unmapped.  A worker that answered exits by itself, or, pooled, waits
- * for its next request.
+ * The call ends, however: a request that has not been answered is
+ * cancelled (a pooled worker's query at its next interrupt check; a
+ * dynamic worker is terminated), and every segment is unmapped but one,
+ * kept for the next request.  A worker that answered exits by itself, or,
+ * pooled, waits for its next request.
  */
 static void
 apex_worker_release(void *arg, bool normal pg_attribute_unused())
