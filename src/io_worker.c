@@ -670,6 +670,23 @@ apex_worker_send_string(StringInfo buf, const char *s)
 	pq_sendstring(buf, s);
 }
 
+/*
+ * The answer's last message: before it goes, a pooled worker says it can
+ * take the next request (its loop takes it once this one's transaction
+ * has ended), so that a caller calling again at once finds it free; once
+ * it has gone, the segment is unmapped at once (the caller's session may
+ * reuse it for its next request).  Whatever fails after this is only
+ * logged.
+ */
+static void
+apex_worker_send_last(StringInfo buf)
+{
+	if (ApexWorkerInPool)
+		ApexPoolAnswered();
+	pq_endmessage(buf);
+	ApexWorkerRequestDone();
+}
+
 /* The answer: every item, then how many rows were skipped */
 void
 ApexWorkerSendItems(List *items, int skipped)
@@ -695,7 +712,7 @@ ApexWorkerSendItems(List *items, int skipped)
 	}
 	pq_beginmessage(&buf, 'C');
 	pq_sendint32(&buf, skipped);
-	pq_endmessage(&buf);
+	apex_worker_send_last(&buf);
 }
 
 /* The worker's timer of the budget fired */
@@ -705,7 +722,7 @@ ApexWorkerSendTimedOut(void)
 	StringInfoData buf;
 
 	pq_beginmessage(&buf, 'T');
-	pq_endmessage(&buf);
+	apex_worker_send_last(&buf);
 }
 
 /* The work is done: end the transaction (it wrote nothing) */

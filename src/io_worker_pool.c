@@ -310,6 +310,27 @@ apex_pool_cancel_handler(SIGNAL_ARGS)
 	errno = save_errno;
 }
 
+/*
+ * The worker is about to send its answer's last message: a caller may
+ * hand it the next request while it ends this one (its loop takes it
+ * then).  Waiting for the end instead made a caller calling again at once
+ * find no idle worker, and start one more.
+ */
+void
+ApexPoolAnswered(void)
+{
+	ApexPoolSlot *slot = &pool->slots[my_slot];
+
+	SpinLockAcquire(&pool->mutex);
+	if (slot->state == APEX_POOL_BUSY)
+	{
+		slot->state = APEX_POOL_IDLE;
+		slot->request = 0;
+		slot->requester = NULL;
+	}
+	SpinLockRelease(&pool->mutex);
+}
+
 /* The worker exits, however: free its slot, wake a caller it had taken */
 static void
 apex_pool_worker_exit(int code pg_attribute_unused(),
@@ -427,11 +448,8 @@ apex_pool_worker_main(Datum main_arg)
 			if (!OidIsValid(MyDatabaseId))
 				proc_exit(1);
 			ApexWorkerPooled = true;
-			SpinLockAcquire(&pool->mutex);
-			slot->state = APEX_POOL_IDLE;
-			slot->request = 0;
-			slot->requester = NULL;
-			SpinLockRelease(&pool->mutex);
+			/* free for the next request (already, if it answered) */
+			ApexPoolAnswered();
 			/* idle in pg_stat_activity once a caller can hand it work */
 			pgstat_report_activity(STATE_IDLE, NULL);
 			continue;

@@ -38,5 +38,6 @@ extern void ApexPoolCancel(const ApexPoolTicket *ticket);
 extern bool ApexWorkerPooled;
 extern bool ApexWorkerInPool;
 extern void ApexWorkerRequestDone(void);
+extern void ApexPoolAnswered(void);
 
 #endif							/* APEX_IO_WORKER_POOL_H */
