@@ -443,7 +443,7 @@ static void
 sql_fell_back(ApexLeg *leg)
 {
 	ereport(NOTICE,
-			(errmsg("source \"%s\" ran in this session: no background worker was free",
+			(errmsg("source \"%s\" ran in this session: no background worker could take its query",
 					leg->source->name),
 			 errdetail("Inline, its query sees this transaction's uncommitted writes, and the other sources wait while it runs."),
 			 errhint("Raise max_worker_processes, or set the source's execution option to 'inline'.")));
