@@ -4,8 +4,9 @@
 # in background workers, postgres, redis, the result cache) plus failing ones (malformed JSON,
 # refused connection, a garbage-answering server for HTTP and for Redis, a
 # sql source whose write is refused, one whose worker is terminated mid-query),
-# printing the backend's open descriptors, RSS, the sql workers running,
-# the DSM segments it maps and those any process of the server maps (shm)
+# printing the backend's open descriptors, RSS, the sql workers running
+# a query and those alive (pooled, waiting for work), the DSM segments it
+# maps and those any process of the server maps (shm)
 # every N/10 calls: all must stay flat.  Not part of test/run-tests (it
 # takes minutes).  Runs in
 # $APEX_HOME/soak on a free block of ports (test/lib.sh, "Ports"), beside
@@ -64,26 +65,29 @@ CREATE USER MAPPING FOR PUBLIC SERVER graph_tls OPTIONS (user 'neo4j', password 
 -- issue 12: sql sources run in background workers; the workers still
 -- running, the DSM segments this backend maps and those any process of
 -- the server maps (shm) must stay flat too
--- (a worker terminated as its call ended may take a moment to exit: one
--- still there after a second is counted)
+-- (a worker whose request was cancelled as its call ended may take a
+-- moment to stop: one still running after a second is counted; pooled
+-- workers waiting for work are counted apart, at most worker_pool_size)
 CREATE FUNCTION workers_left() RETURNS bigint LANGUAGE plpgsql AS $$
 DECLARE n bigint;
 BEGIN
   FOR i IN 1 .. 20 LOOP
     PERFORM pg_stat_clear_snapshot();
-    SELECT count(*) INTO n FROM pg_stat_activity WHERE backend_type = 'apex_router sql';
+    SELECT count(*) INTO n FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
+      AND state IS DISTINCT FROM 'idle';
     EXIT WHEN n = 0;
     PERFORM pg_sleep(0.05);
   END LOOP;
   RETURN n;
 END $$;
 CREATE FUNCTION probe(calls int) RETURNS text LANGUAGE sql AS $$
-  SELECT format('%s calls: fds=%s %s workers=%s dsm=%s shm=%s', calls,
+  SELECT format('%s calls: fds=%s %s workers=%s pooled=%s dsm=%s shm=%s', calls,
                 (SELECT count(*) FROM pg_ls_dir('/proc/self/fd')),
                 (SELECT regexp_replace(l, '\s+', ' ', 'g')
                  FROM regexp_split_to_table(pg_read_file('/proc/self/status'), E'\n') l
                  WHERE l LIKE 'VmRSS%'),
                 workers_left(),
+                (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'apex_router sql'),
                 (SELECT count(*) FROM regexp_split_to_table(pg_read_file('/proc/self/maps'), E'\n') l
                  WHERE l LIKE '%/PostgreSQL.%'),
                 (SELECT count(DISTINCT substring(l from '/PostgreSQL\.\d+'))
