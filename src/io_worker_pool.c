@@ -11,10 +11,12 @@
  * on demand cannot request add-in space).  One spinlock guards it; every
  * critical section is a few assignments.
  *
- * A slot is a worker of one database and one authenticated user: a
- * worker logs in once and cannot change either (a background worker's
- * authenticated user is set at log-in; switching it would need a
- * superuser log-in and SetSessionAuthorization, left for later).  A
+ * A slot is a worker of one database and one authenticated user, as
+ * parallel query's workers are: a worker logs in once as the caller's
+ * user and never becomes another, so nothing one user's requests leave in
+ * a process (plans, temporary namespace, loaded code, settings) can reach
+ * another user's, and no worker holds a superuser's log-in that a flaw in
+ * switching users would hand to a caller (docs/worker-pool.md).  A
  * request is io_worker.c's DSM segment, unchanged: the caller puts its
  * handle in an idle slot of its database and user and sets the worker's
  * latch; the worker attaches it, serves it as a dynamic worker would
