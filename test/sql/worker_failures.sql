@@ -122,6 +122,17 @@ SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 WHERE application_name = 'wf_client' AND backend_type = 'client backend';
 SELECT wf_gone_within(0.1) AS worker_gone_within_100ms;
 SELECT dblink_disconnect('wf');
+-- issue 12: the caller's transaction aborts while its worker runs: under
+-- apex_router.strict a remote source's failure (its 500, after 300 ms) is
+-- the call's ERROR, and the worker's query stops with the call
+\set url :neo4j_url'/__fault/delay=300,status=500'
+CREATE SERVER wf_failing FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url :'url',
+  statement 'RETURN 1 AS id');
+CREATE USER MAPPING FOR PUBLIC SERVER wf_failing OPTIONS (user 'neo4j', password 'testpassword');
+SET apex_router.strict = on;
+SELECT count(*) FROM apex_route('x', sources => '{wf_sleepy,wf_failing}');
+RESET apex_router.strict;
+SELECT wf_gone_within(0.1) AS worker_stopped_within_100ms;
 
 -- issue 12: workers terminated at any moment by another session, racing
 -- with their start, their query and their answer: every call returns, the
@@ -154,5 +165,6 @@ SELECT wf_no_workers() AS no_worker_left;
 
 DROP FUNCTION wf_no_workers, wf_wait_worker, wf_gone_within;
 DROP SERVER wf_other, wf_quick, wf_sleepy, wf_reload;
+DROP SERVER wf_failing CASCADE;
 DROP EXTENSION dblink;
 DROP ROLE apex_wf_user;
