@@ -15,6 +15,7 @@
 
 #include "apex_router.h"
 #include "cache.h"
+#include "io_worker_pool.h"
 #include "leg.h"
 #include "transport.h"
 
@@ -40,6 +41,16 @@ static const struct config_enum_entry apex_cache_modes[] = {
 static void
 apex_define_gucs(void)
 {
+	DefineCustomIntVariable("apex_router.worker_pool_size",
+							"Long-lived sql workers per database and user.",
+							"0: a background worker per sql source and call.",
+							&apex_worker_pool_size, 4, 0, 64,
+							PGC_SUSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("apex_router.worker_pool_idle_ms",
+							"How long a pooled sql worker waits for work before it exits.",
+							"The last caller's value counts.",
+							&apex_worker_pool_idle_ms, 2000, 1, APEX_MAX_DURATION_MS,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
 	DefineCustomIntVariable("apex_router.rrf_k",
 							"Rank constant k of Reciprocal Rank Fusion.",
 							"Each source adds weight / (rrf_k + rank) to an item's score.",

@@ -12,7 +12,9 @@
  * connections stay for the next call.
  *
  * Calls cannot nest (a sql source whose query calls apex_route): the loop's
- * owners, libcurl's multi handle among them, serve one call at a time.
+ * owners, libcurl's multi handle among them, serve one call at a time.  Nor
+ * can a call begin in a worker running a source's query (issue 12): that
+ * is the same nesting, one process further.
  *
  * IDENTIFICATION
  *		  src/call.c
@@ -29,6 +31,9 @@
 
 /* the call running now, or NULL; cleared by its context's reset callback */
 static ApexCall *apex_running = NULL;
+
+/* a worker running a sql source's query: a call in it would nest */
+static bool apex_in_source = false;
 
 static void
 apex_call_cleanup(void *arg)
@@ -56,7 +61,7 @@ ApexCallBegin(const char *name)
 	MemoryContextCallback *cleanup;
 	ApexCall   *call;
 
-	if (apex_running != NULL)
+	if (apex_running != NULL || apex_in_source)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("apex_route cannot be called while another apex_route call runs"),
@@ -75,6 +80,17 @@ ApexCallBegin(const char *name)
 	ApexTransportsAttach(call);
 	MemoryContextSwitchTo(old);
 	return call;
+}
+
+/*
+ * This backend is a background worker running a source's query for a call
+ * of another backend: that call runs, so no call may begin here either
+ * (else a source calling apex_route would start workers without end).
+ */
+void
+ApexCallRunsElsewhere(void)
+{
+	apex_in_source = true;
 }
 
 /* The normal end: transports released normally, then everything freed */

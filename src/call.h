@@ -17,5 +17,6 @@
 /* in call.c */
 extern ApexCall *ApexCallBegin(const char *name);
 extern void ApexCallEnd(ApexCall *call);
+extern void ApexCallRunsElsewhere(void);
 
 #endif							/* APEX_CALL_H */

@@ -4,10 +4,12 @@
  *		  WaitEventSet driver shared by every I/O client of a call.
  *
  * I/O clients (libcurl, libpq, hiredis) register the sockets they want
- * watched, and timers, each keyed by an owner.  The loop knows no
- * protocol: it waits on a WaitEventSet holding the latch, postmaster
- * death, the client's connection and those sockets, and calls back whoever
- * owns a ready socket or a due timer.
+ * watched, and timers, each keyed by an owner; shared-memory queues
+ * (background workers) register for the latch, which their peer sets.
+ * The loop knows no protocol: it waits on a WaitEventSet holding the
+ * latch, postmaster death, the client's connection and those sockets, and
+ * calls back whoever owns a ready socket or a due timer, or waits for the
+ * latch.
  *
  * PostgreSQL 15 cannot remove an event from a WaitEventSet, so the set is
  * rebuilt (lazily, before the next wait) whenever the socket list changes;
@@ -67,6 +69,13 @@ typedef struct ApexWatch
 	void	   *arg;
 } ApexWatch;
 
+/* Someone to tell whenever the latch was set (shared-memory queues) */
+typedef struct ApexLatchWatch
+{
+	ApexLatchCallback callback;
+	void	   *arg;
+} ApexLatchWatch;
+
 typedef struct ApexTimer
 {
 	void	   *owner;			/* also the callback's argument */
@@ -79,6 +88,7 @@ struct ApexLoop
 	MemoryContext mcxt;
 	List	   *watches;		/* ApexWatch * */
 	List	   *timers;			/* ApexTimer * */
+	List	   *latch_watches;	/* ApexLatchWatch * */
 	WaitEventSet *set;			/* NULL when it must be rebuilt */
 	int			set_size;
 	int			client_pos;		/* the client's socket in set, or -1 */
@@ -176,6 +186,62 @@ ApexLoopWatch(ApexLoop *loop, pgsocket fd, int events,
 	w->events = events;
 	w->callback = callback;
 	w->arg = arg;
+}
+
+/*
+ * Call callback(arg) each time the latch was set, after resetting it: a
+ * shared-memory queue's peer sets it when it writes or detaches, the
+ * postmaster when a background worker this backend started stops.  The
+ * callback then looks without waiting, so nothing set before the reset is
+ * missed.  A NULL callback stops watching for arg.  A worker either
+ * answered or did not, so no progress is reported (ApexLoopProgress).
+ */
+void
+ApexLoopWatchLatch(ApexLoop *loop, ApexLatchCallback callback, void *arg)
+{
+	ListCell   *lc;
+	ApexLatchWatch *lw;
+
+	foreach(lc, loop->latch_watches)
+	{
+		lw = lfirst(lc);
+		if (lw->arg == arg)
+		{
+			if (callback == NULL)
+			{
+				loop->latch_watches = foreach_delete_current(loop->latch_watches, lc);
+				pfree(lw);
+			}
+			else
+				lw->callback = callback;
+			return;
+		}
+	}
+	if (callback == NULL)
+		return;
+	lw = MemoryContextAlloc(loop->mcxt, sizeof(ApexLatchWatch));
+	lw->callback = callback;
+	lw->arg = arg;
+	loop->latch_watches = lappend(loop->latch_watches, lw);
+}
+
+/* The latch was set: tell every latch watcher (a copy: they may unwatch) */
+static void
+apex_latch_set(ApexLoop *loop)
+{
+	List	   *watches = list_copy(loop->latch_watches);
+	ListCell   *lc;
+
+	foreach(lc, watches)
+	{
+		ApexLatchWatch *lw = lfirst(lc);
+
+		/* an earlier callback may have removed this one */
+		if (!list_member_ptr(loop->latch_watches, lw))
+			continue;
+		lw->callback(lw->arg);
+	}
+	list_free(watches);
 }
 
 static ApexTimer *
@@ -323,6 +389,7 @@ apex_wait(ApexLoop *loop, long timeout_ms)
 		{
 			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
+			apex_latch_set(loop);
 			continue;
 		}
 		if (ev->pos == loop->client_pos)

@@ -19,6 +19,7 @@
 typedef void (*ApexSocketCallback) (void *arg, pgsocket fd, int events);
 typedef void (*ApexTimerCallback) (void *arg);
 typedef bool (*ApexLoopCondition) (void *arg);
+typedef void (*ApexLatchCallback) (void *arg);
 
 typedef struct ApexLoop ApexLoop;
 
@@ -26,6 +27,8 @@ extern ApexLoop *ApexLoopCreate(MemoryContext mcxt);
 extern void ApexLoopFree(ApexLoop *loop);
 extern void ApexLoopWatch(ApexLoop *loop, pgsocket fd, int events,
 						  ApexSocketCallback callback, void *arg);
+extern void ApexLoopWatchLatch(ApexLoop *loop, ApexLatchCallback callback,
+							   void *arg);
 extern void ApexLoopSetTimer(ApexLoop *loop, void *owner, long timeout_ms,
 							 ApexTimerCallback callback);
 extern long ApexLoopTimeLeft(ApexLoop *loop, void *owner);

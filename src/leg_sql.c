@@ -5,9 +5,19 @@
  *
  * The source's `query` gets $1 (the query text) and $2 (the limit) and
  * returns id, title, content, score as its first four columns (the last
- * three optional); every column goes into the item's raw JSON.  The router
- * runs it only once every remote request is on the wire, so it costs no
- * extra latency.
+ * three optional); every column goes into the item's raw JSON.
+ *
+ * Where it runs (issue 12): by default (execution 'worker') in a dynamic
+ * background worker (io_worker.c), started with the remote legs, so that
+ * the call's loop goes on reading every other source while the query runs;
+ * the worker imports the caller's settings and snapshot and runs the query
+ * through the very code inline mode runs (sql_run_task), so identity,
+ * read-only, search_path, the advisory-lock refusal and the budget are the
+ * same.  It differs from inline only in what a snapshot cannot carry: the
+ * caller's own uncommitted writes and its temporary objects.  Inline
+ * (execution 'inline', a SERIALIZABLE caller, or no worker to be had, which
+ * the caller is told with a NOTICE) it runs in the calling backend once
+ * every remote request is on the wire, the loop waiting meanwhile.
  *
  * Whose privileges: the query is code its owner wrote, so it runs as the
  * server's owner, never as the caller, the way PostgreSQL runs a view's
@@ -59,6 +69,7 @@
 #include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "libpq/pqformat.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -67,6 +78,8 @@
 #include "utils/timeout.h"
 #include "utils/varlena.h"
 
+#include "call.h"
+#include "io_worker.h"
 #include "leg.h"
 #include "transport.h"
 
@@ -74,7 +87,33 @@ typedef struct SqlConf
 {
 	char	   *query;			/* $1 the query text, $2 the limit */
 	char	   *search_path;	/* the option, pg_temp last (check) */
+	int			execution;		/* SQL_EXECUTION_* */
 } SqlConf;
+
+/* where the query runs: the execution option's choices, in this order */
+#define SQL_EXECUTION_WORKER 0
+#define SQL_EXECUTION_INLINE 1
+static const char *const sql_executions[] = {"worker", "inline", NULL};
+
+/* One run of a source's query, inline or in a worker */
+typedef struct SqlTask
+{
+	const char *source;			/* its name */
+	const char *query;
+	const char *search_path;
+	Oid			owner;			/* whose identity it runs under */
+	const char *text;			/* $1 */
+	int			limit;			/* $2 */
+	long		budget_ms;
+} SqlTask;
+
+typedef struct SqlOutcome
+{
+	List	   *items;
+	int			skipped;		/* rows without an id */
+	bool		timed_out;
+	ErrorData  *error;			/* the query's error, or NULL */
+} SqlOutcome;
 
 static void sql_check_search_path(const char *name, const char *value);
 
@@ -82,6 +121,8 @@ static const ApexOption sql_options[] = {
 	{APEX_OPT("query", APEX_OPTION_STRING, SqlConf, query), .required = true},
 	{APEX_OPT("search_path", APEX_OPTION_STRING, SqlConf, search_path),
 	 .validate = sql_check_search_path},
+	{APEX_OPT("execution", APEX_OPTION_CHOICE, SqlConf, execution),
+	 .dflt = "worker", .choices = sql_executions},
 	{NULL}
 };
 
@@ -237,26 +278,24 @@ sql_collect(MemoryContext mcxt, int *skipped)
  * changes on an error; on success they are undone here.
  */
 static List *
-sql_execute(ApexLeg *leg, MemoryContext mcxt)
+sql_execute(const SqlTask *task, MemoryContext mcxt, int *skipped)
 {
-	const SqlConf *conf = leg->source->conf;
 	Oid			argtypes[2] = {TEXTOID, INT4OID};
 	Datum		values[2];
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
 	List	   *items;
-	int			skipped = 0;
 
-	values[0] = CStringGetTextDatum(leg->call->query.text);
-	values[1] = Int32GetDatum(leg->call->query.limit);
+	values[0] = CStringGetTextDatum(task->text);
+	values[1] = Int32GetDatum(task->limit);
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(leg->source->owner,
+	SetUserIdAndSecContext(task->owner,
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", conf->search_path,
+	(void) set_config_option("search_path", task->search_path,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
 	(void) set_config_option("transaction_read_only", "on",
@@ -265,15 +304,13 @@ sql_execute(ApexLeg *leg, MemoryContext mcxt)
 
 	SPI_connect();
 	sql_running = true;
-	if (SPI_execute_with_args(conf->query,
+	if (SPI_execute_with_args(task->query,
 							  2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("query must be a SELECT returning rows")));
 	sql_running = false;
-	items = sql_collect(mcxt, &skipped);
-	if (skipped > 0)
-		ApexLegSkipped(leg, skipped, APEX_ROW_NO_ID);
+	items = sql_collect(mcxt, skipped);
 	SPI_finish();
 
 	AtEOXact_GUC(false, save_nestlevel);
@@ -282,40 +319,28 @@ sql_execute(ApexLeg *leg, MemoryContext mcxt)
 }
 
 /*
- * The query failed with edata: the source fails with its SQLSTATE, its
- * message and detail in the detail, its hint as the hint.  The error is
- * local and carries no secret: it is shown as it is.
+ * Run task's query, in this backend (inline) or a worker, within its
+ * budget, in a subtransaction that is always rolled back; its outcome in
+ * *out, with items in the current memory context.  Throws only when the
+ * query was cancelled (not by its timer): a cancel or statement_timeout
+ * ends the caller's whole call, and a worker's cancel reaches its caller
+ * as the worker's error.
  */
 static void
-sql_failed(ApexLeg *leg, ErrorData *edata)
-{
-	char	   *cause = ApexSentence(psprintf("The query failed: %s", edata->message));
-
-	if (leg->done)
-		return;
-	if (edata->detail)
-		cause = psprintf("%s %s", cause, edata->detail);
-	ApexLegFail(leg, edata->sqlerrcode, "%s", cause);
-	leg->hint = edata->hint;
-}
-
-static void
-sql_run(ApexLeg *leg)
+sql_run_task(const SqlTask *task, SqlOutcome *out)
 {
 	MemoryContext mcxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
-	List	   *items = NIL;
-	long		budget = ApexLegBudgetMs(leg);
 
 	if (sql_timeout == MAX_TIMEOUTS)
 		sql_timeout = RegisterTimeout(USER_TIMEOUT, sql_timeout_handler);
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(mcxt);
 	sql_timed_out = false;
-	enable_timeout_after(sql_timeout, (int) Min(budget, INT_MAX));
+	enable_timeout_after(sql_timeout, (int) Min(task->budget_ms, INT_MAX));
 	PG_TRY();
 	{
-		items = sql_execute(leg, mcxt);
+		out->items = sql_execute(task, mcxt, &out->skipped);
 		disable_timeout(sql_timeout, false);
 		/* fired after the query's last check: the cancel is ours, not due */
 		if (sql_timed_out)
@@ -337,17 +362,222 @@ sql_run(ApexLeg *leg)
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(mcxt);
 		CurrentResourceOwner = owner;
+		out->items = NIL;
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && sql_timed_out)
-			ApexLegTimedOut(leg);
-		/* cancel and statement_timeout end the whole call */
+			out->timed_out = true;
 		else if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED)
 			ReThrowError(edata);
 		else
-			sql_failed(leg, edata);
-		return;
+			out->error = edata;
 	}
 	PG_END_TRY();
-	ApexLegFinish(leg, items);
+}
+
+/*
+ * The query failed with edata: the source fails with its SQLSTATE, its
+ * message and detail in the detail, its hint as the hint.  The error is
+ * local and carries no secret: it is shown as it is.
+ */
+static void
+sql_failed(ApexLeg *leg, ErrorData *edata)
+{
+	char	   *cause = ApexSentence(psprintf("The query failed: %s", edata->message));
+
+	if (leg->done)
+		return;
+	if (edata->detail)
+		cause = psprintf("%s %s", cause, edata->detail);
+	ApexLegFail(leg, edata->sqlerrcode, "%s", cause);
+	leg->hint = edata->hint;
+}
+
+/* The leg's outcome from a run of its query, here or in a worker */
+static void
+sql_conclude(ApexLeg *leg, List *items, int skipped, bool timed_out,
+			 ErrorData *error)
+{
+	if (timed_out)
+		ApexLegTimedOut(leg);
+	else if (error)
+		sql_failed(leg, error);
+	else
+	{
+		if (skipped > 0)
+			ApexLegSkipped(leg, skipped, APEX_ROW_NO_ID);
+		ApexLegFinish(leg, items);
+	}
+}
+
+static void
+sql_task_of(ApexLeg *leg, SqlTask *task)
+{
+	const SqlConf *conf = leg->source->conf;
+
+	task->source = leg->source->name;
+	task->query = conf->query;
+	task->search_path = conf->search_path;
+	task->owner = leg->source->owner;
+	task->text = leg->call->query.text;
+	task->limit = leg->call->query.limit;
+	task->budget_ms = ApexLegBudgetMs(leg);
+}
+
+/* Run the leg's query in this backend, while the loop waits */
+static void
+sql_inline(ApexLeg *leg)
+{
+	SqlTask		task;
+	SqlOutcome	out = {0};
+
+	sql_task_of(leg, &task);
+	sql_run_task(&task, &out);
+	sql_conclude(leg, out.items, out.skipped, out.timed_out, out.error);
+}
+
+/*
+ * No worker could be had for a source whose execution is "worker": it
+ * runs inline, and the caller is told, since inline sees the caller's
+ * uncommitted writes and holds the other sources while it runs.
+ */
+static void
+sql_fell_back(ApexLeg *leg)
+{
+	ereport(NOTICE,
+			(errmsg("source \"%s\" ran in this session: no background worker could take its query",
+					leg->source->name),
+			 errdetail("Inline, its query sees this transaction's uncommitted writes, and the other sources wait while it runs."),
+			 errhint("Raise max_worker_processes, or set the source's execution option to 'inline'.")));
+}
+
+/* marks a leg whose query a worker runs (leg->state) */
+static char sql_in_worker;
+
+static void
+sql_worker_done(void *arg, const ApexWorkerOutcome *outcome)
+{
+	ApexLeg    *leg = arg;
+
+	switch (outcome->status)
+	{
+		case APEX_WORKER_ANSWERED:
+			sql_conclude(leg, outcome->items, outcome->skipped, false, NULL);
+			break;
+		case APEX_WORKER_FAILED:
+			sql_conclude(leg, NIL, 0, false, outcome->error);
+			break;
+		case APEX_WORKER_TIMED_OUT:
+			sql_conclude(leg, NIL, 0, true, NULL);
+			break;
+		case APEX_WORKER_GONE:
+			ApexLegFail(leg, ERRCODE_FDW_ERROR,
+						"The background worker running the query exited before it answered.");
+			break;
+		case APEX_WORKER_NOT_STARTED:
+			leg->state = NULL;
+			sql_fell_back(leg);
+			sql_inline(leg);
+			break;
+	}
+}
+
+/*
+ * What the worker needs of the task, in the database encoding (a caller
+ * of another client encoding changes nothing: no conversion here)
+ */
+static void
+sql_task_send(StringInfo buf, const SqlTask *task)
+{
+	const char *strings[] = {task->source, task->query, task->search_path,
+	task->text};
+
+	pq_sendint32(buf, task->owner);
+	pq_sendint32(buf, task->limit);
+	pq_sendint64(buf, task->budget_ms);
+	for (size_t i = 0; i < lengthof(strings); i++)
+		appendBinaryStringInfo(buf, strings[i], strlen(strings[i]) + 1);
+}
+
+static void
+sql_task_read(StringInfo msg, SqlTask *task)
+{
+	task->owner = pq_getmsgint(msg, 4);
+	task->limit = pq_getmsgint(msg, 4);
+	task->budget_ms = pq_getmsgint64(msg);
+	task->source = pq_getmsgrawstring(msg);
+	task->query = pq_getmsgrawstring(msg);
+	task->search_path = pq_getmsgrawstring(msg);
+	task->text = pq_getmsgrawstring(msg);
+}
+
+/*
+ * Start the leg's query in a background worker (execution "worker"),
+ * alongside the remote legs.  A leg left without one runs inline once the
+ * remote requests are written (sql_run_local): by its option; in a
+ * SERIALIZABLE transaction, whose conflict checks cannot see a worker's
+ * reads; or when no worker could be had, which the caller is told.
+ */
+static void
+sql_start(ApexLeg *leg)
+{
+	const SqlConf *conf = leg->source->conf;
+	SqlTask		task;
+	StringInfoData buf;
+	ApexWorkerRequest req = {0};
+
+	if (conf->execution != SQL_EXECUTION_WORKER || IsolationIsSerializable())
+		return;
+	sql_task_of(leg, &task);
+	initStringInfo(&buf);
+	sql_task_send(&buf, &task);
+	req.entry = "apex_sql_worker_main";
+	req.payload = buf.data;
+	req.payload_len = buf.len;
+	req.owner = leg;
+	req.done = sql_worker_done;
+	req.arg = leg;
+	if (ApexWorkerStart(leg->call, &req))
+		leg->state = &sql_in_worker;
+	else
+		sql_fell_back(leg);
+}
+
+static void
+sql_run_local(ApexLeg *leg)
+{
+	if (leg->state != &sql_in_worker)
+		sql_inline(leg);
+}
+
+/*
+ * The worker's main (io_worker.c starts it): the task, run as inline mode
+ * runs it, its outcome sent back.  An error is thrown on, and reaches the
+ * caller through the queue as the worker's error.
+ */
+PGDLLEXPORT void apex_sql_worker_main(Datum main_arg);
+
+void
+apex_sql_worker_main(Datum main_arg)
+{
+	StringInfoData msg;
+	Size		len;
+	SqlTask		task;
+	SqlOutcome	out = {0};
+
+	msg.data = (char *) ApexWorkerBegin(main_arg, &len);
+	msg.len = len;
+	msg.maxlen = len;
+	msg.cursor = 0;
+	sql_task_read(&msg, &task);
+	ApexCallRunsElsewhere();
+	ApexWorkerActivity(psprintf("apex_route: sql source \"%s\"", task.source));
+	sql_run_task(&task, &out);
+	if (out.error)
+		ReThrowError(out.error);
+	if (out.timed_out)
+		ApexWorkerSendTimedOut();
+	else
+		ApexWorkerSendItems(out.items, out.skipped);
+	ApexWorkerEnd();
 }
 
 const ApexKind ApexSqlKind = {
@@ -355,5 +585,6 @@ const ApexKind ApexSqlKind = {
 	.options = sql_options,
 	.conf_size = sizeof(SqlConf),
 	.check = sql_check,
-	.run_local = sql_run,
+	.start = sql_start,
+	.run_local = sql_run_local,
 };

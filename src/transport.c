@@ -15,11 +15,13 @@
 extern const ApexTransport ApexHttpTransport;
 extern const ApexTransport ApexPgTransport;
 extern const ApexTransport ApexRedisTransport;
+extern const ApexTransport ApexWorkerTransport;
 
 static const ApexTransport *const apex_transports[] = {
 	&ApexHttpTransport,
 	&ApexPgTransport,
 	&ApexRedisTransport,
+	&ApexWorkerTransport,
 };
 
 #define APEX_NTRANSPORTS lengthof(apex_transports)

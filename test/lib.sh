@@ -191,6 +191,18 @@ apex_build_install() {
   apex_log "building apex_router and installing it into $(apex_inst_dir "$pgc")"
   apex_inst_make "$pgc" || return 1
   (cd "$APEX_ROOT" && make -s PG_CONFIG="$pgc" COPT=-Werror &&
+    make -s install PG_CONFIG="$pgc" DESTDIR="$(apex_inst_dir "$pgc")") >/dev/null &&
+    apex_hooks_install "$APEX_ROOT" "$pgc"
+}
+
+# The test-only library test/hooks (apex_test_hooks: what no SQL can
+# cause, e.g. a background worker exiting without a word), built in
+# TREE/test/hooks and installed into the private installation of PG_CONFIG
+# alone: the product's make install never installs it.
+# apex_hooks_install TREE PG_CONFIG
+apex_hooks_install() {
+  local tree=$1 pgc=$2
+  (cd "$tree/test/hooks" && make -s PG_CONFIG="$pgc" COPT=-Werror &&
     make -s install PG_CONFIG="$pgc" DESTDIR="$(apex_inst_dir "$pgc")") >/dev/null
 }
 
@@ -212,13 +224,17 @@ apex_build_install_copy() {
   # exactly as in the tree: files removed there go here too; cp -p keeps
   # times so that make sees what changed
   rm -rf "$dir/sql" "$dir/expected" "$dir/test" "$dir"/src/*.[ch] "$dir"/*.sql "$dir"/*.control
-  mkdir -p "$dir/test" || return 1
+  # and the test hooks' sources (test/hooks; the tree's objects there are
+  # built against Debian's PostgreSQL)
+  mkdir -p "$dir/test/hooks" || return 1
   cp -p "$APEX_ROOT"/Makefile "$APEX_ROOT"/*.control "$APEX_ROOT"/apex_router--*.sql "$dir/" &&
     cp -p "$APEX_ROOT"/src/*.[ch] "$dir/src/" &&
-    cp -pR "$APEX_ROOT/test/sql" "$APEX_ROOT/test/expected" "$dir/test/" || return 1
+    cp -pR "$APEX_ROOT/test/sql" "$APEX_ROOT/test/expected" "$dir/test/" &&
+    cp -p "$APEX_ROOT"/test/hooks/Makefile "$APEX_ROOT"/test/hooks/*.c "$dir/test/hooks/" || return 1
   echo "$stamp" >"$dir/.stamp"
   (cd "$dir" && make -s -j"$(nproc)" PG_CONFIG="$pgc" COPT=-Werror &&
-    make -s install PG_CONFIG="$pgc" DESTDIR="$(apex_inst_dir "$pgc")") >/dev/null
+    make -s install PG_CONFIG="$pgc" DESTDIR="$(apex_inst_dir "$pgc")") >/dev/null &&
+    apex_hooks_install "$dir" "$pgc"
 }
 
 # Revisions measured side by side (bench/throughput.sh, bench/sql_overlap.sh):

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Resource soak: N apex_route calls (default 100000) in one backend over
-# every kind of source (neo4j over http and https, qdrant + embedder, two sql,
-# postgres, redis, the result cache) plus failing ones (malformed JSON,
+# every kind of source (neo4j over http and https, qdrant + embedder, two sql
+# in background workers, postgres, redis, the result cache) plus failing ones (malformed JSON,
 # refused connection, a garbage-answering server for HTTP and for Redis, a
-# sql source whose write is refused),
-# printing the backend's open descriptors and RSS every N/10 calls: both
-# must stay flat.  Not part of test/run-tests (it takes minutes).  Runs in
+# sql source whose write is refused, one whose worker is terminated mid-query),
+# printing the backend's open descriptors, RSS, the sql workers running
+# a query and those alive (pooled, waiting for work), the DSM segments it
+# maps and those any process of the server maps (shm)
+# every N/10 calls: all must stay flat.  Not part of test/run-tests (it
+# takes minutes).  Runs in
 # $APEX_HOME/soak on a free block of ports (test/lib.sh, "Ports"), beside
 # test runs, the demo and other checkouts.
 # Usage: sudo test/soak.sh [N]
@@ -59,12 +62,38 @@ CREATE SERVER graph_tls FOREIGN DATA WRAPPER apex_router
            statement 'CALL db.index.fulltext.queryNodes(''entity_text'', $query) YIELD node, score
                       RETURN node.uid AS id, node.name AS title, score LIMIT $limit');
 CREATE USER MAPPING FOR PUBLIC SERVER graph_tls OPTIONS (user 'neo4j', password 'testpassword');
+-- issue 12: sql sources run in background workers; the workers still
+-- running, the DSM segments this backend maps and those any process of
+-- the server maps (shm) must stay flat too
+-- (a worker whose request was cancelled as its call ended may take a
+-- moment to stop: one still running after a second is counted; pooled
+-- workers waiting for work are counted apart, at most worker_pool_size)
+CREATE FUNCTION workers_left() RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE n bigint;
+BEGIN
+  FOR i IN 1 .. 20 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    SELECT count(*) INTO n FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
+      AND state IS DISTINCT FROM 'idle';
+    EXIT WHEN n = 0;
+    PERFORM pg_sleep(0.05);
+  END LOOP;
+  RETURN n;
+END $$;
 CREATE FUNCTION probe(calls int) RETURNS text LANGUAGE sql AS $$
-  SELECT format('%s calls: fds=%s %s', calls,
+  SELECT format('%s calls: fds=%s %s workers=%s pooled=%s dsm=%s shm=%s', calls,
                 (SELECT count(*) FROM pg_ls_dir('/proc/self/fd')),
                 (SELECT regexp_replace(l, '\s+', ' ', 'g')
                  FROM regexp_split_to_table(pg_read_file('/proc/self/status'), E'\n') l
-                 WHERE l LIKE 'VmRSS%')) $$;
+                 WHERE l LIKE 'VmRSS%'),
+                workers_left(),
+                (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'apex_router sql'),
+                (SELECT count(*) FROM regexp_split_to_table(pg_read_file('/proc/self/maps'), E'\n') l
+                 WHERE l LIKE '%/PostgreSQL.%'),
+                (SELECT count(DISTINCT substring(l from '/PostgreSQL\.\d+'))
+                 FROM pg_stat_activity a,
+                      regexp_split_to_table(coalesce(pg_read_file('/proc/' || a.pid || '/maps', 0, 1 << 24, true), ''), E'\n') l
+                 WHERE l LIKE '%/PostgreSQL.%')) $$;
 SET apex_router.cache_source = 'recent';
 SELECT format($f$DO $$ BEGIN FOR i IN 1..%s LOOP
   PERFORM count(*) FROM apex_route('Sarah roadmap ' || (i %% 500), k => 5);

@@ -6,6 +6,9 @@
 -- The SQL leg runs read-only and is rolled back, so it cannot write its
 -- times to a table: temporary sequences (not transactional, and writable in a
 -- read-only transaction) carry them out, in microseconds since the epoch.
+-- Temporary objects are the session's: only an inline query sees them, so
+-- this file runs docs inline (issue 12: workers.sql shows a worker's leg
+-- overlapping the others).
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 CREATE TEMP SEQUENCE sql_leg_started MINVALUE 0;
@@ -24,7 +27,8 @@ ALTER SERVER graph OPTIONS (SET url :'url');
 ALTER SERVER vectors OPTIONS (SET url :'url');
 \set url :embed_base'/__fault/delay=300/v1/embeddings'
 ALTER SERVER embed OPTIONS (SET url :'url');
-ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body FROM slow_notes($1, $2)');
+ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body FROM slow_notes($1, $2)',
+                           ADD execution 'inline');
 
 SELECT clock_timestamp() AS t0 \gset
 SELECT count(*) AS rows, array_agg(DISTINCT s ORDER BY s) AS sources
@@ -53,6 +57,6 @@ ALTER SERVER vectors OPTIONS (SET url :'qdrant_url');
 ALTER SERVER embed OPTIONS (SET url :'embed_url');
 ALTER SERVER docs OPTIONS (SET query 'SELECT id, title, body, ts_rank_cd(tsv, q)
                               FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
-                              ORDER BY 4 DESC, id LIMIT $2');
+                              ORDER BY 4 DESC, id LIMIT $2', DROP execution);
 DROP FUNCTION slow_notes;
 DROP SEQUENCE sql_leg_started, sql_leg_finished;

@@ -33,7 +33,8 @@ SELECT id FROM apex_route('x', sources => '{sleeper,quick}', timeout_ms => 100);
 SELECT clock_timestamp() - :'t0' < interval '2 s' AS cancelled_in_time;
 -- the leg's timer is gone: the next statements are not cancelled by it
 SELECT pg_sleep(0.3), 'not cancelled' AS after;
--- statement_timeout still ends the whole call
+-- statement_timeout still ends the whole call (issue 12: the sleeper runs in
+-- a worker, and the caller is cancelled in its wait, not inside the query)
 SET statement_timeout = '100ms';
 SELECT id FROM apex_route('x', sources => '{sleeper,quick}', timeout_ms => 1000);
 RESET statement_timeout;
