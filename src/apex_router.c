@@ -26,6 +26,7 @@ int			apex_timeout_ms = 5000;
 int			apex_connect_timeout_ms = 2000;
 int			apex_max_response_kb = 16384;
 bool		apex_strict = false;
+bool		apex_sequential = false;
 int			apex_call_timeout_ms = 0;
 int			apex_min_sources = 0;
 
@@ -75,6 +76,11 @@ apex_define_gucs(void)
 							 "Make any source failure an error.",
 							 "By default a failing source is a WARNING and the others' results are returned.",
 							 &apex_strict, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("apex_router.sequential",
+							 "Run a call's sources one after another.",
+							 "Each source starts once the one before has answered or failed: the cost of asking them in turn, a baseline for benchmarks.",
+							 &apex_sequential, false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("apex_router.call_timeout_ms",
 							"Deadline of a whole apex_route call (0: none).",

@@ -213,6 +213,7 @@ extern int	apex_timeout_ms;
 extern int	apex_connect_timeout_ms;
 extern int	apex_max_response_kb;
 extern bool apex_strict;
+extern bool apex_sequential;
 extern int	apex_call_timeout_ms;
 extern int	apex_min_sources;
 

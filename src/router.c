@@ -13,6 +13,10 @@
  * remote leg's clock ends it) or the call's deadline, if it has one,
  * passes.  Latency is the slowest leg, not the sum.
  *
+ * apex_router.sequential runs the same legs one after another instead, in
+ * the plan's order, each on its own clock: what a router asking its
+ * sources in turn would cost, the baseline benchmarks compare against.
+ *
  * The router names no transport: it asks them through transport.h, and the
  * call's life (memory, loop, release on any error) is call.c's.
  *
@@ -64,6 +68,43 @@ apex_all_done(void *arg)
 			return false;
 	}
 	return !ApexCacheHolds(call->cache);
+}
+
+static bool
+apex_leg_over(void *arg)
+{
+	ApexLeg    *leg = arg;
+
+	return leg->done || ApexCacheEndsWait(leg->call->cache);
+}
+
+/*
+ * apex_router.sequential: each leg starts once the one before has its
+ * outcome.  False when the call's deadline passed first.
+ */
+static bool
+apex_run_sequential(ApexCall *call, TimestampTz deadline)
+{
+	ListCell   *lc;
+
+	foreach(lc, call->legs)
+	{
+		ApexLeg    *leg = lfirst(lc);
+		const ApexKind *kind = leg->source->kind;
+
+		if (leg->done || ApexCacheEndsWait(call->cache))
+			continue;
+		if (kind->start)
+		{
+			ApexLegStartClock(leg);
+			kind->start(leg);
+		}
+		if (kind->run_local && !leg->done)
+			kind->run_local(leg);
+		if (!ApexLoopRun(call->loop, apex_leg_over, leg, deadline))
+			return false;
+	}
+	return ApexLoopRun(call->loop, apex_all_done, call, deadline);
 }
 
 /*
@@ -169,6 +210,16 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 	ApexCacheLookup(call->cache, deadline);
 	if (ApexCacheHitRows(call->cache, cached))
 		return true;
+
+	if (apex_sequential)
+	{
+		if (!apex_run_sequential(call, deadline))
+		{
+			foreach(lc, call->legs)
+				ApexLegTimedOut(lfirst(lc));
+		}
+		return ApexCacheHitRows(call->cache, cached);
+	}
 
 	foreach(lc, call->legs)
 	{
