@@ -338,7 +338,7 @@ class Router:
     async def vectors(self, q, k, vector=None):
         """The chain: the embedder (unless the vector is given), then Qdrant."""
         if vector is None:
-            vector = (await self.embed(q))[0]
+            vector = (await self.embed([q]))[0]
         elif asyncio.isfuture(vector):
             vector = await vector
         cfg = self.cfg
