@@ -109,7 +109,7 @@ typedef struct ApexItem
 	char	   *title;			/* may be NULL */
 	char	   *content;		/* may be NULL */
 	double		score;			/* source's own score; NaN when it has none */
-	char	   *raw;			/* the source's raw item, as JSON text */
+	Jsonb	   *raw;			/* the source's raw item, a JSON object */
 } ApexItem;
 
 /* The search request shared by every leg of a call. */
@@ -257,8 +257,7 @@ extern void ApexLegFailRemote(ApexLeg *leg, int sqlerrcode,
 extern void ApexLegFinish(ApexLeg *leg, List *items);
 extern void ApexLegSkipped(ApexLeg *leg, int count, char *why);
 extern ApexItem *ApexItemMake(const char *id, const char *title,
-							  const char *content, double score,
-							  const char *raw);
+							  const char *content, double score, Jsonb *raw);
 extern void ApexLegStartClock(ApexLeg *leg);
 extern void ApexLegTimedOut(ApexLeg *leg);
 extern long ApexLegConnectTimeoutMs(ApexLeg *leg, const ApexSource *peer);

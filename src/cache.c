@@ -515,7 +515,7 @@ apex_cache_read_rows(Jsonb *doc, List **rows)
 				return false;
 			row->found_in = lappend(row->found_in, name);
 		}
-		row->payload_jsonb = JsonbValueToJsonb(payload);
+		row->payload = JsonbValueToJsonb(payload);
 		*rows = lappend(*rows, row);
 	}
 	return true;
@@ -575,7 +575,8 @@ apex_cache_rows_json(List *rows)
 				appendStringInfoChar(&buf, ',');
 			escape_json(&buf, lfirst(nc));
 		}
-		appendStringInfo(&buf, "],\"payload\":%s}", row->payload);
+		appendStringInfo(&buf, "],\"payload\":%s}",
+						 JsonbToCString(NULL, &row->payload->root, VARSIZE(row->payload)));
 	}
 	appendStringInfoChar(&buf, ']');
 	return buf.data;

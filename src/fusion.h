@@ -38,10 +38,7 @@ typedef struct ApexRow
 	const char *content;		/* may be NULL */
 	double		score;
 	List	   *found_in;		/* source names (char *), best rank first */
-	/* JSON object: per source its rank, score, item; as text when fused */
-	const char *payload;
-	/* ... or as jsonb, NULL payload, when read back from the cache */
-	Jsonb	   *payload_jsonb;
+	Jsonb	   *payload;		/* per source its rank, score, item */
 } ApexRow;
 
 extern List *ApexFuse(List *legs, int rrf_k, int k);

@@ -464,6 +464,85 @@ ApexJsonText(JsonbValue *value)
 	return JsonbToCString(NULL, &JsonbValueToJsonb(value)->root, 0);
 }
 
+/*
+ * Building an object: the items' raw JSON and the payloads are built so,
+ * from values the decoders already hold, instead of being printed as text
+ * and parsed again for the result's jsonb column.
+ */
+void
+ApexJsonBeginObject(JsonbParseState **state)
+{
+	*state = NULL;
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+}
+
+/* value: a scalar, or an array or object (jbvBinary); NULL is null */
+void
+ApexJsonPutValue(JsonbParseState **state, const char *key, JsonbValue *value)
+{
+	JsonbValue	k = {.type = jbvString};
+	JsonbValue	null = {.type = jbvNull};
+
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &k);
+	pushJsonbValue(state, WJB_VALUE, value ? value : &null);
+}
+
+/* value: text, NULL is null */
+void
+ApexJsonPutText(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	v = {.type = jbvString};
+
+	if (value == NULL)
+	{
+		ApexJsonPutValue(state, key, NULL);
+		return;
+	}
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	ApexJsonPutValue(state, key, &v);
+}
+
+/*
+ * value: a number as ApexJsonAppendNumber writes it (the shortest text that
+ * reads back as the same double; NaN and infinity are null).
+ */
+void
+ApexJsonPutNumber(JsonbParseState **state, const char *key, double value)
+{
+	JsonbValue	v = {.type = jbvNumeric};
+
+	if (isnan(value) || isinf(value))
+	{
+		ApexJsonPutValue(state, key, NULL);
+		return;
+	}
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+														CStringGetDatum(float8out_internal(value)),
+														ObjectIdGetDatum(InvalidOid),
+														Int32GetDatum(-1)));
+	ApexJsonPutValue(state, key, &v);
+}
+
+/* value: a whole jsonb, its root put as the key's value */
+void
+ApexJsonPutJsonb(JsonbParseState **state, const char *key, Jsonb *value)
+{
+	JsonbValue	v = {.type = jbvBinary};
+
+	v.val.binary.data = &value->root;
+	v.val.binary.len = VARSIZE(value) - VARHDRSZ;
+	ApexJsonPutValue(state, key, &v);
+}
+
+Jsonb *
+ApexJsonEndObject(JsonbParseState **state)
+{
+	return JsonbValueToJsonb(pushJsonbValue(state, WJB_END_OBJECT, NULL));
+}
+
 /* JSON has no NaN or infinity: those become null */
 void
 ApexJsonAppendNumber(StringInfo buf, double value)

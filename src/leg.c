@@ -135,9 +135,10 @@ ApexLegSkipped(ApexLeg *leg, int count, char *why)
 	leg->skipped_why = why;
 }
 
+/* raw is kept as it is: a jsonb of the decoder's own (not shared) */
 ApexItem *
 ApexItemMake(const char *id, const char *title, const char *content,
-			 double score, const char *raw)
+			 double score, Jsonb *raw)
 {
 	ApexItem   *item = palloc(sizeof(ApexItem));
 
@@ -145,7 +146,7 @@ ApexItemMake(const char *id, const char *title, const char *content,
 	item->title = title ? pstrdup(title) : NULL;
 	item->content = content ? pstrdup(content) : NULL;
 	item->score = score;
-	item->raw = pstrdup(raw);
+	item->raw = raw;
 	return item;
 }
 
@@ -160,7 +161,7 @@ ApexItem *
 ApexRowItem(int ncols, const char *const *names, const char *const *values,
 			bool *bad_score)
 {
-	StringInfoData raw;
+	JsonbParseState *raw;
 	double		score = NAN;
 
 	*bad_score = false;
@@ -178,22 +179,11 @@ ApexRowItem(int ncols, const char *const *names, const char *const *values,
 			return NULL;
 		}
 	}
-	initStringInfo(&raw);
-	appendStringInfoChar(&raw, '{');
+	ApexJsonBeginObject(&raw);
 	for (int c = 0; c < ncols; c++)
-	{
-		if (c > 0)
-			appendStringInfoChar(&raw, ',');
-		escape_json(&raw, names[c]);
-		appendStringInfoChar(&raw, ':');
-		if (values[c])
-			escape_json(&raw, values[c]);
-		else
-			appendStringInfoString(&raw, "null");
-	}
-	appendStringInfoChar(&raw, '}');
+		ApexJsonPutText(&raw, names[c], values[c]);
 	return ApexItemMake(values[0], ncols > 1 ? values[1] : NULL,
-						ncols > 2 ? values[2] : NULL, score, raw.data);
+						ncols > 2 ? values[2] : NULL, score, ApexJsonEndObject(&raw));
 }
 
 /* Is status a success (2xx)? */

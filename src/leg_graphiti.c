@@ -301,7 +301,7 @@ ApexGraphitiDecode(const void *state, long status, StringInfo body,
 						 ApexItemMake(ApexJsonScalarText(uuid),
 									  ApexJsonScalarText(ApexJsonGet(fact, "name")),
 									  ApexJsonScalarText(ApexJsonGet(fact, "fact")),
-									  NAN, ApexJsonText(factv)));
+									  NAN, JsonbValueToJsonb(factv)));
 	}
 	return NULL;
 }

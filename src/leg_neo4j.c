@@ -93,7 +93,7 @@ neo4j_has_column(JsonbContainer *columns, const char *name)
 static ApexItem *
 neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 {
-	StringInfoData raw;
+	JsonbParseState *raw;
 	char	   *id = NULL;
 	char	   *title = NULL;
 	char	   *content = NULL;
@@ -105,8 +105,7 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 		*error = "A row does not match the columns.";
 		return NULL;
 	}
-	initStringInfo(&raw);
-	appendStringInfoChar(&raw, '{');
+	ApexJsonBeginObject(&raw);
 	for (int i = 0; i < ncols; i++)
 	{
 		char	   *name = ApexJsonScalarText(ApexJsonAt(columns, i));
@@ -125,16 +124,11 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 			content = neo4j_cell_text(cell);
 		else if (strcmp(name, "score") == 0)
 			(void) ApexJsonNumber(cell, &score);
-		if (i > 0)
-			appendStringInfoChar(&raw, ',');
-		escape_json(&raw, name);
-		appendStringInfoChar(&raw, ':');
-		appendStringInfoString(&raw, ApexJsonText(cell));
+		ApexJsonPutValue(&raw, name, cell);
 	}
-	appendStringInfoChar(&raw, '}');
 	if (id == NULL)
 		return NULL;
-	return ApexItemMake(id, title, content, score, raw.data);
+	return ApexItemMake(id, title, content, score, ApexJsonEndObject(&raw));
 }
 
 /*

@@ -109,7 +109,7 @@ qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 	return ApexItemMake(id,
 						ApexJsonScalarText(ApexJsonPathGet(payload, conf->title_field)),
 						ApexJsonScalarText(ApexJsonPathGet(payload, conf->content_field)),
-						score, ApexJsonText(pointv));
+						score, JsonbValueToJsonb(pointv));
 }
 
 /* {"status":{"error":"..."}}; a missing API key gets plain text instead */

@@ -302,14 +302,14 @@ ApexRedisDecodeItem(ApexRedisDecodeState *state, int i, const redisReply *reply,
 	const ApexRedisHit *hit = state->best[i];
 	const char *title = NULL;
 	const char *content = NULL;
-	StringInfoData raw;
+	JsonbParseState *raw;
 
 	Assert(i >= 0 && i < state->nbest);
 	if (reply->type == REDIS_REPLY_ERROR)
 		return redis_error_reply(reply, remote);
-	initStringInfo(&raw);
-	appendStringInfo(&raw, "{\"matched_terms\":%d,\"recency\":", hit->matches);
-	ApexJsonAppendNumber(&raw, hit->recency);
+	ApexJsonBeginObject(&raw);
+	ApexJsonPutNumber(&raw, "matched_terms", hit->matches);
+	ApexJsonPutNumber(&raw, "recency", hit->recency);
 	for (size_t f = 0; reply->type == REDIS_REPLY_ARRAY && f + 1 < reply->elements; f += 2)
 	{
 		char	   *field;
@@ -321,20 +321,17 @@ ApexRedisDecodeItem(ApexRedisDecodeState *state, int i, const redisReply *reply,
 			return cause;
 		if (field == NULL || value == NULL)
 			continue;
-		appendStringInfoChar(&raw, ',');
-		escape_json(&raw, field);
-		appendStringInfoChar(&raw, ':');
-		escape_json(&raw, value);
+		ApexJsonPutText(&raw, field, value);
 		if (strcmp(field, state->conf->title_field) == 0)
 			title = value;
 		else if (strcmp(field, state->conf->content_field) == 0)
 			content = value;
 	}
-	appendStringInfoChar(&raw, '}');
 	/* an id whose hash is gone (expired) is no longer remembered */
 	if (reply->elements > 0)
 		state->items = lappend(state->items, ApexItemMake(hit->id, title, content,
-														  hit->matches, raw.data));
+														  hit->matches,
+														  ApexJsonEndObject(&raw)));
 	return NULL;
 }
 

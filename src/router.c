@@ -279,8 +279,7 @@ apex_emit(ReturnSetInfo *rsinfo, List *rows)
 		values[4] = Float8GetDatum(row->score);
 		values[5] = PointerGetDatum(construct_array(names, list_length(row->found_in),
 													TEXTOID, -1, false, TYPALIGN_INT));
-		values[6] = row->payload_jsonb ? JsonbPGetDatum(row->payload_jsonb)
-			: DirectFunctionCall1(jsonb_in, CStringGetDatum(row->payload));
+		values[6] = JsonbPGetDatum(row->payload);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 }
