@@ -112,7 +112,7 @@ typedef struct ApexItem
 	char	   *raw;			/* the source's raw item, as JSON text */
 } ApexItem;
 
-/* The search request shared by every leg of a call. */
+/* One question: what the legs asking it send (leg->query). */
 typedef struct ApexQuery
 {
 	char	   *text;			/* query text, never empty (plan.c) */
@@ -148,11 +148,12 @@ typedef struct ApexRemote
 	char	   *hint;			/* or NULL */
 } ApexRemote;
 
-/* One source's part of a call. */
+/* One source's part of a call: one source asked one question. */
 struct ApexLeg
 {
 	ApexCall   *call;
 	ApexSource *source;
+	const ApexQuery *query;		/* the question it asks (a call may ask many) */
 	void	   *state;			/* kind-private */
 	List	   *items;			/* ApexItem *, best first */
 	/* why the leg failed: sentences in our own words, or NULL */
@@ -191,7 +192,8 @@ struct ApexVectorCache
 struct ApexCall
 {
 	MemoryContext mcxt;			/* everything of the call lives here */
-	ApexQuery	query;
+	ApexQuery	query;			/* apex_route's question, which the result
+								 * cache keys; legs read leg->query */
 	ApexLoop   *loop;
 	void	  **transports;		/* each transport's state (transport.c) */
 	bool		attached;		/* transports not yet released */

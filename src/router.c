@@ -197,6 +197,7 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 
 		leg->call = call;
 		leg->source = planned->source;
+		leg->query = &call->query;
 		leg->budget_ms = planned->budget_ms;
 		call->legs = lappend(call->legs, leg);
 		/* failed at planning: it fails without a request */
