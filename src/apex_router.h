@@ -209,6 +209,9 @@ struct ApexCall
 /* the largest rank constant of RRF (apex_router.rrf_k, apex_route's rrf_k) */
 #define APEX_MAX_RRF_K 100000
 
+/* the largest max_concurrency (apex_route_many, apex_router.max_concurrency) */
+#define APEX_MAX_CONCURRENCY 10000
+
 /* in apex_router.c */
 extern int	apex_rrf_k;
 extern int	apex_timeout_ms;
@@ -218,6 +221,7 @@ extern bool apex_strict;
 extern bool apex_sequential;
 extern int	apex_call_timeout_ms;
 extern int	apex_min_sources;
+extern int	apex_max_concurrency;
 
 /* in allowed_hosts.c */
 extern char *apex_allowed_hosts;
