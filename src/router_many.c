@@ -91,6 +91,23 @@ apex_batch_over(ApexBatch *batch)
 	return batch->next >= batch->nlegs && batch->running == NIL;
 }
 
+/*
+ * Whether the next leg may start: there is room, and time.  Less than a
+ * millisecond before the deadline counts as none: a leg's clock is
+ * counted in whole milliseconds, so a leg started then would only time
+ * out, or not, by chance.
+ */
+static bool
+apex_batch_may_start(ApexBatch *batch)
+{
+	TimestampTz deadline = batch->call->deadline;
+
+	return batch->next < batch->nlegs &&
+		list_length(batch->running) < batch->limit &&
+		(deadline == DT_NOEND ||
+		 TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1) < deadline);
+}
+
 /* The loop's condition: a leg may start, or every leg is done */
 static bool
 apex_batch_moves(void *arg)
@@ -98,8 +115,7 @@ apex_batch_moves(void *arg)
 	ApexBatch  *batch = arg;
 
 	apex_batch_reap(batch);
-	return apex_batch_over(batch) ||
-		(batch->next < batch->nlegs && list_length(batch->running) < batch->limit);
+	return apex_batch_over(batch) || apex_batch_may_start(batch);
 }
 
 static bool
@@ -118,8 +134,7 @@ apex_batch_start(ApexBatch *batch)
 	List	   *local = NIL;
 
 	apex_batch_reap(batch);
-	while (batch->next < batch->nlegs &&
-		   list_length(batch->running) < batch->limit)
+	while (apex_batch_may_start(batch))
 	{
 		ApexLeg    *leg = batch->legs[batch->next++];
 		const ApexKind *kind = leg->source->kind;
