@@ -55,10 +55,11 @@ CREATE SERVER bare_vectors FOREIGN DATA WRAPPER apex_router
 SELECT count(*) FROM apex_route_many('{a}', sources => '{bare_vectors}');
 DROP SERVER bare_vectors;
 
--- a question that cannot be asked (null, empty, blank) is a WARNING and
--- no rows; the others are answered
+-- a question that cannot be asked (null, empty, blank, too long) is a
+-- WARNING and no rows; the others are answered
 SELECT ordinal, count(*) AS rows
-FROM apex_route_many(ARRAY['Sarah roadmap', NULL, '', ' ', 'billing migration'], k => 3)
+FROM apex_route_many(ARRAY['Sarah roadmap', NULL, '', ' ', 'billing migration',
+                           repeat('x', 1024 * 1024 + 1)], k => 3)
 GROUP BY 1 ORDER BY 1;
 
 -- One failing question never fails the batch: a sql source whose query
