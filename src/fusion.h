@@ -38,7 +38,10 @@ typedef struct ApexRow
 	const char *content;		/* may be NULL */
 	double		score;
 	List	   *found_in;		/* source names (char *), best rank first */
-	const char *payload;		/* JSON object: per source its rank, score, item */
+	/* JSON object: per source its rank, score, item; as text when fused */
+	const char *payload;
+	/* ... or as jsonb, NULL payload, when read back from the cache */
+	Jsonb	   *payload_jsonb;
 } ApexRow;
 
 extern List *ApexFuse(List *legs, int rrf_k, int k);

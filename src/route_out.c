@@ -135,7 +135,8 @@ ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal)
 		values[first + 4] = Float8GetDatum(row->score);
 		values[first + 5] = PointerGetDatum(construct_array(names, list_length(row->found_in),
 															TEXTOID, -1, false, TYPALIGN_INT));
-		values[first + 6] = DirectFunctionCall1(jsonb_in, CStringGetDatum(row->payload));
+		values[first + 6] = row->payload_jsonb ? JsonbPGetDatum(row->payload_jsonb)
+			: DirectFunctionCall1(jsonb_in, CStringGetDatum(row->payload));
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 }
