@@ -34,6 +34,29 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer) IS
   'search every (or the named) apex_router source concurrently and fuse the results by RRF';
 
+CREATE FUNCTION apex_route_many(
+    queries         text[],
+    k               integer DEFAULT 10,
+    sources         text[]  DEFAULT NULL,
+    rrf_k           integer DEFAULT NULL,
+    timeout_ms      integer DEFAULT NULL,
+    min_sources     integer DEFAULT NULL,
+    max_concurrency integer DEFAULT NULL)
+RETURNS TABLE (
+    ordinal  integer,
+    rank     integer,
+    id       text,
+    title    text,
+    content  text,
+    score    double precision,
+    found_in text[],
+    payload  jsonb)
+AS 'MODULE_PATHNAME', 'apex_route_many'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION apex_route_many(text[], integer, text[], integer, integer, integer, integer) IS
+  'apex_route for many questions in one call: every source asked every question concurrently, at most max_concurrency at once';
+
 CREATE FUNCTION apex_router_connections(
     OUT kind      text,
     OUT source    text,

@@ -112,7 +112,7 @@ typedef struct ApexItem
 	Jsonb	   *raw;			/* the source's raw item, a JSON object */
 } ApexItem;
 
-/* The search request shared by every leg of a call. */
+/* One question: what the legs asking it send (leg->query). */
 typedef struct ApexQuery
 {
 	char	   *text;			/* query text, never empty (plan.c) */
@@ -148,11 +148,12 @@ typedef struct ApexRemote
 	char	   *hint;			/* or NULL */
 } ApexRemote;
 
-/* One source's part of a call. */
+/* One source's part of a call: one source asked one question. */
 struct ApexLeg
 {
 	ApexCall   *call;
 	ApexSource *source;
+	const ApexQuery *query;		/* the question it asks (a call may ask many) */
 	void	   *state;			/* kind-private */
 	List	   *items;			/* ApexItem *, best first */
 	/* why the leg failed: sentences in our own words, or NULL */
@@ -191,7 +192,8 @@ struct ApexVectorCache
 struct ApexCall
 {
 	MemoryContext mcxt;			/* everything of the call lives here */
-	ApexQuery	query;
+	ApexQuery	query;			/* apex_route's question, which the result
+								 * cache keys; legs read leg->query */
 	ApexLoop   *loop;
 	void	  **transports;		/* each transport's state (transport.c) */
 	bool		attached;		/* transports not yet released */
@@ -207,6 +209,9 @@ struct ApexCall
 /* the largest rank constant of RRF (apex_router.rrf_k, apex_route's rrf_k) */
 #define APEX_MAX_RRF_K 100000
 
+/* the largest max_concurrency (apex_route_many, apex_router.max_concurrency) */
+#define APEX_MAX_CONCURRENCY 10000
+
 /* in apex_router.c */
 extern int	apex_rrf_k;
 extern int	apex_timeout_ms;
@@ -216,6 +221,7 @@ extern bool apex_strict;
 extern bool apex_sequential;
 extern int	apex_call_timeout_ms;
 extern int	apex_min_sources;
+extern int	apex_max_concurrency;
 
 /* in allowed_hosts.c */
 extern char *apex_allowed_hosts;

@@ -222,10 +222,10 @@ neo4j_start(ApexLeg *leg)
 	leg->state = leg->source->conf;
 	initStringInfo(&params);
 	appendStringInfoString(&params, "{\"query\":");
-	escape_json(&params, leg->call->query.text);
+	escape_json(&params, leg->query->text);
 	appendStringInfoString(&params, ",\"query_lucene\":");
-	escape_json(&params, ApexLuceneEscape(leg->call->query.text));
-	appendStringInfo(&params, ",\"limit\":%d}", leg->call->query.limit);
+	escape_json(&params, ApexLuceneEscape(leg->query->text));
+	appendStringInfo(&params, ",\"limit\":%d}", leg->query->limit);
 
 	/* "statements" first: older servers require it */
 	initStringInfo(&body);

@@ -380,7 +380,7 @@ redis_term_done(void *arg, redisReply *reply, const char *error,
 	if (s->waiting > 0 || s->leg->done)
 		return;
 
-	ids = ApexRedisRank(&s->decode, s->leg->call->query.limit);
+	ids = ApexRedisRank(&s->decode, s->leg->query->limit);
 	if (ids == NIL)
 	{
 		ApexLegFinish(s->leg, NIL);
@@ -397,9 +397,9 @@ static void
 redis_start(ApexLeg *leg)
 {
 	RedisSearch *s = palloc0(sizeof(RedisSearch));
-	List	   *terms = redis_terms(leg->call->query.text);
+	List	   *terms = redis_terms(leg->query->text);
 	const char *pattern = ((const ApexRedisConf *) leg->source->conf)->term_key;
-	char	   *stop = psprintf("%d", leg->call->query.limit * REDIS_MEMBERS_PER_LIMIT - 1);
+	char	   *stop = psprintf("%d", leg->query->limit * REDIS_MEMBERS_PER_LIMIT - 1);
 	ApexRedisTarget target;
 	ListCell   *lc;
 

@@ -417,8 +417,8 @@ sql_task_of(ApexLeg *leg, SqlTask *task)
 	task->query = conf->query;
 	task->search_path = conf->search_path;
 	task->owner = leg->source->owner;
-	task->text = leg->call->query.text;
-	task->limit = leg->call->query.limit;
+	task->text = leg->query->text;
+	task->limit = leg->query->limit;
 	task->budget_ms = ApexLegBudgetMs(leg);
 }
 
