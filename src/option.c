@@ -51,6 +51,8 @@ static const ApexOption apex_common_options[] = {
 	 .min = 1, .max = APEX_MAX_DURATION_MS},
 	{APEX_OPT("connect_timeout_ms", APEX_OPTION_INT, ApexSource, connect_timeout_ms),
 	 .min = 1, .max = APEX_MAX_DURATION_MS},
+	{APEX_OPT("max_concurrent_requests", APEX_OPTION_INT, ApexSource, max_concurrent_requests),
+	 .min = 0, .max = APEX_MAX_CONCURRENT_REQUESTS},
 	{NULL}
 };
 
@@ -287,6 +289,17 @@ ApexParseServer(List *options, ApexSource *source, bool validating)
 			   (void *const[2]) {source, source->conf}, options, validating);
 	if (source->kind->check)
 		source->kind->check(source->conf);
+	/* only legs that send requests to a store take slots (source_slots.c) */
+	if (source->max_concurrent_requests > 0 &&
+		(source->kind->start == NULL || source->kind->targets == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid option \"%s\" for source kind \"%s\"",
+						"max_concurrent_requests", source->kind->name),
+				 strcmp(source->kind->name, "embedder") == 0
+				 ? errdetail("An embedder is asked by the legs of the sources that use it, while they hold a request slot of their own: their max_concurrent_requests bounds its requests.")
+				 : errdetail("Sources of kind \"%s\" send no requests to a remote store.",
+							 source->kind->name)));
 }
 
 /*
