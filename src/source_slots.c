@@ -253,6 +253,8 @@ apex_slots_latch(void *arg pg_attribute_unused())
 	List	   *start = NIL;
 	ListCell   *lc;
 	bool		waiting = false;
+	/* the queues are the call's */
+	MemoryContext old = MemoryContextSwitchTo(apex_slot_call->mcxt);
 
 	LWLockAcquire(&slots->lock, LW_EXCLUSIVE);
 	foreach(lc, apex_slot_sources)
@@ -282,6 +284,7 @@ apex_slots_latch(void *arg pg_attribute_unused())
 		leg->source->kind->start(leg);
 	}
 	list_free(start);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -299,6 +302,7 @@ ApexSlotTake(ApexLeg *leg)
 	PGPROC	   *wake[APEX_SLOT_RECORDS];
 	int			nwake = 0;
 	bool		now = false;
+	MemoryContext old;
 
 	if (cap == 0)
 		return true;
@@ -309,16 +313,15 @@ ApexSlotTake(ApexLeg *leg)
 		apex_slot_sources = NIL;
 		apex_slot_call = leg->call;
 	}
+	/* the queues are the call's */
+	old = MemoryContextSwitchTo(leg->call->mcxt);
 	s = apex_slot_source(server);
 	if (s == NULL)
 	{
-		MemoryContext old = MemoryContextSwitchTo(leg->call->mcxt);
-
 		s = palloc0(sizeof(ApexSlotSource));
 		s->source = leg->source;
 		s->cap = cap;
 		apex_slot_sources = lappend(apex_slot_sources, s);
-		MemoryContextSwitchTo(old);
 	}
 
 	LWLockAcquire(&slots->lock, LW_EXCLUSIVE);
@@ -326,6 +329,7 @@ ApexSlotTake(ApexLeg *leg)
 	if (r == NULL)
 	{
 		LWLockRelease(&slots->lock);
+		MemoryContextSwitchTo(old);
 		ApexLegFail(leg, ERRCODE_INSUFFICIENT_RESOURCES,
 					"The table of request slots shared by all sessions is full (%d sessions and sources at once).",
 					APEX_SLOT_RECORDS);
@@ -352,6 +356,7 @@ ApexSlotTake(ApexLeg *leg)
 		s->waiting = lappend(s->waiting, leg);
 		ApexLoopWatchLatch(leg->call->loop, apex_slots_latch, &apex_slot_sources);
 	}
+	MemoryContextSwitchTo(old);
 	return now;
 }
 
