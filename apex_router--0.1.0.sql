@@ -86,6 +86,18 @@ LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION apex_router_disconnect(text) IS
   'close the connections this backend keeps open for one source; returns how many';
 
+CREATE FUNCTION apex_router_source_slots(
+    OUT source                  text,
+    OUT max_concurrent_requests integer,
+    OUT in_use                  integer,
+    OUT waiting                 integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'apex_router_source_slots'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION apex_router_source_slots() IS
+  'per source with max_concurrent_requests: its cap, and the request slots in use and legs waiting in every session of this database';
+
 CREATE FUNCTION apex_router_cache_flush()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'apex_router_cache_flush'

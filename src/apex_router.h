@@ -97,6 +97,7 @@ struct ApexSource
 	double		weight;			/* RRF weight */
 	int			timeout_ms;		/* whole-leg budget */
 	int			connect_timeout_ms;
+	int			max_concurrent_requests;	/* 0: no cap (source_slots.c) */
 	struct ApexSource *embedder;	/* resolved by the plan (plan.c), or NULL */
 	const char *refused;		/* why the kind will not run it for this
 								 * caller (ApexKind.authorize), or NULL */
@@ -206,6 +207,9 @@ struct ApexCall
 /* the longest duration a timeout option or setting takes, in ms: an hour */
 #define APEX_MAX_DURATION_MS 3600000
 
+/* the largest max_concurrent_requests of a source */
+#define APEX_MAX_CONCURRENT_REQUESTS 10000
+
 /* the largest rank constant of RRF (apex_router.rrf_k, apex_route's rrf_k) */
 #define APEX_MAX_RRF_K 100000
 
@@ -265,6 +269,7 @@ extern void ApexLegSkipped(ApexLeg *leg, int count, char *why);
 extern ApexItem *ApexItemMake(const char *id, const char *title,
 							  const char *content, double score, Jsonb *raw);
 extern void ApexLegStartClock(ApexLeg *leg);
+extern void ApexLegStart(ApexLeg *leg);
 extern void ApexLegTimedOut(ApexLeg *leg);
 extern long ApexLegConnectTimeoutMs(ApexLeg *leg, const ApexSource *peer);
 

@@ -22,6 +22,7 @@
 #include "io_http.h"
 #include "leg.h"
 #include "peer_encoding.h"
+#include "source_slots.h"
 #include "transport.h"
 
 /* how much of each of a peer's words a failure keeps (redact.c shows less) */
@@ -73,6 +74,7 @@ apex_leg_vfail(ApexLeg *leg, int sqlerrcode, const ApexRemote *remote,
 	}
 	leg->items = NIL;
 	leg->done = true;
+	ApexSlotLegDone(leg);
 }
 
 /*
@@ -119,6 +121,7 @@ ApexLegFinish(ApexLeg *leg, List *items)
 		return;
 	leg->items = items;
 	leg->done = true;
+	ApexSlotLegDone(leg);
 }
 
 /*
@@ -309,10 +312,15 @@ ApexLegCompleteSkipping(ApexLeg *leg, ApexHttpResponse *resp,
 void
 ApexLegTimedOut(ApexLeg *leg)
 {
+	char	   *waited;
+
 	if (leg->done)
 		return;
+	/* a leg still queued for a request slot has sent nothing: say so */
+	waited = ApexSlotTimedOut(leg, leg->budget_ms);
 	ApexTransportsCancel(leg->call, leg);
-	ApexLegFail(leg, ERRCODE_FDW_ERROR, "%s", ApexTimedOut(leg->budget_ms));
+	ApexLegFail(leg, ERRCODE_FDW_ERROR, "%s",
+				waited ? waited : ApexTimedOut(leg->budget_ms));
 }
 
 static void
@@ -333,6 +341,20 @@ ApexLegStartClock(ApexLeg *leg)
 {
 	ApexLoopSetTimer(leg->call->loop, leg, ApexLegBudgetMs(leg),
 					 apex_leg_deadline);
+}
+
+/*
+ * Start a remote leg: its clock, then its requests once it has a request
+ * slot of its source (max_concurrent_requests, source_slots.c); until then
+ * it waits in the call's loop, its clock running, while the other legs go
+ * on.
+ */
+void
+ApexLegStart(ApexLeg *leg)
+{
+	ApexLegStartClock(leg);
+	if (ApexSlotTake(leg))
+		leg->source->kind->start(leg);
 }
 
 /*

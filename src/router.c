@@ -96,10 +96,7 @@ apex_run_sequential(ApexCall *call, TimestampTz deadline)
 		if (leg->done || ApexCacheEndsWait(call->cache))
 			continue;
 		if (kind->start)
-		{
-			ApexLegStartClock(leg);
-			kind->start(leg);
-		}
+			ApexLegStart(leg);
 		if (kind->run_local && !leg->done)
 			kind->run_local(leg);
 		if (!ApexLoopRun(call->loop, apex_leg_over, leg, deadline))
@@ -170,10 +167,7 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 		ApexLeg    *leg = lfirst(lc);
 
 		if (leg->source->kind->start && !leg->done)
-		{
-			ApexLegStartClock(leg);
-			leg->source->kind->start(leg);
-		}
+			ApexLegStart(leg);
 	}
 	(void) ApexLoopRun(call->loop, apex_all_sent, call,
 					   Min(deadline, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
