@@ -142,11 +142,9 @@ apex_batch_start(ApexBatch *batch)
 		if (leg->done)
 			continue;
 		batch->running = lappend(batch->running, leg);
+		/* its request slot too (max_concurrent_requests): it may wait */
 		if (kind->start)
-		{
-			ApexLegStartClock(leg);
-			kind->start(leg);
-		}
+			ApexLegStart(leg);
 		if (kind->run_local && !leg->done)
 			local = lappend(local, leg);
 	}
