@@ -110,6 +110,16 @@ SELECT clock_timestamp() AS t1 \gset
 \set log `cat "$APEX_TEST_LOG"`
 SELECT * FROM in_flight(:'t0', :'t1', :'log', 'neo4j');
 RESET apex_router.max_concurrency;
+-- issue 13 item 3: the source's max_concurrent_requests bounds a batch's
+-- requests too: six questions, max_concurrency 100, a cap of 2
+ALTER SERVER graph OPTIONS (ADD max_concurrent_requests '2');
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows FROM apex_route_many(array_fill('Sarah roadmap'::text, ARRAY[6]), k => 3,
+                                             sources => '{graph}', max_concurrency => 100);
+SELECT clock_timestamp() AS t1 \gset
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM in_flight(:'t0', :'t1', :'log', 'neo4j');
+ALTER SERVER graph OPTIONS (DROP max_concurrent_requests);
 -- apex_router.sequential: one leg after another
 SET apex_router.sequential = on;
 SELECT clock_timestamp() AS t0 \gset
