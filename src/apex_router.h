@@ -202,6 +202,7 @@ struct ApexCall
 	TimestampTz deadline;		/* from the call's timeout_ms, or DT_NOEND */
 	struct ApexCache *cache;	/* result cache (the router's), or NULL */
 	ApexVectorCache *vectors;	/* the same cache as legs see it, or NULL */
+	List	   *told_inline;	/* sources whose fallback NOTICE was given */
 };
 
 /* the longest duration a timeout option or setting takes, in ms: an hour */
