@@ -34,6 +34,29 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE;
 COMMENT ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer) IS
   'search every (or the named) apex_router source concurrently and fuse the results by RRF';
 
+CREATE FUNCTION apex_route_many(
+    queries         text[],
+    k               integer DEFAULT 10,
+    sources         text[]  DEFAULT NULL,
+    rrf_k           integer DEFAULT NULL,
+    timeout_ms      integer DEFAULT NULL,
+    min_sources     integer DEFAULT NULL,
+    max_concurrency integer DEFAULT NULL)
+RETURNS TABLE (
+    ordinal  integer,
+    rank     integer,
+    id       text,
+    title    text,
+    content  text,
+    score    double precision,
+    found_in text[],
+    payload  jsonb)
+AS 'MODULE_PATHNAME', 'apex_route_many'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION apex_route_many(text[], integer, text[], integer, integer, integer, integer) IS
+  'apex_route for many questions in one call: every source asked every question concurrently, at most max_concurrency at once';
+
 CREATE FUNCTION apex_router_connections(
     OUT kind      text,
     OUT source    text,
@@ -62,6 +85,18 @@ LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 
 COMMENT ON FUNCTION apex_router_disconnect(text) IS
   'close the connections this backend keeps open for one source; returns how many';
+
+CREATE FUNCTION apex_router_source_slots(
+    OUT source                  text,
+    OUT max_concurrent_requests integer,
+    OUT in_use                  integer,
+    OUT waiting                 integer)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'apex_router_source_slots'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION apex_router_source_slots() IS
+  'per source with max_concurrent_requests: its cap, and the request slots in use and legs waiting in every session of this database';
 
 CREATE FUNCTION apex_router_cache_flush()
 RETURNS bigint

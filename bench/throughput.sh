@@ -18,8 +18,11 @@
 # checkouts; at exit, stops every server and removes the builds.  See
 # bench/README.md.
 #
+# With --cache, the result cache is on (the redis source `recent` holds
+# it, mode first) and every measured call is a hit: the cost of a hit.
+#
 # Usage: sudo bench/throughput.sh [--seconds N] [--rounds R] [--clients C]
-#          [--warmup W] [--sources LIST] REV_BEFORE [REV_AFTER]
+#          [--warmup W] [--sources LIST] [--cache] REV_BEFORE [REV_AFTER]
 set -u
 
 usage() {
@@ -32,12 +35,15 @@ usage: bench/throughput.sh [options] REV_BEFORE [REV_AFTER]
   --warmup W    seconds of pgbench before each measurement, not counted (default 2)
   --sources L   comma-separated sources of the measured call
                 (default docs,remote_docs,recent,graph,vectors,facts)
+  --cache       result cache on (in the redis source recent, mode first):
+                every measured call is a cache hit
 EOF
 }
 
 DURATION=10 ROUNDS=3 CLIENTS=2 WARMUP=2
 SOURCES=docs,remote_docs,recent,graph,vectors,facts
 QUERY='Sarah roadmap' K=10
+CACHE_MODE=off
 revs=()
 while [ $# -gt 0 ]; do
   case $1 in
@@ -48,6 +54,7 @@ while [ $# -gt 0 ]; do
         --warmup) WARMUP=$2 ;; --sources) SOURCES=$2 ;;
       esac
       shift 2 ;;
+    --cache) CACHE_MODE=first; shift ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "throughput: unknown option $1" >&2; usage >&2; exit 1 ;;
     *) revs+=("$1"); shift ;;
@@ -127,7 +134,8 @@ PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 # the two revisions may install different extension scripts.
 setup() {
   "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" || return 1
-  { cat test/sql/include/setup.sql; cat <<'SQL'; } | "${PSQL[@]}" -d "$DB" -v abs_srcdir="$APEX_ROOT/test" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
+  { cat test/sql/include/setup.sql; cat <<'SQL'; } | "${PSQL[@]}" -d "$DB" -v abs_srcdir="$APEX_ROOT/test" \
+    -v cache_mode="$CACHE_MODE" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
 CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
            query 'SELECT id, title, body, ts_rank_cd(tsv, q)
@@ -139,9 +147,10 @@ CREATE SERVER recent FOREIGN DATA WRAPPER apex_router
 CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
 CREATE SERVER facts FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'graphiti', url :'graphiti_url', group_ids 'team');
--- no result cache, whatever the defaults become
+-- the result cache as asked (off, whatever the defaults become)
 SELECT current_database() AS db \gset
-ALTER DATABASE :"db" SET apex_router.cache_mode = 'off';
+ALTER DATABASE :"db" SET apex_router.cache_mode = :'cache_mode';
+ALTER DATABASE :"db" SET apex_router.cache_source = 'recent';
 -- now rather than by autovacuum during a measurement
 VACUUM ANALYZE notes;
 CHECKPOINT;
@@ -169,7 +178,7 @@ check() {
   done
   out=$("${PSQL[@]}" -At -d "$DB" -c "SELECT count(*) FROM $CALL" -c "SHOW apex_router.cache_mode" 2>"$err") ||
     { cat "$err" >&2; echo "throughput: the measured call failed" >&2; return 1; }
-  if grep -q . "$err" || [ "$(sed -n 2p <<<"$out")" != off ] || [ "$(sed -n 1p <<<"$out")" -eq 0 ]; then
+  if grep -q . "$err" || [ "$(sed -n 2p <<<"$out")" != "$CACHE_MODE" ] || [ "$(sed -n 1p <<<"$out")" -eq 0 ]; then
     cat "$err" >&2; echo "throughput: the measured call returned '$out' (rows, cache_mode)" >&2; return 1
   fi
   sed -n 1p <<<"$out"
@@ -272,7 +281,7 @@ done
 
 echo
 echo "apex_router throughput: apex_route calls/s at zero injected latency, pgbench -M prepared -c $CLIENTS -j $CLIENTS -T $DURATION (after ${WARMUP} s warm-up), $ROUNDS rounds, $(nproc) CPUs"
-echo "call: $CALL, result cache off"
+echo "call: $CALL, result cache $CACHE_MODE$([ "$CACHE_MODE" = off ] || echo ': every call a hit')"
 echo "before: $BEFORE_LABEL"
 echo "after:  $AFTER_LABEL"
 [ -n "$same_sources" ] && echo "(before and after have the same files: the ratio shows the noise)"

@@ -26,8 +26,10 @@ int			apex_timeout_ms = 5000;
 int			apex_connect_timeout_ms = 2000;
 int			apex_max_response_kb = 16384;
 bool		apex_strict = false;
+bool		apex_sequential = false;
 int			apex_call_timeout_ms = 0;
 int			apex_min_sources = 0;
+int			apex_max_concurrency = 100;
 
 void		_PG_init(void);
 
@@ -76,6 +78,11 @@ apex_define_gucs(void)
 							 "By default a failing source is a WARNING and the others' results are returned.",
 							 &apex_strict, false,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("apex_router.sequential",
+							 "Run a call's sources one after another.",
+							 "Each source starts once the one before has answered or failed: the cost of asking them in turn, a baseline for benchmarks.",
+							 &apex_sequential, false,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("apex_router.call_timeout_ms",
 							"Deadline of a whole apex_route call (0: none).",
 							"The timeout_ms argument overrides it; it caps every source's timeout_ms.",
@@ -85,6 +92,11 @@ apex_define_gucs(void)
 							"Fewest sources that must answer for apex_route to succeed.",
 							"The min_sources argument overrides it; 0 accepts any number.",
 							&apex_min_sources, 0, 0, 1000,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomIntVariable("apex_router.max_concurrency",
+							"Most legs of one apex_route_many call in flight at once.",
+							"Legs beyond it wait their turn in the order of questions and sources; the max_concurrency argument overrides it.",
+							&apex_max_concurrency, 100, 1, APEX_MAX_CONCURRENCY,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("apex_router.cache_source",
 							   "Redis source holding the result and embedding cache.",

@@ -97,6 +97,7 @@ struct ApexSource
 	double		weight;			/* RRF weight */
 	int			timeout_ms;		/* whole-leg budget */
 	int			connect_timeout_ms;
+	int			max_concurrent_requests;	/* 0: no cap (source_slots.c) */
 	struct ApexSource *embedder;	/* resolved by the plan (plan.c), or NULL */
 	const char *refused;		/* why the kind will not run it for this
 								 * caller (ApexKind.authorize), or NULL */
@@ -109,10 +110,10 @@ typedef struct ApexItem
 	char	   *title;			/* may be NULL */
 	char	   *content;		/* may be NULL */
 	double		score;			/* source's own score; NaN when it has none */
-	char	   *raw;			/* the source's raw item, as JSON text */
+	Jsonb	   *raw;			/* the source's raw item, a JSON object */
 } ApexItem;
 
-/* The search request shared by every leg of a call. */
+/* One question: what the legs asking it send (leg->query). */
 typedef struct ApexQuery
 {
 	char	   *text;			/* query text, never empty (plan.c) */
@@ -148,11 +149,12 @@ typedef struct ApexRemote
 	char	   *hint;			/* or NULL */
 } ApexRemote;
 
-/* One source's part of a call. */
+/* One source's part of a call: one source asked one question. */
 struct ApexLeg
 {
 	ApexCall   *call;
 	ApexSource *source;
+	const ApexQuery *query;		/* the question it asks (a call may ask many) */
 	void	   *state;			/* kind-private */
 	List	   *items;			/* ApexItem *, best first */
 	/* why the leg failed: sentences in our own words, or NULL */
@@ -191,7 +193,8 @@ struct ApexVectorCache
 struct ApexCall
 {
 	MemoryContext mcxt;			/* everything of the call lives here */
-	ApexQuery	query;
+	ApexQuery	query;			/* apex_route's question, which the result
+								 * cache keys; legs read leg->query */
 	ApexLoop   *loop;
 	void	  **transports;		/* each transport's state (transport.c) */
 	bool		attached;		/* transports not yet released */
@@ -199,13 +202,20 @@ struct ApexCall
 	TimestampTz deadline;		/* from the call's timeout_ms, or DT_NOEND */
 	struct ApexCache *cache;	/* result cache (the router's), or NULL */
 	ApexVectorCache *vectors;	/* the same cache as legs see it, or NULL */
+	List	   *told_inline;	/* sources whose fallback NOTICE was given */
 };
 
 /* the longest duration a timeout option or setting takes, in ms: an hour */
 #define APEX_MAX_DURATION_MS 3600000
 
+/* the largest max_concurrent_requests of a source */
+#define APEX_MAX_CONCURRENT_REQUESTS 10000
+
 /* the largest rank constant of RRF (apex_router.rrf_k, apex_route's rrf_k) */
 #define APEX_MAX_RRF_K 100000
+
+/* the largest max_concurrency (apex_route_many, apex_router.max_concurrency) */
+#define APEX_MAX_CONCURRENCY 10000
 
 /* in apex_router.c */
 extern int	apex_rrf_k;
@@ -213,8 +223,10 @@ extern int	apex_timeout_ms;
 extern int	apex_connect_timeout_ms;
 extern int	apex_max_response_kb;
 extern bool apex_strict;
+extern bool apex_sequential;
 extern int	apex_call_timeout_ms;
 extern int	apex_min_sources;
+extern int	apex_max_concurrency;
 
 /* in allowed_hosts.c */
 extern char *apex_allowed_hosts;
@@ -256,9 +268,9 @@ extern void ApexLegFailRemote(ApexLeg *leg, int sqlerrcode,
 extern void ApexLegFinish(ApexLeg *leg, List *items);
 extern void ApexLegSkipped(ApexLeg *leg, int count, char *why);
 extern ApexItem *ApexItemMake(const char *id, const char *title,
-							  const char *content, double score,
-							  const char *raw);
+							  const char *content, double score, Jsonb *raw);
 extern void ApexLegStartClock(ApexLeg *leg);
+extern void ApexLegStart(ApexLeg *leg);
 extern void ApexLegTimedOut(ApexLeg *leg);
 extern long ApexLegConnectTimeoutMs(ApexLeg *leg, const ApexSource *peer);
 

@@ -80,7 +80,7 @@ struct ApexCache
 	const char *remote_from;	/* who wrote remote (ApexRedisDone) */
 	bool		answered;		/* the result lookup is over */
 	char	   *epoch;			/* of the result lookup */
-	char	   *hit;			/* cached rows (JSON), or NULL */
+	Jsonb	   *hit;			/* cached rows (a JSON array), or NULL */
 };
 
 /* a lookup's outcome: the epoch and the value (NULL: miss), or two NULLs */
@@ -411,14 +411,14 @@ apex_cache_result_got(void *arg, const char *epoch, const char *value)
 		return;
 	cache->answered = true;
 	cache->epoch = (char *) epoch;
-	/* only what apex_route wrote counts: a JSON array */
+	/* only what apex_route wrote counts: a JSON array, parsed once */
 	if (value)
 	{
 		char	   *error;
 		Jsonb	   *doc = ApexJsonParse(value, strlen(value), &error);
 
 		if (doc && JB_ROOT_IS_ARRAY(doc) && !JB_ROOT_IS_SCALAR(doc))
-			cache->hit = (char *) value;
+			cache->hit = doc;
 		else
 			apex_cache_failed(cache, "A cached entry is not a JSON array.",
 							  ERRCODE_FDW_ERROR, NULL, NULL);
@@ -481,19 +481,16 @@ ApexCacheHolds(ApexCache *cache)
 
 /*
  * Emit rows from a cached JSON array (what apex_cache_rows_json() writes);
- * false when the entry is anything else.
+ * false when the entry is anything else.  Each row's payload is its part
+ * of the parsed document, copied as it is (not printed and parsed again).
  */
 static bool
-apex_cache_read_rows(const char *cached, List **rows)
+apex_cache_read_rows(Jsonb *doc, List **rows)
 {
-	char	   *error;
-	Jsonb	   *doc = ApexJsonParse(cached, strlen(cached), &error);
 	JsonbValue	root = {.type = jbvBinary};
 	JsonbContainer *array;
 
 	*rows = NIL;
-	if (doc == NULL)
-		return false;
 	root.val.binary.data = &doc->root;
 	if ((array = ApexJsonArray(&root)) == NULL)
 		return false;
@@ -501,11 +498,11 @@ apex_cache_read_rows(const char *cached, List **rows)
 	{
 		JsonbContainer *obj = ApexJsonObject(ApexJsonAt(array, i));
 		JsonbContainer *found = ApexJsonArray(ApexJsonGet(obj, "found_in"));
+		JsonbValue *payload = ApexJsonGet(obj, "payload");
 		ApexRow    *row = palloc0(sizeof(ApexRow));
 
 		row->id = ApexJsonScalarText(ApexJsonGet(obj, "id"));
-		if (row->id == NULL || found == NULL ||
-			!ApexJsonObject(ApexJsonGet(obj, "payload")) ||
+		if (row->id == NULL || found == NULL || !ApexJsonObject(payload) ||
 			!ApexJsonNumber(ApexJsonGet(obj, "score"), &row->score))
 			return false;
 		row->title = ApexJsonScalarText(ApexJsonGet(obj, "title"));
@@ -518,7 +515,7 @@ apex_cache_read_rows(const char *cached, List **rows)
 				return false;
 			row->found_in = lappend(row->found_in, name);
 		}
-		row->payload = ApexJsonText(ApexJsonGet(obj, "payload"));
+		row->payload = JsonbValueToJsonb(payload);
 		*rows = lappend(*rows, row);
 	}
 	return true;
@@ -578,7 +575,8 @@ apex_cache_rows_json(List *rows)
 				appendStringInfoChar(&buf, ',');
 			escape_json(&buf, lfirst(nc));
 		}
-		appendStringInfo(&buf, "],\"payload\":%s}", row->payload);
+		appendStringInfo(&buf, "],\"payload\":%s}",
+						 JsonbToCString(NULL, &row->payload->root, VARSIZE(row->payload)));
 	}
 	appendStringInfoChar(&buf, ']');
 	return buf.data;

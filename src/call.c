@@ -27,6 +27,7 @@
 
 #include "call.h"
 #include "event_loop.h"
+#include "source_slots.h"
 #include "transport.h"
 
 /* the call running now, or NULL; cleared by its context's reset callback */
@@ -41,6 +42,8 @@ apex_call_cleanup(void *arg)
 	ApexCall   *call = arg;
 
 	ApexTransportsRelease(call, false);
+	/* request slots of capped sources go back to the other sessions */
+	ApexSlotsReleaseAll();
 	if (call->loop)
 		ApexLoopFree(call->loop);
 	call->loop = NULL;

@@ -11,9 +11,14 @@
  * calls back whoever owns a ready socket or a due timer, or waits for the
  * latch.
  *
- * PostgreSQL 15 cannot remove an event from a WaitEventSet, so the set is
- * rebuilt (lazily, before the next wait) whenever the socket list changes;
- * a rebuild costs one epoll_create and an epoll_ctl per socket.  Waking on
+ * PostgreSQL 15 cannot remove an event from a WaitEventSet.  On Linux the
+ * sources' sockets therefore live in an epoll set of the loop's own, and
+ * the WaitEventSet (built once per call) waits on that epoll descriptor,
+ * readable whenever one of its sockets is ready: adding, changing or
+ * removing a socket is one epoll_ctl, where rebuilding the set at each
+ * change cost an epoll_create and an epoll_ctl per socket, quadratic in
+ * the legs of a batch (apex_route_many).  Elsewhere the set is rebuilt
+ * (lazily, before the next wait) whenever the socket list changes.  Waking on
  * the latch lets CHECK_FOR_INTERRUPTS() honour query cancel and
  * statement_timeout at once; the error it throws unwinds through the call
  * context's reset callback, which frees the set.  A client that goes away
@@ -36,7 +41,8 @@
  * descriptors opened outside fd.c (AcquireExternalFD).  The loop holds one
  * slot of it from creation to ApexLoopFree and hands it to
  * CreateWaitEventSet at each rebuild, so that sockets opened in between
- * cannot leave a rebuild without a descriptor.
+ * cannot leave a rebuild without a descriptor; the loop's own epoll
+ * descriptor takes one more, for the call's life.
  *
  * IDENTIFICATION
  *		  src/event_loop.c
@@ -46,6 +52,10 @@
 #include "postgres.h"
 
 #include <limits.h>
+#ifdef __linux__
+#include <sys/epoll.h>
+#define APEX_LOOP_EPOLL
+#endif
 
 #include "libpq/libpq-be.h"
 #include "miscadmin.h"
@@ -90,6 +100,12 @@ struct ApexLoop
 	List	   *timers;			/* ApexTimer * */
 	List	   *latch_watches;	/* ApexLatchWatch * */
 	WaitEventSet *set;			/* NULL when it must be rebuilt */
+#ifdef APEX_LOOP_EPOLL
+	int			epfd;			/* the sockets' epoll set, or -1 */
+	int			epfd_pos;		/* its position in set */
+	struct epoll_event *ready;	/* what one epoll_wait returns */
+	int			nready;
+#endif
 	int			set_size;
 	int			client_pos;		/* the client's socket in set, or -1 */
 	bool		holds_slot;		/* a descriptor slot kept for the next set */
@@ -111,9 +127,43 @@ ApexLoopCreate(MemoryContext mcxt)
 	loop->holds_slot = true;
 	loop->client_pos = -1;
 	loop->heard_at = GetCurrentTimestamp();
+#ifdef APEX_LOOP_EPOLL
+	loop->epfd = -1;
+	ApexConnReserveOrError(1);
+	loop->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (loop->epfd < 0)
+	{
+		ReleaseExternalFD();
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not create epoll descriptor: %m")));
+	}
+#endif
 	return loop;
 }
 
+#ifdef APEX_LOOP_EPOLL
+/* Tell the loop's epoll set about fd (op: EPOLL_CTL_*) */
+static void
+apex_epoll_ctl(ApexLoop *loop, int op, pgsocket fd, int events)
+{
+	struct epoll_event ev = {0};
+
+	ev.data.fd = fd;
+	if (events & WL_SOCKET_READABLE)
+		ev.events |= EPOLLIN;
+	if (events & WL_SOCKET_WRITEABLE)
+		ev.events |= EPOLLOUT;
+	/* a socket closed before it was unwatched has left the set already */
+	if (epoll_ctl(loop->epfd, op, fd, &ev) < 0 &&
+		!(op == EPOLL_CTL_DEL && (errno == EBADF || errno == ENOENT)))
+		ereport(ERROR,
+				(errcode_for_socket_access(),
+				 errmsg("could not watch socket %d: %m", fd)));
+}
+#endif
+
+#ifndef APEX_LOOP_EPOLL
 /* Drop the set (to rebuild it) and take its descriptor slot back */
 static void
 apex_drop_set(ApexLoop *loop)
@@ -126,8 +176,9 @@ apex_drop_set(ApexLoop *loop)
 	ReserveExternalFD();
 	loop->holds_slot = true;
 }
+#endif
 
-/* Release the WaitEventSet and the descriptor slot; safe to call twice. */
+/* Release the WaitEventSet and the descriptor slots; safe to call twice. */
 void
 ApexLoopFree(ApexLoop *loop)
 {
@@ -137,6 +188,14 @@ ApexLoopFree(ApexLoop *loop)
 		ReleaseExternalFD();
 	loop->set = NULL;
 	loop->holds_slot = false;
+#ifdef APEX_LOOP_EPOLL
+	if (loop->epfd >= 0)
+	{
+		close(loop->epfd);
+		ReleaseExternalFD();
+	}
+	loop->epfd = -1;
+#endif
 }
 
 static ApexWatch *
@@ -170,19 +229,33 @@ ApexLoopWatch(ApexLoop *loop, pgsocket fd, int events,
 		{
 			loop->watches = list_delete_ptr(loop->watches, w);
 			pfree(w);
+#ifdef APEX_LOOP_EPOLL
+			apex_epoll_ctl(loop, EPOLL_CTL_DEL, fd, 0);
+#else
 			apex_drop_set(loop);
+#endif
 		}
 		return;
 	}
 	if (w == NULL)
 	{
+#ifdef APEX_LOOP_EPOLL
+		apex_epoll_ctl(loop, EPOLL_CTL_ADD, fd, events);
+#else
+		apex_drop_set(loop);
+#endif
 		w = MemoryContextAllocZero(loop->mcxt, sizeof(ApexWatch));
 		w->fd = fd;
 		loop->watches = lappend(loop->watches, w);
-		apex_drop_set(loop);
 	}
 	else if (w->events != events)
+	{
+#ifdef APEX_LOOP_EPOLL
+		apex_epoll_ctl(loop, EPOLL_CTL_MOD, fd, events);
+#else
 		apex_drop_set(loop);
+#endif
+	}
 	w->events = events;
 	w->callback = callback;
 	w->arg = arg;
@@ -313,9 +386,13 @@ ApexLoopProgress(ApexLoop *loop, void *owner)
 static void
 apex_build_set(ApexLoop *loop)
 {
+#ifdef APEX_LOOP_EPOLL
+	loop->set_size = 4;
+#else
 	ListCell   *lc;
 
 	loop->set_size = list_length(loop->watches) + 3;
+#endif
 	/* our slot becomes the set's (CreateWaitEventSet acquires one) */
 	ReleaseExternalFD();
 	loop->holds_slot = false;
@@ -328,13 +405,77 @@ apex_build_set(ApexLoop *loop)
 		WaitEventSetCanReportClosed())
 		loop->client_pos = AddWaitEventToSet(loop->set, WL_SOCKET_CLOSED,
 											 MyProcPort->sock, NULL, NULL);
+#ifdef APEX_LOOP_EPOLL
+	loop->epfd_pos = AddWaitEventToSet(loop->set, WL_SOCKET_READABLE, loop->epfd,
+									   NULL, NULL);
+#else
 	foreach(lc, loop->watches)
 	{
 		ApexWatch  *w = lfirst(lc);
 
 		AddWaitEventToSet(loop->set, w->events, w->fd, NULL, NULL);
 	}
+#endif
 }
+
+/* A socket event: its owner's callback, unless an earlier one unwatched it */
+static void
+apex_socket_event(ApexLoop *loop, pgsocket fd, int events)
+{
+	ApexWatch  *w = apex_find_watch(loop, fd);
+
+	if (w == NULL)
+		return;
+	ApexLoopProgress(loop, w->arg);
+	w->callback(w->arg, w->fd, events);
+}
+
+#ifdef APEX_LOOP_EPOLL
+/*
+ * The loop's epoll descriptor is readable: hand every ready socket to its
+ * owner (an error or hang-up, as PostgreSQL's latch.c reports it, counts
+ * as whatever the watch asked for); returns how many there were.
+ */
+static int
+apex_epoll_dispatch(ApexLoop *loop)
+{
+	int			n;
+	int			want = Max(list_length(loop->watches), 1);
+
+	if (loop->nready < want)
+	{
+		loop->nready = want;
+		loop->ready = loop->ready
+			? repalloc(loop->ready, want * sizeof(struct epoll_event))
+			: MemoryContextAlloc(loop->mcxt, want * sizeof(struct epoll_event));
+	}
+	n = epoll_wait(loop->epfd, loop->ready, loop->nready, 0);
+	if (n < 0)
+	{
+		if (errno == EINTR)
+			return 0;
+		ereport(ERROR,
+				(errcode_for_socket_access(),
+				 errmsg("epoll_wait() failed: %m")));
+	}
+	for (int i = 0; i < n; i++)
+	{
+		struct epoll_event *ev = &loop->ready[i];
+		ApexWatch  *w = apex_find_watch(loop, ev->data.fd);
+		int			events = 0;
+
+		if (w == NULL)
+			continue;
+		if (ev->events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+			events |= w->events & WL_SOCKET_READABLE;
+		if (ev->events & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+			events |= w->events & WL_SOCKET_WRITEABLE;
+		if (events)
+			apex_socket_event(loop, ev->data.fd, events);
+	}
+	return n;
+}
+#endif
 
 /* Milliseconds left until deadline, at least 1: a budget for a timer */
 long
@@ -383,7 +524,6 @@ apex_wait(ApexLoop *loop, long timeout_ms)
 	for (int i = 0; i < n; i++)
 	{
 		WaitEvent  *ev = &loop->events[i];
-		ApexWatch  *w;
 
 		if (ev->events & WL_LATCH_SET)
 		{
@@ -400,13 +540,18 @@ apex_wait(ApexLoop *loop, long timeout_ms)
 			CHECK_FOR_INTERRUPTS();
 			continue;
 		}
-		/* the callback of an earlier event may have dropped this one */
-		w = apex_find_watch(loop, ev->fd);
-		if (w == NULL)
+#ifdef APEX_LOOP_EPOLL
+		if (ev->pos == loop->epfd_pos)
+		{
+			/* an empty round is no event: the drain loop must not spin */
+			if (apex_epoll_dispatch(loop) == 0)
+				n--;
 			continue;
-		ApexLoopProgress(loop, w->arg);
-		w->callback(w->arg, w->fd,
-					ev->events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE));
+		}
+#endif
+		/* the callback of an earlier event may have dropped this one */
+		apex_socket_event(loop, ev->fd,
+						  ev->events & (WL_SOCKET_READABLE | WL_SOCKET_WRITEABLE));
 	}
 	return n;
 }

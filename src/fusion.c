@@ -146,28 +146,29 @@ ApexFuse(List *legs, int rrf_k, int k)
 	return fused;
 }
 
-/* {"<source>":{"rank":r,"score":s,"item":{...}}, ...} */
-static char *
+/*
+ * {"<source>":{"rank":r,"score":s,"item":{...}}, ...}, built as jsonb from
+ * the items' own (not printed and parsed again for the result column)
+ */
+static Jsonb *
 apex_payload(ApexFused *f)
 {
-	StringInfoData buf;
+	JsonbParseState *payload;
 	ListCell   *lc;
 
-	initStringInfo(&buf);
-	appendStringInfoChar(&buf, '{');
+	ApexJsonBeginObject(&payload);
 	foreach(lc, f->hits)
 	{
 		ApexHit    *hit = lfirst(lc);
+		JsonbParseState *entry;
 
-		if (buf.len > 1)
-			appendStringInfoChar(&buf, ',');
-		escape_json(&buf, hit->source);
-		appendStringInfo(&buf, ":{\"rank\":%d,\"score\":", hit->rank);
-		ApexJsonAppendNumber(&buf, hit->item->score);
-		appendStringInfo(&buf, ",\"item\":%s}", hit->item->raw);
+		ApexJsonBeginObject(&entry);
+		ApexJsonPutNumber(&entry, "rank", hit->rank);
+		ApexJsonPutNumber(&entry, "score", hit->item->score);
+		ApexJsonPutJsonb(&entry, "item", hit->item->raw);
+		ApexJsonPutJsonb(&payload, hit->source, ApexJsonEndObject(&entry));
 	}
-	appendStringInfoChar(&buf, '}');
-	return buf.data;
+	return ApexJsonEndObject(&payload);
 }
 
 /* The fused items as result rows (ApexRow *), in rank order */

@@ -38,7 +38,7 @@ typedef struct ApexRow
 	const char *content;		/* may be NULL */
 	double		score;
 	List	   *found_in;		/* source names (char *), best rank first */
-	const char *payload;		/* JSON object: per source its rank, score, item */
+	Jsonb	   *payload;		/* per source its rank, score, item */
 } ApexRow;
 
 extern List *ApexFuse(List *legs, int rrf_k, int k);

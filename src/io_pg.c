@@ -2,7 +2,8 @@
  *
  * io_pg.c
  *		  libpq's asynchronous API driven by the event loop, on connections
- *		  kept across calls (kept_conns.c: one per server and user mapping).
+ *		  kept across calls (kept_conns.c: one per server and user mapping;
+ *		  more while a call has several queries of one source in flight).
  *
  * A query walks CONNECTING (PQconnectPoll) -> SENDING (PQflush) ->
  * READING (PQconsumeInput / PQgetResult), each step run when the loop
@@ -408,19 +409,19 @@ apex_pg_connect(ApexPgQuery *q)
 /*
  * Run request's query on the kept connection of its server and user
  * mapping, opening one when there is none, it died, or the server or
- * mapping changed since (kept_conns.c).
+ * mapping changed since (kept_conns.c).  When the call's other queries
+ * use it (apex_route_many asks one source several questions at once), on
+ * another idle one, or a new one, closed when the call ends.
  */
 void
 ApexPgStart(const ApexPgRequest *request)
 {
 	ApexPgQuery *q = palloc0(sizeof(ApexPgQuery));
-	ApexPgConn *kept = (ApexPgConn *) ApexKeptFind(&apex_pg_kept, request->serverid,
-												   request->mapping_oid);
+	ApexPgConn *kept = (ApexPgConn *) ApexKeptFindIdle(&apex_pg_kept, request->serverid,
+													   request->mapping_oid);
 
 	q->req = *request;
 	q->watched = PGINVALID_SOCKET;
-	if (kept && kept->active)	/* cannot happen: one leg per server */
-		elog(ERROR, "connection of server %u is busy", request->serverid);
 	/* dead, or accepted without the password this caller must have used */
 	if (kept && (PQstatus(kept->conn) != CONNECTION_OK ||
 				 (request->password_required &&
@@ -498,6 +499,7 @@ static void
 apex_pg_release(void *state pg_attribute_unused(), bool normal pg_attribute_unused())
 {
 	ApexKeptAbandonAll(&apex_pg_kept);
+	ApexKeptCloseSurplus(&apex_pg_kept);
 }
 
 /* apex_router_disconnect(): close the kept connections no call uses */

@@ -287,8 +287,12 @@ apex_worker_message(ApexWorker *w, void *data, Size nbytes)
 				const char *title = pq_getmsgbyte(&msg) ? pq_getmsgrawstring(&msg) : NULL;
 				const char *content = pq_getmsgbyte(&msg) ? pq_getmsgrawstring(&msg) : NULL;
 				double		score = pq_getmsgfloat8(&msg);
-				const char *raw = pq_getmsgrawstring(&msg);
+				int			len = pq_getmsgint(&msg, 4);
+				Jsonb	   *raw = palloc(VARHDRSZ + len);
 
+				/* the jsonb as the worker built it (ApexWorkerSendItems) */
+				SET_VARSIZE(raw, VARHDRSZ + len);
+				memcpy(VARDATA(raw), pq_getmsgbytes(&msg, len), len);
 				w->items = lappend(w->items,
 								   ApexItemMake(id, title, content, score, raw));
 				break;
@@ -707,7 +711,9 @@ ApexWorkerSendItems(List *items, int skipped)
 		if (item->content)
 			apex_worker_send_string(&buf, item->content);
 		pq_sendfloat8(&buf, item->score);
-		apex_worker_send_string(&buf, item->raw);
+		/* as parallel query ships tuples: binary, between our processes */
+		pq_sendint32(&buf, VARSIZE(item->raw) - VARHDRSZ);
+		pq_sendbytes(&buf, VARDATA(item->raw), VARSIZE(item->raw) - VARHDRSZ);
 		pq_endmessage(&buf);
 	}
 	pq_beginmessage(&buf, 'C');

@@ -5,15 +5,17 @@
  *
  * Remote bodies are hostile input: a malformed one must become a leg
  * failure, not an ERROR that loses every other source's results.  PG 15's
- * jsonb_in() throws, so ApexJsonParse() first checks the body with the
- * same JSON machinery (common/jsonapi.h, which reports errors as return
- * codes): a pass over the lexer's tokens rejects what the parser and
- * jsonb_in would still throw on (nesting deep enough to exhaust the stack:
- * the parser recurses; numbers beyond what numeric_in takes), then the
- * parser checks the grammar.  Only a body that passed is handed to
- * jsonb_in().  What jsonb prints back passes again (the cache relies on
- * it): numbers are limited by their digits around the decimal point, which
- * printing keeps, not by how they are written.
+ * jsonb_in() throws, so ApexJsonParse() uses the same JSON machinery
+ * (common/jsonapi.h, which reports errors as return codes) in two passes:
+ * one over the lexer's tokens rejects what the parser would still throw
+ * on (nesting deep enough to exhaust the stack: the parser recurses;
+ * numbers beyond what numeric_in takes), then the parser checks the
+ * grammar and, as it goes, builds the jsonb with the calls jsonb_in's own
+ * semantic actions make (pushJsonbValue).  Checking with the parser first
+ * and then handing the text to jsonb_in would lex it twice more: JSON was
+ * a fifth of a cache hit's CPU.  What jsonb prints back passes again (the
+ * cache relies on it): numbers are limited by their digits around the
+ * decimal point, which printing keeps, not by how they are written.
  *
  * A peer's body is UTF-8; in a database of another encoding it is converted
  * first, its \u escapes beyond ASCII spelled out so that they meet the same
@@ -90,6 +92,9 @@ apex_json_check_tokens(char *text, int len)
 													   false);
 	int			depth = 0;
 
+	/* a jsonb's offsets and string lengths are 28 bits */
+	if (len > JENTRY_OFFLENMASK)
+		return "The JSON is too large.";
 	while (json_lex(lex) == JSON_SUCCESS && lex->token_type != JSON_TOKEN_END)
 	{
 		const char *problem = NULL;
@@ -187,6 +192,101 @@ apex_json_spell_escapes(const char *text, int len, int *outlen)
 	return buf.data;
 }
 
+/* The jsonb being built by the parser's semantic actions */
+typedef struct ApexJsonBuild
+{
+	JsonbParseState *state;
+	JsonbValue *result;
+} ApexJsonBuild;
+
+static void
+apex_json_push(void *arg, JsonbIteratorToken token, JsonbValue *value)
+{
+	ApexJsonBuild *build = arg;
+
+	build->result = pushJsonbValue(&build->state, token, value);
+}
+
+static void
+apex_json_object_start(void *arg)
+{
+	apex_json_push(arg, WJB_BEGIN_OBJECT, NULL);
+}
+
+static void
+apex_json_object_end(void *arg)
+{
+	apex_json_push(arg, WJB_END_OBJECT, NULL);
+}
+
+static void
+apex_json_array_start(void *arg)
+{
+	apex_json_push(arg, WJB_BEGIN_ARRAY, NULL);
+}
+
+static void
+apex_json_array_end(void *arg)
+{
+	apex_json_push(arg, WJB_END_ARRAY, NULL);
+}
+
+static void
+apex_json_field(void *arg, char *name, bool isnull pg_attribute_unused())
+{
+	JsonbValue	key = {.type = jbvString};
+
+	key.val.string.val = name;
+	key.val.string.len = strlen(name);
+	apex_json_push(arg, WJB_KEY, &key);
+}
+
+/* A scalar: an array's element, an object's value, or the whole document */
+static void
+apex_json_scalar(void *arg, char *token, JsonTokenType type)
+{
+	ApexJsonBuild *build = arg;
+	JsonbValue	v;
+
+	switch (type)
+	{
+		case JSON_TOKEN_STRING:
+			v.type = jbvString;
+			v.val.string.val = token;
+			v.val.string.len = strlen(token);
+			break;
+		case JSON_TOKEN_NUMBER:
+			/* the token pass checked that numeric_in takes it */
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																CStringGetDatum(token),
+																ObjectIdGetDatum(InvalidOid),
+																Int32GetDatum(-1)));
+			break;
+		case JSON_TOKEN_TRUE:
+		case JSON_TOKEN_FALSE:
+			v.type = jbvBool;
+			v.val.boolean = type == JSON_TOKEN_TRUE;
+			break;
+		default:
+			v.type = jbvNull;
+			break;
+	}
+	if (build->state == NULL)
+	{
+		/* a document that is a scalar: jsonb's one-element raw array */
+		JsonbValue	array = {.type = jbvArray};
+
+		array.val.array.rawScalar = true;
+		apex_json_push(build, WJB_BEGIN_ARRAY, &array);
+		apex_json_push(build, WJB_ELEM, &v);
+		apex_json_push(build, WJB_END_ARRAY, NULL);
+	}
+	else
+		apex_json_push(build, build->state->contVal.type == jbvArray
+					   ? WJB_ELEM : WJB_VALUE, &v);
+}
+
 /*
  * Parse text (len bytes in the database encoding, NUL-terminated) as JSON
  * into a jsonb; on any problem return NULL and set *error to a short
@@ -198,6 +298,16 @@ apex_json_parse_text(char *text, int len, char **error)
 	JsonLexContext *lex;
 	JsonParseErrorType rc;
 	const char *problem;
+	ApexJsonBuild build = {0};
+	JsonSemAction sem = {
+		.semstate = &build,
+		.object_start = apex_json_object_start,
+		.object_end = apex_json_object_end,
+		.array_start = apex_json_array_start,
+		.array_end = apex_json_array_end,
+		.object_field_start = apex_json_field,
+		.scalar = apex_json_scalar,
+	};
 
 	if ((problem = apex_json_check_tokens(text, len)))
 	{
@@ -205,13 +315,13 @@ apex_json_parse_text(char *text, int len, char **error)
 		return NULL;
 	}
 	lex = makeJsonLexContextCstringLen(text, len, GetDatabaseEncoding(), true);
-	rc = pg_parse_json(lex, &nullSemAction);
+	rc = pg_parse_json(lex, &sem);
 	if (rc != JSON_SUCCESS)
 	{
 		*error = psprintf("%s %s", APEX_JSON_INVALID, json_errdetail(rc, lex));
 		return NULL;
 	}
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text)));
+	return JsonbValueToJsonb(build.result);
 }
 
 /*
@@ -352,6 +462,85 @@ ApexJsonText(JsonbValue *value)
 	if (value->type == jbvBinary)
 		return JsonbToCString(NULL, value->val.binary.data, value->val.binary.len);
 	return JsonbToCString(NULL, &JsonbValueToJsonb(value)->root, 0);
+}
+
+/*
+ * Building an object: the items' raw JSON and the payloads are built so,
+ * from values the decoders already hold, instead of being printed as text
+ * and parsed again for the result's jsonb column.
+ */
+void
+ApexJsonBeginObject(JsonbParseState **state)
+{
+	*state = NULL;
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+}
+
+/* value: a scalar, or an array or object (jbvBinary); NULL is null */
+void
+ApexJsonPutValue(JsonbParseState **state, const char *key, JsonbValue *value)
+{
+	JsonbValue	k = {.type = jbvString};
+	JsonbValue	null = {.type = jbvNull};
+
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &k);
+	pushJsonbValue(state, WJB_VALUE, value ? value : &null);
+}
+
+/* value: text, NULL is null */
+void
+ApexJsonPutText(JsonbParseState **state, const char *key, const char *value)
+{
+	JsonbValue	v = {.type = jbvString};
+
+	if (value == NULL)
+	{
+		ApexJsonPutValue(state, key, NULL);
+		return;
+	}
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	ApexJsonPutValue(state, key, &v);
+}
+
+/*
+ * value: a number as ApexJsonAppendNumber writes it (the shortest text that
+ * reads back as the same double; NaN and infinity are null).
+ */
+void
+ApexJsonPutNumber(JsonbParseState **state, const char *key, double value)
+{
+	JsonbValue	v = {.type = jbvNumeric};
+
+	if (isnan(value) || isinf(value))
+	{
+		ApexJsonPutValue(state, key, NULL);
+		return;
+	}
+	v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+														CStringGetDatum(float8out_internal(value)),
+														ObjectIdGetDatum(InvalidOid),
+														Int32GetDatum(-1)));
+	ApexJsonPutValue(state, key, &v);
+}
+
+/* value: a whole jsonb, its root put as the key's value */
+void
+ApexJsonPutJsonb(JsonbParseState **state, const char *key, Jsonb *value)
+{
+	JsonbValue	v = {.type = jbvBinary};
+
+	v.val.binary.data = &value->root;
+	v.val.binary.len = VARSIZE(value) - VARHDRSZ;
+	ApexJsonPutValue(state, key, &v);
+}
+
+Jsonb *
+ApexJsonEndObject(JsonbParseState **state)
+{
+	return JsonbValueToJsonb(pushJsonbValue(state, WJB_END_OBJECT, NULL));
 }
 
 /* JSON has no NaN or infinity: those become null */

@@ -32,4 +32,16 @@ extern bool ApexJsonNumber(JsonbValue *value, double *result);
 extern char *ApexJsonText(JsonbValue *value);
 extern void ApexJsonAppendNumber(StringInfo buf, double value);
 
+/* Building a jsonb object key by key, without text (pushJsonbValue) */
+extern void ApexJsonBeginObject(JsonbParseState **state);
+extern void ApexJsonPutText(JsonbParseState **state, const char *key,
+							const char *value);
+extern void ApexJsonPutNumber(JsonbParseState **state, const char *key,
+							  double value);
+extern void ApexJsonPutValue(JsonbParseState **state, const char *key,
+							 JsonbValue *value);
+extern void ApexJsonPutJsonb(JsonbParseState **state, const char *key,
+							 Jsonb *value);
+extern Jsonb *ApexJsonEndObject(JsonbParseState **state);
+
 #endif							/* APEX_JSON_H */

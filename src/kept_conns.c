@@ -166,6 +166,74 @@ ApexKeptFind(const ApexKeptOps *ops, Oid serverid, Oid mapping_oid)
 	return NULL;
 }
 
+static bool
+apex_kept_same_key(const ApexKeptConn *a, const ApexKeptConn *b)
+{
+	return a->ops == b->ops && a->serverid == b->serverid &&
+		a->mapping_oid == b->mapping_oid && a->userid == b->userid;
+}
+
+/*
+ * A connection of ops for (server, mapping) that no call uses, or NULL:
+ * for a transport that runs one request per connection (libpq), whose
+ * call may ask one source several questions at once (apex_route_many).
+ * Marked entries no call uses are closed on the way.  The caller opens a
+ * new connection when every one is busy; ApexKeptCloseSurplus closes the
+ * extra ones when the call ends.
+ */
+ApexKeptConn *
+ApexKeptFindIdle(const ApexKeptOps *ops, Oid serverid, Oid mapping_oid)
+{
+	ApexKeptConn *kc = ApexKeptFind(ops, serverid, mapping_oid);
+	dlist_mutable_iter iter;
+
+	if (kc == NULL || kc->in_use == 0)
+		return kc;
+	dlist_foreach_modify(iter, &apex_kept)
+	{
+		ApexKeptConn *other = dlist_container(ApexKeptConn, node, iter.cur);
+
+		if (other == kc || !apex_kept_same_key(other, kc) || other->in_use > 0)
+			continue;
+		if (!other->invalid)
+			return other;
+		ApexKeptClose(other);
+	}
+	return NULL;
+}
+
+/*
+ * The call ended: of ops' connections for one server and mapping, keep the
+ * first, as postgres_fdw keeps one; close the others no call uses, which
+ * a call asking one source several questions at once opened.
+ */
+void
+ApexKeptCloseSurplus(const ApexKeptOps *ops)
+{
+	dlist_mutable_iter iter;
+
+	dlist_foreach_modify(iter, &apex_kept)
+	{
+		ApexKeptConn *kc = dlist_container(ApexKeptConn, node, iter.cur);
+		dlist_iter	before;
+
+		if (kc->ops != ops || kc->in_use > 0)
+			continue;
+		dlist_foreach(before, &apex_kept)
+		{
+			ApexKeptConn *first = dlist_container(ApexKeptConn, node, before.cur);
+
+			if (first == kc)
+				break;
+			if (apex_kept_same_key(first, kc))
+			{
+				ApexKeptClose(kc);
+				break;
+			}
+		}
+	}
+}
+
 /*
  * Enter a new connection of ops for (server, mapping), idle; after
  * ApexKeptFind, which registered the callbacks.  Cannot fail.

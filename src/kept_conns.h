@@ -52,6 +52,9 @@ typedef void (*ApexKeptVisit) (ApexKeptConn *kc, void *arg);
 
 extern ApexKeptConn *ApexKeptFind(const ApexKeptOps *ops, Oid serverid,
 								  Oid mapping_oid);
+extern ApexKeptConn *ApexKeptFindIdle(const ApexKeptOps *ops, Oid serverid,
+									  Oid mapping_oid);
+extern void ApexKeptCloseSurplus(const ApexKeptOps *ops);
 extern void ApexKeptAdd(ApexKeptConn *kc, const ApexKeptOps *ops,
 						Oid serverid, Oid mapping_oid);
 extern void ApexKeptUse(ApexKeptConn *kc);

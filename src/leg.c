@@ -22,6 +22,7 @@
 #include "io_http.h"
 #include "leg.h"
 #include "peer_encoding.h"
+#include "source_slots.h"
 #include "transport.h"
 
 /* how much of each of a peer's words a failure keeps (redact.c shows less) */
@@ -73,6 +74,7 @@ apex_leg_vfail(ApexLeg *leg, int sqlerrcode, const ApexRemote *remote,
 	}
 	leg->items = NIL;
 	leg->done = true;
+	ApexSlotLegDone(leg);
 }
 
 /*
@@ -119,6 +121,7 @@ ApexLegFinish(ApexLeg *leg, List *items)
 		return;
 	leg->items = items;
 	leg->done = true;
+	ApexSlotLegDone(leg);
 }
 
 /*
@@ -135,9 +138,10 @@ ApexLegSkipped(ApexLeg *leg, int count, char *why)
 	leg->skipped_why = why;
 }
 
+/* raw is kept as it is: a jsonb of the decoder's own (not shared) */
 ApexItem *
 ApexItemMake(const char *id, const char *title, const char *content,
-			 double score, const char *raw)
+			 double score, Jsonb *raw)
 {
 	ApexItem   *item = palloc(sizeof(ApexItem));
 
@@ -145,7 +149,7 @@ ApexItemMake(const char *id, const char *title, const char *content,
 	item->title = title ? pstrdup(title) : NULL;
 	item->content = content ? pstrdup(content) : NULL;
 	item->score = score;
-	item->raw = pstrdup(raw);
+	item->raw = raw;
 	return item;
 }
 
@@ -160,7 +164,7 @@ ApexItem *
 ApexRowItem(int ncols, const char *const *names, const char *const *values,
 			bool *bad_score)
 {
-	StringInfoData raw;
+	JsonbParseState *raw;
 	double		score = NAN;
 
 	*bad_score = false;
@@ -178,22 +182,11 @@ ApexRowItem(int ncols, const char *const *names, const char *const *values,
 			return NULL;
 		}
 	}
-	initStringInfo(&raw);
-	appendStringInfoChar(&raw, '{');
+	ApexJsonBeginObject(&raw);
 	for (int c = 0; c < ncols; c++)
-	{
-		if (c > 0)
-			appendStringInfoChar(&raw, ',');
-		escape_json(&raw, names[c]);
-		appendStringInfoChar(&raw, ':');
-		if (values[c])
-			escape_json(&raw, values[c]);
-		else
-			appendStringInfoString(&raw, "null");
-	}
-	appendStringInfoChar(&raw, '}');
+		ApexJsonPutText(&raw, names[c], values[c]);
 	return ApexItemMake(values[0], ncols > 1 ? values[1] : NULL,
-						ncols > 2 ? values[2] : NULL, score, raw.data);
+						ncols > 2 ? values[2] : NULL, score, ApexJsonEndObject(&raw));
 }
 
 /* Is status a success (2xx)? */
@@ -319,10 +312,15 @@ ApexLegCompleteSkipping(ApexLeg *leg, ApexHttpResponse *resp,
 void
 ApexLegTimedOut(ApexLeg *leg)
 {
+	char	   *waited;
+
 	if (leg->done)
 		return;
+	/* a leg still queued for a request slot has sent nothing: say so */
+	waited = ApexSlotTimedOut(leg, leg->budget_ms);
 	ApexTransportsCancel(leg->call, leg);
-	ApexLegFail(leg, ERRCODE_FDW_ERROR, "%s", ApexTimedOut(leg->budget_ms));
+	ApexLegFail(leg, ERRCODE_FDW_ERROR, "%s",
+				waited ? waited : ApexTimedOut(leg->budget_ms));
 }
 
 static void
@@ -343,6 +341,20 @@ ApexLegStartClock(ApexLeg *leg)
 {
 	ApexLoopSetTimer(leg->call->loop, leg, ApexLegBudgetMs(leg),
 					 apex_leg_deadline);
+}
+
+/*
+ * Start a remote leg: its clock, then its requests once it has a request
+ * slot of its source (max_concurrent_requests, source_slots.c); until then
+ * it waits in the call's loop, its clock running, while the other legs go
+ * on.
+ */
+void
+ApexLegStart(ApexLeg *leg)
+{
+	ApexLegStartClock(leg);
+	if (ApexSlotTake(leg))
+		leg->source->kind->start(leg);
 }
 
 /*

@@ -301,7 +301,7 @@ ApexGraphitiDecode(const void *state, long status, StringInfo body,
 						 ApexItemMake(ApexJsonScalarText(uuid),
 									  ApexJsonScalarText(ApexJsonGet(fact, "name")),
 									  ApexJsonScalarText(ApexJsonGet(fact, "fact")),
-									  NAN, ApexJsonText(factv)));
+									  NAN, JsonbValueToJsonb(factv)));
 	}
 	return NULL;
 }
@@ -320,7 +320,7 @@ graphiti_start(ApexLeg *leg)
 {
 	const GraphitiConf *conf = leg->source->conf;
 	ApexGraphitiState *decode = palloc0(sizeof(ApexGraphitiState));
-	int			max_facts = leg->call->query.limit;
+	int			max_facts = leg->query->limit;
 	StringInfoData body;
 	ApexHttpAuth auth = {0};
 	ListCell   *lc;
@@ -350,7 +350,7 @@ graphiti_start(ApexLeg *leg)
 		appendStringInfoString(&body, "],");
 	}
 	appendStringInfoString(&body, "\"query\":");
-	escape_json(&body, leg->call->query.text);
+	escape_json(&body, leg->query->text);
 	appendStringInfo(&body, ",\"max_facts\":%d}", max_facts);
 
 	auth.bearer = leg->source->secrets->api_key;

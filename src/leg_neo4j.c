@@ -93,7 +93,7 @@ neo4j_has_column(JsonbContainer *columns, const char *name)
 static ApexItem *
 neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 {
-	StringInfoData raw;
+	JsonbParseState *raw;
 	char	   *id = NULL;
 	char	   *title = NULL;
 	char	   *content = NULL;
@@ -105,8 +105,7 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 		*error = "A row does not match the columns.";
 		return NULL;
 	}
-	initStringInfo(&raw);
-	appendStringInfoChar(&raw, '{');
+	ApexJsonBeginObject(&raw);
 	for (int i = 0; i < ncols; i++)
 	{
 		char	   *name = ApexJsonScalarText(ApexJsonAt(columns, i));
@@ -125,16 +124,11 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 			content = neo4j_cell_text(cell);
 		else if (strcmp(name, "score") == 0)
 			(void) ApexJsonNumber(cell, &score);
-		if (i > 0)
-			appendStringInfoChar(&raw, ',');
-		escape_json(&raw, name);
-		appendStringInfoChar(&raw, ':');
-		appendStringInfoString(&raw, ApexJsonText(cell));
+		ApexJsonPutValue(&raw, name, cell);
 	}
-	appendStringInfoChar(&raw, '}');
 	if (id == NULL)
 		return NULL;
-	return ApexItemMake(id, title, content, score, raw.data);
+	return ApexItemMake(id, title, content, score, ApexJsonEndObject(&raw));
 }
 
 /*
@@ -228,10 +222,10 @@ neo4j_start(ApexLeg *leg)
 	leg->state = leg->source->conf;
 	initStringInfo(&params);
 	appendStringInfoString(&params, "{\"query\":");
-	escape_json(&params, leg->call->query.text);
+	escape_json(&params, leg->query->text);
 	appendStringInfoString(&params, ",\"query_lucene\":");
-	escape_json(&params, ApexLuceneEscape(leg->call->query.text));
-	appendStringInfo(&params, ",\"limit\":%d}", leg->call->query.limit);
+	escape_json(&params, ApexLuceneEscape(leg->query->text));
+	appendStringInfo(&params, ",\"limit\":%d}", leg->query->limit);
 
 	/* "statements" first: older servers require it */
 	initStringInfo(&body);

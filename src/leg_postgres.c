@@ -443,8 +443,8 @@ postgres_start(ApexLeg *leg)
 	keywords[n] = "client_encoding";
 	values[n++] = GetDatabaseEncodingName();
 
-	params[0] = leg->call->query.text;
-	params[1] = psprintf("%d", leg->call->query.limit);
+	params[0] = leg->query->text;
+	params[1] = psprintf("%d", leg->query->limit);
 
 	req.loop = leg->call->loop;
 	req.serverid = leg->source->serverid;

@@ -109,7 +109,7 @@ qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 	return ApexItemMake(id,
 						ApexJsonScalarText(ApexJsonPathGet(payload, conf->title_field)),
 						ApexJsonScalarText(ApexJsonPathGet(payload, conf->content_field)),
-						score, ApexJsonText(pointv));
+						score, JsonbValueToJsonb(pointv));
 }
 
 /* {"status":{"error":"..."}}; a missing API key gets plain text instead */
@@ -208,7 +208,7 @@ qdrant_search(ApexLeg *leg, float4 *vector, int dim)
 		appendStringInfoString(&body, ",\"using\":");
 		escape_json(&body, using);
 	}
-	appendStringInfo(&body, ",\"limit\":%d,\"with_payload\":true", leg->call->query.limit);
+	appendStringInfo(&body, ",\"limit\":%d,\"with_payload\":true", leg->query->limit);
 	if (!isnan(conf->score_threshold))
 	{
 		appendStringInfoString(&body, ",\"score_threshold\":");
@@ -236,7 +236,7 @@ qdrant_search(ApexLeg *leg, float4 *vector, int dim)
 static void
 qdrant_start(ApexLeg *leg)
 {
-	ApexQuery  *query = &leg->call->query;
+	const ApexQuery *query = leg->query;
 
 	leg->state = leg->source->conf;
 	if (query->vector)

@@ -302,14 +302,14 @@ ApexRedisDecodeItem(ApexRedisDecodeState *state, int i, const redisReply *reply,
 	const ApexRedisHit *hit = state->best[i];
 	const char *title = NULL;
 	const char *content = NULL;
-	StringInfoData raw;
+	JsonbParseState *raw;
 
 	Assert(i >= 0 && i < state->nbest);
 	if (reply->type == REDIS_REPLY_ERROR)
 		return redis_error_reply(reply, remote);
-	initStringInfo(&raw);
-	appendStringInfo(&raw, "{\"matched_terms\":%d,\"recency\":", hit->matches);
-	ApexJsonAppendNumber(&raw, hit->recency);
+	ApexJsonBeginObject(&raw);
+	ApexJsonPutNumber(&raw, "matched_terms", hit->matches);
+	ApexJsonPutNumber(&raw, "recency", hit->recency);
 	for (size_t f = 0; reply->type == REDIS_REPLY_ARRAY && f + 1 < reply->elements; f += 2)
 	{
 		char	   *field;
@@ -321,20 +321,17 @@ ApexRedisDecodeItem(ApexRedisDecodeState *state, int i, const redisReply *reply,
 			return cause;
 		if (field == NULL || value == NULL)
 			continue;
-		appendStringInfoChar(&raw, ',');
-		escape_json(&raw, field);
-		appendStringInfoChar(&raw, ':');
-		escape_json(&raw, value);
+		ApexJsonPutText(&raw, field, value);
 		if (strcmp(field, state->conf->title_field) == 0)
 			title = value;
 		else if (strcmp(field, state->conf->content_field) == 0)
 			content = value;
 	}
-	appendStringInfoChar(&raw, '}');
 	/* an id whose hash is gone (expired) is no longer remembered */
 	if (reply->elements > 0)
 		state->items = lappend(state->items, ApexItemMake(hit->id, title, content,
-														  hit->matches, raw.data));
+														  hit->matches,
+														  ApexJsonEndObject(&raw)));
 	return NULL;
 }
 
@@ -383,7 +380,7 @@ redis_term_done(void *arg, redisReply *reply, const char *error,
 	if (s->waiting > 0 || s->leg->done)
 		return;
 
-	ids = ApexRedisRank(&s->decode, s->leg->call->query.limit);
+	ids = ApexRedisRank(&s->decode, s->leg->query->limit);
 	if (ids == NIL)
 	{
 		ApexLegFinish(s->leg, NIL);
@@ -400,9 +397,9 @@ static void
 redis_start(ApexLeg *leg)
 {
 	RedisSearch *s = palloc0(sizeof(RedisSearch));
-	List	   *terms = redis_terms(leg->call->query.text);
+	List	   *terms = redis_terms(leg->query->text);
 	const char *pattern = ((const ApexRedisConf *) leg->source->conf)->term_key;
-	char	   *stop = psprintf("%d", leg->call->query.limit * REDIS_MEMBERS_PER_LIMIT - 1);
+	char	   *stop = psprintf("%d", leg->query->limit * REDIS_MEMBERS_PER_LIMIT - 1);
 	ApexRedisTarget target;
 	ListCell   *lc;
 

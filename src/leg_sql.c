@@ -417,8 +417,8 @@ sql_task_of(ApexLeg *leg, SqlTask *task)
 	task->query = conf->query;
 	task->search_path = conf->search_path;
 	task->owner = leg->source->owner;
-	task->text = leg->call->query.text;
-	task->limit = leg->call->query.limit;
+	task->text = leg->query->text;
+	task->limit = leg->query->limit;
 	task->budget_ms = ApexLegBudgetMs(leg);
 }
 
@@ -437,11 +437,15 @@ sql_inline(ApexLeg *leg)
 /*
  * No worker could be had for a source whose execution is "worker": it
  * runs inline, and the caller is told, since inline sees the caller's
- * uncommitted writes and holds the other sources while it runs.
+ * uncommitted writes and holds the other sources while it runs.  Once per
+ * source and call: a batch (apex_route_many) may have many such legs.
  */
 static void
 sql_fell_back(ApexLeg *leg)
 {
+	if (list_member_ptr(leg->call->told_inline, leg->source))
+		return;
+	leg->call->told_inline = lappend(leg->call->told_inline, leg->source);
 	ereport(NOTICE,
 			(errmsg("source \"%s\" ran in this session: no background worker could take its query",
 					leg->source->name),

@@ -43,6 +43,9 @@
  * read first, to find the kind's own table.  An absent timeout is 0: the
  * catalog applies the apex_router.* setting (catalog.c).
  */
+/* the one common option only some kinds take */
+#define APEX_SLOTS_OPTION "max_concurrent_requests"
+
 static const ApexOption apex_common_options[] = {
 	{APEX_OPT("kind", APEX_OPTION_STRING, ApexSource, kind_name), .required = true},
 	{APEX_OPT("weight", APEX_OPTION_REAL, ApexSource, weight), .dflt = "1",
@@ -51,6 +54,8 @@ static const ApexOption apex_common_options[] = {
 	 .min = 1, .max = APEX_MAX_DURATION_MS},
 	{APEX_OPT("connect_timeout_ms", APEX_OPTION_INT, ApexSource, connect_timeout_ms),
 	 .min = 1, .max = APEX_MAX_DURATION_MS},
+	{APEX_OPT(APEX_SLOTS_OPTION, APEX_OPTION_INT, ApexSource, max_concurrent_requests),
+	 .min = 0, .max = APEX_MAX_CONCURRENT_REQUESTS},
 	{NULL}
 };
 
@@ -76,9 +81,23 @@ apex_option_find(const ApexOption *table, const char *name)
 	return NULL;
 }
 
-/* "a, b, c": the names of up to two tables, for hints */
+/*
+ * Does a source of this kind (NULL: not a source) take request slots?
+ * Only kinds that send requests to a remote store (source_slots.c).
+ */
+static bool
+apex_kind_takes_slots(const ApexKind *kind)
+{
+	return kind && kind->start && kind->targets;
+}
+
+/*
+ * "a, b, c": the names of up to two tables, for hints; those of a source
+ * of kind (NULL: a user mapping's)
+ */
 static char *
-apex_option_names(const ApexOption *a, const ApexOption *b)
+apex_option_names(const ApexOption *a, const ApexOption *b,
+				  const ApexKind *kind)
 {
 	StringInfoData buf;
 	const ApexOption *tables[2] = {a, b};
@@ -87,7 +106,12 @@ apex_option_names(const ApexOption *a, const ApexOption *b)
 	for (int i = 0; i < 2; i++)
 	{
 		for (const ApexOption *o = tables[i]; o && o->name; o++)
+		{
+			if (strcmp(o->name, APEX_SLOTS_OPTION) == 0 &&
+				!apex_kind_takes_slots(kind))
+				continue;
 			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", o->name);
+		}
 	}
 	return buf.data;
 }
@@ -222,7 +246,8 @@ apex_parse(const char *kind, const ApexOption *const tables[2],
 								   def->defname, kind)
 					 : errmsg("invalid option \"%s\" for a user mapping", def->defname),
 					 errhint("Valid options are: %s.",
-							 apex_option_names(tables[0], tables[1]))));
+							 apex_option_names(tables[0], tables[1],
+											   kind ? ApexFindKind(kind) : NULL))));
 		/* defGetString rejects a missing value with a clear message */
 		apex_option_store(o, defGetString(def), confs[t - 1]);
 		if (o->validate && validating)
@@ -287,6 +312,17 @@ ApexParseServer(List *options, ApexSource *source, bool validating)
 			   (void *const[2]) {source, source->conf}, options, validating);
 	if (source->kind->check)
 		source->kind->check(source->conf);
+	/* only legs that send requests to a store take slots (source_slots.c) */
+	if (source->max_concurrent_requests > 0 &&
+		!apex_kind_takes_slots(source->kind))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid option \"%s\" for source kind \"%s\"",
+						APEX_SLOTS_OPTION, source->kind->name),
+				 strcmp(source->kind->name, "embedder") == 0
+				 ? errdetail("An embedder is asked by the legs of the sources that use it, while they hold a request slot of their own: their max_concurrent_requests bounds its requests.")
+				 : errdetail("Sources of kind \"%s\" send no requests to a remote store.",
+							 source->kind->name)));
 }
 
 /*

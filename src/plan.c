@@ -188,53 +188,66 @@ apex_plan_embedder(ApexPlannedLeg *leg, const ApexQuery *query, bool named)
 }
 
 /*
- * Plan apex_route(query text, k int, sources text[], query_vector real[],
- * rrf_k int, timeout_ms int, min_sources int); NULL arguments take the
- * apex_router.* settings.  Allocates in the current memory context.
+ * Why a question cannot be asked (empty, too long), with its SQLSTATE, or
+ * NULL: apex_route refuses the call, apex_route_many that question alone.
  */
-ApexPlan *
-ApexPlanRoute(FunctionCallInfo fcinfo)
+static const char *
+apex_plan_text_error(const char *text, int *sqlerrcode)
 {
-	ApexPlan   *plan = palloc0(sizeof(ApexPlan));
-	ApexQuery  *query = &plan->query;
-	List	   *sources;
-	ListCell   *lc;
+	if (strspn(text, " \t\r\n") == strlen(text))
+	{
+		*sqlerrcode = ERRCODE_INVALID_PARAMETER_VALUE;
+		return "must not be empty";
+	}
+	if (strlen(text) > APEX_MAX_QUERY_BYTES)
+	{
+		*sqlerrcode = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+		return psprintf("is longer than %d bytes", APEX_MAX_QUERY_BYTES);
+	}
+	return NULL;
+}
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("query text must not be null")));
-	query->text = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	if (strspn(query->text, " \t\r\n") == strlen(query->text))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("query text must not be empty")));
-	if (strlen(query->text) > APEX_MAX_QUERY_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("query text is longer than %d bytes", APEX_MAX_QUERY_BYTES)));
-	query->limit = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
-	if (query->limit < 1 || query->limit > APEX_MAX_K)
+/*
+ * The arguments both functions take: k (argument 1), then rrf_k,
+ * timeout_ms and min_sources from argument first on.
+ */
+static void
+apex_plan_settings(ApexPlan *plan, FunctionCallInfo fcinfo, int first)
+{
+	plan->query.limit = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
+	if (plan->query.limit < 1 || plan->query.limit > APEX_MAX_K)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("k must be between 1 and %d", APEX_MAX_K)));
-	plan->rrf_k = PG_ARGISNULL(4) ? apex_rrf_k : PG_GETARG_INT32(4);
+	plan->rrf_k = PG_ARGISNULL(first) ? apex_rrf_k : PG_GETARG_INT32(first);
 	if (plan->rrf_k < 1 || plan->rrf_k > APEX_MAX_RRF_K)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("rrf_k must be between 1 and %d", APEX_MAX_RRF_K)));
-	plan->timeout_ms = PG_ARGISNULL(5) ? apex_call_timeout_ms : PG_GETARG_INT32(5);
+	plan->timeout_ms = PG_ARGISNULL(first + 1) ? apex_call_timeout_ms
+		: PG_GETARG_INT32(first + 1);
 	if (plan->timeout_ms < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("timeout_ms must not be negative")));
-	plan->min_sources = PG_ARGISNULL(6) ? apex_min_sources : PG_GETARG_INT32(6);
+	plan->min_sources = PG_ARGISNULL(first + 2) ? apex_min_sources
+		: PG_GETARG_INT32(first + 2);
 	if (plan->min_sources < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("min_sources must not be negative")));
-	if (!PG_ARGISNULL(3))
-		apex_plan_vector(query, PG_GETARG_ARRAYTYPE_P(3));
+}
+
+/*
+ * The sources (argument 2: named, or NULL for every one the caller may
+ * use), cleared for use, one planned leg each.  Once per call: the legs
+ * of every question of apex_route_many are made from these.
+ */
+static void
+apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
+{
+	List	   *sources;
+	ListCell   *lc;
 
 	if (PG_ARGISNULL(2))
 	{
@@ -260,11 +273,103 @@ ApexPlanRoute(FunctionCallInfo fcinfo)
 			apex_plan_fail(leg, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
 						   NULL, pstrdup(source->refused));
 		else
-			apex_plan_embedder(leg, query, !PG_ARGISNULL(2));
+			apex_plan_embedder(leg, &plan->query, !PG_ARGISNULL(2));
 		leg->budget_ms = source->timeout_ms;
 		if (plan->timeout_ms > 0)
 			leg->budget_ms = Min(leg->budget_ms, plan->timeout_ms);
 		plan->legs = lappend(plan->legs, leg);
 	}
+}
+
+/*
+ * Plan apex_route(query text, k int, sources text[], query_vector real[],
+ * rrf_k int, timeout_ms int, min_sources int); NULL arguments take the
+ * apex_router.* settings.  Allocates in the current memory context.
+ */
+ApexPlan *
+ApexPlanRoute(FunctionCallInfo fcinfo)
+{
+	ApexPlan   *plan = palloc0(sizeof(ApexPlan));
+	ApexQuery  *query = &plan->query;
+	const char *error;
+	int			sqlerrcode;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("query text must not be null")));
+	query->text = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	if ((error = apex_plan_text_error(query->text, &sqlerrcode)) != NULL)
+		ereport(ERROR,
+				(errcode(sqlerrcode),
+				 errmsg("query text %s", error)));
+	apex_plan_settings(plan, fcinfo, 4);
+	if (!PG_ARGISNULL(3))
+		apex_plan_vector(query, PG_GETARG_ARRAYTYPE_P(3));
+	apex_plan_sources(plan, fcinfo);
 	return plan;
+}
+
+/*
+ * Plan apex_route_many(queries text[], k int, sources text[], rrf_k int,
+ * timeout_ms int, min_sources int, max_concurrency int).  What applies to
+ * the whole batch (an argument out of range, a source the caller may not
+ * use) refuses it as it refuses apex_route; a question that cannot be
+ * asked (null, empty, too long) is refused alone: the run warns and gives
+ * it no rows.  There is no query_vector: one vector cannot serve many
+ * questions, so vector sources use their embedders.
+ */
+ApexBatchPlan *
+ApexPlanMany(FunctionCallInfo fcinfo)
+{
+	ApexBatchPlan *batch = palloc0(sizeof(ApexBatchPlan));
+	ArrayType  *array;
+	Datum	   *elems;
+	bool	   *nulls;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("queries must not be null")));
+	array = PG_GETARG_ARRAYTYPE_P(0);
+	if (ARR_NDIM(array) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("queries must be one-dimensional")));
+	apex_plan_settings(&batch->plan, fcinfo, 3);
+	batch->max_concurrency = PG_ARGISNULL(6) ? apex_max_concurrency
+		: PG_GETARG_INT32(6);
+	if (batch->max_concurrency < 1 || batch->max_concurrency > APEX_MAX_CONCURRENCY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_concurrency must be between 1 and %d",
+						APEX_MAX_CONCURRENCY)));
+	deconstruct_array(array, TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, &nulls, &batch->nquestions);
+	batch->questions = palloc0(sizeof(ApexQuery) * Max(batch->nquestions, 1));
+	batch->refused = palloc0(sizeof(char *) * Max(batch->nquestions, 1));
+	batch->refused_code = palloc0(sizeof(int) * Max(batch->nquestions, 1));
+	for (int i = 0; i < batch->nquestions; i++)
+	{
+		ApexQuery  *question = &batch->questions[i];
+		const char *error;
+
+		question->limit = batch->plan.query.limit;
+		if (nulls[i])
+		{
+			batch->refused[i] = "is null";
+			batch->refused_code[i] = ERRCODE_NULL_VALUE_NOT_ALLOWED;
+			continue;
+		}
+		question->text = TextDatumGetCString(elems[i]);
+		if ((error = apex_plan_text_error(question->text,
+										  &batch->refused_code[i])) != NULL)
+		{
+			batch->refused[i] = error;
+			question->text = NULL;
+		}
+	}
+	/* an empty batch still checks its sources: the same call, empty */
+	apex_plan_sources(&batch->plan, fcinfo);
+	return batch;
 }

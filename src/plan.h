@@ -36,7 +36,22 @@ typedef struct ApexPlan
 	int			min_sources;
 } ApexPlan;
 
+/*
+ * apex_route_many's plan: the sources planned once (plan.legs; plan.query
+ * holds k alone), and its questions, each asked of every source
+ */
+typedef struct ApexBatchPlan
+{
+	ApexPlan	plan;
+	int			nquestions;
+	ApexQuery  *questions;		/* in the caller's order; text NULL when refused */
+	const char **refused;		/* why question i is not asked, or NULL */
+	int		   *refused_code;	/* its SQLSTATE */
+	int			max_concurrency;	/* legs in flight at once */
+} ApexBatchPlan;
+
 /* in plan.c */
 extern ApexPlan *ApexPlanRoute(FunctionCallInfo fcinfo);
+extern ApexBatchPlan *ApexPlanMany(FunctionCallInfo fcinfo);
 
 #endif							/* APEX_PLAN_H */

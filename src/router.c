@@ -13,6 +13,10 @@
  * remote leg's clock ends it) or the call's deadline, if it has one,
  * passes.  Latency is the slowest leg, not the sum.
  *
+ * apex_router.sequential runs the same legs one after another instead, in
+ * the plan's order, each on its own clock: what a router asking its
+ * sources in turn would cost, the baseline benchmarks compare against.
+ *
  * The router names no transport: it asks them through transport.h, and the
  * call's life (memory, loop, release on any error) is call.c's.
  *
@@ -36,6 +40,7 @@
 #include "event_loop.h"
 #include "fusion.h"
 #include "plan.h"
+#include "route_out.h"
 #include "transport.h"
 
 PG_FUNCTION_INFO_V1(apex_route);
@@ -66,62 +71,38 @@ apex_all_done(void *arg)
 	return !ApexCacheHolds(call->cache);
 }
 
-/*
- * One WARNING per failed leg; in strict mode the first failure is an ERROR.
- * As postgres_fdw reports a remote error: the primary message names the
- * source, the failure's SQLSTATE is the errcode (a remote PostgreSQL
- * error's own), and the detail gives the cause in our words and then what
- * the peer said, shown or withheld by ApexRemoteDetail() (redact.c
- * explains why), with a PostgreSQL peer's hint as the hint.
- */
-static void
-apex_report_failures(ApexCall *call)
+static bool
+apex_leg_over(void *arg)
 {
-	ListCell   *lc;
+	ApexLeg    *leg = arg;
 
-	foreach(lc, call->legs)
-	{
-		ApexLeg    *leg = lfirst(lc);
-		char	   *client;
-		char	   *log;
-		char	   *hint;
-
-		if (leg->error == NULL)
-			continue;
-		ApexRemoteDetail(leg->error, leg->remote, &client, &log, &hint);
-		if (hint == NULL)
-			hint = leg->hint;
-		ereport(apex_strict ? ERROR : WARNING,
-				(errcode(leg->sqlerrcode),
-				 errmsg("source \"%s\" failed", leg->source->name),
-				 errdetail("%s", client),
-				 log ? errdetail_log("%s", log) : 0,
-				 hint ? errhint("%s", hint) : 0));
-	}
+	return leg->done || ApexCacheEndsWait(leg->call->cache);
 }
 
 /*
- * One WARNING per leg that skipped items of its answer (ApexLegSkipped): a
- * warning even in strict mode, since the source answered and its other
- * items are used.
+ * apex_router.sequential: each leg starts once the one before has its
+ * outcome.  False when the call's deadline passed first.
  */
-static void
-apex_report_skipped(ApexCall *call)
+static bool
+apex_run_sequential(ApexCall *call, TimestampTz deadline)
 {
 	ListCell   *lc;
 
 	foreach(lc, call->legs)
 	{
 		ApexLeg    *leg = lfirst(lc);
+		const ApexKind *kind = leg->source->kind;
 
-		if (leg->error == NULL && leg->skipped > 0)
-			ereport(WARNING,
-					(errcode(ERRCODE_WARNING),
-					 errmsg_plural("source \"%s\": %d item skipped",
-								   "source \"%s\": %d items skipped",
-								   leg->skipped, leg->source->name, leg->skipped),
-					 errdetail("%s", leg->skipped_why)));
+		if (leg->done || ApexCacheEndsWait(call->cache))
+			continue;
+		if (kind->start)
+			ApexLegStart(leg);
+		if (kind->run_local && !leg->done)
+			kind->run_local(leg);
+		if (!ApexLoopRun(call->loop, apex_leg_over, leg, deadline))
+			return false;
 	}
+	return ApexLoopRun(call->loop, apex_all_done, call, deadline);
 }
 
 /*
@@ -156,6 +137,7 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 
 		leg->call = call;
 		leg->source = planned->source;
+		leg->query = &call->query;
 		leg->budget_ms = planned->budget_ms;
 		call->legs = lappend(call->legs, leg);
 		/* failed at planning: it fails without a request */
@@ -170,15 +152,22 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 	if (ApexCacheHitRows(call->cache, cached))
 		return true;
 
+	if (apex_sequential)
+	{
+		if (!apex_run_sequential(call, deadline))
+		{
+			foreach(lc, call->legs)
+				ApexLegTimedOut(lfirst(lc));
+		}
+		return ApexCacheHitRows(call->cache, cached);
+	}
+
 	foreach(lc, call->legs)
 	{
 		ApexLeg    *leg = lfirst(lc);
 
 		if (leg->source->kind->start && !leg->done)
-		{
-			ApexLegStartClock(leg);
-			leg->source->kind->start(leg);
-		}
+			ApexLegStart(leg);
 	}
 	(void) ApexLoopRun(call->loop, apex_all_sent, call,
 					   Min(deadline, TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
@@ -204,44 +193,12 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 	return ApexCacheHitRows(call->cache, cached);
 }
 
-static void
-apex_emit(ReturnSetInfo *rsinfo, List *rows)
-{
-	ListCell   *lc;
-
-	foreach(lc, rows)
-	{
-		ApexRow    *row = lfirst(lc);
-		Datum		values[7];
-		bool		nulls[7] = {0};
-		Datum	   *names = palloc(sizeof(Datum) * Max(list_length(row->found_in), 1));
-		ListCell   *nc;
-
-		foreach(nc, row->found_in)
-			names[foreach_current_index(nc)] = CStringGetTextDatum(lfirst(nc));
-		values[0] = Int32GetDatum(foreach_current_index(lc) + 1);
-		values[1] = CStringGetTextDatum(row->id);
-		values[2] = row->title ? CStringGetTextDatum(row->title) : (Datum) 0;
-		nulls[2] = row->title == NULL;
-		values[3] = row->content ? CStringGetTextDatum(row->content) : (Datum) 0;
-		nulls[3] = row->content == NULL;
-		values[4] = Float8GetDatum(row->score);
-		values[5] = PointerGetDatum(construct_array(names, list_length(row->found_in),
-													TEXTOID, -1, false, TYPALIGN_INT));
-		values[6] = DirectFunctionCall1(jsonb_in, CStringGetDatum(row->payload));
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-}
-
 /* The warnings are out; now too few answers is an error */
 static void
 apex_check_min_sources(ApexCall *call, int min_sources)
 {
-	ListCell   *lc;
-	int			answered = 0;
+	int			answered = ApexLegsAnswered(call->legs);
 
-	foreach(lc, call->legs)
-		answered += ((ApexLeg *) lfirst(lc))->error == NULL;
 	if (answered < min_sources)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_ERROR),
@@ -250,19 +207,6 @@ apex_check_min_sources(ApexCall *call, int min_sources)
 								  "Only %d of %d sources answered; min_sources is %d.",
 								  list_length(call->legs),
 								  answered, list_length(call->legs), min_sources)));
-}
-
-static bool
-apex_all_answered(ApexCall *call)
-{
-	ListCell   *lc;
-
-	foreach(lc, call->legs)
-	{
-		if (((ApexLeg *) lfirst(lc))->error)
-			return false;
-	}
-	return true;
 }
 
 /*
@@ -287,13 +231,14 @@ apex_route(PG_FUNCTION_ARGS)
 	call->cache = ApexCacheOpen(call, plan);
 	if (!apex_run(call, plan, &rows))
 	{
-		apex_report_failures(call);
-		apex_report_skipped(call);
+		ApexReportFailures(call->legs, 0);
+		ApexReportSkipped(call->legs, 0);
 		apex_check_min_sources(call, plan->min_sources);
 		rows = ApexFusedRows(ApexFuse(call->legs, plan->rrf_k, plan->query.limit));
 	}
-	ApexCacheFinish(call->cache, rows, apex_all_answered(call));
-	apex_emit(rsinfo, rows);
+	ApexCacheFinish(call->cache, rows,
+					ApexLegsAnswered(call->legs) == list_length(call->legs));
+	ApexEmitRows(rsinfo, rows, 0);
 
 	MemoryContextSwitchTo(old);
 	ApexCallEnd(call);

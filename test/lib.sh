@@ -401,7 +401,8 @@ apex_servers_env() {
   export QDRANT_API_KEY=${QDRANT_API_KEY:-qdrant-test-key}
   export EMBED_API_KEY=${EMBED_API_KEY:-embed-test-key}
   export APEX_TEST_LOG=$APEX_RUN_DIR/requests.log
-  export APEX_FIXTURES=$APEX_ROOT/test/fixtures/corpus.json
+  # benches may serve a generated corpus (bench/corpus.py); tests never do
+  export APEX_FIXTURES=${APEX_BENCH_FIXTURES:-$APEX_ROOT/test/fixtures/corpus.json}
   export TLS_CERT=$APEX_RUN_DIR/tls/localhost.crt TLS_KEY=$APEX_RUN_DIR/tls/localhost.key
 }
 

@@ -38,6 +38,8 @@
 #include <math.h>
 
 #include "datatype/timestamp.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
 #include "utils/datetime.h"
 
 #include "json.h"
@@ -120,6 +122,22 @@ FuzzJson(const uint8 *data, size_t size)
 		return;
 	}
 	text = JsonbToCString(NULL, &doc->root, VARSIZE(doc));
+	/*
+	 * The jsonb built as the parser goes is what jsonb_in builds from the
+	 * same text (in a UTF-8 database the text is the input as it came).
+	 */
+	if (GetDatabaseEncoding() == PG_UTF8)
+	{
+		char	   *input = pnstrdup((const char *) data, size);
+		Jsonb	   *ref;
+
+		if (strlen(input) != size)
+			FuzzFail("JSON with a NUL byte was accepted");
+		ref = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(input)));
+		if (VARSIZE(ref) != VARSIZE(doc) || memcmp(ref, doc, VARSIZE(doc)) != 0)
+			FuzzFail("jsonb differs from jsonb_in's: %s / %s", text,
+					 JsonbToCString(NULL, &ref->root, VARSIZE(ref)));
+	}
 	/* as the cache writes it to Redis and reads it back: in UTF-8 */
 	if ((utf8 = ApexToPeer(text, &sqlerrcode, &error)) == NULL)
 		FuzzFail("printed JSON has no UTF-8 form (%s): %s", error, text);

@@ -104,8 +104,9 @@ FuzzCheckError(const char *error)
 }
 
 /*
- * Items: an id, optional title and content, and the raw item as JSON that
- * reads back (fusion embeds it in the payload; the cache re-parses it).
+ * Items: an id, optional title and content, and the raw item, a jsonb
+ * object whose text reads back (fusion embeds it in the payload; the
+ * cache stores the payload as text and parses it again).
  */
 void
 FuzzCheckItems(List *items)
@@ -116,16 +117,19 @@ FuzzCheckItems(List *items)
 	{
 		ApexItem   *item = lfirst(lc);
 		char	   *error;
+		char	   *raw;
 
-		if (item == NULL || item->id == NULL || item->raw == NULL)
-			FuzzFail("item %d without an id or raw JSON", foreach_current_index(lc));
+		if (item == NULL || item->id == NULL || item->raw == NULL ||
+			!JB_ROOT_IS_OBJECT(item->raw))
+			FuzzFail("item %d without an id or a raw JSON object", foreach_current_index(lc));
+		raw = JsonbToCString(NULL, &item->raw->root, VARSIZE(item->raw));
 		if (!pg_verifymbstr(item->id, strlen(item->id), true) ||
 			(item->title && !pg_verifymbstr(item->title, strlen(item->title), true)) ||
 			(item->content && !pg_verifymbstr(item->content, strlen(item->content), true)))
 			FuzzFail("item \"%s\": text not valid in the server encoding", item->id);
-		if (ApexJsonParseLocal(item->raw, strlen(item->raw), &error) == NULL)
+		if (ApexJsonParseLocal(raw, strlen(raw), &error) == NULL)
 			FuzzFail("item \"%s\": raw JSON does not read back (%s): %s",
-					 item->id, error, item->raw);
+					 item->id, error, raw);
 	}
 }
 

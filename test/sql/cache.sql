@@ -110,6 +110,22 @@ SELECT apex_router_cache_flush();
 \! "$APEX_REDIS" start
 SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,vectors,docs}');
 
+-- issue 13 (the hit path parses an entry once): what apex_route did not
+-- write is not a hit.  An entry that is not a JSON array (here not JSON)
+-- is the cache's WARNING and the call fans out, then overwrites it; a
+-- JSON array of something else is an ERROR that says to flush.
+SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{graph,docs}');
+\! redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning --scan --pattern 'apextest:route:*' | xargs -I{} redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning set {} '{"not": ' >/dev/null
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{graph,docs}');
+SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{graph,docs}');
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+\! redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning --scan --pattern 'apextest:route:*' | xargs -I{} redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning set {} '[{"id": 1}]' >/dev/null
+SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{graph,docs}');
+SELECT apex_router_cache_flush() > 0 AS flushed;
+SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{graph,docs}');
+
 -- configuration errors
 SET apex_router.cache_mode = 'sometimes';
 SET apex_router.cache_source = 'docs';

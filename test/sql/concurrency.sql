@@ -52,6 +52,37 @@ SELECT (n.s < m.e AND m.s < n.e) AS neo4j_overlaps_embedder,
 FROM legs n, legs m, legs q, legs sq
 WHERE n.leg = 'neo4j' AND m.leg = 'embedder' AND q.leg = 'qdrant' AND sq.leg = 'sql';
 
+-- issue 13 item 5: apex_router.sequential runs the same legs one after
+-- another, in the order of sources, each on its own clock: each starts
+-- once the one before has ended (the embedder and its Qdrant request are
+-- one leg), and the rows are the concurrent call's
+SET apex_router.sequential = on;
+SELECT clock_timestamp() AS t1 \gset
+SELECT array_agg(id ORDER BY rank) AS sequential_ids
+FROM apex_route('Sarah roadmap', k => 10, sources => '{graph,docs,vectors}') \gset
+SELECT clock_timestamp() AS t2 \gset
+SELECT s.last_value / 1000.0 AS sql_s, f.last_value / 1000.0 AS sql_e
+FROM pg_temp.sql_leg_started s, pg_temp.sql_leg_finished f \gset
+RESET apex_router.sequential;
+SELECT array_agg(id ORDER BY rank) = :'sequential_ids' AS same_rows_as_concurrent
+FROM apex_route('Sarah roadmap', k => 10, sources => '{graph,docs,vectors}');
+\set log `cat "$APEX_TEST_LOG"`
+CREATE TEMP TABLE seq_legs AS
+  SELECT e->>'server' AS leg, (e->>'start')::float8 AS s, (e->>'end')::float8 AS e
+  FROM regexp_split_to_table(:'log', E'\n') l, LATERAL (SELECT l::jsonb) j(e)
+  WHERE l <> '' AND (e->>'start')::float8 BETWEEN extract(epoch FROM :'t1'::timestamptz) * 1000
+                                              AND extract(epoch FROM :'t2'::timestamptz) * 1000
+  UNION ALL
+  SELECT 'sql', :sql_s, :sql_e
+  WHERE :sql_s / 1000 BETWEEN extract(epoch FROM :'t1'::timestamptz)
+                          AND extract(epoch FROM :'t2'::timestamptz);
+SELECT leg, count(*) AS requests FROM seq_legs GROUP BY 1 ORDER BY 1;
+SELECT (sq.s >= n.e) AS docs_after_neo4j,
+       (m.s >= sq.e) AS embedder_after_docs,
+       (q.s >= m.e) AS qdrant_after_its_embedder
+FROM seq_legs n, seq_legs m, seq_legs q, seq_legs sq
+WHERE n.leg = 'neo4j' AND m.leg = 'embedder' AND q.leg = 'qdrant' AND sq.leg = 'sql';
+
 ALTER SERVER graph OPTIONS (SET url :'neo4j_url');
 ALTER SERVER vectors OPTIONS (SET url :'qdrant_url');
 ALTER SERVER embed OPTIONS (SET url :'embed_url');

@@ -318,6 +318,9 @@ BEGIN
 END $$;
 SELECT wk_wait_hogs() AS slots_taken;
 SELECT id, title FROM apex_route('x', sources => '{wk_where}');
+-- issue 13: a batch's three legs of that source fall back alike, and the
+-- caller is told once per source and call, not once per leg
+SELECT ordinal, id FROM apex_route_many('{x,y,z}', sources => '{wk_where}') ORDER BY ordinal;
 SELECT * FROM dblink_get_result('wk') AS t(every_hog_answered boolean);
 SELECT dblink_disconnect('wk');
 SELECT wk_no_workers() AS no_worker_left;

@@ -1,0 +1,315 @@
+/*-------------------------------------------------------------------------
+ *
+ * router_many.c
+ *		  apex_route_many(): many questions in one call, every leg of every
+ *		  question in one event loop, at most max_concurrency at once.
+ *
+ * The plan (plan.c) checks the arguments and clears the sources once; each
+ * question that can be asked gets one leg per source, reading its question
+ * through leg->query.  The legs wait in one FIFO queue, question by
+ * question and within a question in the order of sources; a leg leaves it
+ * when fewer than max_concurrency legs are in flight, and its clock (its
+ * source's timeout_ms) starts then, so waiting for a turn costs it
+ * nothing.  Full is backpressure, never a failure: the queue moves on as
+ * legs finish.  timeout_ms is the whole batch's deadline: it caps every
+ * leg's clock, and a leg whose turn had not come by then fails with its
+ * own message.  apex_router.sequential makes the limit 1: legs one after
+ * another, each on its own clock, as apex_route runs them.
+ *
+ * Local legs (sql inline, or left without a worker) run in this backend
+ * as in apex_route: once the requests started with them are on the wire
+ * (at most APEX_SEND_WAIT_MS), the loop waiting meanwhile.
+ *
+ * Each question is answered as apex_route would answer it: its legs fused
+ * alone (ApexFuse), its failures and skipped items reported with its
+ * ordinal (route_out.c), min_sources applied to it.  One question never
+ * fails the batch: a question that cannot be asked (null, empty, too long)
+ * or that too few sources answered gets a WARNING and no rows.  Only
+ * apex_router.strict turns a source's failure into an ERROR, as in
+ * apex_route.
+ *
+ * The result cache (cache.c) is not used: it keys and stores the rows of
+ * one question per call.
+ *
+ * IDENTIFICATION
+ *		  src/router_many.c
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "funcapi.h"
+#include "utils/timestamp.h"
+
+#include "apex_router.h"
+#include "call.h"
+#include "event_loop.h"
+#include "fusion.h"
+#include "plan.h"
+#include "route_out.h"
+#include "transport.h"
+
+PG_FUNCTION_INFO_V1(apex_route_many);
+
+/* as in router.c: how long local legs wait for the remote requests */
+#define APEX_SEND_WAIT_MS 100
+
+typedef struct ApexBatch
+{
+	ApexCall   *call;
+	int			limit;			/* legs in flight at once */
+	ApexLeg   **legs;			/* every leg, in the order they start */
+	int			nlegs;
+	int			next;			/* legs[next..] wait for their turn */
+	List	   *running;		/* ApexLeg *: started, not yet seen done */
+} ApexBatch;
+
+/*
+ * Forget the legs in flight that are done: their turn is over.  Their
+ * clocks are stopped, so that a long batch does not carry the timers of
+ * every leg it finished.
+ */
+static void
+apex_batch_reap(ApexBatch *batch)
+{
+	ListCell   *lc;
+
+	foreach(lc, batch->running)
+	{
+		ApexLeg    *leg = lfirst(lc);
+
+		if (!leg->done)
+			continue;
+		ApexLoopSetTimer(batch->call->loop, leg, -1, NULL);
+		batch->running = foreach_delete_current(batch->running, lc);
+	}
+}
+
+static bool
+apex_batch_over(ApexBatch *batch)
+{
+	return batch->next >= batch->nlegs && batch->running == NIL;
+}
+
+/*
+ * Whether the next leg may start: there is room, and time.  Less than a
+ * millisecond before the deadline counts as none: a leg's clock is
+ * counted in whole milliseconds, so a leg started then would only time
+ * out, or not, by chance.
+ */
+static bool
+apex_batch_may_start(ApexBatch *batch)
+{
+	TimestampTz deadline = batch->call->deadline;
+
+	return batch->next < batch->nlegs &&
+		list_length(batch->running) < batch->limit &&
+		(deadline == DT_NOEND ||
+		 TimestampTzPlusMilliseconds(GetCurrentTimestamp(), 1) < deadline);
+}
+
+/* The loop's condition: a leg may start, or every leg is done */
+static bool
+apex_batch_moves(void *arg)
+{
+	ApexBatch  *batch = arg;
+
+	apex_batch_reap(batch);
+	return apex_batch_over(batch) || apex_batch_may_start(batch);
+}
+
+static bool
+apex_batch_all_sent(void *arg)
+{
+	return ApexTransportsAllSent((ApexCall *) arg);
+}
+
+/*
+ * Start legs from the queue while there is room; returns those that must
+ * run locally.  A leg failed at planning takes no turn.
+ */
+static List *
+apex_batch_start(ApexBatch *batch)
+{
+	List	   *local = NIL;
+
+	apex_batch_reap(batch);
+	while (apex_batch_may_start(batch))
+	{
+		ApexLeg    *leg = batch->legs[batch->next++];
+		const ApexKind *kind = leg->source->kind;
+
+		if (leg->done)
+			continue;
+		batch->running = lappend(batch->running, leg);
+		/* its request slot too (max_concurrent_requests): it may wait */
+		if (kind->start)
+			ApexLegStart(leg);
+		if (kind->run_local && !leg->done)
+			local = lappend(local, leg);
+	}
+	return local;
+}
+
+/*
+ * The deadline passed: legs in flight time out, legs still waiting fail
+ * without having started.
+ */
+static void
+apex_batch_expire(ApexBatch *batch)
+{
+	ListCell   *lc;
+
+	foreach(lc, batch->running)
+		ApexLegTimedOut(lfirst(lc));
+	for (int i = batch->next; i < batch->nlegs; i++)
+		ApexLegFail(batch->legs[i], ERRCODE_FDW_ERROR,
+					"The call's deadline passed before its turn came (max_concurrency is %d).",
+					batch->limit);
+}
+
+/* Run every leg to an outcome (see the file header) */
+static void
+apex_batch_run(ApexBatch *batch, int timeout_ms)
+{
+	ApexCall   *call = batch->call;
+
+	call->deadline = timeout_ms > 0
+		? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms)
+		: DT_NOEND;
+	for (;;)
+	{
+		List	   *local = apex_batch_start(batch);
+		ListCell   *lc;
+
+		if (local != NIL)
+		{
+			(void) ApexLoopRun(call->loop, apex_batch_all_sent, call,
+							   Min(call->deadline,
+								   TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+															   APEX_SEND_WAIT_MS)));
+			foreach(lc, local)
+			{
+				ApexLeg    *leg = lfirst(lc);
+
+				if (!leg->done)
+					leg->source->kind->run_local(leg);
+			}
+			list_free(local);
+			continue;
+		}
+		if (!ApexLoopRun(call->loop, apex_batch_moves, batch, call->deadline))
+		{
+			apex_batch_expire(batch);
+			return;
+		}
+		if (apex_batch_over(batch))
+			return;
+	}
+}
+
+/*
+ * The legs of every question that can be asked, question by question;
+ * qlegs[i] gets question i's.  A source failed at planning fails each
+ * question's leg without a request.
+ */
+static void
+apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs)
+{
+	int			per = list_length(plan->plan.legs);
+
+	batch->legs = palloc(sizeof(ApexLeg *) * Max(plan->nquestions * per, 1));
+	for (int i = 0; i < plan->nquestions; i++)
+	{
+		ListCell   *lc;
+
+		if (plan->refused[i])
+			continue;
+		foreach(lc, plan->plan.legs)
+		{
+			ApexPlannedLeg *planned = lfirst(lc);
+			ApexLeg    *leg = palloc0(sizeof(ApexLeg));
+
+			leg->call = batch->call;
+			leg->source = planned->source;
+			leg->query = &plan->questions[i];
+			leg->budget_ms = planned->budget_ms;
+			if (planned->error)
+			{
+				ApexLegFail(leg, planned->sqlerrcode, "%s", planned->error);
+				leg->hint = planned->hint;
+			}
+			qlegs[i] = lappend(qlegs[i], leg);
+			batch->legs[batch->nlegs++] = leg;
+			batch->call->legs = lappend(batch->call->legs, leg);
+		}
+	}
+}
+
+/* Question i's warnings and rows, as apex_route would give them */
+static void
+apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, int i,
+				  List *legs)
+{
+	ApexPlan   *common = &plan->plan;
+	int			answered;
+
+	if (plan->refused[i])
+	{
+		ereport(WARNING,
+				(errcode(plan->refused_code[i]),
+				 errmsg("question %d %s", i + 1, plan->refused[i]),
+				 errdetail("It was not asked, and has no rows.")));
+		return;
+	}
+	ApexReportFailures(legs, i + 1);
+	ApexReportSkipped(legs, i + 1);
+	answered = ApexLegsAnswered(legs);
+	if (answered < common->min_sources)
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("too few sources answered for question %d", i + 1),
+				 errdetail_plural("Only %d of %d source answered; min_sources is %d.",
+								  "Only %d of %d sources answered; min_sources is %d.",
+								  list_length(legs),
+								  answered, list_length(legs), common->min_sources),
+				 errhint("The question has no rows.")));
+		return;
+	}
+	ApexEmitRows(rsinfo,
+				 ApexFusedRows(ApexFuse(legs, common->rrf_k, common->query.limit)),
+				 i + 1);
+}
+
+/*
+ * apex_route_many(queries text[], k int, sources text[], rrf_k int,
+ *				   timeout_ms int, min_sources int, max_concurrency int)
+ */
+Datum
+apex_route_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old;
+	ApexCall   *call;
+	ApexBatchPlan *plan;
+	ApexBatch	batch = {0};
+	List	  **qlegs;
+
+	InitMaterializedSRF(fcinfo, 0);
+	call = ApexCallBegin("apex_route_many call");
+	old = MemoryContextSwitchTo(call->mcxt);
+
+	plan = ApexPlanMany(fcinfo);
+	batch.call = call;
+	batch.limit = apex_sequential ? 1 : plan->max_concurrency;
+	qlegs = palloc0(sizeof(List *) * Max(plan->nquestions, 1));
+	apex_batch_legs(&batch, plan, qlegs);
+	apex_batch_run(&batch, plan->plan.timeout_ms);
+	for (int i = 0; i < plan->nquestions; i++)
+		apex_batch_answer(rsinfo, plan, i, qlegs[i]);
+
+	MemoryContextSwitchTo(old);
+	ApexCallEnd(call);
+	return (Datum) 0;
+}
