@@ -28,7 +28,10 @@
  *
  * Timers are judged on what has arrived.  While the loop does not listen
  * (a local leg runs, a name lookup blocks, a callback takes long), answers
- * wait in their sockets and timers fall due.  Before such a timer fires,
+ * wait in their sockets and shared-memory queues, and timers fall due.
+ * Whatever ran meanwhile may also have reset the latch (PostgreSQL's own
+ * waits do), so the latch watchers look at their queues whenever the loop
+ * starts and before a catch-up.  Before such a timer fires,
  * the loop reads every ready socket (zero-timeout waits until none is
  * ready), so an answer that arrived in time is taken.  An owner heard from
  * while reading (a socket event of its own, or ApexLoopProgress) is not
@@ -569,6 +572,7 @@ apex_catch_up(ApexLoop *loop)
 	ListCell   *lc;
 
 	loop->draining = true;
+	apex_latch_set(loop);
 	for (int round = 0; round < APEX_DRAIN_ROUNDS; round++)
 	{
 		if (apex_wait(loop, 0) == 0)
@@ -623,6 +627,12 @@ bool
 ApexLoopRun(ApexLoop *loop, ApexLoopCondition until, void *arg,
 			TimestampTz deadline)
 {
+	/*
+	 * Code that ran since the loop last listened (a local leg's query, in
+	 * pg_sleep or waiting for a lock) may have reset the latch a worker set
+	 * when it answered: every latch watcher looks at its queue once.
+	 */
+	apex_latch_set(loop);
 	for (;;)
 	{
 		TimestampTz now;

@@ -185,3 +185,16 @@ SELECT ordinal, count(*) AS rows
 FROM apex_route_many('{Sarah roadmap,billing migration}', k => 3, sources => '{graph,remote_docs,docs}')
 GROUP BY 1 ORDER BY 1;
 SELECT kind, source, count(*) FROM apex_router_connections() WHERE kind = 'postgres' GROUP BY 1, 2;
+
+-- issue 13 (review): more sql legs than background workers.  The legs
+-- handed to workers answer in 300 ms while those left without a worker
+-- run inline one after another (5 x 300 ms, pg_sleep resetting the
+-- latch); every question is answered, none reported timed out
+CREATE SERVER rm_sleepy FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
+  timeout_ms '1000', query 'SELECT ''s'' || $1 AS id FROM pg_sleep(0.3) LIMIT $2');
+SET client_min_messages = warning;
+SELECT count(*) AS answered
+FROM apex_route_many(ARRAY(SELECT 'q' || g FROM generate_series(1, 12) g),
+                     sources => '{rm_sleepy}');
+RESET client_min_messages;
+DROP SERVER rm_sleepy;

@@ -327,6 +327,24 @@ SELECT wk_no_workers() AS no_worker_left;
 SELECT format('DROP SERVER %I', srvname) FROM pg_foreign_server WHERE srvname LIKE 'wk_hog%'
 ORDER BY length(srvname), srvname \gexec
 
+-- issue 13 (review: a batch's worker answers reported as timeouts): a
+-- local leg whose query waits on the latch (pg_sleep resets it) runs
+-- while a worker answers; the answer is read before the worker leg's
+-- clock judges it, and before the loop would wait for a latch already
+-- spent (the worker leg's budget is shorter than the local leg's run)
+CREATE SERVER wk_inline_nap FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', execution 'inline',
+  query 'SELECT ''inline'' AS id FROM pg_sleep(0.6) WHERE $1 <> '''' LIMIT $2');
+CREATE SERVER wk_quick_answer FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', timeout_ms '400',
+  query 'SELECT ''worker'' AS id FROM pg_sleep(0.05) WHERE $1 <> '''' LIMIT $2');
+SELECT id, found_in FROM apex_route('x', sources => '{wk_quick_answer,wk_inline_nap}') ORDER BY id;
+-- the same with a minute's budget: the call does not wait that minute for
+-- a latch already spent (statement_timeout turns such a hang into an ERROR)
+ALTER SERVER wk_quick_answer OPTIONS (SET timeout_ms '60000');
+SET statement_timeout = '20s';
+SELECT id, found_in FROM apex_route('x', sources => '{wk_quick_answer,wk_inline_nap}') ORDER BY id;
+RESET statement_timeout;
+DROP SERVER wk_inline_nap, wk_quick_answer;
+
 -- issue 12: a source's query must not call apex_route, in a worker as inline
 CREATE SERVER wk_nested FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', query 'SELECT id FROM apex_route($1, sources => ''{wk_nested}'')');
