@@ -137,6 +137,9 @@ FROM apex_route_many('{Sarah roadmap,billing migration,Kubernetes,incident}', k 
                      sources => '{graph}', max_concurrency => 1, timeout_ms => 300) m
 RIGHT JOIN generate_series(1, 4) g ON g = m.ordinal
 GROUP BY 1 ORDER BY 1;
+-- issue 13 (review): a deadline that leaves no time to start any leg (a
+-- leg starts only with a millisecond left) does not blame max_concurrency
+SELECT count(*) FROM apex_route_many('{Sarah roadmap}', sources => '{graph}', timeout_ms => 1);
 
 -- A postgres source asked several questions at once: a connection per
 -- query in flight, one kept when the call ends; the rows are apex_route's
