@@ -24,27 +24,14 @@ DELAYS=${BENCH_DELAYS:-"50 150 300"}
 QUERY=${BENCH_QUERY:-Sarah roadmap}
 K=${BENCH_K:-10}
 
-apex_install_deps || exit 1
-apex_build_install || exit 1
-
-cleanup() { apex_servers_stop; apex_pg_stop; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-cleanup
-rm -rf "$APEX_RUN_DIR"
-# a block of ports no test run, demo or other checkout holds: we measure
-# our own servers only
-apex_ports_claim || exit 1
-apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR"
+apex_bench_begin || exit 1
 apex_pg_start || exit 1
 apex_servers_start || exit 1
 apex_ports_started
 
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d postgres)
 
-apex_log "creating the extension, the notes table and the sources (test/sql/include/setup.sql)"
-"${PSQL[@]}" -v abs_srcdir="$APEX_ROOT/test" -f test/sql/include/setup.sql >"$APEX_RUN_DIR/setup.out" 2>&1 ||
-  { cat "$APEX_RUN_DIR/setup.out" >&2; exit 1; }
+apex_bench_sources || exit 1
 
 # One function times one delay setting.  Each iteration runs the concurrent
 # call, then the three single-source calls back to back (their sum is the

@@ -19,23 +19,14 @@ KS=${BENCH_KS:-"10 100 1000"}
 N=${BENCH_N:-30}
 SOURCES=${BENCH_SOURCES:-graph,vectors}
 
-apex_install_deps || exit 1
-apex_build_install || exit 1
-cleanup() { apex_servers_stop; apex_pg_stop; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-cleanup
-rm -rf "$APEX_RUN_DIR" && mkdir -p "$APEX_RUN_DIR"
+apex_bench_begin || exit 1
 /usr/bin/python3 bench/corpus.py "$ITEMS" "$APEX_RUN_DIR/corpus.json" || exit 1
 chmod 644 "$APEX_RUN_DIR/corpus.json"
 export APEX_BENCH_FIXTURES=$APEX_RUN_DIR/corpus.json
-apex_ports_claim || exit 1
-apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR, $ITEMS items"
 apex_pg_start && apex_servers_start || exit 1
 apex_ports_started
 PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -d postgres)
-"${PSQL[@]}" -v abs_srcdir="$APEX_ROOT/test" -f test/sql/include/setup.sql >"$APEX_RUN_DIR/setup.out" 2>&1 ||
-  { cat "$APEX_RUN_DIR/setup.out" >&2; exit 1; }
+apex_bench_sources || exit 1
 "${PSQL[@]}" >/dev/null <<'SQL' || exit 1
 -- the backend's CPU time so far (utime + stime, clock ticks of 10 ms)
 CREATE FUNCTION backend_cpu_ms() RETURNS float8 LANGUAGE sql AS $$

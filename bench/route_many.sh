@@ -26,22 +26,13 @@ SOURCES=${BENCH_SOURCES:-graph,vectors}
 CONC=${BENCH_CONCURRENCY:-300}
 PGBENCH=$APEX_DEBIAN_PG_BINDIR/pgbench
 
-apex_install_deps || exit 1
-apex_build_install || exit 1
-cleanup() { apex_servers_stop; apex_pg_stop; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-cleanup
-rm -rf "$APEX_RUN_DIR"
-apex_ports_claim || exit 1
-apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR"
+apex_bench_begin || exit 1
 apex_pg_start || exit 1
 PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -d postgres)
 "${PSQL[@]}" -c "ALTER SYSTEM SET max_connections = $((Q + 20))" >/dev/null || exit 1
 apex_pg_stop; apex_pg_start && apex_servers_start || exit 1
 apex_ports_started
-"${PSQL[@]}" -v abs_srcdir="$APEX_ROOT/test" -f test/sql/include/setup.sql >"$APEX_RUN_DIR/setup.out" 2>&1 ||
-  { cat "$APEX_RUN_DIR/setup.out" >&2; exit 1; }
+apex_bench_sources || exit 1
 "${PSQL[@]}" -v abs_srcdir="$APEX_ROOT/test" -v q="$Q" -v n="$N" -v conc="$CONC" \
   -v srcs="{$SOURCES}" >"$APEX_RUN_DIR/times.out" 2>"$APEX_RUN_DIR/times.err" <<'SQL' || { cat "$APEX_RUN_DIR/times.err" >&2; exit 1; }
 \i test/sql/include/ports.sql

@@ -32,16 +32,7 @@ SECONDS_EACH=${BENCH_SECONDS:-10}
 CLIENTS=${BENCH_CLIENTS:-50}
 POOL=${BENCH_POOL:-16}
 
-apex_install_deps || exit 1
-apex_build_install || exit 1
-
-cleanup() { apex_servers_stop; apex_pg_stop; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-cleanup
-rm -rf "$APEX_RUN_DIR"
-apex_ports_claim || exit 1
-apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR"
+apex_bench_begin || exit 1
 apex_pg_start || exit 1
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d postgres)
 "${PSQL[@]}" -c "ALTER SYSTEM SET max_worker_processes = 80" \
@@ -50,9 +41,7 @@ apex_pg_stop; apex_pg_start || exit 1
 apex_servers_start || exit 1
 apex_ports_started
 
-apex_log "creating the extension, the notes table and the sources (test/sql/include/setup.sql)"
-"${PSQL[@]}" -v abs_srcdir="$APEX_ROOT/test" -f test/sql/include/setup.sql \
-  >"$APEX_RUN_DIR/setup.out" 2>&1 || { cat "$APEX_RUN_DIR/setup.out" >&2; exit 1; }
+apex_bench_sources || exit 1
 
 "${PSQL[@]}" >/dev/null <<'SQL' || exit 1
 CREATE SERVER quick FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',

@@ -26,25 +26,14 @@ APEX_RUN_DIR=$APEX_HOME/bench-workers
 N=${BENCH_N:-20}
 WARMUP=${BENCH_WARMUP:-2}
 
-apex_install_deps || exit 1
-apex_build_install || exit 1
-
-cleanup() { apex_servers_stop; apex_pg_stop; }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-cleanup
-rm -rf "$APEX_RUN_DIR"
-apex_ports_claim || exit 1
-apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR"
+apex_bench_begin || exit 1
 apex_pg_start || exit 1
 apex_servers_start || exit 1
 apex_ports_started
 
 PSQL=(psql -X -q -v ON_ERROR_STOP=1 -d postgres)
 
-apex_log "creating the extension, the notes table and the sources (test/sql/include/setup.sql)"
-"${PSQL[@]}" -v abs_srcdir="$APEX_ROOT/test" -f test/sql/include/setup.sql \
-  >"$APEX_RUN_DIR/setup.out" 2>&1 || { cat "$APEX_RUN_DIR/setup.out" >&2; exit 1; }
+apex_bench_sources || exit 1
 
 # Every timed call is checked (a failed source is only a WARNING, and would
 # look fast).  Times are clock_timestamp() around each call, in the server.

@@ -62,6 +62,7 @@ typedef struct ApexBatch
 	int			nlegs;
 	int			next;			/* legs[next..] wait for their turn */
 	List	   *running;		/* ApexLeg *: started, not yet seen done */
+	bool		held;			/* legs waited because the limit was reached */
 } ApexBatch;
 
 /*
@@ -148,6 +149,8 @@ apex_batch_start(ApexBatch *batch)
 		if (kind->run_local && !leg->done)
 			local = lappend(local, leg);
 	}
+	if (batch->next < batch->nlegs && list_length(batch->running) >= batch->limit)
+		batch->held = true;
 	return local;
 }
 
@@ -163,9 +166,16 @@ apex_batch_expire(ApexBatch *batch)
 	foreach(lc, batch->running)
 		ApexLegTimedOut(lfirst(lc));
 	for (int i = batch->next; i < batch->nlegs; i++)
-		ApexLegFail(batch->legs[i], ERRCODE_FDW_ERROR,
-					"The call's deadline passed before its turn came (max_concurrency is %d).",
-					batch->limit);
+	{
+		/* max_concurrency is to blame only if it held legs back */
+		if (batch->held)
+			ApexLegFail(batch->legs[i], ERRCODE_FDW_ERROR,
+						"The call's deadline passed before its turn came (max_concurrency is %d).",
+						batch->limit);
+		else
+			ApexLegFail(batch->legs[i], ERRCODE_FDW_ERROR,
+						"The call's deadline passed before the source could be asked.");
+	}
 }
 
 /* Run every leg to an outcome (see the file header) */

@@ -101,6 +101,31 @@ apex_ports_started() {
   return 0
 }
 
+# A benchmark's start (bench/*.sh): what is missing installed, the extension
+# built and installed, APEX_RUN_DIR (the script's own) emptied, a free block
+# of ports claimed, and PostgreSQL and the test servers stopped at exit.
+# The script then starts what it measures (apex_pg_start, ...).
+apex_bench_begin() {
+  apex_install_deps || return 1
+  apex_build_install || return 1
+  trap apex_bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+  apex_bench_cleanup
+  rm -rf "$APEX_RUN_DIR" && mkdir -p "$APEX_RUN_DIR" || return 1
+  # a block no test run, demo or other checkout holds: our own servers only
+  apex_ports_claim || return 1
+  apex_log "ports $APEX_PGPORT.. (block $APEX_PORT_BLOCK), run directory $APEX_RUN_DIR"
+}
+apex_bench_cleanup() { apex_servers_stop; apex_pg_stop; }
+
+# The suite's sources (test/sql/include/setup.sql) in database postgres.
+apex_bench_sources() {
+  apex_log "creating the extension, the notes table and the sources (test/sql/include/setup.sql)"
+  psql -X -q -v ON_ERROR_STOP=1 -d postgres -v abs_srcdir="$APEX_ROOT/test" \
+    -f "$APEX_ROOT/test/sql/include/setup.sql" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
+    { cat "$APEX_RUN_DIR/setup.out" >&2; return 1; }
+}
+
 # The ports of the run in APEX_RUN_DIR (after apex_ports_claim there).
 apex_ports_load() {
   local b

@@ -3,6 +3,7 @@
 -- answers each question as apex_route answers it, with its ordinal.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
+\i :abs_srcdir/sql/include/workers.sql
 
 -- the request log of the test servers since :t0, one row per request
 CREATE FUNCTION requests_since(t0 timestamptz, log text)
@@ -136,6 +137,9 @@ FROM apex_route_many('{Sarah roadmap,billing migration,Kubernetes,incident}', k 
                      sources => '{graph}', max_concurrency => 1, timeout_ms => 300) m
 RIGHT JOIN generate_series(1, 4) g ON g = m.ordinal
 GROUP BY 1 ORDER BY 1;
+-- issue 13 (review): a deadline that leaves no time to start any leg (a
+-- leg starts only with a millisecond left) does not blame max_concurrency
+SELECT count(*) FROM apex_route_many('{Sarah roadmap}', sources => '{graph}', timeout_ms => 1);
 
 -- A postgres source asked several questions at once: a connection per
 -- query in flight, one kept when the call ends; the rows are apex_route's
@@ -160,25 +164,11 @@ SELECT kind, source, count(*) FROM apex_router_connections() WHERE kind = 'postg
 CREATE SERVER sleepy FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', query 'SELECT id, title FROM notes, pg_sleep(0.3)
                               WHERE tsv @@ websearch_to_tsquery(''english'', $1) LIMIT $2');
--- wait (at most 10 s) until no apex_router worker runs a query (a pooled
--- worker waiting for work shows idle); whether none does
-CREATE FUNCTION no_busy_workers() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. 200 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
-                   AND state IS DISTINCT FROM 'idle') THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
 SET statement_timeout = '500ms';
 SELECT count(*) FROM apex_route_many(array_fill('Sarah roadmap'::text, ARRAY[8]),
                                      sources => '{graph,remote_docs,sleepy}', max_concurrency => 3);
 RESET statement_timeout;
-SELECT no_busy_workers() AS no_busy_workers;
+SELECT apex_workers_settled() AS no_busy_workers;
 \set url :neo4j_url
 ALTER SERVER graph OPTIONS (SET url :'url');
 SELECT ordinal, count(*) AS rows
@@ -198,3 +188,4 @@ FROM apex_route_many(ARRAY(SELECT 'q' || g FROM generate_series(1, 12) g),
                      sources => '{rm_sleepy}');
 RESET client_min_messages;
 DROP SERVER rm_sleepy;
+\i :abs_srcdir/sql/include/workers_drop.sql

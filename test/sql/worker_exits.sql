@@ -8,6 +8,7 @@
 -- running the query, and the next call over the source answers.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
+\i :abs_srcdir/sql/include/workers.sql
 -- a caller that hung would show as this error, not stop the suite
 SET statement_timeout = '20s';
 CREATE FUNCTION apex_test_exit_silently(code int) RETURNS boolean
@@ -18,32 +19,6 @@ CREATE EXTENSION dblink;
 SELECT format('host=%s port=%s dbname=%s', current_setting('unix_socket_directories'),
               current_setting('port'), current_database()) AS connstr \gset
 
--- wait (at most 10 s) until no apex_router worker is left; whether none is
-CREATE FUNCTION wx_no_workers() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. 200 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql') THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
--- wait (at most 10 s) until every apex_router worker left is idle (a
--- pooled one waiting for its next request): none runs a query
-CREATE FUNCTION wx_settled() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. 200 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
-                   AND state IS DISTINCT FROM 'idle') THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
 -- the apex_router workers now: pid and state
 CREATE FUNCTION wx_workers(OUT pid int, OUT state text) RETURNS SETOF record LANGUAGE sql AS $$
   SELECT pg_stat_clear_snapshot();
@@ -78,28 +53,28 @@ SELECT apex_test_exit_silently(2);
 -- worker (pool of one, kept idle for a minute): it answers a first call,
 -- serves the next, whose query makes it exit, and is replaced by another
 -- for the call after.
-SELECT wx_no_workers() AS no_worker_left;
+SELECT apex_workers_gone() AS no_worker_left;
 SET apex_router.worker_pool_size = 1;
 SET apex_router.worker_pool_idle_ms = 60000;
 SELECT id, found_in FROM apex_route('x', sources => '{wx_exit,wx_other}') ORDER BY id;
-SELECT wx_settled() AS settled;
+SELECT apex_workers_settled() AS settled;
 SELECT pid AS pooled_pid FROM wx_workers() \gset
 SELECT id, found_in FROM apex_route('exit', sources => '{wx_exit,wx_other}');
 -- it has exited, and no other worker runs the query
-SELECT wx_no_workers() AS no_worker_left;
+SELECT apex_workers_gone() AS no_worker_left;
 -- the next call over the same source answers: another pooled worker
 SELECT id, found_in FROM apex_route('x', sources => '{wx_exit,wx_other}') ORDER BY id;
-SELECT wx_settled() AS settled;
+SELECT apex_workers_settled() AS settled;
 SELECT count(*) AS pooled_workers, bool_and(pid <> :pooled_pid) AS replaced FROM wx_workers();
 
 -- issue 12: two sql sources in workers in one call, one exiting, one
 -- answering: the exiting one's WARNING alone, both other rows kept
 SELECT id, found_in FROM apex_route('exit', sources => '{wx_exit,wx_quick,wx_other}') ORDER BY id;
-SELECT wx_settled() AS no_worker_runs_a_query;
+SELECT apex_workers_settled() AS no_worker_runs_a_query;
 -- a pooled worker left (the answering source's, if it got the pool's)
 -- would wait a minute: end it
 SELECT count(pg_terminate_backend(pid)) AS ended FROM wx_workers() \gset
-SELECT wx_no_workers() AS no_worker_left;
+SELECT apex_workers_gone() AS no_worker_left;
 RESET apex_router.worker_pool_idle_ms;
 
 -- issue 12: the same with no pool (a dynamic worker of its own per call),
@@ -108,9 +83,9 @@ RESET apex_router.worker_pool_idle_ms;
 SET apex_router.worker_pool_size = 0;
 SELECT id, found_in FROM apex_route('exit', sources => '{wx_exit0,wx_other}');
 SELECT id, found_in FROM apex_route('exit', sources => '{wx_exit,wx_quick,wx_other}') ORDER BY id;
-SELECT wx_no_workers() AS no_worker_left;
+SELECT apex_workers_gone() AS no_worker_left;
 SELECT id, found_in FROM apex_route('x', sources => '{wx_exit0,wx_exit,wx_other}') ORDER BY id;
-SELECT wx_no_workers() AS no_worker_left;
+SELECT apex_workers_gone() AS no_worker_left;
 RESET apex_router.worker_pool_size;
 
 -- issue 12: an idle pooled worker exits just as a caller hands it a
@@ -123,7 +98,7 @@ RESET apex_router.worker_pool_size;
 SET apex_router.worker_pool_size = 1;
 SET apex_router.worker_pool_idle_ms = 60000;
 SELECT id, found_in FROM apex_route('x', sources => '{wx_quick,wx_other}') ORDER BY id;
-SELECT wx_settled() AS settled;
+SELECT apex_workers_settled() AS settled;
 SELECT pid AS pooled_pid FROM wx_workers() \gset
 SELECT apex_test_signal(:pooled_pid, 'stop');
 SELECT dblink_connect('wx', :'connstr');
@@ -145,16 +120,17 @@ SELECT dblink_send_query('wx', format($q$
 SELECT id, found_in FROM apex_route('x', sources => '{wx_quick,wx_other}') ORDER BY id;
 SELECT * FROM dblink_get_result('wx') AS t(done text);
 SELECT dblink_disconnect('wx');
-SELECT wx_no_workers() AS no_worker_left;
+SELECT apex_workers_gone() AS no_worker_left;
 -- and the next call has a pooled worker again
 SELECT id, found_in FROM apex_route('x', sources => '{wx_quick,wx_other}') ORDER BY id;
-SELECT wx_settled() AS settled;
+SELECT apex_workers_settled() AS settled;
 SELECT count(*) AS pooled_workers, bool_and(pid <> :pooled_pid) AS replaced FROM wx_workers();
 SELECT count(pg_terminate_backend(pid)) AS ended FROM wx_workers() \gset
-SELECT wx_no_workers() AS no_worker_left;
+SELECT apex_workers_gone() AS no_worker_left;
 RESET apex_router.worker_pool_size;
 RESET apex_router.worker_pool_idle_ms;
 
-DROP FUNCTION wx_no_workers, wx_settled, wx_workers, apex_test_exit_silently, apex_test_signal;
+DROP FUNCTION wx_workers, apex_test_exit_silently, apex_test_signal;
 DROP SERVER wx_exit, wx_exit0, wx_quick, wx_other, wx_exit_inline;
 DROP EXTENSION dblink;
+\i :abs_srcdir/sql/include/workers_drop.sql

@@ -8,38 +8,12 @@
 \set roles 'apex_wf_user'
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
+\i :abs_srcdir/sql/include/workers.sql
 CREATE EXTENSION dblink;
 SELECT format('host=%s port=%s dbname=%s', current_setting('unix_socket_directories'),
               current_setting('port'), current_database()) AS connstr,
        current_user AS admin \gset
 
--- wait (at most 10 s) until no apex_router worker runs a query (a pooled
--- worker waiting for work shows idle); whether none does
-CREATE FUNCTION wf_no_workers() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. 200 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
-                   AND state IS DISTINCT FROM 'idle') THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
--- wait (at most 10 s) until the worker of source runs its query
-CREATE FUNCTION wf_wait_worker(source text) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. 200 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
-               AND state = 'active' AND query = format('apex_route: sql source "%s"', source)) THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
 
 -- the other leg of every call: inline, so its rows do not depend on workers
 CREATE SERVER wf_other FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', execution 'inline',
@@ -64,7 +38,7 @@ SELECT id, found_in FROM apex_route('x', sources => '{wf_quick,wf_other}');
 \set VERBOSITY sqlstate
 SELECT count(*) FROM apex_route('x', sources => '{wf_quick}');
 \set VERBOSITY default
-SELECT wf_no_workers() AS no_worker_left;
+SELECT apex_workers_settled() AS no_worker_left;
 -- and once it can again, the source answers again
 SELECT dblink_exec('wf_admin', 'ALTER ROLE apex_wf_user LOGIN');
 SELECT id, found_in FROM apex_route('x', sources => '{wf_quick,wf_other}') ORDER BY id;
@@ -80,12 +54,12 @@ SELECT id, found_in FROM apex_route('x', sources => '{wf_reload,wf_other}') ORDE
 ALTER SERVER wf_reload OPTIONS (SET query 'SELECT ''reloaded'' AS id FROM pg_sleep(1.5) WHERE $1 <> '''' LIMIT $2');
 SELECT dblink_connect('wf', :'connstr' || ' application_name=wf_client');
 SELECT dblink_send_query('wf', 'SELECT string_agg(id, '','' ORDER BY id) FROM apex_route(''x'', sources => ''{wf_reload,wf_other}'')');
-SELECT wf_wait_worker('wf_reload') AS worker_running;
+SELECT apex_worker_running('wf_reload') AS worker_running;
 SELECT pg_reload_conf();
 SELECT pg_sleep(0.2);
 SELECT pg_reload_conf();
 SELECT * FROM dblink_get_result('wf') AS t(ids text);
-SELECT wf_no_workers() AS no_worker_left;
+SELECT apex_workers_settled() AS no_worker_left;
 SELECT dblink_disconnect('wf');
 SELECT dblink_connect('wf', :'connstr' || ' application_name=wf_client');
 
@@ -109,7 +83,7 @@ BEGIN
   END LOOP;
 END $$;
 SELECT dblink_send_query('wf', 'SELECT count(*) FROM apex_route(''x'', sources => ''{wf_sleepy,wf_other}'')');
-SELECT wf_wait_worker('wf_sleepy') AS worker_running;
+SELECT apex_worker_running('wf_sleepy') AS worker_running;
 SELECT pg_cancel_backend(pid) FROM pg_stat_activity
 WHERE application_name = 'wf_client' AND backend_type = 'client backend';
 SELECT wf_gone_within(0.1) AS worker_gone_within_100ms;
@@ -117,7 +91,7 @@ SELECT * FROM dblink_get_result('wf', false) AS t(n bigint);
 SELECT dblink_disconnect('wf');
 SELECT dblink_connect('wf', :'connstr' || ' application_name=wf_client');
 SELECT dblink_send_query('wf', 'SELECT count(*) FROM apex_route(''x'', sources => ''{wf_sleepy,wf_other}'')');
-SELECT wf_wait_worker('wf_sleepy') AS worker_running;
+SELECT apex_worker_running('wf_sleepy') AS worker_running;
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 WHERE application_name = 'wf_client' AND backend_type = 'client backend';
 SELECT wf_gone_within(0.1) AS worker_gone_within_100ms;
@@ -161,10 +135,11 @@ SELECT count(*) AS calls, bool_and('other' = ANY (ids)) AS other_leg_always_kept
 FROM wf_raced;
 SELECT * FROM dblink_get_result('wf_killer') AS t(done text);
 SELECT dblink_disconnect('wf_killer');
-SELECT wf_no_workers() AS no_worker_left;
+SELECT apex_workers_settled() AS no_worker_left;
 
-DROP FUNCTION wf_no_workers, wf_wait_worker, wf_gone_within;
+DROP FUNCTION wf_gone_within;
 DROP SERVER wf_other, wf_quick, wf_sleepy, wf_reload;
 DROP SERVER wf_failing CASCADE;
 DROP EXTENSION dblink;
 DROP ROLE apex_wf_user;
+\i :abs_srcdir/sql/include/workers_drop.sql

@@ -8,6 +8,7 @@
 \set roles 'apex_wp_user'
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
+\i :abs_srcdir/sql/include/workers.sql
 CREATE ROLE apex_wp_user LOGIN;
 GRANT USAGE ON FOREIGN DATA WRAPPER apex_router TO apex_wp_user;
 -- the query says which backend ran it, for whom, with which setting
@@ -26,20 +27,6 @@ CREATE SERVER wp_slow FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
   timeout_ms '200', query 'SELECT ''s'' AS id FROM pg_sleep(5) WHERE $1 <> '''' LIMIT $2');
 GRANT USAGE ON FOREIGN SERVER wp_who TO apex_wp_user;
 CREATE TABLE wp_seen (step text, pid int, title text);
--- wait (at most 10 s) until every apex_router worker is idle: a pooled
--- worker shows idle once a caller can hand it work (it answers first)
-CREATE FUNCTION wp_settled() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. 200 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
-                   AND state IS DISTINCT FROM 'idle') THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
 -- the pids a step's call saw, none of them the caller's; then every
 -- worker idle again, so that the next step finds its pooled worker free
 CREATE FUNCTION wp_call(step text, sources text[]) RETURNS void LANGUAGE sql AS $$
@@ -47,7 +34,7 @@ CREATE FUNCTION wp_call(step text, sources text[]) RETURNS void LANGUAGE sql AS 
   SELECT step, r.id::int, r.title
   FROM apex_route('x', sources => sources) r
   WHERE r.id ~ '^[0-9]+$' AND r.id::int <> pg_backend_pid();
-  SELECT wp_settled();
+  SELECT apex_workers_settled();
 $$;
 -- wait (at most 10 s) until backend pid has exited
 CREATE FUNCTION wp_gone(pid int) RETURNS boolean LANGUAGE plpgsql AS $$
@@ -61,21 +48,9 @@ BEGIN
   END LOOP;
   RETURN false;
 END $$;
--- wait (at most 10 s) until no apex_router worker is left: the other
--- areas' idle pooled workers exit within their idle time and free their
--- max_worker_processes slots for this file's
-CREATE FUNCTION wp_none_left() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. 200 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql') THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
-SELECT wp_none_left() AS none_left;
+-- the other areas' idle pooled workers exit within their idle time and
+-- free their max_worker_processes slots for this file's
+SELECT apex_workers_gone() AS none_left;
 
 -- one worker serves five calls one after the other, and waits idle
 SET apex_router.worker_pool_size = 2;
@@ -93,7 +68,7 @@ SELECT wp_call('tag none', '{wp_who}');
 SELECT step, pid = :pooled AS same_worker, title FROM wp_seen WHERE step LIKE 'tag%' ORDER BY step;
 -- an error in the query is that source's WARNING; the worker survives it
 SELECT id FROM apex_route('x', sources => '{wp_bad}');
-SELECT wp_settled() AS settled;
+SELECT apex_workers_settled() AS settled;
 SELECT wp_call('after error', '{wp_who}');
 SELECT pid = :pooled AS same_worker FROM wp_seen WHERE step = 'after error';
 -- a full pool (one worker here) leaves the second sql source of a call to
@@ -108,7 +83,7 @@ FROM wp_seen WHERE step = 'full';
 -- the same worker serves the next call (with a pool of one, a busy
 -- worker would leave it to a worker of its own)
 SELECT id FROM apex_route('x', sources => '{wp_slow}');
-SELECT wp_settled() AS settled;
+SELECT apex_workers_settled() AS settled;
 SELECT wp_call('after timeout', '{wp_who}');
 SELECT pid = :pooled AS same_worker, title FROM wp_seen WHERE step = 'after timeout';
 SELECT pid AS pooled FROM wp_seen WHERE step = 'after timeout' \gset
@@ -139,5 +114,6 @@ SELECT bool_and(wp_gone(pid)) AS none_kept FROM wp_seen WHERE step = 'dynamic';
 RESET apex_router.worker_pool_size;
 RESET apex_router.worker_pool_idle_ms;
 
-DROP FUNCTION wp_call, wp_gone, wp_none_left, wp_settled;
+DROP FUNCTION wp_call, wp_gone;
 DROP TABLE wp_seen;
+\i :abs_srcdir/sql/include/workers_drop.sql

@@ -5,23 +5,10 @@
 \set roles 'apex_wk_owner'
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
+\i :abs_srcdir/sql/include/workers.sql
 CREATE EXTENSION dblink;
 CREATE ROLE apex_wk_owner;
 GRANT USAGE ON FOREIGN DATA WRAPPER apex_router TO apex_wk_owner;
--- wait (at most 10 s) until no apex_router worker runs a query; whether none is
-CREATE FUNCTION wk_no_workers() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. 200 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    -- a pooled worker waiting for work runs no query (issue 12, item 3)
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
-                   AND state IS DISTINCT FROM 'idle') THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
 
 -- issue 12: where the query runs, as whom, with which settings: the
 -- caller's session settings reach the worker (wk.caller_pid here), the
@@ -153,7 +140,7 @@ LOCK TABLE wk_snap IN ACCESS EXCLUSIVE MODE;
 ALTER SERVER wk_snap_src OPTIONS (ADD timeout_ms '300');
 SELECT id FROM apex_route('x', sources => '{wk_snap_src}') ORDER BY id;
 ROLLBACK;
-SELECT wk_no_workers() AS no_worker_left;
+SELECT apex_workers_settled() AS no_worker_left;
 -- in a SERIALIZABLE transaction the query runs inline: a worker's reads
 -- would escape the transaction's conflict checks
 BEGIN ISOLATION LEVEL SERIALIZABLE;
@@ -230,7 +217,7 @@ SELECT id, found_in FROM apex_route('x', sources => '{wk_killed,wk_where}');
 \set VERBOSITY sqlstate
 SELECT count(*) FROM apex_route('x', sources => '{wk_killed}');
 \set VERBOSITY default
-SELECT wk_no_workers() AS no_worker_left;
+SELECT apex_workers_settled() AS no_worker_left;
 -- a worker's query cancelled (here by itself): that source fails alone,
 -- where inline a cancel ends the whole call
 CREATE SERVER wk_cancelled FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
@@ -241,50 +228,38 @@ SELECT id, found_in FROM apex_route('x', sources => '{wk_cancelled,wk_where}');
 CREATE SERVER wk_sleepy FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', timeout_ms '300',
   query 'SELECT ''slept'' AS id FROM pg_sleep(30) WHERE $1 <> '''' LIMIT $2');
 SELECT id, found_in FROM apex_route('x', sources => '{wk_sleepy,wk_where}');
-SELECT wk_no_workers() AS no_worker_left;
+SELECT apex_workers_settled() AS no_worker_left;
 -- statement_timeout ends the call; the worker does not run on
 ALTER SERVER wk_sleepy OPTIONS (SET timeout_ms '60000');
 SET statement_timeout = '300ms';
 SELECT id FROM apex_route('x', sources => '{wk_sleepy,wk_where}');
 RESET statement_timeout;
-SELECT wk_no_workers() AS no_worker_left;
+SELECT apex_workers_settled() AS no_worker_left;
 -- in a transaction block, which the timeout aborts: the worker is gone too
 BEGIN;
 SET LOCAL statement_timeout = '300ms';
 SELECT id FROM apex_route('x', sources => '{wk_sleepy}');
 ROLLBACK;
-SELECT wk_no_workers() AS no_worker_left;
+SELECT apex_workers_settled() AS no_worker_left;
 -- the caller cancelled (pg_cancel_backend) while it waits for the worker
 SELECT dblink_connect('wk', :'connstr' || ' application_name=wk_client');
 SELECT dblink_send_query('wk', 'SELECT count(*) FROM apex_route(''x'', sources => ''{wk_sleepy}'')');
-CREATE FUNCTION wk_wait_worker() RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1 .. 200 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'apex_router sql'
-               AND state = 'active' AND query = 'apex_route: sql source "wk_sleepy"') THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
-SELECT wk_wait_worker() AS worker_running;
+SELECT apex_worker_running('wk_sleepy') AS worker_running;
 -- (the worker has the caller's application_name too: it is the caller's work)
 SELECT pg_cancel_backend(pid) FROM pg_stat_activity
 WHERE application_name = 'wk_client' AND backend_type = 'client backend';
 SELECT * FROM dblink_get_result('wk', false) AS t(n bigint);
-SELECT wk_no_workers() AS no_worker_left;
+SELECT apex_workers_settled() AS no_worker_left;
 SELECT dblink_disconnect('wk');
 SELECT dblink_connect('wk', :'connstr' || ' application_name=wk_client');
 -- the worker terminated by someone else: the caller goes on with the others
 SELECT dblink_send_query('wk', 'SELECT count(*) FROM apex_route(''billing migration'', k => 40, sources => ''{wk_sleepy,docs}'')');
-SELECT wk_wait_worker() AS worker_running;
+SELECT apex_worker_running('wk_sleepy') AS worker_running;
 SELECT pg_terminate_backend(pid) FROM pg_stat_activity
 WHERE backend_type = 'apex_router sql' AND state = 'active'
   AND query = 'apex_route: sql source "wk_sleepy"';
 SELECT * FROM dblink_get_result('wk') AS t(docs_rows bigint);
-SELECT wk_no_workers() AS no_worker_left;
+SELECT apex_workers_settled() AS no_worker_left;
 SELECT dblink_disconnect('wk');
 SELECT dblink_connect('wk', :'connstr' || ' application_name=wk_client');
 
@@ -323,7 +298,7 @@ SELECT id, title FROM apex_route('x', sources => '{wk_where}');
 SELECT ordinal, id FROM apex_route_many('{x,y,z}', sources => '{wk_where}') ORDER BY ordinal;
 SELECT * FROM dblink_get_result('wk') AS t(every_hog_answered boolean);
 SELECT dblink_disconnect('wk');
-SELECT wk_no_workers() AS no_worker_left;
+SELECT apex_workers_settled() AS no_worker_left;
 SELECT format('DROP SERVER %I', srvname) FROM pg_foreign_server WHERE srvname LIKE 'wk_hog%'
 ORDER BY length(srvname), srvname \gexec
 
@@ -350,7 +325,7 @@ CREATE SERVER wk_nested FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', query 'SELECT id FROM apex_route($1, sources => ''{wk_nested}'')');
 SELECT count(*) FROM apex_route('x', sources => '{wk_nested}');
 
-DROP FUNCTION wk_overlap, wk_timed, wk_definer, wk_notice, wk_wait_worker, wk_wait_hogs, wk_no_workers;
+DROP FUNCTION wk_overlap, wk_timed, wk_definer, wk_notice, wk_wait_hogs;
 DROP SERVER wk_where, wk_rls, wk_denied, wk_definer_src, wk_path, wk_snap_src, wk_timed1, wk_timed2,
   wk_killed, wk_cancelled, wk_sleepy, wk_nested, wk_noisy, wk_accent;
 DROP TABLE wk_secrets, wk_closed, wk_snap, wk_a.wk_t, wk_b.wk_t;
@@ -358,3 +333,4 @@ DROP SCHEMA wk_a, wk_b;
 REVOKE USAGE ON FOREIGN DATA WRAPPER apex_router FROM apex_wk_owner;
 DROP ROLE apex_wk_owner;
 DROP EXTENSION dblink;
+\i :abs_srcdir/sql/include/workers_drop.sql
