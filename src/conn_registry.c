@@ -126,6 +126,22 @@ ApexConnReserveOrError(int n)
 	}
 }
 
+/*
+ * How many slots are free now, counting up to max: taken and given back at
+ * once, since PostgreSQL's budget (fd.c) has no other way to ask.
+ */
+int
+ApexConnFree(int max)
+{
+	int			n = 0;
+
+	while (n < max && AcquireExternalFD())
+		n++;
+	for (int i = 0; i < n; i++)
+		ReleaseExternalFD();
+	return n;
+}
+
 /* Give back a slot whose socket was not opened after all */
 void
 ApexConnUnreserve(void)

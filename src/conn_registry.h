@@ -17,6 +17,7 @@
 extern bool ApexConnReserve(void);
 extern void ApexConnReserveOrError(int n);
 extern void ApexConnUnreserve(void);
+extern int	ApexConnFree(int max);
 extern void ApexConnOpened(const char *kind, pgsocket fd, const char *source,
 						   const char *target);
 extern void ApexConnClosed(const char *kind, pgsocket fd);

@@ -43,6 +43,7 @@
 
 #include "apex_router.h"
 #include "call.h"
+#include "conn_registry.h"
 #include "event_loop.h"
 #include "fusion.h"
 #include "plan.h"
@@ -313,6 +314,14 @@ apex_route_many(PG_FUNCTION_ARGS)
 	plan = ApexPlanMany(fcinfo);
 	batch.call = call;
 	batch.limit = apex_sequential ? 1 : plan->max_concurrency;
+
+	/*
+	 * Backpressure, not failure: no more legs in flight than the
+	 * descriptors PostgreSQL leaves this backend for connections allow
+	 * (two a leg: a vector source and its embedder), however large
+	 * max_concurrency is.  Beyond that, legs wait their turn.
+	 */
+	batch.limit = Min(batch.limit, Max(1, ApexConnFree(2 * batch.limit) / 2));
 	qlegs = palloc0(sizeof(List *) * Max(plan->nquestions, 1));
 	apex_batch_legs(&batch, plan, qlegs);
 	apex_batch_run(&batch, plan->plan.timeout_ms);
