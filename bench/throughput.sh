@@ -127,24 +127,15 @@ DB=apex_bench
 PSQL=(psql -X -q -v ON_ERROR_STOP=1)
 
 # A fresh database with the suite's sources: those of the tests' shared
-# setup, test/sql/include/setup.sql (sql, neo4j, qdrant and its embedder)
-# and, as test/sql/source_postgres.sql, source_redis.sql and
-# source_graphiti.sql create them, a postgres, a redis and a graphiti
-# source, on the ports setup.sql's variables name.  Fresh in every round:
+# setup, test/sql/include/setup.sql (sql, neo4j, qdrant and its embedder),
+# include/more_sources.sql (a postgres and a redis source) and, as
+# test/sql/source_graphiti.sql creates it, a graphiti source, on the ports setup.sql's variables name.  Fresh in every round:
 # the two revisions may install different extension scripts.
 setup() {
   "${PSQL[@]}" -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" || return 1
   { cat test/sql/include/setup.sql; cat <<'SQL'; } | "${PSQL[@]}" -d "$DB" -v abs_srcdir="$APEX_ROOT/test" \
     -v cache_mode="$CACHE_MODE" >"$APEX_RUN_DIR/setup.out" 2>&1 ||
-CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
-           query 'SELECT id, title, body, ts_rank_cd(tsv, q)
-                  FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
-                  ORDER BY 4 DESC, id LIMIT $2');
-CREATE USER MAPPING FOR PUBLIC SERVER remote_docs OPTIONS (user 'apex_remote', password 'remote-pass');
-CREATE SERVER recent FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port');
-CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
+\i :abs_srcdir/sql/include/more_sources.sql
 CREATE SERVER facts FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'graphiti', url :'graphiti_url', group_ids 'team');
 -- the result cache as asked (off, whatever the defaults become)

@@ -11,7 +11,7 @@
 #      found_in, scores) and its /route_many; a difference fails the check;
 #      then the same over all five sources of the test bed, with the remote
 #      cluster and Redis started and remote_docs and recent created as the
-#      tests create them (bench/peer/more_sources.sql), at k = 10 and 100;
+#      tests create them (test/sql/include/more_sources.sql), at k = 10 and 100;
 #   2. with Neo4j hanging and the embedder failing (HTTP 500), a 300 ms
 #      deadline per leg: the peer answers with the other sources' rows and
 #      names the two, in about 300 ms;
@@ -51,12 +51,9 @@ apex_redis start || exit 1
 apex_ports_started
 export "${APEX_PORT_NAMES[@]}"
 
-apex_log "creating the extension, the notes table and the sources (test/sql/include/setup.sql)"
+apex_bench_sources || exit 1
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -v abs_srcdir="$APEX_ROOT/test" \
-  -f test/sql/include/setup.sql >"$APEX_RUN_DIR/setup.out" 2>&1 ||
-  { cat "$APEX_RUN_DIR/setup.out" >&2; exit 1; }
-psql -X -q -v ON_ERROR_STOP=1 -d postgres -v abs_srcdir="$APEX_ROOT/test" \
-  -f "$PEER_DIR/more_sources.sql" >>"$APEX_RUN_DIR/setup.out" 2>&1 ||
+  -f test/sql/include/more_sources.sql >>"$APEX_RUN_DIR/setup.out" 2>&1 ||
   { cat "$APEX_RUN_DIR/setup.out" >&2; exit 1; }
 
 PORT=$(peer_port)

@@ -5,15 +5,7 @@
 -- test/bin/remote-pg and test/bin/redis.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
-CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'postgres', host '127.0.0.1', port :'remote_pgport', dbname 'memory',
-           query 'SELECT id, title, body, ts_rank_cd(tsv, q)
-                  FROM notes, websearch_to_tsquery(''english'', $1) q WHERE tsv @@ q
-                  ORDER BY 4 DESC, id LIMIT $2');
-CREATE USER MAPPING FOR PUBLIC SERVER remote_docs OPTIONS (user 'apex_remote', password 'remote-pass');
-CREATE SERVER recent FOREIGN DATA WRAPPER apex_router
-  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port');
-CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
+\i :abs_srcdir/sql/include/more_sources.sql
 
 -- issue 11, a passing case; origin: NVIDIA-NeMo/Gym#1555 (uvicorn closes idle keep-alive connections after 5 s; a pooled one reused fails)
 -- issue 11, a passing case; origin: open-webui/open-terminal#148 (ConnectionResetError reusing a connection uvicorn had closed)

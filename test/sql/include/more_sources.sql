@@ -1,8 +1,8 @@
--- The two other sources of the test bed, as test/sql/source_postgres.sql and
--- test/sql/source_redis.sql create them: remote_docs (the remote cluster,
--- apex_remote_pg) and recent (redis-server, apex_redis).  Run after
--- test/sql/include/setup.sql: psql -v abs_srcdir="$APEX_ROOT/test" -f ...
 \set ECHO none
+-- The two other sources of the test bed: remote_docs (the remote cluster,
+-- apex_remote_pg) and recent (redis-server, apex_redis), with their user
+-- mappings, for the areas, benchmarks and the Python peer's check that use
+-- them.  Included after include/setup.sql.
 \i :abs_srcdir/sql/include/ports.sql
 SET client_min_messages = warning;
 CREATE SERVER remote_docs FOREIGN DATA WRAPPER apex_router
@@ -15,3 +15,4 @@ CREATE SERVER recent FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port');
 CREATE USER MAPPING FOR PUBLIC SERVER recent OPTIONS (password 'redis-pass');
 RESET client_min_messages;
+\set ECHO all
