@@ -160,13 +160,12 @@ apex_payload(ApexFused *f)
 	foreach(lc, f->hits)
 	{
 		ApexHit    *hit = lfirst(lc);
-		JsonbParseState *entry;
 
-		ApexJsonBeginObject(&entry);
-		ApexJsonPutNumber(&entry, "rank", hit->rank);
-		ApexJsonPutNumber(&entry, "score", hit->item->score);
-		ApexJsonPutJsonb(&entry, "item", hit->item->raw);
-		ApexJsonPutJsonb(&payload, hit->source, ApexJsonEndObject(&entry));
+		ApexJsonBeginNested(&payload, hit->source);
+		ApexJsonPutNumber(&payload, "rank", hit->rank);
+		ApexJsonPutNumber(&payload, "score", hit->item->score);
+		ApexJsonPutJsonb(&payload, "item", hit->item->raw);
+		ApexJsonEndNested(&payload);
 	}
 	return ApexJsonEndObject(&payload);
 }

@@ -476,17 +476,41 @@ ApexJsonBeginObject(JsonbParseState **state)
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 }
 
-/* value: a scalar, or an array or object (jbvBinary); NULL is null */
-void
-ApexJsonPutValue(JsonbParseState **state, const char *key, JsonbValue *value)
+static void
+apex_json_key(JsonbParseState **state, const char *key)
 {
 	JsonbValue	k = {.type = jbvString};
-	JsonbValue	null = {.type = jbvNull};
 
 	k.val.string.val = (char *) key;
 	k.val.string.len = strlen(key);
 	pushJsonbValue(state, WJB_KEY, &k);
+}
+
+/* value: a scalar, or an array or object (jbvBinary); NULL is null */
+void
+ApexJsonPutValue(JsonbParseState **state, const char *key, JsonbValue *value)
+{
+	JsonbValue	null = {.type = jbvNull};
+
+	apex_json_key(state, key);
 	pushJsonbValue(state, WJB_VALUE, value ? value : &null);
+}
+
+/*
+ * key's value: an object built in place, key by key, up to
+ * ApexJsonEndNested (not built apart and then copied in)
+ */
+void
+ApexJsonBeginNested(JsonbParseState **state, const char *key)
+{
+	apex_json_key(state, key);
+	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
+}
+
+void
+ApexJsonEndNested(JsonbParseState **state)
+{
+	pushJsonbValue(state, WJB_END_OBJECT, NULL);
 }
 
 /* value: text, NULL is null */

@@ -42,6 +42,8 @@ extern void ApexJsonPutValue(JsonbParseState **state, const char *key,
 							 JsonbValue *value);
 extern void ApexJsonPutJsonb(JsonbParseState **state, const char *key,
 							 Jsonb *value);
+extern void ApexJsonBeginNested(JsonbParseState **state, const char *key);
+extern void ApexJsonEndNested(JsonbParseState **state);
 extern Jsonb *ApexJsonEndObject(JsonbParseState **state);
 
 #endif							/* APEX_JSON_H */
