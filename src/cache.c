@@ -64,6 +64,16 @@
 char	   *apex_cache_source = NULL;
 int			apex_cache_mode = APEX_CACHE_FIRST;
 
+/* One question's result: its key and what the lookup found */
+typedef struct ApexCacheEntry
+{
+	struct ApexCache *cache;
+	char	   *hash;			/* of the result's inputs; NULL: not asked */
+	bool		answered;		/* its lookup is over */
+	char	   *epoch;			/* of its lookup; NULL when Redis failed */
+	Jsonb	   *hit;			/* cached rows (a JSON array), or NULL */
+} ApexCacheEntry;
+
 struct ApexCache
 {
 	ApexVectorCache vectors;	/* first: legs see the cache as this */
@@ -73,14 +83,14 @@ struct ApexCache
 	ApexRedis  *redis;
 	const char *prefix;			/* key_prefix */
 	const char *ttl;			/* ttl_s */
-	char	   *hash;			/* of the result's inputs */
 	char	   *error;			/* first failure (our words), reported once */
 	int			sqlerrcode;		/* its SQLSTATE */
 	char	   *remote;			/* what Redis said about it, or NULL */
 	const char *remote_from;	/* who wrote remote (ApexRedisDone) */
-	bool		answered;		/* the result lookup is over */
-	char	   *epoch;			/* of the result lookup */
-	Jsonb	   *hit;			/* cached rows (a JSON array), or NULL */
+	int			nentries;		/* apex_route: 1; apex_route_many: one a
+								 * question */
+	ApexCacheEntry *entries;
+	int			unanswered;		/* entries whose lookup is not over */
 };
 
 /* a lookup's outcome: the epoch and the value (NULL: miss), or two NULLs */
@@ -215,19 +225,52 @@ static void apex_cache_vector_store(ApexVectorCache *vectors, void *ticket,
 									const float4 *vector, int dim);
 
 /*
- * The cache for this call, or NULL when it is off; legs see it as
- * call->vectors.  The key of the call's result covers the plan (see the
- * file header).
+ * The key of one question's result (see the file header): the same in
+ * apex_route and apex_route_many, so each finds what the other stored
  */
-ApexCache *
-ApexCacheOpen(ApexCall *call, ApexPlan *plan)
+static char *
+apex_cache_result_hash(ApexPlan *plan, const ApexQuery *query)
+{
+	pg_cryptohash_ctx *ctx = apex_cache_hash_start();
+	char		buf[64];
+	ListCell   *lc;
+
+	/*
+	 * The text exactly as given: an embedder (so a vector source) may answer
+	 * "Sarah" and "sarah " differently, so one must not be served the other.
+	 */
+	apex_cache_hash_add(ctx, query->text, strlen(query->text));
+	snprintf(buf, sizeof(buf), "k=%d rrf_k=%d role=%u", query->limit,
+			 plan->rrf_k, GetUserId());
+	apex_cache_hash_add(ctx, buf, strlen(buf));
+	if (query->vector)
+		apex_cache_hash_add(ctx, (const char *) query->vector,
+							sizeof(float4) * query->vector_dim);
+	foreach(lc, plan->legs)
+	{
+		ApexSource *source = ((ApexPlannedLeg *) lfirst(lc))->source;
+
+		apex_cache_hash_source(ctx, source);
+		/* its embedder (the plan resolved it) makes the vector it searches */
+		if (source->embedder)
+		{
+			apex_cache_hash_add(ctx, "embedder", strlen("embedder"));
+			apex_cache_hash_source(ctx, source->embedder);
+		}
+	}
+	return apex_cache_hash_end(ctx);
+}
+
+/*
+ * The cache for this call with room for nentries results, or NULL when it
+ * is off; legs see it as call->vectors.
+ */
+static ApexCache *
+apex_cache_open(ApexCall *call, int nentries)
 {
 	ApexCache  *cache;
 	ApexSource *redis;
-	pg_cryptohash_ctx *ctx;
 	ApexRedisTarget target;
-	char		buf[64];
-	ListCell   *lc;
 
 	if (apex_cache_mode == APEX_CACHE_OFF || apex_cache_source == NULL ||
 		apex_cache_source[0] == '\0')
@@ -242,35 +285,48 @@ ApexCacheOpen(ApexCall *call, ApexPlan *plan)
 	cache->redis_source = redis;
 	cache->prefix = ((const ApexRedisConf *) redis->conf)->key_prefix;
 	cache->ttl = psprintf("%d", ((const ApexRedisConf *) redis->conf)->ttl_s);
-
-	ctx = apex_cache_hash_start();
-	/*
-	 * The text exactly as given: an embedder (so a vector source) may answer
-	 * "Sarah" and "sarah " differently, so one must not be served the other.
-	 */
-	apex_cache_hash_add(ctx, call->query.text, strlen(call->query.text));
-	snprintf(buf, sizeof(buf), "k=%d rrf_k=%d role=%u", call->query.limit,
-			 plan->rrf_k, GetUserId());
-	apex_cache_hash_add(ctx, buf, strlen(buf));
-	if (call->query.vector)
-		apex_cache_hash_add(ctx, (const char *) call->query.vector,
-							sizeof(float4) * call->query.vector_dim);
-	foreach(lc, plan->legs)
-	{
-		ApexSource *source = ((ApexPlannedLeg *) lfirst(lc))->source;
-
-		apex_cache_hash_source(ctx, source);
-		/* its embedder (the plan resolved it) makes the vector it searches */
-		if (source->embedder)
-		{
-			apex_cache_hash_add(ctx, "embedder", strlen("embedder"));
-			apex_cache_hash_source(ctx, source->embedder);
-		}
-	}
-	cache->hash = apex_cache_hash_end(ctx);
+	cache->nentries = nentries;
+	cache->entries = palloc0(sizeof(ApexCacheEntry) * Max(nentries, 1));
+	for (int i = 0; i < nentries; i++)
+		cache->entries[i].cache = cache;
 	ApexRedisTargetOf(redis, &target);
 	cache->redis = ApexRedisAttach(&target, call->loop, call);
 	call->vectors = &cache->vectors;
+	return cache;
+}
+
+/* apex_route's cache: one result, the call's question */
+ApexCache *
+ApexCacheOpen(ApexCall *call, ApexPlan *plan)
+{
+	ApexCache  *cache = apex_cache_open(call, 1);
+
+	if (cache)
+		cache->entries[0].hash = apex_cache_result_hash(plan, &call->query);
+	return cache;
+}
+
+/*
+ * apex_route_many's cache: one result a question (entry i is question i's;
+ * a question not asked has none), always looked up first, whatever
+ * cache_mode says: a batch's lookups share one round trip
+ * (ApexCacheLookup), which costs little beside the batch, and a hit must
+ * keep its question's legs from starting, not abandon them.
+ */
+ApexCache *
+ApexCacheOpenMany(ApexCall *call, ApexBatchPlan *plan)
+{
+	ApexCache  *cache = apex_cache_open(call, plan->nquestions);
+
+	if (cache == NULL)
+		return NULL;
+	cache->mode = APEX_CACHE_FIRST;
+	for (int i = 0; i < plan->nquestions; i++)
+	{
+		if (!plan->refused[i])
+			cache->entries[i].hash = apex_cache_result_hash(&plan->plan,
+															&plan->questions[i]);
+	}
 	return cache;
 }
 
@@ -405,12 +461,14 @@ apex_cache_vector_store(ApexVectorCache *vectors pg_attribute_unused(),
 static void
 apex_cache_result_got(void *arg, const char *epoch, const char *value)
 {
-	ApexCache  *cache = arg;
+	ApexCacheEntry *entry = arg;
+	ApexCache  *cache = entry->cache;
 
-	if (cache->answered)		/* timed out already */
+	if (entry->answered)		/* timed out already */
 		return;
-	cache->answered = true;
-	cache->epoch = (char *) epoch;
+	entry->answered = true;
+	cache->unanswered--;
+	entry->epoch = (char *) epoch;
 	/* only what apex_route wrote counts: a JSON array, parsed once */
 	if (value)
 	{
@@ -418,21 +476,24 @@ apex_cache_result_got(void *arg, const char *epoch, const char *value)
 		Jsonb	   *doc = ApexJsonParse(value, strlen(value), &error);
 
 		if (doc && JB_ROOT_IS_ARRAY(doc) && !JB_ROOT_IS_SCALAR(doc))
-			cache->hit = doc;
+			entry->hit = doc;
 		else
 			apex_cache_failed(cache, "A cached entry is not a JSON array.",
 							  ERRCODE_FDW_ERROR, NULL, NULL);
 	}
 }
 
+/* Lookups still under way when the cache source's clock ran out are misses */
 static void
 apex_cache_timeout(void *arg)
 {
 	ApexCache  *cache = arg;
 
-	if (cache->answered)
+	if (cache->unanswered == 0)
 		return;
-	cache->answered = true;
+	for (int i = 0; i < cache->nentries; i++)
+		cache->entries[i].answered = true;
+	cache->unanswered = 0;
 	apex_cache_failed(cache, ApexTimedOut(cache->redis_source->timeout_ms),
 					  ERRCODE_FDW_ERROR, NULL, NULL);
 }
@@ -440,14 +501,17 @@ apex_cache_timeout(void *arg)
 static bool
 apex_cache_answered(void *arg)
 {
-	return ((ApexCache *) arg)->answered;
+	return ((ApexCache *) arg)->unanswered == 0;
 }
 
 /*
- * Ask Redis for the call's rows.  In mode first, wait for the answer (its
- * own timer: the cache source's timeout_ms; the call's deadline at the
- * latest); in mode parallel, the legs start meanwhile (ApexCacheEndsWait,
- * ApexCacheHolds).  Then ApexCacheHitRows() tells.
+ * Ask Redis for the rows of every question the cache has a key for: all
+ * the commands are written before the loop waits, so hiredis sends them
+ * together, and a batch's lookups cost one round trip.  In mode first,
+ * wait for the answers (one timer: the cache source's timeout_ms; the
+ * call's deadline at the latest); in mode parallel, the legs start
+ * meanwhile (ApexCacheEndsWait, ApexCacheHolds).  Then ApexCacheHitRows()
+ * tells.
  */
 void
 ApexCacheLookup(ApexCache *cache, TimestampTz deadline)
@@ -456,17 +520,32 @@ ApexCacheLookup(ApexCache *cache, TimestampTz deadline)
 		return;
 	ApexLoopSetTimer(cache->call->loop, cache, cache->redis_source->timeout_ms,
 					 apex_cache_timeout);
-	apex_cache_get(cache, "route", cache->hash, apex_cache_result_got, cache, cache);
+	for (int i = 0; i < cache->nentries; i++)
+	{
+		ApexCacheEntry *entry = &cache->entries[i];
+
+		if (entry->hash == NULL)
+		{
+			entry->answered = true;
+			continue;
+		}
+		cache->unanswered++;
+		apex_cache_get(cache, "route", entry->hash, apex_cache_result_got,
+					   entry, cache);
+	}
 	if (cache->mode == APEX_CACHE_FIRST)
 		(void) ApexLoopRun(cache->call->loop, apex_cache_answered, cache, deadline);
+	/* its answers are in, or too late to count: its clock is done */
+	if (cache->unanswered == 0)
+		ApexLoopSetTimer(cache->call->loop, cache, -1, NULL);
 }
 
 /* In mode parallel, a hit ends the call's waiting at once */
 bool
 ApexCacheEndsWait(ApexCache *cache)
 {
-	return cache && cache->mode == APEX_CACHE_PARALLEL && cache->answered &&
-		cache->hit != NULL;
+	return cache && cache->mode == APEX_CACHE_PARALLEL &&
+		cache->entries[0].answered && cache->entries[0].hit != NULL;
 }
 
 /*
@@ -476,7 +555,7 @@ ApexCacheEndsWait(ApexCache *cache)
 bool
 ApexCacheHolds(ApexCache *cache)
 {
-	return cache && cache->mode == APEX_CACHE_PARALLEL && !cache->answered;
+	return cache && cache->mode == APEX_CACHE_PARALLEL && cache->unanswered > 0;
 }
 
 /*
@@ -522,15 +601,21 @@ apex_cache_read_rows(Jsonb *doc, List **rows)
 }
 
 /*
- * Whether Redis had the call's rows; then *rows holds them.  An entry that
- * is not what apex_route wrote is an ERROR: it cannot be a passing failure.
+ * Whether Redis had question i's rows (apex_route: i = 0); then *rows holds
+ * them.  An entry that is not what apex_route wrote is an ERROR: it cannot
+ * be a passing failure.
  */
 bool
-ApexCacheHitRows(ApexCache *cache, List **rows)
+ApexCacheHitRows(ApexCache *cache, int i, List **rows)
 {
-	if (cache == NULL || !cache->answered || cache->hit == NULL)
+	ApexCacheEntry *entry;
+
+	if (cache == NULL)
 		return false;
-	if (!apex_cache_read_rows(cache->hit, rows))
+	entry = &cache->entries[i];
+	if (!entry->answered || entry->hit == NULL)
+		return false;
+	if (!apex_cache_read_rows(entry->hit, rows))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("cached result in \"%s\" is malformed", cache->redis_source->name),
@@ -582,36 +667,37 @@ apex_cache_rows_json(List *rows)
 	return buf.data;
 }
 
-static void apex_cache_report(ApexCache *cache);
-
 /*
- * The call is over: store its rows unless they came from the cache or are
- * partial (complete: every leg answered; a passing failure must not stick),
- * and report what went wrong with Redis, once.
+ * Question i's rows are known: store them unless they came from the cache
+ * or are partial (complete: every leg answered; a passing failure must not
+ * stick).  Nobody waits for the write; a batch's writes go out together.
  */
 void
-ApexCacheFinish(ApexCache *cache, List *rows, bool complete)
+ApexCacheStore(ApexCache *cache, int i, List *rows, bool complete)
 {
+	ApexCacheEntry *entry;
+
 	if (cache == NULL)
 		return;
-	if (complete && cache->hit == NULL)
-		apex_cache_set(cache, "route", cache->epoch, cache->hash,
+	entry = &cache->entries[i];
+	if (complete && entry->hash && entry->hit == NULL)
+		apex_cache_set(cache, "route", entry->epoch, entry->hash,
 					   apex_cache_rows_json(rows));
-	apex_cache_report(cache);
 }
 
-/* One WARNING for whatever went wrong with Redis during the call */
-static void
-apex_cache_report(ApexCache *cache)
+/* The call is over: one WARNING for whatever went wrong with Redis */
+void
+ApexCacheReport(ApexCache *cache)
 {
-	ApexRemote	said = {.peer = cache->redis_source, .text = cache->remote,
-	.from = cache->remote_from};
+	ApexRemote	said;
 	char	   *client;
 	char	   *log;
 	char	   *hint;
 
-	if (cache->error == NULL)
+	if (cache == NULL || cache->error == NULL)
 		return;
+	said = (ApexRemote) {.peer = cache->redis_source, .text = cache->remote,
+	.from = cache->remote_from};
 	/* what Redis said comes last: nothing of ours after the server's words */
 	ApexRemoteDetail(psprintf("%s The call went on without the cache.", cache->error),
 					 &said, &client, &log, &hint);

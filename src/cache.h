@@ -28,10 +28,12 @@ extern char *apex_cache_source;
 extern int	apex_cache_mode;
 
 extern ApexCache *ApexCacheOpen(ApexCall *call, ApexPlan *plan);
+extern ApexCache *ApexCacheOpenMany(ApexCall *call, ApexBatchPlan *plan);
 extern void ApexCacheLookup(ApexCache *cache, TimestampTz deadline);
 extern bool ApexCacheEndsWait(ApexCache *cache);
 extern bool ApexCacheHolds(ApexCache *cache);
-extern bool ApexCacheHitRows(ApexCache *cache, List **rows);
-extern void ApexCacheFinish(ApexCache *cache, List *rows, bool complete);
+extern bool ApexCacheHitRows(ApexCache *cache, int i, List **rows);
+extern void ApexCacheStore(ApexCache *cache, int i, List *rows, bool complete);
+extern void ApexCacheReport(ApexCache *cache);
 
 #endif							/* APEX_CACHE_H */

@@ -149,7 +149,7 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 	}
 
 	ApexCacheLookup(call->cache, deadline);
-	if (ApexCacheHitRows(call->cache, cached))
+	if (ApexCacheHitRows(call->cache, 0, cached))
 		return true;
 
 	if (apex_sequential)
@@ -159,7 +159,7 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 			foreach(lc, call->legs)
 				ApexLegTimedOut(lfirst(lc));
 		}
-		return ApexCacheHitRows(call->cache, cached);
+		return ApexCacheHitRows(call->cache, 0, cached);
 	}
 
 	foreach(lc, call->legs)
@@ -190,7 +190,7 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 		foreach(lc, call->legs)
 			ApexLegTimedOut(lfirst(lc));
 	}
-	return ApexCacheHitRows(call->cache, cached);
+	return ApexCacheHitRows(call->cache, 0, cached);
 }
 
 /* The warnings are out; now too few answers is an error */
@@ -236,8 +236,9 @@ apex_route(PG_FUNCTION_ARGS)
 		apex_check_min_sources(call, plan->min_sources);
 		rows = ApexFusedRows(ApexFuse(call->legs, plan->rrf_k, plan->query.limit));
 	}
-	ApexCacheFinish(call->cache, rows,
-					ApexLegsAnswered(call->legs) == list_length(call->legs));
+	ApexCacheStore(call->cache, 0, rows,
+				   ApexLegsAnswered(call->legs) == list_length(call->legs));
+	ApexCacheReport(call->cache);
 	ApexEmitRows(rsinfo, rows, 0);
 
 	MemoryContextSwitchTo(old);

@@ -28,8 +28,10 @@
  * apex_router.strict turns a source's failure into an ERROR, as in
  * apex_route.
  *
- * The result cache (cache.c) is not used: it keys and stores the rows of
- * one question per call.
+ * The result cache (cache.c), when set, holds each question's rows under
+ * the key apex_route gives the same question: all questions are looked up
+ * in one round trip before any leg starts, a question found there gets no
+ * legs, and each question every source answered is stored.
  *
  * IDENTIFICATION
  *		  src/router_many.c
@@ -42,6 +44,7 @@
 #include "utils/timestamp.h"
 
 #include "apex_router.h"
+#include "cache.h"
 #include "call.h"
 #include "conn_registry.h"
 #include "event_loop.h"
@@ -179,15 +182,12 @@ apex_batch_expire(ApexBatch *batch)
 	}
 }
 
-/* Run every leg to an outcome (see the file header) */
+/* Run every leg to an outcome (see the file header) by call->deadline */
 static void
-apex_batch_run(ApexBatch *batch, int timeout_ms)
+apex_batch_run(ApexBatch *batch)
 {
 	ApexCall   *call = batch->call;
 
-	call->deadline = timeout_ms > 0
-		? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), timeout_ms)
-		: DT_NOEND;
 	for (;;)
 	{
 		List	   *local = apex_batch_start(batch);
@@ -220,12 +220,14 @@ apex_batch_run(ApexBatch *batch, int timeout_ms)
 }
 
 /*
- * The legs of every question that can be asked, question by question;
- * qlegs[i] gets question i's.  A source failed at planning fails each
- * question's leg without a request.
+ * The legs of every question that can be asked and is not in the cache
+ * (hit[i]), question by question; qlegs[i] gets question
+ * i's.  A source failed at planning fails each question's leg without a
+ * request.
  */
 static void
-apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs)
+apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs,
+				bool *hit)
 {
 	int			per = list_length(plan->plan.legs);
 
@@ -234,7 +236,7 @@ apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs)
 	{
 		ListCell   *lc;
 
-		if (plan->refused[i])
+		if (plan->refused[i] || hit[i])
 			continue;
 		foreach(lc, plan->plan.legs)
 		{
@@ -257,13 +259,18 @@ apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs)
 	}
 }
 
-/* Question i's warnings and rows, as apex_route would give them */
+/*
+ * Question i's warnings and rows, as apex_route would give them: from the
+ * cache (hit: cached holds them), or fused from its legs and then stored
+ * in the cache
+ */
 static void
-apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, int i,
-				  List *legs)
+apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
+				  int i, List *legs, List *cached, bool hit)
 {
 	ApexPlan   *common = &plan->plan;
 	int			answered;
+	List	   *rows;
 
 	if (plan->refused[i])
 	{
@@ -271,6 +278,11 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, int i,
 				(errcode(plan->refused_code[i]),
 				 errmsg("question %d %s", i + 1, plan->refused[i]),
 				 errdetail("It was not asked, and has no rows.")));
+		return;
+	}
+	if (hit)
+	{
+		ApexEmitRows(rsinfo, cached, i + 1);
 		return;
 	}
 	ApexReportFailures(legs, i + 1);
@@ -288,9 +300,9 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, int i,
 				 errhint("The question has no rows.")));
 		return;
 	}
-	ApexEmitRows(rsinfo,
-				 ApexFusedRows(ApexFuse(legs, common->rrf_k, common->query.limit)),
-				 i + 1);
+	rows = ApexFusedRows(ApexFuse(legs, common->rrf_k, common->query.limit));
+	ApexCacheStore(cache, i, rows, answered == list_length(legs));
+	ApexEmitRows(rsinfo, rows, i + 1);
 }
 
 /*
@@ -304,14 +316,28 @@ apex_route_many(PG_FUNCTION_ARGS)
 	MemoryContext old;
 	ApexCall   *call;
 	ApexBatchPlan *plan;
+	ApexCache  *cache;
 	ApexBatch	batch = {0};
 	List	  **qlegs;
+	List	  **cached;
+	bool	   *hit;
 
 	InitMaterializedSRF(fcinfo, 0);
 	call = ApexCallBegin("apex_route_many call");
 	old = MemoryContextSwitchTo(call->mcxt);
 
 	plan = ApexPlanMany(fcinfo);
+	call->deadline = plan->plan.timeout_ms > 0
+		? TimestampTzPlusMilliseconds(GetCurrentTimestamp(), plan->plan.timeout_ms)
+		: DT_NOEND;
+	qlegs = palloc0(sizeof(List *) * Max(plan->nquestions, 1));
+	cached = palloc0(sizeof(List *) * Max(plan->nquestions, 1));
+	hit = palloc0(sizeof(bool) * Max(plan->nquestions, 1));
+	call->cache = cache = ApexCacheOpenMany(call, plan);
+	ApexCacheLookup(cache, call->deadline);
+	for (int i = 0; i < plan->nquestions; i++)
+		hit[i] = ApexCacheHitRows(cache, i, &cached[i]);
+
 	batch.call = call;
 	batch.limit = apex_sequential ? 1 : plan->max_concurrency;
 
@@ -322,11 +348,12 @@ apex_route_many(PG_FUNCTION_ARGS)
 	 * max_concurrency is.  Beyond that, legs wait their turn.
 	 */
 	batch.limit = Min(batch.limit, Max(1, ApexConnFree(2 * batch.limit) / 2));
-	qlegs = palloc0(sizeof(List *) * Max(plan->nquestions, 1));
-	apex_batch_legs(&batch, plan, qlegs);
-	apex_batch_run(&batch, plan->plan.timeout_ms);
+	apex_batch_legs(&batch, plan, qlegs, hit);
+	apex_batch_run(&batch);
 	for (int i = 0; i < plan->nquestions; i++)
-		apex_batch_answer(rsinfo, plan, i, qlegs[i]);
+		apex_batch_answer(rsinfo, plan, cache, i, qlegs[i],
+						  hit[i] ? cached[i] : NULL, hit[i]);
+	ApexCacheReport(cache);
 
 	MemoryContextSwitchTo(old);
 	ApexCallEnd(call);

@@ -126,6 +126,70 @@ SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{gr
 SELECT apex_router_cache_flush() > 0 AS flushed;
 SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{graph,docs}');
 
+-- issue 13 (item 1, apex_route_many): a batch looks every question up in
+-- the cache first, in one round trip, asks the sources only for the
+-- questions it misses, and stores each question every source answered,
+-- under the key apex_route gives the same question (so each finds what
+-- the other stored).  A question not asked has no key.
+SELECT apex_router_cache_flush() > 0 AS flushed;
+SELECT clock_timestamp() AS t0 \gset
+CREATE TEMP TABLE batch1 AS
+  SELECT * FROM apex_route_many(ARRAY['Sarah roadmap', 'billing', NULL], k => 3,
+                                sources => '{graph,vectors,docs}');
+SELECT ordinal, rank, id, found_in FROM batch1 ORDER BY ordinal, rank;
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+-- all hits: the same rows and payloads, and no source asked
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows,
+       bool_and(b.id = c.id AND b.payload = c.payload AND b.found_in = c.found_in
+                AND b.score = c.score) AS same_rows
+FROM batch1 b
+JOIN apex_route_many(ARRAY['Sarah roadmap', 'billing', NULL], k => 3,
+                     sources => '{graph,vectors,docs}') c USING (ordinal, rank);
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+-- apex_route finds what the batch stored; the batch finds what apex_route
+-- stored and asks the sources only for its new question ('xyzzy plugh'
+-- finds nothing: no rows is a result too, stored and then found)
+SELECT count(*) AS rows FROM apex_route('vendor contract', k => 3, sources => '{graph,docs}');
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows FROM apex_route('billing', k => 3, sources => '{graph,vectors,docs}');
+SELECT ordinal, count(*) AS rows
+FROM apex_route_many(ARRAY['vendor contract', 'xyzzy plugh'], k => 3, sources => '{graph,docs}')
+GROUP BY 1 ORDER BY 1;
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows
+FROM apex_route_many(ARRAY['vendor contract', 'xyzzy plugh'], k => 3, sources => '{graph,docs}');
+SELECT count(*) AS rows FROM apex_route('xyzzy plugh', k => 3, sources => '{graph,docs}');
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+-- a question one source failed for is not stored: it is asked again
+\set url :qdrant_url'/__fault/status=503'
+ALTER SERVER vectors OPTIONS (SET url :'url');
+SELECT clock_timestamp() AS t0 \gset
+SELECT ordinal, count(*) AS rows
+FROM apex_route_many(ARRAY['pricing page', 'pricing page'], k => 3, sources => '{graph,vectors}')
+GROUP BY 1 ORDER BY 1;
+ALTER SERVER vectors OPTIONS (SET url :'qdrant_url');
+SELECT ordinal, count(*) AS rows
+FROM apex_route_many(ARRAY['pricing page'], k => 3, sources => '{graph,vectors}')
+GROUP BY 1 ORDER BY 1;
+SELECT ordinal, count(*) AS rows
+FROM apex_route_many(ARRAY['pricing page'], k => 3, sources => '{graph,vectors}')
+GROUP BY 1 ORDER BY 1;
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+-- Redis down: one warning for the batch, and the sources answer
+\! "$APEX_REDIS" stop
+SELECT ordinal, count(*) AS rows
+FROM apex_route_many(ARRAY['Sarah roadmap', 'billing'], k => 3, sources => '{graph,docs}')
+GROUP BY 1 ORDER BY 1;
+\! "$APEX_REDIS" start
+DROP TABLE batch1;
+
 -- configuration errors
 SET apex_router.cache_mode = 'sometimes';
 SET apex_router.cache_source = 'docs';
