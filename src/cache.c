@@ -11,8 +11,11 @@
  *             abandons the other legs.  A miss costs nothing extra, a hit
  *             still pays for the requests already sent.
  *
- * Keys: <key_prefix>route:<epoch>:<sha256> for fused results and
- * <key_prefix>embed:<epoch>:<sha256> for query vectors.  The hash covers
+ * Keys: <key_prefix>rows:<epoch>:<sha256> for fused results and
+ * <key_prefix>embed:<epoch>:<sha256> for query vectors.  A result is
+ * stored as the SHA-256 of its JSON (64 hex digits), then the JSON: a
+ * backend that parsed it before gets "=" for it, not the entry
+ * (cache_memo.c).  The hash covers
  * the query text exactly as given, k, rrf_k, the caller vector, the calling
  * role and every chosen source's name, options and credentials, and those
  * of the embedder a vector source uses, so ALTER SERVER / ALTER USER
@@ -44,6 +47,7 @@
 #include "utils/timestamp.h"
 
 #include "cache.h"
+#include "cache_memo.h"
 #include "call.h"
 #include "event_loop.h"
 #include "io_redis.h"
@@ -55,11 +59,15 @@
 
 /*
  * One round trip for epoch and entry.  KEYS[1] = the epoch key; ARGV[1] =
- * the entry's key before the epoch, ARGV[2] = after it.
+ * the entry's key before the epoch, ARGV[2] = after it; ARGV[3] = the
+ * digest of the entry this backend has parsed (cache_memo.c), or empty:
+ * when the entry starts with it, "=" comes back instead of the entry.
  */
 #define APEX_CACHE_GET_SCRIPT \
 	"local e = redis.call('GET', KEYS[1]) or '0' " \
-	"return {e, redis.call('GET', ARGV[1] .. e .. ':' .. ARGV[2])}"
+	"local v = redis.call('GET', ARGV[1] .. e .. ':' .. ARGV[2]) " \
+	"if v and #ARGV[3] > 0 and string.sub(v, 1, #ARGV[3]) == ARGV[3] then v = '=' end " \
+	"return {e, v}"
 
 char	   *apex_cache_source = NULL;
 int			apex_cache_mode = APEX_CACHE_FIRST;
@@ -363,22 +371,24 @@ apex_cache_get_done(void *arg, redisReply *reply, const char *error,
 
 /*
  * Look up <prefix><space>:<epoch>:<hash>; got receives the epoch and the
- * value (NULL on a miss), or two NULLs when Redis failed.  party is whose
- * timer waits for the answer (see ApexRedisCommand).
+ * value (NULL on a miss; "=" when the value starts with known), or two
+ * NULLs when Redis failed.  party is whose timer waits for the answer (see
+ * ApexRedisCommand).
  */
 static void
 apex_cache_get(ApexCache *cache, const char *space, const char *hash,
-			   ApexCacheGot got, void *arg, void *party)
+			   const char *known, ApexCacheGot got, void *arg, void *party)
 {
 	ApexCacheGetState *get = palloc(sizeof(ApexCacheGetState));
 
 	get->cache = cache;
 	get->got = got;
 	get->arg = arg;
-	ApexRedisCommand(cache->redis, cache->call, party, apex_cache_get_done, get, 6,
+	ApexRedisCommand(cache->redis, cache->call, party, apex_cache_get_done, get, 7,
 					 (const char *[]) {"EVAL", APEX_CACHE_GET_SCRIPT, "1",
 					 psprintf("%sepoch", cache->prefix),
-					 psprintf("%s%s:", cache->prefix, space), hash});
+					 psprintf("%s%s:", cache->prefix, space), hash,
+					 known ? known : ""});
 }
 
 /* Store a value under the epoch it was looked up with; nobody waits */
@@ -442,7 +452,7 @@ apex_cache_vector_lookup(ApexVectorCache *vectors, ApexSource *embedder,
 	ticket->hash = apex_cache_embedding_hash(embedder, text);
 	ticket->found = found;
 	ticket->arg = arg;
-	apex_cache_get(ticket->cache, "embed", ticket->hash, apex_cache_vector_got,
+	apex_cache_get(ticket->cache, "embed", ticket->hash, NULL, apex_cache_vector_got,
 				   ticket, party);
 	return ticket;
 }
@@ -458,29 +468,46 @@ apex_cache_vector_store(ApexVectorCache *vectors pg_attribute_unused(),
 				   ApexVectorToBase64(vector, dim));
 }
 
+/*
+ * Runs inside hiredis (must not throw): the entry, from Redis or, when
+ * Redis answered "=", from the memo.  Only what apex_route wrote counts:
+ * its digest, then a JSON array.
+ */
 static void
 apex_cache_result_got(void *arg, const char *epoch, const char *value)
 {
 	ApexCacheEntry *entry = arg;
 	ApexCache  *cache = entry->cache;
+	size_t		len;
+	char	   *error;
+	Jsonb	   *doc;
 
 	if (entry->answered)		/* timed out already */
 		return;
 	entry->answered = true;
 	cache->unanswered--;
 	entry->epoch = (char *) epoch;
-	/* only what apex_route wrote counts: a JSON array, parsed once */
-	if (value)
+	if (value == NULL)
+		return;
+	/* a memo evicted since the lookup was sent: a miss */
+	if (strcmp(value, "=") == 0)
 	{
-		char	   *error;
-		Jsonb	   *doc = ApexJsonParse(value, strlen(value), &error);
-
-		if (doc && JB_ROOT_IS_ARRAY(doc) && !JB_ROOT_IS_SCALAR(doc))
-			entry->hit = doc;
-		else
-			apex_cache_failed(cache, "A cached entry is not a JSON array.",
-							  ERRCODE_FDW_ERROR, NULL, NULL);
+		entry->hit = ApexMemoGet(entry->hash);
+		return;
 	}
+	len = strlen(value);
+	if (len < APEX_MEMO_KEY_LEN ||
+		strspn(value, "0123456789abcdef") < APEX_MEMO_KEY_LEN ||
+		(doc = ApexJsonParse(value + APEX_MEMO_KEY_LEN, len - APEX_MEMO_KEY_LEN,
+							 &error)) == NULL ||
+		!JB_ROOT_IS_ARRAY(doc) || JB_ROOT_IS_SCALAR(doc))
+	{
+		apex_cache_failed(cache, "A cached entry is not a digest and a JSON array.",
+						  ERRCODE_FDW_ERROR, NULL, NULL);
+		return;
+	}
+	entry->hit = doc;
+	ApexMemoPut(entry->hash, pnstrdup(value, APEX_MEMO_KEY_LEN), doc);
 }
 
 /* Lookups still under way when the cache source's clock ran out are misses */
@@ -530,8 +557,8 @@ ApexCacheLookup(ApexCache *cache, TimestampTz deadline)
 			continue;
 		}
 		cache->unanswered++;
-		apex_cache_get(cache, "route", entry->hash, apex_cache_result_got,
-					   entry, cache);
+		apex_cache_get(cache, "rows", entry->hash, ApexMemoDigest(entry->hash),
+					   apex_cache_result_got, entry, cache);
 	}
 	if (cache->mode == APEX_CACHE_FIRST)
 		(void) ApexLoopRun(cache->call->loop, apex_cache_answered, cache, deadline);
@@ -667,6 +694,18 @@ apex_cache_rows_json(List *rows)
 	return buf.data;
 }
 
+/* What is stored for rows: the SHA-256 of their JSON in hex, then the JSON */
+static char *
+apex_cache_rows_entry(List *rows)
+{
+	char	   *json = apex_cache_rows_json(rows);
+	pg_cryptohash_ctx *ctx = apex_cache_hash_start();
+
+	if (pg_cryptohash_update(ctx, (const uint8 *) json, strlen(json)) < 0)
+		elog(ERROR, "could not compute a cache digest: %s", pg_cryptohash_error(ctx));
+	return psprintf("%s%s", apex_cache_hash_end(ctx), json);
+}
+
 /*
  * Question i's rows are known: store them unless they came from the cache
  * or are partial (complete: every leg answered; a passing failure must not
@@ -681,8 +720,8 @@ ApexCacheStore(ApexCache *cache, int i, List *rows, bool complete)
 		return;
 	entry = &cache->entries[i];
 	if (complete && entry->hash && entry->hit == NULL)
-		apex_cache_set(cache, "route", entry->epoch, entry->hash,
-					   apex_cache_rows_json(rows));
+		apex_cache_set(cache, "rows", entry->epoch, entry->hash,
+					   apex_cache_rows_entry(rows));
 }
 
 /* The call is over: one WARNING for whatever went wrong with Redis */

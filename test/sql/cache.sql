@@ -115,16 +115,37 @@ SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{gr
 -- is the cache's WARNING and the call fans out, then overwrites it; a
 -- JSON array of something else is an ERROR that says to flush.
 SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{graph,docs}');
-\! redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning --scan --pattern 'apextest:route:*' | xargs -I{} redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning set {} '{"not": ' >/dev/null
+\! redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning --scan --pattern 'apextest:rows:*' | xargs -I{} redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning set {} '{"not": ' >/dev/null
 SELECT clock_timestamp() AS t0 \gset
 SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{graph,docs}');
 SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{graph,docs}');
 \set log `cat "$APEX_TEST_LOG"`
 SELECT * FROM asked(:'log', :'t0');
-\! redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning --scan --pattern 'apextest:route:*' | xargs -I{} redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning set {} '[{"id": 1}]' >/dev/null
+\! redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning --scan --pattern 'apextest:rows:*' | xargs -I{} redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning set {} '0000000000000000000000000000000000000000000000000000000000000000[{"id": 1}]' >/dev/null
 SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{graph,docs}');
 SELECT apex_router_cache_flush() > 0 AS flushed;
 SELECT count(*) AS rows FROM apex_route('roadmap scope', k => 3, sources => '{graph,docs}');
+
+-- issue 13 (item 4, a hit parsed once): a backend keeps the entries it
+-- parsed (cache_memo.c) and sends the digest it holds; Redis answers "="
+-- while the entry starts with that digest, and the entry itself once it
+-- changed.  Proof: an entry rewritten under its old digest is still served
+-- as first parsed (so it was not sent again); under a new digest, the new
+-- entry is served; after a flush, the sources are asked again.
+SELECT apex_router_cache_flush() AS epoch \gset
+\setenv EPOCH :epoch
+SELECT rank, id FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
+SELECT rank, id FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
+\! r() { redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning "$@"; }; key=$(r --scan --pattern "apextest:rows:$EPOCH:*"); r set "$key" "$(r get "$key" | head -c 64)"'[{"id":"planted","title":null,"content":null,"score":1,"found_in":["graph"],"payload":{}}]' >/dev/null
+SELECT rank, id FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
+\! r() { redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning "$@"; }; key=$(r --scan --pattern "apextest:rows:$EPOCH:*"); r set "$key" '1111111111111111111111111111111111111111111111111111111111111111[{"id":"planted","title":null,"content":null,"score":1,"found_in":["graph"],"payload":{}}]' >/dev/null
+SELECT rank, id FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
+SELECT rank, id FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
+SELECT apex_router_cache_flush() > 0 AS flushed;
+SELECT clock_timestamp() AS t0 \gset
+SELECT rank, id FROM apex_route('Sarah roadmap', k => 2, sources => '{graph,docs}');
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
 
 -- issue 13 (item 1, apex_route_many): a batch looks every question up in
 -- the cache first, in one round trip, asks the sources only for the
