@@ -29,6 +29,9 @@
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 
@@ -73,17 +76,123 @@ apex_mapping_options(Oid serverid, Oid *user, Oid *mapping)
 	return NIL;
 }
 
-/* A server's source, its options parsed once (option.c) */
-static ApexSource *
-apex_make_source(ForeignServer *server)
+/*
+ * Sources parsed before, by server OID, as long as no pg_foreign_server or
+ * pg_foreign_data_wrapper row changed: parsing a server's options (a
+ * postgres source's conninfo reads the environment and the password file
+ * of the OS user) was a tenth of a cached call's CPU (issue 13).  Parsed
+ * options depend on the catalog row alone: the defaults that settings give
+ * (timeout_ms, connect_timeout_ms) are applied to each call's copy.
+ *
+ * A change retires the whole generation rather than freeing it: sources
+ * handed out are in use until the transaction ends (a call, a nested call
+ * in a sql source's query), so the retired context is freed with
+ * TopTransactionContext.
+ */
+typedef struct ApexSourceEntry
 {
-	ApexSource *source = palloc0(sizeof(ApexSource));
+	Oid			serverid;		/* the key */
+	ApexSource *source;			/* in source_cxt; conf, options shared */
+} ApexSourceEntry;
 
-	source->serverid = server->serverid;
-	source->owner = server->owner;
-	source->name = pstrdup(server->servername);
-	source->options = server->options;
-	ApexParseServer(server->options, source, false);
+static MemoryContext source_cxt = NULL;
+static HTAB *source_memo = NULL;
+static Oid	source_fdwid = InvalidOid;	/* the wrapper's OID, once looked up */
+static bool source_stale = false;
+static bool source_callbacks = false;
+
+static void
+apex_source_inval(Datum arg pg_attribute_unused(), int cacheid pg_attribute_unused(),
+				  uint32 hashvalue pg_attribute_unused())
+{
+	source_stale = true;
+}
+
+/* The memo, emptied first if the catalog changed since it was filled */
+static HTAB *
+apex_source_memo(void)
+{
+	HASHCTL		ctl;
+
+	if (!source_callbacks)
+	{
+		CacheRegisterSyscacheCallback(FOREIGNSERVEROID, apex_source_inval, (Datum) 0);
+		CacheRegisterSyscacheCallback(FOREIGNDATAWRAPPEROID, apex_source_inval, (Datum) 0);
+		source_callbacks = true;
+	}
+	if (source_stale && source_cxt)
+	{
+		MemoryContextSetParent(source_cxt, TopTransactionContext);
+		source_cxt = NULL;
+		source_memo = NULL;
+		source_fdwid = InvalidOid;
+	}
+	source_stale = false;
+	if (source_memo == NULL)
+	{
+		source_cxt = AllocSetContextCreate(TopMemoryContext, "apex_router sources",
+										   ALLOCSET_SMALL_SIZES);
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(ApexSourceEntry);
+		ctl.hcxt = source_cxt;
+		source_memo = hash_create("apex_router sources", 32, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	return source_memo;
+}
+
+static Oid
+apex_fdw_oid(void)
+{
+	(void) apex_source_memo();
+	if (!OidIsValid(source_fdwid))
+		source_fdwid = GetForeignDataWrapperByName(APEX_FDW_NAME, false)->fdwid;
+	return source_fdwid;
+}
+
+/*
+ * The source of server serverid, or NULL when it is not an apex_router
+ * server: the caller's own copy, the parse shared (see above)
+ */
+static ApexSource *
+apex_source_by_oid(Oid serverid)
+{
+	Oid			fdwid = apex_fdw_oid();
+	HTAB	   *memo = apex_source_memo();
+	ApexSourceEntry *entry = hash_search(memo, &serverid, HASH_FIND, NULL);
+	ApexSource *source;
+
+	if (entry == NULL)
+	{
+		ForeignServer *server;
+		MemoryContext parsed;
+		MemoryContext old;
+
+		if (!OidIsValid(serverid))
+			return NULL;
+		server = GetForeignServerExtended(serverid, FSV_MISSING_OK);
+		if (server == NULL || server->fdwid != fdwid)
+			return NULL;
+		/*
+		 * Parsed in a context of the caller's and then moved into the memo:
+		 * an ERROR leaves neither an entry nor memory behind
+		 */
+		parsed = AllocSetContextCreate(CurrentMemoryContext, "apex_router source",
+									   ALLOCSET_SMALL_SIZES);
+		old = MemoryContextSwitchTo(parsed);
+		source = palloc0(sizeof(ApexSource));
+		source->serverid = serverid;
+		source->owner = server->owner;
+		source->name = pstrdup(server->servername);
+		source->options = copyObject(server->options);
+		ApexParseServer(source->options, source, false);
+		MemoryContextSwitchTo(old);
+		MemoryContextSetParent(parsed, source_cxt);
+		entry = hash_search(memo, &serverid, HASH_ENTER, NULL);
+		entry->source = source;
+	}
+	source = palloc(sizeof(ApexSource));
+	*source = *entry->source;
 	if (source->timeout_ms == 0)
 		source->timeout_ms = apex_timeout_ms;
 	if (source->connect_timeout_ms == 0)
@@ -91,21 +200,11 @@ apex_make_source(ForeignServer *server)
 	return source;
 }
 
-static Oid
-apex_fdw_oid(void)
-{
-	return GetForeignDataWrapperByName(APEX_FDW_NAME, false)->fdwid;
-}
-
 /* The source called name, or NULL when no apex_router server has it */
 ApexSource *
 ApexFindSource(const char *name)
 {
-	ForeignServer *server = GetForeignServerByName(name, true);
-
-	if (server == NULL || server->fdwid != apex_fdw_oid())
-		return NULL;
-	return apex_make_source(server);
+	return apex_source_by_oid(get_foreign_server_oid(name, true));
 }
 
 /*

@@ -125,3 +125,25 @@ SELECT count(*) FROM apex_route('x', sources => '{um_vectors}', query_vector => 
 SELECT srvname, umoptions FROM pg_user_mapping JOIN pg_foreign_server s ON s.oid = umserver
   WHERE srvname LIKE 'um\_%' ORDER BY srvname;
 DROP SERVER um_graph, um_vectors, um_embed, um_facts, um_pg, um_recent, um_sql CASCADE;
+
+-- issue 13 (item 4): a backend keeps the sources it parsed, by server, until
+-- a server or the wrapper changes.  Changes show at once: inside the
+-- transaction that makes them, after its rollback, a server dropped and
+-- created again under its name, a catalog row written directly.
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', sources => '{graph}');
+BEGIN;
+\set url :neo4j_url'/__fault/status=503'
+ALTER SERVER graph OPTIONS (SET url :'url');
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', sources => '{graph}');
+ROLLBACK;
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', sources => '{graph}');
+CREATE SERVER again FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url :'neo4j_url', statement 'RETURN 1 AS id');
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', sources => '{again}');
+DROP SERVER again;
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', sources => '{again}');
+CREATE SERVER again FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql', query 'SELECT 1 AS id, NULL AS title, NULL AS content, 1.0 AS score');
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', sources => '{again}');
+UPDATE pg_foreign_server SET srvoptions = '{kind=sql,"query=SELECT 2 AS id, NULL AS title, NULL AS content, 1.0 AS score"}'
+  WHERE srvname = 'again';
+SELECT id FROM apex_route('Sarah roadmap', sources => '{again}');
+DROP SERVER again;
