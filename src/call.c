@@ -45,7 +45,7 @@ apex_call_cleanup(void *arg)
 	/* request slots of capped sources go back to the other sessions */
 	ApexSlotsReleaseAll();
 	if (call->loop)
-		ApexLoopFree(call->loop);
+		ApexLoopFree(call->loop, false);
 	call->loop = NULL;
 	if (apex_running == call)
 		apex_running = NULL;
@@ -101,5 +101,7 @@ void
 ApexCallEnd(ApexCall *call)
 {
 	ApexTransportsRelease(call, true);
+	ApexLoopFree(call->loop, true);
+	call->loop = NULL;
 	MemoryContextDelete(call->mcxt);
 }

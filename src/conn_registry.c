@@ -32,6 +32,7 @@
 #include "utils/timestamp.h"
 
 #include "conn_registry.h"
+#include "event_loop.h"
 #include "transport.h"
 
 typedef struct ApexConn
@@ -250,7 +251,8 @@ apex_router_connections(PG_FUNCTION_ARGS)
  * apex_router_disconnect(source): those of one source, an ERROR when there
  * is no such source.  Returns how many were closed.  Either closes only
  * this backend's own connections, so neither needs a privilege, as with
- * postgres_fdw_disconnect().
+ * postgres_fdw_disconnect().  Both also free the wait set kept for the
+ * next call (event_loop.c): every descriptor goes back.
  */
 Datum
 apex_router_disconnect(PG_FUNCTION_ARGS)
@@ -259,5 +261,6 @@ apex_router_disconnect(PG_FUNCTION_ARGS)
 
 	if (PG_NARGS() > 0)
 		source = ApexGetSource(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+	ApexLoopDropKept();
 	PG_RETURN_INT32(ApexTransportsDisconnect(source));
 }

@@ -40,6 +40,17 @@
  * next one.  The timer of an owner not heard from fires at once: a silent
  * source costs no more than its own timeout.
  *
+ * On Linux, the WaitEventSet and the epoll set outlive a call that ends
+ * normally with no socket watched: the backend's next call takes them
+ * (apex_kept), since creating them and adding the latch, postmaster death,
+ * the client's socket and the epoll descriptor was a fifth of a result
+ * cache hit's CPU (issue 13).  A call that ends in an ERROR frees them.
+ * Calls do not nest (call.c), so one kept pair is enough.  They hold two
+ * descriptor slots of PostgreSQL's budget, so they are kept only while
+ * APEX_KEEP_SPARE more are free (another extension's connection must not
+ * fail for them), and apex_router_disconnect() frees them
+ * (ApexLoopDropKept).
+ *
  * The set's epoll descriptor counts against PostgreSQL's budget for
  * descriptors opened outside fd.c (AcquireExternalFD).  The loop holds one
  * slot of it from creation to ApexLoopFree and hands it to
@@ -70,6 +81,9 @@
 
 #include "conn_registry.h"
 #include "event_loop.h"
+
+/* descriptor slots left free for others when a call's sets are kept */
+#define APEX_KEEP_SPARE 16
 
 /* zero-timeout waits of one catch-up read, at most (each reads something) */
 #define APEX_DRAIN_ROUNDS 1000
@@ -119,17 +133,43 @@ struct ApexLoop
 	List	   *progressed;		/* owners heard from during that read */
 };
 
+#ifdef APEX_LOOP_EPOLL
+/* The wait set and epoll set the last call left, or set NULL */
+static struct
+{
+	WaitEventSet *set;			/* in TopMemoryContext */
+	int			set_size;
+	int			epfd;			/* holding no socket */
+	int			epfd_pos;
+	int			client_pos;
+} apex_kept = {NULL, 0, -1, -1, -1};
+#endif
+
 ApexLoop *
 ApexLoopCreate(MemoryContext mcxt)
 {
 	ApexLoop   *loop = MemoryContextAllocZero(mcxt, sizeof(ApexLoop));
 
-	/* taken before any socket of the call: the wait set always has one */
-	ApexConnReserveOrError(1);
 	loop->mcxt = mcxt;
-	loop->holds_slot = true;
 	loop->client_pos = -1;
 	loop->heard_at = GetCurrentTimestamp();
+#ifdef APEX_LOOP_EPOLL
+	if (apex_kept.set)
+	{
+		/* they hold their descriptor slots already */
+		loop->set = apex_kept.set;
+		loop->set_size = apex_kept.set_size;
+		loop->epfd = apex_kept.epfd;
+		loop->epfd_pos = apex_kept.epfd_pos;
+		loop->client_pos = apex_kept.client_pos;
+		apex_kept.set = NULL;
+		apex_kept.epfd = -1;
+		return loop;
+	}
+#endif
+	/* taken before any socket of the call: the wait set always has one */
+	ApexConnReserveOrError(1);
+	loop->holds_slot = true;
 #ifdef APEX_LOOP_EPOLL
 	loop->epfd = -1;
 	ApexConnReserveOrError(1);
@@ -181,10 +221,28 @@ apex_drop_set(ApexLoop *loop)
 }
 #endif
 
-/* Release the WaitEventSet and the descriptor slots; safe to call twice. */
+/*
+ * Release the WaitEventSet and the descriptor slots; safe to call twice.
+ * keep: the call ended normally, so the sets may serve the next one (see
+ * the file header) if no socket is left in them.
+ */
 void
-ApexLoopFree(ApexLoop *loop)
+ApexLoopFree(ApexLoop *loop, bool keep)
 {
+#ifdef APEX_LOOP_EPOLL
+	if (keep && loop->set && loop->epfd >= 0 && loop->watches == NIL &&
+		apex_kept.set == NULL && ApexConnFree(APEX_KEEP_SPARE) == APEX_KEEP_SPARE)
+	{
+		apex_kept.set = loop->set;
+		apex_kept.set_size = loop->set_size;
+		apex_kept.epfd = loop->epfd;
+		apex_kept.epfd_pos = loop->epfd_pos;
+		apex_kept.client_pos = loop->client_pos;
+		loop->set = NULL;
+		loop->epfd = -1;
+		return;
+	}
+#endif
 	if (loop->set)
 		FreeWaitEventSet(loop->set);
 	else if (loop->holds_slot)
@@ -198,6 +256,23 @@ ApexLoopFree(ApexLoop *loop)
 		ReleaseExternalFD();
 	}
 	loop->epfd = -1;
+#endif
+}
+
+/* Free the sets kept for the next call, if any (apex_router_disconnect) */
+void
+ApexLoopDropKept(void)
+{
+#ifdef APEX_LOOP_EPOLL
+	ApexLoop	loop = {0};
+
+	if (apex_kept.set == NULL)
+		return;
+	loop.set = apex_kept.set;
+	loop.epfd = apex_kept.epfd;
+	apex_kept.set = NULL;
+	apex_kept.epfd = -1;
+	ApexLoopFree(&loop, false);
 #endif
 }
 
@@ -399,7 +474,12 @@ apex_build_set(ApexLoop *loop)
 	/* our slot becomes the set's (CreateWaitEventSet acquires one) */
 	ReleaseExternalFD();
 	loop->holds_slot = false;
+#ifdef APEX_LOOP_EPOLL
+	/* in TopMemoryContext: it may be kept for the next call */
+	loop->set = CreateWaitEventSet(TopMemoryContext, loop->set_size);
+#else
 	loop->set = CreateWaitEventSet(loop->mcxt, loop->set_size);
+#endif
 	AddWaitEventToSet(loop->set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(loop->set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET,
 					  NULL, NULL);

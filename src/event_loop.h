@@ -24,7 +24,8 @@ typedef void (*ApexLatchCallback) (void *arg);
 typedef struct ApexLoop ApexLoop;
 
 extern ApexLoop *ApexLoopCreate(MemoryContext mcxt);
-extern void ApexLoopFree(ApexLoop *loop);
+extern void ApexLoopFree(ApexLoop *loop, bool keep);
+extern void ApexLoopDropKept(void);
 extern void ApexLoopWatch(ApexLoop *loop, pgsocket fd, int events,
 						  ApexSocketCallback callback, void *arg);
 extern void ApexLoopWatchLatch(ApexLoop *loop, ApexLatchCallback callback,
