@@ -64,6 +64,12 @@ typedef struct ApexKind
 	void		(*run_local) (ApexLeg *leg);
 	/* every ApexTarget it may connect to (allowed_hosts.c); NULL for local kinds */
 	List	   *(*targets) (const void *conf);
+	/*
+	 * Its parsed options depend on more than the catalog (libpq's service
+	 * file and PG* variables): a backend parses them at every use rather
+	 * than keeping them (catalog.c).
+	 */
+	bool		conf_reads_environment;
 } ApexKind;
 
 /*

@@ -80,9 +80,13 @@ apex_mapping_options(Oid serverid, Oid *user, Oid *mapping)
  * Sources parsed before, by server OID, as long as no pg_foreign_server or
  * pg_foreign_data_wrapper row changed: parsing a server's options (a
  * postgres source's conninfo reads the environment and the password file
- * of the OS user) was a tenth of a cached call's CPU (issue 13).  Parsed
- * options depend on the catalog row alone: the defaults that settings give
- * (timeout_ms, connect_timeout_ms) are applied to each call's copy.
+ * of the OS user) was a tenth of a cached call's CPU (issue 13).  Kept
+ * are options that depend on the catalog row alone: the defaults that
+ * settings give (timeout_ms, connect_timeout_ms) are applied to each
+ * call's copy, and a kind whose options depend on the environment
+ * (ApexKind.conf_reads_environment: postgres, whose endpoints libpq's
+ * service file and PG* variables decide, which allowed_hosts checks) is
+ * parsed at every use.
  *
  * A change retires the whole generation rather than freeing it: sources
  * handed out are in use until the transaction ends (a call, a nested call
@@ -150,6 +154,17 @@ apex_fdw_oid(void)
 	return source_fdwid;
 }
 
+/* The defaults settings give, applied to a call's source */
+static ApexSource *
+apex_source_defaults(ApexSource *source)
+{
+	if (source->timeout_ms == 0)
+		source->timeout_ms = apex_timeout_ms;
+	if (source->connect_timeout_ms == 0)
+		source->connect_timeout_ms = Min(apex_connect_timeout_ms, source->timeout_ms);
+	return source;
+}
+
 /*
  * The source of server serverid, or NULL when it is not an apex_router
  * server: the caller's own copy, the parse shared (see above)
@@ -187,17 +202,15 @@ apex_source_by_oid(Oid serverid)
 		source->options = copyObject(server->options);
 		ApexParseServer(source->options, source, false);
 		MemoryContextSwitchTo(old);
+		if (source->kind->conf_reads_environment)
+			return apex_source_defaults(source);
 		MemoryContextSetParent(parsed, source_cxt);
 		entry = hash_search(memo, &serverid, HASH_ENTER, NULL);
 		entry->source = source;
 	}
 	source = palloc(sizeof(ApexSource));
 	*source = *entry->source;
-	if (source->timeout_ms == 0)
-		source->timeout_ms = apex_timeout_ms;
-	if (source->connect_timeout_ms == 0)
-		source->connect_timeout_ms = Min(apex_connect_timeout_ms, source->timeout_ms);
-	return source;
+	return apex_source_defaults(source);
 }
 
 /* The source called name, or NULL when no apex_router server has it */

@@ -574,6 +574,9 @@ apex_redis_detach_one(ApexKeptConn *kc, void *arg)
 	apex_redis_cancel(r, walk->owner, NULL);
 	if (r->owner != walk->owner)
 		return;
+	/* at a normal end the loop's sets may serve the next call: leave them */
+	if (walk->flush && r->loop && r->ac && r->ac->c.fd >= 0)
+		ApexLoopWatch(r->loop, r->ac->c.fd, 0, NULL, NULL);
 	r->loop = NULL;
 	r->owner = NULL;
 	ApexKeptRelease(kc);

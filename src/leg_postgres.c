@@ -500,4 +500,6 @@ const ApexKind ApexPostgresKind = {
 	.authorize = postgres_authorize,
 	.start = postgres_start,
 	.targets = postgres_targets,
+	/* the endpoints come from libpq's defaults (postgres_check) */
+	.conf_reads_environment = true,
 };

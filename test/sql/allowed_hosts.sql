@@ -282,6 +282,9 @@ SELECT rank, id FROM apex_route('anything', k => 1, sources => '{dave_service}')
 RESET ROLE;
 -- a superuser's source that libpq could not connect as the environment now
 -- says: refused at CREATE, and at call time it fails alone, as libpq would
+-- (issue 13: a backend keeps sources parsed, but not a postgres source,
+-- whose endpoints the environment decides: the last call here is the
+-- session's second use of super_pg, the environment changed in between)
 \! printf '[apex_env]\nport=%s,%s\n' "$APEX_REMOTE_PGPORT" "$CLOSED_PORT" >"$APEX_RUN_DIR/pg_service.conf"
 CREATE SERVER super_pg FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'postgres', host '127.0.0.1', dbname 'memory', query 'SELECT id FROM notes ORDER BY id LIMIT $2');
