@@ -14,8 +14,9 @@
 # (test/sql/include/setup.sql, include/more_sources.sql), the extension
 # built and installed into this checkout's private installation; the peer
 # on the block's first unnamed port (bench/peer/run.sh).  Loads the peer
-# with ApacheBench (ab, Debian's apache2-utils: one C process, far cheaper
-# than the peer) and curl --parallel.  Stops everything at exit.
+# with hey (Debian's hey: Go, HTTP/1.1 with keep-alive, every request's time
+# in a CSV; far cheaper than the peer) and curl --parallel.  Stops
+# everything at exit.
 #
 # Usage: sudo bench/table.sh        (sizes: see the BENCH_* variables below;
 #        about 4 minutes with the defaults on 2 CPUs, plus the build)
@@ -57,7 +58,7 @@ done
   { echo "table: BENCH_LOAD_CALLS must be a multiple of BENCH_LOAD_CLIENTS" >&2; exit 1; }
 started=$SECONDS
 
-apex_apt_install apache2-utils || exit 1
+apex_apt_install hey || exit 1
 peer_deps || exit 1
 mkdir -p "$APEX_RUN_DIR" && peer_stop && apex_redis stop
 apex_bench_begin || exit 1
@@ -109,22 +110,25 @@ assert d["rows"] and not d["errors"], d' || { echo "table: the peer did not answ
 peer_mark() { PEER_LOG_LINES=$(wc -l <"$(peer_run_dir)/peer.log"); }
 peer_warnings() { tail -n +"$((PEER_LOG_LINES + 1))" "$(peer_run_dir)/peer.log" | grep -c WARNING; }
 
-# bench_ab NAME AB-ARGUMENTS... URL: ApacheBench; sets AB_DONE, AB_ERRORS
-# (failed requests and non-2xx answers), AB_RPS, AB_SECONDS (the run's
-# wall time) and AB_CSV (the percentiles' file)
-bench_ab() {
-  local name=$1 out
+# bench_hey NAME HEY-ARGUMENTS... URL: hey (HTTP/1.1, keep-alive), every
+# request's time and status in $APEX_RUN_DIR/hey-NAME.csv; sets HEY_DONE
+# (answers with status 200), HEY_ERRORS (other answers; with -n, requests
+# that got none count too), HEY_RPS (200s per second of the run's wall time)
+hey_pct() { awk -F, 'NR > 1 && $7 == 200 { print $1 * 1000 }' "$HEY_CSV" | bench_pct "$@"; }
+bench_hey() {
+  local name=$1 t0 t1 n=''
   shift
-  out=$APEX_RUN_DIR/ab-$name
-  ab -q -r -e "$out.csv" "$@" >"$out.out" 2>"$out.err" ||
-    { cat "$out.out" "$out.err" >&2; echo "table: ab $name failed" >&2; return 1; }
-  AB_DONE=$(sed -n 's/^Complete requests: *\([0-9]*\)/\1/p' "$out.out")
-  AB_ERRORS=$(awk '/^Failed requests:/ { e += $3 } /^Non-2xx responses:/ { e += $3 } END { print e + 0 }' "$out.out")
-  AB_RPS=$(sed -n 's/^Requests per second: *\([0-9.]*\).*/\1/p' "$out.out")
-  AB_SECONDS=$(sed -n 's/^Time taken for tests: *\([0-9.]*\).*/\1/p' "$out.out")
-  AB_CSV=$out.csv
+  HEY_CSV=$APEX_RUN_DIR/hey-$name.csv
+  [ "$1" = -n ] && n=$2
+  t0=$(date +%s%N)
+  hey -o csv "$@" >"$HEY_CSV" 2>"$APEX_RUN_DIR/hey-$name.err" ||
+    { cat "$APEX_RUN_DIR/hey-$name.err" >&2; echo "table: hey $name failed" >&2; return 1; }
+  t1=$(date +%s%N)
+  HEY_DONE=$(awk -F, 'NR > 1 && $7 == 200' "$HEY_CSV" | wc -l)
+  HEY_ERRORS=$(awk -F, 'NR > 1 && $7 != 200' "$HEY_CSV" | wc -l)
+  [ -n "$n" ] && HEY_ERRORS=$((n - HEY_DONE))
+  HEY_RPS=$(awk -v d="$HEY_DONE" -v t=$((t1 - t0)) 'BEGIN { printf "%.3f", d / (t / 1e9) }')
 }
-ab_pct() { awk -F, -v p="$1" '$1 == p { printf "%.3f\n", $2 }' "$AB_CSV"; }
 
 # the test servers' CPU (% of one CPU) and the machine's busy share between
 # cpu_start and cpu_stop: "servers-% machine-%"; CPU_TICKS: ticks of the
@@ -136,7 +140,12 @@ cpu_stop() {
   CPU_TICKS=$(( ${t1##* } - ${CPU_T0##* } ))
   CPU_SHARE=$(bench_cpu_share "$CPU_S0" "$s1")
 }
-servers_note() { echo "test servers ${CPU_SHARE% *} % of a CPU, machine ${CPU_SHARE#* } % busy"; }
+servers_note() {
+  local near=''
+  # one Node process serves them all: near one CPU, they set the pace
+  [ "${CPU_SHARE% *}" -ge 85 ] && near=' (near saturation: the test servers may be the bottleneck)'
+  echo "test servers ${CPU_SHARE% *} % of a CPU$near, machine ${CPU_SHARE#* } % busy"
+}
 
 ROWS=()
 # row MEASUREMENT APEX_ROUTER COMPARED-WITH RATIO TARGET MET NOTES
@@ -181,11 +190,11 @@ row "one call vs its slowest leg alone" "$(f1 "${MED[concurrent]}")" \
   "1.00 = a call costs its slowest leg"
 peer_with_delays "$NEO4J_MS" "$QDRANT_MS" "$EMBED_MS" || exit 1
 peer_mark
-bench_ab single-warm -n 2 -c 1 -k "$ROUTE_URL" || exit 1
-bench_ab single -n "$N" -c 1 -k "$ROUTE_URL" || exit 1
-PEER_ONE=$(ab_pct 50)
+bench_hey single-warm -n 2 -c 1 "$ROUTE_URL" || exit 1
+bench_hey single -n "$N" -c 1 "$ROUTE_URL" || exit 1
+PEER_ONE=$(hey_pct 50)
 row "one call vs the peer's /route, median ms" "$(f1 "${MED[concurrent]}")" "peer $(f1 "$PEER_ONE")" \
-  "$(ratio "${MED[concurrent]}" "$PEER_ONE")" "" "" "peer: $N calls, 1 client (ab), errors $((AB_ERRORS + $(peer_warnings)))"
+  "$(ratio "${MED[concurrent]}" "$PEER_ONE")" "" "" "peer: $N calls, 1 client (hey), errors $((HEY_ERRORS + $(peer_warnings)))"
 
 # --- 2. 100 questions -----------------------------------------------------
 
@@ -196,6 +205,17 @@ SELECT bench_batch_ms(qs, :'srcs', :conc) FROM questions;   -- warm-up
 INSERT INTO bench_times SELECT 'batch', bench_batch_ms(qs, :'srcs', :conc) FROM questions, generate_series(1, :n);
 SQL
 BATCH=$("${PSQL[@]}" -c "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FROM bench_times WHERE what = 'batch'")
+# the same without the sql source: the remote sources alone (bench/route_many.sh's)
+remote=$(tr ',' '\n' <<<"$SOURCES" | grep -v '^docs$' | paste -sd ,)
+if [ "$remote" != "$SOURCES" ]; then
+  "${PSQL[@]}" -v srcs="{$remote}" -v n="$RUNS" -v conc="$CONC" -v q="$QUERY" >/dev/null <<'SQL' || exit 1
+SELECT bench_batch_ms(qs, :'srcs', :conc) FROM questions;   -- warm-up
+INSERT INTO bench_times SELECT 'batch remote', bench_batch_ms(qs, :'srcs', :conc) FROM questions, generate_series(1, :n);
+INSERT INTO bench_times SELECT 'one remote', bench_call_ms(:'q', :'srcs') FROM generate_series(1, :n);
+SQL
+  read -r BATCH_R ONE_R <<<"$("${PSQL[@]}" -F ' ' -c "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE what = 'batch remote'),
+                                                            percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) FILTER (WHERE what = 'one remote') FROM bench_times")"
+fi
 at_once=() peer_many=() peer_once=() peer_errors=0
 cpu_start "$PEER_PID"
 for r in $(seq "$RUNS"); do
@@ -242,6 +262,9 @@ PEER_ONCE=$(printf '%s\n' "${peer_once[@]}" | bench_median) SHARE_PEER_ONCE=$(se
 row "$Q questions: apex_route_many vs one apex_route, ms" "$(f1 "$BATCH")" "one call $(f1 "${MED[concurrent]}")" \
   "$(ratio "$BATCH" "${MED[concurrent]}")" "<= 1.4" "$(le "$(ratio "$BATCH" "${MED[concurrent]}")" 1.4)" \
   "median of $RUNS, max_concurrency $CONC"
+[ "$remote" != "$SOURCES" ] &&
+  row "  the same over {$remote} (no sql source)" "$(f1 "$BATCH_R")" "one call $(f1 "$ONE_R")" \
+    "$(ratio "$BATCH_R" "$ONE_R")" "<= 1.4" "$(le "$(ratio "$BATCH_R" "$ONE_R")" 1.4)" "median of $RUNS (bench/route_many.sh's sources)"
 row "$Q questions: apex_route_many vs $Q sessions at once, ms" "$(f1 "$BATCH")" "$Q sessions $(f1 "$AT_ONCE")" \
   "$(ratio "$BATCH" "$AT_ONCE")" "" "" "sessions: pgbench -c $Q -t 1; $SHARE_AT_ONCE"
 row "$Q questions: apex_route_many vs the peer's /route_many, ms" "$(f1 "$BATCH")" "peer $(f1 "$PEER_MANY")" \
@@ -251,7 +274,7 @@ row "$Q questions: $Q sessions vs the peer, $Q requests at once, ms" "$(f1 "$AT_
 
 # --- 3. 1000 calls from 50 sessions -------------------------------------
 
-apex_log "3/7 $LOAD_CALLS calls from $LOAD_CLIENTS sessions: pgbench, then the peer (ab -k)"
+apex_log "3/7 $LOAD_CALLS calls from $LOAD_CLIENTS sessions: pgbench, then the peer (hey)"
 nsrc=$(tr ',' '\n' <<<"$SOURCES" | wc -l)
 # a call that did not hear from every source fails (division by zero)
 printf "SELECT 1 / (count(DISTINCT s) = %d)::int FROM apex_route('%s', k => 10, sources => '%s'), unnest(found_in) s;\n" \
@@ -264,10 +287,10 @@ read -r A50 A95 A99 <<<"$(bench_pgbench_pct load 50 95 99)"
 A_TPS=$BENCH_TPS A_ERR=$((BENCH_FAILED + BENCH_NOTICES)) A_INLINE=$BENCH_INLINE SHARE_A=$(servers_note)
 peer_mark
 cpu_start "$PEER_PID"
-bench_ab load -k -c "$LOAD_CLIENTS" -n "$LOAD_CALLS" "$ROUTE_URL" || exit 1
+bench_hey load -n "$LOAD_CALLS" -c "$LOAD_CLIENTS" "$ROUTE_URL" || exit 1
 cpu_stop
-P_TPS=$AB_RPS P_ERR=$((AB_ERRORS + LOAD_CALLS - AB_DONE + $(peer_warnings))) SHARE_P=$(servers_note)
-P50=$(ab_pct 50) P95=$(ab_pct 95) P99=$(ab_pct 99)
+P_TPS=$HEY_RPS P_ERR=$((HEY_ERRORS + $(peer_warnings))) SHARE_P=$(servers_note)
+read -r P50 P95 P99 <<<"$(hey_pct 50 95 99)"
 row "$LOAD_CALLS calls from $LOAD_CLIENTS sessions: calls/s vs the peer" "$(f1 "$A_TPS")" "peer $(f1 "$P_TPS")" \
   "$(ratio "$A_TPS" "$P_TPS")" "" "" "apex: $SHARE_A, $A_INLINE sql legs inline (no free worker); peer: $SHARE_P"
 row "  p50 / p95 / p99 ms vs the peer's" "$(f1 "$A50") / $(f1 "$A95") / $(f1 "$A99")" \
@@ -280,7 +303,7 @@ row "  errors (failed calls, failed sources)" "$A_ERR" "peer $P_ERR" "" "0" "$([
 
 # --- 4. zero latency ------------------------------------------------------
 
-apex_log "4/7 calls/s at zero latency: pgbench -c $ZERO_CLIENTS for $ZERO_SECONDS s, then the peer (ab -k -c $ZERO_CLIENTS)"
+apex_log "4/7 calls/s at zero latency: pgbench -c $ZERO_CLIENTS for $ZERO_SECONDS s, then the peer (hey -c $ZERO_CLIENTS)"
 bench_delays 0 0 0 || exit 1
 peer_with_delays 0 0 0 || exit 1
 bench_pgbench zero-warm -M prepared -f "$APEX_RUN_DIR/route.sql" -c "$ZERO_CLIENTS" -j 2 -T 2 postgres || exit 1
@@ -290,27 +313,26 @@ cpu_stop
 Z_TPS=$BENCH_TPS Z_ERR=$((BENCH_FAILED + BENCH_NOTICES)) Z_INLINE=$BENCH_INLINE SHARE_Z=$(servers_note)
 Z_CPU=$(awk -v t="$CPU_TICKS" -v n="$BENCH_DONE" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz * 1000 / n }')
 peer_mark
-bench_ab zero-warm -k -c "$ZERO_CLIENTS" -t 2 "$ROUTE_URL" || exit 1
-cpu_start "$PEER_PID"
-bench_ab zero -k -c "$ZERO_CLIENTS" -t "$ZERO_SECONDS" "$ROUTE_URL" || exit 1
+bench_hey zero-warm -z 2s -c "$ZERO_CLIENTS" "$ROUTE_URL" || exit 1
+cpu_start "$PEER_PID" "$POSTMASTER_PID"
+bench_hey zero -z "${ZERO_SECONDS}s" -c "$ZERO_CLIENTS" "$ROUTE_URL" || exit 1
 cpu_stop
-ZP_TPS=$AB_RPS ZP_ERR=$((AB_ERRORS + $(peer_warnings))) SHARE_ZP=$(servers_note)
-ZP_CPU=$(awk -v t="$CPU_TICKS" -v n="$AB_DONE" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz * 1000 / n }')
+ZP_TPS=$HEY_RPS ZP_ERR=$((HEY_ERRORS + $(peer_warnings))) SHARE_ZP=$(servers_note)
+ZP_CPU=$(awk -v t="$CPU_TICKS" -v n="$HEY_DONE" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.3f", t / hz * 1000 / n }')
 peer_stop
 zr=$(ratio "$Z_TPS" "$ZP_TPS")
 row "zero latency: calls/s vs the peer" "$(f1 "$Z_TPS")" "peer $(f1 "$ZP_TPS")" "$zr" ">= 5" \
   "$(awk -v r="$zr" 'BEGIN { print (r >= 5 ? "yes" : "no") }')" \
   "$ZERO_CLIENTS clients; errors $Z_ERR, peer $ZP_ERR; apex: $SHARE_Z, $Z_INLINE sql legs inline; peer: $SHARE_ZP"
 row "zero latency: CPU ms per call, all processes" "$(f2 "$Z_CPU")" "peer $(f2 "$ZP_CPU")" "$(ratio "$Z_CPU" "$ZP_CPU")" "" "" \
-  "PostgreSQL's processes vs the peer's, during the load above"
+  "PostgreSQL's processes vs the peer's and PostgreSQL's (its docs queries), during the load above"
 
 # --- 5. the backend's CPU per call ---------------------------------------------
 
 apex_log "5/7 the backend's CPU per call: $CPU_N calls at zero latency"
-two=$(tr ',' '\n' <<<"$SOURCES" | grep -v '^docs$' | paste -sd ,)
-CPU_HTTP=$("${PSQL[@]}" -c "SELECT cpu_ms FROM bench_call_cost('$QUERY', '{$two}', 10, $CPU_N)") || exit 1
+CPU_HTTP=$("${PSQL[@]}" -c "SELECT cpu_ms FROM bench_call_cost('$QUERY', '{$remote}', 10, $CPU_N)") || exit 1
 CPU_ALL=$("${PSQL[@]}" -c "SELECT cpu_ms FROM bench_call_cost('$QUERY', '$SRCS', 10, $CPU_N)") || exit 1
-row "backend CPU ms per call, {$two} (3 HTTP requests)" "$(f2 "$CPU_HTTP")" "{$SOURCES} $(f2 "$CPU_ALL")" \
+row "backend CPU ms per call, {$remote}$([ "$remote" = graph,vectors ] && echo " (3 HTTP requests)")" "$(f2 "$CPU_HTTP")" "{$SOURCES} $(f2 "$CPU_ALL")" \
   "" "<= 0.2" "$(le "$CPU_HTTP" 0.2)" "/proc/self/stat over $CPU_N calls; no sql leg, nothing to subtract"
 
 # --- 6. cache hits -----------------------------------------------------------
@@ -389,7 +411,7 @@ done
 echo
 echo "apex_router against its baselines and the Python peer: one run, $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "revision $(apex_rev_label "$APEX_WORKTREE"); sources {$SOURCES}, k 10, question '$QUERY'; injected: Neo4j $NEO4J_MS ms, Qdrant $QDRANT_MS ms, embedder $EMBED_MS ms (rows 'zero latency', 5 and 7: none)"
-echo "peer: bench/peer, $PEER_WORKERS uvicorn worker(s), loaded with ab -k and curl --parallel; ratio = apex_router / compared with; run took $((SECONDS - started)) s"
+echo "peer: bench/peer, $PEER_WORKERS uvicorn worker(s), loaded with hey and curl --parallel; ratio = apex_router / compared with; run took $((SECONDS - started)) s"
 echo
 {
   printf 'measurement\tapex_router\tcompared with\tratio\ttarget\tmet\tnotes\t\n'
