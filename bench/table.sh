@@ -359,6 +359,7 @@ apex_servers_stop
 chmod 644 "$APEX_RUN_DIR/corpus.json"
 APEX_BENCH_FIXTURES=$APEX_RUN_DIR/corpus.json apex_servers_start || exit 1
 apex_ports_started
+SERVERS_PID=$(cat "$APEX_RUN_DIR/servers.pid")
 bench_delays 0 0 0 || exit 1
 # copies of graph and vectors (the same test servers, options and mappings)
 maxsrc=0
@@ -383,14 +384,16 @@ for k in $KS; do [ "$k" -gt "$kmax" ] && kmax=$k; done
 "${PSQL[@]}" -c "SELECT count(bench_call_ms('$QUERY', '{$GROWTH_SOURCES}', $kmax)) FROM generate_series(1, 5)" >/dev/null || exit 1
 first_ms='' first_label=''
 for k in $KS; do
+  cpu_start
   read -r ms cpu calls rows items kb <<<"$(cost "$GROWTH_SOURCES" "$k")"
   [ -n "$kb" ] || exit 1
+  cpu_stop
   us=$(awk -v c="$cpu" -v i="$items" 'BEGIN { printf "%.1f", c * 1000 / (i > 0 ? i : 1) }')
   target='' met=''
   [ "$k" = 1000 ] && target='<= 2 us/item' met=$(le "$us" 2)
   row "k = $k, {$GROWTH_SOURCES}, median ms" "$(f1 "$ms")" "${first_label:-}" \
     "$([ -n "$first_ms" ] && ratio "$ms" "$first_ms")" "$target" "$met" \
-    "$items items; backend CPU $(f2 "$cpu") ms/call ($calls calls), $us us/item; peak RSS +$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }') MB"
+    "$items items; backend CPU $(f2 "$cpu") ms/call ($calls calls), $us us/item; peak RSS +$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }') MB; $(servers_note)"
   [ -z "$first_ms" ] && first_ms=$ms first_label="k = $k $(f1 "$ms")"
 done
 all_src=$(for i in $(seq 1 $(((maxsrc + 1) / 2))); do
@@ -398,11 +401,13 @@ all_src=$(for i in $(seq 1 $(((maxsrc + 1) / 2))); do
 first_ms='' first_label=''
 for c in $SOURCE_COUNTS; do
   list=$(head -n "$c" <<<"$all_src" | paste -sd ,)
+  cpu_start
   read -r ms cpu calls rows items kb <<<"$(cost "$list" "$SOURCES_K")"
   [ -n "$kb" ] || exit 1
+  cpu_stop
   row "$c source(s) at k = $SOURCES_K, median ms" "$(f1 "$ms")" "${first_label:-}" \
     "$([ -n "$first_ms" ] && ratio "$ms" "$first_ms")" "" "" \
-    "{$list}: $items items; backend CPU $(f2 "$cpu") ms/call ($calls calls); peak RSS +$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }') MB"
+    "{$list}: $items items; backend CPU $(f2 "$cpu") ms/call ($calls calls); peak RSS +$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }') MB; $(servers_note)"
   [ -z "$first_ms" ] && first_ms=$ms first_label="1 source $(f1 "$ms")"
 done
 
