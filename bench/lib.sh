@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell functions the benchmarks share (bench/*.sh).  Source it after
 # test/lib.sh, once APEX_RUN_DIR is the script's own; it defines functions
 # only.  The SQL functions the benchmarks share are in bench/functions.sql.
@@ -52,6 +53,7 @@ bench_pgbench() {
   [ -n "$expected" ] && BENCH_FAILED=$((expected - BENCH_DONE))
   BENCH_NOTICES=$(grep -c 'WARNING' "$dir/err")
   # sql legs no background worker could take (a NOTICE): they ran inline
+  # shellcheck disable=SC2034  # read by the caller
   BENCH_INLINE=$(grep -c 'ran in this session' "$dir/err")
   return 0
 }

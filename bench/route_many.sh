@@ -44,7 +44,7 @@ INSERT INTO times SELECT 'one apex_route', bench_call_ms('Sarah roadmap', :'srcs
 INSERT INTO times SELECT 'apex_route_many', bench_batch_ms(qs, :'srcs', :conc) FROM questions, generate_series(1, :n);
 SQL
 # the same questions from Q sessions at once
-for r in $(seq "$N"); do
+for _ in $(seq "$N"); do
   ms=$(bench_sessions_at_once "$Q" "$SOURCES") || exit 1
   "${PSQL[@]}" -c "INSERT INTO times VALUES ('$Q sessions at once', $ms)" >/dev/null || exit 1
 done

@@ -218,7 +218,7 @@ SQL
 fi
 at_once=() peer_many=() peer_once=() peer_errors=0
 cpu_start "$PEER_PID"
-for r in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
   t=$(bench_sessions_at_once "$Q" "$SOURCES") || exit 1
   at_once+=("$t")
 done
@@ -234,7 +234,7 @@ done >"$APEX_RUN_DIR/at_once.curl"
 peer_mark
 curl -sf -o /dev/null -H 'Content-Type: application/json' --data-binary @"$APEX_RUN_DIR/many.json" "$PEER_URL/route_many" || exit 1
 cpu_start "$PEER_PID"
-for r in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
   t=$(curl -sf -o "$APEX_RUN_DIR/many.out" -w '%{time_total}' -H 'Content-Type: application/json' \
     --data-binary @"$APEX_RUN_DIR/many.json" "$PEER_URL/route_many") || { echo "table: the peer's /route_many failed" >&2; exit 1; }
   /usr/bin/python3 -c '
@@ -247,7 +247,7 @@ done
 cpu_stop
 PEER_MANY=$(printf '%s\n' "${peer_many[@]}" | bench_median) SHARE_PEER_MANY=$(servers_note)
 cpu_start "$PEER_PID"
-for r in $(seq "$RUNS"); do
+for _ in $(seq "$RUNS"); do
   t0=$(date +%s%N)
   codes=$(curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max "$Q" -w '%{http_code}\n' \
     -K "$APEX_RUN_DIR/at_once.curl" 2>"$APEX_RUN_DIR/at_once.curl.err")
@@ -385,7 +385,7 @@ for k in $KS; do [ "$k" -gt "$kmax" ] && kmax=$k; done
 first_ms='' first_label=''
 for k in $KS; do
   cpu_start
-  read -r ms cpu calls rows items kb <<<"$(cost "$GROWTH_SOURCES" "$k")"
+  read -r ms cpu calls _ items kb <<<"$(cost "$GROWTH_SOURCES" "$k")"
   [ -n "$kb" ] || exit 1
   cpu_stop
   us=$(awk -v c="$cpu" -v i="$items" 'BEGIN { printf "%.1f", c * 1000 / (i > 0 ? i : 1) }')
@@ -402,7 +402,7 @@ first_ms='' first_label=''
 for c in $SOURCE_COUNTS; do
   list=$(head -n "$c" <<<"$all_src" | paste -sd ,)
   cpu_start
-  read -r ms cpu calls rows items kb <<<"$(cost "$list" "$SOURCES_K")"
+  read -r ms cpu calls _ items kb <<<"$(cost "$list" "$SOURCES_K")"
   [ -n "$kb" ] || exit 1
   cpu_stop
   row "$c source(s) at k = $SOURCES_K, median ms" "$(f1 "$ms")" "${first_label:-}" \
@@ -415,7 +415,7 @@ done
 
 echo
 echo "apex_router against its baselines and the Python peer: one run, $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-echo "revision $(apex_rev_label "$APEX_WORKTREE"); sources {$SOURCES}, k 10, question '$QUERY'; injected: Neo4j $NEO4J_MS ms, Qdrant $QDRANT_MS ms, embedder $EMBED_MS ms (rows 'zero latency', 5 and 7: none)"
+echo "revision $(apex_rev_label "$APEX_WORKTREE"); sources {$SOURCES}, k 10, question '$QUERY'; injected: Neo4j $NEO4J_MS ms, Qdrant $QDRANT_MS ms, embedder $EMBED_MS ms (none in the zero-latency, backend CPU and growth rows)"
 echo "peer: bench/peer, $PEER_WORKERS uvicorn worker(s), loaded with hey and curl --parallel; ratio = apex_router / compared with; run took $((SECONDS - started)) s"
 echo
 {

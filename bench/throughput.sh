@@ -197,6 +197,7 @@ pgbench_tps() {
 # shell (pgbench and psql count in its children's time once they have
 # ended), the two clusters, Redis and the test servers, with their
 # children, running or ended.
+# shellcheck disable=SC2046  # the pid files: one pid a word
 cpu_sample() {
   bench_cpu_sample "$$" $(head -qn1 "$APEX_RUN_DIR/pgdata/postmaster.pid" "$APEX_RUN_DIR/remote/postmaster.pid") \
     $(cat "$APEX_RUN_DIR/redis.pid" "$APEX_RUN_DIR/servers.pid" "$APEX_RUN_DIR/tcp_faults.pid")
