@@ -12,6 +12,7 @@
 #        "10 100 1000", BENCH_N 30, BENCH_SOURCES graph,vectors)
 set -u
 . "$(dirname "$0")/../test/lib.sh"
+. "$(dirname "$0")/lib.sh"
 cd "$APEX_ROOT" || exit 1
 APEX_RUN_DIR=$APEX_HOME/item-cost
 ITEMS=${BENCH_ITEMS:-2000}
@@ -26,13 +27,8 @@ export APEX_BENCH_FIXTURES=$APEX_RUN_DIR/corpus.json
 apex_pg_start && apex_servers_start || exit 1
 apex_ports_started
 PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -d postgres)
-apex_bench_sources || exit 1
+apex_bench_sources && bench_functions || exit 1
 "${PSQL[@]}" >/dev/null <<'SQL' || exit 1
--- the backend's CPU time so far (utime + stime, clock ticks of 10 ms)
-CREATE FUNCTION backend_cpu_ms() RETURNS float8 LANGUAGE sql AS $$
-  SELECT (split_part(s, ' ', 12)::float8 + split_part(s, ' ', 13)::float8) * 10
-  FROM (SELECT pg_read_file('/proc/self/stat') AS f) r,
-       LATERAL (SELECT substr(f, position(')' IN f) + 2) AS s) x $$;
 CREATE FUNCTION item_cost(kk int, n int, srcs text[])
 RETURNS TABLE (k int, rows int, items int, cpu_ms_per_call float8, us_per_item float8)
 LANGUAGE plpgsql AS $$

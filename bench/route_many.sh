@@ -18,13 +18,13 @@
 #        BENCH_SOURCES graph,vectors, BENCH_CONCURRENCY 300)
 set -u
 . "$(dirname "$0")/../test/lib.sh"
+. "$(dirname "$0")/lib.sh"
 cd "$APEX_ROOT" || exit 1
 APEX_RUN_DIR=$APEX_HOME/route-many
 N=${BENCH_N:-3}
 Q=${BENCH_Q:-100}
 SOURCES=${BENCH_SOURCES:-graph,vectors}
 CONC=${BENCH_CONCURRENCY:-300}
-PGBENCH=$APEX_DEBIAN_PG_BINDIR/pgbench
 
 apex_bench_begin || exit 1
 apex_pg_start || exit 1
@@ -33,47 +33,20 @@ PSQL=(psql -X -q -At -v ON_ERROR_STOP=1 -d postgres)
 apex_pg_stop; apex_pg_start && apex_servers_start || exit 1
 apex_ports_started
 apex_bench_sources || exit 1
-"${PSQL[@]}" -v abs_srcdir="$APEX_ROOT/test" -v q="$Q" -v n="$N" -v conc="$CONC" \
-  -v srcs="{$SOURCES}" >"$APEX_RUN_DIR/times.out" 2>"$APEX_RUN_DIR/times.err" <<'SQL' || { cat "$APEX_RUN_DIR/times.err" >&2; exit 1; }
-\i test/sql/include/ports.sql
-\set url :neo4j_url'/__fault/delay=250'
-ALTER SERVER graph OPTIONS (SET url :'url');
-\set url :qdrant_url'/__fault/delay=120'
-ALTER SERVER vectors OPTIONS (SET url :'url');
-CREATE TABLE questions AS SELECT i, 'Sarah roadmap ' || i AS q FROM generate_series(1, :q) i;
+bench_functions || exit 1
+bench_delays 250 120 0 || exit 1
+"${PSQL[@]}" -v q="$Q" -v n="$N" -v conc="$CONC" -v srcs="{$SOURCES}" -v question="$BENCH_QUESTION" \
+  >"$APEX_RUN_DIR/times.out" 2>"$APEX_RUN_DIR/times.err" <<'SQL' || { cat "$APEX_RUN_DIR/times.err" >&2; exit 1; }
+CREATE TABLE questions AS SELECT array_agg(:'question' || i ORDER BY i) AS qs FROM generate_series(1, :q) i;
 CREATE TABLE times (what text, ms float8);
-CREATE FUNCTION one(srcs text[]) RETURNS float8 LANGUAGE plpgsql AS $$
-DECLARE t0 timestamptz := clock_timestamp(); n int;
-BEGIN
-  SELECT count(DISTINCT s) INTO n FROM apex_route('Sarah roadmap', sources => srcs), unnest(found_in) s;
-  IF n <> cardinality(srcs) THEN RAISE EXCEPTION 'one call: % of % sources answered', n, cardinality(srcs); END IF;
-  RETURN extract(epoch FROM clock_timestamp() - t0) * 1000;
-END $$;
-CREATE FUNCTION batch(srcs text[], conc int) RETURNS float8 LANGUAGE plpgsql AS $$
-DECLARE t0 timestamptz := clock_timestamp(); n int; qs int;
-BEGIN
-  SELECT count(DISTINCT s), count(DISTINCT ordinal) INTO n, qs
-  FROM apex_route_many(ARRAY(SELECT q FROM questions ORDER BY i), sources => srcs,
-                       max_concurrency => conc), unnest(found_in) s;
-  IF n <> cardinality(srcs) OR qs <> (SELECT count(*) FROM questions) THEN
-    RAISE EXCEPTION 'batch: % sources, % questions answered', n, qs;
-  END IF;
-  RETURN extract(epoch FROM clock_timestamp() - t0) * 1000;
-END $$;
-SELECT one(:'srcs'), batch(:'srcs', :conc);   -- warm-up: connections, workers
-INSERT INTO times SELECT 'one apex_route', one(:'srcs') FROM generate_series(1, :n);
-INSERT INTO times SELECT 'apex_route_many', batch(:'srcs', :conc) FROM generate_series(1, :n);
+SELECT bench_call_ms('Sarah roadmap', :'srcs'), bench_batch_ms(qs, :'srcs', :conc) FROM questions;   -- warm-up: connections, workers
+INSERT INTO times SELECT 'one apex_route', bench_call_ms('Sarah roadmap', :'srcs') FROM generate_series(1, :n);
+INSERT INTO times SELECT 'apex_route_many', bench_batch_ms(qs, :'srcs', :conc) FROM questions, generate_series(1, :n);
 SQL
 # the same questions from Q sessions at once
-echo "\\set i random(1, $Q)" >"$APEX_RUN_DIR/one.sql"
-echo "SELECT count(*) FROM apex_route('Sarah roadmap ' || :i, sources => '{$SOURCES}');" >>"$APEX_RUN_DIR/one.sql"
-for r in $(seq "$N"); do
-  out=$("$PGBENCH" -n -f "$APEX_RUN_DIR/one.sql" -c "$Q" -j 2 -t 1 postgres 2>&1) ||
-    { echo "$out" >&2; exit 1; }
-  failed=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' <<<"$out")
-  [ "${failed:-0}" = 0 ] || { echo "$out" >&2; exit 1; }
-  tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' <<<"$out")
-  "${PSQL[@]}" -c "INSERT INTO times VALUES ('$Q sessions at once', $Q / $tps * 1000)" >/dev/null || exit 1
+for _ in $(seq "$N"); do
+  ms=$(bench_sessions_at_once "$Q" "$SOURCES") || exit 1
+  "${PSQL[@]}" -c "INSERT INTO times VALUES ('$Q sessions at once', $ms)" >/dev/null || exit 1
 done
 echo
 echo "apex_route_many: $Q questions over {$SOURCES} (Neo4j 250 ms, Qdrant 120 ms, embedder 0), max_concurrency $CONC, $N runs each, $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC')"

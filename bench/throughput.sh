@@ -69,10 +69,10 @@ done
   { echo "throughput: --sources wants names separated by commas" >&2; exit 1; }
 
 . "$(dirname "$0")/../test/lib.sh"
+. "$(dirname "$0")/lib.sh"
 cd "$APEX_ROOT" || exit 1
 APEX_RUN_DIR=$APEX_HOME/throughput
 PGC=$APEX_DEBIAN_PG_BINDIR/pg_config
-PGBENCH=$APEX_DEBIAN_PG_BINDIR/pgbench
 
 # The revisions, resolved now: a later commit must not change what we measure.
 for r in "${revs[@]}"; do
@@ -193,29 +193,14 @@ pgbench_tps() {
 }
 
 # The machine's CPU time and the test bed's share of it, in clock ticks:
-# "busy total ours".  busy is all but idle time: interrupts (which the
-# kernel also charges to the process they interrupted) and the time the
-# hypervisor stole count; the test bed is this shell (pgbench and psql count in its children's time once
-# they have ended), the two clusters, Redis and the test servers, with
-# their children, running or ended.
+# "busy total ours" (bench/lib.sh, bench_cpu_sample).  The test bed is this
+# shell (pgbench and psql count in its children's time once they have
+# ended), the two clusters, Redis and the test servers, with their
+# children, running or ended.
+# shellcheck disable=SC2046  # the pid files: one pid a word
 cpu_sample() {
-  local roots
-  roots="$$ $(head -qn1 "$APEX_RUN_DIR/pgdata/postmaster.pid" "$APEX_RUN_DIR/remote/postmaster.pid")"
-  roots="$roots $(cat "$APEX_RUN_DIR/redis.pid" "$APEX_RUN_DIR/servers.pid" "$APEX_RUN_DIR/tcp_faults.pid")"
-  { head -1 /proc/stat; cat /proc/[0-9]*/stat 2>/dev/null; } | awk -v roots="$roots" '
-    # user nice system idle iowait irq softirq steal
-    NR == 1 { busy = $2 + $3 + $4 + $7 + $8 + $9; print busy, busy + $5 + $6; next }
-    # after the command name: 2 ppid, 12 utime, 13 stime, 14 cutime, 15 cstime
-    { pid = $1; sub(/^.*\) /, ""); ppid[pid] = $2; ticks[pid] = $12 + $13 + $14 + $15 }
-    END {
-      n = split(roots, r, " ")
-      for (i = 1; i <= n; i++) root[r[i]] = 1
-      for (p in ticks) {
-        for (q = p; q + 0 > 1 && !(q in root); q = ppid[q]) ;
-        if (q in root) ours += ticks[p]
-      }
-      print ours + 0
-    }' | paste -sd ' '
+  bench_cpu_sample "$$" $(head -qn1 "$APEX_RUN_DIR/pgdata/postmaster.pid" "$APEX_RUN_DIR/remote/postmaster.pid") \
+    $(cat "$APEX_RUN_DIR/redis.pid" "$APEX_RUN_DIR/servers.pid" "$APEX_RUN_DIR/tcp_faults.pid")
 }
 
 # The share of the machine's CPU time used outside the test bed between two

@@ -26,6 +26,7 @@
 set -u
 . "$(dirname "$0")/../../test/lib.sh"
 . "$(dirname "$0")/run.sh"
+. "$(dirname "$0")/../lib.sh"
 cd "$APEX_ROOT" || exit 1
 APEX_RUN_DIR=$APEX_HOME/peer-check
 
@@ -79,11 +80,10 @@ peer_start "$PORT" || exit 1
 "${CHECK[@]}" --load --peer-pid "$(cat "$(peer_run_dir)/peer.pid")" || exit 1
 
 if [ "${CHECK_DELAYED:-1}" != 0 ]; then
-  fault() { [ "$2" -gt 0 ] && echo "$1/__fault/delay=$2" || echo "$1"; }
   apex_log "peer with injected latency: Neo4j $NEO4J_DELAY ms, Qdrant $QDRANT_DELAY ms, embedder $EMBED_DELAY ms"
-  PEER_NEO4J_URL=$(fault "http://127.0.0.1:$NEO4J_PORT" "$NEO4J_DELAY") \
-  PEER_QDRANT_URL=$(fault "http://127.0.0.1:$QDRANT_PORT" "$QDRANT_DELAY") \
-  PEER_EMBED_URL=$(fault "http://127.0.0.1:$EMBED_PORT" "$EMBED_DELAY")/v1/embeddings \
+  PEER_NEO4J_URL=$(bench_fault "http://127.0.0.1:$NEO4J_PORT" "$NEO4J_DELAY") \
+  PEER_QDRANT_URL=$(bench_fault "http://127.0.0.1:$QDRANT_PORT" "$QDRANT_DELAY") \
+  PEER_EMBED_URL=$(bench_fault "http://127.0.0.1:$EMBED_PORT" "$EMBED_DELAY")/v1/embeddings \
     peer_start "$PORT" || exit 1
   "${CHECK[@]}" --load --single 10 --peer-pid "$(cat "$(peer_run_dir)/peer.pid")" || exit 1
 fi
