@@ -29,7 +29,7 @@ bool		apex_strict = false;
 bool		apex_sequential = false;
 int			apex_call_timeout_ms = 0;
 int			apex_min_sources = 0;
-int			apex_max_concurrency = 100;
+int			apex_max_concurrency = 1000;
 
 void		_PG_init(void);
 
@@ -96,7 +96,7 @@ apex_define_gucs(void)
 	DefineCustomIntVariable("apex_router.max_concurrency",
 							"Most legs of one apex_route_many call in flight at once.",
 							"Legs beyond it wait their turn in the order of questions and sources; the max_concurrency argument overrides it.",
-							&apex_max_concurrency, 100, 1, APEX_MAX_CONCURRENCY,
+							&apex_max_concurrency, 1000, 1, APEX_MAX_CONCURRENCY,
 							PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("apex_router.cache_source",
 							   "Redis source holding the result and embedding cache.",

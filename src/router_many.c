@@ -260,6 +260,37 @@ apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs,
 }
 
 /*
+ * Backpressure, not failure: no more legs in flight than the descriptors
+ * PostgreSQL leaves this backend for connections allow, however large
+ * limit (max_concurrency) is; beyond that, legs wait their turn.  A leg
+ * of a remote kind takes a socket, and one more for its embedder; a local
+ * leg (sql) none.  Counted per question, in the order legs start, with an
+ * eighth of the free descriptors and a question's worth to spare: legs of
+ * different kinds are in flight, and libcurl resolves a host name with
+ * descriptors of its own.
+ */
+static int
+apex_batch_fd_limit(ApexPlan *plan, int limit)
+{
+	int			legs = list_length(plan->legs);
+	int			sockets = 0;
+	int			free_fds;
+	ListCell   *lc;
+
+	foreach(lc, plan->legs)
+	{
+		ApexSource *source = ((ApexPlannedLeg *) lfirst(lc))->source;
+
+		sockets += (source->kind->targets != NULL) + (source->embedder != NULL);
+	}
+	if (sockets == 0)
+		return limit;
+	free_fds = ApexConnFree((limit / legs + 2) * sockets * 8 / 7 + 1);
+	free_fds -= free_fds / 8 + sockets;
+	return Min(limit, Max(1, free_fds * legs / sockets));
+}
+
+/*
  * Question i's warnings and rows, as apex_route would give them: from the
  * cache (hit: cached holds them), or fused from its legs and then stored
  * in the cache
@@ -341,13 +372,7 @@ apex_route_many(PG_FUNCTION_ARGS)
 	batch.call = call;
 	batch.limit = apex_sequential ? 1 : plan->max_concurrency;
 
-	/*
-	 * Backpressure, not failure: no more legs in flight than the
-	 * descriptors PostgreSQL leaves this backend for connections allow
-	 * (two a leg: a vector source and its embedder), however large
-	 * max_concurrency is.  Beyond that, legs wait their turn.
-	 */
-	batch.limit = Min(batch.limit, Max(1, ApexConnFree(2 * batch.limit) / 2));
+	batch.limit = apex_batch_fd_limit(&plan->plan, batch.limit);
 	apex_batch_legs(&batch, plan, qlegs, hit);
 	apex_batch_run(&batch);
 	for (int i = 0; i < plan->nquestions; i++)
