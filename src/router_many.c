@@ -28,6 +28,9 @@
  * apex_router.strict turns a source's failure into an ERROR, as in
  * apex_route.
  *
+ * Vector legs get their vectors from one embeddings request per embedder
+ * carrying the texts of every question (embed_batch.c), not one each.
+ *
  * The result cache (cache.c) is not used: it keys and stores the rows of
  * one question per call.
  *
@@ -44,6 +47,7 @@
 #include "apex_router.h"
 #include "call.h"
 #include "conn_registry.h"
+#include "embed_batch.h"
 #include "event_loop.h"
 #include "fusion.h"
 #include "plan.h"
@@ -313,6 +317,8 @@ apex_route_many(PG_FUNCTION_ARGS)
 
 	plan = ApexPlanMany(fcinfo);
 	batch.call = call;
+	/* one embeddings request per embedder for every question's text */
+	call->embeds = ApexEmbedBatchBegin(call);
 	batch.limit = apex_sequential ? 1 : plan->max_concurrency;
 
 	/*
