@@ -9,7 +9,8 @@
  * (ApexEmbedStart), the texts of every leg of the call whose source uses
  * that embedder are gathered, each distinct text once, in the order of
  * the questions, and split into requests of at most the embedder's
- * max_batch_size texts ("input": [...]).  A request is sent when the first
+ * max_batch_size texts and EMBED_MAX_REQUEST_BYTES of text ("input":
+ * [...]).  A request is sent when the first
  * leg whose text it carries asks, so a long batch held back by
  * max_concurrency does not start the clocks of requests whose legs are far
  * off.  With the default of 2048 (OpenAI's cap) a batch of up to 2048
@@ -54,6 +55,13 @@
 #include "leg.h"
 #include "leg_embedder.h"
 #include "peer_encoding.h"
+
+/*
+ * The most text one request carries, in bytes (a text longer than that
+ * goes alone): OpenAI takes at most 300,000 tokens a request, summed over
+ * its inputs, which is more than this at the 1 to 4 bytes a token takes.
+ */
+#define EMBED_MAX_REQUEST_BYTES (512 * 1024)
 
 typedef enum EmbedState
 {
@@ -104,6 +112,7 @@ typedef struct EmbedderTexts
 struct ApexEmbedBatch
 {
 	ApexCall   *call;
+	int			timeout_ms;		/* the batch's deadline, from its start; 0: none */
 	List	   *embedders;		/* EmbedderTexts *, made as they are asked */
 };
 
@@ -122,14 +131,18 @@ embed_text_match(const void *a, const void *b,
 	return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
-/* The shared embeddings of an apex_route_many call (call->embeds) */
+/*
+ * The shared embeddings of an apex_route_many call (call->embeds), whose
+ * timeout_ms (0: none) is the batch's deadline
+ */
 ApexEmbedBatch *
-ApexEmbedBatchBegin(ApexCall *call)
+ApexEmbedBatchBegin(ApexCall *call, int timeout_ms)
 {
 	ApexEmbedBatch *batch = MemoryContextAllocZero(call->mcxt,
 												   sizeof(ApexEmbedBatch));
 
 	batch->call = call;
+	batch->timeout_ms = timeout_ms;
 	return batch;
 }
 
@@ -147,6 +160,7 @@ embed_gather(ApexEmbedBatch *batch, ApexSource *embedder)
 	List	   *sendable = NIL;
 	ListCell   *lc;
 	int			n = 0;
+	Size		bytes = 0;
 	EmbedRequestMany *request = NULL;
 
 	e->serverid = embedder->serverid;
@@ -181,8 +195,10 @@ embed_gather(ApexEmbedBatch *batch, ApexSource *embedder)
 	foreach(lc, sendable)
 	{
 		EmbedText  *et = lfirst(lc);
+		Size		len = strlen(et->text);
 
-		if (request == NULL || request->ntexts == conf->max_batch_size)
+		if (request == NULL || request->ntexts == conf->max_batch_size ||
+			bytes + len > EMBED_MAX_REQUEST_BYTES)
 		{
 			request = palloc0(sizeof(EmbedRequestMany));
 			request->call = batch->call;
@@ -190,10 +206,12 @@ embed_gather(ApexEmbedBatch *batch, ApexSource *embedder)
 			request->texts = palloc(sizeof(const char *) *
 									Min(conf->max_batch_size,
 										list_length(sendable) - n));
+			bytes = 0;
 		}
 		et->request = request;
 		et->index = request->ntexts;
 		request->texts[request->ntexts++] = et->text;
+		bytes += len;
 		n++;
 	}
 	list_free(sendable);
@@ -270,9 +288,14 @@ embed_request_done(void *arg, ApexHttpResponse *resp)
 	embed_request_over(request);
 }
 
-/* Send the request, on a clock of its own */
+/*
+ * Send the request, on a clock of its own: the embedder's timeout_ms, as
+ * a leg's budget is its source's, capped by the batch's timeout_ms (so a
+ * timeout reads as its legs' do), and running out at the deadline at the
+ * latest.
+ */
 static void
-embed_request_send(EmbedRequestMany *request)
+embed_request_send(EmbedRequestMany *request, int timeout_ms)
 {
 	ApexCall   *call = request->call;
 	ApexSource *embedder = request->embedder;
@@ -284,11 +307,11 @@ embed_request_send(EmbedRequestMany *request)
 	own->source = embedder;
 	own->state = request;
 	own->budget_ms = embedder->timeout_ms;
-	if (call->deadline != DT_NOEND)
-		own->budget_ms = Min(own->budget_ms, ApexMsUntil(call->deadline));
+	if (timeout_ms > 0)
+		own->budget_ms = Min(own->budget_ms, timeout_ms);
 	request->leg = own;
 	request->state = EMBED_IN_FLIGHT;
-	ApexLoopSetTimer(call->loop, own, own->budget_ms, embed_request_deadline);
+	ApexLoopSetTimer(call->loop, own, ApexLegBudgetMs(own), embed_request_deadline);
 	auth.bearer = embedder->secrets->api_key;
 	ApexLegPost(own, embedder, conf->http.url,
 				ApexEmbedderBody(conf, request->texts, request->ntexts),
@@ -336,7 +359,7 @@ ApexEmbedBatchAsk(ApexLeg *leg, ApexSource *embedder, const char *text,
 	else
 	{
 		if (request->state == EMBED_UNSENT)
-			embed_request_send(request);
+			embed_request_send(request, batch->timeout_ms);
 		if (request->state == EMBED_IN_FLIGHT)
 		{
 			EmbedWaiter *w = palloc(sizeof(EmbedWaiter));

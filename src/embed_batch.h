@@ -16,7 +16,7 @@
 
 typedef struct ApexEmbedBatch ApexEmbedBatch;
 
-extern ApexEmbedBatch *ApexEmbedBatchBegin(ApexCall *call);
+extern ApexEmbedBatch *ApexEmbedBatchBegin(ApexCall *call, int timeout_ms);
 extern void ApexEmbedBatchAsk(ApexLeg *leg, ApexSource *embedder,
 							  const char *text, ApexEmbedDone done);
 

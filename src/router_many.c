@@ -318,7 +318,7 @@ apex_route_many(PG_FUNCTION_ARGS)
 	plan = ApexPlanMany(fcinfo);
 	batch.call = call;
 	/* one embeddings request per embedder for every question's text */
-	call->embeds = ApexEmbedBatchBegin(call);
+	call->embeds = ApexEmbedBatchBegin(call, plan->plan.timeout_ms);
 	batch.limit = apex_sequential ? 1 : plan->max_concurrency;
 
 	/*
