@@ -152,6 +152,15 @@ FROM apex_route_many(ARRAY(SELECT 'Sarah roadmap ' || (g % 150) FROM generate_se
 SELECT count(*) AS requests, sum(jsonb_array_length(input)) AS texts
 FROM embed_requests(:'t0', :'log');
 
+-- and at most about 512 kB of text a request: three texts of 182 kB go
+-- in two requests
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(DISTINCT ordinal) AS answered
+FROM apex_route_many(ARRAY(SELECT repeat('Sarah roadmap ', 13000) || g FROM generate_series(1, 3) g),
+                     k => 1, sources => '{vectors}');
+\set log `cat "$APEX_TEST_LOG"`
+SELECT jsonb_array_length(input) AS texts FROM embed_requests(:'t0', :'log');
+
 DROP SERVER vectors2 CASCADE;
 DROP SERVER embed_ollama CASCADE;
 
