@@ -208,6 +208,8 @@ struct ApexCall
 	TimestampTz deadline;		/* from the call's timeout_ms, or DT_NOEND */
 	struct ApexCache *cache;	/* result cache (the router's), or NULL */
 	ApexVectorCache *vectors;	/* the same cache as legs see it, or NULL */
+	/* apex_route_many's shared embeddings requests (embed_batch.c), or NULL */
+	struct ApexEmbedBatch *embeds;
 	List	   *told_inline;	/* sources whose fallback NOTICE was given */
 };
 

@@ -21,6 +21,7 @@
 #include "utils/json.h"
 
 #include "leg.h"
+#include "embed_batch.h"
 #include "leg_embedder.h"
 #include "vector.h"
 
@@ -37,6 +38,9 @@ static const ApexOption embedder_options[] = {
 	 .max = 65536},
 	{APEX_OPT("encoding", APEX_OPTION_CHOICE, ApexEmbedderConf, encoding),
 	 .choices = embedder_encodings},
+	/* OpenAI takes at most 2048 inputs a request; some servers fewer */
+	{APEX_OPT("max_batch_size", APEX_OPTION_INT, ApexEmbedderConf, max_batch_size),
+	 .dflt = "2048", .min = 1, .max = APEX_EMBED_MAX_BATCH},
 	APEX_HTTP_TLS_OPTIONS(ApexEmbedderConf),
 	{NULL}
 };
@@ -46,8 +50,6 @@ typedef struct EmbedRequest
 	ApexLeg    *leg;
 	ApexSource *embedder;
 	const char *text;
-	bool		ollama;
-	bool		base64;
 	ApexEmbedDone done;
 	void	   *cache_ticket;	/* the vector cache's lookup, or NULL */
 } EmbedRequest;
@@ -101,6 +103,63 @@ embed_error(Jsonb *doc)
 }
 
 /*
+ * The vector in v: base64 or an array of numbers, whichever the service
+ * sent, all finite; else why not.  v is a string or an array.
+ */
+static char *
+embed_vector(JsonbValue *v, ApexEmbedding *embedding)
+{
+	char	   *error = NULL;
+
+	if (v->type == jbvString)
+		embedding->vector = ApexVectorFromBase64(v->val.string.val, v->val.string.len,
+												 &embedding->dim, &error);
+	else
+		embedding->vector = embed_decode_array(ApexJsonArray(v), &embedding->dim,
+											   &error);
+	if (embedding->vector == NULL)
+		return error;
+	for (int i = 0; i < embedding->dim; i++)
+	{
+		if (isnan(embedding->vector[i]) || isinf(embedding->vector[i]))
+			return "The embedding holds a value that is not finite.";
+	}
+	return NULL;
+}
+
+/* Is v a vector as a service sends one (embed_vector)? */
+static bool
+embed_is_vector(JsonbValue *v)
+{
+	return v && (v->type == jbvString || ApexJsonArray(v));
+}
+
+/*
+ * Ollama's deprecated /api/embeddings takes "prompt", not "input", and
+ * answers {"embedding": []} to our request: say where to point the url
+ * (issue 11, "Also").
+ */
+#define EMBED_LEGACY_OLLAMA "The response has \"embedding\", not \"embeddings\": the url is Ollama's deprecated /api/embeddings endpoint. Use /api/embed instead."
+
+/*
+ * The parsed response of a request, or the reason it is unusable: its
+ * status is not a success, or it is not JSON.
+ */
+static char *
+embed_parse(long status, StringInfo body, Jsonb **doc, ApexRemote *remote)
+{
+	char	   *error = NULL;
+	char	   *cause;
+
+	*doc = ApexJsonParse(body->data, body->len, &error);
+	if ((cause = ApexNot2xx(status, body, *doc, embed_error, remote)))
+		return cause;
+	if (*doc == NULL)
+		return ApexJsonErrorCause(error, remote);
+	return NULL;
+}
+
+/*
  * Decode an embedding response (pure; fuzzable): see ApexDecoder.  The
  * vector is base64 or an array of numbers, whichever the service sent.
  */
@@ -110,17 +169,14 @@ ApexEmbedderDecode(const void *state, long status, StringInfo body,
 {
 	bool		ollama = ((const ApexEmbedderConf *) state)->api == APEX_EMBEDDER_OLLAMA;
 	ApexEmbedding *embedding = result;
-	char	   *error = NULL;
-	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
+	Jsonb	   *doc;
 	JsonbValue *v;
 	char	   *cause;
 
 	embedding->vector = NULL;
 	embedding->dim = 0;
-	if ((cause = ApexNot2xx(status, body, doc, embed_error, remote)))
+	if ((cause = embed_parse(status, body, &doc, remote)))
 		return cause;
-	if (doc == NULL)
-		return ApexJsonErrorCause(error, remote);
 	if (ollama)
 		v = ApexJsonGet(&doc->root, "embeddings");
 	else
@@ -134,30 +190,76 @@ ApexEmbedderDecode(const void *state, long status, StringInfo body,
 	}
 	if (ollama && ApexJsonLength(ApexJsonArray(v)) > 0)
 		v = ApexJsonAt(ApexJsonArray(v), 0);
-	if (v && v->type == jbvString)
-		embedding->vector = ApexVectorFromBase64(v->val.string.val, v->val.string.len,
-												 &embedding->dim, &error);
-	else if (ApexJsonArray(v))
-		embedding->vector = embed_decode_array(ApexJsonArray(v), &embedding->dim,
-											   &error);
-	else if (ollama && ApexJsonGet(&doc->root, "embedding"))
+	if (embed_is_vector(v))
+		return embed_vector(v, embedding);
+	if (ollama && ApexJsonGet(&doc->root, "embedding"))
+		return EMBED_LEGACY_OLLAMA;
+	return ollama ? "The response has no \"embeddings\" array."
+		: "The response has no \"data[0].embedding\".";
+}
+
+/*
+ * Decode the response to a request of several texts (pure; fuzzable): see
+ * ApexDecoder; state is an ApexEmbedderAsked, result an array of its count
+ * ApexEmbedding, one per text in the order asked.  Ollama answers the
+ * vectors in that order; OpenAI-compatible services say each one's place
+ * with "index" (the API does not promise the order), so every index must
+ * be a text asked, each once.
+ */
+char *
+ApexEmbedderDecodeMany(const void *state, long status, StringInfo body,
+					   void *result, ApexRemote *remote)
+{
+	const ApexEmbedderAsked *asked = state;
+	bool		ollama = asked->conf->api == APEX_EMBEDDER_OLLAMA;
+	ApexEmbedding *embeddings = result;
+	Jsonb	   *doc;
+	JsonbContainer *list;
+	char	   *cause;
+
+	for (int i = 0; i < asked->count; i++)
 	{
-		/*
-		 * Ollama's deprecated /api/embeddings takes "prompt", not "input",
-		 * and answers {"embedding": []} to our request: say where to point
-		 * the url (issue 11, "Also").
-		 */
-		return "The response has \"embedding\", not \"embeddings\": the url is Ollama's deprecated /api/embeddings endpoint. Use /api/embed instead.";
+		embeddings[i].vector = NULL;
+		embeddings[i].dim = 0;
 	}
-	else
-		return ollama ? "The response has no \"embeddings\" array."
-			: "The response has no \"data[0].embedding\".";
-	if (embedding->vector == NULL)
-		return error;
-	for (int i = 0; i < embedding->dim; i++)
+	if ((cause = embed_parse(status, body, &doc, remote)))
+		return cause;
+	list = ApexJsonArray(ApexJsonGet(&doc->root, ollama ? "embeddings" : "data"));
+	if (list == NULL)
 	{
-		if (isnan(embedding->vector[i]) || isinf(embedding->vector[i]))
-			return "The embedding holds a value that is not finite.";
+		if (ollama && ApexJsonGet(&doc->root, "embedding"))
+			return EMBED_LEGACY_OLLAMA;
+		return ollama ? "The response has no \"embeddings\" array."
+			: "The response has no \"data\" array.";
+	}
+	if (ApexJsonLength(list) != asked->count)
+		return psprintf("The response has %d embeddings for %d texts.",
+						ApexJsonLength(list), asked->count);
+	for (int i = 0; i < asked->count; i++)
+	{
+		JsonbValue *v = ApexJsonAt(list, i);
+		int			at = i;
+
+		if (!ollama)
+		{
+			JsonbContainer *item = ApexJsonObject(v);
+			double		index;
+
+			if (!ApexJsonNumber(ApexJsonGet(item, "index"), &index) ||
+				index != floor(index) || index < 0 || index >= asked->count)
+				return psprintf("The response's data[%d] has no \"index\" from 0 to %d.",
+								i, asked->count - 1);
+			at = (int) index;
+			if (embeddings[at].vector)
+				return psprintf("The response has two embeddings of index %d.", at);
+			v = ApexJsonGet(item, "embedding");
+			if (!embed_is_vector(v))
+				return psprintf("The response has no \"data[%d].embedding\".", i);
+		}
+		else if (!embed_is_vector(v))
+			return psprintf("The response's \"embeddings[%d]\" is not a vector.", i);
+		if ((cause = embed_vector(v, &embeddings[at])))
+			return cause;
 	}
 	return NULL;
 }
@@ -195,27 +297,74 @@ embed_cache_found(void *arg, float4 *vector, int dim)
 
 /*
  * Ask embedder for the vector of text on behalf of leg; done runs with the
- * vector, or the leg fails with the embedder named in the message.  With a
- * result cache, the vector is looked up there first and stored after.
+ * vector, or the leg fails with the embedder named in the message.  In
+ * apex_route_many the batch's one request for all its texts answers it
+ * (embed_batch.c).  With a result cache, the vector is looked up there
+ * first and stored after.
  */
 void
 ApexEmbedStart(ApexLeg *leg, ApexSource *embedder, const char *text,
 			   ApexEmbedDone done)
 {
-	EmbedRequest *req = palloc0(sizeof(EmbedRequest));
-	const ApexEmbedderConf *conf = embedder->conf;
+	EmbedRequest *req;
 
+	if (leg->call->embeds)
+	{
+		ApexEmbedBatchAsk(leg, embedder, text, done);
+		return;
+	}
+	req = palloc0(sizeof(EmbedRequest));
 	req->leg = leg;
 	req->embedder = embedder;
 	req->text = text;
 	req->done = done;
-	req->ollama = conf->api == APEX_EMBEDDER_OLLAMA;
-	req->base64 = !req->ollama && conf->encoding != APEX_EMBEDDER_FLOAT;
 	if (leg->call->vectors)
 		req->cache_ticket = leg->call->vectors->lookup(leg->call->vectors, embedder,
 													   text, leg, embed_cache_found, req);
 	else
 		embed_send(req);
+}
+
+/*
+ * The request body for texts: one text as a string (apex_route's request,
+ * as it always was), or an array of them when array.
+ */
+static char *
+embed_body(const ApexEmbedderConf *conf, const char *const *texts, int ntexts,
+		   bool array)
+{
+	bool		ollama = conf->api == APEX_EMBEDDER_OLLAMA;
+	StringInfoData body;
+
+	initStringInfo(&body);
+	appendStringInfoString(&body, "{\"model\":");
+	escape_json(&body, conf->model);
+	appendStringInfoString(&body, ",\"input\":");
+	if (array)
+		appendStringInfoChar(&body, '[');
+	for (int i = 0; i < ntexts; i++)
+	{
+		if (i > 0)
+			appendStringInfoChar(&body, ',');
+		escape_json(&body, texts[i]);
+	}
+	if (array)
+		appendStringInfoChar(&body, ']');
+	if (!ollama)
+		appendStringInfo(&body, ",\"encoding_format\":\"%s\"",
+						 conf->encoding != APEX_EMBEDDER_FLOAT ? "base64" : "float");
+	if (conf->dimensions)
+		appendStringInfo(&body, ",\"dimensions\":%d", conf->dimensions);
+	appendStringInfoChar(&body, '}');
+	return body.data;
+}
+
+/* The body of one request for several texts: "input" is an array */
+char *
+ApexEmbedderBody(const ApexEmbedderConf *conf, const char *const *texts,
+				 int ntexts)
+{
+	return embed_body(conf, texts, ntexts, true);
 }
 
 static void
@@ -224,25 +373,13 @@ embed_send(EmbedRequest *req)
 	ApexSource *embedder = req->embedder;
 	const ApexEmbedderConf *conf = embedder->conf;
 	ApexHttpAuth auth = {0};
-	StringInfoData body;
 
 	auth.bearer = embedder->secrets->api_key;
-	initStringInfo(&body);
-	appendStringInfoString(&body, "{\"model\":");
-	escape_json(&body, conf->model);
-	appendStringInfoString(&body, ",\"input\":");
-	escape_json(&body, req->text);
-	if (!req->ollama)
-		appendStringInfo(&body, ",\"encoding_format\":\"%s\"",
-						 req->base64 ? "base64" : "float");
-	if (conf->dimensions)
-		appendStringInfo(&body, ",\"dimensions\":%d", conf->dimensions);
-	appendStringInfoChar(&body, '}');
-
 	/* the leg's clock names the embedder if it runs out meanwhile */
 	req->leg->awaiting = embedder;
 	ApexLegPost(req->leg, embedder, conf->http.url,
-				body.data, NIL, &auth, embed_done, req);
+				embed_body(conf, &req->text, 1, false), NIL, &auth,
+				embed_done, req);
 }
 
 const ApexKind ApexEmbedderKind = {

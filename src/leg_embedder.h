@@ -28,7 +28,11 @@ typedef struct ApexEmbedderConf
 	int			dimensions;		/* 0: the model's */
 	int			encoding;		/* APEX_EMBEDDER_BASE64 or _FLOAT; -1: not
 								 * given */
+	int			max_batch_size; /* texts in one request of apex_route_many */
 } ApexEmbedderConf;
+
+/* the largest max_batch_size */
+#define APEX_EMBED_MAX_BATCH 65536
 
 /* What an embedder's response decodes to */
 typedef struct ApexEmbedding
@@ -37,8 +41,21 @@ typedef struct ApexEmbedding
 	int			dim;			/* at least 1 */
 } ApexEmbedding;
 
+/* What a request of several texts asked (ApexEmbedderDecodeMany's state) */
+typedef struct ApexEmbedderAsked
+{
+	const ApexEmbedderConf *conf;
+	int			count;			/* texts in its input, at least 1 */
+} ApexEmbedderAsked;
+
 /* an ApexDecoder: state is the ApexEmbedderConf, result an ApexEmbedding * */
 extern char *ApexEmbedderDecode(const void *state, long status, StringInfo body,
 								void *result, ApexRemote *remote);
+/* an ApexDecoder: state an ApexEmbedderAsked, result ApexEmbedding[count] */
+extern char *ApexEmbedderDecodeMany(const void *state, long status,
+									StringInfo body, void *result,
+									ApexRemote *remote);
+extern char *ApexEmbedderBody(const ApexEmbedderConf *conf,
+							  const char *const *texts, int ntexts);
 
 #endif							/* APEX_LEG_EMBEDDER_H */

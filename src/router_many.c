@@ -28,6 +28,9 @@
  * apex_router.strict turns a source's failure into an ERROR, as in
  * apex_route.
  *
+ * Vector legs get their vectors from one embeddings request per embedder
+ * carrying the texts of every question (embed_batch.c), not one each.
+ *
  * The result cache (cache.c), when set, holds each question's rows under
  * the key apex_route gives the same question: all questions are looked up
  * in one round trip before any leg starts, a question found there gets no
@@ -47,6 +50,7 @@
 #include "cache.h"
 #include "call.h"
 #include "conn_registry.h"
+#include "embed_batch.h"
 #include "event_loop.h"
 #include "fusion.h"
 #include "plan.h"
@@ -263,17 +267,18 @@ apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs,
  * Backpressure, not failure: no more legs in flight than the descriptors
  * PostgreSQL leaves this backend for connections allow, however large
  * limit (max_concurrency) is; beyond that, legs wait their turn.  A leg
- * of a remote kind takes a socket, and one more for its embedder; a local
- * leg (sql) none.  Counted per question, in the order legs start, with an
- * eighth of the free descriptors and a question's worth to spare: legs of
- * different kinds are in flight, and libcurl resolves a host name with
- * descriptors of its own.
+ * of a remote kind takes a socket, a local leg (sql) none; each embedder
+ * one for the batch's embeddings request (embed_batch.c).  Counted per
+ * question, in the order legs start, with an eighth of the free
+ * descriptors and a question's worth to spare: legs of different kinds are
+ * in flight, and libcurl resolves a host name with descriptors of its own.
  */
 static int
 apex_batch_fd_limit(ApexPlan *plan, int limit)
 {
 	int			legs = list_length(plan->legs);
 	int			sockets = 0;
+	List	   *embedders = NIL;
 	int			free_fds;
 	ListCell   *lc;
 
@@ -281,12 +286,15 @@ apex_batch_fd_limit(ApexPlan *plan, int limit)
 	{
 		ApexSource *source = ((ApexPlannedLeg *) lfirst(lc))->source;
 
-		sockets += (source->kind->targets != NULL) + (source->embedder != NULL);
+		sockets += source->kind->targets != NULL;
+		if (source->embedder)
+			embedders = list_append_unique_ptr(embedders, source->embedder);
 	}
 	if (sockets == 0)
 		return limit;
-	free_fds = ApexConnFree((limit / legs + 2) * sockets * 8 / 7 + 1);
-	free_fds -= free_fds / 8 + sockets;
+	free_fds = ApexConnFree((limit / legs + 2) * sockets * 8 / 7 +
+							list_length(embedders) + 1);
+	free_fds -= free_fds / 8 + sockets + list_length(embedders);
 	return Min(limit, Max(1, free_fds * legs / sockets));
 }
 
@@ -370,6 +378,8 @@ apex_route_many(PG_FUNCTION_ARGS)
 		hit[i] = ApexCacheHitRows(cache, i, &cached[i]);
 
 	batch.call = call;
+	/* one embeddings request per embedder for every question's text */
+	call->embeds = ApexEmbedBatchBegin(call, plan->plan.timeout_ms);
 	batch.limit = apex_sequential ? 1 : plan->max_concurrency;
 
 	batch.limit = apex_batch_fd_limit(&plan->plan, batch.limit);

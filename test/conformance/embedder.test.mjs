@@ -55,6 +55,34 @@ describe('openai-compatible /v1/embeddings with the official SDK', () => {
     await assert.rejects(openai.embeddings.create({ model: 'test-embed', input: 'x', dimensions: 33 }), OpenAI.BadRequestError);
   });
 
+  // issue 13 item 1: apex_route_many sends the texts of a batch in one
+  // request, as the SDK's array input does
+  test('array input: one embedding per text, in order, data[i].index = i, duplicates kept', async () => {
+    const many = ['billing migration', 'Sarah roadmap', 'incident postmortem', 'billing migration'];
+    // the SDK decodes base64 when it chose it (encoding_format not given)
+    for (const encoding_format of [undefined, 'float']) {
+      const r = await openai.embeddings.create({ model: 'test-embed', input: many, encoding_format });
+      assert.deepEqual(r.data.map((d) => d.index), [0, 1, 2, 3]);
+      r.data.forEach((d, i) => near(d.embedding, embed(many[i], 32)));
+      assert.deepEqual(r.data[3].embedding, r.data[0].embedding);
+    }
+  });
+
+  test('array limits: 2048 inputs taken, 2049 or over 300,000 tokens -> BadRequestError', async () => {
+    const texts = Array.from({ length: 2048 }, (_, i) => `question ${i}`);
+    const r = await openai.embeddings.create({ model: 'test-embed', input: texts });
+    assert.equal(r.data.length, 2048);
+    assert.equal(r.data[2047].index, 2047);
+    near(r.data[2047].embedding, embed('question 2047', 32));
+    const over = await openai.embeddings.create({ model: 'test-embed', input: [...texts, 'one more'] }).catch((x) => x);
+    assert.ok(over instanceof OpenAI.BadRequestError, String(over));
+    assert.equal(over.param, 'input');
+    const long = 'word '.repeat(150001);
+    const tokens = await openai.embeddings.create({ model: 'test-embed', input: [long, long] }).catch((x) => x);
+    assert.ok(tokens instanceof OpenAI.BadRequestError, String(tokens));
+    assert.match(tokens.message, /Requested 300002 tokens, max 300000 tokens per request/);
+  });
+
   test('unknown model -> NotFoundError with model_not_found', async () => {
     const e = await openai.embeddings.create({ model: 'text-embedding-3-small', input: 'x' }).catch((x) => x);
     assert.ok(e instanceof OpenAI.NotFoundError, String(e));
@@ -86,6 +114,18 @@ describe('ollama /api/embed', () => {
     for (const k of ['total_duration', 'load_duration']) assert.equal(typeof j[k], 'number');
     const one = await (await fetch(`${srv.embedder}/api/embed`, { method: 'POST', body: '{"model":"test-embed","input":"sarah"}' })).json();
     assert.deepEqual(one.embeddings, [j.embeddings[0]]);
+  });
+
+  // issue 13 item 1: Ollama answers an array in its order, with no cap on
+  // its length (no client of its own in test/node_modules: plain fetch)
+  test('array input: in order, duplicates kept, more than 2048 taken', async () => {
+    const texts = Array.from({ length: 2049 }, (_, i) => `question ${i % 7}`);
+    const r = await fetch(`${srv.embedder}/api/embed`, { method: 'POST', body: JSON.stringify({ model: 'test-embed', input: texts }) });
+    assert.equal(r.status, 200);
+    const j = await r.json();
+    assert.equal(j.embeddings.length, 2049);
+    for (const i of [0, 1, 6, 7, 2048]) near(j.embeddings[i], embed(texts[i], 32));
+    assert.deepEqual(j.embeddings[7], j.embeddings[0]);
   });
 
   test('unknown model -> 404, missing input -> 400, {"error": string}', async () => {

@@ -3,7 +3,8 @@
  * fuzz_http.c
  *		  Fuzz targets for ApexJsonParse, the Qdrant key paths
  *		  (ApexJsonPathGet) and the decoders of the HTTP kinds (neo4j,
- *		  qdrant, graphiti, embedder), called as the legs call them (see
+ *		  qdrant, graphiti, embedder for one text and for several), called
+ *		  as the legs call them (see
  *		  ApexDecoder in src/leg.h).
  *
  * json: the whole input is the text.  ApexJsonParse must not throw, and
@@ -13,7 +14,7 @@
  * Decoders: the first byte is the variant, the rest the response body.
  *   bit 0       neo4j: Query API (else tx/commit); qdrant: /points/search
  *               (else /points/query); graphiti: include_invalid;
- *               embedder: Ollama (else OpenAI)
+ *               embed, embed_many: Ollama (else OpenAI)
  *   bits 1-3    HTTP status: 200 202 299 300 400 401 422 500
  *   bit 4       qdrant: the fields are nested key paths (LangChain's
  *               payload): id_field "metadata.doc_id", title_field
@@ -24,6 +25,8 @@
  *   bit 6       qdrant: id_field "uid" (bit 4: the path above); graphiti:
  *               now is 2000-01-01 (else 2025-06-01)
  *   bit 7       qdrant: title_field "name", content_field "text"
+ *   bits 4-6    embed_many: the texts asked, less one (1 to 8; the answer
+ *               to apex_route_many's request of several texts)
  * So seeds start with '0' (200, bit 0 clear), '1' (200, set), '2'/'3'
  * (202), '8'/'9' (400), ':' (401), '<' (422), '>'/'?' (500), '@'/'A'
  * (200 with bit 6), and 'P'/'Q' (200 with bits 4 and 6).
@@ -232,6 +235,26 @@ FuzzGraphiti(const uint8 *data, size_t size)
  * A vector: non-empty and finite, and it survives the cache's base64
  * encoding bit for bit.
  */
+static void
+fuzz_check_vector(const float4 *vec, int dim)
+{
+	char	   *cached;
+	float4	   *back;
+	int			back_dim;
+	char	   *error;
+
+	if (vec == NULL || dim <= 0)
+		FuzzFail("vector of dimension %d", dim);
+	for (int i = 0; i < dim; i++)
+		if (isnan(vec[i]) || isinf(vec[i]))
+			FuzzFail("vector[%d] is not finite", i);
+	cached = ApexVectorToBase64(vec, dim);
+	back = ApexVectorFromBase64(cached, strlen(cached), &back_dim, &error);
+	if (back == NULL || back_dim != dim ||
+		memcmp(back, vec, sizeof(float4) * dim) != 0)
+		FuzzFail("vector of dimension %d does not survive the cache encoding", dim);
+}
+
 void
 FuzzEmbed(const uint8 *data, size_t size)
 {
@@ -244,11 +267,6 @@ FuzzEmbed(const uint8 *data, size_t size)
 	ApexEmbedding embedding;
 	ApexRemote	remote = {0};
 	char	   *error = ApexEmbedderDecode(&conf, status, &body, &embedding, &remote);
-	float4	   *vec = embedding.vector;
-	int			dim = embedding.dim;
-	char	   *cached;
-	float4	   *back;
-	int			back_dim;
 
 	if (error)
 	{
@@ -261,14 +279,39 @@ FuzzEmbed(const uint8 *data, size_t size)
 		FuzzFail("a server's words without an error");
 	if (status < 200 || status > 299)
 		FuzzFail("HTTP %ld decoded as a vector", status);
-	if (vec == NULL || dim <= 0)
-		FuzzFail("vector of dimension %d", dim);
-	for (int i = 0; i < dim; i++)
-		if (isnan(vec[i]) || isinf(vec[i]))
-			FuzzFail("vector[%d] is not finite", i);
-	cached = ApexVectorToBase64(vec, dim);
-	back = ApexVectorFromBase64(cached, strlen(cached), &back_dim, &error);
-	if (back == NULL || back_dim != dim ||
-		memcmp(back, vec, sizeof(float4) * dim) != 0)
-		FuzzFail("vector of dimension %d does not survive the cache encoding", dim);
+	fuzz_check_vector(embedding.vector, embedding.dim);
+}
+
+/*
+ * The answer to a request of several texts (apex_route_many, issue 13 item
+ * 1): every text gets a vector, each as FuzzEmbed checks it.
+ */
+void
+FuzzEmbedMany(const uint8 *data, size_t size)
+{
+	uint8		variant = fuzz_variant(data, size);
+	long		status = fuzz_status(variant);
+	ApexEmbedderConf conf = {
+		.api = (variant & 1) ? APEX_EMBEDDER_OLLAMA : APEX_EMBEDDER_OPENAI,
+	};
+	ApexEmbedderAsked asked = {&conf, ((variant >> 4) & 7) + 1};
+	StringInfoData body = fuzz_body(data, size);
+	ApexEmbedding embeddings[8];
+	ApexRemote	remote = {0};
+	char	   *error = ApexEmbedderDecodeMany(&asked, status, &body, embeddings,
+											   &remote);
+
+	if (error)
+	{
+		if (remote.text)
+			FuzzCheckRemote(&remote);
+		FuzzCheckError(error);
+		return;
+	}
+	if (remote.text)
+		FuzzFail("a server's words without an error");
+	if (status < 200 || status > 299)
+		FuzzFail("HTTP %ld decoded as vectors", status);
+	for (int i = 0; i < asked.count; i++)
+		fuzz_check_vector(embeddings[i].vector, embeddings[i].dim);
 }

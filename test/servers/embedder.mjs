@@ -3,7 +3,9 @@
 //   GET  /v1/models       OpenAI-compatible model list
 //   POST /api/embed       Ollama (no auth, as Ollama has none)
 // Vectors come from embed.mjs, so every client can recompute them. The only
-// model is `test-embed` (Ollama also accepts `test-embed:latest`).
+// model is `test-embed` (Ollama also accepts `test-embed:latest`). An array
+// input is answered in its order (OpenAI: data[i].index = i), and OpenAI's
+// limits on an array apply (MAX_INPUTS, MAX_REQUEST_TOKENS).
 // Values are rounded to float32 so that the float and base64 encodings carry
 // exactly the same numbers.
 import { createTestServer } from './http.mjs';
@@ -11,6 +13,9 @@ import { NAN } from './faults.mjs';
 import { countTokens, embed, normalize } from './embed.mjs';
 
 export const MODEL = 'test-embed';
+// OpenAI's limits on one /v1/embeddings request (Ollama's /api/embed has none)
+export const MAX_INPUTS = 2048;
+export const MAX_REQUEST_TOKENS = 300000;
 const CREATED = 1767225600; // fixed "created" timestamp of the model
 
 const openaiError = (status, message, code = null, param = null, type = 'invalid_request_error') =>
@@ -51,7 +56,11 @@ export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
     if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((s) => typeof s === 'string')) {
       return openaiError(400, "'input' must be a non-empty string or a non-empty array of strings.", null, 'input');
     }
-    if (inputs.some((s) => s.length === 0)) return openaiError(400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", null, 'input');
+    // OpenAI's schema refuses an empty text and an array of more than 2048
+    // (the API reference: "any array must be 2048 dimensions or less")
+    if (inputs.some((s) => s.length === 0) || inputs.length > MAX_INPUTS) {
+      return openaiError(400, "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.", null, 'input');
+    }
     let dims = null;
     if (b.dimensions !== undefined && b.dimensions !== null) {
       if (!Number.isInteger(b.dimensions) || b.dimensions < 1) {
@@ -68,6 +77,10 @@ export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
     }
     ctx.embedFormat = format;
     const tokens = inputs.reduce((n, s) => n + countTokens(s), 0);
+    // and more than 300,000 tokens summed over the inputs of one request
+    if (tokens > MAX_REQUEST_TOKENS) {
+      return openaiError(400, `Requested ${tokens} tokens, max ${MAX_REQUEST_TOKENS} tokens per request`, 'max_tokens_per_request', null);
+    }
     return {
       status: 200,
       json: {
