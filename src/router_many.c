@@ -288,7 +288,7 @@ apex_batch_fd_limit(ApexPlan *plan, int limit)
 
 		sockets += source->kind->targets != NULL;
 		if (source->embedder)
-			embedders = list_append_unique_ptr(embedders, source->embedder);
+			embedders = list_append_unique_oid(embedders, source->embedder->serverid);
 	}
 	if (sockets == 0)
 		return limit;
