@@ -558,6 +558,15 @@ bool		ApexWorkerPooled = false;
 /* A pooled worker, whatever its request */
 bool		ApexWorkerInPool = false;
 
+/*
+ * The worker's log-in (BackgroundWorkerInitializeConnectionByOid) is
+ * complete.  A pooled worker whose first request failed before that must
+ * exit: InitPostgres runs in a transaction begun before the user was set,
+ * so aborting it leaves no current user (valgrind's slowness let a cancel
+ * land there and the next request failed an assertion in GetUserId).
+ */
+bool		ApexWorkerLoggedIn = false;
+
 /* The request's segment, in the worker */
 static dsm_segment *worker_seg;
 
@@ -633,7 +642,10 @@ ApexWorkerBegin(Datum main_arg, Size *payload_len)
 
 	fixed = shm_toc_lookup(toc, APEX_WORKER_KEY_FIXED, false);
 	if (!ApexWorkerPooled)
+	{
 		BackgroundWorkerInitializeConnectionByOid(fixed->database, fixed->user, 0);
+		ApexWorkerLoggedIn = true;
+	}
 	else if (fixed->database != MyDatabaseId ||
 			 fixed->user != GetAuthenticatedUserId())
 		elog(ERROR, "apex_router pooled worker handed another user's request");

@@ -446,8 +446,8 @@ apex_pool_worker_main(Datum main_arg)
 			/* a cancel that came too late to stop the request ends here */
 			serving = 0;
 			QueryCancelPending = false;
-			/* a first request that failed before logging in: no worker */
-			if (!OidIsValid(MyDatabaseId))
+			/* a first request that failed before its log-in was complete */
+			if (!ApexWorkerLoggedIn)
 				proc_exit(1);
 			ApexWorkerPooled = true;
 			/* free for the next request (already, if it answered) */

@@ -37,6 +37,7 @@ extern void ApexPoolCancel(const ApexPoolTicket *ticket);
 /* io_worker.c's worker side, told whether it serves a pooled request */
 extern bool ApexWorkerPooled;
 extern bool ApexWorkerInPool;
+extern bool ApexWorkerLoggedIn;
 extern void ApexWorkerRequestDone(void);
 extern void ApexPoolAnswered(void);
 
