@@ -165,7 +165,9 @@ export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
       for (const d of Array.isArray(o.data) ? o.data : []) {
         if (Array.isArray(d.embedding)) d.embedding[0] = NAN;
         else if (typeof d.embedding === 'string') {
-          const f = new Float32Array(Buffer.from(d.embedding, 'base64').buffer.slice(0));
+          // a small Buffer lives in Node's shared pool: copy its own bytes only
+          const b = Buffer.from(d.embedding, 'base64');
+          const f = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
           f[0] = NaN;
           d.embedding = Buffer.from(f.buffer).toString('base64');
         }
