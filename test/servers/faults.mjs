@@ -238,7 +238,10 @@ export const NAN = NAN_SENTINEL;
  * and huge.
  */
 export function serializeJson(obj, faults, adapter, ctx) {
-  let o = structuredClone(obj);
+  // Only these faults change the object: a copy for them, so that what a
+  // handler returns (its memoised results among it) is never modified
+  const edits = (faults.dupids && adapter.dupids) || (faults.nan && adapter.nan) || faults.nonutf8 || faults.chars;
+  let o = edits ? structuredClone(obj) : obj;
   if (faults.dupids && adapter.dupids) o = adapter.dupids(o, ctx) ?? o;
   if (faults.nan && adapter.nan) o = adapter.nan(o, ctx) ?? o;
   if (faults.nonutf8) {
