@@ -9,6 +9,7 @@
 import { createTestServer } from './http.mjs';
 import { NAN } from './faults.mjs';
 import { countTokens, embed, normalize } from './embed.mjs';
+import { Memo } from './memo.mjs';
 
 export const MODEL = 'test-embed';
 const CREATED = 1767225600; // fixed "created" timestamp of the model
@@ -23,11 +24,16 @@ function toBase64(vec) {
 }
 
 export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
-  const vectorFor = (text, dims) => {
+  // a text's vector (and its base64 form) is computed once: shared by the
+  // answers, never modified (the faults that edit an answer edit a copy)
+  const vectors = new Memo(1024);
+  const base64s = new Memo(1024);
+  const vectorFor = (text, dims) => vectors.get(`${dims}\u0000${text}`, () => {
     const full = embed(text, dim);
     const v = dims && dims < dim ? normalize(full.slice(0, dims)) : full;
     return v.map((x) => Math.fround(x));
-  };
+  });
+  const base64For = (text, dims) => base64s.get(`${dims}\u0000${text}`, () => toBase64(vectorFor(text, dims)));
 
   function openaiEmbeddings(ctx) {
     if (apiKey) {
@@ -73,8 +79,7 @@ export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
       json: {
         object: 'list',
         data: inputs.map((s, index) => {
-          const v = vectorFor(s, dims);
-          return { object: 'embedding', index, embedding: format === 'base64' ? toBase64(v) : v };
+          return { object: 'embedding', index, embedding: format === 'base64' ? base64For(s, dims) : vectorFor(s, dims) };
         }),
         model: MODEL,
         usage: { prompt_tokens: tokens, total_tokens: tokens },
