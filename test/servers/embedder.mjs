@@ -9,7 +9,7 @@
 import { createTestServer } from './http.mjs';
 import { NAN } from './faults.mjs';
 import { countTokens, embed, normalize } from './embed.mjs';
-import { Memo } from './memo.mjs';
+import { Memo, share } from './memo.mjs';
 
 export const MODEL = 'test-embed';
 const CREATED = 1767225600; // fixed "created" timestamp of the model
@@ -31,7 +31,7 @@ export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
   const vectorFor = (text, dims) => vectors.get(`${dims}\u0000${text}`, () => {
     const full = embed(text, dim);
     const v = dims && dims < dim ? normalize(full.slice(0, dims)) : full;
-    return v.map((x) => Math.fround(x));
+    return share(v.map((x) => Math.fround(x)));
   });
   const base64For = (text, dims) => base64s.get(`${dims}\u0000${text}`, () => toBase64(vectorFor(text, dims)));
 

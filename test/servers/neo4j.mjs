@@ -12,7 +12,7 @@ import { createTestServer } from './http.mjs';
 import { CypherError, FulltextIndex, run } from './cypher.mjs';
 import { NAN } from './faults.mjs';
 import { loadCorpus, notesPath } from './corpus.mjs';
-import { Memo } from './memo.mjs';
+import { Memo, share } from './memo.mjs';
 
 const DB_UUID = '7f1c2b9e-0d4a-4e5b-8c6f-3a2e1d0b9c87'; // fixed, so elementIds are stable
 const ROUTE_RE = /^\/db\/([^/]+)\/(tx\/commit|query\/v2)$/;
@@ -98,9 +98,9 @@ export function createNeo4jServer({ corpus, notes = loadCorpus(notesPath()), log
     meta: row.map((v) => (v && v.node
       ? { id: v.node.id, elementId: v.node.elementId, type: 'node', deleted: false } : null)),
   }));
-  const txData = (r) => (r.txData ??= renderTx(r));
-  const queryValues = (r) => (r.queryValues ??= r.rows.map((row) => row.map((v) => (v && v.node
-    ? { elementId: v.node.elementId, labels: v.node.labels, properties: v.node.properties } : v))));
+  const txData = (r) => (r.txData ??= share(renderTx(r)));
+  const queryValues = (r) => (r.queryValues ??= share(r.rows.map((row) => row.map((v) => (v && v.node
+    ? { elementId: v.node.elementId, labels: v.node.labels, properties: v.node.properties } : v)))));
   const execOnce = (statement, parameters) => {
     const r = run(statement, parameters, indexes);
     const scoreCols = [];

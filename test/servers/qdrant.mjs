@@ -9,7 +9,7 @@
 import { createTestServer } from './http.mjs';
 import { NAN } from './faults.mjs';
 import { embed } from './embed.mjs';
-import { Memo } from './memo.mjs';
+import { Memo, share } from './memo.mjs';
 
 const DISTANCES = ['Cosine', 'Euclid', 'Dot', 'Manhattan'];
 const UUID_RE = /^(?:urn:uuid:)?\{?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})\}?$/i;
@@ -245,7 +245,7 @@ function checkLimit(body, required) {
  */
 function search(coll, name, vector, body, limit) {
   const key = JSON.stringify([name, vector, body.filter, body.score_threshold, body.offset, limit, body.with_payload, body.with_vector]);
-  return coll.memo.get(key, () => searchOnce(coll, name, vector, body, limit));
+  return coll.memo.get(key, () => share(searchOnce(coll, name, vector, body, limit)));
 }
 
 function searchOnce(coll, name, vector, body, limit) {
