@@ -89,7 +89,7 @@ export function createNeo4jServer({ corpus, notes = loadCorpus(notesPath()), log
   // The data never changes, so a statement with the same parameters gets the
   // same (memoised, shared: never modified) result, and the rows rendered
   // for each API are kept with it (txData, queryValues).
-  const memo = new Memo(256);
+  const memo = new Memo(128);
   const exec = (statement, parameters) => (typeof statement === 'string'
     ? memo.get(`${statement}\u0000${JSON.stringify(parameters)}`, () => execOnce(statement, parameters))
     : execOnce(statement, parameters));
