@@ -15,6 +15,7 @@
 // (org.apache.lucene.queryparser.classic.ParseException or TokenMgrError).
 import { tokenize } from './embed.mjs';
 import { ParseException, TooManyClauses, checkNestedClauses, parse as luceneParse } from './lucene.mjs';
+import { Memo } from './memo.mjs';
 
 export class CypherError extends Error {
   constructor(code, message) { super(message); this.code = code; }
@@ -122,16 +123,24 @@ export class FulltextIndex {
       this.df[f] = new Map();
       for (const d of this.docs) for (const t of d.tf[f].keys()) this.df[f].set(t, (this.df[f].get(t) || 0) + 1);
     }
+    // the nodes never change: a query string's hits are computed once
+    this.memo = new Memo(256);
   }
 
   /**
    * [{node, score}] by score desc then uid asc; throws lucene.ParseException
    * (a clause limit met while parsing among them) or, before searching,
-   * lucene.TooManyNestedClauses.
+   * lucene.TooManyNestedClauses.  The array is memoised: callers must not
+   * modify it.
    */
   query(queryString) {
+    const text = String(queryString);
+    return this.memo.get(text, () => this.search(text));
+  }
+
+  search(queryString) {
     const fields = this.props.length;
-    const q = luceneParse(String(queryString), { analyzer: tokenize, allowLeadingWildcard: true, fields });
+    const q = luceneParse(queryString, { analyzer: tokenize, allowLeadingWildcard: true, fields });
     checkNestedClauses(q, { fields });
     const hits = [];
     this.nodes.forEach((node, i) => {

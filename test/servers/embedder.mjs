@@ -11,6 +11,7 @@
 import { createTestServer } from './http.mjs';
 import { NAN } from './faults.mjs';
 import { countTokens, embed, normalize } from './embed.mjs';
+import { Memo, share } from './memo.mjs';
 
 export const MODEL = 'test-embed';
 // OpenAI's limits on one /v1/embeddings request (Ollama's /api/embed has none)
@@ -28,11 +29,16 @@ function toBase64(vec) {
 }
 
 export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
-  const vectorFor = (text, dims) => {
+  // a text's vector (and its base64 form) is computed once: shared by the
+  // answers, never modified (the faults that edit an answer edit a copy)
+  const vectors = new Memo(1024);
+  const base64s = new Memo(1024);
+  const vectorFor = (text, dims) => vectors.get(`${dims}\u0000${text}`, () => {
     const full = embed(text, dim);
     const v = dims && dims < dim ? normalize(full.slice(0, dims)) : full;
-    return v.map((x) => Math.fround(x));
-  };
+    return share(v.map((x) => Math.fround(x)));
+  });
+  const base64For = (text, dims) => base64s.get(`${dims}\u0000${text}`, () => toBase64(vectorFor(text, dims)));
 
   function openaiEmbeddings(ctx) {
     if (apiKey) {
@@ -86,8 +92,7 @@ export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
       json: {
         object: 'list',
         data: inputs.map((s, index) => {
-          const v = vectorFor(s, dims);
-          return { object: 'embedding', index, embedding: format === 'base64' ? toBase64(v) : v };
+          return { object: 'embedding', index, embedding: format === 'base64' ? base64For(s, dims) : vectorFor(s, dims) };
         }),
         model: MODEL,
         usage: { prompt_tokens: tokens, total_tokens: tokens },
@@ -178,7 +183,9 @@ export function createEmbedderServer({ log, dim = 64, apiKey = null }) {
       for (const d of Array.isArray(o.data) ? o.data : []) {
         if (Array.isArray(d.embedding)) d.embedding[0] = NAN;
         else if (typeof d.embedding === 'string') {
-          const f = new Float32Array(Buffer.from(d.embedding, 'base64').buffer.slice(0));
+          // a small Buffer lives in Node's shared pool: copy its own bytes only
+          const b = Buffer.from(d.embedding, 'base64');
+          const f = new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
           f[0] = NaN;
           d.embedding = Buffer.from(f.buffer).toString('base64');
         }

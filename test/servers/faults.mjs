@@ -55,6 +55,7 @@
 // per-route defaults set with `POST /__control`.
 
 import zlib from 'node:zlib';
+import { jsonPieces } from './memo.mjs';
 
 const FLAGS = new Set(['hang', 'reset', 'reset_mid', 'truncate', 'malformed', 'wrongshape',
   'neo4jerror', 'nonutf8', 'nan', 'dupids', 'gzip', 'deflate', 'badgzip', 'once']);
@@ -238,7 +239,10 @@ export const NAN = NAN_SENTINEL;
  * and huge.
  */
 export function serializeJson(obj, faults, adapter, ctx) {
-  let o = structuredClone(obj);
+  // Only these faults change the object: a copy for them, so that what a
+  // handler returns (its memoised results among it) is never modified
+  const edits = (faults.dupids && adapter.dupids) || (faults.nan && adapter.nan) || faults.nonutf8 || faults.chars;
+  let o = edits ? structuredClone(obj) : obj;
   if (faults.dupids && adapter.dupids) o = adapter.dupids(o, ctx) ?? o;
   if (faults.nan && adapter.nan) o = adapter.nan(o, ctx) ?? o;
   if (faults.nonutf8) {
@@ -246,6 +250,7 @@ export function serializeJson(obj, faults, adapter, ctx) {
       `bad ${BAD_UTF8_SENTINEL} bytes`);
   }
   if (faults.chars) markString(o, (s) => `${s} ${CHARS_SENTINEL}`, CHARS_SENTINEL);
+  if (!edits && !faults.huge) return fastSerialize(o);
   let text = JSON.stringify(o);
   if (faults.chars) text = text.replaceAll(CHARS_SENTINEL, charsText(faults.chars));
   if (faults.huge) {
@@ -256,6 +261,30 @@ export function serializeJson(obj, faults, adapter, ctx) {
   let buf = Buffer.from(text, 'utf8');
   if (faults.nonutf8) buf = replaceBytes(buf, Buffer.from(BAD_UTF8_SENTINEL), Buffer.from([0xc3, 0x28]));
   return buf;
+}
+
+// The UTF-8 bytes of the memoised parts of answers (memo.mjs share()), as
+// serializeJson makes them: written once, reused by every answer that holds them.
+const partBytes = new WeakMap();
+
+/**
+ * serializeJson's bytes for an answer no fault edits or pads, from its
+ * pieces (memo.mjs jsonPieces): the envelope written anew, each shared part's
+ * bytes kept.  The NaN sentinel is replaced piece by piece: it is a whole
+ * JSON string, and no piece boundary can fall inside one (a part begins with
+ * [ or { and ends with ] or }).
+ */
+function fastSerialize(o) {
+  const pieces = jsonPieces(o);
+  if (pieces === undefined) return Buffer.from(JSON.stringify(o).replaceAll(`"${NAN_SENTINEL}"`, 'NaN'), 'utf8'); // throws, as before
+  const nan = (text) => text.replaceAll(`"${NAN_SENTINEL}"`, 'NaN');
+  const bufs = pieces.map((p) => {
+    if (typeof p === 'string') return Buffer.from(nan(p), 'utf8');
+    let b = partBytes.get(p);
+    if (b === undefined) partBytes.set(p, (b = Buffer.from(nan(JSON.stringify(p)), 'utf8')));
+    return b;
+  });
+  return bufs.length === 1 ? bufs[0] : Buffer.concat(bufs);
 }
 
 /** The text of a chars=FORM fault as it goes inside a JSON string. */

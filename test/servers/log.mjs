@@ -4,8 +4,11 @@
 // are kept in memory (served by GET /__log) and, when APEX_TEST_LOG is set,
 // appended to that file as JSON lines. The append is synchronous on purpose:
 // a test that has just seen a response can read the file and find the entry.
+// The file is opened once (on the first entry) in append mode and kept open:
+// every write still lands at the file's current end, also after a test has
+// truncated it (`: >"$APEX_TEST_LOG"`), without an open and a close per request.
 // Nothing from the request headers is ever recorded, only the kind of auth.
-import { appendFileSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 /** Milliseconds since the epoch with sub-millisecond resolution (one clock for start and end). */
@@ -16,12 +19,15 @@ export function nowMs() {
 export class RequestLog {
   constructor(file) {
     this.file = file || null;
+    this.fd = null;
     this.entries = [];
   }
 
   add(entry) {
     this.entries.push(entry);
-    if (this.file) appendFileSync(this.file, JSON.stringify(entry) + '\n');
+    if (!this.file) return;
+    if (this.fd === null) this.fd = openSync(this.file, 'a');
+    writeSync(this.fd, JSON.stringify(entry) + '\n');
   }
 
   /** Entries of one server, or all when `server` is falsy. */

@@ -12,6 +12,7 @@ import { createTestServer } from './http.mjs';
 import { CypherError, FulltextIndex, run } from './cypher.mjs';
 import { NAN } from './faults.mjs';
 import { loadCorpus, notesPath } from './corpus.mjs';
+import { Memo, share } from './memo.mjs';
 
 const DB_UUID = '7f1c2b9e-0d4a-4e5b-8c6f-3a2e1d0b9c87'; // fixed, so elementIds are stable
 const ROUTE_RE = /^\/db\/([^/]+)\/(tx\/commit|query\/v2)$/;
@@ -85,7 +86,22 @@ export function createNeo4jServer({ corpus, notes = loadCorpus(notesPath()), log
   const bookmark = () => 'FB:kcwQ' + Buffer.from(`apex-test-${DB_UUID}-${++txCounter}`).toString('base64') + 'kA==';
 
   // Runs one statement; returns {columns, rows, scoreCols}. Throws CypherError.
-  const exec = (statement, parameters) => {
+  // The data never changes, so a statement with the same parameters gets the
+  // same (memoised, shared: never modified) result, and the rows rendered
+  // for each API are kept with it (txData, queryValues).
+  const memo = new Memo(128);
+  const exec = (statement, parameters) => (typeof statement === 'string'
+    ? memo.get(`${statement}\u0000${JSON.stringify(parameters)}`, () => execOnce(statement, parameters))
+    : execOnce(statement, parameters));
+  const renderTx = (r) => r.rows.map((row) => ({
+    row: row.map((v) => (v && v.node ? v.node.properties : v)),
+    meta: row.map((v) => (v && v.node
+      ? { id: v.node.id, elementId: v.node.elementId, type: 'node', deleted: false } : null)),
+  }));
+  const txData = (r) => (r.txData ??= share(renderTx(r)));
+  const queryValues = (r) => (r.queryValues ??= share(r.rows.map((row) => row.map((v) => (v && v.node
+    ? { elementId: v.node.elementId, labels: v.node.labels, properties: v.node.properties } : v)))));
+  const execOnce = (statement, parameters) => {
     const r = run(statement, parameters, indexes);
     const scoreCols = [];
     if (/YIELD\s+node\s*,\s*score/i.test(statement)) {
@@ -102,18 +118,15 @@ export function createNeo4jServer({ corpus, notes = loadCorpus(notesPath()), log
       return { status: 200, json: { results: [], errors: [err('Neo.ClientError.Request.InvalidFormat', `Unable to deserialize request: ${why}`)] } };
     }
     const results = [];
+    const seen = new Set();
     ctx.neo4jScoreCols = [];
     for (const st of ctx.json.statements) {
       try {
         const r = exec(st?.statement, st?.parameters);
-        const res = {
-          columns: r.columns,
-          data: r.rows.map((row) => ({
-            row: row.map((v) => (v && v.node ? v.node.properties : v)),
-            meta: row.map((v) => (v && v.node
-              ? { id: v.node.id, elementId: v.node.elementId, type: 'node', deleted: false } : null)),
-          })),
-        };
+        // a statement repeated in one request gets rows of its own, as
+        // before the memo (a fault that edits the first string edits one)
+        const res = seen.has(r) ? { columns: r.columns.slice(), data: renderTx(r) } : { columns: r.columns, data: txData(r) };
+        seen.add(r);
         if (st.includeStats) res.stats = zeroCounters(false);
         results.push(res);
         ctx.neo4jScoreCols.push(r.scoreCols);
@@ -140,8 +153,7 @@ export function createNeo4jServer({ corpus, notes = loadCorpus(notesPath()), log
       const out = {
         data: {
           fields: r.columns,
-          values: r.rows.map((row) => row.map((v) => (v && v.node
-            ? { elementId: v.node.elementId, labels: v.node.labels, properties: v.node.properties } : v))),
+          values: queryValues(r),
         },
       };
       if (ctx.json.includeCounters) out.counters = zeroCounters(true);

@@ -9,6 +9,7 @@
 import { createTestServer } from './http.mjs';
 import { NAN } from './faults.mjs';
 import { embed } from './embed.mjs';
+import { Memo, share } from './memo.mjs';
 
 const DISTANCES = ['Cosine', 'Euclid', 'Dot', 'Manhattan'];
 const UUID_RE = /^(?:urn:uuid:)?\{?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})\}?$/i;
@@ -59,7 +60,11 @@ class Collection {
     }
     this.points = new Map();
     this.nextOp = 0;
+    // search results until the points change (upsert, delete: changed())
+    this.memo = new Memo(64);
   }
+
+  changed() { this.memo.clear(); }
 
   params(name) {
     const p = this.vectors[name ?? ''];
@@ -94,6 +99,7 @@ class Collection {
       return { id, version: op, vectors, payload: pt.payload ?? {} };
     });
     for (const p of prepared) this.points.set(idKey(p.id), p); // all-or-nothing: validated first
+    this.changed();
     return op;
   }
 
@@ -231,8 +237,18 @@ function checkLimit(body, required) {
   return body.limit;
 }
 
-/** Exact nearest-neighbour search; `vector` null means "no query": points in id order, score 0. */
+/**
+ * Exact nearest-neighbour search; `vector` null means "no query": points in
+ * id order, score 0.  Memoised per collection until its points change: the
+ * key holds everything the search reads (null and undefined, which JSON
+ * cannot tell apart, are read alike); the records are shared, never modified.
+ */
 function search(coll, name, vector, body, limit) {
+  const key = JSON.stringify([name, vector, body.filter, body.score_threshold, body.offset, limit, body.with_payload, body.with_vector]);
+  return coll.memo.get(key, () => share(searchOnce(coll, name, vector, body, limit)));
+}
+
+function searchOnce(coll, name, vector, body, limit) {
   const offset = Number.isInteger(body.offset) ? body.offset : 0;
   let hits = [];
   if (vector === null) {
@@ -331,8 +347,10 @@ export function createQdrantServer({ corpus, log, dim = 64, apiKey = null, versi
       const b = bodyOf(ctx);
       const coll = getColl(name);
       if (Array.isArray(b.points)) {
+        coll.changed(); // before a bad id can stop the loop half-way
         for (const id of b.points) coll.points.delete(idKey(parseId(id)));
       } else if (b.filter) {
+        coll.changed();
         for (const [k, pt] of coll.points) if (matchFilter(pt, b.filter)) coll.points.delete(k);
       } else {
         throw formatError('expected `points` or `filter`');
