@@ -80,7 +80,7 @@ struct ApexCache
 	const char *remote_from;	/* who wrote remote (ApexRedisDone) */
 	bool		answered;		/* the result lookup is over */
 	char	   *epoch;			/* of the result lookup */
-	Jsonb	   *hit;			/* cached rows (a JSON array), or NULL */
+	JsonbValue *hit;			/* cached rows (a JSON array), or NULL */
 };
 
 /* a lookup's outcome: the epoch and the value (NULL: miss), or two NULLs */
@@ -415,9 +415,9 @@ apex_cache_result_got(void *arg, const char *epoch, const char *value)
 	if (value)
 	{
 		char	   *error;
-		Jsonb	   *doc = ApexJsonParse(value, strlen(value), &error);
+		JsonbValue *doc = ApexJsonParse(value, strlen(value), &error);
 
-		if (doc && JB_ROOT_IS_ARRAY(doc) && !JB_ROOT_IS_SCALAR(doc))
+		if (ApexJsonArray(doc))
 			cache->hit = doc;
 		else
 			apex_cache_failed(cache, "A cached entry is not a JSON array.",
@@ -485,19 +485,17 @@ ApexCacheHolds(ApexCache *cache)
  * of the parsed document, copied as it is (not printed and parsed again).
  */
 static bool
-apex_cache_read_rows(Jsonb *doc, List **rows)
+apex_cache_read_rows(JsonbValue *doc, List **rows)
 {
-	JsonbValue	root = {.type = jbvBinary};
-	JsonbContainer *array;
+	JsonbValue *array;
 
 	*rows = NIL;
-	root.val.binary.data = &doc->root;
-	if ((array = ApexJsonArray(&root)) == NULL)
+	if ((array = ApexJsonArray(doc)) == NULL)
 		return false;
 	for (int i = 0; i < ApexJsonLength(array); i++)
 	{
-		JsonbContainer *obj = ApexJsonObject(ApexJsonAt(array, i));
-		JsonbContainer *found = ApexJsonArray(ApexJsonGet(obj, "found_in"));
+		JsonbValue *obj = ApexJsonObject(ApexJsonAt(array, i));
+		JsonbValue *found = ApexJsonArray(ApexJsonGet(obj, "found_in"));
 		JsonbValue *payload = ApexJsonGet(obj, "payload");
 		ApexRow    *row = palloc0(sizeof(ApexRow));
 

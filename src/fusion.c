@@ -147,27 +147,31 @@ ApexFuse(List *legs, int rrf_k, int k)
 }
 
 /*
- * {"<source>":{"rank":r,"score":s,"item":{...}}, ...}, built as jsonb from
- * the items' own (not printed and parsed again for the result column)
+ * {"<source>":{"rank":r,"score":s,"item":{...}}, ...}: a tree holding the
+ * items' own trees, made a jsonb once (not built apart and copied in)
  */
 static Jsonb *
 apex_payload(ApexFused *f)
 {
-	JsonbParseState *payload;
+	JsonbPair  *sources = palloc(sizeof(JsonbPair) * list_length(f->hits));
 	ListCell   *lc;
 
-	ApexJsonBeginObject(&payload);
 	foreach(lc, f->hits)
 	{
 		ApexHit    *hit = lfirst(lc);
+		JsonbPair  *entry = palloc(sizeof(JsonbPair) * 3);
+		JsonbPair  *source = &sources[foreach_current_index(lc)];
 
-		ApexJsonBeginNested(&payload, hit->source);
-		ApexJsonPutNumber(&payload, "rank", hit->rank);
-		ApexJsonPutNumber(&payload, "score", hit->item->score);
-		ApexJsonPutJsonb(&payload, "item", hit->item->raw);
-		ApexJsonEndNested(&payload);
+		ApexJsonKey(&entry[0], "item");
+		entry[0].value = *ApexJsonTree(hit->item->raw);
+		ApexJsonKey(&entry[1], "rank");
+		entry[1].value = *ApexJsonIntValue(hit->rank);
+		ApexJsonKey(&entry[2], "score");
+		entry[2].value = *ApexJsonNumberValue(hit->item->score);
+		ApexJsonKey(source, hit->source);
+		source->value = *ApexJsonObjectOf(entry, 3);
 	}
-	return ApexJsonEndObject(&payload);
+	return JsonbValueToJsonb(ApexJsonObjectOf(sources, list_length(f->hits)));
 }
 
 /* The fused items as result rows (ApexRow *), in rank order */

@@ -38,6 +38,7 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/json.h"
+#include "utils/numeric.h"
 
 #include "json.h"
 #include "peer_encoding.h"
@@ -80,41 +81,41 @@ apex_json_check_number(const char *start, const char *end)
 }
 
 /*
- * What the parser or jsonb_in would throw on, found by the lexer alone (it
- * does not recurse); NULL when there is nothing, or when the text is not
- * JSON (the parser then says why).
+ * Nesting deeper than APEX_JSON_MAX_DEPTH, found before the parser recurses
+ * into it (its recursion exhausts the stack, and that throws).  The brackets
+ * are counted outside strings, which end where the lexer ends them: at a
+ * quote not escaped by a backslash.  Up to the first token the parser
+ * rejects, the depth counted is the parser's own; past it, the parser stops
+ * anyway.  A scan of bytes, far cheaper than a second pass of the lexer.
  */
-static const char *
-apex_json_check_tokens(char *text, int len)
+static bool
+apex_json_too_deep(const char *text, int len)
 {
-	JsonLexContext *lex = makeJsonLexContextCstringLen(text, len,
-													   GetDatabaseEncoding(),
-													   false);
 	int			depth = 0;
+	bool		in_string = false;
 
-	/* a jsonb's offsets and string lengths are 28 bits */
-	if (len > JENTRY_OFFLENMASK)
-		return "The JSON is too large.";
-	while (json_lex(lex) == JSON_SUCCESS && lex->token_type != JSON_TOKEN_END)
+	for (int i = 0; i < len; i++)
 	{
-		const char *problem = NULL;
+		char		c = text[i];
 
-		if (lex->token_type == JSON_TOKEN_OBJECT_START ||
-			lex->token_type == JSON_TOKEN_ARRAY_START)
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+		}
+		else if (c == '"')
+			in_string = true;
+		else if (c == '[' || c == '{')
 		{
 			if (++depth > APEX_JSON_MAX_DEPTH)
-				problem = "The JSON is nested too deeply.";
+				return true;
 		}
-		else if (lex->token_type == JSON_TOKEN_OBJECT_END ||
-				 lex->token_type == JSON_TOKEN_ARRAY_END)
+		else if (c == ']' || c == '}')
 			depth--;
-		else if (lex->token_type == JSON_TOKEN_NUMBER)
-			problem = apex_json_check_number(lex->token_start,
-											 lex->token_terminator);
-		if (problem)
-			return problem;
 	}
-	return NULL;
+	return false;
 }
 
 /* The four hex digits at p (avail bytes there) into *cp: 6, else 0 */
@@ -197,6 +198,7 @@ typedef struct ApexJsonBuild
 {
 	JsonbParseState *state;
 	JsonbValue *result;
+	const char *problem;		/* a number numeric_in would throw on */
 } ApexJsonBuild;
 
 static void
@@ -256,7 +258,14 @@ apex_json_scalar(void *arg, char *token, JsonTokenType type)
 			v.val.string.len = strlen(token);
 			break;
 		case JSON_TOKEN_NUMBER:
-			/* the token pass checked that numeric_in takes it */
+			/* one numeric_in would throw on ends the parse's use */
+			if (build->problem == NULL)
+				build->problem = apex_json_check_number(token, token + strlen(token));
+			if (build->problem)
+			{
+				v.type = jbvNull;
+				break;
+			}
 			v.type = jbvNumeric;
 			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
 																CStringGetDatum(token),
@@ -289,15 +298,14 @@ apex_json_scalar(void *arg, char *token, JsonTokenType type)
 
 /*
  * Parse text (len bytes in the database encoding, NUL-terminated) as JSON
- * into a jsonb; on any problem return NULL and set *error to a short
- * reason.
+ * into a tree of JsonbValues; on any problem return NULL and set *error to
+ * a short reason.
  */
-static Jsonb *
+static JsonbValue *
 apex_json_parse_text(char *text, int len, char **error)
 {
 	JsonLexContext *lex;
 	JsonParseErrorType rc;
-	const char *problem;
 	ApexJsonBuild build = {0};
 	JsonSemAction sem = {
 		.semstate = &build,
@@ -309,28 +317,42 @@ apex_json_parse_text(char *text, int len, char **error)
 		.scalar = apex_json_scalar,
 	};
 
-	if ((problem = apex_json_check_tokens(text, len)))
+	/* a jsonb's offsets and string lengths are 28 bits */
+	if (len > JENTRY_OFFLENMASK)
 	{
-		*error = pstrdup(problem);
+		*error = "The JSON is too large.";
+		return NULL;
+	}
+	if (apex_json_too_deep(text, len))
+	{
+		*error = "The JSON is nested too deeply.";
 		return NULL;
 	}
 	lex = makeJsonLexContextCstringLen(text, len, GetDatabaseEncoding(), true);
 	rc = pg_parse_json(lex, &sem);
+	/* the number came before whatever the parser stopped at */
+	if (build.problem)
+	{
+		*error = pstrdup(build.problem);
+		return NULL;
+	}
 	if (rc != JSON_SUCCESS)
 	{
 		*error = psprintf("%s %s", APEX_JSON_INVALID, json_errdetail(rc, lex));
 		return NULL;
 	}
-	return JsonbValueToJsonb(build.result);
+	return build.result;
 }
 
 /*
- * Parse data, len bytes of JSON a peer sent (UTF-8), into a jsonb in the
- * database encoding; on any problem return NULL and set *error to a short
- * reason.  A character the database encoding lacks, written as it is or
- * as an escape, is such a problem (ApexJsonErrorCause knows it).
+ * Parse data, len bytes of JSON a peer sent (UTF-8), into a tree of
+ * JsonbValues in the database encoding (the accessors below read it, and
+ * JsonbValueToJsonb makes it a jsonb: the one jsonb_in makes of the text);
+ * on any problem return NULL and set *error to a short reason.  A character
+ * the database encoding lacks, written as it is or as an escape, is such a
+ * problem (ApexJsonErrorCause knows it).
  */
-Jsonb *
+JsonbValue *
 ApexJsonParse(const char *data, int len, char **error)
 {
 	char	   *text;
@@ -341,6 +363,9 @@ ApexJsonParse(const char *data, int len, char **error)
 		*error = "The response is not valid UTF-8.";
 		return NULL;
 	}
+	/* verified UTF-8 (no NUL byte either) is the database's: parsed in place */
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return apex_json_parse_text((char *) data, len, error);
 	/* SQL_ASCII too: its parser would throw on any escape beyond ASCII */
 	if (GetDatabaseEncoding() != PG_UTF8)
 		data = apex_json_spell_escapes(data, len, &len);
@@ -357,7 +382,7 @@ ApexJsonParse(const char *data, int len, char **error)
  * wrote ourselves), as ApexJsonParse() does a peer's.  An escape of a
  * character the database encoding lacks throws, as jsonb_in does.
  */
-Jsonb *
+JsonbValue *
 ApexJsonParseLocal(const char *text, int len, char **error)
 {
 	*error = NULL;
@@ -389,44 +414,100 @@ ApexJsonErrorCause(char *error, ApexRemote *remote)
 	return pstrdup(APEX_JSON_INVALID);
 }
 
-/* object[key], or NULL when object is not an object or lacks the key */
-JsonbValue *
-ApexJsonGet(JsonbContainer *object, const char *key)
+/*
+ * The accessors read a value of either form: a tree (jbvObject, jbvArray:
+ * what ApexJsonParse makes, and what the builders below make) or a jsonb
+ * container (jbvBinary).
+ */
+
+/* jsonb's order of keys: shorter first, then bytewise */
+static int
+apex_json_key_cmp(const char *a, int alen, const char *b, int blen)
 {
-	if (object == NULL || !JsonContainerIsObject(object))
-		return NULL;
-	return getKeyJsonValueFromContainer(object, key, strlen(key), NULL);
+	if (alen != blen)
+		return alen > blen ? 1 : -1;
+	return memcmp(a, b, alen);
 }
 
-JsonbContainer *
-ApexJsonObject(JsonbValue *value)
+/* object[key] (len bytes), or NULL when object is not an object or lacks it */
+JsonbValue *
+ApexJsonGetLen(JsonbValue *object, const char *key, int len)
 {
-	if (value && value->type == jbvBinary &&
-		JsonContainerIsObject(value->val.binary.data))
-		return value->val.binary.data;
+	if (object == NULL)
+		return NULL;
+	if (object->type == jbvObject)
+	{
+		/* its keys are in jsonb's order, once each */
+		int			lo = 0;
+		int			hi = object->val.object.nPairs;
+
+		while (lo < hi)
+		{
+			int			mid = (lo + hi) / 2;
+			JsonbValue *k = &object->val.object.pairs[mid].key;
+			int			c = apex_json_key_cmp(k->val.string.val, k->val.string.len,
+											  key, len);
+
+			if (c == 0)
+				return &object->val.object.pairs[mid].value;
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return NULL;
+	}
+	if (object->type == jbvBinary && JsonContainerIsObject(object->val.binary.data))
+		return getKeyJsonValueFromContainer(object->val.binary.data, key, len, NULL);
 	return NULL;
 }
 
-JsonbContainer *
+JsonbValue *
+ApexJsonGet(JsonbValue *object, const char *key)
+{
+	return ApexJsonGetLen(object, key, strlen(key));
+}
+
+/* value, when it is an object; else NULL */
+JsonbValue *
+ApexJsonObject(JsonbValue *value)
+{
+	if (value && (value->type == jbvObject ||
+				  (value->type == jbvBinary &&
+				   JsonContainerIsObject(value->val.binary.data))))
+		return value;
+	return NULL;
+}
+
+/* value, when it is an array (not a scalar document's); else NULL */
+JsonbValue *
 ApexJsonArray(JsonbValue *value)
 {
-	if (value && value->type == jbvBinary &&
-		JsonContainerIsArray(value->val.binary.data) &&
-		!JsonContainerIsScalar(value->val.binary.data))
-		return value->val.binary.data;
+	if (value && ((value->type == jbvArray && !value->val.array.rawScalar) ||
+				  (value->type == jbvBinary &&
+				   JsonContainerIsArray(value->val.binary.data) &&
+				   !JsonContainerIsScalar(value->val.binary.data))))
+		return value;
 	return NULL;
 }
 
 int
-ApexJsonLength(JsonbContainer *array)
+ApexJsonLength(JsonbValue *array)
 {
-	return array ? JsonContainerSize(array) : 0;
+	if (array == NULL)
+		return 0;
+	if (array->type == jbvArray)
+		return array->val.array.nElems;
+	return JsonContainerSize(array->val.binary.data);
 }
 
+/* array[i], or NULL past its end */
 JsonbValue *
-ApexJsonAt(JsonbContainer *array, int i)
+ApexJsonAt(JsonbValue *array, int i)
 {
-	return getIthJsonbValueFromContainer(array, i);
+	if (array->type == jbvArray)
+		return i < array->val.array.nElems ? &array->val.array.elems[i] : NULL;
+	return getIthJsonbValueFromContainer(array->val.binary.data, i);
 }
 
 /* A string's or number's text (ids may be either); NULL otherwise */
@@ -465,9 +546,9 @@ ApexJsonText(JsonbValue *value)
 }
 
 /*
- * Building an object: the items' raw JSON and the payloads are built so,
- * from values the decoders already hold, instead of being printed as text
- * and parsed again for the result's jsonb column.
+ * Building an object: the items' raw JSON is built so, from values the
+ * decoders already hold, instead of being printed as text and parsed
+ * again.  The result is a tree, made a jsonb only where one is needed.
  */
 void
 ApexJsonBeginObject(JsonbParseState **state)
@@ -476,95 +557,175 @@ ApexJsonBeginObject(JsonbParseState **state)
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 }
 
+/* key (copied) and value, a scalar */
 static void
-apex_json_key(JsonbParseState **state, const char *key)
+apex_json_put(JsonbParseState **state, const char *key, JsonbValue *value)
 {
 	JsonbValue	k = {.type = jbvString};
 
-	k.val.string.val = (char *) key;
+	k.val.string.val = pstrdup(key);
 	k.val.string.len = strlen(key);
 	pushJsonbValue(state, WJB_KEY, &k);
-}
-
-/* value: a scalar, or an array or object (jbvBinary); NULL is null */
-void
-ApexJsonPutValue(JsonbParseState **state, const char *key, JsonbValue *value)
-{
-	JsonbValue	null = {.type = jbvNull};
-
-	apex_json_key(state, key);
-	pushJsonbValue(state, WJB_VALUE, value ? value : &null);
+	pushJsonbValue(state, WJB_VALUE, value);
 }
 
 /*
- * key's value: an object built in place, key by key, up to
- * ApexJsonEndNested (not built apart and then copied in)
+ * value: text, NULL is null; copied, as the key is (a row's values and
+ * names die with their query's result)
  */
-void
-ApexJsonBeginNested(JsonbParseState **state, const char *key)
-{
-	apex_json_key(state, key);
-	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-}
-
-void
-ApexJsonEndNested(JsonbParseState **state)
-{
-	pushJsonbValue(state, WJB_END_OBJECT, NULL);
-}
-
-/* value: text, NULL is null */
 void
 ApexJsonPutText(JsonbParseState **state, const char *key, const char *value)
 {
-	JsonbValue	v = {.type = jbvString};
-
-	if (value == NULL)
-	{
-		ApexJsonPutValue(state, key, NULL);
-		return;
-	}
-	v.val.string.val = (char *) value;
-	v.val.string.len = strlen(value);
-	ApexJsonPutValue(state, key, &v);
+	apex_json_put(state, key, ApexJsonTextValue(value ? pstrdup(value) : NULL));
 }
 
-/*
- * value: a number as ApexJsonAppendNumber writes it (the shortest text that
- * reads back as the same double; NaN and infinity are null).
- */
+/* value: a number as ApexJsonNumberValue makes it */
 void
 ApexJsonPutNumber(JsonbParseState **state, const char *key, double value)
 {
-	JsonbValue	v = {.type = jbvNumeric};
+	apex_json_put(state, key, ApexJsonNumberValue(value));
+}
+
+JsonbValue *
+ApexJsonEndObject(JsonbParseState **state)
+{
+	return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+/* text as a JSON string; NULL is null */
+JsonbValue *
+ApexJsonTextValue(const char *text)
+{
+	JsonbValue *v = palloc(sizeof(JsonbValue));
+
+	if (text == NULL)
+	{
+		v->type = jbvNull;
+		return v;
+	}
+	v->type = jbvString;
+	v->val.string.val = (char *) text;
+	v->val.string.len = strlen(text);
+	return v;
+}
+
+/*
+ * value as a JSON number, as ApexJsonAppendNumber writes it (the shortest
+ * text that reads back as the same double); NaN and infinity are null
+ */
+JsonbValue *
+ApexJsonNumberValue(double value)
+{
+	JsonbValue *v = palloc(sizeof(JsonbValue));
 
 	if (isnan(value) || isinf(value))
 	{
-		ApexJsonPutValue(state, key, NULL);
-		return;
+		v->type = jbvNull;
+		return v;
 	}
-	v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-														CStringGetDatum(float8out_internal(value)),
-														ObjectIdGetDatum(InvalidOid),
-														Int32GetDatum(-1)));
-	ApexJsonPutValue(state, key, &v);
+	v->type = jbvNumeric;
+	v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+														 CStringGetDatum(float8out_internal(value)),
+														 ObjectIdGetDatum(InvalidOid),
+														 Int32GetDatum(-1)));
+	return v;
 }
 
-/* value: a whole jsonb, its root put as the key's value */
+/* an integer as a JSON number (what ApexJsonNumberValue makes of it) */
+JsonbValue *
+ApexJsonIntValue(int64 value)
+{
+	JsonbValue *v = palloc(sizeof(JsonbValue));
+
+	v->type = jbvNumeric;
+	v->val.numeric = int64_to_numeric(value);
+	return v;
+}
+
+static int
+apex_json_pair_cmp(const void *a, const void *b)
+{
+	const JsonbPair *x = a;
+	const JsonbPair *y = b;
+	int			c = apex_json_key_cmp(x->key.val.string.val, x->key.val.string.len,
+								  y->key.val.string.val, y->key.val.string.len);
+
+	/* of equal keys the one put last comes first, and stays */
+	if (c == 0)
+		c = x->order > y->order ? -1 : 1;
+	return c;
+}
+
+/*
+ * An object of the n pairs (keys are jbvString; values anything, trees
+ * too: this is how a tree goes into another without being copied), as
+ * pushJsonbValue would make it: keys in jsonb's order, of a key put twice
+ * the last value.  pairs becomes the object's.
+ */
+JsonbValue *
+ApexJsonObjectOf(JsonbPair *pairs, int n)
+{
+	JsonbValue *object = palloc(sizeof(JsonbValue));
+	int			kept = 0;
+
+	for (int i = 0; i < n; i++)
+		pairs[i].order = i;
+	if (n > 1)
+		qsort(pairs, n, sizeof(JsonbPair), apex_json_pair_cmp);
+	for (int i = 0; i < n; i++)
+	{
+		if (kept > 0 &&
+			apex_json_key_cmp(pairs[kept - 1].key.val.string.val,
+							   pairs[kept - 1].key.val.string.len,
+							   pairs[i].key.val.string.val,
+							   pairs[i].key.val.string.len) == 0)
+			continue;
+		pairs[kept++] = pairs[i];
+	}
+	object->type = jbvObject;
+	object->val.object.nPairs = kept;
+	object->val.object.pairs = pairs;
+	return object;
+}
+
+/* key as the key of a pair */
 void
-ApexJsonPutJsonb(JsonbParseState **state, const char *key, Jsonb *value)
+ApexJsonKey(JsonbPair *pair, const char *key)
 {
-	JsonbValue	v = {.type = jbvBinary};
-
-	v.val.binary.data = &value->root;
-	v.val.binary.len = VARSIZE(value) - VARHDRSZ;
-	ApexJsonPutValue(state, key, &v);
+	pair->key.type = jbvString;
+	pair->key.val.string.val = (char *) key;
+	pair->key.val.string.len = strlen(key);
 }
 
-Jsonb *
-ApexJsonEndObject(JsonbParseState **state)
+/*
+ * value as a tree: a container (jbvBinary) is read into one, anything else
+ * is one already
+ */
+JsonbValue *
+ApexJsonTree(JsonbValue *value)
 {
-	return JsonbValueToJsonb(pushJsonbValue(state, WJB_END_OBJECT, NULL));
+	JsonbParseState *state = NULL;
+	JsonbValue *array;
+
+	if (value->type != jbvBinary)
+		return value;
+	/* pushJsonbValue reads a container given as an element */
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	pushJsonbValue(&state, WJB_ELEM, value);
+	array = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return &array->val.array.elems[0];
+}
+
+/* a jsonb as a value (its root container) */
+JsonbValue *
+ApexJsonOfJsonb(Jsonb *jsonb)
+{
+	JsonbValue *v = palloc(sizeof(JsonbValue));
+
+	v->type = jbvBinary;
+	v->val.binary.data = &jsonb->root;
+	v->val.binary.len = VARSIZE(jsonb) - VARHDRSZ;
+	return v;
 }
 
 /* JSON has no NaN or infinity: those become null */

@@ -64,7 +64,7 @@ embedder_check(void *arg)
 }
 
 static float4 *
-embed_decode_array(JsonbContainer *array, int *dim, char **error)
+embed_decode_array(JsonbValue *array, int *dim, char **error)
 {
 	float4	   *vec;
 
@@ -91,9 +91,9 @@ embed_decode_array(JsonbContainer *array, int *dim, char **error)
 
 /* OpenAI: {"error":{"message":...}}; Ollama: {"error":"..."} */
 static char *
-embed_error(Jsonb *doc)
+embed_error(JsonbValue *doc)
 {
-	JsonbValue *v = ApexJsonGet(&doc->root, "error");
+	JsonbValue *v = ApexJsonGet(doc, "error");
 
 	if (ApexJsonObject(v))
 		v = ApexJsonGet(ApexJsonObject(v), "message");
@@ -111,7 +111,7 @@ ApexEmbedderDecode(const void *state, long status, StringInfo body,
 	bool		ollama = ((const ApexEmbedderConf *) state)->api == APEX_EMBEDDER_OLLAMA;
 	ApexEmbedding *embedding = result;
 	char	   *error = NULL;
-	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
+	JsonbValue *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbValue *v;
 	char	   *cause;
 
@@ -122,10 +122,10 @@ ApexEmbedderDecode(const void *state, long status, StringInfo body,
 	if (doc == NULL)
 		return ApexJsonErrorCause(error, remote);
 	if (ollama)
-		v = ApexJsonGet(&doc->root, "embeddings");
+		v = ApexJsonGet(doc, "embeddings");
 	else
 	{
-		v = ApexJsonGet(&doc->root, "data");
+		v = ApexJsonGet(doc, "data");
 		if (ApexJsonLength(ApexJsonArray(v)) > 0)
 			v = ApexJsonGet(ApexJsonObject(ApexJsonAt(ApexJsonArray(v), 0)),
 							"embedding");
@@ -140,7 +140,7 @@ ApexEmbedderDecode(const void *state, long status, StringInfo body,
 	else if (ApexJsonArray(v))
 		embedding->vector = embed_decode_array(ApexJsonArray(v), &embedding->dim,
 											   &error);
-	else if (ollama && ApexJsonGet(&doc->root, "embedding"))
+	else if (ollama && ApexJsonGet(doc, "embedding"))
 	{
 		/*
 		 * Ollama's deprecated /api/embeddings takes "prompt", not "input",
