@@ -1,21 +1,24 @@
 /*-------------------------------------------------------------------------
  *
  * json.c
- *		  Turn untrusted response bodies into jsonb without ever throwing.
+ *		  Turn untrusted response bodies into JSON values without ever throwing.
  *
  * Remote bodies are hostile input: a malformed one must become a leg
  * failure, not an ERROR that loses every other source's results.  PG 15's
  * jsonb_in() throws, so ApexJsonParse() uses the same JSON machinery
- * (common/jsonapi.h, which reports errors as return codes) in two passes:
- * one over the lexer's tokens rejects what the parser would still throw
- * on (nesting deep enough to exhaust the stack: the parser recurses;
- * numbers beyond what numeric_in takes), then the parser checks the
- * grammar and, as it goes, builds the jsonb with the calls jsonb_in's own
- * semantic actions make (pushJsonbValue).  Checking with the parser first
- * and then handing the text to jsonb_in would lex it twice more: JSON was
- * a fifth of a cache hit's CPU.  What jsonb prints back passes again (the
- * cache relies on it): numbers are limited by their digits around the
- * decimal point, which printing keeps, not by how they are written.
+ * (common/jsonapi.h, which reports errors as return codes) in one pass of
+ * the lexer: the parser checks the grammar and, as it goes, builds the
+ * value with the calls jsonb_in's own semantic actions make
+ * (pushJsonbValue), its scalar action setting aside numbers numeric_in
+ * would throw on.  What remains, nesting deep enough to exhaust the stack
+ * (the parser recurses), is found first by a scan of the bytes, far
+ * cheaper than the lexer.  The result is the tree of JsonbValues itself,
+ * not a jsonb: the decoders read it, the items keep their parts of it, and
+ * only the rows a call returns become jsonb (JsonbValueToJsonb makes of the
+ * tree the very jsonb jsonb_in makes of the text).  What jsonb prints back
+ * passes again (the cache relies on it): numbers are limited by their
+ * digits around the decimal point, which printing keeps, not by how they
+ * are written.
  *
  * A peer's body is UTF-8; in a database of another encoding it is converted
  * first, its \u escapes beyond ASCII spelled out so that they meet the same
@@ -546,7 +549,7 @@ ApexJsonNumber(JsonbValue *value, double *result)
 	return true;
 }
 
-/* Any value back to JSON text (used for raw items in payloads) */
+/* Any value back to JSON text (a peer's words, a neo4j cell as text) */
 char *
 ApexJsonText(JsonbValue *value)
 {
