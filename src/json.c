@@ -506,6 +506,7 @@ ApexJsonArray(JsonbValue *value)
 	return NULL;
 }
 
+/* an array's elements, an object's pairs; 0 for NULL or a scalar */
 int
 ApexJsonLength(JsonbValue *array)
 {
@@ -513,7 +514,11 @@ ApexJsonLength(JsonbValue *array)
 		return 0;
 	if (array->type == jbvArray)
 		return array->val.array.nElems;
-	return JsonContainerSize(array->val.binary.data);
+	if (array->type == jbvObject)
+		return array->val.object.nPairs;
+	if (array->type == jbvBinary)
+		return JsonContainerSize(array->val.binary.data);
+	return 0;
 }
 
 /* array[i], or NULL past its end */
