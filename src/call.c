@@ -47,7 +47,15 @@ static ApexCall *apex_running = NULL;
 static bool apex_in_source = false;
 
 /* the calls' memory context, the session's (see the file header) */
-#define APEX_CALL_KEPT_BYTES (8 * 1024 * 1024)
+/*
+ * 4 MB: a call at k = 1000 (some 9 MB) then takes about 50 page faults
+ * instead of 3,750; the blocks it needs beyond this one are freed at its
+ * end, and malloc, having seen blocks that large freed, hands them out
+ * again from memory it kept.  A first block of 2 MB left 1,900 faults; 8
+ * or 16 MB, 220 (malloc then never saw a large block freed, and its other
+ * blocks came fresh each call).  Measured with bench/corpus.py's items.
+ */
+#define APEX_CALL_KEPT_BYTES (4 * 1024 * 1024)
 static MemoryContext apex_call_memory = NULL;
 
 /* each call's number, so that a callback knows whether its call still runs */
