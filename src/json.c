@@ -7,10 +7,11 @@
  * failure, not an ERROR that loses every other source's results.  PG 15's
  * jsonb_in() throws, so ApexJsonParse() uses the same JSON machinery
  * (common/jsonapi.h, which reports errors as return codes) in one pass of
- * the lexer: the parser checks the grammar and, as it goes, builds the
- * value with the calls jsonb_in's own semantic actions make
- * (pushJsonbValue), its scalar action setting aside numbers numeric_in
- * would throw on.  What remains, nesting deep enough to exhaust the stack
+ * the lexer: the parser checks the grammar and, as it goes, its semantic
+ * actions build the JsonbValues jsonb_in's own would push
+ * (pushJsonbValue), directly (keys sorted and made unique as
+ * pushJsonbValue does, without its call and allocation per value), the
+ * scalar action setting aside numbers numeric_in would throw on.  What remains, nesting deep enough to exhaust the stack
  * (the parser recurses), is found first by a scan of the bytes, far
  * cheaper than the lexer.  The result is the tree of JsonbValues itself,
  * not a jsonb: the decoders read it, the items keep their parts of it, and
@@ -208,54 +209,197 @@ apex_json_spell_escapes(const char *text, int len, int *outlen)
 	return buf.data;
 }
 
-/* The jsonb being built by the parser's semantic actions */
+/* jsonb's order of keys: shorter first, then bytewise */
+static int
+apex_json_key_cmp(const char *a, int alen, const char *b, int blen)
+{
+	if (alen != blen)
+		return alen > blen ? 1 : -1;
+	return memcmp(a, b, alen);
+}
+
+/* pairs of an object in jsonb's order; of equal keys the one put last first */
+static inline bool
+apex_json_pair_before(const JsonbPair *x, const JsonbPair *y)
+{
+	int			c = apex_json_key_cmp(x->key.val.string.val, x->key.val.string.len,
+									  y->key.val.string.val, y->key.val.string.len);
+
+	return c < 0 || (c == 0 && x->order > y->order);
+}
+
+static int
+apex_json_pair_cmp(const void *a, const void *b)
+{
+	return apex_json_pair_before(a, b) ? -1 : 1;
+}
+
+/*
+ * Sort the n pairs of an object and keep one of each key, the last put,
+ * as pushJsonbValue does (uniqueifyJsonbObject); returns how many remain.
+ * Objects are mostly small: sorted by insertion, without a call per
+ * comparison.
+ */
+static int
+apex_json_unique_pairs(JsonbPair *pairs, int n)
+{
+	int			kept = 0;
+
+	for (int i = 0; i < n; i++)
+		pairs[i].order = i;
+	if (n > 16)
+		qsort(pairs, n, sizeof(JsonbPair), apex_json_pair_cmp);
+	else
+	{
+		for (int i = 1; i < n; i++)
+		{
+			JsonbPair	pair = pairs[i];
+			int			j = i;
+
+			for (; j > 0 && apex_json_pair_before(&pair, &pairs[j - 1]); j--)
+				pairs[j] = pairs[j - 1];
+			pairs[j] = pair;
+		}
+	}
+	for (int i = 0; i < n; i++)
+	{
+		if (kept > 0 &&
+			apex_json_key_cmp(pairs[kept - 1].key.val.string.val,
+							  pairs[kept - 1].key.val.string.len,
+							  pairs[i].key.val.string.val,
+							  pairs[i].key.val.string.len) == 0)
+			continue;
+		pairs[kept++] = pairs[i];
+	}
+	return kept;
+}
+
+/*
+ * The tree being built by the parser's semantic actions: the values
+ * jsonb_in's actions would push (pushJsonbValue), made directly.  An array
+ * or object open at each level; the scan before the parse keeps the
+ * levels within APEX_JSON_MAX_DEPTH.
+ */
+typedef struct ApexJsonLevel
+{
+	JsonbValue	value;			/* jbvArray or jbvObject, being filled */
+	int			size;			/* elements or pairs allocated */
+	char	   *key;			/* an object's key, awaiting its value */
+} ApexJsonLevel;
+
 typedef struct ApexJsonBuild
 {
-	JsonbParseState *state;
+	ApexJsonLevel levels[APEX_JSON_MAX_DEPTH];
+	int			depth;			/* levels open */
 	JsonbValue *result;
 	const char *problem;		/* a number numeric_in would throw on */
 } ApexJsonBuild;
 
+/* v (copied) as the open array's next element or object's next value */
 static void
-apex_json_push(void *arg, JsonbIteratorToken token, JsonbValue *value)
+apex_json_add(ApexJsonBuild *build, JsonbValue *v)
 {
-	ApexJsonBuild *build = arg;
+	ApexJsonLevel *level;
+	int			n;
 
-	build->result = pushJsonbValue(&build->state, token, value);
+	if (build->depth == 0)
+	{
+		build->result = palloc(sizeof(JsonbValue));
+		*build->result = *v;
+		return;
+	}
+	level = &build->levels[build->depth - 1];
+	if (level->value.type == jbvArray)
+	{
+		n = level->value.val.array.nElems++;
+		if (n == level->size)
+		{
+			level->size *= 2;
+			level->value.val.array.elems = repalloc(level->value.val.array.elems,
+													sizeof(JsonbValue) * level->size);
+		}
+		level->value.val.array.elems[n] = *v;
+		return;
+	}
+	n = level->value.val.object.nPairs++;
+	if (n == level->size)
+	{
+		level->size *= 2;
+		level->value.val.object.pairs = repalloc(level->value.val.object.pairs,
+												 sizeof(JsonbPair) * level->size);
+	}
+	level->value.val.object.pairs[n].key.type = jbvString;
+	level->value.val.object.pairs[n].key.val.string.val = level->key;
+	level->value.val.object.pairs[n].key.val.string.len = strlen(level->key);
+	level->value.val.object.pairs[n].value = *v;
+}
+
+static void
+apex_json_open(ApexJsonBuild *build, enum jbvType type)
+{
+	ApexJsonLevel *level;
+
+	/* the scan before the parse keeps the parser within the levels */
+	if (build->depth == APEX_JSON_MAX_DEPTH)
+		elog(ERROR, "JSON nested deeper than checked");
+	level = &build->levels[build->depth++];
+	level->size = 4;
+	level->key = NULL;
+	level->value.type = type;
+	if (type == jbvArray)
+	{
+		level->value.val.array.nElems = 0;
+		level->value.val.array.rawScalar = false;
+		level->value.val.array.elems = palloc(sizeof(JsonbValue) * level->size);
+	}
+	else
+	{
+		level->value.val.object.nPairs = 0;
+		level->value.val.object.pairs = palloc(sizeof(JsonbPair) * level->size);
+	}
 }
 
 static void
 apex_json_object_start(void *arg)
 {
-	apex_json_push(arg, WJB_BEGIN_OBJECT, NULL);
-}
-
-static void
-apex_json_object_end(void *arg)
-{
-	apex_json_push(arg, WJB_END_OBJECT, NULL);
+	apex_json_open(arg, jbvObject);
 }
 
 static void
 apex_json_array_start(void *arg)
 {
-	apex_json_push(arg, WJB_BEGIN_ARRAY, NULL);
+	apex_json_open(arg, jbvArray);
+}
+
+static void
+apex_json_close(ApexJsonBuild *build)
+{
+	JsonbValue *value = &build->levels[--build->depth].value;
+
+	if (value->type == jbvObject)
+		value->val.object.nPairs = apex_json_unique_pairs(value->val.object.pairs,
+														  value->val.object.nPairs);
+	apex_json_add(build, value);
+}
+
+static void
+apex_json_object_end(void *arg)
+{
+	apex_json_close(arg);
 }
 
 static void
 apex_json_array_end(void *arg)
 {
-	apex_json_push(arg, WJB_END_ARRAY, NULL);
+	apex_json_close(arg);
 }
 
 static void
 apex_json_field(void *arg, char *name, bool isnull pg_attribute_unused())
 {
-	JsonbValue	key = {.type = jbvString};
+	ApexJsonBuild *build = arg;
 
-	key.val.string.val = name;
-	key.val.string.len = strlen(name);
-	apex_json_push(arg, WJB_KEY, &key);
+	build->levels[build->depth - 1].key = name;
 }
 
 /* A scalar: an array's element, an object's value, or the whole document */
@@ -296,19 +440,16 @@ apex_json_scalar(void *arg, char *token, JsonTokenType type)
 			v.type = jbvNull;
 			break;
 	}
-	if (build->state == NULL)
+	if (build->depth == 0)
 	{
 		/* a document that is a scalar: jsonb's one-element raw array */
-		JsonbValue	array = {.type = jbvArray};
-
-		array.val.array.rawScalar = true;
-		apex_json_push(build, WJB_BEGIN_ARRAY, &array);
-		apex_json_push(build, WJB_ELEM, &v);
-		apex_json_push(build, WJB_END_ARRAY, NULL);
+		apex_json_open(build, jbvArray);
+		build->levels[0].value.val.array.rawScalar = true;
+		apex_json_add(build, &v);
+		apex_json_close(build);
 	}
 	else
-		apex_json_push(build, build->state->contVal.type == jbvArray
-					   ? WJB_ELEM : WJB_VALUE, &v);
+		apex_json_add(build, &v);
 }
 
 /*
@@ -321,7 +462,7 @@ apex_json_parse_text(char *text, int len, char **error)
 {
 	JsonLexContext *lex;
 	JsonParseErrorType rc;
-	ApexJsonBuild build = {0};
+	ApexJsonBuild build;
 	JsonSemAction sem = {
 		.semstate = &build,
 		.object_start = apex_json_object_start,
@@ -343,6 +484,9 @@ apex_json_parse_text(char *text, int len, char **error)
 		*error = "The JSON is nested too deeply.";
 		return NULL;
 	}
+	build.depth = 0;
+	build.result = NULL;
+	build.problem = NULL;
 	lex = makeJsonLexContextCstringLen(text, len, GetDatabaseEncoding(), true);
 	rc = pg_parse_json(lex, &sem);
 	/* the number came before whatever the parser stopped at */
@@ -434,15 +578,6 @@ ApexJsonErrorCause(char *error, ApexRemote *remote)
  * what ApexJsonParse makes, and what the builders below make) or a jsonb
  * container (jbvBinary).
  */
-
-/* jsonb's order of keys: shorter first, then bytewise */
-static int
-apex_json_key_cmp(const char *a, int alen, const char *b, int blen)
-{
-	if (alen != blen)
-		return alen > blen ? 1 : -1;
-	return memcmp(a, b, alen);
-}
 
 /* object[key] (len bytes), or NULL when object is not an object or lacks it */
 JsonbValue *
@@ -662,20 +797,6 @@ ApexJsonIntValue(int64 value)
 	return v;
 }
 
-static int
-apex_json_pair_cmp(const void *a, const void *b)
-{
-	const JsonbPair *x = a;
-	const JsonbPair *y = b;
-	int			c = apex_json_key_cmp(x->key.val.string.val, x->key.val.string.len,
-								  y->key.val.string.val, y->key.val.string.len);
-
-	/* of equal keys the one put last comes first, and stays */
-	if (c == 0)
-		c = x->order > y->order ? -1 : 1;
-	return c;
-}
-
 /*
  * An object of the n pairs (keys are jbvString; values anything, trees
  * too: this is how a tree goes into another without being copied), as
@@ -686,24 +807,9 @@ JsonbValue *
 ApexJsonObjectOf(JsonbPair *pairs, int n)
 {
 	JsonbValue *object = palloc(sizeof(JsonbValue));
-	int			kept = 0;
 
-	for (int i = 0; i < n; i++)
-		pairs[i].order = i;
-	if (n > 1)
-		qsort(pairs, n, sizeof(JsonbPair), apex_json_pair_cmp);
-	for (int i = 0; i < n; i++)
-	{
-		if (kept > 0 &&
-			apex_json_key_cmp(pairs[kept - 1].key.val.string.val,
-							   pairs[kept - 1].key.val.string.len,
-							   pairs[i].key.val.string.val,
-							   pairs[i].key.val.string.len) == 0)
-			continue;
-		pairs[kept++] = pairs[i];
-	}
 	object->type = jbvObject;
-	object->val.object.nPairs = kept;
+	object->val.object.nPairs = apex_json_unique_pairs(pairs, n);
 	object->val.object.pairs = pairs;
 	return object;
 }
