@@ -46,8 +46,8 @@ static ApexCall *apex_running = NULL;
 /* a worker running a sql source's query: a call in it would nest */
 static bool apex_in_source = false;
 
-/* the calls' memory context, the session's (see the file header) */
 /*
+ * The size of the calls' memory context's first block, kept between calls.
  * 4 MB: a call at k = 1000 (some 9 MB) then takes about 50 page faults
  * instead of 3,750; the blocks it needs beyond this one are freed at its
  * end, and malloc, having seen blocks that large freed, hands them out
@@ -56,6 +56,8 @@ static bool apex_in_source = false;
  * blocks came fresh each call).  Measured with bench/corpus.py's items.
  */
 #define APEX_CALL_KEPT_BYTES (4 * 1024 * 1024)
+
+/* the calls' memory context, the session's (see the file header) */
 static MemoryContext apex_call_memory = NULL;
 
 /* each call's number, so that a callback knows whether its call still runs */

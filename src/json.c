@@ -1,25 +1,25 @@
 /*-------------------------------------------------------------------------
  *
  * json.c
- *		  Turn untrusted response bodies into JSON values without ever throwing.
+ *		  Untrusted response bodies to JSON values, without ever throwing.
  *
  * Remote bodies are hostile input: a malformed one must become a leg
  * failure, not an ERROR that loses every other source's results.  PG 15's
  * jsonb_in() throws, so ApexJsonParse() uses the same JSON machinery
  * (common/jsonapi.h, which reports errors as return codes) in one pass of
  * the lexer: the parser checks the grammar and, as it goes, its semantic
- * actions build the JsonbValues jsonb_in's own would push
- * (pushJsonbValue), directly (keys sorted and made unique as
- * pushJsonbValue does, without its call and allocation per value), the
- * scalar action setting aside numbers numeric_in would throw on.  What remains, nesting deep enough to exhaust the stack
- * (the parser recurses), is found first by a scan of the bytes, far
- * cheaper than the lexer.  The result is the tree of JsonbValues itself,
- * not a jsonb: the decoders read it, the items keep their parts of it, and
- * only the rows a call returns become jsonb (JsonbValueToJsonb makes of the
- * tree the very jsonb jsonb_in makes of the text).  What jsonb prints back
- * passes again (the cache relies on it): numbers are limited by their
- * digits around the decimal point, which printing keeps, not by how they
- * are written.
+ * actions build the JsonbValues jsonb_in's own would push (pushJsonbValue),
+ * directly (keys sorted and made unique as pushJsonbValue does, without its
+ * call and allocation per value), the scalar action setting aside numbers
+ * numeric_in would throw on.  What remains, nesting deep enough to exhaust
+ * the stack (the parser recurses), is found first by a scan of the bytes,
+ * far cheaper than the lexer.  The result is the tree of JsonbValues
+ * itself, not a jsonb: the decoders read it, the items keep their parts of
+ * it, and only the rows a call returns become jsonb (JsonbValueToJsonb
+ * makes of the tree the very jsonb jsonb_in makes of the text).  What jsonb
+ * prints back passes again (the cache relies on it): numbers are limited by
+ * their digits around the decimal point, which printing keeps, not by how
+ * they are written.
  *
  * A peer's body is UTF-8; in a database of another encoding it is converted
  * first, its \u escapes beyond ASCII spelled out so that they meet the same
@@ -339,7 +339,10 @@ apex_json_open(ApexJsonBuild *build, enum jbvType type)
 {
 	ApexJsonLevel *level;
 
-	/* the scan before the parse keeps the parser within the levels */
+	/*
+	 * Cannot happen: the scan before the parse keeps the parser within the
+	 * levels.  Were it wrong, an internal error beats writing past them.
+	 */
 	if (build->depth == APEX_JSON_MAX_DEPTH)
 		elog(ERROR, "JSON nested deeper than checked");
 	level = &build->levels[build->depth++];
