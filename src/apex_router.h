@@ -116,7 +116,8 @@ typedef struct ApexItem
 	char	   *title;			/* may be NULL */
 	char	   *content;		/* may be NULL */
 	double		score;			/* source's own score; NaN when it has none */
-	Jsonb	   *raw;			/* the source's raw item, a JSON object */
+	JsonbValue *raw;			/* the source's raw item, a JSON object
+								 * (ApexItemMake) */
 } ApexItem;
 
 /* One question: what the legs asking it send (leg->query). */
@@ -276,7 +277,7 @@ extern void ApexLegFailRemote(ApexLeg *leg, int sqlerrcode,
 extern void ApexLegFinish(ApexLeg *leg, List *items);
 extern void ApexLegSkipped(ApexLeg *leg, int count, char *why);
 extern ApexItem *ApexItemMake(const char *id, const char *title,
-							  const char *content, double score, Jsonb *raw);
+							  const char *content, double score, JsonbValue *raw);
 extern void ApexLegStartClock(ApexLeg *leg);
 extern void ApexLegStart(ApexLeg *leg);
 extern void ApexLegTimedOut(ApexLeg *leg);

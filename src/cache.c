@@ -79,7 +79,7 @@ typedef struct ApexCacheEntry
 	char	   *hash;			/* of the result's inputs; NULL: not asked */
 	bool		answered;		/* its lookup is over */
 	char	   *epoch;			/* of its lookup; NULL when Redis failed */
-	Jsonb	   *hit;			/* cached rows (a JSON array), or NULL */
+	JsonbValue *hit;			/* cached rows (a JSON array), or NULL */
 } ApexCacheEntry;
 
 struct ApexCache
@@ -480,7 +480,8 @@ apex_cache_result_got(void *arg, const char *epoch, const char *value)
 	ApexCache  *cache = entry->cache;
 	size_t		len;
 	char	   *error;
-	Jsonb	   *doc;
+	JsonbValue *doc;
+	Jsonb	   *kept;
 
 	if (entry->answered)		/* timed out already */
 		return;
@@ -492,7 +493,8 @@ apex_cache_result_got(void *arg, const char *epoch, const char *value)
 	/* a memo evicted since the lookup was sent: a miss */
 	if (strcmp(value, "=") == 0)
 	{
-		entry->hit = ApexMemoGet(entry->hash);
+		kept = ApexMemoGet(entry->hash);
+		entry->hit = kept ? ApexJsonOfJsonb(kept) : NULL;
 		return;
 	}
 	len = strlen(value);
@@ -500,14 +502,16 @@ apex_cache_result_got(void *arg, const char *epoch, const char *value)
 		strspn(value, "0123456789abcdef") < APEX_MEMO_KEY_LEN ||
 		(doc = ApexJsonParse(value + APEX_MEMO_KEY_LEN, len - APEX_MEMO_KEY_LEN,
 							 &error)) == NULL ||
-		!JB_ROOT_IS_ARRAY(doc) || JB_ROOT_IS_SCALAR(doc))
+		ApexJsonArray(doc) == NULL)
 	{
 		apex_cache_failed(cache, "A cached entry is not a digest and a JSON array.",
 						  ERRCODE_FDW_ERROR, NULL, NULL);
 		return;
 	}
 	entry->hit = doc;
-	ApexMemoPut(entry->hash, pnstrdup(value, APEX_MEMO_KEY_LEN), doc);
+	/* kept flat: one copy serves the next hit (a tree would need a deep one) */
+	ApexMemoPut(entry->hash, pnstrdup(value, APEX_MEMO_KEY_LEN),
+				JsonbValueToJsonb(doc));
 }
 
 /* Lookups still under way when the cache source's clock ran out are misses */
@@ -591,19 +595,17 @@ ApexCacheHolds(ApexCache *cache)
  * of the parsed document, copied as it is (not printed and parsed again).
  */
 static bool
-apex_cache_read_rows(Jsonb *doc, List **rows)
+apex_cache_read_rows(JsonbValue *doc, List **rows)
 {
-	JsonbValue	root = {.type = jbvBinary};
-	JsonbContainer *array;
+	JsonbValue *array;
 
 	*rows = NIL;
-	root.val.binary.data = &doc->root;
-	if ((array = ApexJsonArray(&root)) == NULL)
+	if ((array = ApexJsonArray(doc)) == NULL)
 		return false;
 	for (int i = 0; i < ApexJsonLength(array); i++)
 	{
-		JsonbContainer *obj = ApexJsonObject(ApexJsonAt(array, i));
-		JsonbContainer *found = ApexJsonArray(ApexJsonGet(obj, "found_in"));
+		JsonbValue *obj = ApexJsonObject(ApexJsonAt(array, i));
+		JsonbValue *found = ApexJsonArray(ApexJsonGet(obj, "found_in"));
 		JsonbValue *payload = ApexJsonGet(obj, "payload");
 		ApexRow    *row = palloc0(sizeof(ApexRow));
 

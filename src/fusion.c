@@ -18,11 +18,13 @@
  */
 #include "postgres.h"
 
+#include "common/hashfn.h"
 #include "utils/json.h"
 
 #include "fusion.h"
 #include "json.h"
 
+/* One hit with what fusion weighs it by */
 typedef struct ApexEntry
 {
 	ApexHit    *hit;
@@ -30,15 +32,43 @@ typedef struct ApexEntry
 	int			order;			/* leg position, for stable tie-breaks */
 } ApexEntry;
 
+/* An id's fused item, while the hits are gathered */
+typedef struct ApexGathered
+{
+	ApexFused  *fused;
+	int			nentries;
+	ApexEntry  *entries;		/* one per source, palloc'd for every source */
+} ApexGathered;
+
+/* The fused items by id: one lookup per hit, not a sort of all the hits */
+typedef struct ApexIdSlot
+{
+	const char *id;
+	uint32		hash;
+	char		status;			/* simplehash's */
+	ApexGathered *gathered;
+} ApexIdSlot;
+
+#define SH_PREFIX apex_ids
+#define SH_ELEMENT_TYPE ApexIdSlot
+#define SH_KEY_TYPE const char *
+#define SH_KEY id
+#define SH_HASH_KEY(tb, key) hash_bytes((const unsigned char *) (key), strlen(key))
+#define SH_EQUAL(tb, a, b) (strcmp((a), (b)) == 0)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* an id's hits in the order they count: best rank first, then leg order */
 static int
 apex_entry_cmp(const void *a, const void *b)
 {
 	const ApexEntry *x = a;
 	const ApexEntry *y = b;
-	int			c = strcmp(x->hit->item->id, y->hit->item->id);
 
-	if (c != 0)
-		return c;
 	if (x->hit->rank != y->hit->rank)
 		return x->hit->rank - y->hit->rank;
 	return x->order - y->order;
@@ -71,6 +101,33 @@ apex_hit_cmp(const ListCell *a, const ListCell *b)
 }
 
 /*
+ * An id's fused item from its hits (one per source, each its source's best
+ * rank): the scores summed and the title and content taken in the order of
+ * the hits' ranks (then of the legs), so that the sum is the same double
+ * whatever order the legs answered in.
+ */
+static void
+apex_fuse_one(ApexGathered *g, int rrf_k)
+{
+	ApexFused  *f = g->fused;
+
+	if (g->nentries > 1)
+		qsort(g->entries, g->nentries, sizeof(ApexEntry), apex_entry_cmp);
+	for (int i = 0; i < g->nentries; i++)
+	{
+		ApexHit    *hit = g->entries[i].hit;
+
+		f->score += g->entries[i].weight / (double) (rrf_k + hit->rank);
+		f->hits = lappend(f->hits, hit);
+		if (f->title == NULL)
+			f->title = hit->item->title;
+		if (f->content == NULL)
+			f->content = hit->item->content;
+	}
+	list_sort(f->hits, apex_hit_cmp);
+}
+
+/*
  * Fuse the items of the finished legs; return the best k as ApexFused *,
  * best first (ties: better best rank, then id).
  */
@@ -78,15 +135,15 @@ List *
 ApexFuse(List *legs, int rrf_k, int k)
 {
 	int			n = 0;
-	int			order = 0;
-	ApexEntry  *entries;
+	int			nlegs = list_length(legs);
+	apex_ids_hash *ids;
+	List	   *gathered = NIL;
 	List	   *fused = NIL;
 	ListCell   *lc;
 
 	foreach(lc, legs)
 		n += list_length(((ApexLeg *) lfirst(lc))->items);
-	entries = palloc(sizeof(ApexEntry) * Max(n, 1));
-	n = 0;
+	ids = apex_ids_create(CurrentMemoryContext, Max(n, 16), NULL);
 	foreach(lc, legs)
 	{
 		ApexLeg    *leg = lfirst(lc);
@@ -95,50 +152,44 @@ ApexFuse(List *legs, int rrf_k, int k)
 
 		foreach(ic, leg->items)
 		{
-			ApexHit    *hit = palloc(sizeof(ApexHit));
+			ApexItem   *item = lfirst(ic);
+			bool		found;
+			ApexIdSlot *slot = apex_ids_insert(ids, item->id, &found);
+			ApexGathered *g;
+			ApexHit    *hit;
 
-			hit->source = leg->source->name;
-			hit->rank = ++rank;
-			hit->item = lfirst(ic);
-			entries[n].hit = hit;
-			entries[n].weight = leg->source->weight;
-			entries[n].order = order;
-			n++;
-		}
-		order++;
-	}
-	qsort(entries, n, sizeof(ApexEntry), apex_entry_cmp);
-
-	for (int i = 0; i < n;)
-	{
-		ApexFused  *f = palloc0(sizeof(ApexFused));
-		int			j;
-
-		f->id = entries[i].hit->item->id;
-		for (j = i; j < n && strcmp(entries[j].hit->item->id, f->id) == 0; j++)
-		{
-			ApexHit    *hit = entries[j].hit;
-			ListCell   *hc;
-			bool		seen = false;
-
-			/* a duplicate within one source keeps only its best rank */
-			foreach(hc, f->hits)
+			rank++;
+			if (!found)
 			{
-				if (strcmp(((ApexHit *) lfirst(hc))->source, hit->source) == 0)
-					seen = true;
+				g = palloc(sizeof(ApexGathered));
+				g->fused = palloc0(sizeof(ApexFused));
+				g->fused->id = item->id;
+				g->nentries = 0;
+				g->entries = palloc(sizeof(ApexEntry) * nlegs);
+				slot->gathered = g;
+				gathered = lappend(gathered, g);
 			}
-			if (seen)
+			g = slot->gathered;
+			/* a duplicate within one source keeps only its best rank */
+			if (g->nentries > 0 &&
+				g->entries[g->nentries - 1].order == foreach_current_index(lc))
 				continue;
-			f->score += entries[j].weight / (double) (rrf_k + hit->rank);
-			f->hits = lappend(f->hits, hit);
-			if (f->title == NULL)
-				f->title = hit->item->title;
-			if (f->content == NULL)
-				f->content = hit->item->content;
+			hit = palloc(sizeof(ApexHit));
+			hit->source = leg->source->name;
+			hit->rank = rank;
+			hit->item = item;
+			g->entries[g->nentries].hit = hit;
+			g->entries[g->nentries].weight = leg->source->weight;
+			g->entries[g->nentries].order = foreach_current_index(lc);
+			g->nentries++;
 		}
-		list_sort(f->hits, apex_hit_cmp);
-		fused = lappend(fused, f);
-		i = j;
+	}
+	foreach(lc, gathered)
+	{
+		ApexGathered *g = lfirst(lc);
+
+		apex_fuse_one(g, rrf_k);
+		fused = lappend(fused, g->fused);
 	}
 	list_sort(fused, apex_fused_cmp);
 	if (list_length(fused) > k)
@@ -147,27 +198,31 @@ ApexFuse(List *legs, int rrf_k, int k)
 }
 
 /*
- * {"<source>":{"rank":r,"score":s,"item":{...}}, ...}, built as jsonb from
- * the items' own (not printed and parsed again for the result column)
+ * {"<source>":{"rank":r,"score":s,"item":{...}}, ...}: a tree holding the
+ * items' own trees, made a jsonb once (not built apart and copied in)
  */
 static Jsonb *
 apex_payload(ApexFused *f)
 {
-	JsonbParseState *payload;
+	JsonbPair  *sources = palloc(sizeof(JsonbPair) * list_length(f->hits));
 	ListCell   *lc;
 
-	ApexJsonBeginObject(&payload);
 	foreach(lc, f->hits)
 	{
 		ApexHit    *hit = lfirst(lc);
+		JsonbPair  *entry = palloc(sizeof(JsonbPair) * 3);
+		JsonbPair  *source = &sources[foreach_current_index(lc)];
 
-		ApexJsonBeginNested(&payload, hit->source);
-		ApexJsonPutNumber(&payload, "rank", hit->rank);
-		ApexJsonPutNumber(&payload, "score", hit->item->score);
-		ApexJsonPutJsonb(&payload, "item", hit->item->raw);
-		ApexJsonEndNested(&payload);
+		ApexJsonKey(&entry[0], "item");
+		entry[0].value = *ApexJsonTree(hit->item->raw);
+		ApexJsonKey(&entry[1], "rank");
+		entry[1].value = *ApexJsonIntValue(hit->rank);
+		ApexJsonKey(&entry[2], "score");
+		entry[2].value = *ApexJsonNumberValue(hit->item->score);
+		ApexJsonKey(source, hit->source);
+		source->value = *ApexJsonObjectOf(entry, 3);
 	}
-	return ApexJsonEndObject(&payload);
+	return JsonbValueToJsonb(ApexJsonObjectOf(sources, list_length(f->hits)));
 }
 
 /* The fused items as result rows (ApexRow *), in rank order */

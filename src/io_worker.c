@@ -81,6 +81,7 @@
 #include "event_loop.h"
 #include "io_worker.h"
 #include "io_worker_pool.h"
+#include "json.h"
 #include "transport.h"
 
 #define APEX_WORKER_MAGIC	0x41504558	/* "APEX" */
@@ -294,7 +295,8 @@ apex_worker_message(ApexWorker *w, void *data, Size nbytes)
 				SET_VARSIZE(raw, VARHDRSZ + len);
 				memcpy(VARDATA(raw), pq_getmsgbytes(&msg, len), len);
 				w->items = lappend(w->items,
-								   ApexItemMake(id, title, content, score, raw));
+								   ApexItemMake(id, title, content, score,
+												ApexJsonOfJsonb(raw)));
 				break;
 			}
 		case 'C':
@@ -709,6 +711,7 @@ ApexWorkerSendItems(List *items, int skipped)
 {
 	StringInfoData buf;
 	ListCell   *lc;
+	Jsonb	   *raw;
 
 	foreach(lc, items)
 	{
@@ -724,8 +727,9 @@ ApexWorkerSendItems(List *items, int skipped)
 			apex_worker_send_string(&buf, item->content);
 		pq_sendfloat8(&buf, item->score);
 		/* as parallel query ships tuples: binary, between our processes */
-		pq_sendint32(&buf, VARSIZE(item->raw) - VARHDRSZ);
-		pq_sendbytes(&buf, VARDATA(item->raw), VARSIZE(item->raw) - VARHDRSZ);
+		raw = JsonbValueToJsonb(item->raw);
+		pq_sendint32(&buf, VARSIZE(raw) - VARHDRSZ);
+		pq_sendbytes(&buf, VARDATA(raw), VARSIZE(raw) - VARHDRSZ);
 		pq_endmessage(&buf);
 	}
 	pq_beginmessage(&buf, 'C');

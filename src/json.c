@@ -1,21 +1,25 @@
 /*-------------------------------------------------------------------------
  *
  * json.c
- *		  Turn untrusted response bodies into jsonb without ever throwing.
+ *		  Untrusted response bodies to JSON values, without ever throwing.
  *
  * Remote bodies are hostile input: a malformed one must become a leg
  * failure, not an ERROR that loses every other source's results.  PG 15's
  * jsonb_in() throws, so ApexJsonParse() uses the same JSON machinery
- * (common/jsonapi.h, which reports errors as return codes) in two passes:
- * one over the lexer's tokens rejects what the parser would still throw
- * on (nesting deep enough to exhaust the stack: the parser recurses;
- * numbers beyond what numeric_in takes), then the parser checks the
- * grammar and, as it goes, builds the jsonb with the calls jsonb_in's own
- * semantic actions make (pushJsonbValue).  Checking with the parser first
- * and then handing the text to jsonb_in would lex it twice more: JSON was
- * a fifth of a cache hit's CPU.  What jsonb prints back passes again (the
- * cache relies on it): numbers are limited by their digits around the
- * decimal point, which printing keeps, not by how they are written.
+ * (common/jsonapi.h, which reports errors as return codes) in one pass of
+ * the lexer: the parser checks the grammar and, as it goes, its semantic
+ * actions build the JsonbValues jsonb_in's own would push (pushJsonbValue),
+ * directly (keys sorted and made unique as pushJsonbValue does, without its
+ * call and allocation per value), the scalar action setting aside numbers
+ * numeric_in would throw on.  What remains, nesting deep enough to exhaust
+ * the stack (the parser recurses), is found first by a scan of the bytes,
+ * far cheaper than the lexer.  The result is the tree of JsonbValues
+ * itself, not a jsonb: the decoders read it, the items keep their parts of
+ * it, and only the rows a call returns become jsonb (JsonbValueToJsonb
+ * makes of the tree the very jsonb jsonb_in makes of the text).  What jsonb
+ * prints back passes again (the cache relies on it): numbers are limited by
+ * their digits around the decimal point, which printing keeps, not by how
+ * they are written.
  *
  * A peer's body is UTF-8; in a database of another encoding it is converted
  * first, its \u escapes beyond ASCII spelled out so that they meet the same
@@ -38,6 +42,7 @@
 #include "utils/builtins.h"
 #include "utils/float.h"
 #include "utils/json.h"
+#include "utils/numeric.h"
 
 #include "json.h"
 #include "peer_encoding.h"
@@ -80,41 +85,53 @@ apex_json_check_number(const char *start, const char *end)
 }
 
 /*
- * What the parser or jsonb_in would throw on, found by the lexer alone (it
- * does not recurse); NULL when there is nothing, or when the text is not
- * JSON (the parser then says why).
+ * Nesting deeper than APEX_JSON_MAX_DEPTH, found before the parser recurses
+ * into it (its recursion exhausts the stack, and that throws).  The brackets
+ * are counted outside strings, which end where the lexer ends them: at a
+ * quote after an even number of backslashes.  Up to the first token the
+ * parser rejects, the depth counted is the parser's own; past it, the parser
+ * stops anyway.  Strings, most of an answer, are skipped with memchr: far
+ * cheaper than a second pass of the lexer.
  */
-static const char *
-apex_json_check_tokens(char *text, int len)
+static bool
+apex_json_too_deep(const char *text, int len)
 {
-	JsonLexContext *lex = makeJsonLexContextCstringLen(text, len,
-													   GetDatabaseEncoding(),
-													   false);
+	const char *p = text;
+	const char *end = text + len;
 	int			depth = 0;
 
-	/* a jsonb's offsets and string lengths are 28 bits */
-	if (len > JENTRY_OFFLENMASK)
-		return "The JSON is too large.";
-	while (json_lex(lex) == JSON_SUCCESS && lex->token_type != JSON_TOKEN_END)
+	while (p < end)
 	{
-		const char *problem = NULL;
+		char		c = *p++;
 
-		if (lex->token_type == JSON_TOKEN_OBJECT_START ||
-			lex->token_type == JSON_TOKEN_ARRAY_START)
+		if (c == '"')
+		{
+			const char *start = p;
+
+			/* the closing quote: one not escaped by the backslash before it */
+			for (;;)
+			{
+				const char *back;
+
+				p = memchr(p, '"', end - p);
+				if (p == NULL)
+					return false;
+				for (back = p; back > start && back[-1] == '\\'; back--)
+					;
+				p++;
+				if ((p - 1 - back) % 2 == 0)
+					break;
+			}
+		}
+		else if (c == '[' || c == '{')
 		{
 			if (++depth > APEX_JSON_MAX_DEPTH)
-				problem = "The JSON is nested too deeply.";
+				return true;
 		}
-		else if (lex->token_type == JSON_TOKEN_OBJECT_END ||
-				 lex->token_type == JSON_TOKEN_ARRAY_END)
+		else if (c == ']' || c == '}')
 			depth--;
-		else if (lex->token_type == JSON_TOKEN_NUMBER)
-			problem = apex_json_check_number(lex->token_start,
-											 lex->token_terminator);
-		if (problem)
-			return problem;
 	}
-	return NULL;
+	return false;
 }
 
 /* The four hex digits at p (avail bytes there) into *cp: 6, else 0 */
@@ -192,53 +209,200 @@ apex_json_spell_escapes(const char *text, int len, int *outlen)
 	return buf.data;
 }
 
-/* The jsonb being built by the parser's semantic actions */
+/* jsonb's order of keys: shorter first, then bytewise */
+static int
+apex_json_key_cmp(const char *a, int alen, const char *b, int blen)
+{
+	if (alen != blen)
+		return alen > blen ? 1 : -1;
+	return memcmp(a, b, alen);
+}
+
+/* pairs of an object in jsonb's order; of equal keys the one put last first */
+static inline bool
+apex_json_pair_before(const JsonbPair *x, const JsonbPair *y)
+{
+	int			c = apex_json_key_cmp(x->key.val.string.val, x->key.val.string.len,
+									  y->key.val.string.val, y->key.val.string.len);
+
+	return c < 0 || (c == 0 && x->order > y->order);
+}
+
+static int
+apex_json_pair_cmp(const void *a, const void *b)
+{
+	return apex_json_pair_before(a, b) ? -1 : 1;
+}
+
+/*
+ * Sort the n pairs of an object and keep one of each key, the last put,
+ * as pushJsonbValue does (uniqueifyJsonbObject); returns how many remain.
+ * Objects are mostly small: sorted by insertion, without a call per
+ * comparison.
+ */
+static int
+apex_json_unique_pairs(JsonbPair *pairs, int n)
+{
+	int			kept = 0;
+
+	for (int i = 0; i < n; i++)
+		pairs[i].order = i;
+	if (n > 16)
+		qsort(pairs, n, sizeof(JsonbPair), apex_json_pair_cmp);
+	else
+	{
+		for (int i = 1; i < n; i++)
+		{
+			JsonbPair	pair = pairs[i];
+			int			j = i;
+
+			for (; j > 0 && apex_json_pair_before(&pair, &pairs[j - 1]); j--)
+				pairs[j] = pairs[j - 1];
+			pairs[j] = pair;
+		}
+	}
+	for (int i = 0; i < n; i++)
+	{
+		if (kept > 0 &&
+			apex_json_key_cmp(pairs[kept - 1].key.val.string.val,
+							  pairs[kept - 1].key.val.string.len,
+							  pairs[i].key.val.string.val,
+							  pairs[i].key.val.string.len) == 0)
+			continue;
+		pairs[kept++] = pairs[i];
+	}
+	return kept;
+}
+
+/*
+ * The tree being built by the parser's semantic actions: the values
+ * jsonb_in's actions would push (pushJsonbValue), made directly.  An array
+ * or object open at each level; the scan before the parse keeps the
+ * levels within APEX_JSON_MAX_DEPTH.
+ */
+typedef struct ApexJsonLevel
+{
+	JsonbValue	value;			/* jbvArray or jbvObject, being filled */
+	int			size;			/* elements or pairs allocated */
+	char	   *key;			/* an object's key, awaiting its value */
+} ApexJsonLevel;
+
 typedef struct ApexJsonBuild
 {
-	JsonbParseState *state;
+	ApexJsonLevel levels[APEX_JSON_MAX_DEPTH];
+	int			depth;			/* levels open */
 	JsonbValue *result;
+	const char *problem;		/* a number numeric_in would throw on */
 } ApexJsonBuild;
 
+/* v (copied) as the open array's next element or object's next value */
 static void
-apex_json_push(void *arg, JsonbIteratorToken token, JsonbValue *value)
+apex_json_add(ApexJsonBuild *build, JsonbValue *v)
 {
-	ApexJsonBuild *build = arg;
+	ApexJsonLevel *level;
+	int			n;
 
-	build->result = pushJsonbValue(&build->state, token, value);
+	if (build->depth == 0)
+	{
+		build->result = palloc(sizeof(JsonbValue));
+		*build->result = *v;
+		return;
+	}
+	level = &build->levels[build->depth - 1];
+	if (level->value.type == jbvArray)
+	{
+		n = level->value.val.array.nElems++;
+		if (n == level->size)
+		{
+			level->size *= 2;
+			level->value.val.array.elems = repalloc(level->value.val.array.elems,
+													sizeof(JsonbValue) * level->size);
+		}
+		level->value.val.array.elems[n] = *v;
+		return;
+	}
+	n = level->value.val.object.nPairs++;
+	if (n == level->size)
+	{
+		level->size *= 2;
+		level->value.val.object.pairs = repalloc(level->value.val.object.pairs,
+												 sizeof(JsonbPair) * level->size);
+	}
+	level->value.val.object.pairs[n].key.type = jbvString;
+	level->value.val.object.pairs[n].key.val.string.val = level->key;
+	level->value.val.object.pairs[n].key.val.string.len = strlen(level->key);
+	level->value.val.object.pairs[n].value = *v;
+}
+
+static void
+apex_json_open(ApexJsonBuild *build, enum jbvType type)
+{
+	ApexJsonLevel *level;
+
+	/*
+	 * Cannot happen: the scan before the parse keeps the parser within the
+	 * levels.  Were it wrong, an internal error beats writing past them.
+	 */
+	if (build->depth == APEX_JSON_MAX_DEPTH)
+		elog(ERROR, "JSON nested deeper than checked");
+	level = &build->levels[build->depth++];
+	level->size = 4;
+	level->key = NULL;
+	level->value.type = type;
+	if (type == jbvArray)
+	{
+		level->value.val.array.nElems = 0;
+		level->value.val.array.rawScalar = false;
+		level->value.val.array.elems = palloc(sizeof(JsonbValue) * level->size);
+	}
+	else
+	{
+		level->value.val.object.nPairs = 0;
+		level->value.val.object.pairs = palloc(sizeof(JsonbPair) * level->size);
+	}
 }
 
 static void
 apex_json_object_start(void *arg)
 {
-	apex_json_push(arg, WJB_BEGIN_OBJECT, NULL);
-}
-
-static void
-apex_json_object_end(void *arg)
-{
-	apex_json_push(arg, WJB_END_OBJECT, NULL);
+	apex_json_open(arg, jbvObject);
 }
 
 static void
 apex_json_array_start(void *arg)
 {
-	apex_json_push(arg, WJB_BEGIN_ARRAY, NULL);
+	apex_json_open(arg, jbvArray);
+}
+
+static void
+apex_json_close(ApexJsonBuild *build)
+{
+	JsonbValue *value = &build->levels[--build->depth].value;
+
+	if (value->type == jbvObject)
+		value->val.object.nPairs = apex_json_unique_pairs(value->val.object.pairs,
+														  value->val.object.nPairs);
+	apex_json_add(build, value);
+}
+
+static void
+apex_json_object_end(void *arg)
+{
+	apex_json_close(arg);
 }
 
 static void
 apex_json_array_end(void *arg)
 {
-	apex_json_push(arg, WJB_END_ARRAY, NULL);
+	apex_json_close(arg);
 }
 
 static void
 apex_json_field(void *arg, char *name, bool isnull pg_attribute_unused())
 {
-	JsonbValue	key = {.type = jbvString};
+	ApexJsonBuild *build = arg;
 
-	key.val.string.val = name;
-	key.val.string.len = strlen(name);
-	apex_json_push(arg, WJB_KEY, &key);
+	build->levels[build->depth - 1].key = name;
 }
 
 /* A scalar: an array's element, an object's value, or the whole document */
@@ -256,7 +420,14 @@ apex_json_scalar(void *arg, char *token, JsonTokenType type)
 			v.val.string.len = strlen(token);
 			break;
 		case JSON_TOKEN_NUMBER:
-			/* the token pass checked that numeric_in takes it */
+			/* one numeric_in would throw on ends the parse's use */
+			if (build->problem == NULL)
+				build->problem = apex_json_check_number(token, token + strlen(token));
+			if (build->problem)
+			{
+				v.type = jbvNull;
+				break;
+			}
 			v.type = jbvNumeric;
 			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
 																CStringGetDatum(token),
@@ -272,33 +443,29 @@ apex_json_scalar(void *arg, char *token, JsonTokenType type)
 			v.type = jbvNull;
 			break;
 	}
-	if (build->state == NULL)
+	if (build->depth == 0)
 	{
 		/* a document that is a scalar: jsonb's one-element raw array */
-		JsonbValue	array = {.type = jbvArray};
-
-		array.val.array.rawScalar = true;
-		apex_json_push(build, WJB_BEGIN_ARRAY, &array);
-		apex_json_push(build, WJB_ELEM, &v);
-		apex_json_push(build, WJB_END_ARRAY, NULL);
+		apex_json_open(build, jbvArray);
+		build->levels[0].value.val.array.rawScalar = true;
+		apex_json_add(build, &v);
+		apex_json_close(build);
 	}
 	else
-		apex_json_push(build, build->state->contVal.type == jbvArray
-					   ? WJB_ELEM : WJB_VALUE, &v);
+		apex_json_add(build, &v);
 }
 
 /*
  * Parse text (len bytes in the database encoding, NUL-terminated) as JSON
- * into a jsonb; on any problem return NULL and set *error to a short
- * reason.
+ * into a tree of JsonbValues; on any problem return NULL and set *error to
+ * a short reason.
  */
-static Jsonb *
+static JsonbValue *
 apex_json_parse_text(char *text, int len, char **error)
 {
 	JsonLexContext *lex;
 	JsonParseErrorType rc;
-	const char *problem;
-	ApexJsonBuild build = {0};
+	ApexJsonBuild build;
 	JsonSemAction sem = {
 		.semstate = &build,
 		.object_start = apex_json_object_start,
@@ -309,28 +476,45 @@ apex_json_parse_text(char *text, int len, char **error)
 		.scalar = apex_json_scalar,
 	};
 
-	if ((problem = apex_json_check_tokens(text, len)))
+	/* a jsonb's offsets and string lengths are 28 bits */
+	if (len > JENTRY_OFFLENMASK)
 	{
-		*error = pstrdup(problem);
+		*error = "The JSON is too large.";
 		return NULL;
 	}
+	if (apex_json_too_deep(text, len))
+	{
+		*error = "The JSON is nested too deeply.";
+		return NULL;
+	}
+	build.depth = 0;
+	build.result = NULL;
+	build.problem = NULL;
 	lex = makeJsonLexContextCstringLen(text, len, GetDatabaseEncoding(), true);
 	rc = pg_parse_json(lex, &sem);
+	/* the number came before whatever the parser stopped at */
+	if (build.problem)
+	{
+		*error = pstrdup(build.problem);
+		return NULL;
+	}
 	if (rc != JSON_SUCCESS)
 	{
 		*error = psprintf("%s %s", APEX_JSON_INVALID, json_errdetail(rc, lex));
 		return NULL;
 	}
-	return JsonbValueToJsonb(build.result);
+	return build.result;
 }
 
 /*
- * Parse data, len bytes of JSON a peer sent (UTF-8), into a jsonb in the
- * database encoding; on any problem return NULL and set *error to a short
- * reason.  A character the database encoding lacks, written as it is or
- * as an escape, is such a problem (ApexJsonErrorCause knows it).
+ * Parse data, len bytes of JSON a peer sent (UTF-8), into a tree of
+ * JsonbValues in the database encoding (the accessors below read it, and
+ * JsonbValueToJsonb makes it a jsonb: the one jsonb_in makes of the text);
+ * on any problem return NULL and set *error to a short reason.  A character
+ * the database encoding lacks, written as it is or as an escape, is such a
+ * problem (ApexJsonErrorCause knows it).
  */
-Jsonb *
+JsonbValue *
 ApexJsonParse(const char *data, int len, char **error)
 {
 	char	   *text;
@@ -341,6 +525,9 @@ ApexJsonParse(const char *data, int len, char **error)
 		*error = "The response is not valid UTF-8.";
 		return NULL;
 	}
+	/* verified UTF-8 (no NUL byte either) is the database's: parsed in place */
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return apex_json_parse_text((char *) data, len, error);
 	/* SQL_ASCII too: its parser would throw on any escape beyond ASCII */
 	if (GetDatabaseEncoding() != PG_UTF8)
 		data = apex_json_spell_escapes(data, len, &len);
@@ -357,7 +544,7 @@ ApexJsonParse(const char *data, int len, char **error)
  * wrote ourselves), as ApexJsonParse() does a peer's.  An escape of a
  * character the database encoding lacks throws, as jsonb_in does.
  */
-Jsonb *
+JsonbValue *
 ApexJsonParseLocal(const char *text, int len, char **error)
 {
 	*error = NULL;
@@ -389,44 +576,96 @@ ApexJsonErrorCause(char *error, ApexRemote *remote)
 	return pstrdup(APEX_JSON_INVALID);
 }
 
-/* object[key], or NULL when object is not an object or lacks the key */
+/*
+ * The accessors read a value of either form: a tree (jbvObject, jbvArray:
+ * what ApexJsonParse makes, and what the builders below make) or a jsonb
+ * container (jbvBinary).
+ */
+
+/* object[key] (len bytes), or NULL when object is not an object or lacks it */
 JsonbValue *
-ApexJsonGet(JsonbContainer *object, const char *key)
+ApexJsonGetLen(JsonbValue *object, const char *key, int len)
 {
-	if (object == NULL || !JsonContainerIsObject(object))
+	if (object == NULL)
 		return NULL;
-	return getKeyJsonValueFromContainer(object, key, strlen(key), NULL);
+	if (object->type == jbvObject)
+	{
+		/* its keys are in jsonb's order, once each */
+		int			lo = 0;
+		int			hi = object->val.object.nPairs;
+
+		while (lo < hi)
+		{
+			int			mid = (lo + hi) / 2;
+			JsonbValue *k = &object->val.object.pairs[mid].key;
+			int			c = apex_json_key_cmp(k->val.string.val, k->val.string.len,
+											  key, len);
+
+			if (c == 0)
+				return &object->val.object.pairs[mid].value;
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return NULL;
+	}
+	if (object->type == jbvBinary && JsonContainerIsObject(object->val.binary.data))
+		return getKeyJsonValueFromContainer(object->val.binary.data, key, len, NULL);
+	return NULL;
 }
 
-JsonbContainer *
+JsonbValue *
+ApexJsonGet(JsonbValue *object, const char *key)
+{
+	return ApexJsonGetLen(object, key, strlen(key));
+}
+
+/* value, when it is an object; else NULL */
+JsonbValue *
 ApexJsonObject(JsonbValue *value)
 {
-	if (value && value->type == jbvBinary &&
-		JsonContainerIsObject(value->val.binary.data))
-		return value->val.binary.data;
+	if (value && (value->type == jbvObject ||
+				  (value->type == jbvBinary &&
+				   JsonContainerIsObject(value->val.binary.data))))
+		return value;
 	return NULL;
 }
 
-JsonbContainer *
+/* value, when it is an array (not a scalar document's); else NULL */
+JsonbValue *
 ApexJsonArray(JsonbValue *value)
 {
-	if (value && value->type == jbvBinary &&
-		JsonContainerIsArray(value->val.binary.data) &&
-		!JsonContainerIsScalar(value->val.binary.data))
-		return value->val.binary.data;
+	if (value && ((value->type == jbvArray && !value->val.array.rawScalar) ||
+				  (value->type == jbvBinary &&
+				   JsonContainerIsArray(value->val.binary.data) &&
+				   !JsonContainerIsScalar(value->val.binary.data))))
+		return value;
 	return NULL;
 }
 
+/* an array's elements, an object's pairs; 0 for NULL or a scalar */
 int
-ApexJsonLength(JsonbContainer *array)
+ApexJsonLength(JsonbValue *array)
 {
-	return array ? JsonContainerSize(array) : 0;
+	if (array == NULL)
+		return 0;
+	if (array->type == jbvArray)
+		return array->val.array.nElems;
+	if (array->type == jbvObject)
+		return array->val.object.nPairs;
+	if (array->type == jbvBinary)
+		return JsonContainerSize(array->val.binary.data);
+	return 0;
 }
 
+/* array[i], or NULL past its end */
 JsonbValue *
-ApexJsonAt(JsonbContainer *array, int i)
+ApexJsonAt(JsonbValue *array, int i)
 {
-	return getIthJsonbValueFromContainer(array, i);
+	if (array->type == jbvArray)
+		return i < array->val.array.nElems ? &array->val.array.elems[i] : NULL;
+	return getIthJsonbValueFromContainer(array->val.binary.data, i);
 }
 
 /* A string's or number's text (ids may be either); NULL otherwise */
@@ -453,7 +692,7 @@ ApexJsonNumber(JsonbValue *value, double *result)
 	return true;
 }
 
-/* Any value back to JSON text (used for raw items in payloads) */
+/* Any value back to JSON text (a peer's words, a neo4j cell as text) */
 char *
 ApexJsonText(JsonbValue *value)
 {
@@ -465,9 +704,9 @@ ApexJsonText(JsonbValue *value)
 }
 
 /*
- * Building an object: the items' raw JSON and the payloads are built so,
- * from values the decoders already hold, instead of being printed as text
- * and parsed again for the result's jsonb column.
+ * Building an object: the items' raw JSON is built so, from values the
+ * decoders already hold, instead of being printed as text and parsed
+ * again.  The result is a tree, made a jsonb only where one is needed.
  */
 void
 ApexJsonBeginObject(JsonbParseState **state)
@@ -476,95 +715,146 @@ ApexJsonBeginObject(JsonbParseState **state)
 	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
 }
 
+/* key (copied) and value, a scalar */
 static void
-apex_json_key(JsonbParseState **state, const char *key)
+apex_json_put(JsonbParseState **state, const char *key, JsonbValue *value)
 {
 	JsonbValue	k = {.type = jbvString};
 
-	k.val.string.val = (char *) key;
+	k.val.string.val = pstrdup(key);
 	k.val.string.len = strlen(key);
 	pushJsonbValue(state, WJB_KEY, &k);
-}
-
-/* value: a scalar, or an array or object (jbvBinary); NULL is null */
-void
-ApexJsonPutValue(JsonbParseState **state, const char *key, JsonbValue *value)
-{
-	JsonbValue	null = {.type = jbvNull};
-
-	apex_json_key(state, key);
-	pushJsonbValue(state, WJB_VALUE, value ? value : &null);
+	pushJsonbValue(state, WJB_VALUE, value);
 }
 
 /*
- * key's value: an object built in place, key by key, up to
- * ApexJsonEndNested (not built apart and then copied in)
+ * value: text, NULL is null; copied, as the key is (a row's values and
+ * names die with their query's result)
  */
-void
-ApexJsonBeginNested(JsonbParseState **state, const char *key)
-{
-	apex_json_key(state, key);
-	pushJsonbValue(state, WJB_BEGIN_OBJECT, NULL);
-}
-
-void
-ApexJsonEndNested(JsonbParseState **state)
-{
-	pushJsonbValue(state, WJB_END_OBJECT, NULL);
-}
-
-/* value: text, NULL is null */
 void
 ApexJsonPutText(JsonbParseState **state, const char *key, const char *value)
 {
-	JsonbValue	v = {.type = jbvString};
-
-	if (value == NULL)
-	{
-		ApexJsonPutValue(state, key, NULL);
-		return;
-	}
-	v.val.string.val = (char *) value;
-	v.val.string.len = strlen(value);
-	ApexJsonPutValue(state, key, &v);
+	apex_json_put(state, key, ApexJsonTextValue(value ? pstrdup(value) : NULL));
 }
 
-/*
- * value: a number as ApexJsonAppendNumber writes it (the shortest text that
- * reads back as the same double; NaN and infinity are null).
- */
+/* value: a number as ApexJsonNumberValue makes it */
 void
 ApexJsonPutNumber(JsonbParseState **state, const char *key, double value)
 {
-	JsonbValue	v = {.type = jbvNumeric};
+	apex_json_put(state, key, ApexJsonNumberValue(value));
+}
+
+JsonbValue *
+ApexJsonEndObject(JsonbParseState **state)
+{
+	return pushJsonbValue(state, WJB_END_OBJECT, NULL);
+}
+
+/* text as a JSON string; NULL is null */
+JsonbValue *
+ApexJsonTextValue(const char *text)
+{
+	JsonbValue *v = palloc(sizeof(JsonbValue));
+
+	if (text == NULL)
+	{
+		v->type = jbvNull;
+		return v;
+	}
+	v->type = jbvString;
+	v->val.string.val = (char *) text;
+	v->val.string.len = strlen(text);
+	return v;
+}
+
+/*
+ * value as a JSON number, as ApexJsonAppendNumber writes it (the shortest
+ * text that reads back as the same double); NaN and infinity are null
+ */
+JsonbValue *
+ApexJsonNumberValue(double value)
+{
+	JsonbValue *v = palloc(sizeof(JsonbValue));
 
 	if (isnan(value) || isinf(value))
 	{
-		ApexJsonPutValue(state, key, NULL);
-		return;
+		v->type = jbvNull;
+		return v;
 	}
-	v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
-														CStringGetDatum(float8out_internal(value)),
-														ObjectIdGetDatum(InvalidOid),
-														Int32GetDatum(-1)));
-	ApexJsonPutValue(state, key, &v);
+	v->type = jbvNumeric;
+	v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+														 CStringGetDatum(float8out_internal(value)),
+														 ObjectIdGetDatum(InvalidOid),
+														 Int32GetDatum(-1)));
+	return v;
 }
 
-/* value: a whole jsonb, its root put as the key's value */
+/* an integer as a JSON number (what ApexJsonNumberValue makes of it) */
+JsonbValue *
+ApexJsonIntValue(int64 value)
+{
+	JsonbValue *v = palloc(sizeof(JsonbValue));
+
+	v->type = jbvNumeric;
+	v->val.numeric = int64_to_numeric(value);
+	return v;
+}
+
+/*
+ * An object of the n pairs (keys are jbvString; values anything, trees
+ * too: this is how a tree goes into another without being copied), as
+ * pushJsonbValue would make it: keys in jsonb's order, of a key put twice
+ * the last value.  pairs becomes the object's.
+ */
+JsonbValue *
+ApexJsonObjectOf(JsonbPair *pairs, int n)
+{
+	JsonbValue *object = palloc(sizeof(JsonbValue));
+
+	object->type = jbvObject;
+	object->val.object.nPairs = apex_json_unique_pairs(pairs, n);
+	object->val.object.pairs = pairs;
+	return object;
+}
+
+/* key as the key of a pair */
 void
-ApexJsonPutJsonb(JsonbParseState **state, const char *key, Jsonb *value)
+ApexJsonKey(JsonbPair *pair, const char *key)
 {
-	JsonbValue	v = {.type = jbvBinary};
-
-	v.val.binary.data = &value->root;
-	v.val.binary.len = VARSIZE(value) - VARHDRSZ;
-	ApexJsonPutValue(state, key, &v);
+	pair->key.type = jbvString;
+	pair->key.val.string.val = (char *) key;
+	pair->key.val.string.len = strlen(key);
 }
 
-Jsonb *
-ApexJsonEndObject(JsonbParseState **state)
+/*
+ * value as a tree: a container (jbvBinary) is read into one, anything else
+ * is one already
+ */
+JsonbValue *
+ApexJsonTree(JsonbValue *value)
 {
-	return JsonbValueToJsonb(pushJsonbValue(state, WJB_END_OBJECT, NULL));
+	JsonbParseState *state = NULL;
+	JsonbValue *array;
+
+	if (value->type != jbvBinary)
+		return value;
+	/* pushJsonbValue reads a container given as an element */
+	pushJsonbValue(&state, WJB_BEGIN_ARRAY, NULL);
+	pushJsonbValue(&state, WJB_ELEM, value);
+	array = pushJsonbValue(&state, WJB_END_ARRAY, NULL);
+	return &array->val.array.elems[0];
+}
+
+/* a jsonb as a value (its root container) */
+JsonbValue *
+ApexJsonOfJsonb(Jsonb *jsonb)
+{
+	JsonbValue *v = palloc(sizeof(JsonbValue));
+
+	v->type = jbvBinary;
+	v->val.binary.data = &jsonb->root;
+	v->val.binary.len = VARSIZE(jsonb) - VARHDRSZ;
+	return v;
 }
 
 /* JSON has no NaN or infinity: those become null */

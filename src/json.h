@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * json.h
- *		  Safe parsing of remote JSON into jsonb, and small accessors.
+ *		  Safe parsing of remote JSON into JsonbValue trees, small accessors
+ *		  and builders.
  *
  * IDENTIFICATION
  *		  src/json.h
@@ -16,34 +17,41 @@
 
 #include "apex_router.h"
 
-extern Jsonb *ApexJsonParse(const char *data, int len, char **error);
-extern Jsonb *ApexJsonParseLocal(const char *text, int len, char **error);
+/* JSON to a tree of JsonbValues, without throwing */
+extern JsonbValue *ApexJsonParse(const char *data, int len, char **error);
+extern JsonbValue *ApexJsonParseLocal(const char *text, int len, char **error);
 extern char *ApexJsonErrorCause(char *error, ApexRemote *remote);
-extern JsonbValue *ApexJsonGet(JsonbContainer *object, const char *key);
+
+/* Reading a tree or a jsonb container (jbvBinary) alike */
+extern JsonbValue *ApexJsonGet(JsonbValue *object, const char *key);
+extern JsonbValue *ApexJsonGetLen(JsonbValue *object, const char *key, int len);
 /* json_path.c: Qdrant's payload key paths */
 extern const char *ApexJsonPathCheck(const char *path);
-extern JsonbValue *ApexJsonPathGet(JsonbContainer *object, const char *path);
-extern JsonbContainer *ApexJsonObject(JsonbValue *value);
-extern JsonbContainer *ApexJsonArray(JsonbValue *value);
-extern JsonbValue *ApexJsonAt(JsonbContainer *array, int i);
-extern int	ApexJsonLength(JsonbContainer *array);
+extern JsonbValue *ApexJsonPathGet(JsonbValue *object, const char *path);
+extern JsonbValue *ApexJsonObject(JsonbValue *value);
+extern JsonbValue *ApexJsonArray(JsonbValue *value);
+extern JsonbValue *ApexJsonAt(JsonbValue *array, int i);
+extern int	ApexJsonLength(JsonbValue *array);
 extern char *ApexJsonScalarText(JsonbValue *value);
 extern bool ApexJsonNumber(JsonbValue *value, double *result);
 extern char *ApexJsonText(JsonbValue *value);
 extern void ApexJsonAppendNumber(StringInfo buf, double value);
 
-/* Building a jsonb object key by key, without text (pushJsonbValue) */
+/* Building an object key by key, without text (pushJsonbValue) */
 extern void ApexJsonBeginObject(JsonbParseState **state);
 extern void ApexJsonPutText(JsonbParseState **state, const char *key,
 							const char *value);
 extern void ApexJsonPutNumber(JsonbParseState **state, const char *key,
 							  double value);
-extern void ApexJsonPutValue(JsonbParseState **state, const char *key,
-							 JsonbValue *value);
-extern void ApexJsonPutJsonb(JsonbParseState **state, const char *key,
-							 Jsonb *value);
-extern void ApexJsonBeginNested(JsonbParseState **state, const char *key);
-extern void ApexJsonEndNested(JsonbParseState **state);
-extern Jsonb *ApexJsonEndObject(JsonbParseState **state);
+extern JsonbValue *ApexJsonEndObject(JsonbParseState **state);
+
+/* Building trees from trees, without copying them */
+extern JsonbValue *ApexJsonTextValue(const char *text);
+extern JsonbValue *ApexJsonNumberValue(double value);
+extern JsonbValue *ApexJsonIntValue(int64 value);
+extern void ApexJsonKey(JsonbPair *pair, const char *key);
+extern JsonbValue *ApexJsonObjectOf(JsonbPair *pairs, int n);
+extern JsonbValue *ApexJsonTree(JsonbValue *value);
+extern JsonbValue *ApexJsonOfJsonb(Jsonb *jsonb);
 
 #endif							/* APEX_JSON_H */

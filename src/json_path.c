@@ -75,7 +75,7 @@ apex_path_key(const char **p, const char **key, int *len)
  * that is not an object or array); else why the path is not one.
  */
 static const char *
-apex_path_walk(JsonbContainer *object, const char *path, JsonbValue **value)
+apex_path_walk(JsonbValue *object, const char *path, JsonbValue **value)
 {
 	const char *p = path;
 	const char *key;
@@ -85,8 +85,7 @@ apex_path_walk(JsonbContainer *object, const char *path, JsonbValue **value)
 	*value = NULL;
 	if (!apex_path_key(&p, &key, &len))
 		return APEX_PATH_SYNTAX;
-	if (object && JsonContainerIsObject(object))
-		at = getKeyJsonValueFromContainer(object, key, len, NULL);
+	at = ApexJsonGetLen(object, key, len);
 	while (*p)
 	{
 		if (*p == '.')
@@ -94,12 +93,11 @@ apex_path_walk(JsonbContainer *object, const char *path, JsonbValue **value)
 			p++;
 			if (!apex_path_key(&p, &key, &len))
 				return APEX_PATH_SYNTAX;
-			object = ApexJsonObject(at);
-			at = object ? getKeyJsonValueFromContainer(object, key, len, NULL) : NULL;
+			at = ApexJsonGetLen(at, key, len);
 		}
 		else if (*p == '[')
 		{
-			JsonbContainer *array;
+			JsonbValue *array;
 			long		i = 0;
 
 			p++;
@@ -136,7 +134,7 @@ ApexJsonPathCheck(const char *path)
  * is not a key path: ApexJsonPathCheck refused it when it was set).
  */
 JsonbValue *
-ApexJsonPathGet(JsonbContainer *object, const char *path)
+ApexJsonPathGet(JsonbValue *object, const char *path)
 {
 	JsonbValue *value;
 

@@ -138,10 +138,14 @@ ApexLegSkipped(ApexLeg *leg, int count, char *why)
 	leg->skipped_why = why;
 }
 
-/* raw is kept as it is: a jsonb of the decoder's own (not shared) */
+/*
+ * raw is kept as it is, not copied: a JSON object, a tree (the part of the
+ * parsed answer that is the item, or one built of its parts) or a jsonb's
+ * container; fusion makes the payload of the items it returns from it
+ */
 ApexItem *
 ApexItemMake(const char *id, const char *title, const char *content,
-			 double score, Jsonb *raw)
+			 double score, JsonbValue *raw)
 {
 	ApexItem   *item = palloc(sizeof(ApexItem));
 
@@ -203,7 +207,7 @@ apex_http_2xx(long status)
  * Pure, for the decoders.
  */
 char *
-ApexNot2xx(long status, StringInfo body, Jsonb *doc, ApexErrorMessage message,
+ApexNot2xx(long status, StringInfo body, JsonbValue *doc, ApexErrorMessage message,
 		   ApexRemote *remote)
 {
 	if (apex_http_2xx(status))

@@ -46,7 +46,7 @@ typedef char *(*ApexDecoder) (const void *state, long status, StringInfo body,
  * What a kind finds in a JSON error body (the server's message), or NULL;
  * doc is not NULL.
  */
-typedef char *(*ApexErrorMessage) (Jsonb *doc);
+typedef char *(*ApexErrorMessage) (JsonbValue *doc);
 
 /*
  * What a decoder that may skip items makes (qdrant, neo4j): the items, and
@@ -62,7 +62,7 @@ typedef struct ApexItemsSkipped
 #define APEX_ROW_NO_ID "Their first column, the id, is null."
 extern ApexItem *ApexRowItem(int ncols, const char *const *names,
 							 const char *const *values, bool *bad_score);
-extern char *ApexNot2xx(long status, StringInfo body, Jsonb *doc,
+extern char *ApexNot2xx(long status, StringInfo body, JsonbValue *doc,
 						ApexErrorMessage message, ApexRemote *remote);
 extern long ApexLegBudgetMs(ApexLeg *leg);
 extern bool ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp,

@@ -66,7 +66,7 @@ embedder_check(void *arg)
 }
 
 static float4 *
-embed_decode_array(JsonbContainer *array, int *dim, char **error)
+embed_decode_array(JsonbValue *array, int *dim, char **error)
 {
 	float4	   *vec;
 
@@ -93,9 +93,9 @@ embed_decode_array(JsonbContainer *array, int *dim, char **error)
 
 /* OpenAI: {"error":{"message":...}}; Ollama: {"error":"..."} */
 static char *
-embed_error(Jsonb *doc)
+embed_error(JsonbValue *doc)
 {
-	JsonbValue *v = ApexJsonGet(&doc->root, "error");
+	JsonbValue *v = ApexJsonGet(doc, "error");
 
 	if (ApexJsonObject(v))
 		v = ApexJsonGet(ApexJsonObject(v), "message");
@@ -146,7 +146,7 @@ embed_is_vector(JsonbValue *v)
  * status is not a success, or it is not JSON.
  */
 static char *
-embed_parse(long status, StringInfo body, Jsonb **doc, ApexRemote *remote)
+embed_parse(long status, StringInfo body, JsonbValue **doc, ApexRemote *remote)
 {
 	char	   *error = NULL;
 	char	   *cause;
@@ -169,7 +169,7 @@ ApexEmbedderDecode(const void *state, long status, StringInfo body,
 {
 	bool		ollama = ((const ApexEmbedderConf *) state)->api == APEX_EMBEDDER_OLLAMA;
 	ApexEmbedding *embedding = result;
-	Jsonb	   *doc;
+	JsonbValue *doc;
 	JsonbValue *v;
 	char	   *cause;
 
@@ -178,10 +178,10 @@ ApexEmbedderDecode(const void *state, long status, StringInfo body,
 	if ((cause = embed_parse(status, body, &doc, remote)))
 		return cause;
 	if (ollama)
-		v = ApexJsonGet(&doc->root, "embeddings");
+		v = ApexJsonGet(doc, "embeddings");
 	else
 	{
-		v = ApexJsonGet(&doc->root, "data");
+		v = ApexJsonGet(doc, "data");
 		if (ApexJsonLength(ApexJsonArray(v)) > 0)
 			v = ApexJsonGet(ApexJsonObject(ApexJsonAt(ApexJsonArray(v), 0)),
 							"embedding");
@@ -192,7 +192,7 @@ ApexEmbedderDecode(const void *state, long status, StringInfo body,
 		v = ApexJsonAt(ApexJsonArray(v), 0);
 	if (embed_is_vector(v))
 		return embed_vector(v, embedding);
-	if (ollama && ApexJsonGet(&doc->root, "embedding"))
+	if (ollama && ApexJsonGet(doc, "embedding"))
 		return EMBED_LEGACY_OLLAMA;
 	return ollama ? "The response has no \"embeddings\" array."
 		: "The response has no \"data[0].embedding\".";
@@ -213,8 +213,8 @@ ApexEmbedderDecodeMany(const void *state, long status, StringInfo body,
 	const ApexEmbedderAsked *asked = state;
 	bool		ollama = asked->conf->api == APEX_EMBEDDER_OLLAMA;
 	ApexEmbedding *embeddings = result;
-	Jsonb	   *doc;
-	JsonbContainer *list;
+	JsonbValue *doc;
+	JsonbValue *list;
 	char	   *cause;
 
 	for (int i = 0; i < asked->count; i++)
@@ -224,10 +224,10 @@ ApexEmbedderDecodeMany(const void *state, long status, StringInfo body,
 	}
 	if ((cause = embed_parse(status, body, &doc, remote)))
 		return cause;
-	list = ApexJsonArray(ApexJsonGet(&doc->root, ollama ? "embeddings" : "data"));
+	list = ApexJsonArray(ApexJsonGet(doc, ollama ? "embeddings" : "data"));
 	if (list == NULL)
 	{
-		if (ollama && ApexJsonGet(&doc->root, "embedding"))
+		if (ollama && ApexJsonGet(doc, "embedding"))
 			return EMBED_LEGACY_OLLAMA;
 		return ollama ? "The response has no \"embeddings\" array."
 			: "The response has no \"data\" array.";
@@ -242,7 +242,7 @@ ApexEmbedderDecodeMany(const void *state, long status, StringInfo body,
 
 		if (!ollama)
 		{
-			JsonbContainer *item = ApexJsonObject(v);
+			JsonbValue *item = ApexJsonObject(v);
 			double		index;
 
 			if (!ApexJsonNumber(ApexJsonGet(item, "index"), &index) ||

@@ -193,7 +193,7 @@ graphiti_parse_timestamp(const char *s, TimestampTz *result)
  * timestamp, with its value in *value.
  */
 static const char *
-graphiti_stale(const ApexGraphitiState *state, JsonbContainer *fact,
+graphiti_stale(const ApexGraphitiState *state, JsonbValue *fact,
 			   bool *stale, char **value)
 {
 	static const char *const fields[] = {"invalid_at", "expired_at"};
@@ -222,16 +222,16 @@ graphiti_stale(const ApexGraphitiState *state, JsonbContainer *fact,
  * one is reported as "body.query: msg").  NULL when the body is neither.
  */
 static char *
-graphiti_detail(Jsonb *doc)
+graphiti_detail(JsonbValue *doc)
 {
 	JsonbValue *detail;
-	JsonbContainer *list;
-	JsonbContainer *first;
-	JsonbContainer *loc;
+	JsonbValue *list;
+	JsonbValue *first;
+	JsonbValue *loc;
 	char	   *msg;
 	StringInfoData buf;
 
-	detail = ApexJsonGet(&doc->root, "detail");
+	detail = ApexJsonGet(doc, "detail");
 	if (detail && detail->type == jbvString)
 		return ApexJsonScalarText(detail);
 	list = ApexJsonArray(detail);
@@ -262,8 +262,8 @@ ApexGraphitiDecode(const void *state, long status, StringInfo body,
 	const ApexGraphitiState *decode = state;
 	List	  **items = result;
 	char	   *error = NULL;
-	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
-	JsonbContainer *facts;
+	JsonbValue *doc = ApexJsonParse(body->data, body->len, &error);
+	JsonbValue *facts;
 	char	   *cause;
 
 	*items = NIL;
@@ -271,13 +271,13 @@ ApexGraphitiDecode(const void *state, long status, StringInfo body,
 		return cause;
 	if (doc == NULL)
 		return ApexJsonErrorCause(error, remote);
-	facts = ApexJsonArray(ApexJsonGet(&doc->root, "facts"));
+	facts = ApexJsonArray(ApexJsonGet(doc, "facts"));
 	if (facts == NULL)
 		return "The response has no \"facts\" array.";
 	for (int i = 0; i < ApexJsonLength(facts); i++)
 	{
 		JsonbValue *factv = ApexJsonAt(facts, i);
-		JsonbContainer *fact = ApexJsonObject(factv);
+		JsonbValue *fact = ApexJsonObject(factv);
 		JsonbValue *uuid = ApexJsonGet(fact, "uuid");
 		const char *field;
 		char	   *value;
@@ -301,7 +301,7 @@ ApexGraphitiDecode(const void *state, long status, StringInfo body,
 						 ApexItemMake(ApexJsonScalarText(uuid),
 									  ApexJsonScalarText(ApexJsonGet(fact, "name")),
 									  ApexJsonScalarText(ApexJsonGet(fact, "fact")),
-									  NAN, JsonbValueToJsonb(factv)));
+									  NAN, fact));
 	}
 	return NULL;
 }

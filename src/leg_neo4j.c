@@ -42,10 +42,10 @@ static const ApexOption neo4j_options[] = {
 
 /* The first entry of an "errors" array as "code: message", or NULL */
 static char *
-neo4j_error(Jsonb *doc)
+neo4j_error(JsonbValue *doc)
 {
-	JsonbContainer *errors = ApexJsonArray(ApexJsonGet(&doc->root, "errors"));
-	JsonbContainer *first;
+	JsonbValue *errors = ApexJsonArray(ApexJsonGet(doc, "errors"));
+	JsonbValue *first;
 	char	   *code;
 	char	   *message;
 
@@ -72,7 +72,7 @@ neo4j_cell_text(JsonbValue *cell)
 
 /* Is name one of the columns? */
 static bool
-neo4j_has_column(JsonbContainer *columns, const char *name)
+neo4j_has_column(JsonbValue *columns, const char *name)
 {
 	for (int i = 0; i < ApexJsonLength(columns); i++)
 	{
@@ -91,24 +91,24 @@ neo4j_has_column(JsonbContainer *columns, const char *name)
  * kind does with an item without an id: issue 11 item 5).
  */
 static ApexItem *
-neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
+neo4j_row(char **names, int ncols, JsonbValue *row, char **error)
 {
-	JsonbParseState *raw;
+	JsonbPair  *raw;
 	char	   *id = NULL;
 	char	   *title = NULL;
 	char	   *content = NULL;
 	double		score = NAN;
-	int			ncols = ApexJsonLength(columns);
 
 	if (row == NULL || ApexJsonLength(row) != ncols)
 	{
 		*error = "A row does not match the columns.";
 		return NULL;
 	}
-	ApexJsonBeginObject(&raw);
+	/* the raw item: the cells themselves, under their columns' names */
+	raw = palloc(sizeof(JsonbPair) * Max(ncols, 1));
 	for (int i = 0; i < ncols; i++)
 	{
-		char	   *name = ApexJsonScalarText(ApexJsonAt(columns, i));
+		char	   *name = names[i];
 		JsonbValue *cell = ApexJsonAt(row, i);
 
 		if (name == NULL)
@@ -124,11 +124,12 @@ neo4j_row(JsonbContainer *columns, JsonbContainer *row, char **error)
 			content = neo4j_cell_text(cell);
 		else if (strcmp(name, "score") == 0)
 			(void) ApexJsonNumber(cell, &score);
-		ApexJsonPutValue(&raw, name, cell);
+		ApexJsonKey(&raw[i], name);
+		raw[i].value = *cell;
 	}
 	if (id == NULL)
 		return NULL;
-	return ApexItemMake(id, title, content, score, ApexJsonEndObject(&raw));
+	return ApexItemMake(id, title, content, score, ApexJsonObjectOf(raw, ncols));
 }
 
 /*
@@ -142,9 +143,11 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 	bool		query_api = ((const ApexNeo4jConf *) state)->api == APEX_NEO4J_QUERY;
 	ApexItemsSkipped *decoded = result;
 	char	   *error = NULL;
-	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
-	JsonbContainer *columns;
-	JsonbContainer *rows;
+	JsonbValue *doc = ApexJsonParse(body->data, body->len, &error);
+	JsonbValue *columns;
+	JsonbValue *rows;
+	char	  **names;
+	int			ncols;
 	char	   *cause;
 
 	decoded->items = NIL;
@@ -159,7 +162,7 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 	if (query_api)
 	{
 		/* {"data":{"fields":[...],"values":[[...],...]}} */
-		JsonbContainer *data = ApexJsonObject(ApexJsonGet(&doc->root, "data"));
+		JsonbValue *data = ApexJsonObject(ApexJsonGet(doc, "data"));
 
 		columns = ApexJsonArray(ApexJsonGet(data, "fields"));
 		rows = ApexJsonArray(ApexJsonGet(data, "values"));
@@ -167,8 +170,8 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 	else
 	{
 		/* {"results":[{"columns":[...],"data":[{"row":[...]},...]}]} */
-		JsonbContainer *results = ApexJsonArray(ApexJsonGet(&doc->root, "results"));
-		JsonbContainer *first = ApexJsonLength(results) > 0
+		JsonbValue *results = ApexJsonArray(ApexJsonGet(doc, "results"));
+		JsonbValue *first = ApexJsonLength(results) > 0
 			? ApexJsonObject(ApexJsonAt(results, 0)) : NULL;
 
 		columns = ApexJsonArray(ApexJsonGet(first, "columns"));
@@ -181,6 +184,11 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 	if (!neo4j_has_column(columns, "id") && ApexJsonLength(rows) > 0)
 		return "The statement returns no column \"id\".";
 
+	/* the columns' names, read once (NULL: not a string, a row says so) */
+	ncols = ApexJsonLength(columns);
+	names = palloc(sizeof(char *) * Max(ncols, 1));
+	for (int i = 0; i < ncols; i++)
+		names[i] = ApexJsonScalarText(ApexJsonAt(columns, i));
 	for (int i = 0; i < ApexJsonLength(rows); i++)
 	{
 		JsonbValue *rowv = ApexJsonAt(rows, i);
@@ -189,7 +197,7 @@ ApexNeo4jDecode(const void *state, long status, StringInfo body, void *result,
 		if (!query_api)
 			rowv = ApexJsonGet(ApexJsonObject(rowv), "row");
 		error = NULL;
-		item = neo4j_row(columns, ApexJsonArray(rowv), &error);
+		item = neo4j_row(names, ncols, ApexJsonArray(rowv), &error);
 		if (error)
 			return error;
 		if (item)

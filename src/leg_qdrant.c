@@ -30,13 +30,13 @@ static void
 qdrant_check_filter(const char *name, const char *value)
 {
 	char	   *error;
-	Jsonb	   *filter = ApexJsonParseLocal(value, strlen(value), &error);
+	JsonbValue *filter = ApexJsonParseLocal(value, strlen(value), &error);
 	ApexRemote	parser = {0};
 
 	/* the parser's words say what is wrong with the value, else the reason */
 	if (filter == NULL)
 		(void) ApexJsonErrorCause(error, &parser);
-	if (filter == NULL || !JB_ROOT_IS_OBJECT(filter))
+	if (filter == NULL || filter->type != jbvObject)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for option \"%s\"", name),
@@ -88,8 +88,8 @@ static const ApexOption qdrant_options[] = {
 static ApexItem *
 qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 {
-	JsonbContainer *point = ApexJsonObject(pointv);
-	JsonbContainer *payload;
+	JsonbValue *point = ApexJsonObject(pointv);
+	JsonbValue *payload;
 	char	   *id;
 	double		score;
 
@@ -109,14 +109,14 @@ qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 	return ApexItemMake(id,
 						ApexJsonScalarText(ApexJsonPathGet(payload, conf->title_field)),
 						ApexJsonScalarText(ApexJsonPathGet(payload, conf->content_field)),
-						score, JsonbValueToJsonb(pointv));
+						score, point);
 }
 
 /* {"status":{"error":"..."}}; a missing API key gets plain text instead */
 static char *
-qdrant_error(Jsonb *doc)
+qdrant_error(JsonbValue *doc)
 {
-	return ApexJsonScalarText(ApexJsonGet(ApexJsonObject(ApexJsonGet(&doc->root, "status")),
+	return ApexJsonScalarText(ApexJsonGet(ApexJsonObject(ApexJsonGet(doc, "status")),
 										  "error"));
 }
 
@@ -131,9 +131,9 @@ ApexQdrantDecode(const void *state, long status, StringInfo body, void *result,
 	const ApexQdrantConf *conf = state;
 	ApexItemsSkipped *decoded = result;
 	char	   *error = NULL;
-	Jsonb	   *doc = ApexJsonParse(body->data, body->len, &error);
+	JsonbValue *doc = ApexJsonParse(body->data, body->len, &error);
 	JsonbValue *points_value;
-	JsonbContainer *points;
+	JsonbValue *points;
 	char	   *cause;
 
 	decoded->items = NIL;
@@ -142,7 +142,7 @@ ApexQdrantDecode(const void *state, long status, StringInfo body, void *result,
 		return cause;
 	if (doc == NULL)
 		return ApexJsonErrorCause(error, remote);
-	points_value = ApexJsonGet(&doc->root, "result");
+	points_value = ApexJsonGet(doc, "result");
 	if (conf->endpoint != APEX_QDRANT_SEARCH)
 		points_value = ApexJsonGet(ApexJsonObject(points_value), "points");
 	points = ApexJsonArray(points_value);

@@ -144,6 +144,16 @@ describe('error and transport faults', () => {
     assert.deepEqual(await w.json(), { unexpected: true });
   });
 
+  test('deep, bignum: valid JSON beyond what PostgreSQL parses', async () => {
+    const d = await qquery(`${srv.qdrant}/__fault/deep`);
+    assert.equal(d.status, 200);
+    const text = await d.text();
+    assert.equal(text, `{"unexpected": ${'['.repeat(100000)}${']'.repeat(100000)}}`);
+    const b = await qquery(`${srv.qdrant}/__fault/bignum`);
+    assert.equal(b.status, 200);
+    assert.equal(await b.text(), '{"unexpected": 1e1001}');
+  });
+
   test('neo4jerror: 200 / 202 with DatabaseUnavailable in errors', async () => {
     const tx = await neoTx('/__fault/neo4jerror', [FT]);
     assert.equal(tx.status, 200);

@@ -112,18 +112,20 @@ void
 FuzzJson(const uint8 *data, size_t size)
 {
 	char	   *error;
-	Jsonb	   *doc = ApexJsonParse((const char *) data, size, &error);
+	JsonbValue *tree = ApexJsonParse((const char *) data, size, &error);
+	Jsonb	   *doc;
 	char	   *text;
 	char	   *utf8;
 	int			sqlerrcode;
-	Jsonb	   *again;
+	JsonbValue *again;
 	char	   *text_again;
 
-	if (doc == NULL)
+	if (tree == NULL)
 	{
 		FuzzCheckError(error);
 		return;
 	}
+	doc = JsonbValueToJsonb(tree);
 	text = JsonbToCString(NULL, &doc->root, VARSIZE(doc));
 	/*
 	 * The jsonb built as the parser goes is what jsonb_in builds from the
@@ -147,7 +149,7 @@ FuzzJson(const uint8 *data, size_t size)
 	again = ApexJsonParse(utf8, strlen(utf8), &error);
 	if (again == NULL)
 		FuzzFail("printed JSON does not read back (%s): %s", error, text);
-	text_again = JsonbToCString(NULL, &again->root, VARSIZE(again));
+	text_again = ApexJsonText(again);
 	if (strcmp(text, text_again) != 0)
 		FuzzFail("JSON printed twice differs: %s / %s", text, text_again);
 }
@@ -204,9 +206,9 @@ FuzzKeyPath(const uint8 *data, size_t size)
 	char	   *path = pnstrdup((const char *) data, nl ? nl - (const char *) data : size);
 	size_t		rest = nl ? size - (nl + 1 - (const char *) data) : 0;
 	char	   *error;
-	Jsonb	   *doc = nl ? ApexJsonParse(nl + 1, rest, &error) : NULL;
+	JsonbValue *doc = nl ? ApexJsonParse(nl + 1, rest, &error) : NULL;
 	const char *problem = ApexJsonPathCheck(path);
-	JsonbValue *value = ApexJsonPathGet(doc ? &doc->root : NULL, path);
+	JsonbValue *value = ApexJsonPathGet(doc, path);
 
 	if (problem && value)
 		FuzzFail("path refused yet read: \"%s\"", path);

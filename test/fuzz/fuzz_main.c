@@ -121,9 +121,9 @@ FuzzCheckItems(List *items)
 		char	   *raw;
 
 		if (item == NULL || item->id == NULL || item->raw == NULL ||
-			!JB_ROOT_IS_OBJECT(item->raw))
+			ApexJsonObject(item->raw) == NULL)
 			FuzzFail("item %d without an id or a raw JSON object", foreach_current_index(lc));
-		raw = JsonbToCString(NULL, &item->raw->root, VARSIZE(item->raw));
+		raw = ApexJsonText(item->raw);
 		if (!pg_verifymbstr(item->id, strlen(item->id), true) ||
 			(item->title && !pg_verifymbstr(item->title, strlen(item->title), true)) ||
 			(item->content && !pg_verifymbstr(item->content, strlen(item->content), true)))

@@ -21,6 +21,11 @@
 //   truncate      declare the full Content-Length, send half, close (FIN)
 //   malformed     invalid JSON such as `{"result": [` with a success status
 //   wrongshape    valid JSON of the wrong shape: {"unexpected":true}
+//   deep          valid JSON nested 100,000 deep: {"unexpected": [[[...]]]}
+//                 (a recursive parser that does not check first runs out of
+//                 stack)
+//   bignum        valid JSON with a number beyond PostgreSQL's numeric:
+//                 {"unexpected": 1e1001}
 //   ctype=VALUE   override the Content-Type header
 //   neo4jerror    (Neo4j only) success status with a DatabaseUnavailable error
 //   huge=BYTES    real response padded to about BYTES with a long string field
@@ -58,7 +63,7 @@ import zlib from 'node:zlib';
 import { jsonPieces } from './memo.mjs';
 
 const FLAGS = new Set(['hang', 'reset', 'reset_mid', 'truncate', 'malformed', 'wrongshape',
-  'neo4jerror', 'nonutf8', 'nan', 'dupids', 'gzip', 'deflate', 'badgzip', 'once']);
+  'deep', 'bignum', 'neo4jerror', 'nonutf8', 'nan', 'dupids', 'gzip', 'deflate', 'badgzip', 'once']);
 const NUMERIC = new Set(['delay', 'status', 'drip', 'huge', 'retry_date']);
 const ECHO_FORMS = new Set(['header', 'base64', 'percent', 'json', 'cut']);
 const CHARS = { latin1: 'café crème', cjk: '中文', emoji: '😀' };

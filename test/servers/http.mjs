@@ -153,6 +153,9 @@ export function createTestServer({ name, log, adapter, handler }) {
         if (faults.neo4jerror && adapter.neo4jerror) out = adapter.neo4jerror(ctx, out);
         else if (faults.malformed) out = { status: okStatus, text: adapter.malformed(ctx), contentType: 'application/json' };
         else if (faults.wrongshape) out = { status: okStatus, json: { unexpected: true } };
+        else if (faults.deep) {
+          out = { status: okStatus, text: `{"unexpected": ${'['.repeat(100000)}${']'.repeat(100000)}}`, contentType: 'application/json' };
+        } else if (faults.bignum) out = { status: okStatus, text: '{"unexpected": 1e1001}', contentType: 'application/json' };
       }
     } catch (e) {
       out = { status: 500, text: `apex test server bug: ${e.stack}`, contentType: 'text/plain; charset=utf-8' };

@@ -101,6 +101,15 @@ SELECT * FROM routed();
 \set url :qdrant_url'/__fault/wrongshape'
 ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT * FROM routed();
+-- issue 13 item 4: the checks that keep the parser from throwing, now a
+-- scan before the parse (nesting) and the parser's own scalar action
+-- (numbers), still make these a source's failure, not an ERROR
+\set url :qdrant_url'/__fault/deep'
+ALTER SERVER vectors OPTIONS (SET url :'url');
+SELECT * FROM routed();
+\set url :qdrant_url'/__fault/bignum'
+ALTER SERVER vectors OPTIONS (SET url :'url');
+SELECT * FROM routed();
 \set url :qdrant_url'/__fault/nonutf8'
 ALTER SERVER vectors OPTIONS (SET url :'url');
 SELECT * FROM routed();
