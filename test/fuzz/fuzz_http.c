@@ -257,6 +257,29 @@ fuzz_check_vector(const float4 *vec, int dim)
 		FuzzFail("vector of dimension %d does not survive the cache encoding", dim);
 }
 
+/*
+ * Shared by the embedding decoders: error, or n vectors; never vectors for
+ * a non-2xx.  What the server said about an error goes through the masker.
+ */
+static void
+fuzz_check_embedded(long status, char *error, ApexRemote *remote,
+					const ApexEmbedding *embeddings, int n)
+{
+	if (remote->text && error == NULL)
+		FuzzFail("a server's words without an error");
+	if (remote->text)
+		FuzzCheckRemote(remote);
+	if (error)
+	{
+		FuzzCheckError(error);
+		return;
+	}
+	if (status < 200 || status > 299)
+		FuzzFail("HTTP %ld decoded as %d vectors", status, n);
+	for (int i = 0; i < n; i++)
+		fuzz_check_vector(embeddings[i].vector, embeddings[i].dim);
+}
+
 void
 FuzzEmbed(const uint8 *data, size_t size)
 {
@@ -270,18 +293,7 @@ FuzzEmbed(const uint8 *data, size_t size)
 	ApexRemote	remote = {0};
 	char	   *error = ApexEmbedderDecode(&conf, status, &body, &embedding, &remote);
 
-	if (error)
-	{
-		if (remote.text)
-			FuzzCheckRemote(&remote);
-		FuzzCheckError(error);
-		return;
-	}
-	if (remote.text)
-		FuzzFail("a server's words without an error");
-	if (status < 200 || status > 299)
-		FuzzFail("HTTP %ld decoded as a vector", status);
-	fuzz_check_vector(embedding.vector, embedding.dim);
+	fuzz_check_embedded(status, error, &remote, &embedding, 1);
 }
 
 /*
@@ -303,17 +315,5 @@ FuzzEmbedMany(const uint8 *data, size_t size)
 	char	   *error = ApexEmbedderDecodeMany(&asked, status, &body, embeddings,
 											   &remote);
 
-	if (error)
-	{
-		if (remote.text)
-			FuzzCheckRemote(&remote);
-		FuzzCheckError(error);
-		return;
-	}
-	if (remote.text)
-		FuzzFail("a server's words without an error");
-	if (status < 200 || status > 299)
-		FuzzFail("HTTP %ld decoded as vectors", status);
-	for (int i = 0; i < asked.count; i++)
-		fuzz_check_vector(embeddings[i].vector, embeddings[i].dim);
+	fuzz_check_embedded(status, error, &remote, embeddings, asked.count);
 }
