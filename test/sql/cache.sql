@@ -187,6 +187,15 @@ FROM apex_route_many(ARRAY['vendor contract', 'xyzzy plugh'], k => 3, sources =>
 SELECT count(*) AS rows FROM apex_route('xyzzy plugh', k => 3, sources => '{graph,docs}');
 \set log `cat "$APEX_TEST_LOG"`
 SELECT * FROM asked(:'log', :'t0');
+-- in parallel mode too, a batch looks up first: its hits ask no source
+-- (a single call in parallel mode asks its sources while Redis answers)
+SET apex_router.cache_mode = 'parallel';
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows
+FROM apex_route_many(ARRAY['vendor contract', 'xyzzy plugh'], k => 3, sources => '{graph,docs}');
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+RESET apex_router.cache_mode;
 -- a question one source failed for is not stored: it is asked again
 \set url :qdrant_url'/__fault/status=503'
 ALTER SERVER vectors OPTIONS (SET url :'url');
