@@ -90,21 +90,33 @@ fuzz_midnight(int year, int month, int day)
 }
 
 /*
- * Shared by the item decoders: error, or items; never items for a non-2xx.
- * What the server said about an error goes through the masker.
+ * Shared by every decoder: an error, or what it decoded (n of what); never
+ * a result for a non-2xx.  What the server said about an error goes through
+ * the masker.  True when the result is the caller's to check.
  */
-static void
-fuzz_check_decoded(long status, char *error, List *items, ApexRemote *remote)
+static bool
+fuzz_check_outcome(long status, char *error, ApexRemote *remote, int n,
+				   const char *what)
 {
 	if (remote->text && error == NULL)
 		FuzzFail("a server's words without an error");
 	if (remote->text)
 		FuzzCheckRemote(remote);
 	if (error)
+	{
 		FuzzCheckError(error);
-	else if (status < 200 || status > 299)
-		FuzzFail("HTTP %ld decoded as %d items", status, list_length(items));
-	else
+		return false;
+	}
+	if (status < 200 || status > 299)
+		FuzzFail("HTTP %ld decoded as %d %s", status, n, what);
+	return true;
+}
+
+/* The item decoders' outcome */
+static void
+fuzz_check_decoded(long status, char *error, List *items, ApexRemote *remote)
+{
+	if (fuzz_check_outcome(status, error, remote, list_length(items), "items"))
 		FuzzCheckItems(items);
 }
 
@@ -257,25 +269,13 @@ fuzz_check_vector(const float4 *vec, int dim)
 		FuzzFail("vector of dimension %d does not survive the cache encoding", dim);
 }
 
-/*
- * Shared by the embedding decoders: error, or n vectors; never vectors for
- * a non-2xx.  What the server said about an error goes through the masker.
- */
+/* The embedding decoders' outcome: n vectors */
 static void
 fuzz_check_embedded(long status, char *error, ApexRemote *remote,
 					const ApexEmbedding *embeddings, int n)
 {
-	if (remote->text && error == NULL)
-		FuzzFail("a server's words without an error");
-	if (remote->text)
-		FuzzCheckRemote(remote);
-	if (error)
-	{
-		FuzzCheckError(error);
+	if (!fuzz_check_outcome(status, error, remote, n, "vectors"))
 		return;
-	}
-	if (status < 200 || status > 299)
-		FuzzFail("HTTP %ld decoded as %d vectors", status, n);
 	for (int i = 0; i < n; i++)
 		fuzz_check_vector(embeddings[i].vector, embeddings[i].dim);
 }
