@@ -74,3 +74,19 @@ BEGIN
   RETURN NEXT;
 END $$;
 RESET client_min_messages;
+
+-- The backend's CPU ms to read each of files as jsonb (jsonb_in), per round
+-- of n: the floor PostgreSQL's own JSON machinery sets for reading answers.
+CREATE OR REPLACE FUNCTION jsonb_in_cpu_ms(files text[], n int) RETURNS float8
+LANGUAGE plpgsql AS $$
+DECLARE texts text[]; t text; c0 float8;
+BEGIN
+  SELECT array_agg(pg_read_file(f)) INTO texts FROM unnest(files) f;
+  c0 := backend_cpu_ms();
+  FOR i IN 1 .. n LOOP
+    FOREACH t IN ARRAY texts LOOP
+      PERFORM t::jsonb;
+    END LOOP;
+  END LOOP;
+  RETURN (backend_cpu_ms() - c0) / n;
+END $$;

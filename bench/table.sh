@@ -334,6 +334,15 @@ CPU_HTTP=$("${PSQL[@]}" -c "SELECT cpu_ms FROM bench_call_cost('$QUERY', '{$remo
 CPU_ALL=$("${PSQL[@]}" -c "SELECT cpu_ms FROM bench_call_cost('$QUERY', '$SRCS', 10, $CPU_N)") || exit 1
 row "backend CPU ms per call, {$remote}$([ "$remote" = graph,vectors ] && echo " (3 HTTP requests)")" "$(f2 "$CPU_HTTP")" "{$SOURCES} $(f2 "$CPU_ALL")" \
   "" "<= 0.2" "$(le "$CPU_HTTP" 0.2)" "/proc/self/stat over $CPU_N calls; no sql leg, nothing to subtract"
+# The floor: the same three requests from curl alone (libcurl, kept
+# connections, answers thrown away: no JSON read, no fusion, no rows), its
+# user and system CPU over CPU_N rounds.
+/usr/bin/python3 bench/floor_requests.py curl 10 "$CPU_N" "$APEX_RUN_DIR/floor.curl" || exit 1
+read -r CURL_U CURL_S <<<"$(TIMEFORMAT='%3U %3S'; { time curl -sS -K "$APEX_RUN_DIR/floor.curl" >/dev/null 2>&1; } 2>&1)"
+CURL_MS=$(awk -v u="$CURL_U" -v s="$CURL_S" -v n="$CPU_N" 'BEGIN { print (u + s) * 1000 / n }')
+CURL_SYS=$(awk -v s="$CURL_S" -v n="$CPU_N" 'BEGIN { print s * 1000 / n }')
+row "  the same 3 requests from curl alone, CPU ms per round" "$(f2 "$CPU_HTTP")" "curl $(f2 "$CURL_MS")" \
+  "$(ratio "$CPU_HTTP" "$CURL_MS")" "" "" "curl -K: $CPU_N rounds, kept connections, answers not read; of its CPU $(f2 "$CURL_SYS") ms is the kernel's"
 
 # --- 6. cache hits -----------------------------------------------------------
 
@@ -382,6 +391,13 @@ cost() {  # SOURCES K: "median-ms cpu-ms calls rows items peak-kB", in a session
 kmax=0
 for k in $KS; do [ "$k" -gt "$kmax" ] && kmax=$k; done
 "${PSQL[@]}" -c "SELECT count(bench_call_ms('$QUERY', '{$GROWTH_SOURCES}', $kmax)) FROM generate_series(1, 5)" >/dev/null || exit 1
+# The floor at the largest k: the same two answers read by jsonb_in alone
+JSONB_MS=''
+if [ "$GROWTH_SOURCES" = graph,vectors ]; then
+  BENCH_QUESTION=$QUERY /usr/bin/python3 bench/floor_requests.py answers "$kmax" "$APEX_RUN_DIR" || exit 1
+  chmod 644 "$APEX_RUN_DIR/neo4j.json" "$APEX_RUN_DIR/qdrant.json"
+  JSONB_MS=$("${PSQL[@]}" -c "SELECT jsonb_in_cpu_ms('{$APEX_RUN_DIR/neo4j.json,$APEX_RUN_DIR/qdrant.json}', 100)") || exit 1
+fi
 first_ms='' first_label=''
 for k in $KS; do
   cpu_start
@@ -390,10 +406,13 @@ for k in $KS; do
   cpu_stop
   us=$(awk -v c="$cpu" -v i="$items" 'BEGIN { printf "%.1f", c * 1000 / (i > 0 ? i : 1) }')
   target='' met=''
+  floor=''
   [ "$k" = 1000 ] && target='<= 2 us/item' met=$(le "$us" 2)
+  [ "$k" = "$kmax" ] && [ -n "$JSONB_MS" ] &&
+    floor="; jsonb_in of the same two answers alone $(f2 "$JSONB_MS") ms, $(awk -v c="$JSONB_MS" -v i="$items" 'BEGIN { printf "%.1f", c * 1000 / (i > 0 ? i : 1) }') us/item"
   row "k = $k, {$GROWTH_SOURCES}, median ms" "$(f1 "$ms")" "${first_label:-}" \
     "$([ -n "$first_ms" ] && ratio "$ms" "$first_ms")" "$target" "$met" \
-    "$items items; backend CPU $(f2 "$cpu") ms/call ($calls calls), $us us/item; peak RSS +$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }') MB; $(servers_note)"
+    "$items items; backend CPU $(f2 "$cpu") ms/call ($calls calls), $us us/item$floor; peak RSS +$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }') MB; $(servers_note)"
   [ -z "$first_ms" ] && first_ms=$ms first_label="k = $k $(f1 "$ms")"
 done
 all_src=$(for i in $(seq 1 $(((maxsrc + 1) / 2))); do
