@@ -27,7 +27,8 @@ RETURNS TABLE (
     content  text,
     score    double precision,
     found_in text[],
-    payload  jsonb)
+    payload  jsonb,
+    partial  jsonb)
 AS 'MODULE_PATHNAME', 'apex_route'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
@@ -50,12 +51,42 @@ RETURNS TABLE (
     content  text,
     score    double precision,
     found_in text[],
-    payload  jsonb)
+    payload  jsonb,
+    partial  jsonb)
 AS 'MODULE_PATHNAME', 'apex_route_many'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
 COMMENT ON FUNCTION apex_route_many(text[], integer, text[], integer, integer, integer, integer) IS
   'apex_route for many questions in one call: every source asked every question concurrently, at most max_concurrency at once';
+
+CREATE FUNCTION apex_explain(
+    query        text,
+    k            integer DEFAULT 10,
+    sources      text[]  DEFAULT NULL,
+    query_vector real[]  DEFAULT NULL,
+    rrf_k        integer DEFAULT NULL,
+    timeout_ms   integer DEFAULT NULL,
+    min_sources  integer DEFAULT NULL)
+RETURNS TABLE (
+    step          text,
+    source        text,
+    kind          text,
+    status        text,
+    start_ms      double precision,
+    connect_ms    double precision,
+    first_byte_ms double precision,
+    total_ms      double precision,
+    rows          integer,
+    bytes         bigint,
+    http_status   integer,
+    sqlstate      text,
+    error         text,
+    note          text)
+AS 'MODULE_PATHNAME', 'apex_explain'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION apex_explain(text, integer, text[], real[], integer, integer, integer) IS
+  'run the apex_route call these arguments ask for and return what each step did (legs, cache, fusion, the call) instead of its rows';
 
 CREATE FUNCTION apex_router_connections(
     OUT kind      text,

@@ -17,6 +17,7 @@
 #include "cache.h"
 #include "io_worker_pool.h"
 #include "leg.h"
+#include "trace.h"
 #include "transport.h"
 
 PG_MODULE_MAGIC;
@@ -98,6 +99,17 @@ apex_define_gucs(void)
 							"Legs beyond it wait their turn in the order of questions and sources; the max_concurrency argument overrides it.",
 							&apex_max_concurrency, 1000, 1, APEX_MAX_CONCURRENCY,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	/* superuser-only, as log_min_duration_statement: what a call logs is the DBA's choice */
+	DefineCustomIntVariable("apex_router.log_min_duration_ms",
+							"Logs each apex_route or apex_route_many call that takes at least this long, with its legs.",
+							"-1 logs no call; 0 logs every call.  The legs go in the log line's DETAIL as JSON.",
+							&apex_log_min_duration_ms, -1, -1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	DefineCustomEnumVariable("apex_router.log_level",
+							 "Message level of the log line apex_router.log_min_duration_ms asks for.",
+							 NULL,
+							 &apex_log_level, LOG, apex_log_level_options,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("apex_router.cache_source",
 							   "Redis source holding the result and embedding cache.",
 							   "Empty: no cache.  The caller needs USAGE on the source.",

@@ -156,6 +156,33 @@ typedef struct ApexRemote
 	char	   *hint;			/* or NULL */
 } ApexRemote;
 
+/* How a leg ended (trace.c names them) */
+typedef enum ApexLegStatus
+{
+	APEX_LEG_RUNNING = 0,		/* no outcome yet */
+	APEX_LEG_OK,
+	APEX_LEG_ERROR,
+	APEX_LEG_TIMEOUT,			/* its clock or the call's deadline ran out */
+	APEX_LEG_REFUSED			/* failed at planning: it sent nothing */
+} ApexLegStatus;
+
+/*
+ * What a leg did, for apex_explain, the partial column and the log line
+ * (trace.c).  Times are GetCurrentTimestamp()'s; curl's are its own
+ * measures of the source's last request, in ms, -1 when there was none.
+ */
+typedef struct ApexLegTrace
+{
+	ApexLegStatus status;
+	TimestampTz started;		/* 0: never started */
+	TimestampTz ended;			/* 0: no outcome */
+	long		http_status;	/* of its source's last answer; 0: none */
+	int64		bytes;			/* of the HTTP answers it read, its embedder's too */
+	double		connect_ms;
+	double		first_byte_ms;
+	bool		ran_inline;		/* a worker-mode sql leg no worker took */
+} ApexLegTrace;
+
 /* One source's part of a call: one source asked one question. */
 struct ApexLeg
 {
@@ -176,6 +203,7 @@ struct ApexLeg
 	int			budget_ms;		/* source timeout_ms, capped by the call's */
 	/* the embedder it waits for (the only peer besides its source), or NULL */
 	ApexSource *awaiting;
+	ApexLegTrace trace;
 };
 
 /*
@@ -212,6 +240,7 @@ struct ApexCall
 	/* apex_route_many's shared embeddings requests (embed_batch.c), or NULL */
 	struct ApexEmbedBatch *embeds;
 	List	   *told_inline;	/* sources whose fallback NOTICE was given */
+	TimestampTz started;		/* when the call began (trace.c) */
 };
 
 /* the longest duration a timeout option or setting takes, in ms: an hour */

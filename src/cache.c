@@ -726,6 +726,25 @@ ApexCacheStore(ApexCache *cache, int i, List *rows, bool complete)
 					   apex_cache_rows_entry(rows));
 }
 
+/*
+ * What the cache did for question i (apex_explain), with its source's name
+ * in *source; NULL when the call has no cache.
+ */
+const char *
+ApexCacheOutcome(ApexCache *cache, int i, const char **source)
+{
+	if (cache == NULL)
+		return NULL;
+	*source = cache->redis_source->name;
+	if (cache->error)
+		return "unavailable";
+	if (cache->entries[i].hash == NULL)
+		return "not asked";
+	if (!cache->entries[i].answered)
+		return "no answer in time";
+	return cache->entries[i].hit ? "hit" : "miss";
+}
+
 /* The call is over: one WARNING for whatever went wrong with Redis */
 void
 ApexCacheReport(ApexCache *cache)

@@ -35,5 +35,6 @@ extern bool ApexCacheHolds(ApexCache *cache);
 extern bool ApexCacheHitRows(ApexCache *cache, int i, List **rows);
 extern void ApexCacheStore(ApexCache *cache, int i, List *rows, bool complete);
 extern void ApexCacheReport(ApexCache *cache);
+extern const char *ApexCacheOutcome(ApexCache *cache, int i, const char **source);
 
 #endif							/* APEX_CACHE_H */

@@ -128,6 +128,7 @@ ApexCallBegin(const char *name)
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &guard->callback);
 	call = MemoryContextAllocZero(mcxt, sizeof(ApexCall));
 	call->mcxt = mcxt;
+	call->started = GetCurrentTimestamp();
 	cleanup = MemoryContextAlloc(mcxt, sizeof(MemoryContextCallback));
 	cleanup->func = apex_call_cleanup;
 	cleanup->arg = call;

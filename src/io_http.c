@@ -316,8 +316,18 @@ apex_transfer_finish(ApexTransfer *t, ApexHttpResponse *resp)
 
 	ApexLoopSetTimer(http->loop, t, -1, NULL);
 	resp->body = &t->body;
+	resp->connect_ms = resp->first_byte_ms = -1;
 	if (t->easy)
+	{
+		curl_off_t	us;
+
+		/* from the transfer's start; a kept connection's connect is 0 */
+		if (curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &us) == CURLE_OK)
+			resp->connect_ms = us / 1000.0;
+		if (curl_easy_getinfo(t->easy, CURLINFO_STARTTRANSFER_TIME_T, &us) == CURLE_OK && us > 0)
+			resp->first_byte_ms = us / 1000.0;
 		apex_transfer_release(t);
+	}
 	http->transfers = list_delete_ptr(http->transfers, t);
 	t->done(t->arg, resp);
 }

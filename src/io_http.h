@@ -38,6 +38,9 @@ typedef struct ApexHttpResponse
 	 * replaces the status sentence), or NULL (leg.c)
 	 */
 	const char *not_retried;
+	/* curl's times of the request in ms from its start, -1: unknown */
+	double		connect_ms;
+	double		first_byte_ms;
 } ApexHttpResponse;
 
 #define APEX_RETRY_AFTER_NONE (-1)

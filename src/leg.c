@@ -74,6 +74,9 @@ apex_leg_vfail(ApexLeg *leg, int sqlerrcode, const ApexRemote *remote,
 	}
 	leg->items = NIL;
 	leg->done = true;
+	if (leg->trace.status == APEX_LEG_RUNNING)
+		leg->trace.status = APEX_LEG_ERROR;
+	leg->trace.ended = GetCurrentTimestamp();
 	ApexSlotLegDone(leg);
 }
 
@@ -121,6 +124,8 @@ ApexLegFinish(ApexLeg *leg, List *items)
 		return;
 	leg->items = items;
 	leg->done = true;
+	leg->trace.status = APEX_LEG_OK;
+	leg->trace.ended = GetCurrentTimestamp();
 	ApexSlotLegDone(leg);
 }
 
@@ -260,6 +265,15 @@ ApexLegDecode(ApexLeg *leg, ApexHttpResponse *resp, ApexSource *peer,
 	ApexRemote	remote = {.peer = peer};
 	char	   *error;
 
+	if (resp->body)
+		leg->trace.bytes += resp->body->len;
+	if (peer == leg->source && !resp->error)
+		leg->trace.http_status = resp->status;
+	if (peer == leg->source)
+	{
+		leg->trace.connect_ms = resp->connect_ms;
+		leg->trace.first_byte_ms = resp->first_byte_ms;
+	}
 	if (resp->error)
 	{
 		remote.text = (char *) resp->peer_detail;
@@ -323,6 +337,7 @@ ApexLegTimedOut(ApexLeg *leg)
 	/* a leg still queued for a request slot has sent nothing: say so */
 	waited = ApexSlotTimedOut(leg, leg->budget_ms);
 	ApexTransportsCancel(leg->call, leg);
+	leg->trace.status = APEX_LEG_TIMEOUT;
 	ApexLegFail(leg, ERRCODE_FDW_ERROR, "%s",
 				waited ? waited : ApexTimedOut(leg->budget_ms));
 }
@@ -343,6 +358,7 @@ apex_leg_deadline(void *arg)
 void
 ApexLegStartClock(ApexLeg *leg)
 {
+	leg->trace.started = GetCurrentTimestamp();
 	ApexLoopSetTimer(leg->call->loop, leg, ApexLegBudgetMs(leg),
 					 apex_leg_deadline);
 }

@@ -443,6 +443,7 @@ sql_inline(ApexLeg *leg)
 static void
 sql_fell_back(ApexLeg *leg)
 {
+	leg->trace.ran_inline = true;
 	if (list_member_ptr(leg->call->told_inline, leg->source))
 		return;
 	leg->call->told_inline = lappend(leg->call->told_inline, leg->source);

@@ -108,9 +108,12 @@ ApexLegsAnswered(List *legs)
 	return answered;
 }
 
-/* The rows, ranked from 1; with an ordinal > 0 (a batch's) first */
+/*
+ * The rows, ranked from 1; with an ordinal > 0 (a batch's) first; partial
+ * (trace.c) in each, or NULL
+ */
 void
-ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal)
+ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal, Jsonb *partial)
 {
 	ListCell   *lc;
 	int			first = ordinal > 0 ? 1 : 0;
@@ -118,8 +121,8 @@ ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal)
 	foreach(lc, rows)
 	{
 		ApexRow    *row = lfirst(lc);
-		Datum		values[8];
-		bool		nulls[8] = {0};
+		Datum		values[9];
+		bool		nulls[9] = {0};
 		Datum	   *names = palloc(sizeof(Datum) * Max(list_length(row->found_in), 1));
 		ListCell   *nc;
 
@@ -136,6 +139,8 @@ ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal)
 		values[first + 5] = PointerGetDatum(construct_array(names, list_length(row->found_in),
 															TEXTOID, -1, false, TYPALIGN_INT));
 		values[first + 6] = JsonbPGetDatum(row->payload);
+		values[first + 7] = PointerGetDatum(partial);
+		nulls[first + 7] = partial == NULL;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 }

@@ -20,6 +20,7 @@
 extern void ApexReportFailures(List *legs, int ordinal);
 extern void ApexReportSkipped(List *legs, int ordinal);
 extern int	ApexLegsAnswered(List *legs);
-extern void ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal);
+extern void ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal,
+						 Jsonb *partial);
 
 #endif							/* APEX_ROUTE_OUT_H */

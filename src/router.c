@@ -41,9 +41,11 @@
 #include "fusion.h"
 #include "plan.h"
 #include "route_out.h"
+#include "trace.h"
 #include "transport.h"
 
 PG_FUNCTION_INFO_V1(apex_route);
+PG_FUNCTION_INFO_V1(apex_explain);
 
 static bool
 apex_all_sent(void *arg)
@@ -143,6 +145,7 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 		/* failed at planning: it fails without a request */
 		if (planned->error)
 		{
+			leg->trace.status = APEX_LEG_REFUSED;
 			ApexLegFail(leg, planned->sqlerrcode, "%s", planned->error);
 			leg->hint = planned->hint;
 		}
@@ -210,6 +213,47 @@ apex_check_min_sources(ApexCall *call, int min_sources)
 }
 
 /*
+ * Run the call apex_route's arguments ask for: its rows, with the partial
+ * column's value in *partial and what the steps besides the legs did in
+ * *steps.
+ */
+static List *
+apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
+			   ApexCallSteps *steps)
+{
+	ApexPlan   *plan;
+	List	   *rows;
+
+	plan = ApexPlanRoute(fcinfo);
+	call->query = plan->query;
+	call->cache = ApexCacheOpen(call, plan);
+	*partial = NULL;
+	memset(steps, 0, sizeof(ApexCallSteps));
+	steps->cache_hit = apex_run(call, plan, &rows);
+	if (!steps->cache_hit)
+	{
+		ListCell   *lc;
+
+		ApexReportFailures(call->legs, 0);
+		ApexReportSkipped(call->legs, 0);
+		apex_check_min_sources(call, plan->min_sources);
+		*partial = ApexPartialOf(call->legs);
+		foreach(lc, call->legs)
+			steps->items += list_length(((ApexLeg *) lfirst(lc))->items);
+		steps->fusion_started = GetCurrentTimestamp();
+		rows = ApexFusedRows(ApexFuse(call->legs, plan->rrf_k, plan->query.limit));
+		steps->fusion_ended = GetCurrentTimestamp();
+	}
+	ApexCacheStore(call->cache, 0, rows,
+				   ApexLegsAnswered(call->legs) == list_length(call->legs));
+	ApexCacheReport(call->cache);
+	steps->cache_outcome = ApexCacheOutcome(call->cache, 0, &steps->cache_source);
+	steps->rows = list_length(rows);
+	ApexTraceLog(call, "apex_route", &call->legs, 1, steps->rows);
+	return rows;
+}
+
+/*
  * apex_route(query text, k int, sources text[], query_vector real[],
  *			  rrf_k int, timeout_ms int, min_sources int)
  */
@@ -219,27 +263,41 @@ apex_route(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	MemoryContext old;
 	ApexCall   *call;
-	ApexPlan   *plan;
 	List	   *rows;
+	Jsonb	   *partial;
+	ApexCallSteps steps;
 
 	InitMaterializedSRF(fcinfo, 0);
 	call = ApexCallBegin("apex_route call");
 	old = MemoryContextSwitchTo(call->mcxt);
 
-	plan = ApexPlanRoute(fcinfo);
-	call->query = plan->query;
-	call->cache = ApexCacheOpen(call, plan);
-	if (!apex_run(call, plan, &rows))
-	{
-		ApexReportFailures(call->legs, 0);
-		ApexReportSkipped(call->legs, 0);
-		apex_check_min_sources(call, plan->min_sources);
-		rows = ApexFusedRows(ApexFuse(call->legs, plan->rrf_k, plan->query.limit));
-	}
-	ApexCacheStore(call->cache, 0, rows,
-				   ApexLegsAnswered(call->legs) == list_length(call->legs));
-	ApexCacheReport(call->cache);
-	ApexEmitRows(rsinfo, rows, 0);
+	rows = apex_route_run(fcinfo, call, &partial, &steps);
+	ApexEmitRows(rsinfo, rows, 0, partial);
+
+	MemoryContextSwitchTo(old);
+	ApexCallEnd(call);
+	return (Datum) 0;
+}
+
+/*
+ * apex_explain(the arguments of apex_route): the same call, answered with
+ * a row per step instead of its rows (trace.c)
+ */
+Datum
+apex_explain(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	MemoryContext old;
+	ApexCall   *call;
+	Jsonb	   *partial;
+	ApexCallSteps steps;
+
+	InitMaterializedSRF(fcinfo, 0);
+	call = ApexCallBegin("apex_explain call");
+	old = MemoryContextSwitchTo(call->mcxt);
+
+	(void) apex_route_run(fcinfo, call, &partial, &steps);
+	ApexExplainRows(rsinfo, call, &steps);
 
 	MemoryContextSwitchTo(old);
 	ApexCallEnd(call);

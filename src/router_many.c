@@ -55,6 +55,7 @@
 #include "fusion.h"
 #include "plan.h"
 #include "route_out.h"
+#include "trace.h"
 #include "transport.h"
 
 PG_FUNCTION_INFO_V1(apex_route_many);
@@ -253,6 +254,7 @@ apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs,
 			leg->budget_ms = planned->budget_ms;
 			if (planned->error)
 			{
+				leg->trace.status = APEX_LEG_REFUSED;
 				ApexLegFail(leg, planned->sqlerrcode, "%s", planned->error);
 				leg->hint = planned->hint;
 			}
@@ -301,9 +303,9 @@ apex_batch_fd_limit(ApexPlan *plan, int limit)
 /*
  * Question i's warnings and rows, as apex_route would give them: from the
  * cache (hit: cached holds them), or fused from its legs and then stored
- * in the cache
+ * in the cache.  Returns how many rows it gave.
  */
-static void
+static int
 apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 				  int i, List *legs, List *cached, bool hit)
 {
@@ -317,12 +319,12 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 				(errcode(plan->refused_code[i]),
 				 errmsg("question %d %s", i + 1, plan->refused[i]),
 				 errdetail("It was not asked, and has no rows.")));
-		return;
+		return 0;
 	}
 	if (hit)
 	{
-		ApexEmitRows(rsinfo, cached, i + 1);
-		return;
+		ApexEmitRows(rsinfo, cached, i + 1, NULL);
+		return list_length(cached);
 	}
 	ApexReportFailures(legs, i + 1);
 	ApexReportSkipped(legs, i + 1);
@@ -337,11 +339,12 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 								  list_length(legs),
 								  answered, list_length(legs), common->min_sources),
 				 errhint("The question has no rows.")));
-		return;
+		return 0;
 	}
 	rows = ApexFusedRows(ApexFuse(legs, common->rrf_k, common->query.limit));
 	ApexCacheStore(cache, i, rows, answered == list_length(legs));
-	ApexEmitRows(rsinfo, rows, i + 1);
+	ApexEmitRows(rsinfo, rows, i + 1, ApexPartialOf(legs));
+	return list_length(rows);
 }
 
 /*
@@ -360,6 +363,7 @@ apex_route_many(PG_FUNCTION_ARGS)
 	List	  **qlegs;
 	List	  **cached;
 	bool	   *hit;
+	int			rows = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
 	call = ApexCallBegin("apex_route_many call");
@@ -386,9 +390,10 @@ apex_route_many(PG_FUNCTION_ARGS)
 	apex_batch_legs(&batch, plan, qlegs, hit);
 	apex_batch_run(&batch);
 	for (int i = 0; i < plan->nquestions; i++)
-		apex_batch_answer(rsinfo, plan, cache, i, qlegs[i],
-						  hit[i] ? cached[i] : NULL, hit[i]);
+		rows += apex_batch_answer(rsinfo, plan, cache, i, qlegs[i],
+								  hit[i] ? cached[i] : NULL, hit[i]);
 	ApexCacheReport(cache);
+	ApexTraceLog(call, "apex_route_many", qlegs, plan->nquestions, rows);
 
 	MemoryContextSwitchTo(old);
 	ApexCallEnd(call);
