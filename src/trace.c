@@ -175,7 +175,8 @@ static char *
 apex_leg_note(const ApexLeg *leg)
 {
 	if (leg->error == NULL && leg->skipped > 0)
-		return psprintf("%d items skipped: %s", leg->skipped, leg->skipped_why);
+		return psprintf("%d %s skipped: %s", leg->skipped,
+						leg->skipped == 1 ? "item" : "items", leg->skipped_why);
 	if (leg->trace.ran_inline)
 		return "ran in this session: no background worker could take its query";
 	return NULL;
@@ -201,7 +202,7 @@ ApexExplainRows(ReturnSetInfo *rsinfo, ApexCall *call, const ApexCallSteps *step
 						 apex_ms_between(call->started, t->started),
 						 http ? t->connect_ms : -1, http ? t->first_byte_ms : -1,
 						 apex_ms_between(t->started, t->ended),
-						 leg->error ? -1 : list_length(leg->items),
+						 t->status == APEX_LEG_OK ? list_length(leg->items) : -1,
 						 http ? t->bytes : -1, t->http_status,
 						 leg->error ? leg->sqlerrcode : 0,
 						 leg->error ? apex_leg_words(leg, false) : NULL,
@@ -216,7 +217,8 @@ ApexExplainRows(ReturnSetInfo *rsinfo, ApexCall *call, const ApexCallSteps *step
 						 apex_ms_between(call->started, steps->fusion_started),
 						 -1, -1, apex_ms_between(steps->fusion_started, steps->fusion_ended),
 						 steps->rows, -1, 0, 0, NULL,
-						 psprintf("reciprocal rank fusion of %d items", steps->items));
+						 psprintf("reciprocal rank fusion of %d %s", steps->items,
+								  steps->items == 1 ? "item" : "items"));
 	apex_explain_row(rsinfo, "call", NULL, NULL,
 					 steps->cache_hit ? "cache hit" : failed > 0 ? "partial" : "ok",
 					 0, -1, -1, apex_ms_between(call->started, now), steps->rows,
@@ -272,7 +274,7 @@ ApexTraceLog(ApexCall *call, const char *function, List **qlegs,
 				apex_log_number(&buf, "start_ms", apex_ms_between(call->started, leg->trace.started));
 			if (leg->trace.started && leg->trace.ended)
 				apex_log_number(&buf, "total_ms", apex_ms_between(leg->trace.started, leg->trace.ended));
-			if (leg->error == NULL && leg->done)
+			if (leg->trace.status == APEX_LEG_OK)
 				appendStringInfo(&buf, ",\"rows\":%d", list_length(leg->items));
 			if (leg->trace.http_status > 0)
 				appendStringInfo(&buf, ",\"http_status\":%ld", leg->trace.http_status);
@@ -286,7 +288,13 @@ ApexTraceLog(ApexCall *call, const char *function, List **qlegs,
 		}
 	}
 	appendStringInfo(&buf, "],\"rows\":%d}", rows);
+	/*
+	 * Without the statement, as log_min_duration_statement's line: a LOG
+	 * line would carry it (log_min_error_statement), and with it whatever
+	 * the caller typed into the question.
+	 */
 	ereport(apex_log_level,
 			(errmsg("%s call took %.3f ms", function, ms),
-			 errdetail_log("%s", buf.data)));
+			 errdetail_log("%s", buf.data),
+			 errhidestmt(true)));
 }

@@ -293,6 +293,8 @@ BEGIN
 END $$;
 SELECT wk_wait_hogs() AS slots_taken;
 SELECT id, title FROM apex_route('x', sources => '{wk_where}');
+-- issue 14: apex_explain's note says where the leg ran
+SELECT step, source, status, note FROM apex_explain('x', sources => '{wk_where}');
 -- issue 13: a batch's three legs of that source fall back alike, and the
 -- caller is told once per source and call, not once per leg
 SELECT ordinal, id FROM apex_route_many('{x,y,z}', sources => '{wk_where}') ORDER BY ordinal;
