@@ -12,6 +12,24 @@ LANGUAGE C STRICT;
 CREATE FOREIGN DATA WRAPPER apex_router
   VALIDATOR apex_router_fdw_validator;
 
+-- The planner's row estimates (src/row_estimate.c): k rows for apex_route,
+-- k per question for apex_route_many, instead of ROWS' 1000
+CREATE FUNCTION apex_route_rows(internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'apex_route_rows'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION apex_route_many_rows(internal)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'apex_route_many_rows'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+COMMENT ON FUNCTION apex_route_rows(internal) IS
+  'planner support for apex_route: its row estimate is k';
+
+COMMENT ON FUNCTION apex_route_many_rows(internal) IS
+  'planner support for apex_route_many: its row estimate is k times the questions';
+
 CREATE FUNCTION apex_route(
     query        text,
     k            integer DEFAULT 10,
@@ -30,7 +48,8 @@ RETURNS TABLE (
     payload  jsonb,
     partial  jsonb)
 AS 'MODULE_PATHNAME', 'apex_route'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SUPPORT apex_route_rows;
 
 COMMENT ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer) IS
   'search every (or the named) apex_router source concurrently and fuse the results by RRF';
@@ -54,7 +73,8 @@ RETURNS TABLE (
     payload  jsonb,
     partial  jsonb)
 AS 'MODULE_PATHNAME', 'apex_route_many'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+SUPPORT apex_route_many_rows;
 
 COMMENT ON FUNCTION apex_route_many(text[], integer, text[], integer, integer, integer, integer) IS
   'apex_route for many questions in one call: every source asked every question concurrently, at most max_concurrency at once';

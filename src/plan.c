@@ -28,7 +28,6 @@
 
 #include "plan.h"
 
-#define APEX_MAX_K 10000
 #define APEX_MAX_DIM 65536
 #define APEX_MAX_QUERY_BYTES (1024 * 1024)
 
@@ -214,7 +213,7 @@ apex_plan_text_error(const char *text, int *sqlerrcode)
 static void
 apex_plan_settings(ApexPlan *plan, FunctionCallInfo fcinfo, int first)
 {
-	plan->query.limit = PG_ARGISNULL(1) ? 10 : PG_GETARG_INT32(1);
+	plan->query.limit = PG_ARGISNULL(1) ? APEX_DEFAULT_K : PG_GETARG_INT32(1);
 	if (plan->query.limit < 1 || plan->query.limit > APEX_MAX_K)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

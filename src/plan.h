@@ -16,6 +16,10 @@
 
 #include "apex_router.h"
 
+/* k: its default (the SQL functions' DEFAULT, and a null k) and its range */
+#define APEX_DEFAULT_K 10
+#define APEX_MAX_K 10000
+
 /* One source's part of the plan */
 typedef struct ApexPlannedLeg
 {
