@@ -103,10 +103,69 @@ RETURNS TABLE (
     error         text,
     note          text)
 AS 'MODULE_PATHNAME', 'apex_explain'
-LANGUAGE C VOLATILE PARALLEL UNSAFE;
+LANGUAGE C VOLATILE PARALLEL UNSAFE
+ROWS 10;
 
 COMMENT ON FUNCTION apex_explain(text, integer, text[], real[], integer, integer, integer) IS
   'run the apex_route call these arguments ask for and return what each step did (legs, cache, fusion, the call) instead of its rows';
+
+CREATE FUNCTION apex_router_stats(
+    OUT source        text,
+    OUT calls         bigint,
+    OUT ok            bigint,
+    OUT errors        bigint,
+    OUT timeouts      bigint,
+    OUT refused       bigint,
+    OUT skipped       bigint,
+    OUT cache_hits    bigint,
+    OUT cache_misses  bigint,
+    OUT rows          bigint,
+    OUT bytes         bigint,
+    OUT timed         bigint,
+    OUT mean_ms       double precision,
+    OUT p50_ms        double precision,
+    OUT p95_ms        double precision,
+    OUT p99_ms        double precision,
+    OUT stats_reset   timestamptz)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'apex_router_stats'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION apex_router_stats() IS
+  'every source''s legs across all backends since the last reset: outcomes, cache hits, rows, bytes, latency percentiles (needs shared_preload_libraries)';
+
+CREATE VIEW apex_router_stats AS SELECT * FROM apex_router_stats();
+GRANT SELECT ON apex_router_stats TO PUBLIC;
+
+CREATE FUNCTION apex_router_stats_reset()
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'apex_router_stats_reset'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION apex_router_stats_reset() IS
+  'zero the statistics of every source (all databases); returns when';
+
+REVOKE ALL ON FUNCTION apex_router_stats_reset() FROM PUBLIC;
+
+CREATE FUNCTION apex_router_health(
+    OUT source               text,
+    OUT state                text,
+    OUT consecutive_failures integer,
+    OUT failure_threshold    integer,
+    OUT opened_at            timestamptz,
+    OUT retry_at             timestamptz,
+    OUT last_success         timestamptz,
+    OUT last_failure         timestamptz,
+    OUT last_error           text)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'apex_router_health'
+LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
+
+COMMENT ON FUNCTION apex_router_health() IS
+  'each source''s circuit breaker, shared by all backends: state, failures, last success and error (needs shared_preload_libraries)';
+
+CREATE VIEW apex_router_health AS SELECT * FROM apex_router_health();
+GRANT SELECT ON apex_router_health TO PUBLIC;
 
 CREATE FUNCTION apex_router_connections(
     OUT kind      text,

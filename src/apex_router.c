@@ -17,6 +17,8 @@
 #include "cache.h"
 #include "io_worker_pool.h"
 #include "leg.h"
+#include "shared_sources.h"
+#include "stats.h"
 #include "trace.h"
 #include "transport.h"
 
@@ -105,6 +107,12 @@ apex_define_gucs(void)
 							"-1 logs no call; 0 logs every call.  The legs go in the log line's DETAIL as JSON.",
 							&apex_log_min_duration_ms, -1, -1, INT_MAX,
 							PGC_SUSET, GUC_UNIT_MS, NULL, NULL, NULL);
+	/* superuser-only, as pg_stat_statements.track */
+	DefineCustomBoolVariable("apex_router.track_stats",
+							 "Counts every source's legs in apex_router_stats.",
+							 "Needs apex_router in shared_preload_libraries.",
+							 &apex_track_stats, true,
+							 PGC_SUSET, 0, NULL, NULL, NULL);
 	DefineCustomEnumVariable("apex_router.log_level",
 							 "Message level of the log line apex_router.log_min_duration_ms asks for.",
 							 NULL,
@@ -125,13 +133,14 @@ apex_define_gucs(void)
 							   "Comma-separated entries: *, host or host:port ([v6]:port).  Superusers' sources are not limited.",
 							   &apex_allowed_hosts, "",
 							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
-	MarkGUCPrefixReserved("apex_router");
 }
 
 void
 _PG_init(void)
 {
 	apex_define_gucs();
+	ApexSharedSourcesInit();
+	MarkGUCPrefixReserved("apex_router");
 	ApexTransportsInit();
 	ApexSqlInit();
 	ApexMappingCheckInit();

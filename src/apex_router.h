@@ -104,6 +104,9 @@ struct ApexSource
 	int			timeout_ms;		/* whole-leg budget */
 	int			connect_timeout_ms;
 	int			max_concurrent_requests;	/* 0: no cap (source_slots.c) */
+	/* consecutive failures that open its circuit breaker; 0: none (breaker.c) */
+	int			breaker_failures;
+	int			breaker_cooldown_ms;	/* how long it stays open */
 	struct ApexSource *embedder;	/* resolved by the plan (plan.c), or NULL */
 	const char *refused;		/* why the kind will not run it for this
 								 * caller (ApexKind.authorize), or NULL */
@@ -163,7 +166,8 @@ typedef enum ApexLegStatus
 	APEX_LEG_OK,
 	APEX_LEG_ERROR,
 	APEX_LEG_TIMEOUT,			/* its clock or the call's deadline ran out */
-	APEX_LEG_REFUSED			/* failed at planning: it sent nothing */
+	APEX_LEG_REFUSED,			/* failed at planning: it sent nothing */
+	APEX_LEG_SKIPPED			/* its circuit breaker is open (breaker.c) */
 } ApexLegStatus;
 
 /*
@@ -181,6 +185,7 @@ typedef struct ApexLegTrace
 	double		connect_ms;
 	double		first_byte_ms;
 	bool		ran_inline;		/* a worker-mode sql leg no worker took */
+	bool		probe;			/* it probes a half-open breaker (breaker.c) */
 } ApexLegTrace;
 
 /* One source's part of a call: one source asked one question. */

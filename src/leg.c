@@ -19,8 +19,10 @@
 #include "utils/timestamp.h"
 
 #include "apex_router.h"
+#include "breaker.h"
 #include "io_http.h"
 #include "leg.h"
+#include "plan.h"
 #include "peer_encoding.h"
 #include "source_slots.h"
 #include "transport.h"
@@ -115,6 +117,32 @@ ApexLegFailRemote(ApexLeg *leg, int sqlerrcode, const ApexRemote *remote,
 	va_start(args, fmt);
 	apex_leg_vfail(leg, sqlerrcode, remote, fmt, args);
 	va_end(args);
+}
+
+/*
+ * The leg of a planned source asking query, added to call->legs: failed
+ * already when the plan failed it or its circuit breaker is open.
+ */
+ApexLeg *
+ApexLegOfPlan(ApexCall *call, const ApexPlannedLeg *planned, const ApexQuery *query)
+{
+	ApexLeg    *leg = palloc0(sizeof(ApexLeg));
+
+	leg->call = call;
+	leg->source = planned->source;
+	leg->query = query;
+	leg->budget_ms = planned->budget_ms;
+	call->legs = lappend(call->legs, leg);
+	if (planned->error)
+	{
+		/* failed at planning: it fails without a request */
+		leg->trace.status = APEX_LEG_REFUSED;
+		ApexLegFail(leg, planned->sqlerrcode, "%s", planned->error);
+		leg->hint = planned->hint;
+	}
+	else
+		ApexBreakerAdmit(leg);
+	return leg;
 }
 
 void

@@ -56,6 +56,10 @@ static const ApexOption apex_common_options[] = {
 	 .min = 1, .max = APEX_MAX_DURATION_MS},
 	{APEX_OPT(APEX_SLOTS_OPTION, APEX_OPTION_INT, ApexSource, max_concurrent_requests),
 	 .min = 0, .max = APEX_MAX_CONCURRENT_REQUESTS},
+	{APEX_OPT("breaker_failures", APEX_OPTION_INT, ApexSource, breaker_failures),
+	 .dflt = "0", .min = 0, .max = 1000000},
+	{APEX_OPT("breaker_cooldown_ms", APEX_OPTION_INT, ApexSource, breaker_cooldown_ms),
+	 .dflt = "30000", .min = 1, .max = APEX_MAX_DURATION_MS},
 	{NULL}
 };
 

@@ -58,4 +58,8 @@ typedef struct ApexBatchPlan
 extern ApexPlan *ApexPlanRoute(FunctionCallInfo fcinfo);
 extern ApexBatchPlan *ApexPlanMany(FunctionCallInfo fcinfo);
 
+/* in leg.c: the leg of a planned source asking one question */
+extern ApexLeg *ApexLegOfPlan(ApexCall *call, const ApexPlannedLeg *planned,
+							  const ApexQuery *query);
+
 #endif							/* APEX_PLAN_H */

@@ -35,12 +35,14 @@
 #include "utils/memutils.h"
 
 #include "apex_router.h"
+#include "breaker.h"
 #include "cache.h"
 #include "call.h"
 #include "event_loop.h"
 #include "fusion.h"
 #include "plan.h"
 #include "route_out.h"
+#include "stats.h"
 #include "trace.h"
 #include "transport.h"
 
@@ -133,23 +135,7 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 	call->deadline = deadline;
 
 	foreach(lc, plan->legs)
-	{
-		ApexPlannedLeg *planned = lfirst(lc);
-		ApexLeg    *leg = palloc0(sizeof(ApexLeg));
-
-		leg->call = call;
-		leg->source = planned->source;
-		leg->query = &call->query;
-		leg->budget_ms = planned->budget_ms;
-		call->legs = lappend(call->legs, leg);
-		/* failed at planning: it fails without a request */
-		if (planned->error)
-		{
-			leg->trace.status = APEX_LEG_REFUSED;
-			ApexLegFail(leg, planned->sqlerrcode, "%s", planned->error);
-			leg->hint = planned->hint;
-		}
-	}
+		(void) ApexLegOfPlan(call, lfirst(lc), &call->query);
 
 	ApexCacheLookup(call->cache, deadline);
 	if (ApexCacheHitRows(call->cache, 0, cached))
@@ -230,6 +216,12 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 	*partial = NULL;
 	memset(steps, 0, sizeof(ApexCallSteps));
 	steps->cache_hit = apex_run(call, plan, &rows);
+	steps->cache_outcome = ApexCacheOutcome(call->cache, 0, &steps->cache_source);
+	/* the legs are over: what they tell of their sources, for every backend */
+	ApexBreakerRecord(call->legs);
+	ApexStatsRecordLegs(call->legs,
+						steps->cache_outcome && strcmp(steps->cache_outcome, "not asked") != 0,
+						steps->cache_hit);
 	if (!steps->cache_hit)
 	{
 		ListCell   *lc;
@@ -247,7 +239,6 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 	ApexCacheStore(call->cache, 0, rows,
 				   ApexLegsAnswered(call->legs) == list_length(call->legs));
 	ApexCacheReport(call->cache);
-	steps->cache_outcome = ApexCacheOutcome(call->cache, 0, &steps->cache_source);
 	steps->rows = list_length(rows);
 	ApexTraceLog(call, "apex_route", &call->legs, 1, steps->rows);
 	return rows;

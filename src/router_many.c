@@ -47,6 +47,7 @@
 #include "utils/timestamp.h"
 
 #include "apex_router.h"
+#include "breaker.h"
 #include "cache.h"
 #include "call.h"
 #include "conn_registry.h"
@@ -55,6 +56,7 @@
 #include "fusion.h"
 #include "plan.h"
 #include "route_out.h"
+#include "stats.h"
 #include "trace.h"
 #include "transport.h"
 
@@ -245,22 +247,10 @@ apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs,
 			continue;
 		foreach(lc, plan->plan.legs)
 		{
-			ApexPlannedLeg *planned = lfirst(lc);
-			ApexLeg    *leg = palloc0(sizeof(ApexLeg));
+			ApexLeg    *leg = ApexLegOfPlan(batch->call, lfirst(lc), &plan->questions[i]);
 
-			leg->call = batch->call;
-			leg->source = planned->source;
-			leg->query = &plan->questions[i];
-			leg->budget_ms = planned->budget_ms;
-			if (planned->error)
-			{
-				leg->trace.status = APEX_LEG_REFUSED;
-				ApexLegFail(leg, planned->sqlerrcode, "%s", planned->error);
-				leg->hint = planned->hint;
-			}
 			qlegs[i] = lappend(qlegs[i], leg);
 			batch->legs[batch->nlegs++] = leg;
-			batch->call->legs = lappend(batch->call->legs, leg);
 		}
 	}
 }
@@ -347,6 +337,23 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 	return list_length(rows);
 }
 
+/* The questions the cache answered, as hits of every source of the batch */
+static void
+apex_batch_count_hits(ApexBatchPlan *plan, bool *hit)
+{
+	List	   *sources = NIL;
+	ListCell   *lc;
+	int			hits = 0;
+
+	for (int i = 0; i < plan->nquestions; i++)
+		hits += hit[i];
+	if (hits == 0)
+		return;
+	foreach(lc, plan->plan.legs)
+		sources = lappend(sources, ((ApexPlannedLeg *) lfirst(lc))->source);
+	ApexStatsRecordCacheHits(sources, hits);
+}
+
 /*
  * apex_route_many(queries text[], k int, sources text[], rrf_k int,
  *				   timeout_ms int, min_sources int, max_concurrency int)
@@ -389,6 +396,10 @@ apex_route_many(PG_FUNCTION_ARGS)
 	batch.limit = apex_batch_fd_limit(&plan->plan, batch.limit);
 	apex_batch_legs(&batch, plan, qlegs, hit);
 	apex_batch_run(&batch);
+	/* the legs are over: what they tell of their sources, for every backend */
+	ApexBreakerRecord(call->legs);
+	ApexStatsRecordLegs(call->legs, cache != NULL, false);
+	apex_batch_count_hits(plan, hit);
 	for (int i = 0; i < plan->nquestions; i++)
 		rows += apex_batch_answer(rsinfo, plan, cache, i, qlegs[i],
 								  hit[i] ? cached[i] : NULL, hit[i]);

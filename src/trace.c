@@ -63,6 +63,8 @@ ApexLegStatusName(const ApexLeg *leg)
 			return "timeout";
 		case APEX_LEG_REFUSED:
 			return "refused";
+		case APEX_LEG_SKIPPED:
+			return "skipped";
 		case APEX_LEG_RUNNING:
 			break;
 	}

@@ -321,7 +321,9 @@ apex_as_pg_server() {
 }
 
 # The local cluster: in APEX_PG_DATA (default $APEX_RUN_DIR/pgdata), logging
-# to APEX_PG_LOG (default $APEX_RUN_DIR/postgresql.log).
+# to APEX_PG_LOG (default $APEX_RUN_DIR/postgresql.log), with apex_router in
+# shared_preload_libraries (its statistics and circuit breakers: README
+# "Monitoring"), so the extension must be installed first.
 apex_pg_start() {
   local bin data=${APEX_PG_DATA:-$APEX_RUN_DIR/pgdata} log=${APEX_PG_LOG:-$APEX_RUN_DIR/postgresql.log}
   bin=$(apex_pg_bindir)
@@ -332,8 +334,20 @@ apex_pg_start() {
     apex_as_pg "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null || return 1
   fi
   apex_as_pg_server "$bin/pg_ctl" -D "$data" -w -l "$log" \
-    -o "-p $APEX_PGPORT -k $APEX_RUN_DIR -c listen_addresses=''" start >/dev/null || return 1
+    -o "-p $APEX_PGPORT -k $APEX_RUN_DIR -c listen_addresses='' -c shared_preload_libraries=apex_router" \
+    start >/dev/null || return 1
   export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
+}
+
+# The local cluster again if PG_CONFIG's installed apex_router is newer than
+# it: the postmaster loaded the library at start (shared_preload_libraries),
+# and every backend runs that copy.
+apex_pg_reload_library() {
+  local data=${APEX_PG_DATA:-$APEX_RUN_DIR/pgdata} so
+  so=$(apex_inst_dir "$1")$("$1" --pkglibdir)/apex_router.so
+  [ -f "$data/postmaster.pid" ] && [ "$so" -nt "$data/postmaster.pid" ] || return 0
+  apex_log "restarting the cluster: apex_router.so changed"
+  apex_pg_stop && apex_pg_start
 }
 
 apex_pg_stop() {
@@ -469,6 +483,7 @@ apex_bed_env() {
   apex_servers_env
   export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
   export APEX_REMOTE_PG="$APEX_ROOT/test/bin/remote-pg" APEX_REDIS="$APEX_ROOT/test/bin/redis"
+  export APEX_WITHOUT_PRELOAD="$APEX_ROOT/test/bin/without-preload"
   export APEX_RUN_DIR "${APEX_PORT_NAMES[@]}"
   # what pg_regress runs diff with: one that writes port names over numbers
   export PATH=$APEX_ROOT/test/bin/regress:$PATH

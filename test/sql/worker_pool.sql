@@ -95,7 +95,7 @@ SELECT pid <> :pooled AS new_worker FROM wp_seen WHERE step = 'after terminate';
 SELECT pid AS pooled FROM wp_seen WHERE step = 'after terminate' \gset
 -- workers are per database and user: another user's call gets its own,
 -- logged in as that user; the pool's settings are a superuser's (the
--- library loads in the call: a WARNING, not an ERROR)
+-- library is preloaded: an ERROR at once)
 \c - apex_wp_user
 SET apex_router.worker_pool_size = 0;
 SELECT id::int <> :pooled AS own_worker, title FROM apex_route('x', sources => '{wp_who}');
