@@ -58,12 +58,6 @@ typedef struct ApexKnownRecord
 
 int			apex_max_tracked_sources = 1000;
 
-/* ms: 0.25, 0.5, 1, 2, 5, 10, ... 60 s; then everything longer */
-const double ApexLatencyBoundsMs[APEX_LATENCY_BUCKETS - 1] = {
-	0.25, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
-	10000, 20000, 30000, 60000, 120000
-};
-
 static ApexSharedTable *apex_shared;
 static HTAB *apex_known;
 static bool apex_told_full;

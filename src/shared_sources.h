@@ -35,9 +35,14 @@ typedef enum ApexStatCounter
 	APEX_STAT_COUNTERS
 } ApexStatCounter;
 
-/* Upper bounds of the latency histogram's buckets, in ms; the last is open */
-#define APEX_LATENCY_BUCKETS 20
-extern const double ApexLatencyBoundsMs[APEX_LATENCY_BUCKETS - 1];
+/*
+ * The latency histogram: bucket b holds times up to APEX_LATENCY_FIRST_MS
+ * * APEX_LATENCY_RATIO^b ms (0.1 ms, 0.125, ... 100 s: each 25 % wider
+ * than the one before); the last holds everything longer
+ */
+#define APEX_LATENCY_BUCKETS 64
+#define APEX_LATENCY_FIRST_MS 0.1
+#define APEX_LATENCY_RATIO 1.25
 
 typedef enum ApexBreakerState
 {

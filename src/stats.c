@@ -11,9 +11,10 @@
  * a few atomic additions per leg, no lock (the table's LWLock only the
  * first time a backend meets a source).
  *
- * The percentiles are estimates: the histogram's buckets are 0.25 ms,
- * 0.5, 1, 2, 5, 10, 20, ... 120 s wide at most (ApexLatencyBoundsMs), and
- * a percentile is interpolated linearly inside its bucket.
+ * The percentiles are estimates: the histogram's buckets grow by a
+ * quarter from 0.1 ms to 100 s (shared_sources.h), and a percentile is
+ * interpolated linearly inside its bucket, so it is within 25 % of the
+ * true value.
  *
  * IDENTIFICATION
  *		  src/stats.c
@@ -21,6 +22,8 @@
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -41,13 +44,21 @@ apex_stat_add(ApexSharedSource *r, ApexStatCounter c, uint64 n)
 	pg_atomic_fetch_add_u64(&r->counters[c], n);
 }
 
+/* The upper bound of bucket b, in ms */
+static double
+apex_bucket_bound(int b)
+{
+	return APEX_LATENCY_FIRST_MS * pow(APEX_LATENCY_RATIO, b);
+}
+
 static void
 apex_stat_time(ApexSharedSource *r, double ms)
 {
 	int			b = 0;
 
-	while (b < APEX_LATENCY_BUCKETS - 1 && ms > ApexLatencyBoundsMs[b])
-		b++;
+	if (ms > APEX_LATENCY_FIRST_MS)
+		b = (int) ceil(log(ms / APEX_LATENCY_FIRST_MS) / log(APEX_LATENCY_RATIO));
+	b = Min(b, APEX_LATENCY_BUCKETS - 1);
 	pg_atomic_fetch_add_u64(&r->buckets[b], 1);
 	apex_stat_add(r, APEX_STAT_TIMED, 1);
 	apex_stat_add(r, APEX_STAT_TIME_US, (uint64) (ms * 1000));
@@ -138,7 +149,7 @@ apex_quantile(const uint64 *buckets, uint64 n, double p)
 		return -1;
 	for (int b = 0; b < APEX_LATENCY_BUCKETS; b++)
 	{
-		double		lo = b == 0 ? 0 : ApexLatencyBoundsMs[b - 1];
+		double		lo = b == 0 ? 0 : apex_bucket_bound(b - 1);
 		double		hi;
 
 		if (buckets[b] == 0 || below + buckets[b] < want)
@@ -149,10 +160,10 @@ apex_quantile(const uint64 *buckets, uint64 n, double p)
 		/* the open last bucket: its lower bound is all that is known */
 		if (b == APEX_LATENCY_BUCKETS - 1)
 			return lo;
-		hi = ApexLatencyBoundsMs[b];
+		hi = apex_bucket_bound(b);
 		return lo + (hi - lo) * (want - below) / buckets[b];
 	}
-	return ApexLatencyBoundsMs[APEX_LATENCY_BUCKETS - 2];
+	return apex_bucket_bound(APEX_LATENCY_BUCKETS - 2);
 }
 
 #define APEX_STATS_COLS 17
