@@ -61,7 +61,8 @@ apex_as_pg_server valgrind --quiet --trace-children=yes --leak-check=no --error-
   --fullpath-after= --error-markers=VGERROR-BEGIN,VGERROR-END \
   ${supp:+--suppressions="$supp"} --log-file="$VG_LOGS/%p.log" \
   "$bindir/postgres" -D "$APEX_RUN_DIR/pgdata" -p "$APEX_PGPORT" \
-  -k "$APEX_RUN_DIR" -c listen_addresses='' >"$APEX_RUN_DIR/postgresql.log" 2>&1 &
+  -k "$APEX_RUN_DIR" -c listen_addresses='' -c shared_preload_libraries=apex_router \
+  >"$APEX_RUN_DIR/postgresql.log" 2>&1 &
 export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
 for _ in $(seq 1 120); do "$bindir/pg_isready" -q && break; sleep 1; done
 apex_servers_start || exit 1
