@@ -355,9 +355,9 @@ apex_redis_connect_timeout(void *arg)
 
 /*
  * Open a connection for target, attached to loop, and queue AUTH, SELECT
- * and CLIENT SETNAME identity ("": none) before anything else.  r->ac
- * stays NULL when hiredis could not even start: then commands fail at once
- * with r->error.
+ * and CLIENT SETNAME identity ("" leaves it unnamed) before anything else.
+ * r->ac stays NULL when hiredis could not even start: then commands fail
+ * at once with r->error.
  */
 static ApexRedis *
 apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner,
@@ -440,9 +440,8 @@ apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner,
 		ApexRedisCommand(r, r, NULL, apex_redis_setup_done, r, 2,
 						 (const char *[]) {"SELECT", target->db});
 	/* after AUTH: an unauthenticated connection may not name itself */
-	if (identity[0])
-		ApexRedisCommand(r, r, NULL, apex_redis_setname_done, r, 3,
-						 (const char *[]) {"CLIENT", "SETNAME", identity});
+	ApexRedisCommand(r, r, NULL, apex_redis_setname_done, r, 3,
+					 (const char *[]) {"CLIENT", "SETNAME", identity});
 	return r;
 }
 
