@@ -13,6 +13,8 @@ SHLIB_LINK_INTERNAL = $(libpq)
 # (COPT, test/lib.sh), so CI fails on any warning.  PostgreSQL's own headers
 # are system headers: -Wextra then reports only our code.
 PG_CFLAGS += -Wextra
+# the version a request names (identity.c), from the one place it is written
+PG_CPPFLAGS += -DAPEX_VERSION='"$(EXTVERSION)"'
 PG_CPPFLAGS += $(shell curl-config --cflags) -isystem $(shell $(PG_CONFIG) --includedir-server) \
 	-I$(shell $(PG_CONFIG) --includedir)
 

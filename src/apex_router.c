@@ -15,6 +15,7 @@
 
 #include "apex_router.h"
 #include "cache.h"
+#include "identity.h"
 #include "io_worker_pool.h"
 #include "leg.h"
 #include "shared_sources.h"
@@ -133,6 +134,11 @@ apex_define_gucs(void)
 							   "Comma-separated entries: *, host or host:port ([v6]:port).  Superusers' sources are not limited.",
 							   &apex_allowed_hosts, "",
 							   PGC_SUSET, GUC_LIST_INPUT, NULL, NULL, NULL);
+	DefineCustomStringVariable("apex_router.application_name",
+							   "How requests to sources name who asks.",
+							   "User-Agent, application_name and Redis client name; %d database, %u current role, %a the caller's application_name, %v version, %% a percent sign.",
+							   &apex_application_name, APEX_IDENTITY_DEFAULT,
+							   PGC_SUSET, 0, ApexIdentityCheck, NULL, NULL);
 }
 
 void

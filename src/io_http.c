@@ -55,6 +55,7 @@
 
 #include "apex_router.h"
 #include "conn_registry.h"
+#include "identity.h"
 #include "io_http.h"
 #include "transport.h"
 
@@ -84,6 +85,7 @@ struct ApexHttp
 	ApexLoop   *loop;
 	MemoryContext mcxt;
 	List	   *transfers;		/* ApexTransfer * still in flight */
+	char	   *user_agent;		/* who asks (identity.c), "" for none */
 };
 
 /*
@@ -267,6 +269,7 @@ static void *
 apex_http_attach(ApexCall *call)
 {
 	ApexHttp   *http;
+	MemoryContext old;
 
 	if (apex_multi == NULL)
 	{
@@ -293,6 +296,10 @@ apex_http_attach(ApexCall *call)
 	http = MemoryContextAllocZero(call->mcxt, sizeof(ApexHttp));
 	http->loop = call->loop;
 	http->mcxt = call->mcxt;
+	/* the role and template of this call: every request of it says so */
+	old = MemoryContextSwitchTo(call->mcxt);
+	http->user_agent = ApexIdentity(true);
+	MemoryContextSwitchTo(old);
 	apex_current = http;
 	return http;
 }
@@ -539,7 +546,9 @@ ApexHttpStart(ApexCall *call, const ApexHttpRequest *request)
 	curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
 	curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
-	curl_easy_setopt(easy, CURLOPT_USERAGENT, "apex_router/0.1");
+	/* who asks (identity.c: printable ASCII, no CR or LF); "": no header */
+	if (http->user_agent[0])
+		curl_easy_setopt(easy, CURLOPT_USERAGENT, http->user_agent);
 	/*
 	 * Ask for every encoding this libcurl decodes, and decode what comes
 	 * back: without this, a compressed answer (sent when asked, or unasked

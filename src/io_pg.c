@@ -28,6 +28,13 @@
  * is closed: by the cancel and release operations (the call context's reset
  * callback), and kept_conns.c's transaction callbacks behind them.
  *
+ * A new connection names who asks as its application_name (identity.c,
+ * apex_router.application_name), set here rather than by the leg so that
+ * no request goes without it, and set outright rather than as
+ * fallback_application_name: a postgres source has no application_name
+ * option, and an environment's PGAPPNAME must not pass for the caller.
+ * The identity is part of the connection's key (kept_conns.c).
+ *
  * Roles that use one PUBLIC mapping share its connection (kept_conns.c): a
  * connection the remote server accepted without the password (a
  * superuser's call of a superuser's source) is not lent to a caller the
@@ -45,6 +52,7 @@
 #include "utils/memutils.h"
 
 #include "conn_registry.h"
+#include "identity.h"
 #include "io_pg.h"
 #include "transport.h"
 #include "kept_conns.h"
@@ -76,6 +84,7 @@ struct ApexPgQuery
 	ApexPgState state;
 	pgsocket	watched;		/* socket watched in the loop, or invalid */
 	bool		reused;			/* a kept connection: retry once if dead */
+	char	   *identity;		/* its application_name (identity.c) */
 };
 
 static void apex_pg_close(ApexKeptConn *kc);
@@ -373,6 +382,20 @@ static void
 apex_pg_connect(ApexPgQuery *q)
 {
 	ApexPgConn *pc = MemoryContextAllocZero(TopMemoryContext, sizeof(ApexPgConn));
+	int			n = 0;
+	const char **keywords;
+	const char **values;
+
+	/* the request's options, then application_name, then the NULL */
+	while (q->req.keywords[n])
+		n++;
+	keywords = palloc(sizeof(char *) * (n + 2));
+	values = palloc(sizeof(char *) * (n + 2));
+	memcpy(keywords, q->req.keywords, sizeof(char *) * n);
+	memcpy(values, q->req.values, sizeof(char *) * n);
+	keywords[n] = "application_name";
+	values[n++] = q->identity;
+	keywords[n] = values[n] = NULL;
 
 	if (!ApexConnReserve())
 	{
@@ -383,7 +406,10 @@ apex_pg_connect(ApexPgQuery *q)
 	}
 	pc->reserved = true;
 	pc->registered = PGINVALID_SOCKET;
-	pc->conn = PQconnectStartParams(q->req.keywords, q->req.values, 0);
+	pc->conn = PQconnectStartParams(keywords, values, 0);
+	/* libpq keeps copies */
+	pfree(keywords);
+	pfree(values);
 	if (pc->conn == NULL)
 	{
 		ApexConnUnreserve();
@@ -393,7 +419,8 @@ apex_pg_connect(ApexPgQuery *q)
 				 errmsg("out of memory"),
 				 errdetail("libpq could not allocate a connection.")));
 	}
-	ApexKeptAdd(&pc->kept, &apex_pg_kept, q->req.serverid, q->req.mapping_oid);
+	ApexKeptAdd(&pc->kept, &apex_pg_kept, q->req.serverid, q->req.mapping_oid,
+				q->identity);
 	ApexKeptUse(&pc->kept);
 	pc->active = q;
 	q->pc = pc;
@@ -417,10 +444,12 @@ void
 ApexPgStart(const ApexPgRequest *request)
 {
 	ApexPgQuery *q = palloc0(sizeof(ApexPgQuery));
+	char	   *identity = ApexIdentity(true);
 	ApexPgConn *kept = (ApexPgConn *) ApexKeptFindIdle(&apex_pg_kept, request->serverid,
-													   request->mapping_oid);
+													   request->mapping_oid, identity);
 
 	q->req = *request;
+	q->identity = identity;
 	q->watched = PGINVALID_SOCKET;
 	/* dead, or accepted without the password this caller must have used */
 	if (kept && (PQstatus(kept->conn) != CONNECTION_OK ||

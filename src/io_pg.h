@@ -30,7 +30,8 @@ typedef struct ApexPgRequest
 	Oid			serverid;		/* connections are kept per server and */
 	Oid			mapping_oid;	/* user mapping (InvalidOid: none, per user) */
 	const char *label;			/* source name, for apex_router_connections */
-	const char *const *keywords;	/* libpq connection options */
+	const char *const *keywords;	/* libpq connection options, NULL-ended;
+									 * application_name is added (identity.c) */
 	const char *const *values;
 	const char *query;
 	int			nparams;

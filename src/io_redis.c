@@ -6,7 +6,8 @@
  *
  * The caller names where to connect with an ApexRedisTarget (host and
  * port or a socket, user and password, database); nothing of it is kept but the
- * key.  A new connection queues AUTH and SELECT before anything else, and
+ * key.  A new connection queues AUTH, SELECT and CLIENT SETNAME (who asks,
+ * identity.c; part of the key, kept_conns.c) before anything else, and
  * a connect timer (keyed by the connection) bounds its connect: when it
  * fires unconnected, the connection is dropped and every command on it
  * fails with "could not connect within N ms".  Commands have no timer of
@@ -50,6 +51,7 @@
 #include "utils/memutils.h"
 
 #include "conn_registry.h"
+#include "identity.h"
 #include "io_redis.h"
 #include "peer_encoding.h"
 #include "transport.h"
@@ -212,6 +214,24 @@ apex_redis_setup_done(void *arg, redisReply *reply, const char *error,
 	r->setup_step = "SELECT";
 }
 
+/*
+ * CLIENT SETNAME's reply.  Naming the connection is a courtesy to the
+ * server's CLIENT LIST: a server that refuses it (an ACL user without
+ * +client, the command renamed away, an old Redis) still serves the
+ * commands that follow, so an error reply is dropped.  No reply at all (the
+ * connection is gone) is left to those commands, whose own replies say so.
+ */
+static void
+apex_redis_setname_done(void *arg pg_attribute_unused(), redisReply *reply,
+						const char *error pg_attribute_unused(),
+						int sqlerrcode pg_attribute_unused(),
+						const char *remote pg_attribute_unused(),
+						const char *remote_from pg_attribute_unused())
+{
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		elog(DEBUG1, "apex_router: redis refused CLIENT SETNAME");
+}
+
 /* Every reply passes here: drop it if its call is gone */
 static void
 apex_redis_reply(redisAsyncContext *ac, void *reply, void *privdata)
@@ -334,12 +354,14 @@ apex_redis_connect_timeout(void *arg)
 }
 
 /*
- * Open a connection for target, attached to loop, and queue AUTH and
- * SELECT before anything else.  r->ac stays NULL when hiredis could not
- * even start: then commands fail at once with r->error.
+ * Open a connection for target, attached to loop, and queue AUTH, SELECT
+ * and CLIENT SETNAME identity ("" leaves it unnamed) before anything else.
+ * r->ac stays NULL when hiredis could not even start: then commands fail
+ * at once with r->error.
  */
 static ApexRedis *
-apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
+apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner,
+				const char *identity)
 {
 	ApexRedis  *r = MemoryContextAllocZero(TopMemoryContext, sizeof(ApexRedis));
 	redisAsyncContext *ac;
@@ -351,7 +373,8 @@ apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 								  target->socket ? target->socket :
 								  ApexTargetString(ApexTargetMake(target->host,
 																  psprintf("%d", target->port))));
-	ApexKeptAdd(&r->kept, &apex_redis_kept, target->serverid, target->mapping_oid);
+	ApexKeptAdd(&r->kept, &apex_redis_kept, target->serverid, target->mapping_oid,
+				identity);
 	if (!ApexConnReserve())
 	{
 		r->error = MemoryContextStrdup(TopMemoryContext, ApexOutOfDescriptors());
@@ -416,6 +439,9 @@ apex_redis_open(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 	if (target->db)
 		ApexRedisCommand(r, r, NULL, apex_redis_setup_done, r, 2,
 						 (const char *[]) {"SELECT", target->db});
+	/* after AUTH: an unauthenticated connection may not name itself */
+	ApexRedisCommand(r, r, NULL, apex_redis_setname_done, r, 3,
+					 (const char *[]) {"CLIENT", "SETNAME", identity});
 	return r;
 }
 
@@ -445,8 +471,10 @@ apex_redis_alive(ApexRedis *r)
 ApexRedis *
 ApexRedisAttach(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 {
+	/* a Redis client name may hold no space: %20 (identity.c) */
+	char	   *identity = ApexIdentity(false);
 	ApexRedis  *r = (ApexRedis *) ApexKeptFind(&apex_redis_kept, target->serverid,
-											   target->mapping_oid);
+											   target->mapping_oid, identity);
 
 	if (r && r->kept.in_use == 0 && !apex_redis_alive(r))
 	{
@@ -454,7 +482,7 @@ ApexRedisAttach(const ApexRedisTarget *target, ApexLoop *loop, void *owner)
 		r = NULL;
 	}
 	if (r == NULL)
-		r = apex_redis_open(target, loop, owner);
+		r = apex_redis_open(target, loop, owner, identity);
 	ApexKeptUse(&r->kept);
 	r->loop = loop;
 	r->owner = owner;

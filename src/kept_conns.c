@@ -9,7 +9,13 @@
  * (pg_user_mapping's OID); a source without a mapping by server and current
  * user.  Roles that use the same mapping (PUBLIC) share its connection, as
  * with postgres_fdw: it carries the same credentials (io_pg.c checks the
- * password rule again before it lends a connection).
+ * password rule again before it lends a connection).  Unlike postgres_fdw,
+ * the key holds the identity the connection was opened with too (its
+ * application_name or Redis client name, identity.c): the remote server
+ * shows a connection's identity for all it runs, so a role (SET ROLE, a
+ * PUBLIC mapping) or a template (apex_router.application_name) other than
+ * the one it was opened for gets a connection of its own rather than be
+ * logged under someone else's name.  A hash of it is kept, not the text.
  *
  * Nothing here remembers how a connection was opened: no option, no
  * password.  An entry records the syscache hash values of its server and
@@ -46,6 +52,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "common/hashfn.h"
 #include "miscadmin.h"
 #include "utils/inval.h"
 #include "utils/syscache.h"
@@ -129,16 +136,25 @@ apex_kept_subxact(SubXactEvent event,
 		apex_kept_end(GetCurrentTransactionNestLevel(), false);
 }
 
+static uint64
+apex_kept_identity(const char *identity)
+{
+	return hash_bytes_extended((const unsigned char *) identity,
+							   strlen(identity), 0);
+}
+
 /*
- * The kept connection of ops for (server, mapping), or NULL.  A marked
+ * The kept connection of ops for (server, mapping, identity), or NULL.  A marked
  * entry no call uses is closed first, and NULL returned: the caller opens
  * a new one.  Returns an entry in use as it is (one call may attach one
  * connection twice: a Redis source that also serves as the cache).
  */
 ApexKeptConn *
-ApexKeptFind(const ApexKeptOps *ops, Oid serverid, Oid mapping_oid)
+ApexKeptFind(const ApexKeptOps *ops, Oid serverid, Oid mapping_oid,
+			 const char *identity)
 {
 	Oid			userid = OidIsValid(mapping_oid) ? InvalidOid : GetUserId();
+	uint64		hash = apex_kept_identity(identity);
 	dlist_iter	iter;
 
 	if (!apex_kept_callbacks)
@@ -154,7 +170,8 @@ ApexKeptFind(const ApexKeptOps *ops, Oid serverid, Oid mapping_oid)
 		ApexKeptConn *kc = dlist_container(ApexKeptConn, node, iter.cur);
 
 		if (kc->ops != ops || kc->serverid != serverid ||
-			kc->mapping_oid != mapping_oid || kc->userid != userid)
+			kc->mapping_oid != mapping_oid || kc->userid != userid ||
+			kc->identity != hash)
 			continue;
 		if (kc->invalid && kc->in_use == 0)
 		{
@@ -170,11 +187,12 @@ static bool
 apex_kept_same_key(const ApexKeptConn *a, const ApexKeptConn *b)
 {
 	return a->ops == b->ops && a->serverid == b->serverid &&
-		a->mapping_oid == b->mapping_oid && a->userid == b->userid;
+		a->mapping_oid == b->mapping_oid && a->userid == b->userid &&
+		a->identity == b->identity;
 }
 
 /*
- * A connection of ops for (server, mapping) that no call uses, or NULL:
+ * A connection of ops for (server, mapping, identity) that no call uses, or NULL:
  * for a transport that runs one request per connection (libpq), whose
  * call may ask one source several questions at once (apex_route_many).
  * Marked entries no call uses are closed on the way.  The caller opens a
@@ -182,9 +200,10 @@ apex_kept_same_key(const ApexKeptConn *a, const ApexKeptConn *b)
  * extra ones when the call ends.
  */
 ApexKeptConn *
-ApexKeptFindIdle(const ApexKeptOps *ops, Oid serverid, Oid mapping_oid)
+ApexKeptFindIdle(const ApexKeptOps *ops, Oid serverid, Oid mapping_oid,
+				 const char *identity)
 {
-	ApexKeptConn *kc = ApexKeptFind(ops, serverid, mapping_oid);
+	ApexKeptConn *kc = ApexKeptFind(ops, serverid, mapping_oid, identity);
 	dlist_mutable_iter iter;
 
 	if (kc == NULL || kc->in_use == 0)
@@ -235,18 +254,19 @@ ApexKeptCloseSurplus(const ApexKeptOps *ops)
 }
 
 /*
- * Enter a new connection of ops for (server, mapping), idle; after
+ * Enter a new connection of ops for (server, mapping, identity), idle; after
  * ApexKeptFind, which registered the callbacks.  Cannot fail.
  */
 void
 ApexKeptAdd(ApexKeptConn *kc, const ApexKeptOps *ops, Oid serverid,
-			Oid mapping_oid)
+			Oid mapping_oid, const char *identity)
 {
 	Assert(apex_kept_callbacks);
 	kc->ops = ops;
 	kc->serverid = serverid;
 	kc->mapping_oid = mapping_oid;
 	kc->userid = OidIsValid(mapping_oid) ? InvalidOid : GetUserId();
+	kc->identity = apex_kept_identity(identity);
 	kc->server_hash = GetSysCacheHashValue1(FOREIGNSERVEROID,
 											ObjectIdGetDatum(serverid));
 	kc->mapping_hash = OidIsValid(mapping_oid)

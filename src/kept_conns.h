@@ -33,7 +33,7 @@ typedef struct ApexKeptOps
 /*
  * A registry entry, the first member of a transport's connection (so that
  * a pointer to either is a pointer to both).  The key is (ops, serverid,
- * mapping_oid), and userid when there is no user mapping.
+ * mapping_oid, identity), and userid when there is no user mapping.
  */
 struct ApexKeptConn
 {
@@ -42,6 +42,7 @@ struct ApexKeptConn
 	Oid			serverid;
 	Oid			mapping_oid;	/* pg_user_mapping's OID, or InvalidOid */
 	Oid			userid;			/* without a mapping, the user, else invalid */
+	uint64		identity;		/* hash of the identity it was opened with */
 	uint32		server_hash;	/* syscache hash values, for invalidation */
 	uint32		mapping_hash;
 	bool		invalid;		/* its server or mapping changed: replace it */
@@ -51,12 +52,12 @@ struct ApexKeptConn
 typedef void (*ApexKeptVisit) (ApexKeptConn *kc, void *arg);
 
 extern ApexKeptConn *ApexKeptFind(const ApexKeptOps *ops, Oid serverid,
-								  Oid mapping_oid);
+								  Oid mapping_oid, const char *identity);
 extern ApexKeptConn *ApexKeptFindIdle(const ApexKeptOps *ops, Oid serverid,
-									  Oid mapping_oid);
+									  Oid mapping_oid, const char *identity);
 extern void ApexKeptCloseSurplus(const ApexKeptOps *ops);
 extern void ApexKeptAdd(ApexKeptConn *kc, const ApexKeptOps *ops,
-						Oid serverid, Oid mapping_oid);
+						Oid serverid, Oid mapping_oid, const char *identity);
 extern void ApexKeptUse(ApexKeptConn *kc);
 extern void ApexKeptRelease(ApexKeptConn *kc);
 extern void ApexKeptClose(ApexKeptConn *kc);

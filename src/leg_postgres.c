@@ -54,9 +54,9 @@ typedef struct PgEndpoints
 
 /*
  * libpq keywords a request sets: host, hostaddr, port, dbname, sslmode,
- * user, password, application_name, client_encoding.
+ * user, password, client_encoding (io_pg.c adds application_name).
  */
-#define POSTGRES_MAX_KEYWORDS 9
+#define POSTGRES_MAX_KEYWORDS 8
 
 typedef struct PgConf
 {
@@ -437,8 +437,6 @@ postgres_start(ApexLeg *leg)
 		keywords[n] = "password";
 		values[n++] = secrets->password;
 	}
-	keywords[n] = "application_name";
-	values[n++] = "apex_router";
 	/* as postgres_fdw: the remote server converts text to our encoding */
 	keywords[n] = "client_encoding";
 	values[n++] = GetDatabaseEncodingName();

@@ -100,6 +100,7 @@ export function createTestServer({ name, log, adapter, handler }) {
     const entry = {
       server: name, method: req.method, path, fault: spec || '', start, end: null, status: null,
       encoding: null, remote_port: remotePort, auth: authKind(req.headers),
+      user_agent: req.headers['user-agent'] ?? null,
       body: json !== undefined ? json : (body.length ? body : null),
     };
     // Logged once: just before the response's last bytes leave (see

@@ -58,7 +58,7 @@ DO $$ BEGIN
   END LOOP;
 END $$;
 SELECT kind, source, target, requests FROM apex_router_connections() WHERE kind = 'postgres';
-\! psql -XAt -h "$APEX_RUN_DIR" -p "$APEX_REMOTE_PGPORT" -U postgres -d memory -c "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'apex_router' AND query LIKE '%websearch_to_tsquery%'"
+\! psql -XAt -h "$APEX_RUN_DIR" -p "$APEX_REMOTE_PGPORT" -U postgres -d memory -c "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'apex_router/%' AND query LIKE '%websearch_to_tsquery%'"
 
 -- a cancelled call closes the connection it was using
 SELECT apex_router_disconnect() > 0 AS closed;

@@ -11,6 +11,10 @@
 SELECT current_database() AS db \gset
 \setenv KC_DB :db
 SELECT apex_router_disconnect() >= 0 AS reset;
+-- an identity without the role (issue 14 item 5: the identity is part of
+-- the key, and the default names the role), so that roles can share a
+-- PUBLIC mapping's connection here (remote_identity: a role's own)
+SET apex_router.application_name = 'apex_router kept_connections';
 CREATE ROLE kc_role LOGIN;
 
 -- a postgres source whose rows name the remote backend (a new connection
