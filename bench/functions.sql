@@ -75,9 +75,11 @@ BEGIN
 END $$;
 RESET client_min_messages;
 
--- The backend's CPU ms to read each of files as jsonb (jsonb_in), per round
--- of n: the floor PostgreSQL's own JSON machinery sets for reading answers.
-CREATE OR REPLACE FUNCTION jsonb_in_cpu_ms(files text[], n int) RETURNS float8
+-- The backend's CPU ms to read each of files as jsonb (jsonb_in: lexed and
+-- built), or with as_jsonb false as json (json_in: lexed and checked only),
+-- per round of n: the floors PostgreSQL's own JSON machinery sets for
+-- reading answers.
+CREATE OR REPLACE FUNCTION jsonb_in_cpu_ms(files text[], n int, as_jsonb bool DEFAULT true) RETURNS float8
 LANGUAGE plpgsql AS $$
 DECLARE texts text[]; t text; c0 float8;
 BEGIN
@@ -85,7 +87,7 @@ BEGIN
   c0 := backend_cpu_ms();
   FOR i IN 1 .. n LOOP
     FOREACH t IN ARRAY texts LOOP
-      PERFORM t::jsonb;
+      IF as_jsonb THEN PERFORM t::jsonb; ELSE PERFORM t::json; END IF;
     END LOOP;
   END LOOP;
   RETURN (backend_cpu_ms() - c0) / n;

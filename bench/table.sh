@@ -397,6 +397,7 @@ if [ "$GROWTH_SOURCES" = graph,vectors ]; then
   BENCH_QUESTION=$QUERY /usr/bin/python3 bench/floor_requests.py answers "$kmax" "$APEX_RUN_DIR" || exit 1
   chmod 644 "$APEX_RUN_DIR/neo4j.json" "$APEX_RUN_DIR/qdrant.json"
   JSONB_MS=$("${PSQL[@]}" -c "SELECT jsonb_in_cpu_ms('{$APEX_RUN_DIR/neo4j.json,$APEX_RUN_DIR/qdrant.json}', 100)") || exit 1
+  JSON_MS=$("${PSQL[@]}" -c "SELECT jsonb_in_cpu_ms('{$APEX_RUN_DIR/neo4j.json,$APEX_RUN_DIR/qdrant.json}', 100, false)") || exit 1
 fi
 first_ms='' first_label=''
 for k in $KS; do
@@ -409,7 +410,7 @@ for k in $KS; do
   floor=''
   [ "$k" = 1000 ] && target='<= 2 us/item' met=$(le "$us" 2)
   [ "$k" = "$kmax" ] && [ -n "$JSONB_MS" ] &&
-    floor="; jsonb_in of the same two answers alone $(f2 "$JSONB_MS") ms, $(awk -v c="$JSONB_MS" -v i="$items" 'BEGIN { printf "%.1f", c * 1000 / (i > 0 ? i : 1) }') us/item"
+    floor="; the same two answers read alone by jsonb_in $(f2 "$JSONB_MS") ms, $(awk -v c="$JSONB_MS" -v i="$items" 'BEGIN { printf "%.1f", c * 1000 / (i > 0 ? i : 1) }') us/item, by json_in (lexer only) $(f2 "$JSON_MS") ms, $(awk -v c="$JSON_MS" -v i="$items" 'BEGIN { printf "%.1f", c * 1000 / (i > 0 ? i : 1) }') us/item"
   row "k = $k, {$GROWTH_SOURCES}, median ms" "$(f1 "$ms")" "${first_label:-}" \
     "$([ -n "$first_ms" ] && ratio "$ms" "$first_ms")" "$target" "$met" \
     "$items items; backend CPU $(f2 "$cpu") ms/call ($calls calls), $us us/item$floor; peak RSS +$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }') MB; $(servers_note)"
