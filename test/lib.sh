@@ -9,7 +9,8 @@ APEX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # directory of test/run-tests and test/bed (test/), the demo's (demo/).
 APEX_HOME=${APEX_HOME:-/tmp/apex_router-$(printf '%s' "$APEX_ROOT" | sha1sum | cut -c1-8)}
 APEX_RUN_DIR=${APEX_RUN_DIR:-$APEX_HOME/test}
-APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libhiredis-dev libkrb5-dev redis-server nodejs npm curl openssl python3 clang-14 libclang-rt-14-dev"
+APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libhiredis-dev libkrb5-dev redis-server nodejs npm curl openssl python3 clang-14 libclang-rt-14-dev
+  python3-psycopg2 python3-psycopg python3-sqlalchemy pgbouncer"
 
 apex_log() { printf '== %s\n' "$*" >&2; }
 
@@ -24,7 +25,7 @@ apex_log() { printf '== %s\n' "$*" >&2; }
 # (psql's column widths stay the same) and lie below Linux's ephemeral range.
 APEX_PORT_NAMES=(APEX_PGPORT APEX_REMOTE_PGPORT APEX_REDIS_PORT NEO4J_PORT NEO4J_TLS_PORT
   QDRANT_PORT EMBED_PORT GRAPHITI_PORT BLACKHOLE_PORT SILENT_PORT GARBAGE_PORT ECHO_REDIS_PORT
-  SLOW_PORT SLOW_TLS_PORT CLOSED_PORT)
+  SLOW_PORT SLOW_TLS_PORT CLOSED_PORT PGBOUNCER_PORT)
 APEX_PORT_BASE=21000 APEX_PORT_BLOCK_SIZE=20 APEX_PORT_BLOCKS=50
 # whose blocks are claimed: a directory of this user's only (another
 # user's runs are seen by their listening ports)
@@ -432,6 +433,52 @@ apex_redis() {
       node "$APEX_ROOT/test/fixtures/load-redis.mjs" | "${cli[@]}" --pipe >/dev/null ;;
     *) echo "usage: apex_redis start [empty]|stop" >&2; return 1 ;;
   esac
+}
+
+# A real PgBouncer (Debian's) in front of the local cluster, in
+# transaction pooling mode, for the client-stack tests (test/clients): on
+# 127.0.0.1:PGBOUNCER_PORT, every database, logged in as postgres over the
+# cluster's socket (trust, as every local client of the tests).  Two server
+# connections a database, handed out in turn (server_round_robin), so that
+# one client's consecutive statements run in different backends: whatever
+# a session kept from one statement is gone at the next.  Run as the
+# cluster's owner (PgBouncer refuses root); stopped by its pid file, so a
+# run stops its own only.
+apex_pgbouncer() {
+  local ini=$APEX_RUN_DIR/pgbouncer.ini pid
+  case $1 in
+    stop)
+      pid=$(cat "$APEX_RUN_DIR/pgbouncer.pid" 2>/dev/null) || return 0
+      kill "$pid" 2>/dev/null
+      # gone, and its port free, before a new run claims it
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      rm -f "$APEX_RUN_DIR/pgbouncer.pid"
+      return 0 ;;
+    start) ;;
+    *) echo "usage: apex_pgbouncer start|stop" >&2; return 1 ;;
+  esac
+  mkdir -p "$APEX_RUN_DIR" || return 1
+  cat >"$ini" <<EOF
+[databases]
+* = host=$APEX_RUN_DIR port=$APEX_PGPORT user=postgres
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGBOUNCER_PORT
+unix_socket_dir =
+auth_type = any
+pool_mode = transaction
+default_pool_size = 2
+min_pool_size = 2
+server_round_robin = 1
+logfile = $APEX_RUN_DIR/pgbouncer.log
+pidfile = $APEX_RUN_DIR/pgbouncer.pid
+EOF
+  chmod 644 "$ini"
+  apex_as_pg /usr/sbin/pgbouncer -d -q "$ini" || { tail -5 "$APEX_RUN_DIR/pgbouncer.log" >&2; return 1; }
+  for _ in $(seq 1 50); do apex_port_listening "$PGBOUNCER_PORT" && return 0; sleep 0.1; done
+  echo "pgbouncer did not start:" >&2; tail -5 "$APEX_RUN_DIR/pgbouncer.log" >&2
+  return 1
 }
 
 # The test servers, with keys set so that user mappings are exercised.
