@@ -167,6 +167,41 @@ WHERE source IN ('graph_flaky', 'graph_slow') ORDER BY source;
 ALTER SERVER graph_flaky OPTIONS (SET breaker_failures '-1');
 ALTER SERVER graph_flaky OPTIONS (SET breaker_cooldown_ms '0');
 
+-- a probe that never reports (its statement was cancelled) leaves the
+-- breaker half-open: the next legs are skipped until a cool-down has
+-- passed since the probe began, then one probes again
+\set url :neo4j_url'/__fault/delay=3000'
+ALTER SERVER graph_flaky OPTIONS (SET url :'url', SET breaker_cooldown_ms '1');
+SELECT pg_sleep(0.01);
+SET statement_timeout = '300ms';
+SELECT * FROM flaky_call();
+RESET statement_timeout;
+ALTER SERVER graph_flaky OPTIONS (SET url :'neo4j_url', SET breaker_cooldown_ms '600000');
+SELECT state FROM flaky_health();
+SELECT * FROM flaky_call();
+ALTER SERVER graph_flaky OPTIONS (SET breaker_cooldown_ms '1');
+SELECT pg_sleep(0.01);
+SELECT * FROM flaky_call();
+SELECT state, consecutive_failures FROM flaky_health();
+-- a probe whose call the result cache answers has no outcome: the breaker
+-- goes back to open, and the next leg probes.  The fault comes from the
+-- test server's control endpoint: the source's options (part of the cache
+-- key) stay as they were when the result was cached
+SET apex_router.cache_source = 'cache';
+SELECT count(*) FROM apex_route('Sarah roadmap', k => 3, sources => '{graph_flaky,docs}');
+RESET apex_router.cache_source;
+\! curl -s -o /dev/null -X POST "http://127.0.0.1:$NEO4J_PORT/__control" -d '{"route":"/db/neo4j/tx/commit","fault":"status=500"}'
+SELECT status FROM flaky_call() UNION ALL SELECT status FROM flaky_call();
+SELECT state FROM flaky_health();
+SELECT pg_sleep(0.01);
+SET apex_router.cache_source = 'cache';
+SELECT step, source, status FROM apex_explain('Sarah roadmap', k => 3, sources => '{graph_flaky,docs}');
+RESET apex_router.cache_source;
+SELECT state, consecutive_failures FROM flaky_health();
+SELECT status FROM flaky_call();
+SELECT state, consecutive_failures FROM flaky_health();
+\! curl -s -o /dev/null -X DELETE "http://127.0.0.1:$NEO4J_PORT/__control"
+
 -- without shared_preload_libraries (a throwaway cluster of the same
 -- build): the functions say what is missing; calls run as before, with
 -- no breaker (graph_flaky's fault is not held against it)
