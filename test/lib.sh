@@ -406,19 +406,25 @@ SQL
     -c "CREATE TABLE notes AS SELECT 'l1' AS id, U&'Caf\\00E9 cr\\00E8me' AS title"
 }
 
+# Stop the daemon whose pid FILE holds (a run stops its own servers only),
+# and wait until it is gone and its port free, before a new run claims it.
+apex_stop_pidfile() {
+  local pid
+  pid=$(cat "$1" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$1"
+}
+
 # A real redis-server (Debian's), password-protected, holding the corpus
 # as short-term memory (test/fixtures/load-redis.mjs).
 APEX_REDIS_PASSWORD=redis-pass
 
 apex_redis() {
-  local cli=(redis-cli -p "${APEX_REDIS_PORT:-}" -a "$APEX_REDIS_PASSWORD" --no-auth-warning) pid
+  local cli=(redis-cli -p "${APEX_REDIS_PORT:-}" -a "$APEX_REDIS_PASSWORD" --no-auth-warning)
   case $1 in
     stop)
-      # by its pid file: a run stops its own server only
-      pid=$(cat "$APEX_RUN_DIR/redis.pid" 2>/dev/null) || return 0
-      kill "$pid" 2>/dev/null
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      rm -f "$APEX_RUN_DIR/redis.pid"
+      apex_stop_pidfile "$APEX_RUN_DIR/redis.pid"
       return 0 ;;
     start)
       mkdir -p "$APEX_RUN_DIR"
@@ -445,14 +451,10 @@ apex_redis() {
 # cluster's owner (PgBouncer refuses root); stopped by its pid file, so a
 # run stops its own only.
 apex_pgbouncer() {
-  local ini=$APEX_RUN_DIR/pgbouncer.ini pid
+  local ini=$APEX_RUN_DIR/pgbouncer.ini
   case $1 in
     stop)
-      pid=$(cat "$APEX_RUN_DIR/pgbouncer.pid" 2>/dev/null) || return 0
-      kill "$pid" 2>/dev/null
-      # gone, and its port free, before a new run claims it
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-      rm -f "$APEX_RUN_DIR/pgbouncer.pid"
+      apex_stop_pidfile "$APEX_RUN_DIR/pgbouncer.pid"
       return 0 ;;
     start) ;;
     *) echo "usage: apex_pgbouncer start|stop" >&2; return 1 ;;
