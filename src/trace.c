@@ -69,7 +69,7 @@ ApexLegStatusName(const ApexLeg *leg)
 			break;
 	}
 	/* no outcome when the call ended: the result cache answered first */
-	return "not needed";
+	return "cache hit";
 }
 
 /* ms from a to b; -1 when either is unknown */
