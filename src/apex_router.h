@@ -186,6 +186,12 @@ typedef struct ApexLegTrace
 	double		first_byte_ms;
 	bool		ran_inline;		/* a worker-mode sql leg no worker took */
 	bool		probe;			/* it probes a half-open breaker (breaker.c) */
+	/*
+	 * Its failure is the source's: it was asked, by its own clock, and its
+	 * source (not its embedder) failed it.  A caller's short timeout_ms or
+	 * a leg that never got its turn says nothing about the source.
+	 */
+	bool		source_failed;
 } ApexLegTrace;
 
 /* One source's part of a call: one source asked one question. */

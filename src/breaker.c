@@ -5,8 +5,13 @@
  *		  apex_router_health().
  *
  * A source with breaker_failures = N > 0 opens its breaker after N
- * consecutive failed legs (errors and timeouts; a leg refused at planning
- * says nothing about the source).  While it is open its legs are skipped
+ * consecutive failed legs: errors and timeouts of legs that asked it by
+ * its own clock (ApexLegTrace.source_failed).  A leg refused at planning,
+ * one whose turn never came, one cut short by the caller's timeout_ms and
+ * one its embedder failed say nothing about the source, so one caller
+ * cannot open a breaker every caller shares.  Every source's consecutive
+ * failures are counted, a breaker or not, so that turning one on starts
+ * from the truth.  While it is open its legs are skipped
  * without a request: status "skipped", a WARNING, the partial column.
  * Once breaker_cooldown_ms has passed, the next leg to come is let
  * through alone as a probe (half-open) while the others are still
@@ -59,9 +64,9 @@ ApexBreakerAdmit(ApexLeg *leg)
 		(r = ApexSharedSourceOf(source->serverid)) == NULL)
 		return;
 	now = GetCurrentTimestamp();
+	failures = source->breaker_failures;
 	SpinLockAcquire(&r->mutex);
 	b = &r->breaker;
-	failures = b->failures;
 	if (b->state == APEX_BREAKER_OPEN)
 	{
 		retry_at = TimestampTzPlusMilliseconds(b->opened_at, source->breaker_cooldown_ms);
@@ -94,7 +99,7 @@ ApexBreakerAdmit(ApexLeg *leg)
 					failures, source->breaker_cooldown_ms);
 	else
 		ApexLegFail(leg, ERRCODE_FDW_ERROR,
-					"Skipped: its circuit breaker is half-open, and another call is trying the source.");
+					"Skipped: its circuit breaker is half-open, and another leg is trying the source.");
 	leg->hint = "apex_router_health shows the source's last error.";
 }
 
@@ -109,14 +114,14 @@ ApexBreakerRecord(List *legs)
 		ApexLeg    *leg = lfirst(lc);
 		ApexSource *source = leg->source;
 		ApexLegStatus status = leg->trace.status;
-		bool		failed = status == APEX_LEG_ERROR || status == APEX_LEG_TIMEOUT;
+		bool		failed = (status == APEX_LEG_ERROR || status == APEX_LEG_TIMEOUT) &&
+			leg->trace.source_failed;
 		ApexSharedSource *r;
 		ApexBreaker *b;
 		char		error[APEX_LAST_ERROR_BYTES] = "";
 		TimestampTz now;
 
-		if (source->breaker_failures == 0 ||
-			!(status == APEX_LEG_OK || failed || leg->trace.probe) ||
+		if (!(status == APEX_LEG_OK || failed || leg->trace.probe) ||
 			(r = ApexSharedSourceOf(source->serverid)) == NULL)
 			continue;
 		if (failed)
@@ -135,8 +140,9 @@ ApexBreakerRecord(List *legs)
 			b->failures++;
 			b->last_failure = now;
 			memcpy(b->last_error, error, sizeof(error));
-			if ((b->state == APEX_BREAKER_HALF_OPEN && leg->trace.probe) ||
-				(b->state == APEX_BREAKER_CLOSED && b->failures >= source->breaker_failures))
+			if (source->breaker_failures > 0 &&
+				((b->state == APEX_BREAKER_HALF_OPEN && leg->trace.probe) ||
+				 (b->state == APEX_BREAKER_CLOSED && b->failures >= source->breaker_failures)))
 			{
 				b->state = APEX_BREAKER_OPEN;
 				b->opened_at = now;
@@ -206,8 +212,11 @@ apex_router_health(PG_FUNCTION_ARGS)
 		values[3] = Int32GetDatum(source->breaker_failures);
 		nulls[3] = source->breaker_failures == 0;
 		values[4] = apex_time_or_null(b.state == APEX_BREAKER_CLOSED ? 0 : b.opened_at, &nulls[4]);
+		/* while half-open: when another leg may probe, if this probe is lost */
 		values[5] = apex_time_or_null(b.state == APEX_BREAKER_OPEN
 									  ? TimestampTzPlusMilliseconds(b.opened_at, source->breaker_cooldown_ms)
+									  : b.state == APEX_BREAKER_HALF_OPEN
+									  ? TimestampTzPlusMilliseconds(b.probe_started, source->breaker_cooldown_ms)
 									  : 0, &nulls[5]);
 		values[6] = apex_time_or_null(b.last_success, &nulls[6]);
 		values[7] = apex_time_or_null(b.last_failure, &nulls[7]);

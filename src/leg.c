@@ -76,6 +76,7 @@ apex_leg_vfail(ApexLeg *leg, int sqlerrcode, const ApexRemote *remote,
 	}
 	leg->items = NIL;
 	leg->done = true;
+	leg->trace.source_failed = leg->trace.started != 0 && (peer == NULL || peer == leg->source);
 	if (leg->trace.status == APEX_LEG_RUNNING)
 		leg->trace.status = APEX_LEG_ERROR;
 	leg->trace.ended = GetCurrentTimestamp();
@@ -359,15 +360,20 @@ void
 ApexLegTimedOut(ApexLeg *leg)
 {
 	char	   *waited;
+	bool		own;
 
 	if (leg->done)
 		return;
 	/* a leg still queued for a request slot has sent nothing: say so */
 	waited = ApexSlotTimedOut(leg, leg->budget_ms);
 	ApexTransportsCancel(leg->call, leg);
+	/* the source's own timeout_ms ran out, not the caller's deadline */
+	own = waited == NULL && leg->budget_ms >= leg->source->timeout_ms &&
+		(leg->call->deadline == DT_NOEND || GetCurrentTimestamp() < leg->call->deadline);
 	leg->trace.status = APEX_LEG_TIMEOUT;
 	ApexLegFail(leg, ERRCODE_FDW_ERROR, "%s",
 				waited ? waited : ApexTimedOut(leg->budget_ms));
+	leg->trace.source_failed &= own;
 }
 
 static void

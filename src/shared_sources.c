@@ -177,8 +177,9 @@ apex_shared_add(Oid serverid)
 
 /*
  * The table is full: take back a record whose database is gone, or whose
- * source in this database is (other databases' catalogs cannot be read
- * from here).  The catalog is read without the lock; the record is taken
+ * source in this database is.  Other databases' catalogs cannot be read
+ * from here: a source dropped there is taken back by a session of its
+ * own database.  The catalog is read without the lock; the record is taken
  * only if its key is still the one found stale.
  */
 static ApexSharedSource *
@@ -282,8 +283,9 @@ ApexSharedSourceOf(Oid serverid)
 
 /*
  * The records of this database, in *records (palloc'd in the current
- * context); returns how many.  Their keys never change, so the pointers
- * stay valid; their contents are read by the caller as it needs.
+ * context); returns how many.  A record stays where it is; only a full
+ * table re-keys one, of a dropped source or database, so a caller reading
+ * one as it goes may, rarely, read a record just given to a new source.
  */
 int
 ApexSharedSourcesSnapshot(ApexSharedSource ***records)

@@ -163,6 +163,30 @@ SELECT status FROM apex_explain('x', sources => '{graph_slow}') WHERE step = 'le
 -- skipped legs are counted
 SELECT source, calls, errors, timeouts, skipped FROM apex_router_stats
 WHERE source IN ('graph_flaky', 'graph_slow') ORDER BY source;
+-- a new user's review of issue 14: one caller must not open a breaker
+-- every caller shares.  Legs cut short by the caller's own timeout_ms,
+-- and legs of a batch whose turn never came, are not the source's
+-- failures; a timeout by the source's own timeout_ms is
+\set url :neo4j_url'/__fault/delay=100'
+CREATE SERVER graph_guarded FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'neo4j', url :'url', breaker_failures '2', breaker_cooldown_ms '600000',
+           statement 'RETURN 1 AS id');
+CREATE USER MAPPING FOR PUBLIC SERVER graph_guarded OPTIONS (user 'neo4j', password 'testpassword');
+GRANT USAGE ON FOREIGN SERVER graph_guarded TO apex_reader;
+SET ROLE apex_reader;
+SELECT count(*) FROM apex_route('x', sources => '{graph_guarded}', timeout_ms => 5);
+SELECT count(*) FROM apex_route('x', sources => '{graph_guarded}', timeout_ms => 5);
+SELECT count(*) FROM apex_route_many(ARRAY['a', 'b', 'c', 'd'], k => 1, sources => '{graph_guarded}',
+                                     timeout_ms => 5, max_concurrency => 1);
+RESET ROLE;
+SELECT state, consecutive_failures FROM apex_router_health WHERE source = 'graph_guarded';
+ALTER SERVER graph_guarded OPTIONS (ADD timeout_ms '5');
+SELECT status FROM apex_explain('x', sources => '{graph_guarded}') WHERE step = 'leg';
+SELECT state, consecutive_failures FROM apex_router_health WHERE source = 'graph_guarded';
+-- a source without a breaker has its failures counted too: turning one on
+-- starts from the truth
+SELECT state, consecutive_failures FROM apex_router_health WHERE source = 'graph_500';
+
 -- bad option values are refused
 ALTER SERVER graph_flaky OPTIONS (SET breaker_failures '-1');
 ALTER SERVER graph_flaky OPTIONS (SET breaker_cooldown_ms '0');
@@ -208,4 +232,4 @@ SELECT state, consecutive_failures FROM flaky_health();
 \setenv NEO4J_URL :neo4j_url
 \! printf '%s\n' "CREATE EXTENSION apex_router;" "SELECT * FROM apex_router_stats;" "SELECT * FROM apex_router_health;" "SHOW apex_router.track_stats;" "CREATE SERVER g FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'neo4j', url '$NEO4J_URL/__fault/status=500', statement 'RETURN 1 AS id', breaker_failures '1');" "CREATE USER MAPPING FOR PUBLIC SERVER g OPTIONS (user 'neo4j', password 'testpassword');" "SET client_min_messages = error;" "SELECT status FROM apex_explain('x', sources => '{g}') WHERE step = 'leg';" "SELECT status FROM apex_explain('x', sources => '{g}') WHERE step = 'leg';" | "$APEX_WITHOUT_PRELOAD" 2>&1
 
-DROP SERVER graph_500, graph_slow, graph_120, graph_flaky, cache CASCADE;
+DROP SERVER graph_500, graph_slow, graph_120, graph_flaky, graph_guarded, cache CASCADE;
