@@ -37,7 +37,14 @@ CREATE FUNCTION apex_route(
     query_vector real[]  DEFAULT NULL,
     rrf_k        integer DEFAULT NULL,
     timeout_ms   integer DEFAULT NULL,
-    min_sources  integer DEFAULT NULL)
+    min_sources  integer DEFAULT NULL,
+    params       jsonb   DEFAULT NULL,
+    fusion       text    DEFAULT NULL,
+    weights      jsonb   DEFAULT NULL,
+    min_score    double precision DEFAULT NULL,
+    recency_half_life interval DEFAULT NULL,
+    mmr_lambda   double precision DEFAULT NULL,
+    reranker     text    DEFAULT NULL)
 RETURNS TABLE (
     rank     integer,
     id       text,
@@ -51,7 +58,7 @@ AS 'MODULE_PATHNAME', 'apex_route'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SUPPORT apex_route_rows;
 
-COMMENT ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer) IS
+COMMENT ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text) IS
   'search every (or the named) apex_router source concurrently and fuse the results by RRF';
 
 CREATE FUNCTION apex_route_many(
@@ -61,7 +68,14 @@ CREATE FUNCTION apex_route_many(
     rrf_k           integer DEFAULT NULL,
     timeout_ms      integer DEFAULT NULL,
     min_sources     integer DEFAULT NULL,
-    max_concurrency integer DEFAULT NULL)
+    max_concurrency integer DEFAULT NULL,
+    params          jsonb   DEFAULT NULL,
+    fusion          text    DEFAULT NULL,
+    weights         jsonb   DEFAULT NULL,
+    min_score       double precision DEFAULT NULL,
+    recency_half_life interval DEFAULT NULL,
+    mmr_lambda      double precision DEFAULT NULL,
+    reranker        text    DEFAULT NULL)
 RETURNS TABLE (
     ordinal  integer,
     rank     integer,
@@ -76,7 +90,7 @@ AS 'MODULE_PATHNAME', 'apex_route_many'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SUPPORT apex_route_many_rows;
 
-COMMENT ON FUNCTION apex_route_many(text[], integer, text[], integer, integer, integer, integer) IS
+COMMENT ON FUNCTION apex_route_many(text[], integer, text[], integer, integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text) IS
   'apex_route for many questions in one call: every source asked every question concurrently, at most max_concurrency at once';
 
 CREATE FUNCTION apex_explain(
@@ -86,7 +100,14 @@ CREATE FUNCTION apex_explain(
     query_vector real[]  DEFAULT NULL,
     rrf_k        integer DEFAULT NULL,
     timeout_ms   integer DEFAULT NULL,
-    min_sources  integer DEFAULT NULL)
+    min_sources  integer DEFAULT NULL,
+    params       jsonb   DEFAULT NULL,
+    fusion       text    DEFAULT NULL,
+    weights      jsonb   DEFAULT NULL,
+    min_score    double precision DEFAULT NULL,
+    recency_half_life interval DEFAULT NULL,
+    mmr_lambda   double precision DEFAULT NULL,
+    reranker     text    DEFAULT NULL)
 RETURNS TABLE (
     step          text,
     source        text,
@@ -106,7 +127,7 @@ AS 'MODULE_PATHNAME', 'apex_explain'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 ROWS 10;
 
-COMMENT ON FUNCTION apex_explain(text, integer, text[], real[], integer, integer, integer) IS
+COMMENT ON FUNCTION apex_explain(text, integer, text[], real[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text) IS
   'run the apex_route call these arguments ask for and return what each step did (legs, cache, fusion, the call) instead of its rows';
 
 CREATE FUNCTION apex_router_stats(

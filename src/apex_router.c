@@ -18,6 +18,7 @@
 #include "identity.h"
 #include "io_worker_pool.h"
 #include "leg.h"
+#include "plan.h"
 #include "shared_sources.h"
 #include "stats.h"
 #include "trace.h"
@@ -34,6 +35,8 @@ bool		apex_sequential = false;
 int			apex_call_timeout_ms = 0;
 int			apex_min_sources = 0;
 int			apex_max_concurrency = 1000;
+int			apex_fusion = APEX_FUSION_RRF;
+char	   *apex_reranker = NULL;
 
 void		_PG_init(void);
 
@@ -41,6 +44,13 @@ static const struct config_enum_entry apex_cache_modes[] = {
 	{"off", APEX_CACHE_OFF, false},
 	{"first", APEX_CACHE_FIRST, false},
 	{"parallel", APEX_CACHE_PARALLEL, false},
+	{NULL, 0, false}
+};
+
+static const struct config_enum_entry apex_fusion_methods[] = {
+	{"rrf", APEX_FUSION_RRF, false},
+	{"min_max", APEX_FUSION_MIN_MAX, false},
+	{"dbsf", APEX_FUSION_DBSF, false},
 	{NULL, 0, false}
 };
 
@@ -62,6 +72,16 @@ apex_define_gucs(void)
 							"Each source adds weight / (rrf_k + rank) to an item's score.",
 							&apex_rrf_k, 60, 1, APEX_MAX_RRF_K,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomEnumVariable("apex_router.fusion",
+							 "How apex_route fuses its sources' results.",
+							 "rrf: Reciprocal Rank Fusion; min_max: scores scaled per source to [0, 1] and summed; dbsf: distribution-based score fusion.  The fusion argument overrides it.",
+							 &apex_fusion, APEX_FUSION_RRF, apex_fusion_methods,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomStringVariable("apex_router.reranker",
+							   "Reranker source that orders apex_route's fused candidates.",
+							   "Empty: none.  The reranker argument overrides it; the caller needs USAGE on the source.",
+							   &apex_reranker, "",
+							   PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("apex_router.timeout_ms",
 							"Default time budget of one source's leg.",
 							"A source's timeout_ms option overrides it.",

@@ -121,6 +121,10 @@ typedef struct ApexItem
 	double		score;			/* source's own score; NaN when it has none */
 	JsonbValue *raw;			/* the source's raw item, a JSON object
 								 * (ApexItemMake) */
+	/* when what it says was true or written (time_field); DT_NOBEGIN: unknown */
+	TimestampTz at;
+	float4	   *vector;			/* its embedding, when the source sent one */
+	int			vector_dim;
 } ApexItem;
 
 /* One question: what the legs asking it send (leg->query). */
@@ -130,6 +134,14 @@ typedef struct ApexQuery
 	int			limit;			/* items asked of each source */
 	float4	   *vector;			/* caller-supplied query vector, or NULL */
 	int			vector_dim;
+	/*
+	 * The call's scope (apex_route's params): a JSON object whose values
+	 * reach the sources as values, never as statement text; NULL: none
+	 */
+	Jsonb	   *params;
+	/* its time range (params' since and until); DT_NOBEGIN, DT_NOEND: open */
+	TimestampTz since;
+	TimestampTz until;
 } ApexQuery;
 
 /*
@@ -212,6 +224,7 @@ struct ApexLeg
 	char	   *skipped_why;
 	bool		done;
 	int			budget_ms;		/* source timeout_ms, capped by the call's */
+	double		weight;			/* in fusion: the call's weights, else the source's */
 	/* the embedder it waits for (the only peer besides its source), or NULL */
 	ApexSource *awaiting;
 	ApexLegTrace trace;
@@ -263,6 +276,9 @@ struct ApexCall
 /* the largest rank constant of RRF (apex_router.rrf_k, apex_route's rrf_k) */
 #define APEX_MAX_RRF_K 100000
 
+/* the largest weight of a source (its option, apex_route's weights) */
+#define APEX_MAX_WEIGHT 1000
+
 /* the largest max_concurrency (apex_route_many, apex_router.max_concurrency) */
 #define APEX_MAX_CONCURRENCY 10000
 
@@ -276,6 +292,8 @@ extern bool apex_sequential;
 extern int	apex_call_timeout_ms;
 extern int	apex_min_sources;
 extern int	apex_max_concurrency;
+extern int	apex_fusion;
+extern char *apex_reranker;
 
 /* in allowed_hosts.c */
 extern char *apex_allowed_hosts;

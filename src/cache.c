@@ -16,7 +16,9 @@
  * stored as the SHA-256 of its JSON (64 hex digits), then the JSON: a
  * backend that parsed it before gets "=" for it, not the entry
  * (cache_memo.c).  The hash covers
- * the query text exactly as given, k, rrf_k, the caller vector, the calling
+ * the query text exactly as given, k, the caller vector, the call's params
+ * (its scope), everything that ranks the rows (fusion method, rrf_k,
+ * weights, min_score, recency, MMR, the reranker source), the calling
  * role and every chosen source's name, options and credentials, and those
  * of the embedder a vector source uses, so ALTER SERVER / ALTER USER
  * MAPPING change the key.  <key_prefix>epoch is
@@ -240,7 +242,7 @@ static char *
 apex_cache_result_hash(ApexPlan *plan, const ApexQuery *query)
 {
 	pg_cryptohash_ctx *ctx = apex_cache_hash_start();
-	char		buf[64];
+	char		buf[128];
 	ListCell   *lc;
 
 	/*
@@ -254,11 +256,31 @@ apex_cache_result_hash(ApexPlan *plan, const ApexQuery *query)
 	if (query->vector)
 		apex_cache_hash_add(ctx, (const char *) query->vector,
 							sizeof(float4) * query->vector_dim);
+	/* the scope: params (since and until among them) as given */
+	if (query->params)
+	{
+		apex_cache_hash_add(ctx, "params", strlen("params"));
+		apex_cache_hash_add(ctx, (const char *) query->params,
+							VARSIZE(query->params));
+	}
+	/* how the rows are ranked: its every setting changes them */
+	snprintf(buf, sizeof(buf), "fusion=%d min_score=%.17g recency=%.17g mmr=%.17g",
+			 (int) plan->fusion, plan->min_score, plan->recency_half_life_ms,
+			 plan->mmr_lambda);
+	apex_cache_hash_add(ctx, buf, strlen(buf));
+	if (plan->reranker)
+	{
+		apex_cache_hash_add(ctx, "reranker", strlen("reranker"));
+		apex_cache_hash_source(ctx, plan->reranker);
+	}
 	foreach(lc, plan->legs)
 	{
-		ApexSource *source = ((ApexPlannedLeg *) lfirst(lc))->source;
+		ApexPlannedLeg *planned = lfirst(lc);
+		ApexSource *source = planned->source;
 
 		apex_cache_hash_source(ctx, source);
+		snprintf(buf, sizeof(buf), "weight=%.17g", planned->weight);
+		apex_cache_hash_add(ctx, buf, strlen(buf));
 		/* its embedder (the plan resolved it) makes the vector it searches */
 		if (source->embedder)
 		{

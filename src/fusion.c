@@ -179,7 +179,7 @@ ApexFuse(List *legs, int rrf_k, int k)
 			hit->rank = rank;
 			hit->item = item;
 			g->entries[g->nentries].hit = hit;
-			g->entries[g->nentries].weight = leg->source->weight;
+			g->entries[g->nentries].weight = leg->weight;
 			g->entries[g->nentries].order = foreach_current_index(lc);
 			g->nentries++;
 		}

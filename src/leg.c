@@ -133,6 +133,7 @@ ApexLegOfPlan(ApexCall *call, const ApexPlannedLeg *planned, const ApexQuery *qu
 	leg->source = planned->source;
 	leg->query = query;
 	leg->budget_ms = planned->budget_ms;
+	leg->weight = planned->weight;
 	call->legs = lappend(call->legs, leg);
 	if (planned->error)
 	{
@@ -188,6 +189,9 @@ ApexItemMake(const char *id, const char *title, const char *content,
 	item->content = content ? pstrdup(content) : NULL;
 	item->score = score;
 	item->raw = raw;
+	item->at = DT_NOBEGIN;
+	item->vector = NULL;
+	item->vector_dim = 0;
 	return item;
 }
 

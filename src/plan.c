@@ -25,6 +25,10 @@
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/float.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
 
 #include "plan.h"
 
@@ -273,11 +277,221 @@ apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
 						   NULL, pstrdup(source->refused));
 		else
 			apex_plan_embedder(leg, &plan->query, !PG_ARGISNULL(2));
+		leg->weight = source->weight;
 		leg->budget_ms = source->timeout_ms;
 		if (plan->timeout_ms > 0)
 			leg->budget_ms = Min(leg->budget_ms, plan->timeout_ms);
 		plan->legs = lappend(plan->legs, leg);
 	}
+}
+
+/* The arguments of apex_route, apex_explain and apex_route_many from params on */
+#define APEX_ARG_PARAMS 7
+#define APEX_ARG_FUSION 8
+#define APEX_ARG_WEIGHTS 9
+#define APEX_ARG_MIN_SCORE 10
+#define APEX_ARG_RECENCY 11
+#define APEX_ARG_MMR_LAMBDA 12
+#define APEX_ARG_RERANKER 13
+
+/* params' since or until: a timestamptz in the text PostgreSQL reads */
+static TimestampTz
+apex_plan_time(JsonbValue *value, const char *key)
+{
+	char	   *text;
+
+	if (value->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("params' \"%s\" must be a string", key),
+				 errhint("Give a timestamp with time zone, e.g. \"2026-11-01T00:00:00Z\".")));
+	text = pnstrdup(value->val.string.val, value->val.string.len);
+	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+												   CStringGetDatum(text),
+												   ObjectIdGetDatum(InvalidOid),
+												   Int32GetDatum(-1)));
+}
+
+/*
+ * params (argument 7): a JSON object, or NULL.  Its values reach the
+ * sources as values (each kind says how); since and until bound the time
+ * of the items every kind with timestamps returns.
+ */
+static void
+apex_plan_params(ApexQuery *query, FunctionCallInfo fcinfo)
+{
+	Jsonb	   *params;
+	JsonbValue *value;
+
+	query->since = DT_NOBEGIN;
+	query->until = DT_NOEND;
+	if (PG_ARGISNULL(APEX_ARG_PARAMS))
+		return;
+	params = PG_GETARG_JSONB_P(APEX_ARG_PARAMS);
+	if (!JB_ROOT_IS_OBJECT(params))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("params must be a JSON object")));
+	query->params = params;
+	if ((value = getKeyJsonValueFromContainer(&params->root, "since",
+											  strlen("since"), NULL)) != NULL &&
+		value->type != jbvNull)
+		query->since = apex_plan_time(value, "since");
+	if ((value = getKeyJsonValueFromContainer(&params->root, "until",
+											  strlen("until"), NULL)) != NULL &&
+		value->type != jbvNull)
+		query->until = apex_plan_time(value, "until");
+	if (query->since > query->until)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("params' \"since\" must not be later than its \"until\"")));
+}
+
+/* fusion (argument 8), or apex_router.fusion */
+static ApexFusionMethod
+apex_plan_fusion(FunctionCallInfo fcinfo)
+{
+	char	   *name;
+
+	if (PG_ARGISNULL(APEX_ARG_FUSION))
+		return (ApexFusionMethod) apex_fusion;
+	name = text_to_cstring(PG_GETARG_TEXT_PP(APEX_ARG_FUSION));
+	if (strcmp(name, "rrf") == 0)
+		return APEX_FUSION_RRF;
+	if (strcmp(name, "min_max") == 0)
+		return APEX_FUSION_MIN_MAX;
+	if (strcmp(name, "dbsf") == 0)
+		return APEX_FUSION_DBSF;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown fusion method \"%s\"", name),
+			 errhint("Use rrf, min_max or dbsf.")));
+	pg_unreachable();
+}
+
+/*
+ * weights (argument 9): {"source": weight, ...}, each naming a source the
+ * call asks; it replaces that source's weight option in this call.
+ */
+static void
+apex_plan_weights(ApexPlan *plan, FunctionCallInfo fcinfo)
+{
+	Jsonb	   *weights;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken r;
+	char	   *key = NULL;
+
+	if (PG_ARGISNULL(APEX_ARG_WEIGHTS))
+		return;
+	weights = PG_GETARG_JSONB_P(APEX_ARG_WEIGHTS);
+	if (!JB_ROOT_IS_OBJECT(weights))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("weights must be a JSON object"),
+				 errhint("Map source names to numbers, e.g. '{\"graph\": 2}'.")));
+	it = JsonbIteratorInit(&weights->root);
+	while ((r = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		ApexPlannedLeg *leg = NULL;
+		double		weight;
+		ListCell   *lc;
+
+		if (r == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (r != WJB_VALUE)
+			continue;
+		foreach(lc, plan->legs)
+		{
+			if (strcmp(((ApexPlannedLeg *) lfirst(lc))->source->name, key) == 0)
+				leg = lfirst(lc);
+		}
+		if (leg == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("weights names \"%s\", which the call does not ask", key)));
+		if (v.type != jbvNumeric)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the weight of \"%s\" must be a number", key)));
+		weight = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+													NumericGetDatum(v.val.numeric)));
+		if (!(weight >= 0 && weight <= APEX_MAX_WEIGHT))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the weight of \"%s\" must be between 0 and %d",
+							key, APEX_MAX_WEIGHT)));
+		leg->weight = weight;
+	}
+}
+
+/*
+ * The reranker (argument 13, or apex_router.reranker; empty: none): a
+ * source of kind reranker the caller may use.
+ */
+static ApexSource *
+apex_plan_reranker(FunctionCallInfo fcinfo)
+{
+	const char *name = PG_ARGISNULL(APEX_ARG_RERANKER) ? apex_reranker
+		: text_to_cstring(PG_GETARG_TEXT_PP(APEX_ARG_RERANKER));
+	ApexSource *source;
+
+	if (name == NULL || name[0] == '\0')
+		return NULL;
+	source = ApexGetSource(name);
+	if (strcmp(source->kind->name, "reranker") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("source \"%s\" is not a reranker", name),
+				 errdetail("It is of kind \"%s\".", source->kind->name)));
+	ApexUseSource(source);
+	return source;
+}
+
+/*
+ * What decides the order of the rows (arguments 8 to 13), once the
+ * sources are planned (weights name them)
+ */
+static void
+apex_plan_ranking(ApexPlan *plan, FunctionCallInfo fcinfo)
+{
+	plan->fusion = apex_plan_fusion(fcinfo);
+	apex_plan_weights(plan, fcinfo);
+	plan->min_score = get_float8_nan();
+	if (!PG_ARGISNULL(APEX_ARG_MIN_SCORE))
+	{
+		plan->min_score = PG_GETARG_FLOAT8(APEX_ARG_MIN_SCORE);
+		if (isnan(plan->min_score) || isinf(plan->min_score))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("min_score must be a finite number")));
+	}
+	if (!PG_ARGISNULL(APEX_ARG_RECENCY))
+	{
+		Interval   *half_life = PG_GETARG_INTERVAL_P(APEX_ARG_RECENCY);
+
+		plan->recency_half_life_ms =
+			((double) half_life->time +
+			 (double) half_life->day * USECS_PER_DAY +
+			 (double) half_life->month * DAYS_PER_MONTH * USECS_PER_DAY) / 1000.0;
+		if (!(plan->recency_half_life_ms > 0))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("recency_half_life must be positive")));
+	}
+	plan->mmr_lambda = get_float8_nan();
+	if (!PG_ARGISNULL(APEX_ARG_MMR_LAMBDA))
+	{
+		plan->mmr_lambda = PG_GETARG_FLOAT8(APEX_ARG_MMR_LAMBDA);
+		if (!(plan->mmr_lambda >= 0 && plan->mmr_lambda <= 1))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("mmr_lambda must be between 0 and 1")));
+	}
+	plan->reranker = apex_plan_reranker(fcinfo);
 }
 
 /*
@@ -305,7 +519,9 @@ ApexPlanRoute(FunctionCallInfo fcinfo)
 	apex_plan_settings(plan, fcinfo, 4);
 	if (!PG_ARGISNULL(3))
 		apex_plan_vector(query, PG_GETARG_ARRAYTYPE_P(3));
+	apex_plan_params(query, fcinfo);
 	apex_plan_sources(plan, fcinfo);
+	apex_plan_ranking(plan, fcinfo);
 	return plan;
 }
 
@@ -336,6 +552,7 @@ ApexPlanMany(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("queries must be one-dimensional")));
 	apex_plan_settings(&batch->plan, fcinfo, 3);
+	apex_plan_params(&batch->plan.query, fcinfo);
 	batch->max_concurrency = PG_ARGISNULL(6) ? apex_max_concurrency
 		: PG_GETARG_INT32(6);
 	if (batch->max_concurrency < 1 || batch->max_concurrency > APEX_MAX_CONCURRENCY)
@@ -354,6 +571,9 @@ ApexPlanMany(FunctionCallInfo fcinfo)
 		const char *error;
 
 		question->limit = batch->plan.query.limit;
+		question->params = batch->plan.query.params;
+		question->since = batch->plan.query.since;
+		question->until = batch->plan.query.until;
 		if (nulls[i])
 		{
 			batch->refused[i] = "is null";
@@ -370,5 +590,6 @@ ApexPlanMany(FunctionCallInfo fcinfo)
 	}
 	/* an empty batch still checks its sources: the same call, empty */
 	apex_plan_sources(&batch->plan, fcinfo);
+	apex_plan_ranking(&batch->plan, fcinfo);
 	return batch;
 }

@@ -25,17 +25,31 @@ typedef struct ApexPlannedLeg
 {
 	ApexSource *source;			/* usable by the caller, embedder resolved */
 	int			budget_ms;		/* its timeout_ms, capped by the call's */
+	double		weight;			/* the call's weight for it, else its option's */
 	/* a failure decided at planning (no request is sent), or NULL */
 	char	   *error;			/* the cause, as ApexLegFail takes it */
 	int			sqlerrcode;
 	char	   *hint;			/* or NULL */
 } ApexPlannedLeg;
 
+/* How the legs' lists become one (fusion.c; apex_router.fusion) */
+typedef enum ApexFusionMethod
+{
+	APEX_FUSION_RRF,			/* Reciprocal Rank Fusion: ranks alone */
+	APEX_FUSION_MIN_MAX,		/* scores scaled to [0, 1] per source, summed */
+	APEX_FUSION_DBSF			/* Distribution-Based Score Fusion (Qdrant's) */
+} ApexFusionMethod;
+
 typedef struct ApexPlan
 {
 	ApexQuery	query;
 	List	   *legs;			/* ApexPlannedLeg *, in the caller's order */
+	ApexFusionMethod fusion;
 	int			rrf_k;
+	double		min_score;		/* rows scoring less are dropped; NaN: none */
+	double		recency_half_life_ms;	/* recency decay; 0: none */
+	double		mmr_lambda;		/* MMR's relevance share; NaN: no MMR */
+	ApexSource *reranker;		/* cleared for use, or NULL */
 	int			timeout_ms;		/* the call's deadline; 0: none */
 	int			min_sources;
 } ApexPlan;
