@@ -106,7 +106,9 @@ apex_plan_named(ArrayType *names)
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 					 errmsg("source \"%s\" of kind \"%s\" cannot be searched",
 							name, source->kind->name),
-					 errhint("Embedders serve vector sources through their \"embedder\" option.")));
+					 strcmp(source->kind->name, "reranker") == 0
+					 ? errhint("Rerankers order a call's rows through its \"reranker\" argument.")
+					 : errhint("Embedders serve vector sources through their \"embedder\" option.")));
 		sources = lappend(sources, source);
 	}
 	if (sources == NIL)

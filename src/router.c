@@ -41,6 +41,7 @@
 #include "event_loop.h"
 #include "fusion.h"
 #include "plan.h"
+#include "rerank.h"
 #include "route_out.h"
 #include "stats.h"
 #include "trace.h"
@@ -199,6 +200,24 @@ apex_check_min_sources(ApexCall *call, int min_sources)
 }
 
 /*
+ * The reranking step (rerank.c): the fused rows in the reranker's order,
+ * cut to k; a failure keeps the fused order, and is reported as a
+ * source's, in the partial column too.
+ */
+static List *
+apex_route_rerank(ApexCall *call, ApexPlan *plan, List *rows, Jsonb **partial,
+				  ApexCallSteps *steps)
+{
+	steps->rerank = ApexRerankStart(call, plan->reranker, &call->query, rows);
+	ApexRerankWait(call, &steps->rerank, 1);
+	rows = ApexRerankRows(steps->rerank, rows, plan->query.limit, 0);
+	if (ApexRerankFailed(steps->rerank))
+		*partial = ApexPartialOf(lappend(list_copy(call->legs),
+										 ApexRerankLeg(steps->rerank)));
+	return rows;
+}
+
+/*
  * Run the call apex_route's arguments ask for: its rows, with the partial
  * column's value in *partial and what the steps besides the legs did in
  * *steps.
@@ -233,11 +252,17 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 		foreach(lc, call->legs)
 			steps->items += list_length(((ApexLeg *) lfirst(lc))->items);
 		steps->fusion_started = GetCurrentTimestamp();
-		rows = ApexFusedRows(ApexFuse(call->legs, plan->rrf_k, plan->query.limit));
+		/* a reranker is sent its candidates: as many are fused, if more */
+		rows = ApexFusedRows(ApexFuse(call->legs, plan->rrf_k,
+									  ApexRerankFuseLimit(plan->reranker,
+														  plan->query.limit)));
 		steps->fusion_ended = GetCurrentTimestamp();
+		if (plan->reranker)
+			rows = apex_route_rerank(call, plan, rows, partial, steps);
 	}
 	ApexCacheStore(call->cache, 0, rows,
-				   ApexLegsAnswered(call->legs) == list_length(call->legs));
+				   ApexLegsAnswered(call->legs) == list_length(call->legs) &&
+				   !ApexRerankFailed(steps->rerank));
 	ApexCacheReport(call->cache);
 	steps->rows = list_length(rows);
 	ApexTraceLog(call, "apex_route", &call->legs, 1, steps->rows);

@@ -22,7 +22,9 @@
  *
  * Each question is answered as apex_route would answer it: its legs fused
  * alone (ApexFuse), its failures and skipped items reported with its
- * ordinal (route_out.c), min_sources applied to it.  One question never
+ * ordinal (route_out.c), min_sources applied to it.  With a reranker
+ * (rerank.c), every question's rerank request is sent once all are fused,
+ * and they are answered together in the one loop before any rows go out.  One question never
  * fails the batch: a question that cannot be asked (null, empty, too long)
  * or that too few sources answered gets a WARNING and no rows.  Only
  * apex_router.strict turns a source's failure into an ERROR, as in
@@ -55,6 +57,7 @@
 #include "event_loop.h"
 #include "fusion.h"
 #include "plan.h"
+#include "rerank.h"
 #include "route_out.h"
 #include "stats.h"
 #include "trace.h"
@@ -291,13 +294,15 @@ apex_batch_fd_limit(ApexPlan *plan, int limit)
 }
 
 /*
- * Question i's warnings and rows, as apex_route would give them: from the
- * cache (hit: cached holds them), or fused from its legs and then stored
- * in the cache.  Returns how many rows it gave.
+ * Question i's warnings and fused rows, as apex_route would give them
+ * (none when it has no rows to fuse: refused, answered by the cache, or
+ * too few sources answered); with a reranker, its rerank request is sent
+ * (reranks[i]), and answered while the others are (ApexRerankWait).
+ * Returns its rows: as many as the reranker needs (ApexRerankFuseLimit).
  */
-static int
-apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
-				  int i, List *legs, List *cached, bool hit)
+static List *
+apex_batch_fuse(ApexBatchPlan *plan, ApexCall *call, int i, List *legs,
+				bool hit, ApexRerank **reranks)
 {
 	ApexPlan   *common = &plan->plan;
 	int			answered;
@@ -309,13 +314,10 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 				(errcode(plan->refused_code[i]),
 				 errmsg("question %d %s", i + 1, plan->refused[i]),
 				 errdetail("It was not asked, and has no rows.")));
-		return 0;
+		return NIL;
 	}
 	if (hit)
-	{
-		ApexEmitRows(rsinfo, cached, i + 1, NULL);
-		return list_length(cached);
-	}
+		return NIL;
 	ApexReportFailures(legs, i + 1);
 	ApexReportSkipped(legs, i + 1);
 	answered = ApexLegsAnswered(legs);
@@ -329,11 +331,45 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 								  list_length(legs),
 								  answered, list_length(legs), common->min_sources),
 				 errhint("The question has no rows.")));
-		return 0;
+		return NIL;
 	}
-	rows = ApexFusedRows(ApexFuse(legs, common->rrf_k, common->query.limit));
-	ApexCacheStore(cache, i, rows, answered == list_length(legs));
-	ApexEmitRows(rsinfo, rows, i + 1, ApexPartialOf(legs));
+	rows = ApexFusedRows(ApexFuse(legs, common->rrf_k,
+								  ApexRerankFuseLimit(common->reranker,
+													  common->query.limit)));
+	if (common->reranker)
+		reranks[i] = ApexRerankStart(call, common->reranker, &plan->questions[i],
+									 rows);
+	return rows;
+}
+
+/*
+ * Question i's rows, once its rerank (if any) is over: from the cache
+ * (hit: cached holds them), or its fused rows (reranked), then stored in
+ * the cache.  Returns how many rows it gave.
+ */
+static int
+apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
+				  int i, List *legs, List *rows, bool hit, ApexRerank *rerank)
+{
+	ApexPlan   *common = &plan->plan;
+	List	   *failed = legs;
+
+	if (hit)
+	{
+		ApexEmitRows(rsinfo, rows, i + 1, NULL);
+		return list_length(rows);
+	}
+	if (plan->refused[i] || ApexLegsAnswered(legs) < common->min_sources)
+		return 0;
+	if (rerank)
+	{
+		rows = ApexRerankRows(rerank, rows, common->query.limit, i + 1);
+		if (ApexRerankFailed(rerank))
+			failed = lappend(list_copy(legs), ApexRerankLeg(rerank));
+	}
+	ApexCacheStore(cache, i, rows,
+				   ApexLegsAnswered(legs) == list_length(legs) && !ApexRerankFailed(rerank));
+	ApexEmitRows(rsinfo, rows, i + 1, ApexPartialOf(failed));
 	return list_length(rows);
 }
 
@@ -370,6 +406,8 @@ apex_route_many(PG_FUNCTION_ARGS)
 	List	  **qlegs;
 	List	  **cached;
 	bool	   *hit;
+	List	  **fused;
+	ApexRerank **reranks;
 	int			rows = 0;
 
 	InitMaterializedSRF(fcinfo, 0);
@@ -383,6 +421,8 @@ apex_route_many(PG_FUNCTION_ARGS)
 	qlegs = palloc0(sizeof(List *) * Max(plan->nquestions, 1));
 	cached = palloc0(sizeof(List *) * Max(plan->nquestions, 1));
 	hit = palloc0(sizeof(bool) * Max(plan->nquestions, 1));
+	fused = palloc0(sizeof(List *) * Max(plan->nquestions, 1));
+	reranks = palloc0(sizeof(ApexRerank *) * Max(plan->nquestions, 1));
 	call->cache = cache = ApexCacheOpenMany(call, plan);
 	ApexCacheLookup(cache, call->deadline);
 	for (int i = 0; i < plan->nquestions; i++)
@@ -400,9 +440,13 @@ apex_route_many(PG_FUNCTION_ARGS)
 	ApexBreakerRecord(call->legs);
 	ApexStatsRecordLegs(call->legs, cache != NULL, false);
 	apex_batch_count_hits(plan, hit);
+	/* every question's warnings and fused rows, its rerank request sent */
+	for (int i = 0; i < plan->nquestions; i++)
+		fused[i] = apex_batch_fuse(plan, call, i, qlegs[i], hit[i], reranks);
+	ApexRerankWait(call, reranks, plan->nquestions);
 	for (int i = 0; i < plan->nquestions; i++)
 		rows += apex_batch_answer(rsinfo, plan, cache, i, qlegs[i],
-								  hit[i] ? cached[i] : NULL, hit[i]);
+								  hit[i] ? cached[i] : fused[i], hit[i], reranks[i]);
 	ApexCacheReport(cache);
 	ApexTraceLog(call, "apex_route_many", qlegs, plan->nquestions, rows);
 

@@ -20,6 +20,7 @@ extern const ApexKind ApexNeo4jKind;
 extern const ApexKind ApexPostgresKind;
 extern const ApexKind ApexQdrantKind;
 extern const ApexKind ApexRedisKind;
+extern const ApexKind ApexRerankerKind;
 extern const ApexKind ApexSqlKind;
 
 static const ApexKind *const apex_kinds[] = {
@@ -29,6 +30,7 @@ static const ApexKind *const apex_kinds[] = {
 	&ApexPostgresKind,
 	&ApexQdrantKind,
 	&ApexRedisKind,
+	&ApexRerankerKind,
 	&ApexSqlKind,
 };
 

@@ -31,6 +31,7 @@
 #include "utils/json.h"
 
 #include "json.h"
+#include "rerank.h"
 #include "trace.h"
 
 int			apex_log_min_duration_ms = -1;
@@ -184,6 +185,39 @@ apex_leg_note(const ApexLeg *leg)
 	return NULL;
 }
 
+/*
+ * The reranking step's row (rerank.c): its request as a leg's row, the
+ * rows it was sent; nothing sent when fusion made no rows
+ */
+static void
+apex_explain_rerank(ReturnSetInfo *rsinfo, ApexCall *call, ApexRerank *rerank)
+{
+	ApexLeg    *leg = ApexRerankLeg(rerank);
+	const ApexLegTrace *t;
+	bool		http;
+
+	if (leg == NULL)
+	{
+		apex_explain_row(rsinfo, "rerank", ApexRerankSource(rerank)->name, "reranker",
+						 "ok", -1, -1, -1, -1, 0, -1, 0, 0, NULL,
+						 "no rows to rerank: nothing was sent");
+		return;
+	}
+	t = &leg->trace;
+	http = t->http_status > 0 || t->bytes > 0;
+	apex_explain_row(rsinfo, "rerank", leg->source->name, leg->source->kind->name,
+					 ApexLegStatusName(leg),
+					 apex_ms_between(call->started, t->started),
+					 http ? t->connect_ms : -1, http ? t->first_byte_ms : -1,
+					 apex_ms_between(t->started, t->ended),
+					 ApexRerankCount(rerank), http ? t->bytes : -1, t->http_status,
+					 leg->error ? leg->sqlerrcode : 0,
+					 leg->error ? apex_leg_words(leg, false) : NULL,
+					 leg->error ? "the rows keep their fused order"
+					 : psprintf("reordered the top %d fused %s", ApexRerankCount(rerank),
+								ApexRerankCount(rerank) == 1 ? "row" : "rows"));
+}
+
 /* apex_explain's rows: the legs in plan order, the cache, fusion, the call */
 void
 ApexExplainRows(ReturnSetInfo *rsinfo, ApexCall *call, const ApexCallSteps *steps)
@@ -221,12 +255,16 @@ ApexExplainRows(ReturnSetInfo *rsinfo, ApexCall *call, const ApexCallSteps *step
 						 steps->rows, -1, 0, 0, NULL,
 						 psprintf("reciprocal rank fusion of %d %s", steps->items,
 								  steps->items == 1 ? "item" : "items"));
+	if (steps->rerank)
+		apex_explain_rerank(rsinfo, call, steps->rerank);
 	apex_explain_row(rsinfo, "call", NULL, NULL,
-					 steps->cache_hit ? "cache hit" : failed > 0 ? "partial" : "ok",
+					 steps->cache_hit ? "cache hit"
+					 : failed > 0 || ApexRerankFailed(steps->rerank) ? "partial" : "ok",
 					 0, -1, -1, apex_ms_between(call->started, now), steps->rows,
 					 -1, 0, 0, NULL,
 					 failed > 0 && !steps->cache_hit
 					 ? psprintf("%d of %d sources did not answer", failed, list_length(call->legs))
+					 : ApexRerankFailed(steps->rerank) ? "the reranker did not answer"
 					 : NULL);
 }
 

@@ -26,6 +26,7 @@ typedef struct ApexCallSteps
 	TimestampTz fusion_started; /* 0: no fusion (a cache hit) */
 	TimestampTz fusion_ended;
 	int			items;			/* the legs' items fusion read */
+	struct ApexRerank *rerank;	/* the reranking step (rerank.c), or NULL */
 	int			rows;			/* the rows returned */
 } ApexCallSteps;
 

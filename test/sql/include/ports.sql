@@ -12,6 +12,7 @@
 \getenv qdrant_port QDRANT_PORT
 \getenv embed_port EMBED_PORT
 \getenv graphiti_port GRAPHITI_PORT
+\getenv rerank_port RERANK_PORT
 \getenv blackhole_port BLACKHOLE_PORT
 \getenv silent_port SILENT_PORT
 \getenv garbage_port GARBAGE_PORT
@@ -26,6 +27,7 @@
 \set embed_base 'http://127.0.0.1:' :embed_port
 \set embed_url :embed_base'/v1/embeddings'
 \set graphiti_url 'http://127.0.0.1:' :graphiti_port
+\set rerank_url 'http://127.0.0.1:' :rerank_port
 \set closed_url 'http://127.0.0.1:' :closed_port
 -- the same for PL/pgSQL, which cannot see psql variables:
 -- current_setting('apex_test.neo4j_url')
