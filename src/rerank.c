@@ -6,8 +6,8 @@
  *		  sends its top fused rows to it once the legs are over, and their
  *		  order becomes the reranker's.
  *
- * The router fuses up to Max(k, candidates) rows (ApexRerankFuseLimit),
- * then ApexRerankStart sends the first candidates of them (the reranker's
+ * The router asks each source for Max(k, candidates) items and fuses as
+ * many rows (ApexRerankFuseLimit), then ApexRerankStart sends the first candidates of them (the reranker's
  * option) as documents, each its row's title and content (see
  * rerank_document), with the question's text as the query.  The request
  * is an ApexLeg of its own, as a batch's embeddings request is
@@ -117,11 +117,14 @@ rerank_done(void *arg, ApexHttpResponse *resp)
 /*
  * Send the first candidates of rows (the call's fused rows, best first)
  * to reranker, asking query's text; the answer comes while the call's loop
- * runs (ApexRerankWait).  Nothing is sent when there are no rows.
+ * runs (ApexRerankWait).  Its clock is the reranker's timeout_ms, capped
+ * by the call's timeout_ms (0: none) as a leg's budget is, so that a
+ * timeout reads as the legs' do, and ends at the call's deadline at the
+ * latest.  Nothing is sent when there are no rows.
  */
 ApexRerank *
 ApexRerankStart(ApexCall *call, ApexSource *reranker, const ApexQuery *query,
-				List *rows)
+				List *rows, int timeout_ms)
 {
 	const ApexRerankerConf *conf = reranker->conf;
 	ApexRerank *r = palloc0(sizeof(ApexRerank));
@@ -148,6 +151,8 @@ ApexRerankStart(ApexCall *call, ApexSource *reranker, const ApexQuery *query,
 	own->query = query;
 	own->state = r;
 	own->budget_ms = reranker->timeout_ms;
+	if (timeout_ms > 0)
+		own->budget_ms = Min(own->budget_ms, timeout_ms);
 	own->weight = 1;
 	r->leg = own;
 	/* an open breaker fails it at once, as it does a leg */

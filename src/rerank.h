@@ -19,7 +19,8 @@ typedef struct ApexRerank ApexRerank;
 /* in rerank.c */
 extern int	ApexRerankFuseLimit(const ApexSource *reranker, int k);
 extern ApexRerank *ApexRerankStart(ApexCall *call, ApexSource *reranker,
-								   const ApexQuery *query, List *rows);
+								   const ApexQuery *query, List *rows,
+								   int timeout_ms);
 extern void ApexRerankWait(ApexCall *call, ApexRerank **reranks, int n);
 extern List *ApexRerankRows(ApexRerank *rerank, List *rows, int k, int ordinal);
 extern bool ApexRerankFailed(const ApexRerank *rerank);

@@ -208,7 +208,8 @@ static List *
 apex_route_rerank(ApexCall *call, ApexPlan *plan, List *rows, Jsonb **partial,
 				  ApexCallSteps *steps)
 {
-	steps->rerank = ApexRerankStart(call, plan->reranker, &call->query, rows);
+	steps->rerank = ApexRerankStart(call, plan->reranker, &call->query, rows,
+									plan->timeout_ms);
 	ApexRerankWait(call, &steps->rerank, 1);
 	rows = ApexRerankRows(steps->rerank, rows, plan->query.limit, 0);
 	if (ApexRerankFailed(steps->rerank))
@@ -232,6 +233,8 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 	plan = ApexPlanRoute(fcinfo);
 	call->query = plan->query;
 	call->cache = ApexCacheOpen(call, plan);
+	/* with a reranker, the sources are asked for its candidates (rerank.c) */
+	call->query.limit = ApexRerankFuseLimit(plan->reranker, plan->query.limit);
 	*partial = NULL;
 	memset(steps, 0, sizeof(ApexCallSteps));
 	steps->cache_hit = apex_run(call, plan, &rows);

@@ -338,7 +338,7 @@ apex_batch_fuse(ApexBatchPlan *plan, ApexCall *call, int i, List *legs,
 													  common->query.limit)));
 	if (common->reranker)
 		reranks[i] = ApexRerankStart(call, common->reranker, &plan->questions[i],
-									 rows);
+									 rows, common->timeout_ms);
 	return rows;
 }
 
@@ -424,6 +424,10 @@ apex_route_many(PG_FUNCTION_ARGS)
 	fused = palloc0(sizeof(List *) * Max(plan->nquestions, 1));
 	reranks = palloc0(sizeof(ApexRerank *) * Max(plan->nquestions, 1));
 	call->cache = cache = ApexCacheOpenMany(call, plan);
+	/* with a reranker, the sources are asked for its candidates (rerank.c) */
+	for (int i = 0; i < plan->nquestions; i++)
+		plan->questions[i].limit = ApexRerankFuseLimit(plan->plan.reranker,
+													   plan->plan.query.limit);
 	ApexCacheLookup(cache, call->deadline);
 	for (int i = 0; i < plan->nquestions; i++)
 		hit[i] = ApexCacheHitRows(cache, i, &cached[i]);
