@@ -32,6 +32,7 @@ extern void FuzzKeyPath(const uint8 *data, size_t size);
 extern void FuzzGraphiti(const uint8 *data, size_t size);
 extern void FuzzEmbed(const uint8 *data, size_t size);
 extern void FuzzEmbedMany(const uint8 *data, size_t size);
+extern void FuzzRerank(const uint8 *data, size_t size);
 extern void FuzzRedis(const uint8 *data, size_t size);
 extern void FuzzPostgres(const uint8 *data, size_t size);
 extern void FuzzRedact(const uint8 *data, size_t size);

@@ -3,8 +3,8 @@
  * fuzz_http.c
  *		  Fuzz targets for ApexJsonParse, the Qdrant key paths
  *		  (ApexJsonPathGet) and the decoders of the HTTP kinds (neo4j,
- *		  qdrant, graphiti, embedder for one text and for several), called
- *		  as the legs call them (see
+ *		  qdrant, graphiti, embedder for one text and for several,
+ *		  reranker), called as the legs call them (see
  *		  ApexDecoder in src/leg.h).
  *
  * json: the whole input is the text.  ApexJsonParse must not throw, and
@@ -14,7 +14,8 @@
  * Decoders: the first byte is the variant, the rest the response body.
  *   bit 0       neo4j: Query API (else tx/commit); qdrant: /points/search
  *               (else /points/query); graphiti: include_invalid;
- *               embed, embed_many: Ollama (else OpenAI)
+ *               embed, embed_many: Ollama (else OpenAI); rerank: TEI
+ *               (else Cohere)
  *   bits 1-3    HTTP status: 200 202 299 300 400 401 422 500
  *   bit 4       qdrant: the fields are nested key paths (LangChain's
  *               payload): id_field "metadata.doc_id", title_field
@@ -26,7 +27,8 @@
  *               now is 2000-01-01 (else 2025-06-01)
  *   bit 7       qdrant: title_field "name", content_field "text"
  *   bits 4-6    embed_many: the texts asked, less one (1 to 8; the answer
- *               to apex_route_many's request of several texts)
+ *               to apex_route_many's request of several texts); rerank:
+ *               the documents sent, less one (1 to 8)
  * So seeds start with '0' (200, bit 0 clear), '1' (200, set), '2'/'3'
  * (202), '8'/'9' (400), ':' (401), '<' (422), '>'/'?' (500), '@'/'A'
  * (200 with bit 6), and 'P'/'Q' (200 with bits 4 and 6).
@@ -50,6 +52,7 @@
 #include "leg_graphiti.h"
 #include "leg_neo4j.h"
 #include "leg_qdrant.h"
+#include "leg_reranker.h"
 #include "peer_encoding.h"
 #include "vector.h"
 
@@ -316,4 +319,32 @@ FuzzEmbedMany(const uint8 *data, size_t size)
 											   &remote);
 
 	fuzz_check_embedded(status, error, &remote, embeddings, asked.count);
+}
+
+/*
+ * A reranker's answer (issue 15 part 5): every document sent gets one
+ * finite score, or the answer is refused.
+ */
+void
+FuzzRerank(const uint8 *data, size_t size)
+{
+	uint8		variant = fuzz_variant(data, size);
+	long		status = fuzz_status(variant);
+	ApexRerankerConf conf = {
+		.format = (variant & 1) ? APEX_RERANKER_TEI : APEX_RERANKER_COHERE,
+	};
+	ApexRerankAsked asked = {&conf, ((variant >> 4) & 7) + 1};
+	StringInfoData body = fuzz_body(data, size);
+	double		scores[8];
+	ApexRemote	remote = {0};
+	char	   *error;
+
+	for (int i = 0; i < 8; i++)
+		scores[i] = NAN;
+	error = ApexRerankerDecode(&asked, status, &body, scores, &remote);
+	if (!fuzz_check_outcome(status, error, &remote, asked.count, "scores"))
+		return;
+	for (int i = 0; i < asked.count; i++)
+		if (isnan(scores[i]) || isinf(scores[i]))
+			FuzzFail("document %d of %d has no finite score", i, asked.count);
 }

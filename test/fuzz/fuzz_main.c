@@ -64,6 +64,7 @@ static const FuzzTarget fuzz_targets[] = {
 	{"graphiti", FuzzGraphiti},
 	{"embed", FuzzEmbed},
 	{"embed_many", FuzzEmbedMany},
+	{"rerank", FuzzRerank},
 	{"redis", FuzzRedis},
 	{"postgres", FuzzPostgres},
 	{"redact", FuzzRedact},
@@ -189,7 +190,7 @@ apex_fuzz(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unknown fuzz target \"%s\"", name),
-				 errhint("Targets: json, neo4j, qdrant, keypath, graphiti, embed, embed_many, redis, postgres, redact.")));
+				 errhint("Targets: json, neo4j, qdrant, keypath, graphiti, embed, embed_many, rerank, redis, postgres, redact.")));
 
 	deconstruct_array(PG_GETARG_ARRAYTYPE_P(1), TEXTOID, -1, false, TYPALIGN_INT,
 					  &flags, &nulls, &nflags);

@@ -26,7 +26,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 secs=${1:-10}
 shift $(( $# > 0 ))
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(json neo4j qdrant keypath graphiti embed embed_many redis postgres redact)
+[ ${#targets[@]} -gt 0 ] || targets=(json neo4j qdrant keypath graphiti embed embed_many rerank redis postgres redact)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
 encoding=${APEX_FUZZ_ENCODING:-UTF8}
 work=${APEX_FUZZ_WORK:-/tmp/apex_fuzz.$(id -un)}
