@@ -186,8 +186,8 @@ apex_leg_note(const ApexLeg *leg)
 }
 
 /*
- * The reranking step's row (rerank.c): its request as a leg's row, the
- * rows it was sent; nothing sent when fusion made no rows
+ * The reranking step's row (rerank.c): its request as a leg's row, rows
+ * the rows sent (none when its breaker skipped it, or fusion made no rows)
  */
 static void
 apex_explain_rerank(ReturnSetInfo *rsinfo, ApexCall *call, ApexRerank *rerank)
@@ -210,7 +210,8 @@ apex_explain_rerank(ReturnSetInfo *rsinfo, ApexCall *call, ApexRerank *rerank)
 					 apex_ms_between(call->started, t->started),
 					 http ? t->connect_ms : -1, http ? t->first_byte_ms : -1,
 					 apex_ms_between(t->started, t->ended),
-					 ApexRerankCount(rerank), http ? t->bytes : -1, t->http_status,
+					 t->started ? ApexRerankCount(rerank) : -1,
+					 http ? t->bytes : -1, t->http_status,
 					 leg->error ? leg->sqlerrcode : 0,
 					 leg->error ? apex_leg_words(leg, false) : NULL,
 					 leg->error ? "the rows keep their fused order"

@@ -173,3 +173,19 @@ CREATE SERVER rr_empty FOREIGN DATA WRAPPER apex_router OPTIONS (kind 'sql',
 SELECT step, source, status, rows, note
 FROM apex_explain('billing refund policy', k => 3, sources => '{rr_empty}', reranker => 'rr_tei')
 WHERE step IN ('rerank', 'call');
+
+-- its circuit breaker and statistics, as a source's (the suite's cluster
+-- preloads apex_router)
+\set url :rerank_url'/__fault/status=500'
+CREATE SERVER rr_brk FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'reranker', url :'url', model 'rerank-v3.5', breaker_failures '1',
+           breaker_cooldown_ms '3600000');
+CREATE USER MAPPING FOR PUBLIC SERVER rr_brk OPTIONS (api_key 'rerank-test-key');
+SELECT string_agg(id, ',' ORDER BY rank) AS ids
+FROM apex_route('billing refund policy', k => 5, sources => '{rr_sql}', reranker => 'rr_brk');
+SELECT step, status, rows, http_status, sqlstate, error, note
+FROM apex_explain('billing refund policy', k => 5, sources => '{rr_sql}', reranker => 'rr_brk')
+WHERE step = 'rerank';
+SELECT source, calls, ok, errors, skipped, rows FROM apex_router_stats WHERE source IN ('rr_brk', 'rr_cohere')
+ORDER BY source;
+SELECT source, state, consecutive_failures FROM apex_router_health WHERE source = 'rr_brk';
