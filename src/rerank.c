@@ -103,8 +103,12 @@ rerank_done(void *arg, ApexHttpResponse *resp)
 {
 	ApexRerank *r = arg;
 	ApexRerankAsked asked = {r->reranker->conf, r->count};
-	double	   *scores = palloc(sizeof(double) * r->count);
+	double	   *scores;
 
+	/* its clock ran out first: the request was abandoned */
+	if (r->leg->done)
+		return;
+	scores = palloc(sizeof(double) * r->count);
 	ApexLoopSetTimer(r->call->loop, r->leg, -1, NULL);
 	if (ApexLegDecode(r->leg, resp, r->reranker, ApexRerankerDecode, &asked,
 					  scores))
