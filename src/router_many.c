@@ -24,9 +24,10 @@
  * alone (ApexFuse), its failures and skipped items reported with its
  * ordinal (route_out.c), min_sources applied to it.  With a reranker
  * (rerank.c), every question's rerank request is sent once all are fused,
- * and they are answered together in the one loop before any rows go out.  One question never
- * fails the batch: a question that cannot be asked (null, empty, too long)
- * or that too few sources answered gets a WARNING and no rows.  Only
+ * and they are answered together in the one loop before any rows go out.
+ * One question never fails the batch: a question that cannot be asked
+ * (null, empty, too long) or that too few sources answered gets a WARNING
+ * and no rows.  Only
  * apex_router.strict turns a source's failure into an ERROR, as in
  * apex_route.
  *
@@ -368,7 +369,8 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 			failed = lappend(list_copy(legs), ApexRerankLeg(rerank));
 	}
 	ApexCacheStore(cache, i, rows,
-				   ApexLegsAnswered(legs) == list_length(legs) && !ApexRerankFailed(rerank));
+				   ApexLegsAnswered(legs) == list_length(legs) &&
+				   !ApexRerankFailed(rerank));
 	ApexEmitRows(rsinfo, rows, i + 1, ApexPartialOf(failed));
 	return list_length(rows);
 }
