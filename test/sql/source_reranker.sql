@@ -174,6 +174,29 @@ SELECT step, source, status, rows, note
 FROM apex_explain('billing refund policy', k => 3, sources => '{rr_empty}', reranker => 'rr_tei')
 WHERE step IN ('rerank', 'call');
 
+-- the result cache: a reranked answer is stored and served again, under a
+-- key holding the reranker; an answer whose reranker failed is not stored
+CREATE SERVER rr_cache FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port', key_prefix 'apextest:', ttl_s '60');
+CREATE USER MAPPING FOR PUBLIC SERVER rr_cache OPTIONS (password 'redis-pass');
+SET apex_router.cache_source = 'rr_cache';
+SELECT apex_router_cache_flush() > 0 AS flushed;
+SELECT step, source, status FROM apex_explain('billing refund policy', k => 3, sources => '{rr_sql}', reranker => 'rr_cohere')
+WHERE step IN ('cache', 'rerank', 'call');
+SELECT step, source, status FROM apex_explain('billing refund policy', k => 3, sources => '{rr_sql}', reranker => 'rr_cohere')
+WHERE step IN ('cache', 'rerank', 'call');
+SELECT string_agg(id, ',' ORDER BY rank) AS ids, min(payload->'rr_cohere'->>'rank') AS first_rank
+FROM apex_route('billing refund policy', k => 3, sources => '{rr_sql}', reranker => 'rr_cohere');
+SELECT step, source, status FROM apex_explain('billing refund policy', k => 3, sources => '{rr_sql}', reranker => 'rr_tei')
+WHERE step IN ('cache', 'rerank');
+SELECT step, source, status FROM apex_explain('billing refund policy', k => 3, sources => '{rr_sql}')
+WHERE step IN ('cache', 'rerank');
+SELECT step, source, status FROM apex_explain('billing refund policy', k => 3, sources => '{rr_sql}', reranker => 'rr_two')
+WHERE step IN ('cache', 'rerank');
+SELECT step, source, status FROM apex_explain('billing refund policy', k => 3, sources => '{rr_sql}', reranker => 'rr_two')
+WHERE step IN ('cache', 'rerank');
+RESET apex_router.cache_source;
+
 -- its circuit breaker and statistics, as a source's (the suite's cluster
 -- preloads apex_router)
 \set url :rerank_url'/__fault/status=500'
