@@ -57,9 +57,9 @@ typedef struct PgEndpoints
 
 /*
  * libpq keywords a request sets: host, hostaddr, port, dbname, sslmode,
- * user, password, client_encoding (io_pg.c adds application_name).
+ * user, password, client_encoding, options (io_pg.c adds application_name).
  */
-#define POSTGRES_MAX_KEYWORDS 8
+#define POSTGRES_MAX_KEYWORDS 9
 
 typedef struct PgConf
 {
@@ -461,6 +461,13 @@ postgres_send(ApexLeg *leg, float4 *vector, int dim)
 	/* as postgres_fdw: the remote server converts text to our encoding */
 	keywords[n] = "client_encoding";
 	values[n++] = GetDatabaseEncodingName();
+	/*
+	 * as postgres_fdw's configure_remote_session: dates in one form, whatever
+	 * the remote database's DateStyle, for time_field (leg.c) and the items'
+	 * raw JSON
+	 */
+	keywords[n] = "options";
+	values[n++] = "-c datestyle=ISO,YMD";
 
 	params[0] = leg->query->text;
 	params[1] = psprintf("%d", leg->query->limit);

@@ -348,6 +348,14 @@ sql_execute(const SqlTask *task, MemoryContext mcxt, int *skipped)
 	(void) set_config_option("transaction_read_only", "on",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
+	/*
+	 * Items' values are text in their raw JSON: dates in one form whatever
+	 * the caller's DateStyle, so that time_field reads them (leg.c) and a
+	 * cached row does not depend on who asked first
+	 */
+	(void) set_config_option("datestyle", "ISO, YMD",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 
 	SPI_connect();
 	sql_running = true;

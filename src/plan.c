@@ -311,10 +311,22 @@ static const char *const apex_reserved_params[] = {
 	"query", "query_lucene", "limit", "embedding", NULL
 };
 
+static void
+apex_plan_time_context(void *arg)
+{
+	errcontext("params' \"%s\"", (const char *) arg);
+}
+
 /* params' since or until: a timestamptz in the text PostgreSQL reads */
 static TimestampTz
 apex_plan_time(JsonbValue *value, const char *key)
 {
+	ErrorContextCallback context = {
+		.previous = error_context_stack,
+		.callback = apex_plan_time_context,
+		.arg = (void *) key
+	};
+	TimestampTz result;
 	char	   *text;
 
 	if (value->type != jbvString)
@@ -323,10 +335,13 @@ apex_plan_time(JsonbValue *value, const char *key)
 				 errmsg("params' \"%s\" must be a string", key),
 				 errhint("Give a timestamp with time zone, e.g. \"2026-11-01T00:00:00Z\".")));
 	text = pnstrdup(value->val.string.val, value->val.string.len);
-	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-												   CStringGetDatum(text),
-												   ObjectIdGetDatum(InvalidOid),
-												   Int32GetDatum(-1)));
+	error_context_stack = &context;
+	result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+													 CStringGetDatum(text),
+													 ObjectIdGetDatum(InvalidOid),
+													 Int32GetDatum(-1)));
+	error_context_stack = context.previous;
+	return result;
 }
 
 /*
