@@ -39,6 +39,22 @@ describe('qdrant with the official client', () => {
     assert.deepEqual(r.collections.map((c) => c.name), ['memory', 'langchain', 'tenants']);
   });
 
+  // issue 15 item 1: a user's scope as a match filter, the call's time range
+  // as a datetime range (Qdrant >= 1.8: RFC 3339 bounds over payload strings)
+  test('the tenants collection: a user filter and a datetime range', async () => {
+    const q = embed('Sarah budget', 64);
+    const scoped = (filter) => client.query('tenants', { query: q, limit: 20, with_payload: true, filter })
+      .then((r) => r.points.map((p) => p.payload.doc_id).sort());
+    const alice = { key: 'user_id', match: { value: 'alice' } };
+    assert.deepEqual(await scoped({ must: [alice] }), ['t-alice-1', 't-alice-2', 't-alice-3']);
+    assert.deepEqual(await scoped({ must: [alice, { key: 'created_at', range: { gte: '2026-10-01T00:00:00Z' } }] }),
+      ['t-alice-2', 't-alice-3']);
+    assert.deepEqual(await scoped({ must: [alice, { key: 'created_at', range: { lt: '2026-10-20T09:30:00.000000Z' } }] }),
+      ['t-alice-1']);
+    await rejectsWithStatus(client.query('tenants', { query: q, limit: 5,
+      filter: { must: [{ key: 'created_at', range: { gte: 'last week' } }] } }), 400);
+  });
+
   // issue 11 item 5; origin: langchain-ai/langchain#26215 (fields inside LangChain's "metadata" object)
   // issue 11 item 5; origin: neo4j/neo4j-graphrag-python#453 (the id is nested in the payload, e.g. metadata.uid)
   test('the langchain collection: UUID ids, nested payloads, nested filter keys', async () => {
