@@ -30,7 +30,8 @@
  * Manhattan) is read lower-better, as Qdrant infers it.  A source with an
  * item without a score (Graphiti, a query returning no score column) is
  * scaled by its ranks instead (x = -rank): scores cannot be invented.  A
- * list of one item, or of equal values, gets 0.5 for each, as Qdrant's.
+ * list of one item, or of equal values, gets 0.5 for each, as in Qdrant's
+ * DBSF (its min-max leaves a lone score as it is; here both agree).
  *
  * Recency: with a half-life h, an item whose time is known (ApexItem.at;
  * of several sources, the newest) is multiplied by 2^(-age / h), age =
