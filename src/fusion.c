@@ -320,8 +320,8 @@ apex_fuse_one(ApexGathered *g, const ApexRanking *ranking)
 /*
  * Fuse the items of the finished legs by the ranking's method, with its
  * recency decay; return the best ncandidates (0: all) as ApexFused *, best
- * first (ties: better best rank, then id).  ApexFuseFinish makes the rows
- * of them.
+ * first (ties: better best rank, then id).  ApexFusedRows makes them rows,
+ * which a reranker may reorder, then ApexFuseFinish chooses the k returned.
  */
 List *
 ApexFuse(List *legs, const ApexRanking *ranking, int ncandidates)
@@ -397,7 +397,7 @@ ApexFuse(List *legs, const ApexRanking *ranking, int ncandidates)
 
 /* cosine similarity; 0 when the two are not comparable (dimension, zero) */
 static double
-apex_cosine(const ApexFused *a, const ApexFused *b)
+apex_cosine(const ApexRow *a, const ApexRow *b)
 {
 	double		dot = 0;
 	double		na = 0;
@@ -427,14 +427,14 @@ apex_cosine(const ApexFused *a, const ApexFused *b)
  * everything chosen is not preferred to its relevance (nor is the first
  * choice, with nothing chosen, anything but the most relevant).  A candidate without an embedding is similar to
  * nothing (its max is 0), and the chosen without one count for no one's
- * max: it keeps its place on relevance alone.  Ties go to the better fused
- * rank.
+ * max: it keeps its place on relevance alone.  Ties go to the row earlier
+ * in the list (the better fused, or reranked, rank).
  */
 static List *
-apex_mmr(List *fused, double lambda, int k)
+apex_mmr(List *rows, double lambda, int k)
 {
-	int			n = list_length(fused);
-	ApexFused **cand = palloc(sizeof(ApexFused *) * n);
+	int			n = list_length(rows);
+	ApexRow   **cand = palloc(sizeof(ApexRow *) * n);
 	double	   *rel = palloc(sizeof(double) * n);
 	double	   *maxsim = palloc(sizeof(double) * n);
 	bool	   *chosen = palloc0(sizeof(bool) * n);
@@ -443,7 +443,7 @@ apex_mmr(List *fused, double lambda, int k)
 	List	   *result = NIL;
 	ListCell   *lc;
 
-	foreach(lc, fused)
+	foreach(lc, rows)
 	{
 		int			i = foreach_current_index(lc);
 
@@ -537,38 +537,40 @@ ApexFusedRows(List *fused)
 		foreach(hc, f->hits)
 			row->found_in = lappend(row->found_in, (char *) ((ApexHit *) lfirst(hc))->source);
 		row->payload = apex_payload(f);
+		row->vector = f->vector;
+		row->vector_dim = f->vector_dim;
 		rows = lappend(rows, row);
 	}
 	return rows;
 }
 
 /*
- * The final steps after fusion (and a reranker): the candidates scoring
- * less than min_score dropped, then with mmr_lambda set MMR's choice of k
- * of the rest, else the best k.  The rows keep their fused score (MMR
- * changes the order, not the scores), so every row returned scores at
- * least min_score.
+ * The final steps after fusion and a reranker, on the candidates' rows
+ * (ApexFusedRows), best first: those scoring less than min_score dropped,
+ * then with mmr_lambda set MMR's choice of k of the rest, else the first
+ * k.  The rows keep their score (MMR changes the order, not the scores),
+ * so every row returned scores at least min_score.
  */
 List *
-ApexFuseFinish(List *fused, const ApexRanking *ranking, int k)
+ApexFuseFinish(List *rows, const ApexRanking *ranking, int k)
 {
 	bool		vectors = false;
 	ListCell   *lc;
 
 	if (!isnan(ranking->min_score))
 	{
-		foreach(lc, fused)
+		foreach(lc, rows)
 		{
-			if (((ApexFused *) lfirst(lc))->score < ranking->min_score)
-				fused = foreach_delete_current(fused, lc);
+			if (((ApexRow *) lfirst(lc))->score < ranking->min_score)
+				rows = foreach_delete_current(rows, lc);
 		}
 	}
-	foreach(lc, fused)
-		vectors |= ((ApexFused *) lfirst(lc))->vector != NULL;
-	/* without an embedding MMR's order is the fused one */
+	foreach(lc, rows)
+		vectors |= ((ApexRow *) lfirst(lc))->vector != NULL;
+	/* without an embedding MMR's order is the list's */
 	if (!isnan(ranking->mmr_lambda) && vectors)
-		fused = apex_mmr(fused, ranking->mmr_lambda, k);
-	if (list_length(fused) > k)
-		fused = list_truncate(fused, k);
-	return fused;
+		rows = apex_mmr(rows, ranking->mmr_lambda, k);
+	if (list_length(rows) > k)
+		rows = list_truncate(rows, k);
+	return rows;
 }

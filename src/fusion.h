@@ -56,6 +56,9 @@ typedef struct ApexRow
 	double		score;
 	List	   *found_in;		/* source names (char *), best rank first */
 	Jsonb	   *payload;		/* per source its rank, score, item */
+	/* its embedding for MMR (ApexFused's), or NULL; never cached */
+	const float4 *vector;
+	int			vector_dim;
 } ApexRow;
 
 extern void ApexRankingOf(ApexRanking *ranking, const ApexPlan *plan,
@@ -63,7 +66,7 @@ extern void ApexRankingOf(ApexRanking *ranking, const ApexPlan *plan,
 extern const char *ApexFusionName(ApexFusionMethod method);
 extern int	ApexFuseCandidates(const ApexRanking *ranking, int k);
 extern List *ApexFuse(List *legs, const ApexRanking *ranking, int ncandidates);
-extern List *ApexFuseFinish(List *fused, const ApexRanking *ranking, int k);
+extern List *ApexFuseFinish(List *rows, const ApexRanking *ranking, int k);
 extern List *ApexFusedRows(List *fused);
 
 #endif							/* APEX_FUSION_H */

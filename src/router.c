@@ -225,7 +225,6 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 	if (!steps->cache_hit)
 	{
 		ApexRanking ranking;
-		List	   *fused;
 		ListCell   *lc;
 
 		ApexReportFailures(call->legs, 0);
@@ -237,9 +236,9 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 		steps->fusion = ApexFusionName(plan->fusion);
 		steps->fusion_started = GetCurrentTimestamp();
 		ApexRankingOf(&ranking, plan, call->started);
-		fused = ApexFuse(call->legs, &ranking,
-						 ApexFuseCandidates(&ranking, plan->query.limit));
-		rows = ApexFusedRows(ApexFuseFinish(fused, &ranking, plan->query.limit));
+		rows = ApexFusedRows(ApexFuse(call->legs, &ranking,
+									  ApexFuseCandidates(&ranking, plan->query.limit)));
+		rows = ApexFuseFinish(rows, &ranking, plan->query.limit);
 		steps->fusion_ended = GetCurrentTimestamp();
 	}
 	ApexCacheStore(call->cache, 0, rows,

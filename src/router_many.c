@@ -302,7 +302,6 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 	ApexPlan   *common = &plan->plan;
 	int			answered;
 	ApexRanking ranking;
-	List	   *fused;
 	List	   *rows;
 
 	if (plan->refused[i])
@@ -334,8 +333,9 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 		return 0;
 	}
 	ApexRankingOf(&ranking, common, started);
-	fused = ApexFuse(legs, &ranking, ApexFuseCandidates(&ranking, common->query.limit));
-	rows = ApexFusedRows(ApexFuseFinish(fused, &ranking, common->query.limit));
+	rows = ApexFusedRows(ApexFuse(legs, &ranking,
+								  ApexFuseCandidates(&ranking, common->query.limit)));
+	rows = ApexFuseFinish(rows, &ranking, common->query.limit);
 	ApexCacheStore(cache, i, rows, answered == list_length(legs));
 	ApexEmitRows(rsinfo, rows, i + 1, ApexPartialOf(legs));
 	return list_length(rows);
