@@ -152,6 +152,8 @@ apex_plan_embedder(ApexPlannedLeg *leg, const ApexQuery *query, bool named)
 	if (source->kind->embedder == NULL || query->vector)
 		return;
 	name = source->kind->embedder(source->conf);
+	if (name == NULL && source->kind->vector_optional)
+		return;
 	if (name == NULL)
 	{
 		if (named)
@@ -268,6 +270,7 @@ apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
 	{
 		ApexPlannedLeg *leg = palloc0(sizeof(ApexPlannedLeg));
 		ApexSource *source = lfirst(lc);
+		const char *scope;
 
 		ApexUseSource(source);
 		leg->source = source;
@@ -275,6 +278,11 @@ apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
 		if (source->refused)
 			apex_plan_fail(leg, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
 						   NULL, pstrdup(source->refused));
+		else if (source->kind->scope_error &&
+				 (scope = source->kind->scope_error(source->conf, &plan->query)))
+			apex_plan_fail(leg, ERRCODE_INVALID_PARAMETER_VALUE,
+						   "Pass what its options name in params => '{...}'.",
+						   pstrdup(scope));
 		else
 			apex_plan_embedder(leg, &plan->query, !PG_ARGISNULL(2));
 		leg->weight = source->weight;
@@ -293,6 +301,15 @@ apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
 #define APEX_ARG_RECENCY 11
 #define APEX_ARG_MMR_LAMBDA 12
 #define APEX_ARG_RERANKER 13
+
+/*
+ * The names a source's statement already has for the question itself
+ * (neo4j's parameters, sql's and postgres' in their documentation): a
+ * params key may not take them
+ */
+static const char *const apex_reserved_params[] = {
+	"query", "query_lucene", "limit", "embedding", NULL
+};
 
 /* params' since or until: a timestamptz in the text PostgreSQL reads */
 static TimestampTz
@@ -333,6 +350,14 @@ apex_plan_params(ApexQuery *query, FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("params must be a JSON object")));
 	query->params = params;
+	for (const char *const *name = apex_reserved_params; *name; name++)
+	{
+		if (getKeyJsonValueFromContainer(&params->root, *name, strlen(*name), NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("params must not hold \"%s\"", *name),
+					 errdetail("Sources receive the question as \"%s\" already.", *name)));
+	}
 	if ((value = getKeyJsonValueFromContainer(&params->root, "since",
 											  strlen("since"), NULL)) != NULL &&
 		value->type != jbvNull)

@@ -38,6 +38,7 @@
 #include "breaker.h"
 #include "cache.h"
 #include "call.h"
+#include "embed_batch.h"
 #include "event_loop.h"
 #include "fusion.h"
 #include "plan.h"
@@ -118,6 +119,30 @@ apex_run_sequential(ApexCall *call, TimestampTz deadline)
 #define APEX_SEND_WAIT_MS 100
 
 /*
+ * Whether two of the plan's sources search with vectors from the same
+ * embedder: then one request serves both (embed_batch.c), as in
+ * apex_route_many, instead of one per leg through the vector cache
+ */
+static bool
+apex_embedder_shared(ApexPlan *plan)
+{
+	List	   *embedders = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->legs)
+	{
+		ApexPlannedLeg *leg = lfirst(lc);
+
+		if (leg->error || leg->source->embedder == NULL)
+			continue;
+		if (list_member_oid(embedders, leg->source->embedder->serverid))
+			return true;
+		embedders = lappend_oid(embedders, leg->source->embedder->serverid);
+	}
+	return false;
+}
+
+/*
  * Run every leg to an outcome (see the file header for the order), unless
  * the cache has the rows first: then true, with the cached rows in
  * *cached; else false, every leg done.
@@ -136,6 +161,8 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 
 	foreach(lc, plan->legs)
 		(void) ApexLegOfPlan(call, lfirst(lc), &call->query);
+	if (apex_embedder_shared(plan))
+		call->embeds = ApexEmbedBatchBegin(call, plan->timeout_ms);
 
 	ApexCacheLookup(call->cache, deadline);
 	if (ApexCacheHitRows(call->cache, 0, cached))
