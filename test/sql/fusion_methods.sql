@@ -138,7 +138,8 @@ SELECT (SELECT array_agg(score ORDER BY rank) FROM apex_route('q', sources => '{
 SELECT * FROM apex_route('q', sources => '{sa,sb}', recency_half_life => '-1 day');
 -- a source with time_field dates its items (here an ISO 8601 column):
 -- half-life 1 day, rrf: old (2 days) 1/61 * 1/4, new 1/62, undated 1/63
--- (unchanged), future (counted as now) 1/64
+-- (unchanged), future (counted as now) 1/64; 5 digits, as the times are
+-- the INSERT's, a moment before the call
 CREATE TABLE ft (id text, at timestamptz);
 INSERT INTO ft VALUES ('old', now() - interval '2 days'), ('new', now()), ('undated', NULL),
   ('future', now() + interval '1 day');
@@ -147,20 +148,21 @@ CREATE SERVER st FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', time_field 'at',
            query 'SELECT id, NULL, NULL, NULL, to_char(at AT TIME ZONE ''UTC'', ''YYYY-MM-DD"T"HH24:MI:SS.US"Z"'') AS at
                   FROM ft ORDER BY array_position(''{old,new,undated,future}'', id) LIMIT $2');
-SELECT rank, id, round(score::numeric, 6) AS score, payload->'st'->>'rank' AS st_rank
+SELECT rank, id, round(score::numeric, 5) AS score, payload->'st'->>'rank' AS st_rank
 FROM apex_route('q', sources => '{st}', recency_half_life => '1 day');
-SELECT rank, id, round(score::numeric, 6) AS score
+SELECT rank, id, round(score::numeric, 5) AS score
 FROM apex_route('q', sources => '{st}', recency_half_life => '2 days');
 -- min_score judges the decayed score: old goes
 SELECT rank, id FROM apex_route('q', sources => '{st}', recency_half_life => '1 day', min_score => 0.01);
--- of several sources' times, an item takes the newest: st2 dates old now
+-- of several sources' times, an item takes the newest: st2 dates old in an
+-- hour (age 0)
 CREATE SERVER st2 FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'sql', time_field 'at',
-           query 'SELECT ''old'', NULL, NULL, NULL, to_char(now() AT TIME ZONE ''UTC'', ''YYYY-MM-DD"T"HH24:MI:SS.US"Z"'') AS at LIMIT $2');
-SELECT rank, id, round(score::numeric, 6) AS score, found_in
+           query 'SELECT ''old'', NULL, NULL, NULL, to_char((now() + interval ''1 hour'') AT TIME ZONE ''UTC'', ''YYYY-MM-DD"T"HH24:MI:SS.US"Z"'') AS at LIMIT $2');
+SELECT rank, id, round(score::numeric, 5) AS score, found_in
 FROM apex_route('q', k => 2, sources => '{st,st2}', recency_half_life => '1 day');
 -- without recency_half_life times change nothing
-SELECT rank, id, round(score::numeric, 6) AS score FROM apex_route('q', sources => '{st}');
+SELECT rank, id, round(score::numeric, 5) AS score FROM apex_route('q', sources => '{st}');
 DROP SERVER st, st2;
 DROP TABLE ft;
 
