@@ -76,9 +76,49 @@ static const ApexOption qdrant_options[] = {
 	 .validate = qdrant_check_filter},
 	{APEX_OPT("filter_template", APEX_OPTION_STRING, ApexQdrantConf, filter_template),
 	 .validate = qdrant_check_filter},
+	{APEX_OPT("with_vectors", APEX_OPTION_BOOL, ApexQdrantConf, with_vectors),
+	 .dflt = "false"},
 	APEX_HTTP_TLS_OPTIONS(ApexQdrantConf),
 	{NULL}
 };
+
+/*
+ * The point's dense vector (with_vectors) into item->vector: "vector" is
+ * the array itself, or with named vectors an object holding vector_name's
+ * (the unnamed default vector's key is ""), as with_vector returns them.
+ * Anything else (no vector, a sparse or multi-vector, a value not a finite
+ * float4) leaves the item without one: MMR then leaves it be.
+ */
+static void
+qdrant_vector(const ApexQdrantConf *conf, JsonbValue *point, ApexItem *item)
+{
+	JsonbValue *value = ApexJsonGet(point, "vector");
+	JsonbValue *array;
+	JsonbValue *named = ApexJsonObject(value);
+	float4	   *vector;
+	int			dim;
+
+	if (named)
+		value = ApexJsonGet(named, conf->vector_name ? conf->vector_name : "");
+	if ((array = ApexJsonArray(value)) == NULL ||
+		(dim = ApexJsonLength(array)) == 0)
+		return;
+	vector = palloc(sizeof(float4) * dim);
+	for (int i = 0; i < dim; i++)
+	{
+		double		x;
+
+		if (!ApexJsonNumber(ApexJsonAt(array, i), &x) ||
+			isnan((float4) x) || isinf((float4) x))
+		{
+			pfree(vector);
+			return;
+		}
+		vector[i] = (float4) x;
+	}
+	item->vector = vector;
+	item->vector_dim = dim;
+}
 
 /*
  * One scored point -> item; NULL with *error when it is malformed, NULL
@@ -91,6 +131,7 @@ qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 {
 	JsonbValue *point = ApexJsonObject(pointv);
 	JsonbValue *payload;
+	ApexItem   *item;
 	char	   *id;
 	double		score;
 
@@ -107,10 +148,13 @@ qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 		*error = "A scored point has no \"id\".";
 	if (id == NULL)
 		return NULL;
-	return ApexItemMake(id,
+	item = ApexItemMake(id,
 						ApexJsonScalarText(ApexJsonPathGet(payload, conf->title_field)),
 						ApexJsonScalarText(ApexJsonPathGet(payload, conf->content_field)),
 						score, point);
+	if (conf->with_vectors)
+		qdrant_vector(conf, point, item);
+	return item;
 }
 
 /* {"status":{"error":"..."}}; a missing API key gets plain text instead */
@@ -270,6 +314,15 @@ qdrant_search(ApexLeg *leg, float4 *vector, int dim)
 		escape_json(&body, using);
 	}
 	appendStringInfo(&body, ",\"limit\":%d,\"with_payload\":true", leg->query->limit);
+	/* the vector searched: the unnamed one, or vector_name's alone */
+	if (conf->with_vectors && using)
+	{
+		appendStringInfoString(&body, ",\"with_vector\":[");
+		escape_json(&body, using);
+		appendStringInfoChar(&body, ']');
+	}
+	else if (conf->with_vectors)
+		appendStringInfoString(&body, ",\"with_vector\":true");
 	if (!isnan(conf->score_threshold))
 	{
 		appendStringInfoString(&body, ",\"score_threshold\":");

@@ -32,6 +32,7 @@ typedef struct ApexQdrantConf
 	double		score_threshold;	/* NaN: none */
 	char	   *filter;			/* a JSON object, or NULL */
 	char	   *filter_template;	/* one with ${name} placeholders, or NULL */
+	bool		with_vectors;	/* ask for the points' vectors (for MMR) */
 } ApexQdrantConf;
 
 /*

@@ -251,6 +251,7 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 						steps->cache_hit);
 	if (!steps->cache_hit)
 	{
+		ApexRanking ranking;
 		ListCell   *lc;
 
 		ApexReportFailures(call->legs, 0);
@@ -259,8 +260,12 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 		*partial = ApexPartialOf(call->legs);
 		foreach(lc, call->legs)
 			steps->items += list_length(((ApexLeg *) lfirst(lc))->items);
+		steps->fusion = ApexFusionName(plan->fusion);
 		steps->fusion_started = GetCurrentTimestamp();
-		rows = ApexFusedRows(ApexFuse(call->legs, plan->rrf_k, plan->query.limit));
+		ApexRankingOf(&ranking, plan, call->started);
+		rows = ApexFusedRows(ApexFuse(call->legs, &ranking,
+									  ApexFuseCandidates(&ranking, plan->query.limit)));
+		rows = ApexFuseFinish(rows, &ranking, plan->query.limit);
 		steps->fusion_ended = GetCurrentTimestamp();
 	}
 	ApexCacheStore(call->cache, 0, rows,

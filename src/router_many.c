@@ -292,15 +292,16 @@ apex_batch_fd_limit(ApexPlan *plan, int limit)
 
 /*
  * Question i's warnings and rows, as apex_route would give them: from the
- * cache (hit: cached holds them), or fused from its legs and then stored
- * in the cache.  Returns how many rows it gave.
+ * cache (hit: cached holds them), or fused from its legs (ages counted to
+ * the call's start) and then stored in the cache.  Returns how many rows it gave.
  */
 static int
 apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
-				  int i, List *legs, List *cached, bool hit)
+				  int i, List *legs, List *cached, bool hit, TimestampTz started)
 {
 	ApexPlan   *common = &plan->plan;
 	int			answered;
+	ApexRanking ranking;
 	List	   *rows;
 
 	if (plan->refused[i])
@@ -331,7 +332,10 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 				 errhint("The question has no rows.")));
 		return 0;
 	}
-	rows = ApexFusedRows(ApexFuse(legs, common->rrf_k, common->query.limit));
+	ApexRankingOf(&ranking, common, started);
+	rows = ApexFusedRows(ApexFuse(legs, &ranking,
+								  ApexFuseCandidates(&ranking, common->query.limit)));
+	rows = ApexFuseFinish(rows, &ranking, common->query.limit);
 	ApexCacheStore(cache, i, rows, answered == list_length(legs));
 	ApexEmitRows(rsinfo, rows, i + 1, ApexPartialOf(legs));
 	return list_length(rows);
@@ -402,7 +406,7 @@ apex_route_many(PG_FUNCTION_ARGS)
 	apex_batch_count_hits(plan, hit);
 	for (int i = 0; i < plan->nquestions; i++)
 		rows += apex_batch_answer(rsinfo, plan, cache, i, qlegs[i],
-								  hit[i] ? cached[i] : NULL, hit[i]);
+								  hit[i] ? cached[i] : NULL, hit[i], call->started);
 	ApexCacheReport(cache);
 	ApexTraceLog(call, "apex_route_many", qlegs, plan->nquestions, rows);
 

@@ -184,6 +184,17 @@ apex_leg_note(const ApexLeg *leg)
 	return NULL;
 }
 
+/* what the fusion row's note calls the method (ApexFusionName's names) */
+static const char *
+apex_fusion_words(const char *method)
+{
+	if (method && strcmp(method, "min_max") == 0)
+		return "min-max score fusion";
+	if (method && strcmp(method, "dbsf") == 0)
+		return "distribution-based score fusion";
+	return "reciprocal rank fusion";
+}
+
 /* apex_explain's rows: the legs in plan order, the cache, fusion, the call */
 void
 ApexExplainRows(ReturnSetInfo *rsinfo, ApexCall *call, const ApexCallSteps *steps)
@@ -219,7 +230,8 @@ ApexExplainRows(ReturnSetInfo *rsinfo, ApexCall *call, const ApexCallSteps *step
 						 apex_ms_between(call->started, steps->fusion_started),
 						 -1, -1, apex_ms_between(steps->fusion_started, steps->fusion_ended),
 						 steps->rows, -1, 0, 0, NULL,
-						 psprintf("reciprocal rank fusion of %d %s", steps->items,
+						 psprintf("%s of %d %s",
+								  apex_fusion_words(steps->fusion), steps->items,
 								  steps->items == 1 ? "item" : "items"));
 	apex_explain_row(rsinfo, "call", NULL, NULL,
 					 steps->cache_hit ? "cache hit" : failed > 0 ? "partial" : "ok",

@@ -24,6 +24,7 @@ typedef struct ApexCallSteps
 	const char *cache_outcome;	/* ApexCacheOutcome() */
 	bool		cache_hit;		/* the rows came from the cache */
 	TimestampTz fusion_started; /* 0: no fusion (a cache hit) */
+	const char *fusion;			/* its method's name (ApexFusionName) */
 	TimestampTz fusion_ended;
 	int			items;			/* the legs' items fusion read */
 	int			rows;			/* the rows returned */

@@ -153,6 +153,21 @@ describe('qdrant with the official client', () => {
     assert.deepEqual(r.points.map((p) => [p.id, p.score]), [[11, 3], [10, 1]]);
     const s = await legacy.search('named', { vector: { name: 'dense', vector: [0, 0, 1] }, limit: 1 });
     assert.deepEqual(s.map((p) => p.id), [10]);
+    // with_vector (apex_router's with_vectors): named vectors come as an
+    // object, by name; a list of names returns those alone
+    const v = await client.query('named', { query: [1, 0, 0], using: 'dense', limit: 1, with_vector: ['dense'] });
+    assert.deepEqual(v.points[0].vector, { dense: [3, 2, 1] });
+    const all = await legacy.search('named', { vector: { name: 'dense', vector: [1, 0, 0] }, limit: 1, with_vector: true });
+    assert.deepEqual(all[0].vector, { dense: [3, 2, 1] });
+  });
+
+  test('with_vector on an unnamed Cosine collection: the stored, normalised vector', async () => {
+    await client.createCollection('unit', { vectors: { size: 2, distance: 'Cosine' } });
+    await client.upsert('unit', { wait: true, points: [{ id: 1, vector: [3, 4] }] });
+    const r = await client.query('unit', { query: [1, 0], limit: 1, with_vector: true });
+    assert.deepEqual(r.points[0].vector.map((x) => Math.round(x * 1e6) / 1e6), [0.6, 0.8]);
+    const bare = await client.query('unit', { query: [1, 0], limit: 1 });
+    assert.ok(!('vector' in bare.points[0]));
   });
 
   test('errors: 404 missing collection, 400 dimension, 422 limit 0', async () => {
