@@ -146,6 +146,20 @@ ApexLegOfPlan(ApexCall *call, const ApexPlannedLeg *planned, const ApexQuery *qu
 	return leg;
 }
 
+/*
+ * A failed leg's words for the caller and for the log
+ * (leg->words_client, words_log, words_hint), shown or withheld by
+ * ApexRemoteDetail(): worked out once, whoever asks first.  The caller's
+ * role does not change within a call.
+ */
+void
+ApexLegWords(ApexLeg *leg)
+{
+	if (leg->words_client == NULL)
+		ApexRemoteDetail(leg->error, leg->remote, &leg->words_client,
+						 &leg->words_log, &leg->words_hint);
+}
+
 void
 ApexLegFinish(ApexLeg *leg, List *items)
 {
