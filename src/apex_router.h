@@ -250,6 +250,14 @@ struct ApexLeg
 	/* the embedder it waits for (the only peer besides its source), or NULL */
 	ApexSource *awaiting;
 	ApexLegTrace trace;
+	/*
+	 * Its failure's words as the caller may see them (ApexLegWords): made
+	 * once, read by the WARNING, the partial column, apex_explain and the
+	 * log line
+	 */
+	char	   *words_client;	/* NULL until made */
+	char	   *words_log;		/* NULL: the client's */
+	char	   *words_hint;		/* a peer's hint, or NULL */
 };
 
 /*
@@ -351,6 +359,7 @@ extern void ApexRemoteDetail(const char *cause, const ApexRemote *remote,
 
 /* in leg.c */
 extern void ApexLegFail(ApexLeg *leg, int sqlerrcode, const char *fmt,...) pg_attribute_printf(3, 4);
+extern void ApexLegWords(ApexLeg *leg);
 extern void ApexLegFailRemote(ApexLeg *leg, int sqlerrcode,
 							  const ApexRemote *remote,
 							  const char *fmt,...) pg_attribute_printf(4, 5);

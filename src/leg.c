@@ -203,6 +203,20 @@ apex_items_in_range(ApexLeg *leg, List *items)
 	return kept;
 }
 
+/*
+ * A failed leg's words for the caller and for the log
+ * (leg->words_client, words_log, words_hint), shown or withheld by
+ * ApexRemoteDetail(): worked out once, whoever asks first.  The caller's
+ * role does not change within a call.
+ */
+void
+ApexLegWords(ApexLeg *leg)
+{
+	if (leg->words_client == NULL)
+		ApexRemoteDetail(leg->error, leg->remote, &leg->words_client,
+						 &leg->words_log, &leg->words_hint);
+}
+
 void
 ApexLegFinish(ApexLeg *leg, List *items)
 {

@@ -47,9 +47,10 @@ ApexReportFailures(List *legs, int ordinal)
 
 		if (leg->error == NULL)
 			continue;
-		ApexRemoteDetail(leg->error, leg->remote, &client, &log, &hint);
-		if (hint == NULL)
-			hint = leg->hint;
+		ApexLegWords(leg);
+		client = leg->words_client;
+		log = leg->words_log;
+		hint = leg->words_hint ? leg->words_hint : leg->hint;
 		ereport(apex_strict ? ERROR : WARNING,
 				(errcode(leg->sqlerrcode),
 				 ordinal > 0

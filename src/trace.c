@@ -81,16 +81,12 @@ apex_ms_between(TimestampTz a, TimestampTz b)
 	return (b - a) / 1000.0;
 }
 
-/* The leg's failure in the words the client may see (its WARNING's detail) */
+/* The leg's failure in its WARNING's words: the client's, or the log's */
 static char *
-apex_leg_words(const ApexLeg *leg, bool for_log)
+apex_leg_words(ApexLeg *leg, bool for_log)
 {
-	char	   *client;
-	char	   *log;
-	char	   *hint;
-
-	ApexRemoteDetail(leg->error, leg->remote, &client, &log, &hint);
-	return for_log && log ? log : client;
+	ApexLegWords(leg);
+	return for_log && leg->words_log ? leg->words_log : leg->words_client;
 }
 
 /*
