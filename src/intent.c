@@ -229,7 +229,7 @@ apex_matching_rules(const char *const *texts, int ntexts)
 				   "JOIN %s r "
 				   "ON q.question OPERATOR(pg_catalog.~*) r.pattern "
 				   "WHERE r.enabled AND (NOT r.builtin OR NOT EXISTS "
-				   "(SELECT FROM %s u WHERE u.rule = r.rule AND NOT u.builtin)) "
+				   "(SELECT FROM %s u WHERE u.rule OPERATOR(pg_catalog.=) r.rule AND NOT u.builtin)) "
 				   "ORDER BY q.n, r.priority DESC, r.rule",
 				   table, table);
 

@@ -190,3 +190,54 @@ SELECT * FROM apex_intent('roadmap', sources => '{graph}');
 SELECT DISTINCT routing FROM apex_route('Sarah roadmap', k => 3);
 RESET ROLE;
 DELETE FROM apex_intent_rules WHERE rule = 'secret';
+
+-- pg_dump keeps the user's rules, not the built-in ones (CREATE EXTENSION
+-- makes those)
+INSERT INTO apex_intent_rules (rule, intent, pattern, source_name, weight)
+VALUES ('billing', 'billing', '\mbilling\M', 'docs', 4);
+INSERT INTO apex_intent_rules (rule, intent, pattern, source_class, enabled)
+SELECT rule, intent, pattern, source_class, false FROM apex_intent_rules
+WHERE rule = 'similar';
+\setenv APEX_DB :DBNAME
+\! pg_dump --data-only --column-inserts --table=apex_intent_rules "$APEX_DB" | grep '^INSERT'
+DELETE FROM apex_intent_rules WHERE NOT builtin;
+
+-- the result cache: a question's key holds the sources its intent chose
+-- and their weights, so a changed rule is a miss; apex_route_many's
+-- questions have apex_route's keys
+CREATE SERVER cache FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port', key_prefix 'apexintent:', ttl_s '60');
+CREATE USER MAPPING FOR PUBLIC SERVER cache OPTIONS (password 'redis-pass');
+CREATE FUNCTION asked(log text, since timestamptz) RETURNS TABLE (server text, requests bigint)
+LANGUAGE sql AS $$
+  SELECT e->>'server', count(*)
+  FROM regexp_split_to_table(log, E'\n') l, LATERAL (SELECT l::jsonb) j(e)
+  WHERE l <> '' AND (e->>'start')::float8 >= extract(epoch FROM since) * 1000
+  GROUP BY 1 ORDER BY 1
+$$;
+SET apex_router.cache_source = 'cache';
+SELECT apex_router_cache_flush() > 0 AS flushed;
+SELECT step, status FROM apex_explain('who works with Sarah', k => 3)
+WHERE step IN ('intent', 'cache');
+SELECT step, status FROM apex_explain('who works with Sarah', k => 3)
+WHERE step IN ('intent', 'cache');
+-- a hit still says how the question was routed
+SELECT DISTINCT routing FROM apex_route('who works with Sarah', k => 3);
+SELECT clock_timestamp() AS t0 \gset
+SELECT ordinal, count(*) AS rows FROM apex_route_many(ARRAY['who works with Sarah'], k => 3)
+GROUP BY 1;
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+INSERT INTO apex_intent_rules (rule, intent, pattern, source_class, weight)
+SELECT rule, intent, pattern, source_class, 3 FROM apex_intent_rules
+WHERE rule = 'relationship';
+-- the batch misses now, asks the two sources chosen, and stores what
+-- apex_route then finds
+SELECT clock_timestamp() AS t0 \gset
+SELECT ordinal, count(*) AS rows FROM apex_route_many(ARRAY['who works with Sarah'], k => 3)
+GROUP BY 1;
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+SELECT step, status FROM apex_explain('who works with Sarah', k => 3)
+WHERE step IN ('intent', 'cache');
+RESET apex_router.cache_source;
