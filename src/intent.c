@@ -189,6 +189,50 @@ apex_rules_table(void)
 }
 
 /*
+ * The statement reading the rules that match each of its texts, prepared
+ * once per session (SPI_keepplan: the plan cache replans it when the table
+ * changes) and again if the extension's schema is another.  A user's rule
+ * replaces the built-in one of its name, enabled or not.  The operators
+ * are named with their schema: the question is matched as ~* matches,
+ * whatever the search_path holds.  Call within SPI_connect.
+ */
+static SPIPlanPtr
+apex_rules_plan(void)
+{
+	/* kept across calls, with the table name it was made for */
+	static SPIPlanPtr plan = NULL;
+	static char *planned_for = NULL;
+	char	   *table = apex_rules_table();
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	char	   *sql;
+
+	if (plan && strcmp(planned_for, table) == 0)
+		return plan;
+	if (plan)
+	{
+		SPI_freeplan(plan);
+		plan = NULL;
+		pfree(planned_for);
+	}
+	sql = psprintf("SELECT q.n, r.intent, r.source_class, r.source_kind, "
+				   "r.source_name, r.weight, r.recency_half_life, r.priority "
+				   "FROM pg_catalog.unnest($1) WITH ORDINALITY AS q(question, n) "
+				   "JOIN %s r "
+				   "ON q.question OPERATOR(pg_catalog.~*) r.pattern "
+				   "WHERE r.enabled AND (NOT r.builtin OR NOT EXISTS "
+				   "(SELECT FROM %s u WHERE u.rule OPERATOR(pg_catalog.=) r.rule AND NOT u.builtin)) "
+				   "ORDER BY q.n, r.priority DESC, r.rule",
+				   table, table);
+	plan = SPI_prepare(sql, 1, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	planned_for = MemoryContextStrdup(TopMemoryContext, table);
+	return plan;
+}
+
+/*
  * The matching rules of each question, rules[i] a List of ApexRule * in
  * order of priority (highest first), then of name.  A null text matches
  * nothing.  Allocates in the current memory context.
@@ -202,10 +246,7 @@ apex_matching_rules(const char *const *texts, int ntexts)
 	bool	   *elem_nulls = palloc0(sizeof(bool) * Max(ntexts, 1));
 	int			dims[1] = {ntexts};
 	int			lbs[1] = {1};
-	Oid			argtypes[1] = {TEXTARRAYOID};
 	Datum		args[1];
-	char	   *table = apex_rules_table();
-	char	   *sql;
 
 	if (ntexts == 0)
 		return rules;
@@ -218,24 +259,9 @@ apex_matching_rules(const char *const *texts, int ntexts)
 	args[0] = PointerGetDatum(construct_md_array(elems, elem_nulls, 1, dims, lbs,
 												 TEXTOID, -1, false, TYPALIGN_INT));
 
-	/*
-	 * A user's rule replaces the built-in one of its name, enabled or not.
-	 * The operator is named with its schema: the question is matched as
-	 * ~* matches, whatever the search_path holds.
-	 */
-	sql = psprintf("SELECT q.n, r.intent, r.source_class, r.source_kind, "
-				   "r.source_name, r.weight, r.recency_half_life, r.priority "
-				   "FROM pg_catalog.unnest($1) WITH ORDINALITY AS q(question, n) "
-				   "JOIN %s r "
-				   "ON q.question OPERATOR(pg_catalog.~*) r.pattern "
-				   "WHERE r.enabled AND (NOT r.builtin OR NOT EXISTS "
-				   "(SELECT FROM %s u WHERE u.rule OPERATOR(pg_catalog.=) r.rule AND NOT u.builtin)) "
-				   "ORDER BY q.n, r.priority DESC, r.rule",
-				   table, table);
-
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(sql, 1, argtypes, args, NULL, true, 0) != SPI_OK_SELECT)
+	if (SPI_execute_plan(apex_rules_plan(), args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading apex_intent_rules failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{

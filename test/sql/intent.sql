@@ -241,3 +241,21 @@ SELECT * FROM asked(:'log', :'t0');
 SELECT step, status FROM apex_explain('who works with Sarah', k => 3)
 WHERE step IN ('intent', 'cache');
 RESET apex_router.cache_source;
+
+-- the session's statement reading the rules follows the table when the
+-- extension is made again, in another schema too
+SET client_min_messages = warning;
+DROP EXTENSION apex_router CASCADE;
+RESET client_min_messages;
+CREATE SCHEMA apex_intent_ext;
+CREATE EXTENSION apex_router SCHEMA apex_intent_ext;
+CREATE SERVER lookup FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'sql', query 'SELECT ''m01'', ''t'', ''c'', 1.0 LIMIT $2');
+SELECT * FROM apex_intent_ext.apex_intent('find "billing migration"');
+SELECT * FROM apex_intent_ext.apex_intent('who works with Sarah');
+SET client_min_messages = warning;
+DROP EXTENSION apex_router CASCADE;
+RESET client_min_messages;
+DROP SCHEMA apex_intent_ext;
+CREATE EXTENSION apex_router;
+SELECT count(*) AS sources FROM apex_intent('who works with Sarah');
