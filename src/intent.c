@@ -27,7 +27,8 @@
  * at its own weight, as without intent routing.
  *
  * The rules are read through SPI once per call, all questions of a batch
- * in one statement; the questions are its parameter, never its text.
+ * in one statement (prepared once per session); the questions are its
+ * parameter, never its text.
  * The patterns are the table owner's (the extension's owner edits the
  * table, every role reads it), and PostgreSQL's regular expression engine
  * checks for interrupts, so a costly pattern can still be cancelled.  A
