@@ -181,10 +181,9 @@ apex_rules_table(void)
 		schema = ((Form_pg_extension) GETSTRUCT(tuple))->extnamespace;
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
+	/* its functions are what call this */
 	if (!OidIsValid(schema))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("extension \"apex_router\" is not installed in this database")));
+		elog(ERROR, "extension \"apex_router\" is not installed in this database");
 	return psprintf("%s.apex_intent_rules",
 					quote_identifier(get_namespace_name(schema)));
 }
