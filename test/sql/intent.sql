@@ -241,6 +241,7 @@ SELECT * FROM asked(:'log', :'t0');
 SELECT step, status FROM apex_explain('who works with Sarah', k => 3)
 WHERE step IN ('intent', 'cache');
 RESET apex_router.cache_source;
+DROP FUNCTION asked;
 
 -- the session's statement reading the rules follows the table when the
 -- extension is made again, in another schema too
