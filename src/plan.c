@@ -27,9 +27,12 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "intent.h"
+#include "json.h"
 #include "plan.h"
 
 #define APEX_MAX_DIM 65536
@@ -243,13 +246,52 @@ apex_plan_settings(ApexPlan *plan, FunctionCallInfo fcinfo, int first)
 				 errmsg("min_sources must not be negative")));
 }
 
+/* The arguments of apex_route, apex_explain and apex_route_many from params on */
+#define APEX_ARG_PARAMS 7
+#define APEX_ARG_FUSION 8
+#define APEX_ARG_WEIGHTS 9
+#define APEX_ARG_MIN_SCORE 10
+#define APEX_ARG_RECENCY 11
+#define APEX_ARG_MMR_LAMBDA 12
+#define APEX_ARG_RERANKER 13
+
+/*
+ * Whether the call's weights argument (an object, or it is refused later)
+ * names the source
+ */
+static bool
+apex_plan_weighs(FunctionCallInfo fcinfo, const char *name)
+{
+	Jsonb	   *weights;
+
+	if (PG_ARGISNULL(APEX_ARG_WEIGHTS))
+		return false;
+	weights = PG_GETARG_JSONB_P(APEX_ARG_WEIGHTS);
+	return JB_ROOT_IS_OBJECT(weights) &&
+		getKeyJsonValueFromContainer(&weights->root, name, strlen(name), NULL) != NULL;
+}
+
+/*
+ * Whether the call's sources are chosen by intent (intent.c): it named
+ * none, and apex_router.intent_routing is on
+ */
+static bool
+apex_plan_by_intent(FunctionCallInfo fcinfo)
+{
+	return PG_ARGISNULL(2) && apex_intent_routing;
+}
+
 /*
  * The sources (argument 2: named, or NULL for every one the caller may
  * use), cleared for use, one planned leg each.  Once per call: the legs
  * of every question of apex_route_many are made from these.
+ *
+ * With intent (apex_route's question's, when the sources are chosen by
+ * intent) the sources are those its rules chose, at their weights, and
+ * those the call's weights argument names: the caller's word wins.
  */
 static void
-apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
+apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo, ApexIntent **intent)
 {
 	List	   *sources;
 	ListCell   *lc;
@@ -262,6 +304,25 @@ apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("no apex_router source is available"),
 					 errhint("Create one with CREATE SERVER ... FOREIGN DATA WRAPPER apex_router, or ask for USAGE on one.")));
+		if (intent)
+		{
+			const char *text = plan->query.text;
+			List	   *chosen = NIL;
+
+			*intent = ApexIntentsOf(&text, 1, sources)[0];
+			foreach(lc, sources)
+			{
+				ApexSource *source = lfirst(lc);
+				ListCell   *cc;
+				bool		asked = apex_plan_weighs(fcinfo, source->name);
+
+				foreach(cc, (*intent)->choices)
+					asked |= ((ApexIntentChoice *) lfirst(cc))->source == source;
+				if (asked)
+					chosen = lappend(chosen, source);
+			}
+			sources = chosen;
+		}
 	}
 	else
 		sources = apex_plan_named(PG_GETARG_ARRAYTYPE_P(2));
@@ -286,21 +347,24 @@ apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
 		else
 			apex_plan_embedder(leg, &plan->query, !PG_ARGISNULL(2));
 		leg->weight = source->weight;
+		if (intent)
+		{
+			ListCell   *cc;
+
+			foreach(cc, (*intent)->choices)
+			{
+				ApexIntentChoice *choice = lfirst(cc);
+
+				if (choice->source == source)
+					leg->weight = choice->weight;
+			}
+		}
 		leg->budget_ms = source->timeout_ms;
 		if (plan->timeout_ms > 0)
 			leg->budget_ms = Min(leg->budget_ms, plan->timeout_ms);
 		plan->legs = lappend(plan->legs, leg);
 	}
 }
-
-/* The arguments of apex_route, apex_explain and apex_route_many from params on */
-#define APEX_ARG_PARAMS 7
-#define APEX_ARG_FUSION 8
-#define APEX_ARG_WEIGHTS 9
-#define APEX_ARG_MIN_SCORE 10
-#define APEX_ARG_RECENCY 11
-#define APEX_ARG_MMR_LAMBDA 12
-#define APEX_ARG_RERANKER 13
 
 /*
  * The names a source's statement already has for the question itself
@@ -465,6 +529,7 @@ apex_plan_weights(ApexPlan *plan, FunctionCallInfo fcinfo)
 					 errmsg("the weight of \"%s\" must be between 0 and %d",
 							key, APEX_MAX_WEIGHT)));
 		leg->weight = weight;
+		leg->caller_weight = true;
 	}
 }
 
@@ -535,6 +600,126 @@ apex_plan_ranking(ApexPlan *plan, FunctionCallInfo fcinfo)
 }
 
 /*
+ * The routing column (and apex_explain's intent step): the intents found,
+ * the sources asked with their weights in this call, and the recency
+ * preference when the intent's was applied
+ */
+static Jsonb *
+apex_plan_routing(const ApexPlan *plan, const ApexIntent *intent, bool recency)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"intents\":[");
+	foreach(lc, intent->intents)
+	{
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoChar(&buf, ',');
+		escape_json(&buf, lfirst(lc));
+	}
+	appendStringInfoString(&buf, "],\"sources\":{");
+	foreach(lc, plan->legs)
+	{
+		ApexPlannedLeg *leg = lfirst(lc);
+
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoChar(&buf, ',');
+		escape_json(&buf, leg->source->name);
+		appendStringInfoChar(&buf, ':');
+		ApexJsonAppendNumber(&buf, leg->weight);
+	}
+	appendStringInfoChar(&buf, '}');
+	if (recency)
+	{
+		appendStringInfoString(&buf, ",\"recency_half_life\":");
+		escape_json(&buf, DatumGetCString(DirectFunctionCall1(interval_out,
+															  IntervalPGetDatum(intent->recency_half_life))));
+	}
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * The intent's recency preference, unless the call gave its own, and the
+ * routing the plan shows
+ */
+static void
+apex_plan_intent_done(ApexPlan *plan, FunctionCallInfo fcinfo,
+					  const ApexIntent *intent)
+{
+	bool		recency = PG_ARGISNULL(APEX_ARG_RECENCY) &&
+		intent->recency_half_life != NULL;
+
+	if (recency)
+		plan->recency_half_life_ms = intent->recency_half_life_ms;
+	plan->routing = apex_plan_routing(plan, intent, recency);
+}
+
+/*
+ * apex_route_many's questions, each with its own intent: its legs are
+ * those of the batch's sources its intent chose, at its weights, and
+ * those the call's weights argument names, at the caller's.
+ */
+static void
+apex_plan_questions(ApexBatchPlan *batch, FunctionCallInfo fcinfo)
+{
+	const char **texts = palloc0(sizeof(char *) * Max(batch->nquestions, 1));
+	List	   *candidates = NIL;
+	ApexIntent **intents;
+	ListCell   *lc;
+
+	for (int i = 0; i < batch->nquestions; i++)
+		texts[i] = batch->questions[i].text;
+	foreach(lc, batch->plan.legs)
+		candidates = lappend(candidates, ((ApexPlannedLeg *) lfirst(lc))->source);
+	intents = ApexIntentsOf(texts, batch->nquestions, candidates);
+	batch->question_plans = palloc0(sizeof(ApexPlan *) * Max(batch->nquestions, 1));
+	for (int i = 0; i < batch->nquestions; i++)
+	{
+		ApexPlan   *question;
+
+		if (batch->refused[i])
+		{
+			batch->question_plans[i] = &batch->plan;
+			continue;
+		}
+		question = palloc(sizeof(ApexPlan));
+		*question = batch->plan;
+		question->legs = NIL;
+		foreach(lc, batch->plan.legs)
+		{
+			ApexPlannedLeg *common = lfirst(lc);
+			ApexIntentChoice *choice = NULL;
+			ApexPlannedLeg *leg;
+			ListCell   *cc;
+
+			foreach(cc, intents[i]->choices)
+			{
+				if (((ApexIntentChoice *) lfirst(cc))->source == common->source)
+					choice = lfirst(cc);
+			}
+			if (choice == NULL && !common->caller_weight)
+				continue;
+			leg = palloc(sizeof(ApexPlannedLeg));
+			*leg = *common;
+			if (!common->caller_weight)
+				leg->weight = choice->weight;
+			question->legs = lappend(question->legs, leg);
+		}
+		apex_plan_intent_done(question, fcinfo, intents[i]);
+		batch->question_plans[i] = question;
+	}
+}
+
+/* Question i's plan: its own with intent routing, else the batch's */
+ApexPlan *
+ApexBatchQuestionPlan(ApexBatchPlan *batch, int i)
+{
+	return batch->question_plans ? batch->question_plans[i] : &batch->plan;
+}
+
+/*
  * Plan apex_route(query text, k int, sources text[], query_vector real[],
  * rrf_k int, timeout_ms int, min_sources int); NULL arguments take the
  * apex_router.* settings.  Allocates in the current memory context.
@@ -546,6 +731,7 @@ ApexPlanRoute(FunctionCallInfo fcinfo)
 	ApexQuery  *query = &plan->query;
 	const char *error;
 	int			sqlerrcode;
+	ApexIntent *intent = NULL;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -560,8 +746,11 @@ ApexPlanRoute(FunctionCallInfo fcinfo)
 	if (!PG_ARGISNULL(3))
 		apex_plan_vector(query, PG_GETARG_ARRAYTYPE_P(3));
 	apex_plan_params(query, fcinfo);
-	apex_plan_sources(plan, fcinfo);
+	apex_plan_sources(plan, fcinfo,
+					  apex_plan_by_intent(fcinfo) ? &intent : NULL);
 	apex_plan_ranking(plan, fcinfo);
+	if (intent)
+		apex_plan_intent_done(plan, fcinfo, intent);
 	return plan;
 }
 
@@ -629,7 +818,9 @@ ApexPlanMany(FunctionCallInfo fcinfo)
 		}
 	}
 	/* an empty batch still checks its sources: the same call, empty */
-	apex_plan_sources(&batch->plan, fcinfo);
+	apex_plan_sources(&batch->plan, fcinfo, NULL);
 	apex_plan_ranking(&batch->plan, fcinfo);
+	if (apex_plan_by_intent(fcinfo))
+		apex_plan_questions(batch, fcinfo);
 	return batch;
 }

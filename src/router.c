@@ -242,6 +242,7 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 	call->cache = ApexCacheOpen(call, plan);
 	*partial = NULL;
 	memset(steps, 0, sizeof(ApexCallSteps));
+	steps->routing = plan->routing;
 	steps->cache_hit = apex_run(call, plan, &rows);
 	steps->cache_outcome = ApexCacheOutcome(call->cache, 0, &steps->cache_source);
 	/* the legs are over: what they tell of their sources, for every backend */
@@ -295,7 +296,7 @@ apex_route(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(call->mcxt);
 
 	rows = apex_route_run(fcinfo, call, &partial, &steps);
-	ApexEmitRows(rsinfo, rows, 0, partial);
+	ApexEmitRows(rsinfo, rows, 0, partial, steps.routing);
 
 	MemoryContextSwitchTo(old);
 	ApexCallEnd(call);

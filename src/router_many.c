@@ -238,6 +238,7 @@ apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs,
 {
 	int			per = list_length(plan->plan.legs);
 
+	/* a question's legs are of the batch's sources, perhaps fewer */
 	batch->legs = palloc(sizeof(ApexLeg *) * Max(plan->nquestions * per, 1));
 	for (int i = 0; i < plan->nquestions; i++)
 	{
@@ -245,7 +246,7 @@ apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs,
 
 		if (plan->refused[i] || hit[i])
 			continue;
-		foreach(lc, plan->plan.legs)
+		foreach(lc, ApexBatchQuestionPlan(plan, i)->legs)
 		{
 			ApexLeg    *leg = ApexLegOfPlan(batch->call, lfirst(lc), &plan->questions[i]);
 
@@ -299,7 +300,7 @@ static int
 apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 				  int i, List *legs, List *cached, bool hit, TimestampTz started)
 {
-	ApexPlan   *common = &plan->plan;
+	ApexPlan   *common = ApexBatchQuestionPlan(plan, i);
 	int			answered;
 	ApexRanking ranking;
 	List	   *rows;
@@ -314,7 +315,7 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 	}
 	if (hit)
 	{
-		ApexEmitRows(rsinfo, cached, i + 1, NULL);
+		ApexEmitRows(rsinfo, cached, i + 1, NULL, common->routing);
 		return list_length(cached);
 	}
 	ApexReportFailures(legs, i + 1);
@@ -337,25 +338,28 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
 								  ApexFuseCandidates(&ranking, common->query.limit)));
 	rows = ApexFuseFinish(rows, &ranking, common->query.limit);
 	ApexCacheStore(cache, i, rows, answered == list_length(legs));
-	ApexEmitRows(rsinfo, rows, i + 1, ApexPartialOf(legs));
+	ApexEmitRows(rsinfo, rows, i + 1, ApexPartialOf(legs), common->routing);
 	return list_length(rows);
 }
 
-/* The questions the cache answered, as hits of every source of the batch */
+/*
+ * The questions the cache answered, as hits of every source the question
+ * would have asked
+ */
 static void
 apex_batch_count_hits(ApexBatchPlan *plan, bool *hit)
 {
-	List	   *sources = NIL;
-	ListCell   *lc;
-	int			hits = 0;
-
 	for (int i = 0; i < plan->nquestions; i++)
-		hits += hit[i];
-	if (hits == 0)
-		return;
-	foreach(lc, plan->plan.legs)
-		sources = lappend(sources, ((ApexPlannedLeg *) lfirst(lc))->source);
-	ApexStatsRecordCacheHits(sources, hits);
+	{
+		List	   *sources = NIL;
+		ListCell   *lc;
+
+		if (!hit[i])
+			continue;
+		foreach(lc, ApexBatchQuestionPlan(plan, i)->legs)
+			sources = lappend(sources, ((ApexPlannedLeg *) lfirst(lc))->source);
+		ApexStatsRecordCacheHits(sources, 1);
+	}
 }
 
 /*

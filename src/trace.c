@@ -9,8 +9,9 @@
  *   swallow notices (SQLAlchemy's psycopg2 dialect logs them at INFO), and
  *   a column travels through any driver, ORM or pooler (PgBouncer in
  *   transaction mode included: nothing is kept in the session).
- * - apex_explain(): the same call, answered with one row per step (every
- *   leg, the result cache, fusion, the call) and its times.
+ * - apex_explain(): the same call, answered with one row per step (the
+ *   intent that chose the sources, every leg, the result cache, fusion,
+ *   the call) and its times.
  * - One log line per call slower than apex_router.log_min_duration_ms, at
  *   apex_router.log_level: log_min_duration_statement's idea, with the
  *   legs as JSON in the detail.
@@ -29,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 
 #include "json.h"
 #include "trace.h"
@@ -199,6 +201,21 @@ ApexExplainRows(ReturnSetInfo *rsinfo, ApexCall *call, const ApexCallSteps *step
 	ListCell   *lc;
 	int			failed = 0;
 
+	/* intent routing chose the sources: first, as it was done first */
+	if (steps->routing)
+	{
+		JsonbValue *intents = getKeyJsonValueFromContainer(&steps->routing->root,
+														   "intents", strlen("intents"),
+														   NULL);
+		bool		matched = intents && intents->type == jbvBinary &&
+			JsonContainerSize(intents->val.binary.data) > 0;
+
+		apex_explain_row(rsinfo, "intent", NULL, NULL,
+						 matched ? "matched" : "no match",
+						 -1, -1, -1, -1, -1, -1, 0, 0, NULL,
+						 JsonbToCString(NULL, &steps->routing->root,
+										VARSIZE(steps->routing)));
+	}
 	foreach(lc, call->legs)
 	{
 		ApexLeg    *leg = lfirst(lc);

@@ -28,6 +28,7 @@ typedef struct ApexCallSteps
 	TimestampTz fusion_ended;
 	int			items;			/* the legs' items fusion read */
 	int			rows;			/* the rows returned */
+	Jsonb	   *routing;		/* what intent routing chose (plan.h), or NULL */
 } ApexCallSteps;
 
 extern int	apex_log_min_duration_ms;
