@@ -53,7 +53,8 @@ RETURNS TABLE (
     score    double precision,
     found_in text[],
     payload  jsonb,
-    partial  jsonb)
+    partial  jsonb,
+    routing  jsonb)
 AS 'MODULE_PATHNAME', 'apex_route'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SUPPORT apex_route_rows;
@@ -85,7 +86,8 @@ RETURNS TABLE (
     score    double precision,
     found_in text[],
     payload  jsonb,
-    partial  jsonb)
+    partial  jsonb,
+    routing  jsonb)
 AS 'MODULE_PATHNAME', 'apex_route_many'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SUPPORT apex_route_many_rows;
@@ -129,6 +131,97 @@ ROWS 10;
 
 COMMENT ON FUNCTION apex_explain(text, integer, text[], real[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text) IS
   'run the apex_route call these arguments ask for and return what each step did (legs, cache, fusion, the call) instead of its rows';
+
+-- Intent routing (src/intent.c): which sources a question asks, and their
+-- weights, when the caller names none.  A rule whose pattern (a POSIX
+-- regular expression, matched case-insensitively, ~*) matches the question
+-- chooses the sources it targets: those of a class (graph, vector,
+-- temporal, exact, any: see the README), of a kind, or one by name.  The
+-- extension's owner edits the table; every role reads it.  Rows the
+-- extension made (builtin) are not dumped and are read-only: a user's rule
+-- of the same name replaces one (enabled = false turns it off), and is
+-- dumped.
+CREATE TABLE apex_intent_rules (
+    rule              text    NOT NULL,
+    intent            text    NOT NULL,
+    pattern           text    NOT NULL,
+    source_class      text,
+    source_kind       text,
+    source_name       text,
+    weight            double precision NOT NULL DEFAULT 1,
+    recency_half_life interval,
+    priority          integer NOT NULL DEFAULT 0,
+    enabled           boolean NOT NULL DEFAULT true,
+    builtin           boolean NOT NULL DEFAULT false,
+    PRIMARY KEY (rule, builtin),
+    CONSTRAINT apex_intent_rules_rule_check CHECK (rule <> ''),
+    CONSTRAINT apex_intent_rules_intent_check CHECK (intent <> ''),
+    CONSTRAINT apex_intent_rules_pattern_check
+        CHECK (pattern <> '' AND octet_length(pattern) <= 1000),
+    CONSTRAINT apex_intent_rules_target_check
+        CHECK (num_nonnulls(source_class, source_kind, source_name) = 1),
+    CONSTRAINT apex_intent_rules_class_check
+        CHECK (source_class IN ('graph', 'vector', 'temporal', 'exact', 'any')),
+    CONSTRAINT apex_intent_rules_kind_check
+        CHECK (source_kind IN ('graphiti', 'neo4j', 'postgres', 'qdrant', 'redis', 'sql')),
+    CONSTRAINT apex_intent_rules_weight_check CHECK (weight > 0 AND weight <= 1000),
+    CONSTRAINT apex_intent_rules_recency_check
+        CHECK (recency_half_life > interval '0'));
+
+COMMENT ON TABLE apex_intent_rules IS
+  'intent routing: a question matching a rule''s pattern (case-insensitive POSIX regular expression) asks the sources the rule targets, weighted; edited by the extension''s owner';
+
+-- Patterns compiled (a regular expression the engine refuses is refused
+-- here, not at the first question), built-in rows kept as the extension
+-- made them
+CREATE FUNCTION apex_intent_rules_check()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'apex_intent_rules_check'
+LANGUAGE C;
+
+CREATE TRIGGER apex_intent_rules_check
+BEFORE INSERT OR UPDATE OR DELETE ON apex_intent_rules
+FOR EACH ROW EXECUTE FUNCTION apex_intent_rules_check();
+
+INSERT INTO apex_intent_rules
+    (rule, intent, pattern, source_class, weight, recency_half_life, builtin)
+VALUES
+    ('relationship', 'relationship',
+     E'\\m(who|whom|between|connected|connections?|relationships?|related to|works? with|worked with|knows?|reports? to)\\M',
+     'graph', 2, NULL, true),
+    ('similar', 'similar',
+     E'\\m(similar|about|resembl(e|es|ing)|reminds? me of|alike)\\M',
+     'vector', 2, NULL, true),
+    ('temporal', 'temporal',
+     E'\\m(recent|recently|latest|newest|yesterday|today|tonight|ago|since|(last|this|past) (hour|day|night|week|weekend|month|quarter|year))\\M',
+     'temporal', 2, interval '7 days', true),
+    ('exact-quoted', 'exact',
+     '"[^"]+"',
+     'exact', 2, NULL, true),
+    ('exact-id', 'exact',
+     E'\\m([a-z]{2,10}-[0-9]{2,}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\\M',
+     'exact', 2, NULL, true);
+
+-- user rules survive pg_dump; the built-in ones come back with CREATE EXTENSION
+SELECT pg_catalog.pg_extension_config_dump('apex_intent_rules', 'WHERE NOT builtin');
+
+GRANT SELECT ON apex_intent_rules TO PUBLIC;
+
+CREATE FUNCTION apex_intent(
+    query   text,
+    sources text[] DEFAULT NULL)
+RETURNS TABLE (
+    source            text,
+    kind              text,
+    intents           text[],
+    weight            double precision,
+    recency_half_life interval)
+AS 'MODULE_PATHNAME', 'apex_intent'
+LANGUAGE C STABLE PARALLEL RESTRICTED
+ROWS 5;
+
+COMMENT ON FUNCTION apex_intent(text, text[]) IS
+  'the intents apex_intent_rules finds in a question, and the sources apex_route would ask for it (every usable one, or among those named) with their weights';
 
 CREATE FUNCTION apex_router_stats(
     OUT source        text,

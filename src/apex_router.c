@@ -16,6 +16,7 @@
 #include "apex_router.h"
 #include "cache.h"
 #include "identity.h"
+#include "intent.h"
 #include "io_worker_pool.h"
 #include "leg.h"
 #include "plan.h"
@@ -76,6 +77,11 @@ apex_define_gucs(void)
 							 "How apex_route fuses its sources' results.",
 							 "rrf: Reciprocal Rank Fusion; min_max: scores scaled per source to [0, 1] and summed; dbsf: distribution-based score fusion.  The fusion argument overrides it.",
 							 &apex_fusion, APEX_FUSION_RRF, apex_fusion_methods,
+							 PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("apex_router.intent_routing",
+							 "Whether apex_route chooses its sources by the question's intent.",
+							 "When on, a call that names no sources asks those the rules of apex_intent_rules choose for its question, with their weights and recency preference.",
+							 &apex_intent_routing, true,
 							 PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomStringVariable("apex_router.reranker",
 							   "Reranker source that orders apex_route's fused candidates.",

@@ -27,6 +27,7 @@ typedef struct ApexLoop ApexLoop;
 typedef struct ApexSource ApexSource;
 typedef struct ApexLeg ApexLeg;
 typedef struct ApexCall ApexCall;
+typedef struct ApexQuery ApexQuery;
 
 /*
  * One source kind: its options and its behaviour.  Every kind lives in its
@@ -70,6 +71,25 @@ typedef struct ApexKind
 	 * than keeping them (catalog.c).
 	 */
 	bool		conf_reads_environment;
+	/* its items' time_field when the source sets none, or NULL */
+	const char *default_time_field;
+	/*
+	 * Where in an item's raw JSON the source's field names (time_field)
+	 * are looked up (qdrant: the payload); NULL: the raw item itself
+	 */
+	JsonbValue *(*item_fields) (JsonbValue *raw);
+	/*
+	 * A kind that searches with a vector when its source names an embedder
+	 * or the caller passes query_vector, and without one otherwise (sql,
+	 * postgres), instead of needing one (qdrant)
+	 */
+	bool		vector_optional;
+	/*
+	 * Why the call's params cannot scope this source (a placeholder of its
+	 * options that params lacks or cannot fill), in our words, or NULL; the
+	 * source then fails at planning, without a request.  May be NULL.
+	 */
+	const char *(*scope_error) (const void *conf, const ApexQuery *query);
 } ApexKind;
 
 /*
@@ -107,6 +127,8 @@ struct ApexSource
 	/* consecutive failures that open its circuit breaker; 0: none (breaker.c) */
 	int			breaker_failures;
 	int			breaker_cooldown_ms;	/* how long it stays open */
+	/* the key path of its items' time (leg.c), or NULL: they have none */
+	char	   *time_field;
 	struct ApexSource *embedder;	/* resolved by the plan (plan.c), or NULL */
 	const char *refused;		/* why the kind will not run it for this
 								 * caller (ApexKind.authorize), or NULL */
@@ -128,7 +150,7 @@ typedef struct ApexItem
 } ApexItem;
 
 /* One question: what the legs asking it send (leg->query). */
-typedef struct ApexQuery
+struct ApexQuery
 {
 	char	   *text;			/* query text, never empty (plan.c) */
 	int			limit;			/* items asked of each source */
@@ -142,7 +164,7 @@ typedef struct ApexQuery
 	/* its time range (params' since and until); DT_NOBEGIN, DT_NOEND: open */
 	TimestampTz since;
 	TimestampTz until;
-} ApexQuery;
+};
 
 /*
  * What a remote peer said about a failure.  Its words are untrusted: they
@@ -228,6 +250,14 @@ struct ApexLeg
 	/* the embedder it waits for (the only peer besides its source), or NULL */
 	ApexSource *awaiting;
 	ApexLegTrace trace;
+	/*
+	 * Its failure's words as the caller may see them (ApexLegWords): made
+	 * once, read by the WARNING, the partial column, apex_explain and the
+	 * log line
+	 */
+	char	   *words_client;	/* NULL until made */
+	char	   *words_log;		/* NULL: the client's */
+	char	   *words_hint;		/* a peer's hint, or NULL */
 };
 
 /*
@@ -329,6 +359,7 @@ extern void ApexRemoteDetail(const char *cause, const ApexRemote *remote,
 
 /* in leg.c */
 extern void ApexLegFail(ApexLeg *leg, int sqlerrcode, const char *fmt,...) pg_attribute_printf(3, 4);
+extern void ApexLegWords(ApexLeg *leg);
 extern void ApexLegFailRemote(ApexLeg *leg, int sqlerrcode,
 							  const ApexRemote *remote,
 							  const char *fmt,...) pg_attribute_printf(4, 5);

@@ -354,7 +354,7 @@ ApexCacheOpenMany(ApexCall *call, ApexBatchPlan *plan)
 	for (int i = 0; i < plan->nquestions; i++)
 	{
 		if (!plan->refused[i])
-			cache->entries[i].hash = apex_cache_result_hash(&plan->plan,
+			cache->entries[i].hash = apex_cache_result_hash(ApexBatchQuestionPlan(plan, i),
 															&plan->questions[i]);
 	}
 	return cache;

@@ -21,6 +21,7 @@
 #include "apex_router.h"
 #include "breaker.h"
 #include "io_http.h"
+#include "iso_time.h"
 #include "leg.h"
 #include "plan.h"
 #include "peer_encoding.h"
@@ -147,12 +148,81 @@ ApexLegOfPlan(ApexCall *call, const ApexPlannedLeg *planned, const ApexQuery *qu
 	return leg;
 }
 
+/*
+ * An item's time from its source's time_field: an ISO 8601 string or a
+ * number of seconds since the Unix epoch; DT_NOBEGIN when it has none
+ */
+static TimestampTz
+apex_item_time(const ApexSource *source, const ApexItem *item)
+{
+	JsonbValue *fields = source->kind->item_fields
+		? source->kind->item_fields(item->raw) : item->raw;
+	JsonbValue *value = ApexJsonPathGet(ApexJsonObject(fields), source->time_field);
+	TimestampTz at;
+	double		seconds;
+
+	if (value && value->type == jbvString &&
+		ApexParseIsoTimestamp(ApexJsonScalarText(value), &at))
+		return at;
+	if (ApexJsonNumber(value, &seconds) && !isnan(seconds) &&
+		fabs(seconds) < 1e12)
+	{
+		at = (TimestampTz) ((seconds - (double) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) *
+							 SECS_PER_DAY) * USECS_PER_SEC);
+		if (IS_VALID_TIMESTAMP(at))
+			return at;
+	}
+	return DT_NOBEGIN;
+}
+
+/*
+ * The items' times (time_field), and the items outside the question's time
+ * range (params' since and until) left out: every kind's, whether or not
+ * its request could say the range.  An item without a time stays: the
+ * range bounds what is dated.
+ */
+static List *
+apex_items_in_range(ApexLeg *leg, List *items)
+{
+	const ApexQuery *query = leg->query;
+	List	   *kept = NIL;
+	ListCell   *lc;
+
+	if (leg->source->time_field == NULL)
+		return items;
+	foreach(lc, items)
+	{
+		ApexItem   *item = lfirst(lc);
+
+		item->at = apex_item_time(leg->source, item);
+		if (item->at != DT_NOBEGIN &&
+			(item->at < query->since || item->at > query->until))
+			continue;
+		kept = lappend(kept, item);
+	}
+	return kept;
+}
+
+/*
+ * A failed leg's words for the caller and for the log
+ * (leg->words_client, words_log, words_hint), shown or withheld by
+ * ApexRemoteDetail(): worked out once, whoever asks first.  The caller's
+ * role does not change within a call.
+ */
+void
+ApexLegWords(ApexLeg *leg)
+{
+	if (leg->words_client == NULL)
+		ApexRemoteDetail(leg->error, leg->remote, &leg->words_client,
+						 &leg->words_log, &leg->words_hint);
+}
+
 void
 ApexLegFinish(ApexLeg *leg, List *items)
 {
 	if (leg->done)
 		return;
-	leg->items = items;
+	leg->items = apex_items_in_range(leg, items);
 	leg->done = true;
 	leg->trace.status = APEX_LEG_OK;
 	leg->trace.ended = GetCurrentTimestamp();

@@ -6,10 +6,14 @@
  *
  * The request is {"group_ids":[...],"query":...,"max_facts":N}; older
  * builds take a single "group_id" string instead (option group_id_field).
+ * The groups are the source's group_ids option, narrowed by the call's
+ * params' "group_ids" (a call cannot widen them); a call whose groups the
+ * option excludes gets no facts, without a request.  Facts' valid_at is
+ * their time (time_field), which params' since and until bound (leg.c).
  * Facts carry no score.  A fact whose invalid_at or expired_at lies in the
  * past is no longer true and is left out unless include_invalid is 'true';
- * those ISO 8601 timestamps are parsed here, strictly and without ever
- * throwing, so a bad one fails the source, not the call.
+ * those ISO 8601 timestamps are parsed strictly and without ever throwing
+ * (iso_time.c), so a bad one fails the source, not the call.
  *
  * IDENTIFICATION
  *		  src/leg_graphiti.c
@@ -18,15 +22,15 @@
  */
 #include "postgres.h"
 
-#include <ctype.h>
 #include <math.h>
 
-#include "utils/datetime.h"
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
+#include "iso_time.h"
 #include "leg.h"
 #include "leg_graphiti.h"
+#include "scope.h"
 
 static const char *const graphiti_group_fields[] = {"group_ids", "group_id", NULL};
 
@@ -110,83 +114,6 @@ graphiti_check(void *arg)
 				 errhint("Servers that take \"group_ids\" search several groups.")));
 }
 
-/* n decimal digits at *p, advancing it; false when they are not there */
-static bool
-graphiti_digits(const char **p, int n, int *result)
-{
-	*result = 0;
-	for (int i = 0; i < n; i++)
-	{
-		if (!isdigit((unsigned char) (*p)[i]))
-			return false;
-		*result = *result * 10 + ((*p)[i] - '0');
-	}
-	*p += n;
-	return true;
-}
-
-/*
- * Parse an ISO 8601 timestamp as Graphiti (Python's isoformat) writes it:
- * YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|+HH:MM|+HHMM|+HH]; no zone means UTC.
- * Every field is range-checked here and PostgreSQL's tm2timestamp() does
- * the arithmetic, so nothing can throw.  Returns false when s is not such
- * a timestamp.
- */
-static bool
-graphiti_parse_timestamp(const char *s, TimestampTz *result)
-{
-	struct pg_tm tm = {0};
-	fsec_t		fsec = 0;
-	int			tz = 0;
-	const char *p = s;
-
-	if (!graphiti_digits(&p, 4, &tm.tm_year) || *p++ != '-' ||
-		!graphiti_digits(&p, 2, &tm.tm_mon) || *p++ != '-' ||
-		!graphiti_digits(&p, 2, &tm.tm_mday) || (*p != 'T' && *p != 't' && *p != ' '))
-		return false;
-	p++;
-	if (!graphiti_digits(&p, 2, &tm.tm_hour) || *p++ != ':' ||
-		!graphiti_digits(&p, 2, &tm.tm_min) || *p++ != ':' ||
-		!graphiti_digits(&p, 2, &tm.tm_sec))
-		return false;
-	if (*p == '.' || *p == ',')
-	{
-		int			scale = 100000;
-
-		if (!isdigit((unsigned char) *++p))
-			return false;
-		/* microseconds; further digits are dropped */
-		for (; isdigit((unsigned char) *p); p++, scale /= 10)
-			fsec += (*p - '0') * scale;
-	}
-	if (*p == 'Z' || *p == 'z')
-		p++;
-	else if (*p == '+' || *p == '-')
-	{
-		int			sign = *p++ == '+' ? 1 : -1;
-		int			hh;
-		int			mm = 0;
-
-		if (!graphiti_digits(&p, 2, &hh))
-			return false;
-		if (*p == ':')
-			p++;
-		if (isdigit((unsigned char) *p) && !graphiti_digits(&p, 2, &mm))
-			return false;
-		if (hh > 15 || mm > 59)
-			return false;
-		/* PostgreSQL counts zone offsets in seconds west of UTC */
-		tz = -sign * (hh * SECS_PER_HOUR + mm * SECS_PER_MINUTE);
-	}
-	if (*p != '\0')
-		return false;
-	if (tm.tm_year < 1 || tm.tm_mon < 1 || tm.tm_mon > MONTHS_PER_YEAR ||
-		tm.tm_mday < 1 || tm.tm_mday > day_tab[isleap(tm.tm_year)][tm.tm_mon - 1] ||
-		tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
-		return false;
-	return tm2timestamp(&tm, fsec, &tz, result) == 0;
-}
-
 /*
  * Is the fact no longer true: invalid_at or expired_at set and not in the
  * future?  Returns NULL with *stale set, or the field that is not a valid
@@ -208,7 +135,7 @@ graphiti_stale(const ApexGraphitiState *state, JsonbValue *fact,
 			continue;
 		*value = ApexJsonText(v);
 		if (v->type != jbvString ||
-			!graphiti_parse_timestamp(ApexJsonScalarText(v), &ts))
+			!ApexParseIsoTimestamp(ApexJsonScalarText(v), &ts))
 			return fields[i];
 		if (ts <= state->now)
 			*stale = true;
@@ -315,12 +242,90 @@ graphiti_done(void *arg, ApexHttpResponse *resp)
 	ApexLegComplete(leg, resp, ApexGraphitiDecode);
 }
 
+/*
+ * The call's group ids (params' "group_ids": a string or an array of
+ * strings), or NIL when it gives none; *error when they are not strings
+ */
+static List *
+graphiti_call_groups(const ApexQuery *query, const char **error)
+{
+	JsonbValue *value = ApexScopeValue(query, "group_ids", strlen("group_ids"));
+	List	   *groups = NIL;
+
+	*error = NULL;
+	if (value == NULL)
+		return NIL;
+	if (value->type == jbvString)
+		return list_make1(pnstrdup(value->val.string.val, value->val.string.len));
+	value = ApexJsonTree(value);
+	if (value->type == jbvArray && !value->val.array.rawScalar)
+	{
+		for (int i = 0; i < value->val.array.nElems; i++)
+		{
+			JsonbValue *g = &value->val.array.elems[i];
+
+			if (g->type != jbvString)
+				break;
+			groups = lappend(groups, pnstrdup(g->val.string.val, g->val.string.len));
+		}
+		if (list_length(groups) == value->val.array.nElems && groups != NIL)
+			return groups;
+	}
+	*error = "Its params' \"group_ids\" must be a string or a non-empty array of strings.";
+	return NIL;
+}
+
+/*
+ * The groups searched: the call's narrow the source's (a call cannot
+ * widen what the server option scopes it to), else the source's
+ */
+static List *
+graphiti_groups(const GraphitiConf *conf, const ApexQuery *query)
+{
+	const char *error;
+	List	   *call = graphiti_call_groups(query, &error);
+	List	   *groups = NIL;
+	ListCell   *lc;
+
+	if (call == NIL)
+		return conf->group_ids;
+	if (conf->group_ids == NIL)
+		return call;
+	foreach(lc, call)
+	{
+		ListCell   *oc;
+
+		foreach(oc, conf->group_ids)
+		{
+			if (strcmp(lfirst(lc), lfirst(oc)) == 0)
+				groups = lappend(groups, lfirst(lc));
+		}
+	}
+	return groups;
+}
+
+static const char *
+graphiti_scope_error(const void *arg, const ApexQuery *query)
+{
+	const GraphitiConf *conf = arg;
+	const char *error;
+	List	   *call = graphiti_call_groups(query, &error);
+
+	if (error)
+		return error;
+	if (call != NIL && conf->group_id_field == GRAPHITI_GROUP_ID &&
+		list_length(graphiti_groups(conf, query)) > 1)
+		return "Its group_id_field \"group_id\" takes a single group id, and params' \"group_ids\" holds several.";
+	return NULL;
+}
+
 static void
 graphiti_start(ApexLeg *leg)
 {
 	const GraphitiConf *conf = leg->source->conf;
 	ApexGraphitiState *decode = palloc0(sizeof(ApexGraphitiState));
 	int			max_facts = leg->query->limit;
+	List	   *groups = graphiti_groups(conf, leg->query);
 	StringInfoData body;
 	ApexHttpAuth auth = {0};
 	ListCell   *lc;
@@ -329,19 +334,25 @@ graphiti_start(ApexLeg *leg)
 	leg->state = decode;
 	if (conf->max_facts)
 		max_facts = Min(max_facts, conf->max_facts);
+	/* the call's groups and the source's have none in common */
+	if (groups == NIL && conf->group_ids != NIL)
+	{
+		ApexLegFinish(leg, NIL);
+		return;
+	}
 
 	initStringInfo(&body);
 	appendStringInfoChar(&body, '{');
-	if (conf->group_ids != NIL && conf->group_id_field == GRAPHITI_GROUP_ID)
+	if (groups != NIL && conf->group_id_field == GRAPHITI_GROUP_ID)
 	{
 		appendStringInfoString(&body, "\"group_id\":");
-		escape_json(&body, linitial(conf->group_ids));
+		escape_json(&body, linitial(groups));
 		appendStringInfoChar(&body, ',');
 	}
-	else if (conf->group_ids != NIL)
+	else if (groups != NIL)
 	{
 		appendStringInfoString(&body, "\"group_ids\":[");
-		foreach(lc, conf->group_ids)
+		foreach(lc, groups)
 		{
 			if (foreach_current_index(lc) > 0)
 				appendStringInfoChar(&body, ',');
@@ -367,4 +378,6 @@ const ApexKind ApexGraphitiKind = {
 	.check = graphiti_check,
 	.start = graphiti_start,
 	.targets = ApexUrlTargets,
+	.default_time_field = "valid_at",
+	.scope_error = graphiti_scope_error,
 };

@@ -9,6 +9,9 @@
  * (the text escaped for Lucene's query parser, for db.index.fulltext.*: see
  * lucene.c) and $limit, and returns columns by name: id (required), title,
  * content, score (optional).  Every column goes into the item's raw JSON.
+ * Each member of the call's params (apex_route's scope) is one more
+ * parameter of the same name: $user_id, $since; a statement that uses one
+ * the call does not give fails with Neo4j's ParameterMissing.
  * Neo4j reports a failing statement inside a successful HTTP response, so
  * `errors` is checked on every answer, whatever its status.
  *
@@ -26,6 +29,7 @@
 #include "leg.h"
 #include "leg_neo4j.h"
 #include "lucene.h"
+#include "scope.h"
 
 /* in the order of APEX_NEO4J_TX, APEX_NEO4J_QUERY */
 static const char *const neo4j_apis[] = {"tx", "query", NULL};
@@ -233,7 +237,9 @@ neo4j_start(ApexLeg *leg)
 	escape_json(&params, leg->query->text);
 	appendStringInfoString(&params, ",\"query_lucene\":");
 	escape_json(&params, ApexLuceneEscape(leg->query->text));
-	appendStringInfo(&params, ",\"limit\":%d}", leg->query->limit);
+	appendStringInfo(&params, ",\"limit\":%d", leg->query->limit);
+	/* the call's scope: each member of params one more parameter */
+	appendStringInfo(&params, "%s}", ApexScopeMembers(leg->query));
 
 	/* "statements" first: older servers require it */
 	initStringInfo(&body);

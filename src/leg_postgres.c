@@ -3,8 +3,11 @@
  * leg_postgres.c
  *		  Another PostgreSQL database over libpq's asynchronous API.
  *
- * Same contract as the sql kind: `query` gets $1 (text) and $2 (limit) and
- * returns id, title, content, score first.  The connection (host, hostaddr,
+ * Same contract as the sql kind: `query` gets $1 (text), $2 (limit), $3
+ * (the call's params, jsonb) and $4 (the question's embedding, real[], from
+ * the source's `embedder` or the caller's query_vector, else null) and
+ * returns id, title, content, score first.  With an embedder, the query is
+ * sent once the embedding arrived, inside the same loop.  The connection (host, hostaddr,
  * port, dbname, sslmode) comes from the server, user and password from the
  * user mapping, and it is kept across calls (io_pg.c).  As with
  * postgres_fdw, a non-superuser must supply a password, and the remote
@@ -54,9 +57,9 @@ typedef struct PgEndpoints
 
 /*
  * libpq keywords a request sets: host, hostaddr, port, dbname, sslmode,
- * user, password, client_encoding (io_pg.c adds application_name).
+ * user, password, client_encoding, options (io_pg.c adds application_name).
  */
-#define POSTGRES_MAX_KEYWORDS 8
+#define POSTGRES_MAX_KEYWORDS 9
 
 typedef struct PgConf
 {
@@ -65,7 +68,8 @@ typedef struct PgConf
 	char	   *port;
 	char	   *dbname;
 	int			sslmode;		/* index in postgres_sslmodes; -1: libpq's */
-	char	   *query;			/* $1 the query text, $2 the limit */
+	char	   *query;			/* $1 text, $2 limit, $3 params, $4 embedding */
+	char	   *embedder;		/* source name, or NULL */
 	PgEndpoints endpoints;		/* resolved once (check) */
 	char	   *endpoints_error;	/* why libpq would refuse them, or NULL */
 } PgConf;
@@ -81,6 +85,8 @@ static const ApexOption postgres_options[] = {
 	{APEX_OPT("sslmode", APEX_OPTION_CHOICE, PgConf, sslmode),
 	 .choices = postgres_sslmodes},
 	{APEX_OPT("query", APEX_OPTION_STRING, PgConf, query), .required = true},
+	{APEX_OPT("embedder", APEX_OPTION_STRING, PgConf, embedder),
+	 .validate = ApexCheckEmbedderOption},
 	{NULL}
 };
 
@@ -385,17 +391,32 @@ postgres_done(void *arg, PGresult *res, const char *error, int sqlerrcode,
 	}
 }
 
-static void
-postgres_start(ApexLeg *leg)
+/* real[]'s text form of vector, each element exact (9 digits) */
+static char *
+postgres_vector_text(const float4 *vector, int dim)
 {
-	static const Oid paramtypes[2] = {TEXTOID, INT4OID};
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < dim; i++)
+		appendStringInfo(&buf, "%s%.9g", i ? "," : "", vector[i]);
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+/* The query with its parameters, once the embedding (if any) is known */
+static void
+postgres_send(ApexLeg *leg, float4 *vector, int dim)
+{
+	static const Oid paramtypes[4] = {TEXTOID, INT4OID, JSONBOID, FLOAT4ARRAYOID};
 	const PgConf *conf = leg->source->conf;
 	const PgEndpoints *ep = &conf->endpoints;
 	const ApexSecrets *secrets = leg->source->secrets;
 	/* every keyword below, and the terminating NULL */
 	const char **keywords = palloc0(sizeof(char *) * (POSTGRES_MAX_KEYWORDS + 1));
 	const char **values = palloc0(sizeof(char *) * (POSTGRES_MAX_KEYWORDS + 1));
-	const char **params = palloc(sizeof(char *) * 2);
+	const char **params = palloc0(sizeof(char *) * 4);
 	ApexPgRequest req = {0};
 	int			n = 0;
 
@@ -440,9 +461,21 @@ postgres_start(ApexLeg *leg)
 	/* as postgres_fdw: the remote server converts text to our encoding */
 	keywords[n] = "client_encoding";
 	values[n++] = GetDatabaseEncodingName();
+	/*
+	 * as postgres_fdw's configure_remote_session: dates in one form, whatever
+	 * the remote database's DateStyle, for time_field (leg.c) and the items'
+	 * raw JSON
+	 */
+	keywords[n] = "options";
+	values[n++] = "-c datestyle=ISO,YMD";
 
 	params[0] = leg->query->text;
 	params[1] = psprintf("%d", leg->query->limit);
+	if (leg->query->params)
+		params[2] = JsonbToCString(NULL, &leg->query->params->root,
+								   VARSIZE(leg->query->params));
+	if (vector)
+		params[3] = postgres_vector_text(vector, dim);
 
 	req.loop = leg->call->loop;
 	req.serverid = leg->source->serverid;
@@ -451,7 +484,7 @@ postgres_start(ApexLeg *leg)
 	req.keywords = keywords;
 	req.values = values;
 	req.query = conf->query;
-	req.nparams = 2;
+	req.nparams = 4;
 	req.paramtypes = paramtypes;
 	req.params = params;
 	req.connect_timeout_ms = ApexLegConnectTimeoutMs(leg, leg->source);
@@ -461,6 +494,24 @@ postgres_start(ApexLeg *leg)
 	req.done = postgres_done;
 	req.arg = leg;
 	ApexPgStart(&req);
+}
+
+/* The caller's vector, else the embedder's (resolved by the plan), if any */
+static void
+postgres_start(ApexLeg *leg)
+{
+	const ApexQuery *query = leg->query;
+
+	if (query->vector || leg->source->embedder == NULL)
+		postgres_send(leg, query->vector, query->vector_dim);
+	else
+		ApexEmbedStart(leg, leg->source->embedder, query->text, postgres_send);
+}
+
+static const char *
+postgres_embedder(const void *conf)
+{
+	return ((const PgConf *) conf)->embedder;
 }
 
 /*
@@ -496,6 +547,8 @@ const ApexKind ApexPostgresKind = {
 	.conf_size = sizeof(PgConf),
 	.check = postgres_check,
 	.authorize = postgres_authorize,
+	.embedder = postgres_embedder,
+	.vector_optional = true,
 	.start = postgres_start,
 	.targets = postgres_targets,
 	/* the endpoints come from libpq's defaults (postgres_check) */

@@ -20,15 +20,22 @@
 #include "utils/json.h"
 
 #include "leg.h"
+#include "iso_time.h"
 #include "leg_qdrant.h"
+#include "scope.h"
 
 /* in the order of APEX_QDRANT_QUERY, APEX_QDRANT_SEARCH */
 static const char *const qdrant_endpoints[] = {"query", "search", NULL};
 
-/* A JSON object, checked with PostgreSQL's parser */
+/*
+ * A JSON object, checked with PostgreSQL's parser; a filter_template's
+ * placeholders too (scope.c)
+ */
 static void
 qdrant_check_filter(const char *name, const char *value)
 {
+	const char *placeholders = ApexScopeCheckText(value);
+
 	char	   *error;
 	JsonbValue *filter = ApexJsonParseLocal(value, strlen(value), &error);
 	ApexRemote	parser = {0};
@@ -42,19 +49,11 @@ qdrant_check_filter(const char *name, const char *value)
 				 errmsg("invalid value for option \"%s\"", name),
 				 errdetail("%s", filter ? "A Qdrant filter is a JSON object."
 						   : parser.text ? parser.text : error)));
-}
-
-/* A Qdrant key path naming one payload value (json_path.c) */
-static void
-qdrant_check_field(const char *name, const char *value)
-{
-	const char *problem = ApexJsonPathCheck(value);
-
-	if (problem)
+	if (placeholders)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for option \"%s\"", name),
-				 errdetail("%s", problem)));
+				 errdetail("%s", placeholders)));
 }
 
 static const ApexOption qdrant_options[] = {
@@ -66,18 +65,60 @@ static const ApexOption qdrant_options[] = {
 	 .choices = qdrant_endpoints},
 	{APEX_OPT("vector_name", APEX_OPTION_STRING, ApexQdrantConf, vector_name)},
 	{APEX_OPT("id_field", APEX_OPTION_STRING, ApexQdrantConf, id_field),
-	 .validate = qdrant_check_field},
+	 .validate = ApexCheckKeyPathOption},
 	{APEX_OPT("title_field", APEX_OPTION_STRING, ApexQdrantConf, title_field), .dflt = "title",
-	 .validate = qdrant_check_field},
+	 .validate = ApexCheckKeyPathOption},
 	{APEX_OPT("content_field", APEX_OPTION_STRING, ApexQdrantConf, content_field),
-	 .dflt = "content", .validate = qdrant_check_field},
+	 .dflt = "content", .validate = ApexCheckKeyPathOption},
 	{APEX_OPT("score_threshold", APEX_OPTION_REAL, ApexQdrantConf, score_threshold),
 	 .min = -1e9, .max = 1e9},
 	{APEX_OPT("filter", APEX_OPTION_STRING, ApexQdrantConf, filter),
 	 .validate = qdrant_check_filter},
+	{APEX_OPT("filter_template", APEX_OPTION_STRING, ApexQdrantConf, filter_template),
+	 .validate = qdrant_check_filter},
+	{APEX_OPT("with_vectors", APEX_OPTION_BOOL, ApexQdrantConf, with_vectors),
+	 .dflt = "false"},
 	APEX_HTTP_TLS_OPTIONS(ApexQdrantConf),
 	{NULL}
 };
+
+/*
+ * The point's dense vector (with_vectors) into item->vector: "vector" is
+ * the array itself, or with named vectors an object holding vector_name's
+ * (the unnamed default vector's key is ""), as with_vector returns them.
+ * Anything else (no vector, a sparse or multi-vector, a value not a finite
+ * float4) leaves the item without one: MMR then leaves it be.
+ */
+static void
+qdrant_vector(const ApexQdrantConf *conf, JsonbValue *point, ApexItem *item)
+{
+	JsonbValue *value = ApexJsonGet(point, "vector");
+	JsonbValue *array;
+	JsonbValue *named = ApexJsonObject(value);
+	float4	   *vector;
+	int			dim;
+
+	if (named)
+		value = ApexJsonGet(named, conf->vector_name ? conf->vector_name : "");
+	if ((array = ApexJsonArray(value)) == NULL ||
+		(dim = ApexJsonLength(array)) == 0)
+		return;
+	vector = palloc(sizeof(float4) * dim);
+	for (int i = 0; i < dim; i++)
+	{
+		double		x;
+
+		if (!ApexJsonNumber(ApexJsonAt(array, i), &x) ||
+			isnan((float4) x) || isinf((float4) x))
+		{
+			pfree(vector);
+			return;
+		}
+		vector[i] = (float4) x;
+	}
+	item->vector = vector;
+	item->vector_dim = dim;
+}
 
 /*
  * One scored point -> item; NULL with *error when it is malformed, NULL
@@ -90,6 +131,7 @@ qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 {
 	JsonbValue *point = ApexJsonObject(pointv);
 	JsonbValue *payload;
+	ApexItem   *item;
 	char	   *id;
 	double		score;
 
@@ -106,10 +148,13 @@ qdrant_point(const ApexQdrantConf *conf, JsonbValue *pointv, char **error)
 		*error = "A scored point has no \"id\".";
 	if (id == NULL)
 		return NULL;
-	return ApexItemMake(id,
+	item = ApexItemMake(id,
 						ApexJsonScalarText(ApexJsonPathGet(payload, conf->title_field)),
 						ApexJsonScalarText(ApexJsonPathGet(payload, conf->content_field)),
 						score, point);
+	if (conf->with_vectors)
+		qdrant_vector(conf, point, item);
+	return item;
 }
 
 /* {"status":{"error":"..."}}; a missing API key gets plain text instead */
@@ -163,6 +208,66 @@ ApexQdrantDecode(const void *state, long status, StringInfo body, void *result,
 	return NULL;
 }
 
+/*
+ * What the search filters by: the static filter, the filter_template
+ * filled from the call's params, and the call's time range on time_field;
+ * several of them all must hold ("must" takes filters as conditions).
+ */
+static void
+qdrant_append_filter(StringInfo body, ApexLeg *leg)
+{
+	const ApexQdrantConf *conf = leg->source->conf;
+	const ApexQuery *query = leg->query;
+	const char *time_field = leg->source->time_field;
+	char	   *parts[3];
+	int			n = 0;
+
+	if (conf->filter)
+		parts[n++] = conf->filter;
+	if (conf->filter_template)
+	{
+		char	   *error;
+		JsonbValue *tree = ApexJsonParseLocal(conf->filter_template,
+											  strlen(conf->filter_template),
+											  &error);
+
+		/* checked at CREATE/ALTER SERVER, and scope_error at planning */
+		if (tree == NULL)
+			elog(ERROR, "filter_template of source \"%s\" is not JSON: %s",
+				 leg->source->name, error);
+		ApexScopeFillJson(tree, query);
+		parts[n++] = ApexJsonText(tree);
+	}
+	if (time_field && (query->since != DT_NOBEGIN || query->until != DT_NOEND))
+	{
+		StringInfoData range;
+		char	   *since = ApexIsoTimestamp(query->since);
+		char	   *until = ApexIsoTimestamp(query->until);
+
+		initStringInfo(&range);
+		appendStringInfoString(&range, "{\"key\":");
+		escape_json(&range, time_field);
+		appendStringInfoString(&range, ",\"range\":{");
+		if (since)
+			appendStringInfo(&range, "\"gte\":\"%s\"", since);
+		if (until)
+			appendStringInfo(&range, "%s\"lte\":\"%s\"", since ? "," : "", until);
+		appendStringInfoString(&range, "}}");
+		/* a bound without ISO form (before year 1) is left to leg.c's filter */
+		if (since || until)
+			parts[n++] = range.data;
+	}
+	if (n == 1)
+		appendStringInfo(body, ",\"filter\":%s", parts[0]);
+	else if (n > 1)
+	{
+		appendStringInfoString(body, ",\"filter\":{\"must\":[");
+		for (int i = 0; i < n; i++)
+			appendStringInfo(body, "%s%s", i ? "," : "", parts[i]);
+		appendStringInfoString(body, "]}");
+	}
+}
+
 /* The items, and the points skipped for want of an id, told after the call */
 static void
 qdrant_done(void *arg, ApexHttpResponse *resp)
@@ -209,13 +314,21 @@ qdrant_search(ApexLeg *leg, float4 *vector, int dim)
 		escape_json(&body, using);
 	}
 	appendStringInfo(&body, ",\"limit\":%d,\"with_payload\":true", leg->query->limit);
+	/* the vector searched: the unnamed one, or vector_name's alone */
+	if (conf->with_vectors && using)
+	{
+		appendStringInfoString(&body, ",\"with_vector\":[");
+		escape_json(&body, using);
+		appendStringInfoChar(&body, ']');
+	}
+	else if (conf->with_vectors)
+		appendStringInfoString(&body, ",\"with_vector\":true");
 	if (!isnan(conf->score_threshold))
 	{
 		appendStringInfoString(&body, ",\"score_threshold\":");
 		ApexJsonAppendNumber(&body, conf->score_threshold);
 	}
-	if (conf->filter)
-		appendStringInfo(&body, ",\"filter\":%s", conf->filter);
+	qdrant_append_filter(&body, leg);
 	appendStringInfoChar(&body, '}');
 
 	initStringInfo(&path);
@@ -251,6 +364,22 @@ qdrant_embedder(const void *conf)
 	return ((const ApexQdrantConf *) conf)->embedder;
 }
 
+/* a filter_template's placeholders need params' values */
+static const char *
+qdrant_scope_error(const void *conf, const ApexQuery *query)
+{
+	const char *template = ((const ApexQdrantConf *) conf)->filter_template;
+
+	return template ? ApexScopeMissing(template, query, false) : NULL;
+}
+
+/* a point's fields are its payload's */
+static JsonbValue *
+qdrant_item_fields(JsonbValue *raw)
+{
+	return ApexJsonGet(ApexJsonObject(raw), "payload");
+}
+
 const ApexKind ApexQdrantKind = {
 	.name = "qdrant",
 	.options = qdrant_options,
@@ -259,4 +388,6 @@ const ApexKind ApexQdrantKind = {
 	.embedder = qdrant_embedder,
 	.start = qdrant_start,
 	.targets = ApexUrlTargets,
+	.item_fields = qdrant_item_fields,
+	.scope_error = qdrant_scope_error,
 };

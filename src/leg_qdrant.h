@@ -31,6 +31,8 @@ typedef struct ApexQdrantConf
 	char	   *content_field;
 	double		score_threshold;	/* NaN: none */
 	char	   *filter;			/* a JSON object, or NULL */
+	char	   *filter_template;	/* one with ${name} placeholders, or NULL */
+	bool		with_vectors;	/* ask for the points' vectors (for MMR) */
 } ApexQdrantConf;
 
 /*

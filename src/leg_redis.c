@@ -11,6 +11,9 @@
  * query's terms (ZREVRANGE, pipelined), ranks items by how many terms
  * they match, then by recency, and fetches the best items' hashes
  * (HGETALL, pipelined): two round trips, both inside the event loop.
+ * Key patterns may hold ${name} placeholders, filled from the call's
+ * params and percent-encoded (scope.c): "mem:${user_id}:term:%s" keeps
+ * each user's memory in a key space of its own.
  *
  * A redis source also serves as the result cache (cache.c) through the
  * same kept connection.
@@ -33,6 +36,7 @@
 #include "leg.h"
 #include "leg_redis.h"
 #include "peer_encoding.h"
+#include "scope.h"
 #include "transport.h"
 
 #define REDIS_MAX_TERMS 32
@@ -84,12 +88,28 @@ static void
 redis_check_pattern(const char *name, const char *value)
 {
 	const char *p = strchr(value, '%');
+	const char *placeholders = ApexScopeCheckText(value);
 
 	if (p == NULL || p[1] != 's' || strchr(p + 2, '%') != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
 				 errdetail("A key pattern holds exactly one %%s and no other %%.")));
+	if (placeholders)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("%s", placeholders)));
+}
+
+/* the key patterns' placeholders need params' values, strings or numbers */
+static const char *
+redis_scope_error(const void *arg, const ApexQuery *query)
+{
+	const ApexRedisConf *conf = arg;
+	const char *error = ApexScopeMissing(conf->term_key, query, true);
+
+	return error ? error : ApexScopeMissing(conf->item_key, query, true);
 }
 
 /* a relative path would be the data directory's, a long one cut short */
@@ -390,7 +410,8 @@ redis_term_done(void *arg, redisReply *reply, const char *error,
 	foreach(lc, ids)
 		ApexRedisCommand(s->r, s->leg->call, s->leg, redis_item_done, s, 2,
 						 (const char *[]) {"HGETALL",
-						 psprintf(conf->item_key, (char *) lfirst(lc))});
+						 ApexScopeFillKey(conf->item_key, (char *) lfirst(lc),
+										  s->leg->query)});
 }
 
 static void
@@ -418,7 +439,8 @@ redis_start(ApexLeg *leg)
 	foreach(lc, terms)
 		ApexRedisCommand(s->r, leg->call, leg, redis_term_done, s, 5,
 						 (const char *[]) {"ZREVRANGE",
-						 psprintf(pattern, strVal(lfirst(lc))), "0", stop,
+						 ApexScopeFillKey(pattern, strVal(lfirst(lc)), leg->query),
+						 "0", stop,
 						 "WITHSCORES"});
 }
 
@@ -430,4 +452,5 @@ const ApexKind ApexRedisKind = {
 	.check = redis_check,
 	.start = redis_start,
 	.targets = redis_targets,
+	.scope_error = redis_scope_error,
 };

@@ -3,9 +3,18 @@
  * leg_sql.c
  *		  Local SQL search through SPI, as the source's owner, read-only.
  *
- * The source's `query` gets $1 (the query text) and $2 (the limit) and
- * returns id, title, content, score as its first four columns (the last
- * three optional); every column goes into the item's raw JSON.
+ * The source's `query` gets $1 (the query text), $2 (the limit), $3 (the
+ * call's params, jsonb, or null: its scope, as a value) and $4 (the
+ * question's embedding, real[], or null) and returns id, title, content,
+ * score as its first four columns (the last three optional); every column
+ * goes into the item's raw JSON.
+ *
+ * Local vector search (issue 15): a source with an `embedder` option gets
+ * the question's embedding in $4, from that embedder inside the call's
+ * loop (one request shared with the call's other sources of the same
+ * embedder, embed_batch.c) or the caller's query_vector; its query starts
+ * once the vector is there, in a worker or inline as below.  real[] casts
+ * to pgvector's vector ($4::vector) where that extension is installed.
  *
  * Where it runs (issue 12): by default (execution 'worker') in a dynamic
  * background worker (io_worker.c), started with the remote legs, so that
@@ -85,9 +94,10 @@
 
 typedef struct SqlConf
 {
-	char	   *query;			/* $1 the query text, $2 the limit */
+	char	   *query;			/* $1 text, $2 limit, $3 params, $4 embedding */
 	char	   *search_path;	/* the option, pg_temp last (check) */
 	int			execution;		/* SQL_EXECUTION_* */
+	char	   *embedder;		/* source name, or NULL */
 } SqlConf;
 
 /* where the query runs: the execution option's choices, in this order */
@@ -104,8 +114,27 @@ typedef struct SqlTask
 	Oid			owner;			/* whose identity it runs under */
 	const char *text;			/* $1 */
 	int			limit;			/* $2 */
+	const char *params;			/* $3, as jsonb's text, or NULL */
+	const float4 *vector;		/* $4, or NULL */
+	int			vector_dim;
 	long		budget_ms;
 } SqlTask;
+
+/* Where a leg's query is (leg->state) */
+typedef enum SqlStage
+{
+	SQL_LOCAL = 0,				/* runs inline, from run_local */
+	SQL_AWAITING_VECTOR,		/* starts once its embedder answers */
+	SQL_IN_WORKER,				/* a worker runs it */
+	SQL_STARTED					/* ran inline already, or is running */
+} SqlStage;
+
+typedef struct SqlLeg
+{
+	SqlStage	stage;
+	float4	   *vector;			/* $4, once known */
+	int			vector_dim;
+} SqlLeg;
 
 typedef struct SqlOutcome
 {
@@ -123,6 +152,8 @@ static const ApexOption sql_options[] = {
 	 .validate = sql_check_search_path},
 	{APEX_OPT("execution", APEX_OPTION_CHOICE, SqlConf, execution),
 	 .dflt = "worker", .choices = sql_executions},
+	{APEX_OPT("embedder", APEX_OPTION_STRING, SqlConf, embedder),
+	 .validate = ApexCheckEmbedderOption},
 	{NULL}
 };
 
@@ -280,8 +311,9 @@ sql_collect(MemoryContext mcxt, int *skipped)
 static List *
 sql_execute(const SqlTask *task, MemoryContext mcxt, int *skipped)
 {
-	Oid			argtypes[2] = {TEXTOID, INT4OID};
-	Datum		values[2];
+	Oid			argtypes[4] = {TEXTOID, INT4OID, JSONBOID, FLOAT4ARRAYOID};
+	Datum		values[4];
+	char		nulls[4] = {' ', ' ', 'n', 'n'};
 	Oid			save_userid;
 	int			save_sec_context;
 	int			save_nestlevel;
@@ -289,6 +321,21 @@ sql_execute(const SqlTask *task, MemoryContext mcxt, int *skipped)
 
 	values[0] = CStringGetTextDatum(task->text);
 	values[1] = Int32GetDatum(task->limit);
+	if (task->params)
+	{
+		values[2] = DirectFunctionCall1(jsonb_in, CStringGetDatum(task->params));
+		nulls[2] = ' ';
+	}
+	if (task->vector)
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * task->vector_dim);
+
+		for (int i = 0; i < task->vector_dim; i++)
+			elems[i] = Float4GetDatum(task->vector[i]);
+		values[3] = PointerGetDatum(construct_array(elems, task->vector_dim, FLOAT4OID,
+													sizeof(float4), true, TYPALIGN_INT));
+		nulls[3] = ' ';
+	}
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(task->owner,
@@ -301,11 +348,19 @@ sql_execute(const SqlTask *task, MemoryContext mcxt, int *skipped)
 	(void) set_config_option("transaction_read_only", "on",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
+	/*
+	 * Items' values are text in their raw JSON: dates in one form whatever
+	 * the caller's DateStyle, so that time_field reads them (leg.c) and a
+	 * cached row does not depend on who asked first
+	 */
+	(void) set_config_option("datestyle", "ISO, YMD",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
 
 	SPI_connect();
 	sql_running = true;
 	if (SPI_execute_with_args(task->query,
-							  2, argtypes, values, NULL, false, 0) != SPI_OK_SELECT)
+							  4, argtypes, values, nulls, false, 0) != SPI_OK_SELECT)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("query must be a SELECT returning rows")));
@@ -412,6 +467,7 @@ static void
 sql_task_of(ApexLeg *leg, SqlTask *task)
 {
 	const SqlConf *conf = leg->source->conf;
+	const SqlLeg *state = leg->state;
 
 	task->source = leg->source->name;
 	task->query = conf->query;
@@ -419,6 +475,11 @@ sql_task_of(ApexLeg *leg, SqlTask *task)
 	task->owner = leg->source->owner;
 	task->text = leg->query->text;
 	task->limit = leg->query->limit;
+	task->params = leg->query->params
+		? JsonbToCString(NULL, &leg->query->params->root, VARSIZE(leg->query->params))
+		: NULL;
+	task->vector = state->vector;
+	task->vector_dim = state->vector_dim;
 	task->budget_ms = ApexLegBudgetMs(leg);
 }
 
@@ -429,6 +490,7 @@ sql_inline(ApexLeg *leg)
 	SqlTask		task;
 	SqlOutcome	out = {0};
 
+	((SqlLeg *) leg->state)->stage = SQL_STARTED;
 	sql_task_of(leg, &task);
 	sql_run_task(&task, &out);
 	sql_conclude(leg, out.items, out.skipped, out.timed_out, out.error);
@@ -454,9 +516,6 @@ sql_fell_back(ApexLeg *leg)
 			 errhint("Raise max_worker_processes, or set the source's execution option to 'inline'.")));
 }
 
-/* marks a leg whose query a worker runs (leg->state) */
-static char sql_in_worker;
-
 static void
 sql_worker_done(void *arg, const ApexWorkerOutcome *outcome)
 {
@@ -478,7 +537,6 @@ sql_worker_done(void *arg, const ApexWorkerOutcome *outcome)
 						"The background worker running the query exited before it answered.");
 			break;
 		case APEX_WORKER_NOT_STARTED:
-			leg->state = NULL;
 			sql_fell_back(leg);
 			sql_inline(leg);
 			break;
@@ -500,6 +558,12 @@ sql_task_send(StringInfo buf, const SqlTask *task)
 	pq_sendint64(buf, task->budget_ms);
 	for (size_t i = 0; i < lengthof(strings); i++)
 		appendBinaryStringInfo(buf, strings[i], strlen(strings[i]) + 1);
+	pq_sendbyte(buf, task->params != NULL);
+	if (task->params)
+		appendBinaryStringInfo(buf, task->params, strlen(task->params) + 1);
+	pq_sendint32(buf, task->vector ? task->vector_dim : -1);
+	for (int i = 0; task->vector && i < task->vector_dim; i++)
+		pq_sendfloat4(buf, task->vector[i]);
 }
 
 static void
@@ -512,6 +576,17 @@ sql_task_read(StringInfo msg, SqlTask *task)
 	task->query = pq_getmsgrawstring(msg);
 	task->search_path = pq_getmsgrawstring(msg);
 	task->text = pq_getmsgrawstring(msg);
+	task->params = pq_getmsgbyte(msg) ? pq_getmsgrawstring(msg) : NULL;
+	task->vector_dim = (int) pq_getmsgint(msg, 4);
+	task->vector = NULL;
+	if (task->vector_dim >= 0)
+	{
+		float4	   *vector = palloc(sizeof(float4) * Max(task->vector_dim, 1));
+
+		for (int i = 0; i < task->vector_dim; i++)
+			vector[i] = pq_getmsgfloat4(msg);
+		task->vector = vector;
+	}
 }
 
 /*
@@ -522,15 +597,13 @@ sql_task_read(StringInfo msg, SqlTask *task)
  * reads; or when no worker could be had, which the caller is told.
  */
 static void
-sql_start(ApexLeg *leg)
+sql_to_worker(ApexLeg *leg)
 {
-	const SqlConf *conf = leg->source->conf;
+	SqlLeg	   *state = leg->state;
 	SqlTask		task;
 	StringInfoData buf;
 	ApexWorkerRequest req = {0};
 
-	if (conf->execution != SQL_EXECUTION_WORKER || IsolationIsSerializable())
-		return;
 	sql_task_of(leg, &task);
 	initStringInfo(&buf);
 	sql_task_send(&buf, &task);
@@ -541,16 +614,69 @@ sql_start(ApexLeg *leg)
 	req.done = sql_worker_done;
 	req.arg = leg;
 	if (ApexWorkerStart(leg->call, &req))
-		leg->state = &sql_in_worker;
+		state->stage = SQL_IN_WORKER;
 	else
 		sql_fell_back(leg);
 }
 
+/* Whether a worker runs the leg's query (else inline: see sql_start) */
+static bool
+sql_in_worker(ApexLeg *leg)
+{
+	const SqlConf *conf = leg->source->conf;
+
+	return conf->execution == SQL_EXECUTION_WORKER && !IsolationIsSerializable();
+}
+
+/*
+ * The embedder answered (in the loop): the query starts now, in a worker,
+ * or inline here since the remote requests went out long ago
+ */
+static void
+sql_embedded(ApexLeg *leg, float4 *vector, int dim)
+{
+	SqlLeg	   *state = leg->state;
+
+	state->vector = vector;
+	state->vector_dim = dim;
+	state->stage = SQL_LOCAL;
+	if (sql_in_worker(leg))
+		sql_to_worker(leg);
+	if (state->stage == SQL_LOCAL && !leg->done)
+		sql_inline(leg);
+}
+
+static void
+sql_start(ApexLeg *leg)
+{
+	SqlLeg	   *state = palloc0(sizeof(SqlLeg));
+
+	leg->state = state;
+	state->stage = SQL_LOCAL;
+	state->vector = leg->query->vector;
+	state->vector_dim = leg->query->vector_dim;
+	if (state->vector == NULL && leg->source->embedder)
+	{
+		state->stage = SQL_AWAITING_VECTOR;
+		ApexEmbedStart(leg, leg->source->embedder, leg->query->text, sql_embedded);
+		return;
+	}
+	if (sql_in_worker(leg))
+		sql_to_worker(leg);
+}
+
+/* after sql_start, as every router calls them */
 static void
 sql_run_local(ApexLeg *leg)
 {
-	if (leg->state != &sql_in_worker)
+	if (((SqlLeg *) leg->state)->stage == SQL_LOCAL)
 		sql_inline(leg);
+}
+
+static const char *
+sql_embedder(const void *conf)
+{
+	return ((const SqlConf *) conf)->embedder;
 }
 
 /*
@@ -590,6 +716,8 @@ const ApexKind ApexSqlKind = {
 	.options = sql_options,
 	.conf_size = sizeof(SqlConf),
 	.check = sql_check,
+	.embedder = sql_embedder,
+	.vector_optional = true,
 	.start = sql_start,
 	.run_local = sql_run_local,
 };

@@ -37,6 +37,7 @@
 #include "utils/guc.h"
 
 #include "apex_router.h"
+#include "json.h"
 
 /*
  * Options every kind takes, parsed into the ApexSource itself; "kind" is
@@ -60,8 +61,23 @@ static const ApexOption apex_common_options[] = {
 	 .dflt = "0", .min = 0, .max = 1000000},
 	{APEX_OPT("breaker_cooldown_ms", APEX_OPTION_INT, ApexSource, breaker_cooldown_ms),
 	 .dflt = "30000", .min = 1, .max = APEX_MAX_DURATION_MS},
+	{APEX_OPT("time_field", APEX_OPTION_STRING, ApexSource, time_field),
+	 .validate = ApexCheckKeyPathOption},
 	{NULL}
 };
+
+/* A key path naming one value of an item (json_path.c: Qdrant's syntax) */
+void
+ApexCheckKeyPathOption(const char *name, const char *value)
+{
+	const char *problem = ApexJsonPathCheck(value);
+
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\"", name),
+				 errdetail("%s", problem)));
+}
 
 /* options of user mappings: the only place secrets may live */
 static const ApexOption apex_mapping_options[] = {
@@ -316,6 +332,14 @@ ApexParseServer(List *options, ApexSource *source, bool validating)
 			   (void *const[2]) {source, source->conf}, options, validating);
 	if (source->kind->check)
 		source->kind->check(source->conf);
+	if (source->time_field && !source->kind->start && !source->kind->run_local)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+				 errmsg("invalid option \"time_field\" for source kind \"%s\"",
+						source->kind->name),
+				 errdetail("Sources of kind \"%s\" return no items.", source->kind->name)));
+	if (source->time_field == NULL)
+		source->time_field = (char *) source->kind->default_time_field;
 	/* only legs that send requests to a store take slots (source_slots.c) */
 	if (source->max_concurrent_requests > 0 &&
 		!apex_kind_takes_slots(source->kind))

@@ -84,5 +84,6 @@ struct ApexKind;
 extern ApexSecrets *ApexParseSecrets(const struct ApexKind *kind, List *options);
 extern void ApexCheckUrlOption(const char *name, const char *value);
 extern void ApexCheckCaFileOption(const char *name, const char *value);
+extern void ApexCheckKeyPathOption(const char *name, const char *value);
 
 #endif							/* APEX_OPTION_H */

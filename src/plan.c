@@ -27,9 +27,12 @@
 #include "utils/builtins.h"
 #include "utils/datetime.h"
 #include "utils/float.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "intent.h"
+#include "json.h"
 #include "plan.h"
 
 #define APEX_MAX_DIM 65536
@@ -154,6 +157,8 @@ apex_plan_embedder(ApexPlannedLeg *leg, const ApexQuery *query, bool named)
 	if (source->kind->embedder == NULL || query->vector)
 		return;
 	name = source->kind->embedder(source->conf);
+	if (name == NULL && source->kind->vector_optional)
+		return;
 	if (name == NULL)
 	{
 		if (named)
@@ -243,13 +248,52 @@ apex_plan_settings(ApexPlan *plan, FunctionCallInfo fcinfo, int first)
 				 errmsg("min_sources must not be negative")));
 }
 
+/* The arguments of apex_route, apex_explain and apex_route_many from params on */
+#define APEX_ARG_PARAMS 7
+#define APEX_ARG_FUSION 8
+#define APEX_ARG_WEIGHTS 9
+#define APEX_ARG_MIN_SCORE 10
+#define APEX_ARG_RECENCY 11
+#define APEX_ARG_MMR_LAMBDA 12
+#define APEX_ARG_RERANKER 13
+
+/*
+ * Whether the call's weights argument (an object, or it is refused later)
+ * names the source
+ */
+static bool
+apex_plan_weighs(FunctionCallInfo fcinfo, const char *name)
+{
+	Jsonb	   *weights;
+
+	if (PG_ARGISNULL(APEX_ARG_WEIGHTS))
+		return false;
+	weights = PG_GETARG_JSONB_P(APEX_ARG_WEIGHTS);
+	return JB_ROOT_IS_OBJECT(weights) &&
+		getKeyJsonValueFromContainer(&weights->root, name, strlen(name), NULL) != NULL;
+}
+
+/*
+ * Whether the call's sources are chosen by intent (intent.c): it named
+ * none, and apex_router.intent_routing is on
+ */
+static bool
+apex_plan_by_intent(FunctionCallInfo fcinfo)
+{
+	return PG_ARGISNULL(2) && apex_intent_routing;
+}
+
 /*
  * The sources (argument 2: named, or NULL for every one the caller may
  * use), cleared for use, one planned leg each.  Once per call: the legs
  * of every question of apex_route_many are made from these.
+ *
+ * With intent (apex_route's question's, when the sources are chosen by
+ * intent) the sources are those its rules chose, at their weights, and
+ * those the call's weights argument names: the caller's word wins.
  */
 static void
-apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
+apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo, ApexIntent **intent)
 {
 	List	   *sources;
 	ListCell   *lc;
@@ -262,6 +306,25 @@ apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("no apex_router source is available"),
 					 errhint("Create one with CREATE SERVER ... FOREIGN DATA WRAPPER apex_router, or ask for USAGE on one.")));
+		if (intent)
+		{
+			const char *text = plan->query.text;
+			List	   *chosen = NIL;
+
+			*intent = ApexIntentsOf(&text, 1, sources)[0];
+			foreach(lc, sources)
+			{
+				ApexSource *source = lfirst(lc);
+				ListCell   *cc;
+				bool		asked = apex_plan_weighs(fcinfo, source->name);
+
+				foreach(cc, (*intent)->choices)
+					asked |= ((ApexIntentChoice *) lfirst(cc))->source == source;
+				if (asked)
+					chosen = lappend(chosen, source);
+			}
+			sources = chosen;
+		}
 	}
 	else
 		sources = apex_plan_named(PG_GETARG_ARRAYTYPE_P(2));
@@ -270,6 +333,7 @@ apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
 	{
 		ApexPlannedLeg *leg = palloc0(sizeof(ApexPlannedLeg));
 		ApexSource *source = lfirst(lc);
+		const char *scope;
 
 		ApexUseSource(source);
 		leg->source = source;
@@ -277,9 +341,26 @@ apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
 		if (source->refused)
 			apex_plan_fail(leg, ERRCODE_S_R_E_PROHIBITED_SQL_STATEMENT_ATTEMPTED,
 						   NULL, pstrdup(source->refused));
+		else if (source->kind->scope_error &&
+				 (scope = source->kind->scope_error(source->conf, &plan->query)))
+			apex_plan_fail(leg, ERRCODE_INVALID_PARAMETER_VALUE,
+						   "Pass what its options name in params => '{...}'.",
+						   pstrdup(scope));
 		else
 			apex_plan_embedder(leg, &plan->query, !PG_ARGISNULL(2));
 		leg->weight = source->weight;
+		if (intent)
+		{
+			ListCell   *cc;
+
+			foreach(cc, (*intent)->choices)
+			{
+				ApexIntentChoice *choice = lfirst(cc);
+
+				if (choice->source == source)
+					leg->weight = choice->weight;
+			}
+		}
 		leg->budget_ms = source->timeout_ms;
 		if (plan->timeout_ms > 0)
 			leg->budget_ms = Min(leg->budget_ms, plan->timeout_ms);
@@ -287,19 +368,31 @@ apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo)
 	}
 }
 
-/* The arguments of apex_route, apex_explain and apex_route_many from params on */
-#define APEX_ARG_PARAMS 7
-#define APEX_ARG_FUSION 8
-#define APEX_ARG_WEIGHTS 9
-#define APEX_ARG_MIN_SCORE 10
-#define APEX_ARG_RECENCY 11
-#define APEX_ARG_MMR_LAMBDA 12
-#define APEX_ARG_RERANKER 13
+/*
+ * The names a source's statement already has for the question itself
+ * (neo4j's parameters, sql's and postgres' in their documentation): a
+ * params key may not take them
+ */
+static const char *const apex_reserved_params[] = {
+	"query", "query_lucene", "limit", "embedding", NULL
+};
+
+static void
+apex_plan_time_context(void *arg)
+{
+	errcontext("params' \"%s\"", (const char *) arg);
+}
 
 /* params' since or until: a timestamptz in the text PostgreSQL reads */
 static TimestampTz
 apex_plan_time(JsonbValue *value, const char *key)
 {
+	ErrorContextCallback context = {
+		.previous = error_context_stack,
+		.callback = apex_plan_time_context,
+		.arg = (void *) key
+	};
+	TimestampTz result;
 	char	   *text;
 
 	if (value->type != jbvString)
@@ -308,10 +401,13 @@ apex_plan_time(JsonbValue *value, const char *key)
 				 errmsg("params' \"%s\" must be a string", key),
 				 errhint("Give a timestamp with time zone, e.g. \"2026-11-01T00:00:00Z\".")));
 	text = pnstrdup(value->val.string.val, value->val.string.len);
-	return DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
-												   CStringGetDatum(text),
-												   ObjectIdGetDatum(InvalidOid),
-												   Int32GetDatum(-1)));
+	error_context_stack = &context;
+	result = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in,
+													 CStringGetDatum(text),
+													 ObjectIdGetDatum(InvalidOid),
+													 Int32GetDatum(-1)));
+	error_context_stack = context.previous;
+	return result;
 }
 
 /*
@@ -335,6 +431,14 @@ apex_plan_params(ApexQuery *query, FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("params must be a JSON object")));
 	query->params = params;
+	for (const char *const *name = apex_reserved_params; *name; name++)
+	{
+		if (getKeyJsonValueFromContainer(&params->root, *name, strlen(*name), NULL))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("params must not hold \"%s\"", *name),
+					 errdetail("Sources receive the question as \"%s\" already.", *name)));
+	}
 	if ((value = getKeyJsonValueFromContainer(&params->root, "since",
 											  strlen("since"), NULL)) != NULL &&
 		value->type != jbvNull)
@@ -427,6 +531,7 @@ apex_plan_weights(ApexPlan *plan, FunctionCallInfo fcinfo)
 					 errmsg("the weight of \"%s\" must be between 0 and %d",
 							key, APEX_MAX_WEIGHT)));
 		leg->weight = weight;
+		leg->caller_weight = true;
 	}
 }
 
@@ -497,6 +602,126 @@ apex_plan_ranking(ApexPlan *plan, FunctionCallInfo fcinfo)
 }
 
 /*
+ * The routing column (and apex_explain's intent step): the intents found,
+ * the sources asked with their weights in this call, and the recency
+ * preference when the intent's was applied
+ */
+static Jsonb *
+apex_plan_routing(const ApexPlan *plan, const ApexIntent *intent, bool recency)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"intents\":[");
+	foreach(lc, intent->intents)
+	{
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoChar(&buf, ',');
+		escape_json(&buf, lfirst(lc));
+	}
+	appendStringInfoString(&buf, "],\"sources\":{");
+	foreach(lc, plan->legs)
+	{
+		ApexPlannedLeg *leg = lfirst(lc);
+
+		if (foreach_current_index(lc) > 0)
+			appendStringInfoChar(&buf, ',');
+		escape_json(&buf, leg->source->name);
+		appendStringInfoChar(&buf, ':');
+		ApexJsonAppendNumber(&buf, leg->weight);
+	}
+	appendStringInfoChar(&buf, '}');
+	if (recency)
+	{
+		appendStringInfoString(&buf, ",\"recency_half_life\":");
+		escape_json(&buf, DatumGetCString(DirectFunctionCall1(interval_out,
+															  IntervalPGetDatum(intent->recency_half_life))));
+	}
+	appendStringInfoChar(&buf, '}');
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * The intent's recency preference, unless the call gave its own, and the
+ * routing the plan shows
+ */
+static void
+apex_plan_intent_done(ApexPlan *plan, FunctionCallInfo fcinfo,
+					  const ApexIntent *intent)
+{
+	bool		recency = PG_ARGISNULL(APEX_ARG_RECENCY) &&
+		intent->recency_half_life != NULL;
+
+	if (recency)
+		plan->recency_half_life_ms = intent->recency_half_life_ms;
+	plan->routing = apex_plan_routing(plan, intent, recency);
+}
+
+/*
+ * apex_route_many's questions, each with its own intent: its legs are
+ * those of the batch's sources its intent chose, at its weights, and
+ * those the call's weights argument names, at the caller's.
+ */
+static void
+apex_plan_questions(ApexBatchPlan *batch, FunctionCallInfo fcinfo)
+{
+	const char **texts = palloc0(sizeof(char *) * Max(batch->nquestions, 1));
+	List	   *candidates = NIL;
+	ApexIntent **intents;
+	ListCell   *lc;
+
+	for (int i = 0; i < batch->nquestions; i++)
+		texts[i] = batch->questions[i].text;
+	foreach(lc, batch->plan.legs)
+		candidates = lappend(candidates, ((ApexPlannedLeg *) lfirst(lc))->source);
+	intents = ApexIntentsOf(texts, batch->nquestions, candidates);
+	batch->question_plans = palloc0(sizeof(ApexPlan *) * Max(batch->nquestions, 1));
+	for (int i = 0; i < batch->nquestions; i++)
+	{
+		ApexPlan   *question;
+
+		if (batch->refused[i])
+		{
+			batch->question_plans[i] = &batch->plan;
+			continue;
+		}
+		question = palloc(sizeof(ApexPlan));
+		*question = batch->plan;
+		question->legs = NIL;
+		foreach(lc, batch->plan.legs)
+		{
+			ApexPlannedLeg *common = lfirst(lc);
+			ApexIntentChoice *choice = NULL;
+			ApexPlannedLeg *leg;
+			ListCell   *cc;
+
+			foreach(cc, intents[i]->choices)
+			{
+				if (((ApexIntentChoice *) lfirst(cc))->source == common->source)
+					choice = lfirst(cc);
+			}
+			if (choice == NULL && !common->caller_weight)
+				continue;
+			leg = palloc(sizeof(ApexPlannedLeg));
+			*leg = *common;
+			if (!common->caller_weight)
+				leg->weight = choice->weight;
+			question->legs = lappend(question->legs, leg);
+		}
+		apex_plan_intent_done(question, fcinfo, intents[i]);
+		batch->question_plans[i] = question;
+	}
+}
+
+/* Question i's plan: its own with intent routing, else the batch's */
+ApexPlan *
+ApexBatchQuestionPlan(ApexBatchPlan *batch, int i)
+{
+	return batch->question_plans ? batch->question_plans[i] : &batch->plan;
+}
+
+/*
  * Plan apex_route(query text, k int, sources text[], query_vector real[],
  * rrf_k int, timeout_ms int, min_sources int); NULL arguments take the
  * apex_router.* settings.  Allocates in the current memory context.
@@ -508,6 +733,7 @@ ApexPlanRoute(FunctionCallInfo fcinfo)
 	ApexQuery  *query = &plan->query;
 	const char *error;
 	int			sqlerrcode;
+	ApexIntent *intent = NULL;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -522,8 +748,11 @@ ApexPlanRoute(FunctionCallInfo fcinfo)
 	if (!PG_ARGISNULL(3))
 		apex_plan_vector(query, PG_GETARG_ARRAYTYPE_P(3));
 	apex_plan_params(query, fcinfo);
-	apex_plan_sources(plan, fcinfo);
+	apex_plan_sources(plan, fcinfo,
+					  apex_plan_by_intent(fcinfo) ? &intent : NULL);
 	apex_plan_ranking(plan, fcinfo);
+	if (intent)
+		apex_plan_intent_done(plan, fcinfo, intent);
 	return plan;
 }
 
@@ -591,7 +820,9 @@ ApexPlanMany(FunctionCallInfo fcinfo)
 		}
 	}
 	/* an empty batch still checks its sources: the same call, empty */
-	apex_plan_sources(&batch->plan, fcinfo);
+	apex_plan_sources(&batch->plan, fcinfo, NULL);
 	apex_plan_ranking(&batch->plan, fcinfo);
+	if (apex_plan_by_intent(fcinfo))
+		apex_plan_questions(batch, fcinfo);
 	return batch;
 }

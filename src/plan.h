@@ -25,7 +25,9 @@ typedef struct ApexPlannedLeg
 {
 	ApexSource *source;			/* usable by the caller, embedder resolved */
 	int			budget_ms;		/* its timeout_ms, capped by the call's */
-	double		weight;			/* the call's weight for it, else its option's */
+	double		weight;			/* the call's weight for it, else the intent's
+								 * (intent.c), else its option's */
+	bool		caller_weight;	/* weight is the call's (its weights argument) */
 	/* a failure decided at planning (no request is sent), or NULL */
 	char	   *error;			/* the cause, as ApexLegFail takes it */
 	int			sqlerrcode;
@@ -52,11 +54,19 @@ typedef struct ApexPlan
 	ApexSource *reranker;		/* cleared for use, or NULL */
 	int			timeout_ms;		/* the call's deadline; 0: none */
 	int			min_sources;
+	/*
+	 * What intent routing chose (the routing column, apex_explain's intent
+	 * step); NULL when the caller named the sources or
+	 * apex_router.intent_routing is off
+	 */
+	Jsonb	   *routing;
 } ApexPlan;
 
 /*
  * apex_route_many's plan: the sources planned once (plan.legs; plan.query
- * holds k alone), and its questions, each asked of every source
+ * holds k alone), and its questions, each asked of every source, or with
+ * intent routing of those its intent chose (question_plans[i]: its legs,
+ * weights, recency and routing; ApexBatchQuestionPlan)
  */
 typedef struct ApexBatchPlan
 {
@@ -66,11 +76,13 @@ typedef struct ApexBatchPlan
 	const char **refused;		/* why question i is not asked, or NULL */
 	int		   *refused_code;	/* its SQLSTATE */
 	int			max_concurrency;	/* legs in flight at once */
+	ApexPlan  **question_plans; /* or NULL: plan for every question */
 } ApexBatchPlan;
 
 /* in plan.c */
 extern ApexPlan *ApexPlanRoute(FunctionCallInfo fcinfo);
 extern ApexBatchPlan *ApexPlanMany(FunctionCallInfo fcinfo);
+extern ApexPlan *ApexBatchQuestionPlan(ApexBatchPlan *batch, int i);
 
 /* in leg.c: the leg of a planned source asking one question */
 extern ApexLeg *ApexLegOfPlan(ApexCall *call, const ApexPlannedLeg *planned,

@@ -47,9 +47,10 @@ ApexReportFailures(List *legs, int ordinal)
 
 		if (leg->error == NULL)
 			continue;
-		ApexRemoteDetail(leg->error, leg->remote, &client, &log, &hint);
-		if (hint == NULL)
-			hint = leg->hint;
+		ApexLegWords(leg);
+		client = leg->words_client;
+		log = leg->words_log;
+		hint = leg->words_hint ? leg->words_hint : leg->hint;
 		ereport(apex_strict ? ERROR : WARNING,
 				(errcode(leg->sqlerrcode),
 				 ordinal > 0
@@ -110,10 +111,12 @@ ApexLegsAnswered(List *legs)
 
 /*
  * The rows, ranked from 1; with an ordinal > 0 (a batch's) first; partial
- * (trace.c) in each, or NULL
+ * (trace.c) and routing (plan.c: what intent routing chose) in each, or
+ * NULL
  */
 void
-ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal, Jsonb *partial)
+ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal, Jsonb *partial,
+			 Jsonb *routing)
 {
 	ListCell   *lc;
 	int			first = ordinal > 0 ? 1 : 0;
@@ -121,8 +124,8 @@ ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal, Jsonb *partial)
 	foreach(lc, rows)
 	{
 		ApexRow    *row = lfirst(lc);
-		Datum		values[9];
-		bool		nulls[9] = {0};
+		Datum		values[10];
+		bool		nulls[10] = {0};
 		Datum	   *names = palloc(sizeof(Datum) * Max(list_length(row->found_in), 1));
 		ListCell   *nc;
 
@@ -141,6 +144,8 @@ ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal, Jsonb *partial)
 		values[first + 6] = JsonbPGetDatum(row->payload);
 		values[first + 7] = PointerGetDatum(partial);
 		nulls[first + 7] = partial == NULL;
+		values[first + 8] = PointerGetDatum(routing);
+		nulls[first + 8] = routing == NULL;
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 }

@@ -21,6 +21,6 @@ extern void ApexReportFailures(List *legs, int ordinal);
 extern void ApexReportSkipped(List *legs, int ordinal);
 extern int	ApexLegsAnswered(List *legs);
 extern void ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal,
-						 Jsonb *partial);
+						 Jsonb *partial, Jsonb *routing);
 
 #endif							/* APEX_ROUTE_OUT_H */

@@ -38,6 +38,7 @@
 #include "breaker.h"
 #include "cache.h"
 #include "call.h"
+#include "embed_batch.h"
 #include "event_loop.h"
 #include "fusion.h"
 #include "plan.h"
@@ -119,6 +120,30 @@ apex_run_sequential(ApexCall *call, TimestampTz deadline)
 #define APEX_SEND_WAIT_MS 100
 
 /*
+ * Whether two of the plan's sources search with vectors from the same
+ * embedder: then one request serves both (embed_batch.c), as in
+ * apex_route_many, instead of one per leg through the vector cache
+ */
+static bool
+apex_embedder_shared(ApexPlan *plan)
+{
+	List	   *embedders = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->legs)
+	{
+		ApexPlannedLeg *leg = lfirst(lc);
+
+		if (leg->error || leg->source->embedder == NULL)
+			continue;
+		if (list_member_oid(embedders, leg->source->embedder->serverid))
+			return true;
+		embedders = lappend_oid(embedders, leg->source->embedder->serverid);
+	}
+	return false;
+}
+
+/*
  * Run every leg to an outcome (see the file header for the order), unless
  * the cache has the rows first: then true, with the cached rows in
  * *cached; else false, every leg done.
@@ -137,6 +162,8 @@ apex_run(ApexCall *call, ApexPlan *plan, List **cached)
 
 	foreach(lc, plan->legs)
 		(void) ApexLegOfPlan(call, lfirst(lc), &call->query);
+	if (apex_embedder_shared(plan))
+		call->embeds = ApexEmbedBatchBegin(call, plan->timeout_ms);
 
 	ApexCacheLookup(call->cache, deadline);
 	if (ApexCacheHitRows(call->cache, 0, cached))
@@ -211,11 +238,23 @@ apex_route_rerank(ApexCall *call, ApexPlan *plan, List *rows, Jsonb **partial,
 	steps->rerank = ApexRerankStart(call, plan->reranker, &call->query, rows,
 									plan->timeout_ms);
 	ApexRerankWait(call, &steps->rerank, 1);
-	rows = ApexRerankRows(steps->rerank, rows, plan->query.limit, 0);
+	rows = ApexRerankRows(steps->rerank, rows, list_length(rows), 0);
 	if (ApexRerankFailed(steps->rerank))
 		*partial = ApexPartialOf(lappend(list_copy(call->legs),
 										 ApexRerankLeg(steps->rerank)));
 	return rows;
+}
+
+/*
+ * How many fused rows the steps after fusion choose from: fusion's own
+ * (0: all, for MMR), and at least a reranker's candidates
+ */
+static int
+apex_candidates(const ApexRanking *ranking, const ApexPlan *plan)
+{
+	int			n = ApexFuseCandidates(ranking, plan->query.limit);
+
+	return n == 0 ? 0 : ApexRerankFuseLimit(plan->reranker, n);
 }
 
 /*
@@ -237,6 +276,7 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 	call->query.limit = ApexRerankFuseLimit(plan->reranker, plan->query.limit);
 	*partial = NULL;
 	memset(steps, 0, sizeof(ApexCallSteps));
+	steps->routing = plan->routing;
 	steps->cache_hit = apex_run(call, plan, &rows);
 	steps->cache_outcome = ApexCacheOutcome(call->cache, 0, &steps->cache_source);
 	/* the legs are over: what they tell of their sources, for every backend */
@@ -246,6 +286,7 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 						steps->cache_hit);
 	if (!steps->cache_hit)
 	{
+		ApexRanking ranking;
 		ListCell   *lc;
 
 		ApexReportFailures(call->legs, 0);
@@ -254,14 +295,17 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 		*partial = ApexPartialOf(call->legs);
 		foreach(lc, call->legs)
 			steps->items += list_length(((ApexLeg *) lfirst(lc))->items);
+		steps->fusion = ApexFusionName(plan->fusion);
 		steps->fusion_started = GetCurrentTimestamp();
+		ApexRankingOf(&ranking, plan, call->started);
 		/* a reranker is sent its candidates: as many are fused, if more */
-		rows = ApexFusedRows(ApexFuse(call->legs, plan->rrf_k,
-									  ApexRerankFuseLimit(plan->reranker,
-														  plan->query.limit)));
+		rows = ApexFusedRows(ApexFuse(call->legs, &ranking,
+									  apex_candidates(&ranking, plan)));
 		steps->fusion_ended = GetCurrentTimestamp();
 		if (plan->reranker)
 			rows = apex_route_rerank(call, plan, rows, partial, steps);
+		/* min_score, MMR and the cut to k act on the reranked order */
+		rows = ApexFuseFinish(rows, &ranking, plan->query.limit);
 	}
 	ApexCacheStore(call->cache, 0, rows,
 				   ApexLegsAnswered(call->legs) == list_length(call->legs) &&
@@ -291,7 +335,7 @@ apex_route(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(call->mcxt);
 
 	rows = apex_route_run(fcinfo, call, &partial, &steps);
-	ApexEmitRows(rsinfo, rows, 0, partial);
+	ApexEmitRows(rsinfo, rows, 0, partial, steps.routing);
 
 	MemoryContextSwitchTo(old);
 	ApexCallEnd(call);

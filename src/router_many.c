@@ -242,6 +242,7 @@ apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs,
 {
 	int			per = list_length(plan->plan.legs);
 
+	/* a question's legs are of the batch's sources, perhaps fewer */
 	batch->legs = palloc(sizeof(ApexLeg *) * Max(plan->nquestions * per, 1));
 	for (int i = 0; i < plan->nquestions; i++)
 	{
@@ -249,7 +250,7 @@ apex_batch_legs(ApexBatch *batch, ApexBatchPlan *plan, List **qlegs,
 
 		if (plan->refused[i] || hit[i])
 			continue;
-		foreach(lc, plan->plan.legs)
+		foreach(lc, ApexBatchQuestionPlan(plan, i)->legs)
 		{
 			ApexLeg    *leg = ApexLegOfPlan(batch->call, lfirst(lc), &plan->questions[i]);
 
@@ -297,16 +298,19 @@ apex_batch_fd_limit(ApexPlan *plan, int limit)
 /*
  * Question i's warnings and fused rows, as apex_route would give them
  * (none when it has no rows to fuse: refused, answered by the cache, or
- * too few sources answered); with a reranker, its rerank request is sent
- * (reranks[i]), and answered while the others are (ApexRerankWait).
- * Returns its rows: as many as the reranker needs (ApexRerankFuseLimit).
+ * too few sources answered), ages counted to the call's start; with a
+ * reranker, its rerank request is sent (reranks[i]), and answered while
+ * the others are (ApexRerankWait).  Returns its fused rows: as many as the
+ * steps after fusion choose from.
  */
 static List *
 apex_batch_fuse(ApexBatchPlan *plan, ApexCall *call, int i, List *legs,
 				bool hit, ApexRerank **reranks)
 {
-	ApexPlan   *common = &plan->plan;
+	ApexPlan   *common = ApexBatchQuestionPlan(plan, i);
 	int			answered;
+	int			candidates;
+	ApexRanking ranking;
 	List	   *rows;
 
 	if (plan->refused[i])
@@ -334,9 +338,12 @@ apex_batch_fuse(ApexBatchPlan *plan, ApexCall *call, int i, List *legs,
 				 errhint("The question has no rows.")));
 		return NIL;
 	}
-	rows = ApexFusedRows(ApexFuse(legs, common->rrf_k,
-								  ApexRerankFuseLimit(common->reranker,
-													  common->query.limit)));
+	ApexRankingOf(&ranking, common, call->started);
+	/* fusion's candidates (0: all, for MMR), and at least a reranker's */
+	candidates = ApexFuseCandidates(&ranking, common->query.limit);
+	if (candidates != 0)
+		candidates = ApexRerankFuseLimit(common->reranker, candidates);
+	rows = ApexFusedRows(ApexFuse(legs, &ranking, candidates));
 	if (common->reranker)
 		reranks[i] = ApexRerankStart(call, common->reranker, &plan->questions[i],
 									 rows, common->timeout_ms);
@@ -345,51 +352,59 @@ apex_batch_fuse(ApexBatchPlan *plan, ApexCall *call, int i, List *legs,
 
 /*
  * Question i's rows, once its rerank (if any) is over: from the cache
- * (hit: cached holds them), or its fused rows (reranked), then stored in
- * the cache.  Returns how many rows it gave.
+ * (hit: rows holds them), or its fused rows (reranked), then min_score,
+ * MMR and the cut to k, then stored in the cache.  Returns how many rows
+ * it gave.
  */
 static int
-apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCache *cache,
-				  int i, List *legs, List *rows, bool hit, ApexRerank *rerank)
+apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCall *call,
+				  ApexCache *cache, int i, List *legs, List *rows, bool hit,
+				  ApexRerank *rerank)
 {
-	ApexPlan   *common = &plan->plan;
+	ApexPlan   *common = ApexBatchQuestionPlan(plan, i);
 	List	   *failed = legs;
+	ApexRanking ranking;
 
 	if (hit)
 	{
-		ApexEmitRows(rsinfo, rows, i + 1, NULL);
+		ApexEmitRows(rsinfo, rows, i + 1, NULL, common->routing);
 		return list_length(rows);
 	}
 	if (plan->refused[i] || ApexLegsAnswered(legs) < common->min_sources)
 		return 0;
 	if (rerank)
 	{
-		rows = ApexRerankRows(rerank, rows, common->query.limit, i + 1);
+		rows = ApexRerankRows(rerank, rows, list_length(rows), i + 1);
 		if (ApexRerankFailed(rerank))
 			failed = lappend(list_copy(legs), ApexRerankLeg(rerank));
 	}
+	ApexRankingOf(&ranking, common, call->started);
+	rows = ApexFuseFinish(rows, &ranking, common->query.limit);
 	ApexCacheStore(cache, i, rows,
 				   ApexLegsAnswered(legs) == list_length(legs) &&
 				   !ApexRerankFailed(rerank));
-	ApexEmitRows(rsinfo, rows, i + 1, ApexPartialOf(failed));
+	ApexEmitRows(rsinfo, rows, i + 1, ApexPartialOf(failed), common->routing);
 	return list_length(rows);
 }
 
-/* The questions the cache answered, as hits of every source of the batch */
+/*
+ * The questions the cache answered, as hits of every source the question
+ * would have asked
+ */
 static void
 apex_batch_count_hits(ApexBatchPlan *plan, bool *hit)
 {
-	List	   *sources = NIL;
-	ListCell   *lc;
-	int			hits = 0;
-
 	for (int i = 0; i < plan->nquestions; i++)
-		hits += hit[i];
-	if (hits == 0)
-		return;
-	foreach(lc, plan->plan.legs)
-		sources = lappend(sources, ((ApexPlannedLeg *) lfirst(lc))->source);
-	ApexStatsRecordCacheHits(sources, hits);
+	{
+		List	   *sources = NIL;
+		ListCell   *lc;
+
+		if (!hit[i])
+			continue;
+		foreach(lc, ApexBatchQuestionPlan(plan, i)->legs)
+			sources = lappend(sources, ((ApexPlannedLeg *) lfirst(lc))->source);
+		ApexStatsRecordCacheHits(sources, 1);
+	}
 }
 
 /*
@@ -451,7 +466,7 @@ apex_route_many(PG_FUNCTION_ARGS)
 		fused[i] = apex_batch_fuse(plan, call, i, qlegs[i], hit[i], reranks);
 	ApexRerankWait(call, reranks, plan->nquestions);
 	for (int i = 0; i < plan->nquestions; i++)
-		rows += apex_batch_answer(rsinfo, plan, cache, i, qlegs[i],
+		rows += apex_batch_answer(rsinfo, plan, call, cache, i, qlegs[i],
 								  hit[i] ? cached[i] : fused[i], hit[i], reranks[i]);
 	ApexCacheReport(cache);
 	ApexTraceLog(call, "apex_route_many", qlegs, plan->nquestions, rows);

@@ -9,8 +9,9 @@
  *   swallow notices (SQLAlchemy's psycopg2 dialect logs them at INFO), and
  *   a column travels through any driver, ORM or pooler (PgBouncer in
  *   transaction mode included: nothing is kept in the session).
- * - apex_explain(): the same call, answered with one row per step (every
- *   leg, the result cache, fusion, the call) and its times.
+ * - apex_explain(): the same call, answered with one row per step (the
+ *   intent that chose the sources, every leg, the result cache, fusion,
+ *   the call) and its times.
  * - One log line per call slower than apex_router.log_min_duration_ms, at
  *   apex_router.log_level: log_min_duration_statement's idea, with the
  *   legs as JSON in the detail.
@@ -29,6 +30,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/jsonb.h"
 
 #include "json.h"
 #include "rerank.h"
@@ -82,16 +84,12 @@ apex_ms_between(TimestampTz a, TimestampTz b)
 	return (b - a) / 1000.0;
 }
 
-/* The leg's failure in the words the client may see (its WARNING's detail) */
+/* The leg's failure in its WARNING's words: the client's, or the log's */
 static char *
-apex_leg_words(const ApexLeg *leg, bool for_log)
+apex_leg_words(ApexLeg *leg, bool for_log)
 {
-	char	   *client;
-	char	   *log;
-	char	   *hint;
-
-	ApexRemoteDetail(leg->error, leg->remote, &client, &log, &hint);
-	return for_log && log ? log : client;
+	ApexLegWords(leg);
+	return for_log && leg->words_log ? leg->words_log : leg->words_client;
 }
 
 /*
@@ -219,6 +217,17 @@ apex_explain_rerank(ReturnSetInfo *rsinfo, ApexCall *call, ApexRerank *rerank)
 								ApexRerankCount(rerank) == 1 ? "row" : "rows"));
 }
 
+/* what the fusion row's note calls the method (ApexFusionName's names) */
+static const char *
+apex_fusion_words(const char *method)
+{
+	if (method && strcmp(method, "min_max") == 0)
+		return "min-max score fusion";
+	if (method && strcmp(method, "dbsf") == 0)
+		return "distribution-based score fusion";
+	return "reciprocal rank fusion";
+}
+
 /* apex_explain's rows: the legs in plan order, the cache, fusion, the call */
 void
 ApexExplainRows(ReturnSetInfo *rsinfo, ApexCall *call, const ApexCallSteps *steps)
@@ -227,6 +236,21 @@ ApexExplainRows(ReturnSetInfo *rsinfo, ApexCall *call, const ApexCallSteps *step
 	ListCell   *lc;
 	int			failed = 0;
 
+	/* intent routing chose the sources: first, as it was done first */
+	if (steps->routing)
+	{
+		JsonbValue *intents = getKeyJsonValueFromContainer(&steps->routing->root,
+														   "intents", strlen("intents"),
+														   NULL);
+		bool		matched = intents && intents->type == jbvBinary &&
+			JsonContainerSize(intents->val.binary.data) > 0;
+
+		apex_explain_row(rsinfo, "intent", NULL, NULL,
+						 matched ? "matched" : "no match",
+						 -1, -1, -1, -1, -1, -1, 0, 0, NULL,
+						 JsonbToCString(NULL, &steps->routing->root,
+										VARSIZE(steps->routing)));
+	}
 	foreach(lc, call->legs)
 	{
 		ApexLeg    *leg = lfirst(lc);
@@ -254,7 +278,8 @@ ApexExplainRows(ReturnSetInfo *rsinfo, ApexCall *call, const ApexCallSteps *step
 						 apex_ms_between(call->started, steps->fusion_started),
 						 -1, -1, apex_ms_between(steps->fusion_started, steps->fusion_ended),
 						 steps->rows, -1, 0, 0, NULL,
-						 psprintf("reciprocal rank fusion of %d %s", steps->items,
+						 psprintf("%s of %d %s",
+								  apex_fusion_words(steps->fusion), steps->items,
 								  steps->items == 1 ? "item" : "items"));
 	if (steps->rerank)
 		apex_explain_rerank(rsinfo, call, steps->rerank);

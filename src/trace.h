@@ -24,10 +24,12 @@ typedef struct ApexCallSteps
 	const char *cache_outcome;	/* ApexCacheOutcome() */
 	bool		cache_hit;		/* the rows came from the cache */
 	TimestampTz fusion_started; /* 0: no fusion (a cache hit) */
+	const char *fusion;			/* its method's name (ApexFusionName) */
 	TimestampTz fusion_ended;
 	int			items;			/* the legs' items fusion read */
 	struct ApexRerank *rerank;	/* the reranking step (rerank.c), or NULL */
 	int			rows;			/* the rows returned */
+	Jsonb	   *routing;		/* what intent routing chose (plan.h), or NULL */
 } ApexCallSteps;
 
 extern int	apex_log_min_duration_ms;

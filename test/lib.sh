@@ -386,8 +386,14 @@ apex_remote_load() {
   local psql=(psql -qX -v ON_ERROR_STOP=1 -h "$APEX_RUN_DIR" -p "$APEX_REMOTE_PGPORT" -U postgres)
   "${psql[@]}" -d postgres -c "CREATE ROLE apex_remote LOGIN PASSWORD 'remote-pass'" \
     -c "CREATE DATABASE memory OWNER apex_remote" || return 1
-  "${psql[@]}" -d memory -v corpus="$(cat "$APEX_ROOT/test/fixtures/corpus.json")" <<'SQL'
+  "${psql[@]}" -d memory -v corpus="$(cat "$APEX_ROOT/test/fixtures/corpus.json")" \
+    -v tenants="$(cat "$APEX_ROOT/test/fixtures/tenants.json")" <<'SQL'
 SET ROLE apex_remote;
+-- the per-user memories (scope: apex_route's params reach $3)
+CREATE TABLE memories (id text PRIMARY KEY, user_id text NOT NULL, title text NOT NULL,
+  body text NOT NULL, created_at timestamptz NOT NULL);
+INSERT INTO memories SELECT e->>'id', e->>'user_id', e->>'title', e->>'text', (e->>'created_at')::timestamptz
+  FROM jsonb_array_elements(:'tenants'::jsonb) e;
 CREATE TABLE notes (id text PRIMARY KEY, kind text NOT NULL, title text NOT NULL, body text NOT NULL,
   tsv tsvector GENERATED ALWAYS AS (to_tsvector('english', title || ' ' || body)) STORED);
 INSERT INTO notes (id, kind, title, body)

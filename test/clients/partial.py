@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Issue 14 item 1 through the client stacks people use: a caller tells from
-the rows alone which chosen sources did not answer and why (apex_route's
-and apex_route_many's last column, partial), with psycopg2, psycopg 3 and
+the rows alone which chosen sources did not answer and why (the partial column of
+apex_route's and apex_route_many's rows), with psycopg2, psycopg 3 and
 SQLAlchemy, directly and through PgBouncer in transaction pooling mode,
 where consecutive statements of one client run in different backends.
 

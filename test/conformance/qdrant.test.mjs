@@ -36,7 +36,23 @@ async function rejectsWithStatus(promise, status) {
 describe('qdrant with the official client', () => {
   test('getCollections lists the fixture collections', async () => {
     const r = await client.getCollections();
-    assert.deepEqual(r.collections.map((c) => c.name), ['memory', 'langchain']);
+    assert.deepEqual(r.collections.map((c) => c.name), ['memory', 'langchain', 'tenants']);
+  });
+
+  // issue 15 item 1: a user's scope as a match filter, the call's time range
+  // as a datetime range (Qdrant >= 1.8: RFC 3339 bounds over payload strings)
+  test('the tenants collection: a user filter and a datetime range', async () => {
+    const q = embed('Sarah budget', 64);
+    const scoped = (filter) => client.query('tenants', { query: q, limit: 20, with_payload: true, filter })
+      .then((r) => r.points.map((p) => p.payload.doc_id).sort());
+    const alice = { key: 'user_id', match: { value: 'alice' } };
+    assert.deepEqual(await scoped({ must: [alice] }), ['t-alice-1', 't-alice-2', 't-alice-3']);
+    assert.deepEqual(await scoped({ must: [alice, { key: 'created_at', range: { gte: '2026-10-01T00:00:00Z' } }] }),
+      ['t-alice-2', 't-alice-3']);
+    assert.deepEqual(await scoped({ must: [alice, { key: 'created_at', range: { lt: '2026-10-20T09:30:00.000000Z' } }] }),
+      ['t-alice-1']);
+    await rejectsWithStatus(client.query('tenants', { query: q, limit: 5,
+      filter: { must: [{ key: 'created_at', range: { gte: 'last week' } }] } }), 400);
   });
 
   // issue 11 item 5; origin: langchain-ai/langchain#26215 (fields inside LangChain's "metadata" object)
@@ -137,6 +153,21 @@ describe('qdrant with the official client', () => {
     assert.deepEqual(r.points.map((p) => [p.id, p.score]), [[11, 3], [10, 1]]);
     const s = await legacy.search('named', { vector: { name: 'dense', vector: [0, 0, 1] }, limit: 1 });
     assert.deepEqual(s.map((p) => p.id), [10]);
+    // with_vector (apex_router's with_vectors): named vectors come as an
+    // object, by name; a list of names returns those alone
+    const v = await client.query('named', { query: [1, 0, 0], using: 'dense', limit: 1, with_vector: ['dense'] });
+    assert.deepEqual(v.points[0].vector, { dense: [3, 2, 1] });
+    const all = await legacy.search('named', { vector: { name: 'dense', vector: [1, 0, 0] }, limit: 1, with_vector: true });
+    assert.deepEqual(all[0].vector, { dense: [3, 2, 1] });
+  });
+
+  test('with_vector on an unnamed Cosine collection: the stored, normalised vector', async () => {
+    await client.createCollection('unit', { vectors: { size: 2, distance: 'Cosine' } });
+    await client.upsert('unit', { wait: true, points: [{ id: 1, vector: [3, 4] }] });
+    const r = await client.query('unit', { query: [1, 0], limit: 1, with_vector: true });
+    assert.deepEqual(r.points[0].vector.map((x) => Math.round(x * 1e6) / 1e6), [0.6, 0.8]);
+    const bare = await client.query('unit', { query: [1, 0], limit: 1 });
+    assert.ok(!('vector' in bare.points[0]));
   });
 
   test('errors: 404 missing collection, 400 dimension, 422 limit 0', async () => {

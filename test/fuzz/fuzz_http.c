@@ -23,6 +23,8 @@
  *               content_field "page_content"
  *               (issue 11 item 5; origin: langchain-ai/langchain#26215,
  *               neo4j/neo4j-graphrag-python#453: nested payload fields)
+ *   bit 5       qdrant: with_vectors (bit 4: vector_name "dense"): a point's
+ *               vector, when it has one, is finite floats
  *   bit 6       qdrant: id_field "uid" (bit 4: the path above); graphiti:
  *               now is 2000-01-01 (else 2025-06-01)
  *   bit 7       qdrant: title_field "name", content_field "text"
@@ -196,6 +198,8 @@ FuzzQdrant(const uint8 *data, size_t size)
 		.title_field = nested ? ((variant & 0x80) ? "metadata.titles[1]" : "metadata.\"dc.title\"")
 		: (variant & 0x80) ? "name" : "title",
 		.content_field = nested ? "page_content" : (variant & 0x80) ? "text" : "content",
+		.with_vectors = (variant & 0x20) != 0,
+		.vector_name = nested ? "dense" : NULL,
 	};
 	StringInfoData body = fuzz_body(data, size);
 	ApexItemsSkipped decoded;
@@ -206,6 +210,22 @@ FuzzQdrant(const uint8 *data, size_t size)
 	/* a point is used or skipped, and skipped only for want of an id_field */
 	if (decoded.skipped < 0 || (decoded.skipped > 0 && conf.id_field == NULL))
 		abort();
+	if (error == NULL)
+	{
+		ListCell   *lc;
+
+		foreach(lc, decoded.items)
+		{
+			ApexItem   *item = lfirst(lc);
+
+			if ((item->vector != NULL) != (item->vector_dim > 0) ||
+				(item->vector && !conf.with_vectors))
+				abort();
+			for (int i = 0; i < item->vector_dim; i++)
+				if (isnan(item->vector[i]) || isinf(item->vector[i]))
+					abort();
+		}
+	}
 	fuzz_check_decoded(fuzz_status(variant), error, decoded.items, &remote);
 }
 

@@ -23,6 +23,27 @@ export function notesPath() {
   return resolve(REPO_ROOT, 'test/fixtures/notes.json');
 }
 
+/**
+ * The per-user memories (test/fixtures/tenants.json) for the scope tests
+ * (apex_route's params): {id, user_id, title, text, created_at} each, in a
+ * Neo4j index, a Qdrant collection and Redis keys of their own.
+ */
+export function tenantsPath() {
+  return resolve(REPO_ROOT, 'test/fixtures/tenants.json');
+}
+
+/** The per-user memories; throws on a malformed file. */
+export function loadTenants(path = tenantsPath()) {
+  const items = JSON.parse(readFileSync(path, 'utf8'));
+  if (!Array.isArray(items)) throw new Error(`${path}: expected a JSON array`);
+  for (const it of items) {
+    for (const k of ['id', 'user_id', 'title', 'text', 'created_at']) {
+      if (typeof it[k] !== 'string') throw new Error(`${path}: item ${JSON.stringify(it.id)} lacks string "${k}"`);
+    }
+  }
+  return items;
+}
+
 /** Array of {id, kind, title, text, created_at}; throws on a malformed file. */
 export function loadCorpus(path = corpusPath()) {
   const items = JSON.parse(readFileSync(path, 'utf8'));

@@ -4,6 +4,9 @@
 // Accepted (case-insensitive keywords, any whitespace):
 //   CALL db.index.fulltext.queryNodes(<'lit' | "lit" | $p>, <'lit' | "lit" | $p> [, <$p | {skip: n, limit: n}>])
 //   YIELD node, score
+//   [WHERE <cond> [AND <cond>]...]  where cond = node.<prop> <op> <'lit' | "lit" | number | $p>,
+//                                   op one of = <> < <= > >= (Cypher's comparison: a null
+//                                   or a value of another type is null, and drops the row)
 //   RETURN <item>, ...   where item = node.<prop> [AS a] | node [AS a] | score [AS a]
 //   [ORDER BY score DESC] [SKIP <n | $p>] [LIMIT <n | $p>] [;]
 // and, for connectivity checks, `RETURN <integer> [AS a]`.
@@ -26,9 +29,10 @@ const NUM = String.raw`\d+|\$[A-Za-z_][A-Za-z0-9_]*`;
 const OPTS = String.raw`\$[A-Za-z_][A-Za-z0-9_]*|\{[^{}]*\}`;
 const FT_RE = new RegExp(
   String.raw`^\s*CALL\s+db\.index\.fulltext\.queryNodes\s*\(\s*(${ARG})\s*,\s*(${ARG})\s*(?:,\s*(${OPTS})\s*)?\)` +
-  String.raw`\s+YIELD\s+node\s*,\s*score\s+RETURN\s+([\s\S]+?)` +
+  String.raw`\s+YIELD\s+node\s*,\s*score(?:\s+WHERE\s+([\s\S]+?))?\s+RETURN\s+([\s\S]+?)` +
   String.raw`(?:\s+ORDER\s+BY\s+score\s+DESC)?(?:\s+SKIP\s+(${NUM}))?(?:\s+LIMIT\s+(${NUM}))?\s*;?\s*$`, 'i');
 const RETURN_INT_RE = /^\s*RETURN\s+(\d+)(?:\s+AS\s+([A-Za-z_][A-Za-z0-9_]*|`[^`]+`))?\s*;?\s*$/i;
+const COND_RE = new RegExp(String.raw`^node\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=|<>|<=|>=|<|>)\s*(${ARG}|-?\d+(?:\.\d+)?)$`);
 const ITEM_RE = /^(node(?:\s*\.\s*([A-Za-z_][A-Za-z0-9_]*))?|score)(?:\s+AS\s+([A-Za-z_][A-Za-z0-9_]*|`[^`]+`))?$/i;
 
 function syntaxError(statement, detail) {
@@ -51,7 +55,7 @@ export function parse(statement) {
     throw syntaxError(statement, 'this test server only understands ' +
       "CALL db.index.fulltext.queryNodes(index, query) YIELD node, score RETURN ... [ORDER BY score DESC] [SKIP n] [LIMIT n]");
   }
-  const items = m[4].split(',').map((s) => s.trim().replace(/\s+/g, ' '));
+  const items = m[5].split(',').map((s) => s.trim().replace(/\s+/g, ' '));
   const columns = items.map((text) => {
     const im = ITEM_RE.exec(text);
     if (!im) throw syntaxError(statement, `cannot return "${text}"`);
@@ -62,6 +66,12 @@ export function parse(statement) {
     return { what: 'node', name: alias ?? expr };
   });
   const arg = (a) => (a && a.startsWith('$') ? { param: a.slice(1) } : a ? { value: unquote(a) } : null);
+  const where = (m[4] ? m[4].split(/\s+AND\s+/i) : []).map((text) => {
+    const c = COND_RE.exec(text.trim());
+    if (!c) throw syntaxError(statement, `cannot read the condition "${text.trim()}"`);
+    const operand = /^-?\d/.test(c[3]) ? { value: Number(c[3]) } : arg(c[3]);
+    return { prop: c[1], op: c[2], operand };
+  });
   const num = (a) => (a == null ? null : a.startsWith('$') ? { param: a.slice(1) } : { value: Number(a) });
   let options = null;
   if (m[3]) {
@@ -75,14 +85,32 @@ export function parse(statement) {
       }
     }
   }
-  return { kind: 'fulltext', index: arg(m[1]), query: arg(m[2]), options, columns, skip: num(m[5]), limit: num(m[6]) };
+  return { kind: 'fulltext', index: arg(m[1]), query: arg(m[2]), options, where, columns, skip: num(m[6]), limit: num(m[7]) };
 }
 
 /** Names of parameters a plan needs, in order of appearance. */
 function neededParams(plan) {
   if (plan.kind !== 'fulltext') return [];
-  return [plan.index, plan.query, plan.options, plan.skip, plan.limit]
+  return [plan.index, plan.query, plan.options, ...plan.where.map((c) => c.operand), plan.skip, plan.limit]
     .filter((x) => x && x.param !== undefined).map((x) => x.param);
+}
+
+/**
+ * Cypher's comparison of a property with a value: true, false, or null
+ * (a null side, or values of different types) -- WHERE keeps only true.
+ */
+function compare(a, op, b) {
+  if (a == null || b == null) return null;
+  const type = (v) => (typeof v === 'number' ? 'number' : typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'boolean' : 'other');
+  if (type(a) !== type(b) || type(a) === 'other') return op === '=' ? false : op === '<>' ? true : null;
+  switch (op) {
+    case '=': return a === b;
+    case '<>': return a !== b;
+    case '<': return a < b;
+    case '<=': return a <= b;
+    case '>': return a > b;
+    default: return a >= b;
+  }
 }
 
 /**
@@ -335,6 +363,9 @@ export function run(statement, parameters, indexes) {
   const opts = plan.options ? val(plan.options) || {} : {};
   if (Number.isInteger(opts.skip)) hits = hits.slice(opts.skip);
   if (Number.isInteger(opts.limit)) hits = hits.slice(0, opts.limit);
+  // WHERE filters what the procedure yields (its own skip and limit first)
+  hits = hits.filter(({ node }) => plan.where.every((c) =>
+    compare(node.properties[c.prop], c.op, val(c.operand)) === true));
   const skip = intOf(plan.skip, 'SKIP') ?? 0;
   const limit = intOf(plan.limit, 'LIMIT');
   hits = hits.slice(skip, limit == null ? undefined : skip + limit);

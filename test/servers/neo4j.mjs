@@ -11,7 +11,7 @@
 import { createTestServer } from './http.mjs';
 import { CypherError, FulltextIndex, run } from './cypher.mjs';
 import { NAN } from './faults.mjs';
-import { loadCorpus, notesPath } from './corpus.mjs';
+import { loadCorpus, loadTenants, notesPath } from './corpus.mjs';
 import { Memo, share } from './memo.mjs';
 
 const DB_UUID = '7f1c2b9e-0d4a-4e5b-8c6f-3a2e1d0b9c87'; // fixed, so elementIds are stable
@@ -68,7 +68,7 @@ function errorResponse(status, ctx) {
   return { status, json: isTx(ctx) && status !== 404 ? { results: [], errors: [e] } : { errors: [e] } };
 }
 
-export function createNeo4jServer({ corpus, notes = loadCorpus(notesPath()), log, user = 'neo4j', password = 'testpassword', version = '5.26.0' }) {
+export function createNeo4jServer({ corpus, notes = loadCorpus(notesPath()), tenants = loadTenants(), log, user = 'neo4j', password = 'testpassword', version = '5.26.0' }) {
   // Node ids follow corpus order, then the notes', as a fresh import would assign them.
   const node = (label, first) => (it, i) => ({
     id: first + i,
@@ -78,9 +78,17 @@ export function createNeo4jServer({ corpus, notes = loadCorpus(notesPath()), log
   });
   const nodes = corpus.map(node('Memory', 0));
   const noteNodes = notes.map(node('Note', corpus.length));
+  // the per-user memories: their own label and index, user_id a property
+  const tenantNodes = tenants.map((it, i) => ({
+    id: corpus.length + notes.length + i,
+    elementId: `4:${DB_UUID}:${corpus.length + notes.length + i}`,
+    labels: ['UserMemory'],
+    properties: { uid: it.id, user_id: it.user_id, name: it.title, summary: it.text, created_at: it.created_at },
+  }));
   const indexes = new Map([
     ['entity_text', new FulltextIndex('entity_text', ['name', 'summary'], nodes)],
     ['note_text', new FulltextIndex('note_text', ['name', 'summary'], noteNodes)],
+    ['user_memory_text', new FulltextIndex('user_memory_text', ['name', 'summary'], tenantNodes)],
   ]);
   let txCounter = 0;
   const bookmark = () => 'FB:kcwQ' + Buffer.from(`apex-test-${DB_UUID}-${++txCounter}`).toString('base64') + 'kA==';

@@ -9,6 +9,7 @@
 import { createTestServer } from './http.mjs';
 import { NAN } from './faults.mjs';
 import { embed } from './embed.mjs';
+import { loadTenants } from './corpus.mjs';
 import { Memo, share } from './memo.mjs';
 
 const DISTANCES = ['Cosine', 'Euclid', 'Dot', 'Manhattan'];
@@ -163,6 +164,9 @@ function payloadValues(payload, key) {
 
 const asList = (x) => (x == null ? [] : Array.isArray(x) ? x : [x]);
 
+// the datetimes Qdrant reads: RFC 3339, 'T' or a space, zone optional (UTC)
+const RFC3339 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/i;
+
 function matchCondition(pt, c) {
   if (!c || typeof c !== 'object') throw formatError('filter condition must be an object');
   if ('must' in c || 'should' in c || 'must_not' in c) return matchFilter(pt, c);
@@ -181,6 +185,23 @@ function matchCondition(pt, c) {
   }
   if (c.range) {
     const r = c.range;
+    const bounds = [r.gt, r.gte, r.lt, r.lte].filter((b) => b != null);
+    if (bounds.some((b) => typeof b === 'string')) {
+      // a DatetimeRange (Qdrant >= 1.8): RFC 3339 bounds, matched against
+      // payload strings that parse as datetimes
+      const t = (b, what) => {
+        if (b == null) return null;
+        const ms = typeof b === 'string' && RFC3339.test(b) ? Date.parse(b) : NaN;
+        if (Number.isNaN(ms)) throw formatError(`Unable to parse datetime for range.${what}: ${JSON.stringify(b)}`);
+        return ms;
+      };
+      const gt = t(r.gt, 'gt'); const gte = t(r.gte, 'gte'); const lt = t(r.lt, 'lt'); const lte = t(r.lte, 'lte');
+      return vals.some((v) => {
+        const ms = typeof v === 'string' && RFC3339.test(v) ? Date.parse(v) : NaN;
+        return !Number.isNaN(ms) && (gt == null || ms > gt) && (gte == null || ms >= gte) &&
+          (lt == null || ms < lt) && (lte == null || ms <= lte);
+      });
+    }
     return vals.some((v) => typeof v === 'number' && (r.gt == null || v > r.gt) && (r.gte == null || v >= r.gte) &&
       (r.lt == null || v < r.lt) && (r.lte == null || v <= r.lte));
   }
@@ -297,6 +318,14 @@ export function createQdrantServer({ corpus, log, dim = 64, apiKey = null, versi
     };
   }));
   collections.set('langchain', langchain);
+  // the per-user memories (corpus.mjs loadTenants), user_id in the payload
+  const tenants = new Collection('tenants', { size: dim, distance: 'Cosine' });
+  tenants.upsert(loadTenants().map((it, i) => ({
+    id: i + 1,
+    vector: embed(`${it.title} ${it.text}`, dim),
+    payload: { doc_id: it.id, user_id: it.user_id, title: it.title, text: it.text, created_at: it.created_at },
+  })));
+  collections.set('tenants', tenants);
 
   const getColl = (name) => {
     const c = collections.get(name);

@@ -42,6 +42,14 @@ SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 4, sources => '{gr
 \set log `cat "$APEX_TEST_LOG"`
 SELECT * FROM asked(:'log', :'t0');
 
+-- another fusion method, another key (its rows differ); the same method
+-- again is a hit
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,vectors,docs}', fusion => 'dbsf');
+SELECT count(*) AS rows FROM apex_route('Sarah roadmap', k => 3, sources => '{graph,vectors,docs}', fusion => 'dbsf');
+\set log `cat "$APEX_TEST_LOG"`
+SELECT * FROM asked(:'log', :'t0');
+
 -- ALTER SERVER of a source changes the key; so does a flush
 SELECT clock_timestamp() AS t0 \gset
 ALTER SERVER graph OPTIONS (ADD weight '1');

@@ -33,13 +33,14 @@ CREATE TEMP TABLE many AS
 SELECT * FROM embed_requests(:'t0', :'log');
 SELECT ordinal, count(*) AS rows FROM many GROUP BY 1 ORDER BY 1;
 
--- each question's rows are apex_route's for it, and apex_route asks as it
--- always did: once per vector leg (ten requests for five calls)
+-- each question's rows are apex_route's for it, and apex_route asks each
+-- embedder once per call, for all its vector legs (issue 15: five requests
+-- for five calls of two vector sources)
 SELECT clock_timestamp() AS t0 \gset
 SELECT q.ordinal,
        (SELECT array_agg(r ORDER BY r.rank)
         FROM apex_route(q.q, k => 4, sources => '{vectors,vectors2}') r)::text
-       = (SELECT array_agg((m.rank, m.id, m.title, m.content, m.score, m.found_in, m.payload, m.partial)
+       = (SELECT array_agg((m.rank, m.id, m.title, m.content, m.score, m.found_in, m.payload, m.partial, m.routing)
                            ORDER BY m.rank)
           FROM many m WHERE m.ordinal = q.ordinal)::text AS same_as_apex_route
 FROM questions q ORDER BY 1;

@@ -33,7 +33,7 @@ SELECT ordinal, count(*) AS rows, array_agg(rank ORDER BY rank) AS ranks
 FROM many GROUP BY 1 ORDER BY 1;
 SELECT q.ordinal,
        (SELECT array_agg(r ORDER BY r.rank) FROM apex_route(q.q, k => 4) r)::text
-       = (SELECT array_agg((m.rank, m.id, m.title, m.content, m.score, m.found_in, m.payload, m.partial)
+       = (SELECT array_agg((m.rank, m.id, m.title, m.content, m.score, m.found_in, m.payload, m.partial, m.routing)
                            ORDER BY m.rank)
           FROM many m WHERE m.ordinal = q.ordinal)::text AS same_as_apex_route
 FROM questions q ORDER BY 1;

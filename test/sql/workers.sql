@@ -283,8 +283,15 @@ CREATE FUNCTION wk_wait_hogs() RETURNS boolean LANGUAGE plpgsql AS $$
 BEGIN
   FOR i IN 1 .. 200 LOOP
     PERFORM pg_stat_clear_snapshot();
+    -- the hog waits in its loop, and every worker slot is held by one of
+    -- its sleeping queries (or the launcher): a pooled worker left idle by
+    -- an earlier call could still give a slot back (it did once)
     IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = 'wk_client'
-               AND backend_type = 'client backend' AND wait_event_type = 'Extension') THEN
+               AND backend_type = 'client backend' AND wait_event_type = 'Extension')
+       AND (SELECT count(*) FROM pg_stat_activity
+            WHERE (backend_type = 'apex_router sql' AND wait_event = 'PgSleep')
+               OR backend_type = 'logical replication launcher')
+           >= current_setting('max_worker_processes')::int THEN
       RETURN true;
     END IF;
     PERFORM pg_sleep(0.05);
