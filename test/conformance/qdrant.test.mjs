@@ -36,7 +36,7 @@ async function rejectsWithStatus(promise, status) {
 describe('qdrant with the official client', () => {
   test('getCollections lists the fixture collections', async () => {
     const r = await client.getCollections();
-    assert.deepEqual(r.collections.map((c) => c.name), ['memory', 'langchain']);
+    assert.deepEqual(r.collections.map((c) => c.name), ['memory', 'langchain', 'eval']);
   });
 
   // issue 11 item 5; origin: langchain-ai/langchain#26215 (fields inside LangChain's "metadata" object)
