@@ -494,6 +494,8 @@ apex_servers_env() {
   export APEX_TEST_LOG=$APEX_RUN_DIR/requests.log
   # benches may serve a generated corpus (bench/corpus.py); tests never do
   export APEX_FIXTURES=${APEX_BENCH_FIXTURES:-$APEX_ROOT/test/fixtures/corpus.json}
+  # the retrieval-quality evaluation set (servers, test/sql/include/eval.sql)
+  export APEX_EVAL_DIR=$APEX_ROOT/test/fixtures/eval
   export TLS_CERT=$APEX_RUN_DIR/tls/localhost.crt TLS_KEY=$APEX_RUN_DIR/tls/localhost.key
 }
 

@@ -11,8 +11,9 @@ import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export function evalPath() {
-  return resolve(REPO_ROOT, 'test/fixtures/eval/items.json');
+/** APEX_EVAL_DIR/items.json (test/lib.sh), or the repository's. */
+export function evalPath(env = process.env) {
+  return resolve(env.APEX_EVAL_DIR || resolve(REPO_ROOT, 'test/fixtures/eval'), 'items.json');
 }
 
 const STORES = new Set(['neo4j', 'qdrant', 'graphiti', 'redis', 'sql']);
