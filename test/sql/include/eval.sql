@@ -62,7 +62,7 @@ $$;
 
 CREATE OR REPLACE FUNCTION eval_recall(question text, ids text[]) RETURNS numeric
 LANGUAGE sql STABLE AS $$
-  SELECT (count(*) FILTER (WHERE l.item = ANY (ids[1:10])))::numeric / count(*)
+  SELECT (count(*) FILTER (WHERE l.item = ANY (ids[1:10])))::numeric / nullif(count(*), 0)
   FROM eval_labels l WHERE l.question = $1
 $$;
 
