@@ -84,8 +84,8 @@ def call(cur, cfg, text):
 
 
 def run(conn, cfg, questions, labels, rerank_available):
-    if cfg.kind == 'rerank' and not rerank_available:
-        cfg.missing = rerank_available is None and 'no RERANK_PORT in test/lib.sh' or 'no source kind reranker'
+    if cfg.kind == 'rerank' and rerank_available is not True:
+        cfg.missing = rerank_available or 'no RERANK_PORT in test/lib.sh'
         return
     cur = conn.cursor()
     # settings: SET apex_router.intent_routing fails when the GUC is not
@@ -187,7 +187,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--results', help='replace (or append) this table in FILE (bench/RESULTS.md)')
     ap.add_argument('--rerank-url', default=os.environ.get('BENCH_RERANK_URL'),
-                    help='the reranker test server (default: http://127.0.0.1:$RERANK_PORT/v1/rerank)')
+                    help='the reranker test server\'s base URL (default: http://127.0.0.1:$RERANK_PORT)')
     ap.add_argument('--label', default='', help='what was measured (printed above the table)')
     a = ap.parse_args()
     conn = psycopg2.connect('')
@@ -205,15 +205,19 @@ def main():
     # the reranker: a source of kind reranker, when this build has the kind
     # and test/lib.sh a port for its test server
     rerank = None
-    url = a.rerank_url or (os.environ.get('RERANK_PORT') and f"http://127.0.0.1:{os.environ['RERANK_PORT']}/v1/rerank")
+    # (Cohere's format: <url>/v2/rerank, a model required; the test
+    # server's key from RERANK_API_KEY, test/lib.sh)
+    url = a.rerank_url or (os.environ.get('RERANK_PORT') and f"http://127.0.0.1:{os.environ['RERANK_PORT']}")
     if url:
         try:
             cur.execute('DROP SERVER IF EXISTS eval_rerank CASCADE')
             cur.execute("CREATE SERVER eval_rerank FOREIGN DATA WRAPPER apex_router "
-                        "OPTIONS (kind 'reranker', url %s, format 'cohere')", [url])
+                        "OPTIONS (kind 'reranker', url %s, format 'cohere', model 'rerank-v3.5')", [url])
+            cur.execute("CREATE USER MAPPING FOR PUBLIC SERVER eval_rerank OPTIONS (api_key %s)",
+                        [os.environ.get('RERANK_API_KEY', 'rerank-test-key')])
             rerank = True
-        except psycopg2.Error:
-            rerank = False
+        except psycopg2.Error as e:
+            rerank = why(e)     # no such kind (or option) in this build
 
     cfgs = configs(SOURCES)
     for cfg in cfgs:
