@@ -47,6 +47,7 @@ class Config:
         self.warnings = 0       # calls that carried a WARNING (a source failed)
         self.errors = 0         # calls that failed (counted as finding nothing)
         self.scores = {}        # question id -> (ndcg, recall)
+        self.lists = {}         # question id -> the ranked ids
 
 
 def configs(all_sources):
@@ -115,6 +116,7 @@ def run(conn, cfg, questions, labels, rerank_available):
                 ids = []
             if any('WARNING' in n for n in conn.notices):
                 cfg.warnings += 1
+            cfg.lists[qid] = ids
             cfg.scores[qid] = (ndcg(ids, labels[qid]), recall(ids, labels[qid]))
     finally:
         for name, _ in cfg.settings:
@@ -239,6 +241,13 @@ def main():
         out += ['', 'Not available in this build:', ''] + notes
     warned += [f'- {c.name}: {c.errors} of {len(questions)} calls failed (counted as finding nothing; '
                f'the last: {c.last_error})' for c in cfgs if c.errors]
+    # a method that answers exactly as RRF does on every question is most
+    # likely not implemented (an argument taken and ignored)
+    rrf = next(c for c in cfgs if c.kind == 'fusion-default')
+    warned += [f'- {c.name}: the same ranked lists as the default call for every question '
+               f'(is the method implemented in this build?)'
+               for c in cfgs if c.kind == 'fusion' and not c.missing and c.name != 'all five, fusion rrf'
+               and c.lists == rrf.lists]
     if warned:
         out += ['', 'Warnings:', ''] + warned
     text = '\n'.join(out) + '\n'
