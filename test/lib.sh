@@ -423,7 +423,8 @@ apex_stop_pidfile() {
 }
 
 # A real redis-server (Debian's), password-protected, holding the corpus
-# as short-term memory (test/fixtures/load-redis.mjs).
+# as short-term memory (test/fixtures/load-redis.mjs) and the evaluation
+# set's (test/fixtures/eval/load-redis.mjs, keys eval:*).
 APEX_REDIS_PASSWORD=redis-pass
 
 apex_redis() {
@@ -442,7 +443,9 @@ apex_redis() {
       # (source_redis: issue 11 item 4)
       "${cli[@]}" ACL SETUSER reader on '>reader-pass' '~*' '+@read' >/dev/null || return 1
       [ "${2:-}" = empty ] && return 0
-      node "$APEX_ROOT/test/fixtures/load-redis.mjs" | "${cli[@]}" --pipe >/dev/null ;;
+      node "$APEX_ROOT/test/fixtures/load-redis.mjs" | "${cli[@]}" --pipe >/dev/null &&
+        # and the evaluation set's short-term memory (eval:* keys; bench/quality)
+        node "$APEX_ROOT/test/fixtures/eval/load-redis.mjs" | "${cli[@]}" --pipe >/dev/null ;;
     *) echo "usage: apex_redis start [empty]|stop" >&2; return 1 ;;
   esac
 }
@@ -498,6 +501,8 @@ apex_servers_env() {
   export APEX_TEST_LOG=$APEX_RUN_DIR/requests.log
   # benches may serve a generated corpus (bench/corpus.py); tests never do
   export APEX_FIXTURES=${APEX_BENCH_FIXTURES:-$APEX_ROOT/test/fixtures/corpus.json}
+  # the retrieval-quality evaluation set (servers, test/sql/include/eval.sql)
+  export APEX_EVAL_DIR=$APEX_ROOT/test/fixtures/eval
   export TLS_CERT=$APEX_RUN_DIR/tls/localhost.crt TLS_KEY=$APEX_RUN_DIR/tls/localhost.key
 }
 

@@ -40,7 +40,7 @@ describe('latency', () => {
       const t0 = performance.now();
       const r = await c.getCollections();
       assert.ok(performance.now() - t0 >= 295);
-      assert.deepEqual(r.collections.map((x) => x.name), ['memory', 'langchain', 'tenants']);
+      assert.deepEqual(r.collections.map((x) => x.name), ['memory', 'langchain', 'tenants', 'eval']);
     } finally { console.warn = warn; }
     const [e] = await logOf(srv.qdrant);
     assert.equal(e.path, '/collections');

@@ -36,7 +36,7 @@ async function rejectsWithStatus(promise, status) {
 describe('qdrant with the official client', () => {
   test('getCollections lists the fixture collections', async () => {
     const r = await client.getCollections();
-    assert.deepEqual(r.collections.map((c) => c.name), ['memory', 'langchain', 'tenants']);
+    assert.deepEqual(r.collections.map((c) => c.name), ['memory', 'langchain', 'tenants', 'eval']);
   });
 
   // issue 15 item 1: a user's scope as a match filter, the call's time range

@@ -24,6 +24,12 @@
 // by group; none (or an empty list) searches every group. `max_facts`
 // defaults to 10.
 //
+// A second deployment is mounted at /eval (as behind a reverse proxy: its
+// /eval/search and /eval/healthcheck), holding the evaluation set's facts
+// (eval.mjs; group "eval", uuid = the item's id, valid_at and invalid_at as
+// the item gives them), so that the facts above and their scores stay as
+// they are.
+//
 // Errors follow FastAPI: request validation -> 422 {"detail":[{"loc","msg",
 // "type"}]}, HTTPException -> {"detail":"..."}, an unhandled error -> 500
 // text/plain "Internal Server Error". With an API key (GRAPHITI_API_KEY),
@@ -34,6 +40,7 @@ import { STATUS_CODES } from 'node:http';
 import { createTestServer } from './http.mjs';
 import { FulltextIndex } from './cypher.mjs';
 import { escapeQueryText } from './lucene.mjs';
+import { evalItems } from './eval.mjs';
 
 // graphiti_core/search/search_utils.py's MAX_QUERY_LENGTH
 const GRAPHITI_MAX_QUERY_LENGTH = 32;
@@ -87,8 +94,48 @@ function errorResponse(status) {
   return { status, json: { detail: `${STATUS_CODES[status] ?? 'Error'} (injected fault)` } };
 }
 
-export function createGraphitiServer({ corpus, log, apiKey = null }) {
-  const facts = corpusFacts(corpus);
+/** The evaluation set's facts (eval.mjs), in the shape of corpusFacts'. */
+export function evalFacts(items) {
+  return items.map((it) => ({
+    id: it.id,
+    group_id: 'eval',
+    fact: {
+      uuid: it.id,
+      name: it.relation ?? 'RELATES_TO',
+      fact: it.text,
+      valid_at: isoformat(it.valid_at ?? it.created_at),
+      invalid_at: it.invalid_at ? isoformat(it.invalid_at) : null,
+      created_at: isoformat(it.created_at),
+      expired_at: null,
+    },
+  }));
+}
+
+export function createGraphitiServer({ corpus, evalSet = evalItems('graphiti'), log, apiKey = null }) {
+  const team = deployment(corpusFacts(corpus), apiKey);
+  const evaluation = deployment(evalFacts(evalSet), apiKey);
+
+  function handler(ctx) {
+    if (ctx.path === '/eval' || ctx.path.startsWith('/eval/')) {
+      return evaluation({ ...ctx, path: ctx.path.slice('/eval'.length) });
+    }
+    return team(ctx);
+  }
+
+  const adapter = {
+    errorResponse,
+    malformed: () => '{"facts": [{"uuid": ',
+    dupids(o) {
+      if (Array.isArray(o.facts)) o.facts = o.facts.flatMap((f) => [f, structuredClone(f)]);
+      return o;
+    },
+  };
+
+  return createTestServer({ name: 'graphiti', log, adapter, handler });
+}
+
+// One Graphiti service over `facts`: its request handler.
+function deployment(facts, apiKey) {
   // uid = corpus id, so FulltextIndex breaks score ties by corpus id
   const index = new FulltextIndex('facts', ['fact'],
     facts.map((f) => ({ properties: { uid: f.id, fact: f.fact.fact }, entry: f })));
@@ -142,14 +189,5 @@ export function createGraphitiServer({ corpus, log, apiKey = null }) {
     return { status: 404, json: { detail: 'Not Found' } };
   }
 
-  const adapter = {
-    errorResponse,
-    malformed: () => '{"facts": [{"uuid": ',
-    dupids(o) {
-      if (Array.isArray(o.facts)) o.facts = o.facts.flatMap((f) => [f, structuredClone(f)]);
-      return o;
-    },
-  };
-
-  return createTestServer({ name: 'graphiti', log, adapter, handler });
+  return handler;
 }

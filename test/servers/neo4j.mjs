@@ -1,8 +1,12 @@
 // neo4j.mjs - a Neo4j 5 HTTP server stand-in: discovery document, the
 // transactional endpoint (POST /db/{db}/tx/commit) and the Query API
 // (POST /db/{db}/query/v2), over the fixture corpus loaded as :Memory nodes
-// with a full-text index `entity_text` on name and summary, and the notes
-// (corpus.mjs notesPath) as :Note nodes with an index `note_text`.
+// with a full-text index `entity_text` on name and summary, the notes
+// (corpus.mjs notesPath) as :Note nodes with an index `note_text`, and the
+// evaluation set's graph items (eval.mjs) as :Eval nodes with an index
+// `eval_text` (their summary is what the graph knows of them: relationships
+// written out, e.g. "Works with ...", since the test server's Cypher subset
+// does not traverse relationships).
 //
 // Status codes and bodies follow /work/shared/wire-formats.md section 2:
 // tx/commit reports statement failures as HTTP 200 with `errors` filled and
@@ -12,6 +16,7 @@ import { createTestServer } from './http.mjs';
 import { CypherError, FulltextIndex, run } from './cypher.mjs';
 import { NAN } from './faults.mjs';
 import { loadCorpus, loadTenants, notesPath } from './corpus.mjs';
+import { evalItems } from './eval.mjs';
 import { Memo, share } from './memo.mjs';
 
 const DB_UUID = '7f1c2b9e-0d4a-4e5b-8c6f-3a2e1d0b9c87'; // fixed, so elementIds are stable
@@ -68,26 +73,30 @@ function errorResponse(status, ctx) {
   return { status, json: isTx(ctx) && status !== 404 ? { results: [], errors: [e] } : { errors: [e] } };
 }
 
-export function createNeo4jServer({ corpus, notes = loadCorpus(notesPath()), tenants = loadTenants(), log, user = 'neo4j', password = 'testpassword', version = '5.26.0' }) {
-  // Node ids follow corpus order, then the notes', as a fresh import would assign them.
+export function createNeo4jServer({ corpus, notes = loadCorpus(notesPath()), tenants = loadTenants(), evalNodes = evalItems('neo4j'), log, user = 'neo4j', password = 'testpassword', version = '5.26.0' }) {
+  // Node ids follow corpus order, then the notes', then the evaluation
+  // set's, then the per-user memories', as a fresh import would assign them.
   const node = (label, first) => (it, i) => ({
     id: first + i,
     elementId: `4:${DB_UUID}:${first + i}`,
     labels: [label],
-    properties: { uid: it.id, name: it.title, summary: it.text, kind: it.kind, created_at: it.created_at },
+    properties: { uid: it.id, name: it.title, summary: it.graph_summary ?? it.text, kind: it.kind, created_at: it.created_at },
   });
   const nodes = corpus.map(node('Memory', 0));
   const noteNodes = notes.map(node('Note', corpus.length));
+  const evalGraph = evalNodes.map(node('Eval', corpus.length + notes.length));
   // the per-user memories: their own label and index, user_id a property
+  const first = corpus.length + notes.length + evalNodes.length;
   const tenantNodes = tenants.map((it, i) => ({
-    id: corpus.length + notes.length + i,
-    elementId: `4:${DB_UUID}:${corpus.length + notes.length + i}`,
+    id: first + i,
+    elementId: `4:${DB_UUID}:${first + i}`,
     labels: ['UserMemory'],
     properties: { uid: it.id, user_id: it.user_id, name: it.title, summary: it.text, created_at: it.created_at },
   }));
   const indexes = new Map([
     ['entity_text', new FulltextIndex('entity_text', ['name', 'summary'], nodes)],
     ['note_text', new FulltextIndex('note_text', ['name', 'summary'], noteNodes)],
+    ['eval_text', new FulltextIndex('eval_text', ['name', 'summary'], evalGraph)],
     ['user_memory_text', new FulltextIndex('user_memory_text', ['name', 'summary'], tenantNodes)],
   ]);
   let txCounter = 0;

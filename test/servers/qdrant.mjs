@@ -11,6 +11,7 @@ import { NAN } from './faults.mjs';
 import { embed } from './embed.mjs';
 import { loadTenants } from './corpus.mjs';
 import { Memo, share } from './memo.mjs';
+import { evalItems } from './eval.mjs';
 
 const DISTANCES = ['Cosine', 'Euclid', 'Dot', 'Manhattan'];
 const UUID_RE = /^(?:urn:uuid:)?\{?([0-9a-f]{8})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{4})-?([0-9a-f]{12})\}?$/i;
@@ -293,7 +294,7 @@ function searchOnce(coll, name, vector, body, limit) {
 
 // ---- HTTP ----
 
-export function createQdrantServer({ corpus, log, dim = 64, apiKey = null, version = '1.13.0' }) {
+export function createQdrantServer({ corpus, evalDocs = evalItems('qdrant'), log, dim = 64, apiKey = null, version = '1.13.0' }) {
   const collections = new Map();
   const memory = new Collection('memory', { size: dim, distance: 'Cosine' });
   memory.upsert(corpus.map((it, i) => ({
@@ -326,6 +327,14 @@ export function createQdrantServer({ corpus, log, dim = 64, apiKey = null, versi
     payload: { doc_id: it.id, user_id: it.user_id, title: it.title, text: it.text, created_at: it.created_at },
   })));
   collections.set('tenants', tenants);
+  // The evaluation set's documents (eval.mjs), in a collection of their own
+  const evalColl = new Collection('eval', { size: dim, distance: 'Cosine' });
+  evalColl.upsert(evalDocs.map((it, i) => ({
+    id: i + 1,
+    vector: embed(`${it.title} ${it.text}`, dim),
+    payload: { doc_id: it.id, title: it.title, text: it.text, kind: it.kind, created_at: it.created_at },
+  })));
+  collections.set('eval', evalColl);
 
   const getColl = (name) => {
     const c = collections.get(name);
