@@ -44,8 +44,9 @@
  * read first, to find the kind's own table.  An absent timeout is 0: the
  * catalog applies the apex_router.* setting (catalog.c).
  */
-/* the one common option only some kinds take */
+/* the common options only some kinds take */
 #define APEX_SLOTS_OPTION "max_concurrent_requests"
+#define APEX_TIME_OPTION "time_field"
 
 static const ApexOption apex_common_options[] = {
 	{APEX_OPT("kind", APEX_OPTION_STRING, ApexSource, kind_name), .required = true},
@@ -61,7 +62,7 @@ static const ApexOption apex_common_options[] = {
 	 .dflt = "0", .min = 0, .max = 1000000},
 	{APEX_OPT("breaker_cooldown_ms", APEX_OPTION_INT, ApexSource, breaker_cooldown_ms),
 	 .dflt = "30000", .min = 1, .max = APEX_MAX_DURATION_MS},
-	{APEX_OPT("time_field", APEX_OPTION_STRING, ApexSource, time_field),
+	{APEX_OPT(APEX_TIME_OPTION, APEX_OPTION_STRING, ApexSource, time_field),
 	 .validate = ApexCheckKeyPathOption},
 	{NULL}
 };
@@ -111,6 +112,13 @@ apex_kind_takes_slots(const ApexKind *kind)
 	return kind && kind->start && kind->targets;
 }
 
+/* the kinds that are searched: their items have times (time_field) */
+static bool
+apex_kind_returns_items(const ApexKind *kind)
+{
+	return kind && (kind->start || kind->run_local);
+}
+
 /*
  * "a, b, c": the names of up to two tables, for hints; those of a source
  * of kind (NULL: a user mapping's)
@@ -129,6 +137,9 @@ apex_option_names(const ApexOption *a, const ApexOption *b,
 		{
 			if (strcmp(o->name, APEX_SLOTS_OPTION) == 0 &&
 				!apex_kind_takes_slots(kind))
+				continue;
+			if (strcmp(o->name, APEX_TIME_OPTION) == 0 &&
+				!apex_kind_returns_items(kind))
 				continue;
 			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", o->name);
 		}
@@ -332,11 +343,11 @@ ApexParseServer(List *options, ApexSource *source, bool validating)
 			   (void *const[2]) {source, source->conf}, options, validating);
 	if (source->kind->check)
 		source->kind->check(source->conf);
-	if (source->time_field && !source->kind->start && !source->kind->run_local)
+	if (source->time_field && !apex_kind_returns_items(source->kind))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
-				 errmsg("invalid option \"time_field\" for source kind \"%s\"",
-						source->kind->name),
+				 errmsg("invalid option \"%s\" for source kind \"%s\"",
+						APEX_TIME_OPTION, source->kind->name),
 				 errdetail("Sources of kind \"%s\" return no items.", source->kind->name)));
 	if (source->time_field == NULL)
 		source->time_field = (char *) source->kind->default_time_field;
