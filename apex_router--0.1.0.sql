@@ -151,6 +151,7 @@ CREATE TABLE apex_intent_rules (
     weight            double precision NOT NULL DEFAULT 1,
     recency_half_life interval,
     priority          integer NOT NULL DEFAULT 0,
+    exclusive         boolean NOT NULL DEFAULT false,
     enabled           boolean NOT NULL DEFAULT true,
     builtin           boolean NOT NULL DEFAULT false,
     PRIMARY KEY (rule, builtin),
@@ -169,7 +170,7 @@ CREATE TABLE apex_intent_rules (
         CHECK (recency_half_life > interval '0'));
 
 COMMENT ON TABLE apex_intent_rules IS
-  'intent routing: a question matching a rule''s pattern (case-insensitive POSIX regular expression) asks the sources the rule targets, weighted; edited by the extension''s owner';
+  'intent routing: a question matching a rule''s pattern (case-insensitive POSIX regular expression) favours the sources the rule targets with its weight (the others are still asked at their own, unless a matching rule is exclusive); edited by the extension''s owner';
 
 -- Patterns compiled (a regular expression the engine refuses is refused
 -- here, not at the first question), built-in rows kept as the extension

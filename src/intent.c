@@ -17,11 +17,13 @@
  *
  * (an option a kind does not have is simply absent from its options, so
  * the rules need no change when one is added).  Every rule whose pattern
- * matches the question counts: the sources asked are those any of them
+ * matches the question counts: the sources favoured are those any of them
  * targets, among the candidates (the sources the caller may use, or
- * those it named to apex_intent).  A source's weight is its weight option
+ * those it named to apex_intent).  A favoured source's weight is its weight option
  * times the weight of the rule of highest priority targeting it (of
- * those, the largest).  The recency preference is the shortest
+ * those, the largest); the candidates no rule chose are asked too, at
+ * their own weight, unless a rule that chose one is exclusive (then only
+ * the chosen are asked).  The recency preference is the shortest
  * recency_half_life of the matching rules.  When no rule matches, or the
  * matching rules target none of the candidates, every candidate is asked
  * at its own weight, as without intent routing.
@@ -86,6 +88,7 @@ typedef struct ApexRule
 	double		weight;
 	Interval   *recency;		/* or NULL */
 	int			priority;
+	bool		exclusive;		/* only the sources chosen are asked */
 } ApexRule;
 
 /* An interval in milliseconds, a month counted as 30 days (as plan.c does) */
@@ -215,7 +218,7 @@ apex_rules_plan(void)
 		pfree(planned_for);
 	}
 	sql = psprintf("SELECT q.n, r.intent, r.source_class, r.source_kind, "
-				   "r.source_name, r.weight, r.recency_half_life, r.priority "
+				   "r.source_name, r.weight, r.recency_half_life, r.priority, r.exclusive "
 				   "FROM pg_catalog.unnest($1) WITH ORDINALITY AS q(question, n) "
 				   "JOIN %s r "
 				   "ON q.question OPERATOR(pg_catalog.~*) r.pattern "
@@ -285,6 +288,7 @@ apex_matching_rules(const char *const *texts, int ntexts)
 			memcpy(rule->recency, DatumGetIntervalP(d), sizeof(Interval));
 		}
 		rule->priority = DatumGetInt32(SPI_getbinval(tuple, desc, 8, &isnull));
+		rule->exclusive = DatumGetBool(SPI_getbinval(tuple, desc, 9, &isnull));
 		if (n >= 1 && n <= ntexts)
 			rules[n - 1] = lappend(rules[n - 1], rule);
 		MemoryContextSwitchTo(spi);
@@ -301,6 +305,7 @@ apex_intent_of(List *rules, List *candidates)
 	int			ncand = list_length(candidates);
 	ApexIntentChoice **chosen = palloc0(sizeof(ApexIntentChoice *) * Max(ncand, 1));
 	int		   *priority = palloc0(sizeof(int) * Max(ncand, 1));
+	bool		exclusive = false;
 	ListCell   *lc;
 
 	/* rules come by priority, highest first */
@@ -325,6 +330,7 @@ apex_intent_of(List *rules, List *candidates)
 
 			if (!apex_rule_targets(rule, source))
 				continue;
+			exclusive |= rule->exclusive;
 			if (chosen[j] == NULL)
 			{
 				chosen[j] = palloc0(sizeof(ApexIntentChoice));
@@ -339,22 +345,26 @@ apex_intent_of(List *rules, List *candidates)
 		}
 	}
 	for (int j = 0; j < ncand; j++)
+		intent->routed |= chosen[j] != NULL;
+	/*
+	 * The chosen sources, and unless a rule choosing one is exclusive the
+	 * others at their own weight: a rule favours its sources, it does not
+	 * silence the rest (a question is seldom only of one kind).  No rule
+	 * chose any: every candidate, as without intent routing.
+	 */
+	foreach(lc, candidates)
 	{
-		if (chosen[j])
-			intent->choices = lappend(intent->choices, chosen[j]);
-	}
-	intent->routed = intent->choices != NIL;
-	if (!intent->routed)
-	{
-		/* no rule chose any: every candidate, as without intent routing */
-		foreach(lc, candidates)
-		{
-			ApexIntentChoice *choice = palloc0(sizeof(ApexIntentChoice));
+		int			j = foreach_current_index(lc);
 
-			choice->source = lfirst(lc);
-			choice->weight = choice->source->weight;
-			intent->choices = lappend(intent->choices, choice);
+		if (chosen[j] == NULL && intent->routed && exclusive)
+			continue;
+		if (chosen[j] == NULL)
+		{
+			chosen[j] = palloc0(sizeof(ApexIntentChoice));
+			chosen[j]->source = lfirst(lc);
+			chosen[j]->weight = chosen[j]->source->weight;
 		}
+		intent->choices = lappend(intent->choices, chosen[j]);
 	}
 	return intent;
 }

@@ -29,8 +29,9 @@ typedef struct ApexIntent
 	List	   *intents;		/* char *: every intent matched, once each */
 	/*
 	 * ApexIntentChoice *, in the candidates' order: those the matching
-	 * rules chose, or every candidate at its own weight when they chose
-	 * none (routed false)
+	 * rules chose at their weights, and the others at their own (intents
+	 * NIL) unless a rule that chose one is exclusive; every candidate at
+	 * its own weight when they chose none (routed false)
 	 */
 	List	   *choices;
 	bool		routed;

@@ -1,6 +1,7 @@
 -- Intent routing (issue 15 part 3): the rules of apex_intent_rules choose
--- the sources a question asks, and their weights, when the call names
--- none.  Classes: graph (neo4j, graphiti), vector (qdrant), temporal
+-- the sources a question favours, and their weights, when the call names
+-- none; the others are asked at their own weight unless a rule that chose
+-- one is exclusive.  Classes: graph (neo4j, graphiti), vector (qdrant), temporal
 -- (graphiti), exact (sql, postgres, redis).
 \set roles 'apex_intent_user'
 \getenv abs_srcdir PG_ABS_SRCDIR
@@ -112,22 +113,29 @@ VALUES ('good', 'good', 'x', 'graph');
 UPDATE apex_intent_rules SET pattern = 'x)' WHERE rule = 'good';
 DELETE FROM apex_intent_rules WHERE rule = 'good';
 
--- apex_route with sources NULL asks the sources the intent chose, at its
--- weights (apex_explain's legs, the routing column)
+-- apex_route with sources NULL favours the sources the intent chose, at
+-- its weights, and asks the others at their own (apex_explain's legs, the
+-- routing column)
 SELECT step, source, status, note FROM apex_explain('who works with Sarah')
 WHERE step IN ('intent', 'leg');
 SELECT DISTINCT routing FROM apex_route('who works with Sarah', k => 5);
+-- the intent's weights reach fusion: a chosen source's rank counts twice
+SELECT bool_and(abs(score - (SELECT sum((routing->'sources'->>key)::float8 / (60 + (value->>'rank')::int))
+                             FROM jsonb_each(payload))) < 1e-12) AS weighted,
+       bool_or(found_in && '{graph,facts}') AS chosen_found
+FROM apex_route('who works with Sarah', k => 5);
+-- an exclusive rule asks only the sources the matching rules chose
+INSERT INTO apex_intent_rules (rule, intent, pattern, source_class, weight, exclusive)
+VALUES ('relationship', 'relationship', '\m(who|works with)\M', 'graph', 2, true);
+SELECT source, intents, weight FROM apex_intent('who works with Sarah') ORDER BY source;
 SELECT bool_and(found_in <@ '{graph,facts}') AS only_chosen, count(*) > 0 AS rows
 FROM apex_route('who works with Sarah', k => 5);
--- the intent's weights reach fusion: each rank counts twice
-SELECT bool_and(abs(score - (SELECT sum(2.0::float8 / (60 + (value->>'rank')::int))
-                             FROM jsonb_each(payload))) < 1e-12) AS weighted
-FROM apex_route('who works with Sarah', k => 5);
+DELETE FROM apex_intent_rules WHERE rule = 'relationship' AND NOT builtin;
 -- the recency preference, unless the call gives its own
 SELECT DISTINCT routing FROM apex_route('Sarah roadmap since yesterday', k => 5);
 SELECT DISTINCT routing FROM apex_route('Sarah roadmap since yesterday', k => 5,
                                         recency_half_life => '1 day');
--- an exact lookup asks sql, postgres and redis
+-- an exact lookup favours sql, postgres and redis
 SELECT step, source, status FROM apex_explain('"billing migration"')
 WHERE step IN ('intent', 'leg');
 -- no rule matches: every source, the routing column says so
@@ -137,7 +145,7 @@ SELECT DISTINCT routing FROM apex_route('Sarah roadmap', k => 5);
 -- explicit sources win: no routing
 SELECT step, source, status FROM apex_explain('who works with Sarah', sources => '{docs}');
 SELECT DISTINCT routing FROM apex_route('who works with Sarah', sources => '{docs,graph}');
--- explicit weights win: a weight replaces the intent's, and asks a source
+-- explicit weights win: a weight replaces the intent's, also of a source
 -- the intent did not choose
 SELECT DISTINCT routing FROM apex_route('who works with Sarah', k => 5,
                                         weights => '{"graph": 5, "docs": 0.5}');
@@ -231,7 +239,7 @@ SELECT * FROM asked(:'log', :'t0');
 INSERT INTO apex_intent_rules (rule, intent, pattern, source_class, weight)
 SELECT rule, intent, pattern, source_class, 3 FROM apex_intent_rules
 WHERE rule = 'relationship';
--- the batch misses now, asks the two sources chosen, and stores what
+-- the batch misses now, asks the sources at the new weights, and stores what
 -- apex_route then finds
 SELECT clock_timestamp() AS t0 \gset
 SELECT ordinal, count(*) AS rows FROM apex_route_many(ARRAY['who works with Sarah'], k => 3)
