@@ -60,6 +60,9 @@ def configs(all_sources):
                     settings=[('apex_router.intent_routing', 'off')], kind='routing-off'))
     c.append(Config('sources NULL, intent routing on', {'sources': None},
                     settings=[('apex_router.intent_routing', 'on')], kind='intent'))
+    for f in ['min_max', 'dbsf']:
+        c.append(Config(f'sources NULL, intent routing on, fusion {f}', {'sources': None, 'fusion': f},
+                        settings=[('apex_router.intent_routing', 'on')], kind='intent-fusion'))
     c.append(Config('all five, rrf, reranked', dict(every, reranker='eval_rerank'), kind='rerank'))
     c.append(Config('intent routing on, reranked', {'sources': None, 'reranker': 'eval_rerank'},
                     settings=[('apex_router.intent_routing', 'on')], kind='rerank'))
@@ -177,6 +180,11 @@ def targets(cfgs, sums):
         got = sums[intent.name][0, 'overall']
         lines.append(f'- intent-weighted fusion ≥ 1.10 × the best single source overall ({goal:.3f}): '
                      f'{got:.3f}, {"met" if got >= goal else "NOT met"}')
+    for f in [c for c in cfgs if c.kind == 'intent-fusion' and c.name in sums]:
+        short = [cls for cls in CLASSES if sums[f.name][0, cls] < best[cls]]
+        lines.append(f'- (for comparison) {f.name} ≥ the best single source on each class: '
+                     + ('yes' if not short else 'no, below on ' + ', '.join(short))
+                     + f'; overall {sums[f.name][0, "overall"]:.3f}')
     default = next(c for c in cfgs if c.kind == 'fusion-default')
     if default.name in sums:
         short = [cls for cls in CLASSES if sums[default.name][0, cls] < best[cls]]
