@@ -72,6 +72,7 @@
 #include "utils/timestamp.h"
 
 #include "intent.h"
+#include "plan.h"
 
 PG_FUNCTION_INFO_V1(apex_intent);
 PG_FUNCTION_INFO_V1(apex_intent_rules_check);
@@ -389,41 +390,15 @@ ApexIntentsOf(const char *const *texts, int ntexts, List *candidates)
 static List *
 apex_intent_named(ArrayType *names)
 {
-	List	   *sources = NIL;
-	Datum	   *elems;
-	bool	   *nulls;
-	int			n;
+	List	   *sources = ApexPlanNamedSources(names);
+	ListCell   *lc;
 
-	if (ARR_NDIM(names) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("sources must be one-dimensional")));
-	deconstruct_array(names, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
-	for (int i = 0; i < n; i++)
+	foreach(lc, sources)
 	{
-		ApexSource *source;
-		char	   *name;
-		bool		dup = false;
-		ListCell   *lc;
+		ApexSource *source = lfirst(lc);
 
-		if (nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("sources must not contain nulls")));
-		name = TextDatumGetCString(elems[i]);
-		foreach(lc, sources)
-			dup |= strcmp(((ApexSource *) lfirst(lc))->name, name) == 0;
-		if (dup)
-			continue;
-		source = ApexGetSource(name);
 		if (!ApexMayUseSource(source))
-			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FOREIGN_SERVER, name);
-		if (!source->kind->start && !source->kind->run_local)
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("source \"%s\" of kind \"%s\" cannot be searched",
-							name, source->kind->name)));
-		sources = lappend(sources, source);
+			aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_FOREIGN_SERVER, source->name);
 	}
 	return sources;
 }

@@ -71,9 +71,13 @@ apex_plan_vector(ApexQuery *query, ArrayType *array)
 	}
 }
 
-/* The sources named by the caller, each once, in the caller's order */
-static List *
-apex_plan_named(ArrayType *names)
+/*
+ * The sources named by the caller, each once, in the caller's order, each
+ * searchable (apex_route's and apex_intent's sources); USAGE is checked
+ * later, by whoever uses them
+ */
+List *
+ApexPlanNamedSources(ArrayType *names)
 {
 	List	   *sources = NIL;
 	Datum	   *elems;
@@ -327,7 +331,7 @@ apex_plan_sources(ApexPlan *plan, FunctionCallInfo fcinfo, ApexIntent **intent)
 		}
 	}
 	else
-		sources = apex_plan_named(PG_GETARG_ARRAYTYPE_P(2));
+		sources = ApexPlanNamedSources(PG_GETARG_ARRAYTYPE_P(2));
 
 	foreach(lc, sources)
 	{

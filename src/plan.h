@@ -13,6 +13,7 @@
 #define APEX_PLAN_H
 
 #include "fmgr.h"
+#include "utils/array.h"
 
 #include "apex_router.h"
 
@@ -81,6 +82,7 @@ typedef struct ApexBatchPlan
 
 /* in plan.c */
 extern ApexPlan *ApexPlanRoute(FunctionCallInfo fcinfo);
+extern List *ApexPlanNamedSources(ArrayType *names);
 extern ApexBatchPlan *ApexPlanMany(FunctionCallInfo fcinfo);
 extern ApexPlan *ApexBatchQuestionPlan(ApexBatchPlan *batch, int i);
 

@@ -216,13 +216,7 @@ DELETE FROM apex_intent_rules WHERE NOT builtin;
 CREATE SERVER cache FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port', key_prefix 'apexintent:', ttl_s '60');
 CREATE USER MAPPING FOR PUBLIC SERVER cache OPTIONS (password 'redis-pass');
-CREATE FUNCTION asked(log text, since timestamptz) RETURNS TABLE (server text, requests bigint)
-LANGUAGE sql AS $$
-  SELECT e->>'server', count(*)
-  FROM regexp_split_to_table(log, E'\n') l, LATERAL (SELECT l::jsonb) j(e)
-  WHERE l <> '' AND (e->>'start')::float8 >= extract(epoch FROM since) * 1000
-  GROUP BY 1 ORDER BY 1
-$$;
+\i :abs_srcdir/sql/include/asked.sql
 SET apex_router.cache_source = 'cache';
 SELECT apex_router_cache_flush() > 0 AS flushed;
 SELECT step, status FROM apex_explain('who works with Sarah', k => 3)
