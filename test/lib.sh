@@ -503,6 +503,9 @@ apex_servers_env() {
   export APEX_FIXTURES=${APEX_BENCH_FIXTURES:-$APEX_ROOT/test/fixtures/corpus.json}
   # the retrieval-quality evaluation set (servers, test/sql/include/eval.sql)
   export APEX_EVAL_DIR=$APEX_ROOT/test/fixtures/eval
+  # the checkout's test tree (fixtures, servers) for areas that read it: the
+  # assertion pass runs a copy of test/sql and test/expected alone
+  export APEX_TEST_DIR=$APEX_ROOT/test
   export TLS_CERT=$APEX_RUN_DIR/tls/localhost.crt TLS_KEY=$APEX_RUN_DIR/tls/localhost.key
 }
 

@@ -8,8 +8,8 @@
 -- them as Qdrant does.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
-\set tenants `cat "$PG_ABS_SRCDIR/fixtures/tenants.json"`
-\set vectors `node --input-type=module -e "import { embed } from '$PG_ABS_SRCDIR/servers/embed.mjs'; const t = JSON.parse(process.argv[1]); console.log(JSON.stringify(Object.fromEntries(t.map((it) => [it.id, embed(it.title + ' ' + it.text, 64)]))))" "$(cat "$PG_ABS_SRCDIR/fixtures/tenants.json")"`
+\set tenants `cat "$APEX_TEST_DIR/fixtures/tenants.json"`
+\set vectors `node --input-type=module -e "import { embed } from '$APEX_TEST_DIR/servers/embed.mjs'; const t = JSON.parse(process.argv[1]); console.log(JSON.stringify(Object.fromEntries(t.map((it) => [it.id, embed(it.title + ' ' + it.text, 64)]))))" "$(cat "$APEX_TEST_DIR/fixtures/tenants.json")"`
 CREATE TABLE memory_vectors (id text PRIMARY KEY, user_id text NOT NULL, title text NOT NULL,
                              body text NOT NULL, embedding real[] NOT NULL);
 INSERT INTO memory_vectors

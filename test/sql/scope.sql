@@ -10,7 +10,7 @@
 -- keeps them apart.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
-\set tenants `cat "$PG_ABS_SRCDIR/fixtures/tenants.json"`
+\set tenants `cat "$APEX_TEST_DIR/fixtures/tenants.json"`
 CREATE TABLE memories (id text PRIMARY KEY, user_id text NOT NULL, title text NOT NULL,
                        body text NOT NULL, created_at timestamptz NOT NULL);
 INSERT INTO memories
