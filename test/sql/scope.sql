@@ -62,6 +62,27 @@ RETURNS TABLE (id text, found_in text[]) LANGUAGE sql AS $$
 -- each user's call: that user's memories, from every source, no other's
 SELECT * FROM scoped('{"user_id": "alice"}');
 SELECT * FROM scoped('{"user_id": "bob"}');
+-- several sources of one kind in one call: neo4j through its Query API
+-- too, and a second qdrant source whose static filter (memories before
+-- November) holds together with its template
+CREATE SERVER mem_graph_query FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'neo4j', url :'neo4j_url', api 'query',
+           statement 'CALL db.index.fulltext.queryNodes(''user_memory_text'', $query_lucene) YIELD node, score
+                      WHERE node.user_id = $user_id
+                      RETURN node.uid AS id, node.name AS title, score LIMIT $limit');
+CREATE USER MAPPING FOR PUBLIC SERVER mem_graph_query OPTIONS (user 'neo4j', password 'testpassword');
+CREATE SERVER mem_vectors_early FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'qdrant', url :'qdrant_url', collection 'tenants', embedder 'embed',
+           id_field 'doc_id', title_field 'title', content_field 'text',
+           filter '{"must":[{"key":"created_at","range":{"lt":"2026-11-01T00:00:00Z"}}]}',
+           filter_template '{"must":[{"key":"user_id","match":{"value":"${user_id}"}}]}');
+CREATE USER MAPPING FOR PUBLIC SERVER mem_vectors_early OPTIONS (api_key 'qdrant-test-key');
+SELECT id, found_in FROM apex_route('Sarah budget', k => 20,
+    sources => '{mem_graph,mem_graph_query,mem_vectors,mem_vectors_early}',
+    params => '{"user_id": "alice"}') ORDER BY id;
+SELECT id, found_in FROM apex_route('Sarah budget', k => 20,
+    sources => '{mem_graph,mem_graph_query,mem_vectors,mem_vectors_early}',
+    params => '{"user_id": "bob"}') ORDER BY id;
 -- a user id with a quote, a colon and a star: a value, never text of a
 -- statement, a filter or a key pattern (redis: mem:o%27neil%3A%2A:...)
 SELECT * FROM scoped($${"user_id": "o'neil:*"}$$);
