@@ -60,7 +60,7 @@ LANGUAGE C VOLATILE PARALLEL UNSAFE
 SUPPORT apex_route_rows;
 
 COMMENT ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text) IS
-  'search every (or the named) apex_router source concurrently and fuse the results by RRF';
+  'search every (or the named) apex_router source concurrently, scoped by params, weighted by the question''s intent, and fuse the results (RRF by default), optionally reranked';
 
 CREATE FUNCTION apex_route_many(
     queries         text[],
