@@ -83,6 +83,18 @@ ApexRerankFuseLimit(const ApexSource *reranker, int k)
 }
 
 /*
+ * How many fused rows the steps after fusion choose from: fusion's own
+ * (0: all, for MMR), and at least the reranker's candidates
+ */
+int
+ApexRerankCandidates(const ApexRanking *ranking, const ApexSource *reranker, int k)
+{
+	int			n = ApexFuseCandidates(ranking, k);
+
+	return n == 0 ? 0 : ApexRerankFuseLimit(reranker, n);
+}
+
+/*
  * The text a row is reranked by: its title and its content on the next
  * line, either alone when the other is null, empty when both are
  */

@@ -13,11 +13,14 @@
 #define APEX_RERANK_H
 
 #include "apex_router.h"
+#include "fusion.h"
 
 typedef struct ApexRerank ApexRerank;
 
 /* in rerank.c */
 extern int	ApexRerankFuseLimit(const ApexSource *reranker, int k);
+extern int	ApexRerankCandidates(const ApexRanking *ranking,
+								 const ApexSource *reranker, int k);
 extern ApexRerank *ApexRerankStart(ApexCall *call, ApexSource *reranker,
 								   const ApexQuery *query, List *rows,
 								   int timeout_ms);

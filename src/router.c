@@ -227,9 +227,9 @@ apex_check_min_sources(ApexCall *call, int min_sources)
 }
 
 /*
- * The reranking step (rerank.c): the fused rows in the reranker's order,
- * cut to k; a failure keeps the fused order, and is reported as a
- * source's, in the partial column too.
+ * The reranking step (rerank.c): the fused rows in the reranker's order
+ * (the cut to k comes after, with min_score and MMR); a failure keeps the
+ * fused order, and is reported as a source's, in the partial column too.
  */
 static List *
 apex_route_rerank(ApexCall *call, ApexPlan *plan, List *rows, Jsonb **partial,
@@ -243,18 +243,6 @@ apex_route_rerank(ApexCall *call, ApexPlan *plan, List *rows, Jsonb **partial,
 		*partial = ApexPartialOf(lappend(list_copy(call->legs),
 										 ApexRerankLeg(steps->rerank)));
 	return rows;
-}
-
-/*
- * How many fused rows the steps after fusion choose from: fusion's own
- * (0: all, for MMR), and at least a reranker's candidates
- */
-static int
-apex_candidates(const ApexRanking *ranking, const ApexPlan *plan)
-{
-	int			n = ApexFuseCandidates(ranking, plan->query.limit);
-
-	return n == 0 ? 0 : ApexRerankFuseLimit(plan->reranker, n);
 }
 
 /*
@@ -300,7 +288,8 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 		ApexRankingOf(&ranking, plan, call->started);
 		/* a reranker is sent its candidates: as many are fused, if more */
 		rows = ApexFusedRows(ApexFuse(call->legs, &ranking,
-									  apex_candidates(&ranking, plan)));
+									  ApexRerankCandidates(&ranking, plan->reranker,
+														   plan->query.limit)));
 		steps->fusion_ended = GetCurrentTimestamp();
 		if (plan->reranker)
 			rows = apex_route_rerank(call, plan, rows, partial, steps);

@@ -309,7 +309,6 @@ apex_batch_fuse(ApexBatchPlan *plan, ApexCall *call, int i, List *legs,
 {
 	ApexPlan   *common = ApexBatchQuestionPlan(plan, i);
 	int			answered;
-	int			candidates;
 	ApexRanking ranking;
 	List	   *rows;
 
@@ -339,11 +338,9 @@ apex_batch_fuse(ApexBatchPlan *plan, ApexCall *call, int i, List *legs,
 		return NIL;
 	}
 	ApexRankingOf(&ranking, common, call->started);
-	/* fusion's candidates (0: all, for MMR), and at least a reranker's */
-	candidates = ApexFuseCandidates(&ranking, common->query.limit);
-	if (candidates != 0)
-		candidates = ApexRerankFuseLimit(common->reranker, candidates);
-	rows = ApexFusedRows(ApexFuse(legs, &ranking, candidates));
+	rows = ApexFusedRows(ApexFuse(legs, &ranking,
+								  ApexRerankCandidates(&ranking, common->reranker,
+													   common->query.limit)));
 	if (common->reranker)
 		reranks[i] = ApexRerankStart(call, common->reranker, &plan->questions[i],
 									 rows, common->timeout_ms);
