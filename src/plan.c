@@ -584,10 +584,7 @@ apex_plan_ranking(ApexPlan *plan, FunctionCallInfo fcinfo)
 	{
 		Interval   *half_life = PG_GETARG_INTERVAL_P(APEX_ARG_RECENCY);
 
-		plan->recency_half_life_ms =
-			((double) half_life->time +
-			 (double) half_life->day * USECS_PER_DAY +
-			 (double) half_life->month * DAYS_PER_MONTH * USECS_PER_DAY) / 1000.0;
+		plan->recency_half_life_ms = ApexIntervalMs(half_life);
 		if (!(plan->recency_half_life_ms > 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
