@@ -33,6 +33,7 @@
 #include "io_pg.h"
 #include "leg.h"
 #include "leg_postgres.h"
+#include "scope.h"
 #include "transport.h"
 
 static const char *const postgres_sslmodes[] = {
@@ -471,9 +472,7 @@ postgres_send(ApexLeg *leg, float4 *vector, int dim)
 
 	params[0] = leg->query->text;
 	params[1] = psprintf("%d", leg->query->limit);
-	if (leg->query->params)
-		params[2] = JsonbToCString(NULL, &leg->query->params->root,
-								   VARSIZE(leg->query->params));
+	params[2] = ApexScopeText(leg->query);
 	if (vector)
 		params[3] = postgres_vector_text(vector, dim);
 

@@ -90,6 +90,7 @@
 #include "call.h"
 #include "io_worker.h"
 #include "leg.h"
+#include "scope.h"
 #include "transport.h"
 
 typedef struct SqlConf
@@ -475,9 +476,7 @@ sql_task_of(ApexLeg *leg, SqlTask *task)
 	task->owner = leg->source->owner;
 	task->text = leg->query->text;
 	task->limit = leg->query->limit;
-	task->params = leg->query->params
-		? JsonbToCString(NULL, &leg->query->params->root, VARSIZE(leg->query->params))
-		: NULL;
+	task->params = ApexScopeText(leg->query);
 	task->vector = state->vector;
 	task->vector_dim = state->vector_dim;
 	task->budget_ms = ApexLegBudgetMs(leg);

@@ -214,6 +214,15 @@ ApexScopeFillJson(JsonbValue *tree, const ApexQuery *query)
 	}
 }
 
+/* params as JSON text, or NULL when the call gives none (sql, postgres: $3) */
+char *
+ApexScopeText(const ApexQuery *query)
+{
+	if (query->params == NULL)
+		return NULL;
+	return JsonbToCString(NULL, &query->params->root, VARSIZE(query->params));
+}
+
 /*
  * params' members as JSON text to follow other members of an object:
  * ",\"k\":v,..." ("" when none), for stores that take parameters by name
@@ -227,7 +236,7 @@ ApexScopeMembers(const ApexQuery *query)
 
 	if (query->params == NULL || JsonContainerSize(&query->params->root) == 0)
 		return "";
-	text = JsonbToCString(NULL, &query->params->root, VARSIZE(query->params));
+	text = ApexScopeText(query);
 	open = strchr(text, '{');
 	close = strrchr(text, '}');
 	*close = '\0';

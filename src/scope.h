@@ -20,6 +20,7 @@ extern const char *ApexScopeMissing(const char *text, const ApexQuery *query,
 extern char *ApexScopeFillKey(const char *pattern, const char *what,
 							  const ApexQuery *query);
 extern void ApexScopeFillJson(JsonbValue *tree, const ApexQuery *query);
+extern char *ApexScopeText(const ApexQuery *query);
 extern char *ApexScopeMembers(const ApexQuery *query);
 
 #endif							/* APEX_SCOPE_H */
