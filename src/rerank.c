@@ -264,7 +264,8 @@ rerank_payload(const char *reranker, int rank, const RerankedRow *rr)
 
 /*
  * The reranker failed: a WARNING (an ERROR in strict mode) worded as a
- * failed leg's (route_out.c), its detail redacted the same way (redact.c)
+ * failed leg's (route_out.c), in the words worked out once for the
+ * partial column and apex_explain too (ApexLegWords, redact.c)
  */
 static void
 rerank_report(const ApexRerank *r, int ordinal)
@@ -274,7 +275,10 @@ rerank_report(const ApexRerank *r, int ordinal)
 	char	   *log;
 	char	   *hint;
 
-	ApexRemoteDetail(leg->error, leg->remote, &client, &log, &hint);
+	ApexLegWords(leg);
+	client = leg->words_client;
+	log = leg->words_log;
+	hint = leg->words_hint;
 	ereport(apex_strict ? ERROR : WARNING,
 			(errcode(leg->sqlerrcode),
 			 ordinal > 0
