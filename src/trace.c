@@ -184,6 +184,28 @@ apex_leg_note(const ApexLeg *leg)
 }
 
 /*
+ * A leg's row, for step (a source's "leg", the reranker's "rerank"): its
+ * status, times, HTTP figures and failure; rows < 0 is NULL
+ */
+static void
+apex_explain_leg(ReturnSetInfo *rsinfo, ApexCall *call, const char *step,
+				 ApexLeg *leg, int rows, const char *note)
+{
+	const ApexLegTrace *t = &leg->trace;
+	bool		http = t->http_status > 0 || t->bytes > 0;
+
+	apex_explain_row(rsinfo, step, leg->source->name, leg->source->kind->name,
+					 ApexLegStatusName(leg),
+					 apex_ms_between(call->started, t->started),
+					 http ? t->connect_ms : -1, http ? t->first_byte_ms : -1,
+					 apex_ms_between(t->started, t->ended),
+					 rows, http ? t->bytes : -1, t->http_status,
+					 leg->error ? leg->sqlerrcode : 0,
+					 leg->error ? apex_leg_words(leg, false) : NULL,
+					 note);
+}
+
+/*
  * The reranking step's row (rerank.c): its request as a leg's row, rows
  * the rows sent (none when its breaker skipped it, or fusion made no rows)
  */
@@ -191,8 +213,7 @@ static void
 apex_explain_rerank(ReturnSetInfo *rsinfo, ApexCall *call, ApexRerank *rerank)
 {
 	ApexLeg    *leg = ApexRerankLeg(rerank);
-	const ApexLegTrace *t;
-	bool		http;
+	int			count = ApexRerankCount(rerank);
 
 	if (leg == NULL)
 	{
@@ -201,20 +222,10 @@ apex_explain_rerank(ReturnSetInfo *rsinfo, ApexCall *call, ApexRerank *rerank)
 						 "no rows to rerank: nothing was sent");
 		return;
 	}
-	t = &leg->trace;
-	http = t->http_status > 0 || t->bytes > 0;
-	apex_explain_row(rsinfo, "rerank", leg->source->name, leg->source->kind->name,
-					 ApexLegStatusName(leg),
-					 apex_ms_between(call->started, t->started),
-					 http ? t->connect_ms : -1, http ? t->first_byte_ms : -1,
-					 apex_ms_between(t->started, t->ended),
-					 t->started ? ApexRerankCount(rerank) : -1,
-					 http ? t->bytes : -1, t->http_status,
-					 leg->error ? leg->sqlerrcode : 0,
-					 leg->error ? apex_leg_words(leg, false) : NULL,
+	apex_explain_leg(rsinfo, call, "rerank", leg, leg->trace.started ? count : -1,
 					 leg->error ? "the rows keep their fused order"
-					 : psprintf("reordered the top %d fused %s", ApexRerankCount(rerank),
-								ApexRerankCount(rerank) == 1 ? "row" : "rows"));
+					 : psprintf("reordered the top %d fused %s", count,
+								count == 1 ? "row" : "rows"));
 }
 
 /* what the fusion row's note calls the method (ApexFusionName's names) */
@@ -254,19 +265,10 @@ ApexExplainRows(ReturnSetInfo *rsinfo, ApexCall *call, const ApexCallSteps *step
 	foreach(lc, call->legs)
 	{
 		ApexLeg    *leg = lfirst(lc);
-		const ApexLegTrace *t = &leg->trace;
-		bool		http = t->http_status > 0 || t->bytes > 0;
 
 		failed += leg->error != NULL;
-		apex_explain_row(rsinfo, "leg", leg->source->name, leg->source->kind->name,
-						 ApexLegStatusName(leg),
-						 apex_ms_between(call->started, t->started),
-						 http ? t->connect_ms : -1, http ? t->first_byte_ms : -1,
-						 apex_ms_between(t->started, t->ended),
-						 t->status == APEX_LEG_OK ? list_length(leg->items) : -1,
-						 http ? t->bytes : -1, t->http_status,
-						 leg->error ? leg->sqlerrcode : 0,
-						 leg->error ? apex_leg_words(leg, false) : NULL,
+		apex_explain_leg(rsinfo, call, "leg", leg,
+						 leg->trace.status == APEX_LEG_OK ? list_length(leg->items) : -1,
 						 apex_leg_note(leg));
 	}
 	if (steps->cache_source)
