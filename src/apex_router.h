@@ -360,6 +360,8 @@ extern void ApexRemoteDetail(const char *cause, const ApexRemote *remote,
 /* in leg.c */
 extern void ApexLegFail(ApexLeg *leg, int sqlerrcode, const char *fmt,...) pg_attribute_printf(3, 4);
 extern void ApexLegWords(ApexLeg *leg);
+extern ApexLeg *ApexLegOwn(ApexCall *call, ApexSource *source, void *state,
+						   int timeout_ms);
 extern void ApexLegFailRemote(ApexLeg *leg, int sqlerrcode,
 							  const ApexRemote *remote,
 							  const char *fmt,...) pg_attribute_printf(4, 5);

@@ -300,15 +300,9 @@ embed_request_send(EmbedRequestMany *request, int timeout_ms)
 	ApexCall   *call = request->call;
 	ApexSource *embedder = request->embedder;
 	const ApexEmbedderConf *conf = embedder->conf;
-	ApexLeg    *own = palloc0(sizeof(ApexLeg));
+	ApexLeg    *own = ApexLegOwn(call, embedder, request, timeout_ms);
 	ApexHttpAuth auth = {0};
 
-	own->call = call;
-	own->source = embedder;
-	own->state = request;
-	own->budget_ms = embedder->timeout_ms;
-	if (timeout_ms > 0)
-		own->budget_ms = Min(own->budget_ms, timeout_ms);
 	request->leg = own;
 	request->state = EMBED_IN_FLIGHT;
 	ApexLoopSetTimer(call->loop, own, ApexLegBudgetMs(own), embed_request_deadline);

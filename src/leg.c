@@ -122,6 +122,25 @@ ApexLegFailRemote(ApexLeg *leg, int sqlerrcode, const ApexRemote *remote,
 }
 
 /*
+ * A leg of its own for a request that serves no one question (a batch's
+ * embeddings, a reranking), not in call->legs: source's timeout_ms,
+ * capped by timeout_ms (the call's; 0: none), is its clock's budget.
+ */
+ApexLeg *
+ApexLegOwn(ApexCall *call, ApexSource *source, void *state, int timeout_ms)
+{
+	ApexLeg    *own = palloc0(sizeof(ApexLeg));
+
+	own->call = call;
+	own->source = source;
+	own->state = state;
+	own->budget_ms = source->timeout_ms;
+	if (timeout_ms > 0)
+		own->budget_ms = Min(own->budget_ms, timeout_ms);
+	return own;
+}
+
+/*
  * The leg of a planned source asking query, added to call->legs: failed
  * already when the plan failed it or its circuit breaker is open.
  */

@@ -161,15 +161,8 @@ ApexRerankStart(ApexCall *call, ApexSource *reranker, const ApexQuery *query,
 			break;
 		documents[foreach_current_index(lc)] = rerank_document(lfirst(lc));
 	}
-	own = palloc0(sizeof(ApexLeg));
-	own->call = call;
-	own->source = reranker;
+	own = ApexLegOwn(call, reranker, r, timeout_ms);
 	own->query = query;
-	own->state = r;
-	own->budget_ms = reranker->timeout_ms;
-	if (timeout_ms > 0)
-		own->budget_ms = Min(own->budget_ms, timeout_ms);
-	own->weight = 1;
 	r->leg = own;
 	/* an open breaker fails it at once, as it does a leg */
 	ApexBreakerAdmit(own);
