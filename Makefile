@@ -1,9 +1,10 @@
 # apex_router: PGXS build
 EXTENSION = apex_router
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 MODULE_big = apex_router
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
-DATA = apex_router--$(EXTVERSION).sql
+# every version's install script and the upgrade scripts between them
+DATA = $(wildcard apex_router--*.sql)
 PGFILEDESC = "apex_router - federated search router"
 
 PG_CONFIG ?= pg_config
