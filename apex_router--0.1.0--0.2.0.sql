@@ -12,8 +12,25 @@
 
 -- apex_route takes more arguments and returns more columns: a function's
 -- arguments are part of its identity, so 0.1.0's is dropped and made again
--- (a view over it must be dropped first, and privileges granted on it
--- granted again: README, "Installing")
+-- (a view over it must be dropped first: README, "Installing").  Its
+-- privileges go with it, as in PostgreSQL's own upgrade scripts
+-- (pg_stat_statements'); granting them here would record them as the
+-- extension's initial privileges, which pg_dump leaves out.  So the update
+-- says what they were, to be granted or revoked again.
+DO $$
+DECLARE
+    acl text;
+BEGIN
+    SELECT proacl::text INTO acl FROM pg_catalog.pg_proc
+    WHERE oid = 'apex_route(text, integer, text[], real[], integer, integer, integer)'::pg_catalog.regprocedure;
+    IF acl IS NOT NULL THEN
+        RAISE WARNING 'privileges on apex_route are reset to the default'
+            USING DETAIL = format('They were %s.', acl),
+                  HINT = 'Grant or revoke EXECUTE on the new apex_route again.';
+    END IF;
+END
+$$;
+
 DROP FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer);
 
 -- The planner's row estimates (src/row_estimate.c): k rows for apex_route,

@@ -125,6 +125,9 @@ CREATE SERVER upg_graphiti FOREIGN DATA WRAPPER apex_router
   OPTIONS (kind 'graphiti', url :'graphiti_url');
 GRANT USAGE ON FOREIGN SERVER docs, upg_pg TO apex_upg_alice;
 ALTER ROLE apex_upg_alice SET apex_router.timeout_ms = 4000;
+-- apex_route for alice alone: the update names the privileges it resets
+REVOKE EXECUTE ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer) TO apex_upg_alice;
 
 -- what the catalogs hold for them (secrets included: we are superuser)
 CREATE TEMP TABLE sources_before AS
