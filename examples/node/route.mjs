@@ -24,7 +24,7 @@ const ROUTE = `
 const { values: opts, positionals } = parseArgs({
   options: {
     dsn: { type: 'string' },
-    k: { type: 'string', short: 'k', default: '5' },
+    k: { type: 'string', short: 'k', default: '10' }, // rows to return, as apex_route
   },
   allowPositionals: true,
 });

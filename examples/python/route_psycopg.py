@@ -37,7 +37,7 @@ def main():
     parser.add_argument('question')
     parser.add_argument('user_id', help='whose memories to search: params {"user_id": ...}')
     parser.add_argument('--dsn', default='', help='libpq connection string (default: PG* variables)')
-    parser.add_argument('-k', type=int, default=5, help='rows to return (default 5)')
+    parser.add_argument('-k', type=int, default=10, help='rows to return (default 10, as apex_route)')
     args = parser.parse_args()
 
     with psycopg.connect(args.dsn) as conn:

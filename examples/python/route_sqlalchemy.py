@@ -38,7 +38,7 @@ def main():
     # an empty psycopg2 URL: libpq reads the PG* variables
     parser.add_argument('--url', default='postgresql+psycopg2://',
                         help='SQLAlchemy database URL (default: PG* variables)')
-    parser.add_argument('-k', type=int, default=5, help='rows to return (default 5)')
+    parser.add_argument('-k', type=int, default=10, help='rows to return (default 10, as apex_route)')
     args = parser.parse_args()
 
     # A failing source costs a WARNING.  The psycopg2 dialect takes notices

@@ -3,18 +3,18 @@
 them, their output checked against what SQL returns for the same call.
 
 Run by test/run-tests (and test/bed examples) with the environment of
-test/lib.sh's apex_bed_env.  It makes two databases:
-  apex_examples       the suite's sources (test/sql/include/setup.sql) and
-                      test/examples/sources.sql: mem_graph, scoped by
-                      params' user_id, and graph_down, which nothing
-                      listens for, so every call is a partial result
-  apex_examples_demo  setup.sql alone, as test/demo makes apex_demo: the
-                      examples unchanged against the demo's sources
+test/lib.sh's apex_bed_env.  It makes two databases as examples/README.md tells a user to make the
+demo's (test/demo's apex_demo: test/sql/include/setup.sql):
+  apex_examples_demo  the demo's database as it is
+  apex_examples       the same with examples/demo.sql: memories, a sql
+                      source scoped by params' user_id, and offline, a
+                      Qdrant nothing listens for, so every call is a
+                      partial result
 Each example program is run three times:
   1. in apex_examples through the PG* variables, for user alice: its rows
      must be those psql gets from the same apex_route call (rank, id,
      title, score to its four decimals, found_in and each source's rank read
-     from the payload), its partial line must name graph_down with the status,
+     from the payload), its partial line must name offline with the status,
      SQLSTATE and words of the partial column, and it must have printed the
      WARNING it received as a notice;
   2. in apex_examples through its DSN (URL) argument, the PG* variables
@@ -43,7 +43,7 @@ EXAMPLES = [
 DB = 'apex_examples'
 DEMO_DB = 'apex_examples_demo'
 QUESTION = 'what did we discuss with Sarah?'
-FAILING = 'graph_down'
+FAILING = 'offline'
 ROW = re.compile(r'^(\d+)\. (\S+) \((-?\d+\.\d{4})\) (.*) \[(.*)\]$')
 PGENV = {**os.environ, 'PGUSER': 'postgres'}
 
@@ -77,13 +77,13 @@ def psql(db, *args, stdin=None):
 
 
 def setup():
-    for db, files in ((DB, ['sql/include/setup.sql', 'examples/sources.sql']),
-                      (DEMO_DB, ['sql/include/setup.sql'])):
+    for db, files in ((DB, [f'{TEST}/sql/include/setup.sql', f'{ROOT}/examples/demo.sql']),
+                      (DEMO_DB, [f'{TEST}/sql/include/setup.sql'])):
         if psql('postgres', '-At', '-c', f"SELECT 1 FROM pg_database WHERE datname = '{db}'").strip() != '1':
             psql('postgres', '-c', f'CREATE DATABASE {db}')
         args = ['-v', f'abs_srcdir={TEST}']
         for f in files:
-            args += ['-f', f'{TEST}/{f}']
+            args += ['-f', f]
         psql(db, *args)
     nm = os.path.join(ROOT, 'examples/node/node_modules/pg')
     if not os.path.isdir(nm):
@@ -147,11 +147,13 @@ def compare(lines, rows, where):
 def check(name, cmd, dsn_flag, scheme):
     host, port = os.environ['PGHOST'], os.environ['PGPORT']
     # 1. PG* variables, a partial result
-    rows = truth(DB, 'alice', 5)
+    rows = truth(DB, 'alice', 10)
     p = rows[0]['partial']
     expect(p is not None and set(p) == {FAILING} and p[FAILING]['status'] == 'error'
            and p[FAILING]['sqlstate'] == 'HV00N', f'psql: partial names {FAILING} alone', p)
-    expect(any(r['id'].startswith('t-alice-') for r in rows), 'psql: alice\'s memories among the rows', rows)
+    ids = [r['id'] for r in rows]
+    expect(any(i.startswith('alice-') for i in ids) and not any(i.startswith('bob-') for i in ids),
+           'psql: alice\'s memories, none of bob\'s', ids)
     lines = run_example(cmd, DB, 'alice')
     compare(lines, rows, 'alice')
     expect(any(re.match(rf'^server WARNING:\s+source "{FAILING}" failed$', line) for line in lines),
@@ -159,12 +161,12 @@ def check(name, cmd, dsn_flag, scheme):
     # 2. the DSN argument, another user, -k
     rows = truth(DB, 'bob', 8)
     ids = [r['id'] for r in rows]
-    expect(any(i.startswith('t-bob-') for i in ids) and not any(i.startswith('t-alice-') for i in ids),
+    expect(any(i.startswith('bob-') for i in ids) and not any(i.startswith('alice-') for i in ids),
            'psql: bob\'s memories, none of alice\'s', ids)
     url = f'{scheme}://postgres@/{DB}?host={host}&port={port}'
     compare(run_example(cmd, DB, 'bob', k=8, dsn=(dsn_flag, url)), rows, 'bob, --dsn, -k 8')
     # 3. the demo's sources: a complete result
-    rows = truth(DEMO_DB, 'alice', 5)
+    rows = truth(DEMO_DB, 'alice', 10)
     expect(rows[0]['partial'] is None, 'psql: partial is null in the demo database', rows[0])
     lines = run_example(cmd, DEMO_DB, 'alice')
     compare(lines, rows, 'demo database')
