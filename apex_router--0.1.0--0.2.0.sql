@@ -3,35 +3,42 @@
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION apex_router UPDATE TO '0.2.0'" to load this file. \quit
 
--- What 0.2.0 adds to 0.1.0 (apex_router--0.2.0.sql is the whole of 0.2.0;
+-- What 0.2.0 changes in 0.1.0 (apex_router--0.2.0.sql is the whole of 0.2.0;
 -- test/sql/upgrade.sql checks that an update ends with the same objects as
 -- a fresh CREATE EXTENSION).  The foreign data wrapper, its validator,
--- apex_router_connections(), apex_router_disconnect() and
--- apex_router_cache_flush() are unchanged; sources (foreign servers) and
--- user mappings are the user's and stay as they are.
+-- apex_router_connections() and apex_router_disconnect() are unchanged;
+-- sources (foreign servers) and user mappings are the user's and stay as
+-- they are.
 
--- apex_route takes more arguments and returns more columns: a function's
--- arguments are part of its identity, so 0.1.0's is dropped and made again
--- (a view over it must be dropped first: README, "Installing").  Its
--- privileges go with it, as in PostgreSQL's own upgrade scripts
--- (pg_stat_statements'); granting them here would record them as the
--- extension's initial privileges, which pg_dump leaves out.  So the update
--- says what they were, to be granted or revoked again.
+-- apex_route and apex_router_cache_flush take other arguments (apex_route
+-- returns more columns too): a function's arguments are part of its
+-- identity, so 0.1.0's are dropped and made again (a view over apex_route
+-- must be dropped first: README, "Installing").  Their privileges go with
+-- them, as in PostgreSQL's own upgrade scripts (pg_stat_statements');
+-- granting them here would record them as the extension's initial
+-- privileges, which pg_dump leaves out.  So the update says what they
+-- were, to be granted or revoked again.
 DO $$
 DECLARE
-    acl text;
+    f record;
 BEGIN
-    SELECT proacl::text INTO acl FROM pg_catalog.pg_proc
-    WHERE oid = 'apex_route(text, integer, text[], real[], integer, integer, integer)'::pg_catalog.regprocedure;
-    IF acl IS NOT NULL THEN
-        RAISE WARNING 'privileges on apex_route are reset to the default'
-            USING DETAIL = format('They were %s.', acl),
-                  HINT = 'Grant or revoke EXECUTE on the new apex_route again.';
-    END IF;
+    FOR f IN
+        SELECT p.proname, p.proacl
+        FROM pg_catalog.pg_proc p
+        WHERE p.oid IN ('apex_route(text, integer, text[], real[], integer, integer, integer)'::pg_catalog.regprocedure,
+                        'apex_router_cache_flush()'::pg_catalog.regprocedure)
+          AND p.proacl IS NOT NULL
+        ORDER BY p.proname
+    LOOP
+        RAISE WARNING 'privileges on % are reset to the default', f.proname
+            USING DETAIL = format('They were %s.', f.proacl),
+                  HINT = format('Grant or revoke EXECUTE on the new %s again.', f.proname);
+    END LOOP;
 END
 $$;
 
 DROP FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer);
+DROP FUNCTION apex_router_cache_flush();
 
 -- The planner's row estimates (src/row_estimate.c): k rows for apex_route,
 -- k per question for apex_route_many, instead of ROWS' 1000
@@ -55,7 +62,7 @@ CREATE FUNCTION apex_route(
     query        text,
     k            integer DEFAULT 10,
     sources      text[]  DEFAULT NULL,
-    query_vector real[]  DEFAULT NULL,
+    query_vector double precision[] DEFAULT NULL,
     rrf_k        integer DEFAULT NULL,
     timeout_ms   integer DEFAULT NULL,
     min_sources  integer DEFAULT NULL,
@@ -65,7 +72,10 @@ CREATE FUNCTION apex_route(
     min_score    double precision DEFAULT NULL,
     recency_half_life interval DEFAULT NULL,
     mmr_lambda   double precision DEFAULT NULL,
-    reranker     text    DEFAULT NULL)
+    reranker     text    DEFAULT NULL,
+    strict       boolean DEFAULT NULL,
+    cache_mode   text    DEFAULT NULL,
+    cache_source text    DEFAULT NULL)
 RETURNS TABLE (
     rank     integer,
     id       text,
@@ -80,7 +90,7 @@ AS 'MODULE_PATHNAME', 'apex_route'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SUPPORT apex_route_rows;
 
-COMMENT ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text) IS
+COMMENT ON FUNCTION apex_route(text, integer, text[], double precision[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text, boolean, text, text) IS
   'search every (or the named) apex_router source concurrently, scoped by params, weighted by the question''s intent, and fuse the results (RRF by default), optionally reranked';
 
 CREATE FUNCTION apex_route_many(
@@ -97,7 +107,10 @@ CREATE FUNCTION apex_route_many(
     min_score       double precision DEFAULT NULL,
     recency_half_life interval DEFAULT NULL,
     mmr_lambda      double precision DEFAULT NULL,
-    reranker        text    DEFAULT NULL)
+    reranker        text    DEFAULT NULL,
+    strict          boolean DEFAULT NULL,
+    cache_mode      text    DEFAULT NULL,
+    cache_source    text    DEFAULT NULL)
 RETURNS TABLE (
     ordinal  integer,
     rank     integer,
@@ -113,14 +126,14 @@ AS 'MODULE_PATHNAME', 'apex_route_many'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SUPPORT apex_route_many_rows;
 
-COMMENT ON FUNCTION apex_route_many(text[], integer, text[], integer, integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text) IS
+COMMENT ON FUNCTION apex_route_many(text[], integer, text[], integer, integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text, boolean, text, text) IS
   'apex_route for many questions in one call: every source asked every question concurrently, at most max_concurrency at once';
 
 CREATE FUNCTION apex_explain(
     query        text,
     k            integer DEFAULT 10,
     sources      text[]  DEFAULT NULL,
-    query_vector real[]  DEFAULT NULL,
+    query_vector double precision[] DEFAULT NULL,
     rrf_k        integer DEFAULT NULL,
     timeout_ms   integer DEFAULT NULL,
     min_sources  integer DEFAULT NULL,
@@ -130,7 +143,10 @@ CREATE FUNCTION apex_explain(
     min_score    double precision DEFAULT NULL,
     recency_half_life interval DEFAULT NULL,
     mmr_lambda   double precision DEFAULT NULL,
-    reranker     text    DEFAULT NULL)
+    reranker     text    DEFAULT NULL,
+    strict       boolean DEFAULT NULL,
+    cache_mode   text    DEFAULT NULL,
+    cache_source text    DEFAULT NULL)
 RETURNS TABLE (
     step          text,
     source        text,
@@ -150,7 +166,7 @@ AS 'MODULE_PATHNAME', 'apex_explain'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 ROWS 10;
 
-COMMENT ON FUNCTION apex_explain(text, integer, text[], real[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text) IS
+COMMENT ON FUNCTION apex_explain(text, integer, text[], double precision[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text, boolean, text, text) IS
   'run the apex_route call these arguments ask for and return what each step did (legs, cache, fusion, the call) instead of its rows';
 
 -- Intent routing (src/intent.c): which sources a question asks, and their
@@ -322,3 +338,11 @@ LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 
 COMMENT ON FUNCTION apex_router_source_slots() IS
   'per source with max_concurrent_requests: its cap, and the request slots in use and legs waiting in every session of this database';
+
+CREATE FUNCTION apex_router_cache_flush(cache_source text DEFAULT NULL)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'apex_router_cache_flush'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION apex_router_cache_flush(text) IS
+  'forget every cached result and embedding of the cache source (the argument, else apex_router.cache_source); returns the new epoch';

@@ -34,7 +34,7 @@ CREATE FUNCTION apex_route(
     query        text,
     k            integer DEFAULT 10,
     sources      text[]  DEFAULT NULL,
-    query_vector real[]  DEFAULT NULL,
+    query_vector double precision[] DEFAULT NULL,
     rrf_k        integer DEFAULT NULL,
     timeout_ms   integer DEFAULT NULL,
     min_sources  integer DEFAULT NULL,
@@ -44,7 +44,10 @@ CREATE FUNCTION apex_route(
     min_score    double precision DEFAULT NULL,
     recency_half_life interval DEFAULT NULL,
     mmr_lambda   double precision DEFAULT NULL,
-    reranker     text    DEFAULT NULL)
+    reranker     text    DEFAULT NULL,
+    strict       boolean DEFAULT NULL,
+    cache_mode   text    DEFAULT NULL,
+    cache_source text    DEFAULT NULL)
 RETURNS TABLE (
     rank     integer,
     id       text,
@@ -59,7 +62,7 @@ AS 'MODULE_PATHNAME', 'apex_route'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SUPPORT apex_route_rows;
 
-COMMENT ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text) IS
+COMMENT ON FUNCTION apex_route(text, integer, text[], double precision[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text, boolean, text, text) IS
   'search every (or the named) apex_router source concurrently, scoped by params, weighted by the question''s intent, and fuse the results (RRF by default), optionally reranked';
 
 CREATE FUNCTION apex_route_many(
@@ -76,7 +79,10 @@ CREATE FUNCTION apex_route_many(
     min_score       double precision DEFAULT NULL,
     recency_half_life interval DEFAULT NULL,
     mmr_lambda      double precision DEFAULT NULL,
-    reranker        text    DEFAULT NULL)
+    reranker        text    DEFAULT NULL,
+    strict          boolean DEFAULT NULL,
+    cache_mode      text    DEFAULT NULL,
+    cache_source    text    DEFAULT NULL)
 RETURNS TABLE (
     ordinal  integer,
     rank     integer,
@@ -92,14 +98,14 @@ AS 'MODULE_PATHNAME', 'apex_route_many'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 SUPPORT apex_route_many_rows;
 
-COMMENT ON FUNCTION apex_route_many(text[], integer, text[], integer, integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text) IS
+COMMENT ON FUNCTION apex_route_many(text[], integer, text[], integer, integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text, boolean, text, text) IS
   'apex_route for many questions in one call: every source asked every question concurrently, at most max_concurrency at once';
 
 CREATE FUNCTION apex_explain(
     query        text,
     k            integer DEFAULT 10,
     sources      text[]  DEFAULT NULL,
-    query_vector real[]  DEFAULT NULL,
+    query_vector double precision[] DEFAULT NULL,
     rrf_k        integer DEFAULT NULL,
     timeout_ms   integer DEFAULT NULL,
     min_sources  integer DEFAULT NULL,
@@ -109,7 +115,10 @@ CREATE FUNCTION apex_explain(
     min_score    double precision DEFAULT NULL,
     recency_half_life interval DEFAULT NULL,
     mmr_lambda   double precision DEFAULT NULL,
-    reranker     text    DEFAULT NULL)
+    reranker     text    DEFAULT NULL,
+    strict       boolean DEFAULT NULL,
+    cache_mode   text    DEFAULT NULL,
+    cache_source text    DEFAULT NULL)
 RETURNS TABLE (
     step          text,
     source        text,
@@ -129,7 +138,7 @@ AS 'MODULE_PATHNAME', 'apex_explain'
 LANGUAGE C VOLATILE PARALLEL UNSAFE
 ROWS 10;
 
-COMMENT ON FUNCTION apex_explain(text, integer, text[], real[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text) IS
+COMMENT ON FUNCTION apex_explain(text, integer, text[], double precision[], integer, integer, integer, jsonb, text, jsonb, double precision, interval, double precision, text, boolean, text, text) IS
   'run the apex_route call these arguments ask for and return what each step did (legs, cache, fusion, the call) instead of its rows';
 
 -- Intent routing (src/intent.c): which sources a question asks, and their
@@ -323,10 +332,10 @@ LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION apex_router_source_slots() IS
   'per source with max_concurrent_requests: its cap, and the request slots in use and legs waiting in every session of this database';
 
-CREATE FUNCTION apex_router_cache_flush()
+CREATE FUNCTION apex_router_cache_flush(cache_source text DEFAULT NULL)
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'apex_router_cache_flush'
 LANGUAGE C VOLATILE PARALLEL UNSAFE;
 
-COMMENT ON FUNCTION apex_router_cache_flush() IS
-  'forget every cached result and embedding of apex_router.cache_source; returns the new epoch';
+COMMENT ON FUNCTION apex_router_cache_flush(text) IS
+  'forget every cached result and embedding of the cache source (the argument, else apex_router.cache_source); returns the new epoch';

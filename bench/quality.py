@@ -12,6 +12,7 @@ never as a failure.  Usage: bench/quality (which starts everything); this
 script alone: quality.py [--results FILE] [--rerank-url URL]
 """
 import argparse
+import json
 import math
 import os
 import re
@@ -193,6 +194,47 @@ def targets(cfgs, sums):
     return lines
 
 
+# the weights the ceiling tries for the class's best source (1000: the most
+# a weight may be)
+CEILING_WEIGHTS = [2, 5, 10, 100, 1000]
+
+
+def ceiling(conn, cfgs, sums, questions, labels):
+    """How far weighting alone can take each fusion method on each class:
+    the five sources fused with the class's best single source weighted W
+    (the weights argument; the others 1), for each W in CEILING_WEIGHTS, on
+    that class's questions.  If even the best W stays below the single
+    source, no weights (so no intent rule that only weights sources) can
+    make that method reach it on this set: the other sources' items reorder
+    the best source's list, and only asking it alone keeps it."""
+    singles = [c for c in cfgs if c.kind == 'single' and c.name in sums]
+    if not singles:
+        return []
+    cur = conn.cursor()
+    lines = ['| class | best single source | ' + ' | '.join(
+        f'{f}: best W → nDCG' for f in ('rrf', 'min_max', 'dbsf')) + ' |', '|---|---|---|---|---|']
+    for cls in CLASSES:
+        best = max(singles, key=lambda c: sums[c.name][0, cls])
+        source = best.args['sources'][0]
+        cells = []
+        qs = [(q, t) for q, c, t in questions if c == cls]
+        for f in ('rrf', 'min_max', 'dbsf'):
+            got = []
+            for w in CEILING_WEIGHTS:
+                cfg = Config('ceiling', {'sources': SOURCES, 'fusion': f,
+                                         'weights': json.dumps({source: w})})
+                try:
+                    vals = [ndcg(call(cur, cfg, t), labels[q]) for q, t in qs]
+                except psycopg2.Error as e:
+                    return [f'(not available: {why(e)})']
+                got.append((mean(vals), w))
+            top, w = max(got)
+            mark = '' if top >= sums[best.name][0, cls] else ' (below)'
+            cells.append(f'{w} → {top:.3f}{mark}')
+        lines.append(f'| {cls} | {source} {sums[best.name][0, cls]:.3f} | ' + ' | '.join(cells) + ' |')
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--results', help='replace (or append) this table in FILE (bench/RESULTS.md)')
@@ -242,6 +284,9 @@ def main():
            f'and recall@10 (relevant: grade ≥ 1), means per class. '
            f'{nrecords} records in the local sql store. n/a: this build lacks the configuration.', '']
     out += lines + ['', 'Targets (issue 15 part 6), on nDCG@10:', ''] + targets(cfgs, sums)
+    out += ['', "Weighting's ceiling: the five fused with the class's best single source "
+            f"weighted W (weights argument; W in {CEILING_WEIGHTS}, the best W shown), on that class's "
+            'questions:', ''] + ceiling(conn, cfgs, sums, questions, labels)
     notes = [f'- {c.name}: {c.missing}' for c in cfgs if c.missing]
     warned = [f'- {c.name}: {c.warnings} of {len(questions)} calls had a WARNING (a source failed)'
               for c in cfgs if c.warnings]

@@ -51,6 +51,7 @@
 #include "cache.h"
 #include "cache_memo.h"
 #include "call.h"
+#include "compat.h"
 #include "event_loop.h"
 #include "io_redis.h"
 #include "fusion.h"
@@ -212,16 +213,19 @@ apex_cache_failed(ApexCache *cache, const char *error, int sqlerrcode,
 	cache->remote_from = remote_from;
 }
 
-/* The redis source apex_router.cache_source names, cleared for use */
+/*
+ * The cache source name names (the cache_source argument, or
+ * apex_router.cache_source), cleared for use
+ */
 static ApexSource *
-apex_cache_source_get(void)
+apex_cache_source_get(const char *name)
 {
-	ApexSource *redis = ApexGetSource(apex_cache_source);
+	ApexSource *redis = ApexGetSource(name);
 
 	if (strcmp(redis->kind->name, "redis") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("apex_router.cache_source \"%s\" is a source of kind \"%s\"",
+				 errmsg("cache source \"%s\" is a source of kind \"%s\"",
 						redis->name, redis->kind->name),
 				 errhint("The result cache needs a source of kind \"redis\".")));
 	ApexUseSource(redis);
@@ -296,22 +300,21 @@ apex_cache_result_hash(ApexPlan *plan, const ApexQuery *query)
  * is off; legs see it as call->vectors.
  */
 static ApexCache *
-apex_cache_open(ApexCall *call, int nentries)
+apex_cache_open(ApexCall *call, const ApexPlan *plan, int nentries)
 {
 	ApexCache  *cache;
 	ApexSource *redis;
 	ApexRedisTarget target;
 
-	if (apex_cache_mode == APEX_CACHE_OFF || apex_cache_source == NULL ||
-		apex_cache_source[0] == '\0')
+	if (plan->cache_mode == APEX_CACHE_OFF || plan->cache_source == NULL)
 		return NULL;
-	redis = apex_cache_source_get();
+	redis = apex_cache_source_get(plan->cache_source);
 
 	cache = palloc0(sizeof(ApexCache));
 	cache->vectors.lookup = apex_cache_vector_lookup;
 	cache->vectors.store = apex_cache_vector_store;
 	cache->call = call;
-	cache->mode = apex_cache_mode;
+	cache->mode = plan->cache_mode;
 	cache->redis_source = redis;
 	cache->prefix = ((const ApexRedisConf *) redis->conf)->key_prefix;
 	cache->ttl = psprintf("%d", ((const ApexRedisConf *) redis->conf)->ttl_s);
@@ -329,7 +332,7 @@ apex_cache_open(ApexCall *call, int nentries)
 ApexCache *
 ApexCacheOpen(ApexCall *call, ApexPlan *plan)
 {
-	ApexCache  *cache = apex_cache_open(call, 1);
+	ApexCache  *cache = apex_cache_open(call, plan, 1);
 
 	if (cache)
 		cache->entries[0].hash = apex_cache_result_hash(plan, &call->query);
@@ -346,7 +349,7 @@ ApexCacheOpen(ApexCall *call, ApexPlan *plan)
 ApexCache *
 ApexCacheOpenMany(ApexCall *call, ApexBatchPlan *plan)
 {
-	ApexCache  *cache = apex_cache_open(call, plan->nquestions);
+	ApexCache  *cache = apex_cache_open(call, &plan->plan, plan->nquestions);
 
 	if (cache == NULL)
 		return NULL;
@@ -838,8 +841,9 @@ apex_cache_flush_over(void *arg)
 }
 
 /*
- * apex_router_cache_flush(): forget every cached result and embedding of
- * the cache source by moving its epoch on; returns the new epoch.  Runs
+ * apex_router_cache_flush(cache_source text DEFAULT NULL): forget every
+ * cached result and embedding of the cache source (the argument, else
+ * apex_router.cache_source) by moving its epoch on; returns the new epoch.  Runs
  * through the event loop like a call, so cancel still works.
  */
 Datum
@@ -851,15 +855,21 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 	ApexRedisTarget target;
 	ApexFlush	flush = {0};
 	const char *prefix;
+	const char *name;
 
-	if (apex_cache_source == NULL || apex_cache_source[0] == '\0')
+	/* through 0.1.0's definition, before ALTER EXTENSION UPDATE (compat.c) */
+	fcinfo = ApexOldEntryCall(fcinfo, "apex_router_cache_flush");
+	name = PG_ARGISNULL(0) ? apex_cache_source : text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	if (name == NULL || name[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("apex_router.cache_source is not set")));
+				 errmsg("no cache source"),
+				 errdetail("apex_router.cache_source is not set, and the call names none.")));
 	call = ApexCallBegin("apex_router cache flush");
 	old = MemoryContextSwitchTo(call->mcxt);
 
-	redis = apex_cache_source_get();
+	redis = apex_cache_source_get(name);
 	prefix = ((const ApexRedisConf *) redis->conf)->key_prefix;
 	ApexRedisTargetOf(redis, &target);
 	ApexRedisCommand(ApexRedisAttach(&target, call->loop, call), call, NULL,

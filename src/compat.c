@@ -24,16 +24,19 @@
  * ApexOldEntryCall, which recognizes a released older shape by the
  * definition's argument types and returns a copy of the call with every
  * argument up to FUNC_MAX_ARGS, those the definition lacks null (a null
- * argument is its default: plan.c reads it so).  The rows need nothing:
- * tuplestore_putvalues reads as many values as the caller's result type
- * has columns, and the old columns come first, in their order.
+ * argument is its default: plan.c reads it so).  An argument whose type
+ * widened since (query_vector: real[] in 0.1.0, double precision[] in
+ * 0.2.0) is cast as the new definition's caller would have it cast: an
+ * array element by element through pg_cast's function.  The rows need
+ * nothing: tuplestore_putvalues reads as many values as the caller's result
+ * type has columns, and the old columns come first, in their order.
  *
- * A change that does not keep an older signature a prefix of the new one
- * (an argument's type or position changed) must instead give the new
- * definition an entry point of its own, as pg_stat_statements does, and
- * the shapes below keep the old one serving its own definition.  The
- * upgrade test (test/sql/upgrade.sql) calls 0.1.0's definitions with this
- * library and compares their rows with the updated ones'.
+ * A change that neither appends nor widens (an argument moved, or a type
+ * with no cast) must instead give the new definition an entry point of its
+ * own, as pg_stat_statements does, and the shapes below keep the old one
+ * serving its own definition.  The upgrade test (test/sql/upgrade.sql) calls
+ * 0.1.0's definitions with this library and compares their rows with the
+ * updated ones'.
  *
  * IDENTIFICATION
  *		  src/compat.c
@@ -43,6 +46,9 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "parser/parse_coerce.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 
@@ -55,13 +61,50 @@ typedef struct ApexOldShape
 	const char *version;
 	int			nargs;
 	Oid			argtypes[8];
+	/* an array argument's type in the current definition, when it widened */
+	Oid			nowtypes[8];
 } ApexOldShape;
 
 static const ApexOldShape apex_old_shapes[] = {
 	/* apex_route(query, k, sources, query_vector, rrf_k, timeout_ms, min_sources) */
 	{"apex_route", "0.1.0", 7,
-	{TEXTOID, INT4OID, TEXTARRAYOID, FLOAT4ARRAYOID, INT4OID, INT4OID, INT4OID}},
+		{TEXTOID, INT4OID, TEXTARRAYOID, FLOAT4ARRAYOID, INT4OID, INT4OID, INT4OID},
+	{[3] = FLOAT8ARRAYOID}},
+	/* apex_router_cache_flush() */
+	{"apex_router_cache_flush", "0.1.0", 0, {0}, {0}},
 };
+
+/*
+ * An array of one element type as an array of another, element by element
+ * through the cast's function (the dimensions and nulls kept).
+ */
+static Datum
+apex_cast_array(Datum value, Oid from_type, Oid to_type)
+{
+	ArrayType  *array = DatumGetArrayTypeP(value);
+	Oid			from_elem = get_element_type(from_type);
+	Oid			to_elem = get_element_type(to_type);
+	Oid			funcid = InvalidOid;
+	int16		len;
+	bool		byval;
+	char		align;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (find_coercion_pathway(to_elem, from_elem, COERCION_EXPLICIT, &funcid) != COERCION_PATH_FUNC)
+		elog(ERROR, "no cast function from %s to %s", format_type_be(from_elem), format_type_be(to_elem));
+	get_typlenbyvalalign(from_elem, &len, &byval, &align);
+	deconstruct_array(array, from_elem, len, byval, align, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+	{
+		if (!nulls[i])
+			elems[i] = OidFunctionCall1(funcid, elems[i]);
+	}
+	get_typlenbyvalalign(to_elem, &len, &byval, &align);
+	return PointerGetDatum(construct_md_array(elems, nulls, ARR_NDIM(array), ARR_DIMS(array),
+											  ARR_LBOUND(array), to_elem, len, byval, align));
+}
 
 /*
  * The call to run: fcinfo itself when it was made through the current
@@ -90,7 +133,7 @@ ApexOldEntryCall(FunctionCallInfo fcinfo, const char *symbol)
 			break;
 		(void) get_func_signature(fn_oid, &argtypes, &nargs);
 		if (nargs != shape->nargs ||
-			memcmp(argtypes, shape->argtypes, nargs * sizeof(Oid)) != 0)
+			(nargs > 0 && memcmp(argtypes, shape->argtypes, nargs * sizeof(Oid)) != 0))
 			continue;
 
 		padded = palloc0(SizeForFunctionCallInfo(FUNC_MAX_ARGS));
@@ -98,6 +141,13 @@ ApexOldEntryCall(FunctionCallInfo fcinfo, const char *symbol)
 		padded->nargs = FUNC_MAX_ARGS;
 		for (int a = fcinfo->nargs; a < FUNC_MAX_ARGS; a++)
 			padded->args[a].isnull = true;
+		for (int a = 0; a < shape->nargs; a++)
+		{
+			if (OidIsValid(shape->nowtypes[a]) && !padded->args[a].isnull)
+				padded->args[a].value = apex_cast_array(padded->args[a].value,
+														shape->argtypes[a],
+														shape->nowtypes[a]);
+		}
 		return padded;
 	}
 	if (counted)

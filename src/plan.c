@@ -31,6 +31,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "cache.h"
 #include "intent.h"
 #include "json.h"
 #include "plan.h"
@@ -38,6 +39,11 @@
 #define APEX_MAX_DIM 65536
 #define APEX_MAX_QUERY_BYTES (1024 * 1024)
 
+/*
+ * query_vector (argument 3): double precision[], so that real[], numeric[]
+ * (both cast implicitly) and the float8[] drivers send for a list of
+ * floats all reach it; searched as real, as the stores keep it
+ */
 static void
 apex_plan_vector(ApexQuery *query, ArrayType *array)
 {
@@ -49,7 +55,7 @@ apex_plan_vector(ApexQuery *query, ArrayType *array)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("query_vector must be one-dimensional")));
-	deconstruct_array(array, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT,
+	deconstruct_array(array, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
 					  &elems, &nulls, &n);
 	if (n < 1 || n > APEX_MAX_DIM)
 		ereport(ERROR,
@@ -63,7 +69,8 @@ apex_plan_vector(ApexQuery *query, ArrayType *array)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("query_vector must not contain nulls")));
-		query->vector[i] = DatumGetFloat4(elems[i]);
+		/* real[] and numeric[] arrive cast, a float8 too big for real as inf */
+		query->vector[i] = (float4) DatumGetFloat8(elems[i]);
 		if (isnan(query->vector[i]) || isinf(query->vector[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -260,6 +267,44 @@ apex_plan_settings(ApexPlan *plan, FunctionCallInfo fcinfo, int first)
 #define APEX_ARG_RECENCY 11
 #define APEX_ARG_MMR_LAMBDA 12
 #define APEX_ARG_RERANKER 13
+#define APEX_ARG_STRICT 14
+#define APEX_ARG_CACHE_MODE 15
+#define APEX_ARG_CACHE_SOURCE 16
+
+/*
+ * How failures and the result cache are handled (arguments 14 to 16, each
+ * else its apex_router.* setting).  As arguments they need no SET, which
+ * behind a pooler in transaction mode would outlive the transaction and
+ * reach other clients of the same server connection.
+ */
+static void
+apex_plan_call_mode(ApexPlan *plan, FunctionCallInfo fcinfo)
+{
+	const char *source = apex_cache_source;
+
+	plan->strict = PG_ARGISNULL(APEX_ARG_STRICT) ? apex_strict
+		: PG_GETARG_BOOL(APEX_ARG_STRICT);
+	plan->cache_mode = apex_cache_mode;
+	if (!PG_ARGISNULL(APEX_ARG_CACHE_MODE))
+	{
+		char	   *mode = text_to_cstring(PG_GETARG_TEXT_PP(APEX_ARG_CACHE_MODE));
+
+		if (strcmp(mode, "off") == 0)
+			plan->cache_mode = APEX_CACHE_OFF;
+		else if (strcmp(mode, "first") == 0)
+			plan->cache_mode = APEX_CACHE_FIRST;
+		else if (strcmp(mode, "parallel") == 0)
+			plan->cache_mode = APEX_CACHE_PARALLEL;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown cache mode \"%s\"", mode),
+					 errhint("Use off, first or parallel.")));
+	}
+	if (!PG_ARGISNULL(APEX_ARG_CACHE_SOURCE))
+		source = text_to_cstring(PG_GETARG_TEXT_PP(APEX_ARG_CACHE_SOURCE));
+	plan->cache_source = source && source[0] != '\0' ? source : NULL;
+}
 
 /*
  * Whether the call's weights argument (an object, or it is refused later)
@@ -746,6 +791,7 @@ ApexPlanRoute(FunctionCallInfo fcinfo)
 				(errcode(sqlerrcode),
 				 errmsg("query text %s", error)));
 	apex_plan_settings(plan, fcinfo, 4);
+	apex_plan_call_mode(plan, fcinfo);
 	if (!PG_ARGISNULL(3))
 		apex_plan_vector(query, PG_GETARG_ARRAYTYPE_P(3));
 	apex_plan_params(query, fcinfo);
@@ -784,6 +830,7 @@ ApexPlanMany(FunctionCallInfo fcinfo)
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("queries must be one-dimensional")));
 	apex_plan_settings(&batch->plan, fcinfo, 3);
+	apex_plan_call_mode(&batch->plan, fcinfo);
 	apex_plan_params(&batch->plan.query, fcinfo);
 	batch->max_concurrency = PG_ARGISNULL(6) ? apex_max_concurrency
 		: PG_GETARG_INT32(6);

@@ -56,6 +56,13 @@ typedef struct ApexPlan
 	int			timeout_ms;		/* the call's deadline; 0: none */
 	int			min_sources;
 	/*
+	 * Per call, so that a pooler's shared session carries no state
+	 * (arguments strict, cache_mode, cache_source; else apex_router.*)
+	 */
+	bool		strict;			/* a failed source is an ERROR */
+	int			cache_mode;		/* an ApexCacheMode (cache.h) */
+	const char *cache_source;	/* the redis source caching results, or NULL */
+	/*
 	 * What intent routing chose (the routing column, apex_explain's intent
 	 * step); NULL when the caller named the sources or
 	 * apex_router.intent_routing is off

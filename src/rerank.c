@@ -261,7 +261,7 @@ rerank_payload(const char *reranker, int rank, const RerankedRow *rr)
  * partial column and apex_explain too (ApexLegWords, redact.c)
  */
 static void
-rerank_report(const ApexRerank *r, int ordinal)
+rerank_report(const ApexRerank *r, int ordinal, bool strict)
 {
 	ApexLeg    *leg = r->leg;
 	char	   *client;
@@ -272,7 +272,7 @@ rerank_report(const ApexRerank *r, int ordinal)
 	client = leg->words_client;
 	log = leg->words_log;
 	hint = leg->words_hint;
-	ereport(apex_strict ? ERROR : WARNING,
+	ereport(strict ? ERROR : WARNING,
 			(errcode(leg->sqlerrcode),
 			 ordinal > 0
 			 ? errmsg("reranker \"%s\" failed for question %d",
@@ -289,14 +289,14 @@ rerank_report(const ApexRerank *r, int ordinal)
  * when > 0, and leaves the fused order.
  */
 List *
-ApexRerankRows(ApexRerank *r, List *rows, int k, int ordinal)
+ApexRerankRows(ApexRerank *r, List *rows, int k, int ordinal, bool strict)
 {
 	RerankedRow *sorted;
 	List	   *out = NIL;
 	ListCell   *lc;
 
 	if (r->leg && r->leg->error)
-		rerank_report(r, ordinal);
+		rerank_report(r, ordinal, strict);
 	if (r->scores == NULL)
 		return list_truncate(rows, k);
 	sorted = palloc(sizeof(RerankedRow) * r->count);

@@ -25,7 +25,8 @@ extern ApexRerank *ApexRerankStart(ApexCall *call, ApexSource *reranker,
 								   const ApexQuery *query, List *rows,
 								   int timeout_ms);
 extern void ApexRerankWait(ApexCall *call, ApexRerank **reranks, int n);
-extern List *ApexRerankRows(ApexRerank *rerank, List *rows, int k, int ordinal);
+extern List *ApexRerankRows(ApexRerank *rerank, List *rows, int k, int ordinal,
+							 bool strict);
 extern bool ApexRerankFailed(const ApexRerank *rerank);
 extern ApexLeg *ApexRerankLeg(const ApexRerank *rerank);
 extern int	ApexRerankCount(const ApexRerank *rerank);

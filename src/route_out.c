@@ -26,7 +26,8 @@
 #include "route_out.h"
 
 /*
- * One WARNING per failed leg; in strict mode the first failure is an ERROR.
+ * One WARNING per failed leg; in strict mode (the call's, ApexPlan) the
+ * first failure is an ERROR.
  * As postgres_fdw reports a remote error: the primary message names the
  * source, the failure's SQLSTATE is the errcode (a remote PostgreSQL
  * error's own), and the detail gives the cause in our words and then what
@@ -34,7 +35,7 @@
  * explains why), with a PostgreSQL peer's hint as the hint.
  */
 void
-ApexReportFailures(List *legs, int ordinal)
+ApexReportFailures(List *legs, int ordinal, bool strict)
 {
 	ListCell   *lc;
 
@@ -51,7 +52,7 @@ ApexReportFailures(List *legs, int ordinal)
 		client = leg->words_client;
 		log = leg->words_log;
 		hint = leg->words_hint ? leg->words_hint : leg->hint;
-		ereport(apex_strict ? ERROR : WARNING,
+		ereport(strict ? ERROR : WARNING,
 				(errcode(leg->sqlerrcode),
 				 ordinal > 0
 				 ? errmsg("source \"%s\" failed for question %d",

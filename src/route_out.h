@@ -17,7 +17,7 @@
 #include "apex_router.h"
 
 /* in route_out.c; ordinal 0: apex_route's one question, else the batch's */
-extern void ApexReportFailures(List *legs, int ordinal);
+extern void ApexReportFailures(List *legs, int ordinal, bool strict);
 extern void ApexReportSkipped(List *legs, int ordinal);
 extern int	ApexLegsAnswered(List *legs);
 extern void ApexEmitRows(ReturnSetInfo *rsinfo, List *rows, int ordinal,

@@ -239,7 +239,8 @@ apex_route_rerank(ApexCall *call, ApexPlan *plan, List *rows, Jsonb **partial,
 	steps->rerank = ApexRerankStart(call, plan->reranker, &call->query, rows,
 									plan->timeout_ms);
 	ApexRerankWait(call, &steps->rerank, 1);
-	rows = ApexRerankRows(steps->rerank, rows, list_length(rows), 0);
+	rows = ApexRerankRows(steps->rerank, rows, list_length(rows), 0,
+						  plan->strict);
 	if (ApexRerankFailed(steps->rerank))
 		*partial = ApexPartialOf(lappend(list_copy(call->legs),
 										 ApexRerankLeg(steps->rerank)));
@@ -278,7 +279,7 @@ apex_route_run(FunctionCallInfo fcinfo, ApexCall *call, Jsonb **partial,
 		ApexRanking ranking;
 		ListCell   *lc;
 
-		ApexReportFailures(call->legs, 0);
+		ApexReportFailures(call->legs, 0, plan->strict);
 		ApexReportSkipped(call->legs, 0);
 		apex_check_min_sources(call, plan->min_sources);
 		*partial = ApexPartialOf(call->legs);

@@ -322,7 +322,7 @@ apex_batch_fuse(ApexBatchPlan *plan, ApexCall *call, int i, List *legs,
 	}
 	if (hit)
 		return NIL;
-	ApexReportFailures(legs, i + 1);
+	ApexReportFailures(legs, i + 1, common->strict);
 	ApexReportSkipped(legs, i + 1);
 	answered = ApexLegsAnswered(legs);
 	if (answered < common->min_sources)
@@ -371,7 +371,8 @@ apex_batch_answer(ReturnSetInfo *rsinfo, ApexBatchPlan *plan, ApexCall *call,
 		return 0;
 	if (rerank)
 	{
-		rows = ApexRerankRows(rerank, rows, list_length(rows), i + 1);
+		rows = ApexRerankRows(rerank, rows, list_length(rows), i + 1,
+							  common->strict);
 		if (ApexRerankFailed(rerank))
 			failed = lappend(list_copy(legs), ApexRerankLeg(rerank));
 	}

@@ -10,7 +10,7 @@ APEX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 APEX_HOME=${APEX_HOME:-/tmp/apex_router-$(printf '%s' "$APEX_ROOT" | sha1sum | cut -c1-8)}
 APEX_RUN_DIR=${APEX_RUN_DIR:-$APEX_HOME/test}
 APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libhiredis-dev libkrb5-dev redis-server nodejs npm curl openssl python3 clang-14 libclang-rt-14-dev
-  python3-psycopg2 python3-psycopg python3-sqlalchemy pgbouncer"
+  python3-psycopg2 python3-psycopg python3-sqlalchemy python3-asyncpg pgbouncer"
 
 apex_log() { printf '== %s\n' "$*" >&2; }
 
@@ -156,6 +156,12 @@ apex_install_deps() {
   if [ ! -d "$APEX_ROOT/test/node_modules" ]; then
     apex_log "installing the npm packages of test/"
     (cd "$APEX_ROOT/test" && npm ci --silent --no-audit --no-fund) || return 1
+  fi
+  # the node-postgres example (examples/node, run by test/examples/run.py),
+  # installed as its README tells a user to
+  if [ ! -d "$APEX_ROOT/examples/node/node_modules" ]; then
+    apex_log "installing the npm packages of examples/node/"
+    (cd "$APEX_ROOT/examples/node" && npm ci --silent --no-audit --no-fund) || return 1
   fi
 }
 

@@ -3,7 +3,9 @@
 the rows alone which chosen sources did not answer and why (the partial column of
 apex_route's and apex_route_many's rows), with psycopg2, psycopg 3 and
 SQLAlchemy, directly and through PgBouncer in transaction pooling mode,
-where consecutive statements of one client run in different backends.
+where consecutive statements of one client run in different backends; and
+issue 16 item 1: per-call strict and cache_source behind PgBouncer, and a
+query_vector sent as a Python list.
 
 Run by test/run-tests (and test/bed clients) with the environment of
 test/lib.sh's apex_bed_env and a PgBouncer on PGBOUNCER_PORT
@@ -395,6 +397,60 @@ def _():
     expect(len(slow) == 1 and slow[0]['status'] == 'timeout' and slow[0]['sqlstate'] == 'HV000',
            'graph_slow: timeout, HV000', slow)
     expect(290 <= slow[0]['total_ms'] < 2500, 'graph_slow: about 300 ms', slow[0]['total_ms'])
+
+
+# 5. Issue 16 item 1: what a pooler's shared sessions must not carry is
+# said per call.  Observed: one client's SET apex_router.strict behind
+# PgBouncer in transaction mode reached 10 of 10 other clients.
+VECTOR = [0.5] * 64
+
+
+def bouncer():
+    return psycopg.connect(**BOUNCER, autocommit=True, prepare_threshold=None)
+
+
+@check('PgBouncer: strict => true fails that call alone; ten other clients after it still get rows and partial')
+def _():
+    with bouncer() as conn:
+        try:
+            conn.execute('SELECT count(*) FROM apex_route(%s, sources => %s::text[], strict => true)',
+                         (QUESTION, FAILING)).fetchall()
+            raise AssertionError('strict => true: no ERROR')
+        except psycopg.errors.FdwUnableToEstablishConnection as e:
+            expect('source "graph_down" failed' in str(e), 'the ERROR names graph_down', str(e))
+    for _ in range(10):
+        with bouncer() as conn:
+            expect_rows(conn.execute(ROUTE, (QUESTION, FAILING)).fetchall(), expect_down)
+
+
+@check('PgBouncer: cache_source per call, no SET: the second call (any server connection) is a hit')
+def _():
+    with bouncer() as conn:
+        conn.execute("SELECT apex_router_cache_flush('clients_cache')")
+        args = (QUESTION, HEALTHY)
+        sql = ('SELECT step, status FROM apex_explain(%s, k => 5, sources => %s::text[], '
+               "cache_source => 'clients_cache') WHERE step = 'cache'")
+        first = conn.execute(sql, args).fetchall()
+    with bouncer() as conn:
+        second = conn.execute(sql, args).fetchall()
+        setting = conn.execute('SHOW apex_router.cache_source').fetchone()[0]
+    expect(first == [('cache', 'miss')], 'the first call misses', first)
+    expect(second == [('cache', 'hit')], 'the second call hits', second)
+    expect(setting == '', 'no session setting was needed or left', setting)
+
+
+@check('query_vector from a Python list: psycopg 3 (float8[]) and psycopg2 (numeric[]) give the real[] rows')
+def _():
+    sql = "SELECT id FROM apex_route('x', sources => '{vectors}', query_vector => %s) ORDER BY rank"
+    with psycopg.connect(**DIRECT) as conn:
+        want = conn.execute(sql.replace('%s', "array_fill(0.5::real, ARRAY[64])")).fetchall()
+        got3 = conn.execute(sql, (VECTOR,)).fetchall()
+    with psycopg2.connect(**DIRECT) as conn, conn.cursor() as cur:
+        cur.execute(sql, (VECTOR,))
+        got2 = cur.fetchall()
+    expect(len(want) > 0, 'rows for the real[] vector', want)
+    expect(got3 == want, 'psycopg 3: the same rows', got3)
+    expect(got2 == want, 'psycopg2: the same rows', got2)
 
 
 def main():

@@ -20,3 +20,7 @@ CREATE SERVER graph_noid FOREIGN DATA WRAPPER apex_router
                       RETURN node.nope AS id, node.name AS title, score LIMIT $limit');
 SELECT format('CREATE USER MAPPING FOR PUBLIC SERVER %I OPTIONS (user %L, password %L)', s, 'neo4j', 'testpassword')
 FROM unnest('{graph_down,graph_500,graph_slow,graph_noid}'::text[]) s \gexec
+-- the result cache the pooler checks name per call (issue 16 item 1)
+CREATE SERVER clients_cache FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port', key_prefix 'apexclients:', ttl_s '60');
+CREATE USER MAPPING FOR PUBLIC SERVER clients_cache OPTIONS (password 'redis-pass');

@@ -128,6 +128,7 @@ ALTER ROLE apex_upg_alice SET apex_router.timeout_ms = 4000;
 -- apex_route for alice alone: the update names the privileges it resets
 REVOKE EXECUTE ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION apex_route(text, integer, text[], real[], integer, integer, integer) TO apex_upg_alice;
+REVOKE EXECUTE ON FUNCTION apex_router_cache_flush() FROM PUBLIC;
 
 -- what the catalogs hold for them (secrets included: we are superuser)
 CREATE TEMP TABLE sources_before AS
@@ -146,12 +147,17 @@ CREATE TEMP TABLE rows_before AS
 SELECT s, r.rank, r.id, r.score, r.found_in
 FROM unnest('{graph,vectors,docs,upg_pg,upg_redis,upg_graphiti}'::text[]) s,
   LATERAL apex_route('Sarah roadmap', 3, ARRAY[s]) r;
--- the caller's vector at Qdrant (query_vector, argument 4) and the other
+-- the caller's vector at Qdrant (query_vector, argument 4: real[] in
+-- 0.1.0, double precision[] since, cast by compat.c) and the other
 -- arguments by position
 INSERT INTO rows_before
 SELECT 'vector', r.rank, r.id, r.score, r.found_in
 FROM apex_route('ignored', 3, '{vectors}', array_fill(0.125::real, ARRAY[64]), 60, 5000, 1) r;
 SELECT s, count(*) AS rows FROM rows_before GROUP BY s ORDER BY s;
+-- apex_router_cache_flush() of 0.1.0, without the argument 0.2.0's reads
+SET apex_router.cache_source = 'upg_redis';
+SELECT apex_router_cache_flush() > 0 AS flushed;
+RESET apex_router.cache_source;
 SELECT count(*) > 0 AS kept FROM apex_router_connections();
 SELECT apex_router_disconnect() > 0 AS disconnected;
 SELECT count(*) AS kept FROM apex_router_connections();
