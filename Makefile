@@ -1,9 +1,10 @@
 # apex_router: PGXS build
 EXTENSION = apex_router
-EXTVERSION = 0.1.0
+EXTVERSION = 0.2.0
 MODULE_big = apex_router
 OBJS = $(patsubst %.c,%.o,$(wildcard src/*.c))
-DATA = apex_router--$(EXTVERSION).sql
+# every version's install script and the upgrade scripts between them
+DATA = $(wildcard apex_router--*.sql)
 PGFILEDESC = "apex_router - federated search router"
 
 PG_CONFIG ?= pg_config
@@ -20,8 +21,9 @@ PG_CPPFLAGS += $(shell curl-config --cflags) -isystem $(shell $(PG_CONFIG) --inc
 
 # Regression tests, one file per area in test/sql (expected output in
 # test/expected), each able to run alone: make installcheck REGRESS=cache.
-# They need the test bed (test/bed start, or test/run-tests, which sets the
-# APEX_* variables); see README.md, "Tests".
+# They need the test servers and the APEX_* variables naming them (test/bed
+# start, then eval "$(test/bed env)"; test/run-tests sets them itself), and
+# run against whichever cluster PGHOST/PGPORT name; see README.md, "Tests".
 REGRESS = $(patsubst test/sql/%.sql,%,$(sort $(wildcard test/sql/*.sql)))
 REGRESS_OPTS = --inputdir=test
 
@@ -32,3 +34,13 @@ include $(PGXS)
 
 # PGXS tracks no header dependencies: a changed struct must rebuild every user
 $(OBJS): $(wildcard src/*.h)
+
+# without the test servers' variables every area fails on its first line:
+# say what to do instead
+installcheck: apex-test-env
+.PHONY: apex-test-env
+apex-test-env:
+	@if [ -z "$${APEX_PORT_BLOCK:-}" ]; then \
+	  echo 'make installcheck needs the test servers: test/bed start, then eval "$$(test/bed env)" (README.md, "Tests")' >&2; \
+	  exit 1; \
+	fi

@@ -51,6 +51,7 @@
 #include "cache.h"
 #include "cache_memo.h"
 #include "call.h"
+#include "compat.h"
 #include "event_loop.h"
 #include "io_redis.h"
 #include "fusion.h"
@@ -854,8 +855,11 @@ apex_router_cache_flush(PG_FUNCTION_ARGS)
 	ApexRedisTarget target;
 	ApexFlush	flush = {0};
 	const char *prefix;
-	const char *name = PG_ARGISNULL(0) ? apex_cache_source
-		: text_to_cstring(PG_GETARG_TEXT_PP(0));
+	const char *name;
+
+	/* through 0.1.0's definition, before ALTER EXTENSION UPDATE (compat.c) */
+	fcinfo = ApexOldEntryCall(fcinfo, "apex_router_cache_flush");
+	name = PG_ARGISNULL(0) ? apex_cache_source : text_to_cstring(PG_GETARG_TEXT_PP(0));
 
 	if (name == NULL || name[0] == '\0')
 		ereport(ERROR,

@@ -38,6 +38,7 @@
 #include "breaker.h"
 #include "cache.h"
 #include "call.h"
+#include "compat.h"
 #include "embed_batch.h"
 #include "event_loop.h"
 #include "fusion.h"
@@ -320,6 +321,8 @@ apex_route(PG_FUNCTION_ARGS)
 	Jsonb	   *partial;
 	ApexCallSteps steps;
 
+	/* through 0.1.0's definition, before ALTER EXTENSION UPDATE (compat.c) */
+	fcinfo = ApexOldEntryCall(fcinfo, "apex_route");
 	InitMaterializedSRF(fcinfo, 0);
 	call = ApexCallBegin("apex_route call");
 	old = MemoryContextSwitchTo(call->mcxt);

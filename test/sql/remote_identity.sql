@@ -92,7 +92,7 @@ SELECT count(*) > 0 AS answered FROM apex_route('Sarah roadmap', k => 1, sources
 \set clients `redis-cli -p "$APEX_REDIS_PORT" -a redis-pass --no-auth-warning CLIENT LIST`
 SELECT ri_redis_names(:'clients', 'who=') AS redis_name;
 -- a caller cannot make the stores' logs name someone else
-SET apex_router.application_name = 'apex_router/0.1.0 (somedb; postgres)';
+SET apex_router.application_name = 'apex_router/0.2.0 (somedb; postgres)';
 RESET ROLE;
 
 -- templates the setting refuses
