@@ -9,7 +9,7 @@ APEX_REPLICA_PGPORT, in the same socket directory.  It makes database
 apex_replica on the primary with the suite's sources
 (test/sql/include/setup.sql: graph, embed, vectors, docs) and
 test/replica/sources.sql (recent, remote_docs, whereami, whereami_inline,
-cache), waits until the standby has replayed them, and checks on the
+whereami_writes, cache), waits until the standby has replayed them, and checks on the
 standby what a reader of a replica uses: apex_route over every kind,
 sql sources in a worker and inline, apex_route_many, the result cache in
 the Redis both servers share (and its keys, the same from either),
@@ -32,7 +32,6 @@ import time
 import traceback
 
 import psycopg2
-import psycopg2.errors
 
 # the checkout's test directory (setup.sql's abs_srcdir)
 TEST = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,8 +40,8 @@ HOST = os.environ['PGHOST']
 PRIMARY = dict(host=HOST, port=os.environ['PGPORT'], user='postgres', dbname=DB)
 STANDBY = dict(host=HOST, port=os.environ['APEX_REPLICA_PGPORT'], user='postgres', dbname=DB)
 REDIS = ['redis-cli', '-p', os.environ['APEX_REDIS_PORT'], '-a', 'redis-pass', '--no-auth-warning']
-# every kind the suite's servers serve: neo4j, qdrant (and its embedder),
-# sql (in a worker), redis, postgres
+# one source of each kind that searches, but graphiti: neo4j, qdrant (and
+# its embedder), sql (in a worker), redis, postgres
 SOURCES = ['graph', 'vectors', 'docs', 'recent', 'remote_docs']
 QUESTION = 'billing migration'
 
