@@ -398,7 +398,9 @@ apex_replica() {
   esac
   apex_replica stop
   rm -rf "$data"
-  apex_as_pg "$bin/pg_basebackup" -h "$APEX_RUN_DIR" -p "$APEX_PGPORT" -U postgres -D "$data" \
+  # Debian's pg_basebackup, a client of any 15 server: the build with
+  # assertions (test/bin/pg-cassert) builds no pg_basebackup
+  apex_as_pg "$APEX_DEBIAN_PG_BINDIR/pg_basebackup" -h "$APEX_RUN_DIR" -p "$APEX_PGPORT" -U postgres -D "$data" \
     -R -X stream -c fast || return 1
   apex_as_pg_server "$bin/pg_ctl" -D "$data" -w -l "$log" \
     -o "-p $APEX_REPLICA_PGPORT -k $APEX_RUN_DIR -c listen_addresses='' -c shared_preload_libraries=apex_router -c hot_standby=on" \
