@@ -398,8 +398,14 @@ apex_replica() {
   esac
   apex_replica stop
   rm -rf "$data"
+  # a standby receives WAL through libpqwalreceiver, which the build with
+  # assertions (test/bin/pg-cassert: APEX_CASSERT_DIRS) does not build
+  if [ ! -f "$("$bin/pg_config" --pkglibdir)/libpqwalreceiver.so" ]; then
+    echo "no standby: the build in $bin has no libpqwalreceiver (the build with assertions builds none)" >&2
+    return 1
+  fi
   # Debian's pg_basebackup, a client of any 15 server: the build with
-  # assertions (test/bin/pg-cassert) builds no pg_basebackup
+  # assertions builds none either
   apex_as_pg "$APEX_DEBIAN_PG_BINDIR/pg_basebackup" -h "$APEX_RUN_DIR" -p "$APEX_PGPORT" -U postgres -D "$data" \
     -R -X stream -c fast || return 1
   apex_as_pg_server "$bin/pg_ctl" -D "$data" -w -l "$log" \
