@@ -236,6 +236,12 @@ def cache_miss_hit():
         with connect(STANDBY) as plain:
             expect(route(s, 'Sarah roadmap', SOURCES, k=3) == route(plain, 'Sarah roadmap', SOURCES, k=3),
                    "the hit's rows are the uncached call's")
+            # the cache named per call, as behind a pooler ("Behind PgBouncer")
+            steps = rows(plain, "SELECT step, source, status, rows FROM apex_explain(%s, k => 3, sources => %s, "
+                                "cache_source => 'cache')", ('Sarah roadmap', SOURCES))
+            cache, legs = cache_statuses(steps)
+            expect(cache == 'hit' and set(legs.values()) == {'cache hit'}, 'a hit with cache_source per call',
+                   (cache, legs))
 
 
 @check("result cache: the standby hits the primary's entry, under the same key")
