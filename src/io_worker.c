@@ -61,6 +61,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "libpq/pqformat.h"
 #include "libpq/pqmq.h"
@@ -581,6 +582,17 @@ static Size worker_gucs_len;
  * (RestoreGUCState resets and sets every setting: most of a pooled
  * hand-off's cost when done each time).  A query cannot leave a setting
  * changed: it runs in a subtransaction that is rolled back.
+ *
+ * As a parallel worker does (ParallelWorkerMain), with
+ * InitializingParallelWorker set: the settings are the caller's, already
+ * checked in the caller, and some checks do not hold while they are
+ * restored.  On a hot standby every transaction is read-only, so resetting
+ * transaction_read_only to its default (off) in the transaction that
+ * restores them fails its check ("cannot set transaction read-write mode
+ * during recovery"), and without the flag no sql source could run in a
+ * worker there (issue 16 item 3).  The flag tells these checks (transaction
+ * isolation, read-only and deferrable, client_encoding) that the values
+ * are someone else's being copied, not a change.
  */
 static void
 apex_worker_restore_gucs(const char *gucs, Size len)
@@ -591,7 +603,16 @@ apex_worker_restore_gucs(const char *gucs, Size len)
 		pfree(worker_gucs);
 	worker_gucs = NULL;
 	StartTransactionCommand();
-	RestoreGUCState((void *) gucs);
+	InitializingParallelWorker = true;
+	PG_TRY();
+	{
+		RestoreGUCState((void *) gucs);
+	}
+	PG_FINALLY();
+	{
+		InitializingParallelWorker = false;
+	}
+	PG_END_TRY();
 	CommitTransactionCommand();
 
 	/*

@@ -25,7 +25,7 @@ apex_log() { printf '== %s\n' "$*" >&2; }
 # (psql's column widths stay the same) and lie below Linux's ephemeral range.
 APEX_PORT_NAMES=(APEX_PGPORT APEX_REMOTE_PGPORT APEX_REDIS_PORT NEO4J_PORT NEO4J_TLS_PORT
   QDRANT_PORT EMBED_PORT GRAPHITI_PORT BLACKHOLE_PORT SILENT_PORT GARBAGE_PORT ECHO_REDIS_PORT
-  SLOW_PORT SLOW_TLS_PORT CLOSED_PORT PGBOUNCER_PORT RERANK_PORT)
+  SLOW_PORT SLOW_TLS_PORT CLOSED_PORT PGBOUNCER_PORT RERANK_PORT APEX_REPLICA_PGPORT)
 APEX_PORT_BASE=21000 APEX_PORT_BLOCK_SIZE=20 APEX_PORT_BLOCKS=50
 # whose blocks are claimed: a directory of this user's only (another
 # user's runs are seen by their listening ports)
@@ -361,6 +361,58 @@ apex_pg_stop() {
   local data=${APEX_PG_DATA:-$APEX_RUN_DIR/pgdata}
   [ -f "$data/postmaster.pid" ] && apex_as_pg "$(apex_pg_bindir)/pg_ctl" -D "$data" -m fast stop >/dev/null
   return 0
+}
+
+# A streaming hot standby of the local cluster (issue 16 item 3: apex_route
+# on a replica, test/replica): a copy taken with pg_basebackup -R -X stream
+# over the primary's socket (initdb's pg_hba.conf lets local connections
+# replicate; PostgreSQL 15's defaults, wal_level replica, max_wal_senders 10
+# and hot_standby on, are what a standby needs), in APEX_RUN_DIR/replica,
+# on APEX_REPLICA_PGPORT (Unix socket only, in APEX_RUN_DIR), logging to
+# APEX_RUN_DIR/replica.log, with the primary's build (apex_pg_bindir), its
+# shared_preload_libraries and its environment (apex_as_pg_server).  The
+# copy is taken again at every start: the primary is small (a second or
+# two), and a standby left from an earlier primary (test/bed start made a
+# new one) could not follow the new one.  apex_replica wait waits until
+# the standby has replayed everything the primary has written so far.
+apex_replica() {
+  local bin data=$APEX_RUN_DIR/replica log=$APEX_RUN_DIR/replica.log lsn
+  bin=$(apex_pg_bindir)
+  case $1 in
+    stop)
+      [ -f "$data/postmaster.pid" ] && apex_as_pg "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null
+      return 0 ;;
+    start) ;;
+    wait)
+      lsn=$(psql -XAtq -h "$APEX_RUN_DIR" -p "$APEX_PGPORT" -U postgres -d postgres \
+        -c 'SELECT pg_current_wal_lsn()') || return 1
+      for _ in $(seq 1 200); do
+        [ "$(psql -XAtq -h "$APEX_RUN_DIR" -p "$APEX_REPLICA_PGPORT" -U postgres -d postgres \
+          -c "SELECT pg_last_wal_replay_lsn() >= '$lsn'" 2>/dev/null)" = t ] && return 0
+        sleep 0.05
+      done
+      echo "the standby did not replay the primary's WAL up to $lsn within 10 s:" >&2
+      tail -5 "$log" >&2
+      return 1 ;;
+    *) echo "usage: apex_replica start|stop|wait" >&2; return 1 ;;
+  esac
+  apex_replica stop
+  rm -rf "$data"
+  # a standby receives WAL through libpqwalreceiver, which the build with
+  # assertions (test/bin/pg-cassert: APEX_CASSERT_DIRS) does not build
+  if [ ! -f "$("$bin/pg_config" --pkglibdir)/libpqwalreceiver.so" ]; then
+    echo "no standby: the build in $bin has no libpqwalreceiver (the build with assertions builds none)" >&2
+    return 1
+  fi
+  # Debian's pg_basebackup, a client of any 15 server: the build with
+  # assertions builds none either
+  apex_as_pg "$APEX_DEBIAN_PG_BINDIR/pg_basebackup" -h "$APEX_RUN_DIR" -p "$APEX_PGPORT" -U postgres -D "$data" \
+    -R -X stream -c fast || return 1
+  apex_as_pg_server "$bin/pg_ctl" -D "$data" -w -l "$log" \
+    -o "-p $APEX_REPLICA_PGPORT -k $APEX_RUN_DIR -c listen_addresses='' -c shared_preload_libraries=apex_router -c hot_standby=on" \
+    start >/dev/null || { tail -5 "$log" >&2; return 1; }
+  [ "$(psql -XAtq -h "$APEX_RUN_DIR" -p "$APEX_REPLICA_PGPORT" -U postgres -d postgres \
+    -c 'SELECT pg_is_in_recovery()')" = t ] || { echo "the replica is not a standby" >&2; return 1; }
 }
 
 # A second cluster, the "remote" database of postgres sources: TCP on
