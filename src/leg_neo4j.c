@@ -15,6 +15,12 @@
  * Neo4j reports a failing statement inside a successful HTTP response, so
  * `errors` is checked on every answer, whatever its status.
  *
+ * Every request says its access mode (option access_mode, read by
+ * default: a search reads, as a sql source's query runs read-only): a
+ * cluster sends READ transactions to its readers, and refuses a write in
+ * one (Neo.ClientError.Statement.AccessMode).  Unsaid, Neo4j takes WRITE
+ * and routes every search to the writer.
+ *
  * IDENTIFICATION
  *		  src/leg_neo4j.c
  *
@@ -34,12 +40,17 @@
 /* in the order of APEX_NEO4J_TX, APEX_NEO4J_QUERY */
 static const char *const neo4j_apis[] = {"tx", "query", NULL};
 
+/* in the order of APEX_NEO4J_READ, APEX_NEO4J_WRITE */
+static const char *const neo4j_access_modes[] = {"read", "write", NULL};
+
 static const ApexOption neo4j_options[] = {
 	APEX_HTTP_URL_OPTION(ApexNeo4jConf),
 	{APEX_OPT("database", APEX_OPTION_STRING, ApexNeo4jConf, database), .dflt = "neo4j"},
 	{APEX_OPT("api", APEX_OPTION_CHOICE, ApexNeo4jConf, api), .dflt = "tx",
 	 .choices = neo4j_apis},
 	{APEX_OPT("statement", APEX_OPTION_STRING, ApexNeo4jConf, statement), .required = true},
+	{APEX_OPT("access_mode", APEX_OPTION_CHOICE, ApexNeo4jConf, access_mode), .dflt = "read",
+	 .choices = neo4j_access_modes},
 	APEX_HTTP_TLS_OPTIONS(ApexNeo4jConf),
 	{NULL}
 };
@@ -226,6 +237,8 @@ neo4j_start(ApexLeg *leg)
 	const ApexNeo4jConf *conf = leg->source->conf;
 	const ApexSecrets *secrets = leg->source->secrets;
 	bool		query_api = conf->api == APEX_NEO4J_QUERY;
+	bool		read = conf->access_mode == APEX_NEO4J_READ;
+	List	   *headers = list_make1("Accept: application/json;charset=UTF-8");
 	StringInfoData body;
 	StringInfoData params;
 	ApexHttpAuth auth = {0};
@@ -245,7 +258,15 @@ neo4j_start(ApexLeg *leg)
 	initStringInfo(&body);
 	appendStringInfoString(&body, query_api ? "{\"statement\":" : "{\"statements\":[{\"statement\":");
 	escape_json(&body, conf->statement);
-	appendStringInfo(&body, ",\"parameters\":%s}%s", params.data, query_api ? "" : "]}");
+	appendStringInfo(&body, ",\"parameters\":%s", params.data);
+	/* the access mode: the Query API's in the body, tx/commit's a header */
+	if (query_api)
+		appendStringInfo(&body, ",\"accessMode\":\"%s\"}", read ? "Read" : "Write");
+	else
+	{
+		appendStringInfoString(&body, "}]}");
+		headers = lappend(headers, read ? "Access-Mode: READ" : "Access-Mode: WRITE");
+	}
 
 	path = psprintf("/db/%s/%s", ApexUrlEncode(conf->database),
 					query_api ? "query/v2" : "tx/commit");
@@ -253,8 +274,7 @@ neo4j_start(ApexLeg *leg)
 	auth.password = secrets->password;
 	auth.bearer = secrets->token;
 	ApexLegPost(leg, leg->source, ApexUrlJoin(conf->http.url, path), body.data,
-				list_make1("Accept: application/json;charset=UTF-8"),
-				&auth, neo4j_done, leg);
+				headers, &auth, neo4j_done, leg);
 }
 
 const ApexKind ApexNeo4jKind = {

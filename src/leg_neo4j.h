@@ -18,12 +18,17 @@
 #define APEX_NEO4J_TX 0			/* POST /db/{db}/tx/commit */
 #define APEX_NEO4J_QUERY 1		/* POST /db/{db}/query/v2, Neo4j >= 5.19 */
 
+/* the transaction's access mode: a cluster routes READ to its readers */
+#define APEX_NEO4J_READ 0
+#define APEX_NEO4J_WRITE 1
+
 typedef struct ApexNeo4jConf
 {
 	ApexHttpConf http;
 	char	   *database;
 	int			api;			/* APEX_NEO4J_TX or APEX_NEO4J_QUERY */
 	char	   *statement;		/* Cypher, with $query, $query_lucene, $limit */
+	int			access_mode;	/* APEX_NEO4J_READ or APEX_NEO4J_WRITE */
 } ApexNeo4jConf;
 
 /*
