@@ -31,8 +31,9 @@
  * A new connection names who asks as its application_name (identity.c,
  * apex_router.application_name), set here rather than by the leg so that
  * no request goes without it, and set outright rather than as
- * fallback_application_name: a postgres source has no application_name
- * option, and an environment's PGAPPNAME must not pass for the caller.
+ * fallback_application_name: an environment's PGAPPNAME must not pass for
+ * the caller.  A source's own application_name option (a template of the
+ * same form, set by a superuser) replaces the setting for its requests.
  * The identity is part of the connection's key (kept_conns.c).
  *
  * Roles that use one PUBLIC mapping share its connection (kept_conns.c): a
@@ -444,7 +445,8 @@ void
 ApexPgStart(const ApexPgRequest *request)
 {
 	ApexPgQuery *q = palloc0(sizeof(ApexPgQuery));
-	char	   *identity = ApexIdentity(true);
+	char	   *identity = request->identity_template
+		? ApexIdentityOf(request->identity_template, true) : ApexIdentity(true);
 	ApexPgConn *kept = (ApexPgConn *) ApexKeptFindIdle(&apex_pg_kept, request->serverid,
 													   request->mapping_oid, identity);
 

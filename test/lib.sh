@@ -428,21 +428,61 @@ apex_remote_pg() {
     start) ;;
     *) echo "usage: apex_remote_pg start|stop" >&2; return 1 ;;
   esac
+  apex_remote_tls || { echo "could not make the remote cluster's certificates with openssl" >&2; return 1; }
+  local tls=$APEX_RUN_DIR/pgtls
+  local opts="-p $APEX_REMOTE_PGPORT -k $APEX_RUN_DIR -c listen_addresses=127.0.0.1 -c ssl=on"
+  opts+=" -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tls/server.key -c ssl_ca_file=$tls/ca.crt"
   if [ ! -f "$data/PG_VERSION" ]; then
     apex_as_pg "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null || return 1
-    printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' >"$data/pg_hba.conf"
-    apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/remote.log" \
-      -o "-p $APEX_REMOTE_PGPORT -k $APEX_RUN_DIR -c listen_addresses=127.0.0.1" start >/dev/null || return 1
+    # apex_cert logs in over TLS only, with a client certificate of the
+    # test CA whose CN is its name and its password (the deploy recipe's
+    # "Remote PostgreSQL": source_postgres_tls)
+    printf '%s\n' 'local all all trust' \
+      'hostssl all apex_cert 127.0.0.1/32 scram-sha-256 clientcert=verify-full' \
+      'host all apex_cert 127.0.0.1/32 reject' \
+      'host all all 127.0.0.1/32 scram-sha-256' >"$data/pg_hba.conf"
+    apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/remote.log" -o "$opts" start >/dev/null || return 1
     apex_remote_load || return 1
     return 0
   fi
-  apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/remote.log" \
-    -o "-p $APEX_REMOTE_PGPORT -k $APEX_RUN_DIR -c listen_addresses=127.0.0.1" start >/dev/null
+  apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/remote.log" -o "$opts" start >/dev/null
+}
+
+# The remote cluster's TLS files, in $APEX_RUN_DIR/pgtls: a test CA
+# (ca.crt), the server's certificate for "localhost" (so 127.0.0.1 is a
+# host name mismatch under verify-full) signed by it, a client
+# certificate for the remote role apex_cert whose key is encrypted with
+# the passphrase "key-pass" (sslpassword), and another CA (other-ca.crt)
+# that signed none of them.  Keys belong to the postgres OS user, mode
+# 0600, as both the server and libpq require.
+apex_remote_tls() {
+  local tls=$APEX_RUN_DIR/pgtls
+  [ -f "$tls/client.key" ] && return 0
+  mkdir -p "$tls" || return 1
+  (
+    cd "$tls" || exit 1
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=apex test CA" \
+      -keyout ca.key -out ca.crt &&
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=apex other CA" \
+      -keyout other-ca.key -out other-ca.crt &&
+    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr &&
+    printf 'subjectAltName=DNS:localhost\n' >server.ext &&
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+      -extfile server.ext -out server.crt &&
+    openssl req -newkey rsa:2048 -nodes -subj /CN=apex_cert -keyout client-plain.key -out client.csr &&
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -out client.crt &&
+    openssl pkey -in client-plain.key -aes256 -passout pass:key-pass -out client.key &&
+    rm -f client-plain.key ./*.csr ./*.ext
+  ) >/dev/null 2>&1 || return 1
+  chmod 755 "$tls" && chmod 644 "$tls"/*.crt && chmod 600 "$tls"/*.key || return 1
+  [ "$(id -u)" -eq 0 ] && { chown -R postgres "$tls" || return 1; }
+  return 0
 }
 
 apex_remote_load() {
   local psql=(psql -qX -v ON_ERROR_STOP=1 -h "$APEX_RUN_DIR" -p "$APEX_REMOTE_PGPORT" -U postgres)
   "${psql[@]}" -d postgres -c "CREATE ROLE apex_remote LOGIN PASSWORD 'remote-pass'" \
+    -c "CREATE ROLE apex_cert LOGIN PASSWORD 'cert-pass'" \
     -c "CREATE DATABASE memory OWNER apex_remote" || return 1
   "${psql[@]}" -d memory -v corpus="$(cat "$APEX_ROOT/test/fixtures/corpus.json")" \
     -v tenants="$(cat "$APEX_ROOT/test/fixtures/tenants.json")" <<'SQL'
@@ -463,6 +503,7 @@ BEGIN
   RAISE EXCEPTION 'no notes for "%"', q USING ERRCODE = 'AX123',
     DETAIL = format('The query was "%s".', q), HINT = format('Ask about something other than "%s".', q);
 END $$;
+GRANT SELECT ON notes TO apex_cert;
 SQL
   # a database in another encoding: text must arrive converted, not as raw bytes
   "${psql[@]}" -d postgres -c "CREATE DATABASE latin1 OWNER apex_remote ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" || return 1
