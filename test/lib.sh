@@ -541,6 +541,13 @@ apex_redis() {
       # a Redis 6 ACL user that may only read, for mappings with a user
       # (source_redis: issue 11 item 4)
       "${cli[@]}" ACL SETUSER reader on '>reader-pass' '~*' '+@read' >/dev/null || return 1
+      # the least a source and a result cache need (redis_acl, docs/deploy.md
+      # "Redis"): a lookup source's commands on its keys, the cache's on its
+      # prefix; CLIENT SETNAME names who asks
+      "${cli[@]}" ACL SETUSER apex_lookup on '>lookup-pass' resetkeys '~mem:*' nocommands \
+        '+zrevrange' '+hgetall' '+client|setname' >/dev/null || return 1
+      "${cli[@]}" ACL SETUSER apex_cache on '>cache-pass' resetkeys '~apex:*' nocommands \
+        '+eval' '+get' '+set' '+incr' '+client|setname' >/dev/null || return 1
       [ "${2:-}" = empty ] && return 0
       node "$APEX_ROOT/test/fixtures/load-redis.mjs" | "${cli[@]}" --pipe >/dev/null &&
         # and the evaluation set's short-term memory (eval:* keys; bench/quality)
