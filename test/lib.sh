@@ -10,7 +10,7 @@ APEX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 APEX_HOME=${APEX_HOME:-/tmp/apex_router-$(printf '%s' "$APEX_ROOT" | sha1sum | cut -c1-8)}
 APEX_RUN_DIR=${APEX_RUN_DIR:-$APEX_HOME/test}
 APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libhiredis-dev libkrb5-dev redis-server nodejs npm curl openssl python3 clang-14 libclang-rt-14-dev
-  python3-psycopg2 python3-psycopg python3-sqlalchemy python3-asyncpg pgbouncer"
+  python3-psycopg2 python3-psycopg python3-sqlalchemy python3-asyncpg pgbouncer stunnel4"
 
 apex_log() { printf '== %s\n' "$*" >&2; }
 
@@ -25,7 +25,8 @@ apex_log() { printf '== %s\n' "$*" >&2; }
 # (psql's column widths stay the same) and lie below Linux's ephemeral range.
 APEX_PORT_NAMES=(APEX_PGPORT APEX_REMOTE_PGPORT APEX_REDIS_PORT NEO4J_PORT NEO4J_TLS_PORT
   QDRANT_PORT EMBED_PORT GRAPHITI_PORT BLACKHOLE_PORT SILENT_PORT GARBAGE_PORT ECHO_REDIS_PORT
-  SLOW_PORT SLOW_TLS_PORT CLOSED_PORT PGBOUNCER_PORT RERANK_PORT APEX_REPLICA_PGPORT)
+  SLOW_PORT SLOW_TLS_PORT CLOSED_PORT PGBOUNCER_PORT RERANK_PORT APEX_REPLICA_PGPORT REDIS_TLS_PORT
+  REDIS_TUNNEL_PORT)
 APEX_PORT_BASE=21000 APEX_PORT_BLOCK_SIZE=20 APEX_PORT_BLOCKS=50
 # whose blocks are claimed: a directory of this user's only (another
 # user's runs are seen by their listening ports)
@@ -530,14 +531,23 @@ apex_redis() {
   local cli=(redis-cli -p "${APEX_REDIS_PORT:-}" -a "$APEX_REDIS_PASSWORD" --no-auth-warning)
   case $1 in
     stop)
+      apex_stop_pidfile "$APEX_RUN_DIR/stunnel.pid"
       apex_stop_pidfile "$APEX_RUN_DIR/redis.pid"
       return 0 ;;
     start)
       mkdir -p "$APEX_RUN_DIR"
+      apex_remote_tls || return 1
+      # TLS too, on REDIS_TLS_PORT, with the remote cluster's test
+      # certificate for "localhost": hiredis 0.14 (Debian 12) has no TLS,
+      # so a source reaches it through stunnel's tunnel (apex_redis_tunnel)
       redis-server --port "$APEX_REDIS_PORT" --bind 127.0.0.1 --requirepass "$APEX_REDIS_PASSWORD" \
+        --tls-port "$REDIS_TLS_PORT" --tls-cert-file "$APEX_RUN_DIR/pgtls/server.crt" \
+        --tls-key-file "$APEX_RUN_DIR/pgtls/server.key" --tls-ca-cert-file "$APEX_RUN_DIR/pgtls/ca.crt" \
+        --tls-auth-clients no \
         --save '' --appendonly no --dir "$APEX_RUN_DIR" --daemonize yes \
         --logfile "$APEX_RUN_DIR/redis.log" --pidfile "$APEX_RUN_DIR/redis.pid" || return 1
       for _ in $(seq 1 50); do "${cli[@]}" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+      apex_redis_tunnel || return 1
       # a Redis 6 ACL user that may only read, for mappings with a user
       # (source_redis: issue 11 item 4)
       "${cli[@]}" ACL SETUSER reader on '>reader-pass' '~*' '+@read' >/dev/null || return 1
@@ -554,6 +564,22 @@ apex_redis() {
         node "$APEX_ROOT/test/fixtures/eval/load-redis.mjs" | "${cli[@]}" --pipe >/dev/null ;;
     *) echo "usage: apex_redis start [empty]|stop" >&2; return 1 ;;
   esac
+}
+
+# stunnel (Debian's stunnel4) as a TLS client: plain Redis on
+# 127.0.0.1:REDIS_TUNNEL_PORT, carried over TLS to the Redis TLS port,
+# whose certificate it verifies against the test CA, for the name
+# "localhost" (docs/deploy.md "Redis over TLS"; redis_acl).
+apex_redis_tunnel() {
+  local conf=$APEX_RUN_DIR/stunnel.conf
+  printf '%s\n' "pid = $APEX_RUN_DIR/stunnel.pid" "output = $APEX_RUN_DIR/stunnel.log" \
+    'foreground = no' '[redis]' 'client = yes' "accept = 127.0.0.1:$REDIS_TUNNEL_PORT" \
+    "connect = 127.0.0.1:$REDIS_TLS_PORT" 'verifyChain = yes' "CAfile = $APEX_RUN_DIR/pgtls/ca.crt" \
+    'checkHost = localhost' 'sslVersionMin = TLSv1.2' >"$conf"
+  stunnel4 "$conf" >/dev/null 2>&1 || { tail -5 "$APEX_RUN_DIR/stunnel.log" >&2; return 1; }
+  for _ in $(seq 1 50); do apex_port_listening "$REDIS_TUNNEL_PORT" && return 0; sleep 0.1; done
+  echo "stunnel did not start:" >&2; tail -5 "$APEX_RUN_DIR/stunnel.log" >&2
+  return 1
 }
 
 # A real PgBouncer (Debian's) in front of the local cluster, in

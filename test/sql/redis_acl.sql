@@ -53,3 +53,18 @@ SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 1, sources => '{
 
 DROP SERVER acl_recent CASCADE;
 DROP SERVER acl_cache CASCADE;
+
+-- Redis over TLS: Debian 12's hiredis (0.14) has no TLS, so a local stunnel
+-- (test/lib.sh apex_redis_tunnel) takes plain Redis on REDIS_TUNNEL_PORT
+-- and carries it over TLS to the server's tls-port, verifying its
+-- certificate for "localhost" against the test CA
+\getenv redis_tunnel_port REDIS_TUNNEL_PORT
+\getenv redis_tls_port REDIS_TLS_PORT
+CREATE SERVER tls_recent FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_tunnel_port');
+CREATE USER MAPPING FOR PUBLIC SERVER tls_recent OPTIONS (user 'apex_lookup', password 'lookup-pass');
+SELECT rank, id, title FROM apex_route('Sarah roadmap', k => 2, sources => '{tls_recent}');
+-- plain Redis straight to the TLS port: the server hangs up on it
+ALTER SERVER tls_recent OPTIONS (SET port :'redis_tls_port');
+SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 1, sources => '{tls_recent,docs}');
+DROP SERVER tls_recent CASCADE;
