@@ -572,6 +572,8 @@ apex_redis() {
 # "localhost" (docs/deploy.md "Redis over TLS"; redis_acl).
 apex_redis_tunnel() {
   local conf=$APEX_RUN_DIR/stunnel.conf
+  # already running (test/bin/redis start without a stop)
+  kill -0 "$(cat "$APEX_RUN_DIR/stunnel.pid" 2>/dev/null)" 2>/dev/null && return 0
   printf '%s\n' "pid = $APEX_RUN_DIR/stunnel.pid" "output = $APEX_RUN_DIR/stunnel.log" \
     'foreground = no' '[redis]' 'client = yes' "accept = 127.0.0.1:$REDIS_TUNNEL_PORT" \
     "connect = 127.0.0.1:$REDIS_TLS_PORT" 'verifyChain = yes' "CAfile = $APEX_RUN_DIR/pgtls/ca.crt" \
