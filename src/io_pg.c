@@ -217,20 +217,18 @@ apex_pg_retry(ApexPgQuery *q)
 }
 
 /*
- * libpq failed with message msg: it may quote the remote server (a FATAL
- * at log-in, a termination notice), so it is the detail, not the cause.
- */
-/*
  * What libpq said about a connection that failed: the first line of each
  * host's attempt (libpq starts each "connection to server ..."), joined,
  * so that a list of hosts says why each failed, the last one included
  * (target_session_attrs' "server is not in hot standby mode").  An attempt
  * that failed as the one before it did is said once: sslmode prefer (the
- * default) tries a host again without TLS when a TLS log-in fails.
+ * default) tries a host again without TLS when a TLS log-in fails.  (A
+ * libpq speaking another language than English shows its first line.)
  */
 static char *
 apex_pg_connect_message(const char *msg)
 {
+	static const char attempt_start[] = "connection to server ";
 	StringInfoData buf;
 	const char *line = msg;
 	char	   *last = apex_pg_message(line);
@@ -242,7 +240,7 @@ apex_pg_connect_message(const char *msg)
 		char	   *attempt;
 
 		line++;
-		if (strncmp(line, "connection to server ", 21) != 0)
+		if (strncmp(line, attempt_start, sizeof(attempt_start) - 1) != 0)
 			continue;
 		attempt = apex_pg_message(line);
 		if (strcmp(attempt, last) != 0)
@@ -252,6 +250,10 @@ apex_pg_connect_message(const char *msg)
 	return buf.data;
 }
 
+/*
+ * libpq failed with message msg: it may quote the remote server (a FATAL
+ * at log-in, a termination notice), so it is the detail, not the cause.
+ */
 static void
 apex_pg_libpq_failed(ApexPgQuery *q, const char *msg)
 {

@@ -109,6 +109,16 @@ SELECT count(*) AS rows FROM apex_route('who', k => 1, sources => '{remote_app}'
 -- a standby is asked for, and there is none: libpq says so
 ALTER SERVER remote_app OPTIONS (SET target_session_attrs 'standby');
 SELECT rank, id, found_in FROM apex_route('billing', k => 1, sources => '{remote_app,docs}');
+-- requirepeer, over the remote's Unix socket: the operating-system user
+-- the server runs as (the socket's path is in the message)
+ALTER SERVER remote_app OPTIONS (SET host :'run_dir', SET port :'remote_pgport',
+  DROP target_session_attrs, ADD requirepeer 'postgres');
+SELECT count(*) AS rows FROM apex_route('who', k => 1, sources => '{remote_app}');
+ALTER SERVER remote_app OPTIONS (SET requirepeer 'nobody');
+SET client_min_messages = error;
+SELECT DISTINCT replace(partial::text, :'run_dir', '$APEX_RUN_DIR') AS partial
+FROM apex_route('billing', k => 1, sources => '{remote_app,docs}');
+RESET client_min_messages;
 DROP SERVER remote_app CASCADE;
 
 -- option checks
