@@ -168,6 +168,12 @@ CREATE USER MAPPING FOR pgtls_owner SERVER own_pg
 CREATE USER MAPPING FOR pgtls_owner SERVER own_pg
   OPTIONS (user 'apex_remote', password 'remote-pass', sslpassword 'not a file');
 ALTER SERVER own_pg OPTIONS (SET host '127.0.0.1,localhost');
+-- a mapping a superuser gave a client certificate: its user may no longer
+-- alter it (the validator sees the whole list), as with postgres_fdw
+RESET ROLE;
+ALTER USER MAPPING FOR pgtls_owner SERVER own_pg OPTIONS (ADD sslcert :'client_crt');
+SET ROLE pgtls_owner;
+ALTER USER MAPPING FOR pgtls_owner SERVER own_pg OPTIONS (SET password 'new-pass');
 RESET ROLE;
 RESET apex_router.allowed_hosts;
 DROP SERVER own_pg CASCADE;
