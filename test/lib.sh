@@ -341,8 +341,12 @@ apex_pg_start() {
     apex_log "creating a PostgreSQL 15 cluster in $data"
     apex_as_pg "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null || return 1
   fi
+  # max_tracked_sources: the suite makes more than 1000 sources in
+  # contrib_regression, whose records of dropped sources only that
+  # database's sessions take back (shared_sources.c); the databases used
+  # after it (the examples', the recipes') need records of their own
   apex_as_pg_server "$bin/pg_ctl" -D "$data" -w -l "$log" \
-    -o "-p $APEX_PGPORT -k $APEX_RUN_DIR -c listen_addresses='' -c shared_preload_libraries=apex_router" \
+    -o "-p $APEX_PGPORT -k $APEX_RUN_DIR -c listen_addresses='' -c shared_preload_libraries=apex_router -c apex_router.max_tracked_sources=5000" \
     start >/dev/null || return 1
   export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
 }
