@@ -145,9 +145,11 @@ apex_cache_hash_options(pg_cryptohash_ctx *ctx, List *options)
 static void
 apex_cache_hash_secrets(pg_cryptohash_ctx *ctx, const ApexSecrets *secrets)
 {
-	const char *names[] = {"user", "password", "api_key", "token"};
+	const char *names[] = {"user", "password", "api_key", "token", "sslcert",
+	"sslkey", "sslpassword"};
 	const char *values[] = {secrets->user, secrets->password, secrets->api_key,
-	secrets->token};
+		secrets->token, secrets->sslcert, secrets->sslkey,
+	secrets->sslpassword};
 
 	for (size_t i = 0; i < lengthof(names); i++)
 	{

@@ -45,23 +45,52 @@
 
 char	   *apex_application_name = NULL;
 
-/* GUC check hook: refuse an escape the template does not know */
-bool
-ApexIdentityCheck(char **newval, void **extra pg_attribute_unused(),
-				  GucSource source pg_attribute_unused())
+/* Does template use only the escapes apex_identity_fill knows? */
+static bool
+apex_identity_valid(const char *template)
 {
-	for (const char *p = *newval; *p; p++)
+	for (const char *p = template; *p; p++)
 	{
 		if (*p != '%')
 			continue;
 		p++;
 		if (*p == '\0' || strchr("duav%", *p) == NULL)
-		{
-			GUC_check_errdetail("Only %%d, %%u, %%a, %%v and %%%% may follow a %% sign.");
 			return false;
-		}
 	}
 	return true;
+}
+
+/* GUC check hook: refuse an escape the template does not know */
+bool
+ApexIdentityCheck(char **newval, void **extra pg_attribute_unused(),
+				  GucSource source pg_attribute_unused())
+{
+	if (apex_identity_valid(*newval))
+		return true;
+	GUC_check_errdetail("Only %%d, %%u, %%a, %%v and %%%% may follow a %% sign.");
+	return false;
+}
+
+/*
+ * A source's own template (postgres' application_name option), checked at
+ * CREATE/ALTER SERVER: superuser-only, as apex_router.application_name is
+ * (PGC_SUSET), since it replaces that setting for the source's requests
+ * and the stores' logs are worth something only if the name in them is
+ * the administrator's.
+ */
+void
+ApexIdentityCheckOption(const char *name, const char *value)
+{
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers may set option \"%s\"", name),
+				 errdetail("It replaces apex_router.application_name, a superuser-only setting, for the source's connections.")));
+	if (!apex_identity_valid(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("Only %%d, %%u, %%a, %%v and %%%% may follow a %% sign.")));
 }
 
 /*
@@ -69,12 +98,12 @@ ApexIdentityCheck(char **newval, void **extra pg_attribute_unused(),
  * database encoding
  */
 static char *
-apex_identity_fill(void)
+apex_identity_fill(const char *template)
 {
 	StringInfoData out;
 
 	initStringInfo(&out);
-	for (const char *p = apex_application_name; *p; p++)
+	for (const char *p = template; *p; p++)
 	{
 		const char *name;
 
@@ -122,7 +151,14 @@ apex_identity_fill(void)
 char *
 ApexIdentity(bool spaces)
 {
-	char	   *filled = apex_identity_fill();
+	return ApexIdentityOf(apex_application_name, spaces);
+}
+
+/* The same, from another template (checked by ApexIdentityCheckOption) */
+char *
+ApexIdentityOf(const char *template, bool spaces)
+{
+	char	   *filled = apex_identity_fill(template);
 	char	   *utf8;
 	int			sqlerrcode;
 	char	   *error;

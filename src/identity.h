@@ -21,6 +21,8 @@
 extern char *apex_application_name;
 
 extern bool ApexIdentityCheck(char **newval, void **extra, GucSource source);
+extern void ApexIdentityCheckOption(const char *name, const char *value);
 extern char *ApexIdentity(bool spaces);
+extern char *ApexIdentityOf(const char *template, bool spaces);
 
 #endif							/* APEX_IDENTITY_H */

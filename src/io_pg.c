@@ -31,8 +31,9 @@
  * A new connection names who asks as its application_name (identity.c,
  * apex_router.application_name), set here rather than by the leg so that
  * no request goes without it, and set outright rather than as
- * fallback_application_name: a postgres source has no application_name
- * option, and an environment's PGAPPNAME must not pass for the caller.
+ * fallback_application_name: an environment's PGAPPNAME must not pass for
+ * the caller.  A source's own application_name option (a template of the
+ * same form, set by a superuser) replaces the setting for its requests.
  * The identity is part of the connection's key (kept_conns.c).
  *
  * Roles that use one PUBLIC mapping share its connection (kept_conns.c): a
@@ -135,6 +136,20 @@ apex_pg_watch(ApexPgQuery *q, pgsocket fd, int events)
 	q->watched = fd;
 }
 
+/*
+ * While connecting: libpq moves to the next host of a list when one fails,
+ * closing its socket and opening another, which the kernel may give the
+ * same number.  Watching it as the socket already watched would leave the
+ * new one out of the loop's epoll set (a closed socket leaves it), and the
+ * connection would wait for its connect timeout: so it is watched afresh.
+ */
+static void
+apex_pg_watch_anew(ApexPgQuery *q, int events)
+{
+	apex_pg_unwatch(q);
+	apex_pg_watch(q, PQsocket(q->pc->conn), events);
+}
+
 /* The first line of libpq's message, which may span several */
 static char *
 apex_pg_message(const char *msg)
@@ -202,6 +217,40 @@ apex_pg_retry(ApexPgQuery *q)
 }
 
 /*
+ * What libpq said about a connection that failed: the first line of each
+ * host's attempt (libpq starts each "connection to server ..."), joined,
+ * so that a list of hosts says why each failed, the last one included
+ * (target_session_attrs' "server is not in hot standby mode").  An attempt
+ * that failed as the one before it did is said once: sslmode prefer (the
+ * default) tries a host again without TLS when a TLS log-in fails.  (A
+ * libpq speaking another language than English shows its first line.)
+ */
+static char *
+apex_pg_connect_message(const char *msg)
+{
+	static const char attempt_start[] = "connection to server ";
+	StringInfoData buf;
+	const char *line = msg;
+	char	   *last = apex_pg_message(line);
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, last);
+	while ((line = strchr(line, '\n')) != NULL)
+	{
+		char	   *attempt;
+
+		line++;
+		if (strncmp(line, attempt_start, sizeof(attempt_start) - 1) != 0)
+			continue;
+		attempt = apex_pg_message(line);
+		if (strcmp(attempt, last) != 0)
+			appendStringInfo(&buf, "; %s", attempt);
+		last = attempt;
+	}
+	return buf.data;
+}
+
+/*
  * libpq failed with message msg: it may quote the remote server (a FATAL
  * at log-in, a termination notice), so it is the detail, not the cause.
  */
@@ -211,7 +260,7 @@ apex_pg_libpq_failed(ApexPgQuery *q, const char *msg)
 	if (q->state == APEX_PG_CONNECTING)
 		apex_pg_finish(q, "Could not connect.",
 					   ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION,
-					   apex_pg_message(msg));
+					   apex_pg_connect_message(msg));
 	else
 		apex_pg_finish(q, "The connection was lost.", ERRCODE_FDW_ERROR,
 					   apex_pg_message(msg));
@@ -335,10 +384,10 @@ apex_pg_on_socket(void *arg, pgsocket fd pg_attribute_unused(),
 					apex_pg_connected(q);
 					break;
 				case PGRES_POLLING_READING:
-					apex_pg_watch(q, PQsocket(conn), WL_SOCKET_READABLE);
+					apex_pg_watch_anew(q, WL_SOCKET_READABLE);
 					break;
 				case PGRES_POLLING_WRITING:
-					apex_pg_watch(q, PQsocket(conn), WL_SOCKET_WRITEABLE);
+					apex_pg_watch_anew(q, WL_SOCKET_WRITEABLE);
 					break;
 				default:
 					apex_pg_libpq_failed(q, PQerrorMessage(conn));
@@ -444,7 +493,8 @@ void
 ApexPgStart(const ApexPgRequest *request)
 {
 	ApexPgQuery *q = palloc0(sizeof(ApexPgQuery));
-	char	   *identity = ApexIdentity(true);
+	char	   *identity = request->identity_template
+		? ApexIdentityOf(request->identity_template, true) : ApexIdentity(true);
 	ApexPgConn *kept = (ApexPgConn *) ApexKeptFindIdle(&apex_pg_kept, request->serverid,
 													   request->mapping_oid, identity);
 

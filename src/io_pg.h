@@ -37,6 +37,8 @@ typedef struct ApexPgRequest
 	int			nparams;
 	const Oid  *paramtypes;
 	const char *const *params;
+	/* the source's application_name template, or NULL: the setting's */
+	const char *identity_template;
 	long		connect_timeout_ms; /* a new connection */
 	bool		password_required;	/* fail unless the server used the password */
 	void	   *owner;			/* whose clock bounds it (a leg): its cancel */

@@ -7,9 +7,12 @@
  * (the call's params, jsonb) and $4 (the question's embedding, real[], from
  * the source's `embedder` or the caller's query_vector, else null) and
  * returns id, title, content, score first.  With an embedder, the query is
- * sent once the embedding arrived, inside the same loop.  The connection (host, hostaddr,
- * port, dbname, sslmode) comes from the server, user and password from the
- * user mapping, and it is kept across calls (io_pg.c).  As with
+ * sent once the embedding arrived, inside the same loop.  The connection
+ * comes from the server's options (host, hostaddr, port, dbname and libpq's
+ * TLS, GSSAPI, keepalive and target_session_attrs options, passed through
+ * as postgres_fdw passes them), user, password and the client certificate
+ * (sslcert, sslkey, sslpassword) from the user mapping, and it is kept
+ * across calls (io_pg.c).  As with
  * postgres_fdw, a non-superuser must supply a password, and the remote
  * server must use it; so must a superuser calling a source a non-superuser
  * owns, since the query is the owner's code.
@@ -29,7 +32,9 @@
 #include "catalog/pg_type.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 
+#include "identity.h"
 #include "io_pg.h"
 #include "leg.h"
 #include "leg_postgres.h"
@@ -38,6 +43,15 @@
 
 static const char *const postgres_sslmodes[] = {
 	"disable", "allow", "prefer", "require", "verify-ca", "verify-full", NULL
+};
+static const char *const postgres_tls_versions[] = {
+	"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3", NULL
+};
+static const char *const postgres_three_modes[] = {
+	"disable", "prefer", "require", NULL
+};
+static const char *const postgres_session_attrs[] = {
+	"any", "read-write", "read-only", "primary", "standby", "prefer-standby", NULL
 };
 
 /*
@@ -57,10 +71,11 @@ typedef struct PgEndpoints
 } PgEndpoints;
 
 /*
- * libpq keywords a request sets: host, hostaddr, port, dbname, sslmode,
- * user, password, client_encoding, options (io_pg.c adds application_name).
+ * libpq keywords a request sets: host, hostaddr, port, dbname, sslmode, the 16
+ * other connection options of PgConf, user, password, sslcert, sslkey,
+ * sslpassword, client_encoding, options (io_pg.c adds application_name).
  */
-#define POSTGRES_MAX_KEYWORDS 9
+#define POSTGRES_MAX_KEYWORDS 28
 
 typedef struct PgConf
 {
@@ -69,6 +84,24 @@ typedef struct PgConf
 	char	   *port;
 	char	   *dbname;
 	int			sslmode;		/* index in postgres_sslmodes; -1: libpq's */
+	/* libpq's connection options, passed as given; NULL or -1: libpq's */
+	char	   *sslrootcert;	/* files: superuser-only */
+	char	   *sslcrl;
+	char	   *sslcrldir;
+	char	   *sslsni;			/* Boolean, as PostgreSQL reads it */
+	int			ssl_min_protocol_version;	/* postgres_tls_versions */
+	int			ssl_max_protocol_version;
+	int			channel_binding;	/* postgres_three_modes */
+	int			gssencmode;		/* postgres_three_modes */
+	char	   *krbsrvname;
+	char	   *requirepeer;
+	int			target_session_attrs;	/* postgres_session_attrs */
+	char	   *keepalives;		/* Boolean */
+	int			keepalives_idle;	/* seconds; 0: the system's */
+	int			keepalives_interval;
+	int			keepalives_count;
+	int			tcp_user_timeout;	/* milliseconds; 0: the system's */
+	char	   *application_name;	/* identity.c's template, or NULL */
 	char	   *query;			/* $1 text, $2 limit, $3 params, $4 embedding */
 	char	   *embedder;		/* source name, or NULL */
 	PgEndpoints endpoints;		/* resolved once (check) */
@@ -76,7 +109,15 @@ typedef struct PgConf
 } PgConf;
 
 static void postgres_check_port(const char *name, const char *value);
+static void postgres_check_bool(const char *name, const char *value);
 
+/*
+ * The options: libpq's connection options a deployment needs, passed
+ * through as postgres_fdw passes its own, and those refused by name with
+ * the reason.  Secrets and the client certificate (which names a remote
+ * user, as "user" does) are the user mapping's (option.c).  Files the
+ * server reads are superuser-only (ApexCheckServerFileOption).
+ */
 static const ApexOption postgres_options[] = {
 	{APEX_OPT("host", APEX_OPTION_STRING, PgConf, host)},
 	{APEX_OPT("hostaddr", APEX_OPTION_STRING, PgConf, hostaddr)},
@@ -85,11 +126,73 @@ static const ApexOption postgres_options[] = {
 	{APEX_OPT("dbname", APEX_OPTION_STRING, PgConf, dbname)},
 	{APEX_OPT("sslmode", APEX_OPTION_CHOICE, PgConf, sslmode),
 	 .choices = postgres_sslmodes},
+	{APEX_OPT("sslrootcert", APEX_OPTION_STRING, PgConf, sslrootcert),
+	 .validate = ApexCheckServerFileOption},
+	{APEX_OPT("sslcrl", APEX_OPTION_STRING, PgConf, sslcrl),
+	 .validate = ApexCheckServerFileOption},
+	{APEX_OPT("sslcrldir", APEX_OPTION_STRING, PgConf, sslcrldir),
+	 .validate = ApexCheckServerFileOption},
+	{APEX_OPT("sslsni", APEX_OPTION_STRING, PgConf, sslsni),
+	 .validate = postgres_check_bool},
+	{APEX_OPT("ssl_min_protocol_version", APEX_OPTION_CHOICE, PgConf,
+			  ssl_min_protocol_version), .choices = postgres_tls_versions},
+	{APEX_OPT("ssl_max_protocol_version", APEX_OPTION_CHOICE, PgConf,
+			  ssl_max_protocol_version), .choices = postgres_tls_versions},
+	{APEX_OPT("channel_binding", APEX_OPTION_CHOICE, PgConf, channel_binding),
+	 .choices = postgres_three_modes},
+	{APEX_OPT("gssencmode", APEX_OPTION_CHOICE, PgConf, gssencmode),
+	 .choices = postgres_three_modes},
+	{APEX_OPT("krbsrvname", APEX_OPTION_STRING, PgConf, krbsrvname)},
+	{APEX_OPT("requirepeer", APEX_OPTION_STRING, PgConf, requirepeer)},
+	{APEX_OPT("target_session_attrs", APEX_OPTION_CHOICE, PgConf,
+			  target_session_attrs), .choices = postgres_session_attrs},
+	{APEX_OPT("keepalives", APEX_OPTION_STRING, PgConf, keepalives),
+	 .validate = postgres_check_bool},
+	{APEX_OPT("keepalives_idle", APEX_OPTION_INT, PgConf, keepalives_idle),
+	 .min = 1, .max = 86400},
+	{APEX_OPT("keepalives_interval", APEX_OPTION_INT, PgConf, keepalives_interval),
+	 .min = 1, .max = 86400},
+	{APEX_OPT("keepalives_count", APEX_OPTION_INT, PgConf, keepalives_count),
+	 .min = 1, .max = 1000},
+	{APEX_OPT("tcp_user_timeout", APEX_OPTION_INT, PgConf, tcp_user_timeout),
+	 .min = 1, .max = APEX_MAX_DURATION_MS},
+	{APEX_OPT("application_name", APEX_OPTION_STRING, PgConf, application_name),
+	 .validate = ApexIdentityCheckOption},
 	{APEX_OPT("query", APEX_OPTION_STRING, PgConf, query), .required = true},
 	{APEX_OPT("embedder", APEX_OPTION_STRING, PgConf, embedder),
 	 .validate = ApexCheckEmbedderOption},
+	/* libpq's, refused */
+	{.name = "connect_timeout",
+	 .refused = "The source's connect_timeout_ms bounds the connection's whole start-up, authentication included (libpq's connect_timeout applies only to blocking connections)."},
+	{.name = "options",
+	 .refused = "The source sets the remote session's settings it relies on (DateStyle). Set others for the mapped role on the remote server, with ALTER ROLE ... SET."},
+	{.name = "passfile",
+	 .refused = "The password belongs in the user mapping: a password file of the database server's operating-system user is what the password rule keeps sources from using."},
+	{.name = "service",
+	 .refused = "A service file of the database server can name any host, which apex_router.allowed_hosts could not check before connecting."},
+	{.name = "servicefile",
+	 .refused = "A service file of the database server can name any host, which apex_router.allowed_hosts could not check before connecting."},
+	{.name = "client_encoding",
+	 .refused = "The remote server converts text to this database's encoding, which the source asks for."},
+	{.name = "fallback_application_name",
+	 .refused = "The source's application_name, else apex_router.application_name, names who asks."},
+	{.name = "replication",
+	 .refused = "A source runs queries, not a replication protocol."},
 	{NULL}
 };
+
+/* A Boolean as PostgreSQL reads it */
+static void
+postgres_check_bool(const char *name, const char *value)
+{
+	bool		b;
+
+	if (!parse_bool(value, &b))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", name, value),
+				 errdetail("Valid values are Boolean: on, off, true, false, yes, no, 1, 0.")));
+}
 
 /* A comma list split as libpq splits it: empty elements kept, no trimming */
 static List *
@@ -392,6 +495,49 @@ postgres_done(void *arg, PGresult *res, const char *error, int sqlerrcode,
 	}
 }
 
+/* keyword = value unless value is NULL (absent: libpq's default) */
+static int
+postgres_add(const char **keywords, const char **values, int n,
+			 const char *keyword, const char *value)
+{
+	Assert(n < POSTGRES_MAX_KEYWORDS);
+	if (value == NULL)
+		return n;
+	keywords[n] = keyword;
+	values[n] = value;
+	return n + 1;
+}
+
+/* a Boolean option (postgres_check_bool) as libpq's 1 or 0 */
+static int
+postgres_add_bool(const char **keywords, const char **values, int n,
+				  const char *keyword, const char *value)
+{
+	bool		b;
+
+	if (value == NULL || !parse_bool(value, &b))
+		return n;
+	return postgres_add(keywords, values, n, keyword, b ? "1" : "0");
+}
+
+/* a choice (-1: absent) */
+static int
+postgres_add_choice(const char **keywords, const char **values, int n,
+					const char *keyword, const char *const *choices, int choice)
+{
+	return postgres_add(keywords, values, n, keyword,
+						choice >= 0 ? choices[choice] : NULL);
+}
+
+/* an integer (0: absent) */
+static int
+postgres_add_int(const char **keywords, const char **values, int n,
+				 const char *keyword, int value)
+{
+	return postgres_add(keywords, values, n, keyword,
+						value > 0 ? psprintf("%d", value) : NULL);
+}
+
 /* real[]'s text form of vector, each element exact (9 digits) */
 static char *
 postgres_vector_text(const float4 *vector, int dim)
@@ -448,17 +594,36 @@ postgres_send(ApexLeg *leg, float4 *vector, int dim)
 		keywords[n] = "sslmode";
 		values[n++] = postgres_sslmodes[conf->sslmode];
 	}
-	if (secrets->user)
-	{
-		keywords[n] = "user";
-		values[n++] = secrets->user;
-	}
+	/* libpq's connection options as given (each checked by the table) */
+	n = postgres_add(keywords, values, n, "sslrootcert", conf->sslrootcert);
+	n = postgres_add(keywords, values, n, "sslcrl", conf->sslcrl);
+	n = postgres_add(keywords, values, n, "sslcrldir", conf->sslcrldir);
+	n = postgres_add_bool(keywords, values, n, "sslsni", conf->sslsni);
+	n = postgres_add_choice(keywords, values, n, "ssl_min_protocol_version",
+							postgres_tls_versions, conf->ssl_min_protocol_version);
+	n = postgres_add_choice(keywords, values, n, "ssl_max_protocol_version",
+							postgres_tls_versions, conf->ssl_max_protocol_version);
+	n = postgres_add_choice(keywords, values, n, "channel_binding",
+							postgres_three_modes, conf->channel_binding);
+	n = postgres_add_choice(keywords, values, n, "gssencmode",
+							postgres_three_modes, conf->gssencmode);
+	n = postgres_add(keywords, values, n, "krbsrvname", conf->krbsrvname);
+	n = postgres_add(keywords, values, n, "requirepeer", conf->requirepeer);
+	n = postgres_add_choice(keywords, values, n, "target_session_attrs",
+							postgres_session_attrs, conf->target_session_attrs);
+	n = postgres_add_bool(keywords, values, n, "keepalives", conf->keepalives);
+	n = postgres_add_int(keywords, values, n, "keepalives_idle", conf->keepalives_idle);
+	n = postgres_add_int(keywords, values, n, "keepalives_interval",
+						 conf->keepalives_interval);
+	n = postgres_add_int(keywords, values, n, "keepalives_count", conf->keepalives_count);
+	n = postgres_add_int(keywords, values, n, "tcp_user_timeout", conf->tcp_user_timeout);
+	/* the user mapping's */
+	n = postgres_add(keywords, values, n, "user", secrets->user);
 	/* postgres_authorize has checked the password rule */
-	if (secrets->password)
-	{
-		keywords[n] = "password";
-		values[n++] = secrets->password;
-	}
+	n = postgres_add(keywords, values, n, "password", secrets->password);
+	n = postgres_add(keywords, values, n, "sslcert", secrets->sslcert);
+	n = postgres_add(keywords, values, n, "sslkey", secrets->sslkey);
+	n = postgres_add(keywords, values, n, "sslpassword", secrets->sslpassword);
 	/* as postgres_fdw: the remote server converts text to our encoding */
 	keywords[n] = "client_encoding";
 	values[n++] = GetDatabaseEncodingName();
@@ -486,6 +651,7 @@ postgres_send(ApexLeg *leg, float4 *vector, int dim)
 	req.nparams = 4;
 	req.paramtypes = paramtypes;
 	req.params = params;
+	req.identity_template = conf->application_name;
 	req.connect_timeout_ms = ApexLegConnectTimeoutMs(leg, leg->source);
 	/* the server's own identity only for a superuser's call of its source */
 	req.password_required = !superuser() || !superuser_arg(leg->source->owner);
@@ -542,7 +708,8 @@ postgres_authorize(const ApexSource *source)
 const ApexKind ApexPostgresKind = {
 	.name = "postgres",
 	.options = postgres_options,
-	.mapping_options = (const char *const[]) {"user", "password", NULL},
+	.mapping_options = (const char *const[]) {"user", "password", "sslcert",
+	"sslkey", "sslpassword", NULL},
 	.conf_size = sizeof(PgConf),
 	.check = postgres_check,
 	.authorize = postgres_authorize,

@@ -6,7 +6,8 @@
  *
  * A source is a foreign server; its `kind` option picks the ApexKind whose
  * table lists the other options it takes, besides the common ones below.
- * Secrets (user, password, api_key, token) are accepted only on user
+ * Secrets (user, password, api_key, token, and postgres' sslcert, sslkey
+ * and sslpassword) are accepted only on user
  * mappings, never on servers, so they are readable only by the mapping's
  * user and superusers (as with postgres_fdw).  Each kind names the ones
  * it reads (ApexKind.mapping_options).  PostgreSQL hands the validator a
@@ -86,6 +87,12 @@ static const ApexOption apex_mapping_options[] = {
 	{APEX_OPT("password", APEX_OPTION_STRING, ApexSecrets, password)},
 	{APEX_OPT("api_key", APEX_OPTION_STRING, ApexSecrets, api_key)},
 	{APEX_OPT("token", APEX_OPTION_STRING, ApexSecrets, token)},
+	/* postgres: a client certificate names a remote user, as "user" does */
+	{APEX_OPT("sslcert", APEX_OPTION_STRING, ApexSecrets, sslcert),
+	 .validate = ApexCheckServerFileOption},
+	{APEX_OPT("sslkey", APEX_OPTION_STRING, ApexSecrets, sslkey),
+	 .validate = ApexCheckServerFileOption},
+	{APEX_OPT("sslpassword", APEX_OPTION_STRING, ApexSecrets, sslpassword)},
 	{NULL}
 };
 
@@ -135,6 +142,8 @@ apex_option_names(const ApexOption *a, const ApexOption *b,
 	{
 		for (const ApexOption *o = tables[i]; o && o->name; o++)
 		{
+			if (o->refused)
+				continue;
 			if (strcmp(o->name, APEX_SLOTS_OPTION) == 0 &&
 				!apex_kind_takes_slots(kind))
 				continue;
@@ -279,6 +288,12 @@ apex_parse(const char *kind, const ApexOption *const tables[2],
 					 errhint("Valid options are: %s.",
 							 apex_option_names(tables[0], tables[1],
 											   kind ? ApexFindKind(kind) : NULL))));
+		if (o->refused)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("option \"%s\" is not supported for source kind \"%s\"",
+							def->defname, kind),
+					 errdetail("%s", o->refused)));
 		/* defGetString rejects a missing value with a clear message */
 		apex_option_store(o, defGetString(def), confs[t - 1]);
 		if (o->validate && validating)
@@ -289,6 +304,9 @@ apex_parse(const char *kind, const ApexOption *const tables[2],
 		for (const ApexOption *o = tables[i]; o && o->name; o++)
 		{
 			bool		given = false;
+
+			if (o->refused)
+				continue;
 
 			foreach(lc, options)
 				given |= strcmp(((DefElem *) lfirst(lc))->defname, o->name) == 0;
@@ -364,6 +382,9 @@ ApexParseServer(List *options, ApexSource *source, bool validating)
 							 source->kind->name)));
 }
 
+static ApexSecrets *apex_parse_secrets(const ApexKind *kind, List *options,
+										bool validating);
+
 /*
  * Parse a user mapping's options (NIL: no mapping, every secret NULL).
  * kind is the source kind of the mapping's server, or NULL where it is not
@@ -374,12 +395,19 @@ ApexParseServer(List *options, ApexSource *source, bool validating)
 ApexSecrets *
 ApexParseSecrets(const ApexKind *kind, List *options)
 {
+	return apex_parse_secrets(kind, options, false);
+}
+
+/* validating: CREATE/ALTER USER MAPPING (sslcert and sslkey's checks) */
+static ApexSecrets *
+apex_parse_secrets(const ApexKind *kind, List *options, bool validating)
+{
 	ApexSecrets *secrets = palloc0(sizeof(ApexSecrets));
 	ListCell   *lc;
 
 	apex_parse(NULL,
 			   (const ApexOption *const[2]) {apex_mapping_options, NULL},
-			   (void *const[2]) {secrets, NULL}, options, false);
+			   (void *const[2]) {secrets, NULL}, options, validating);
 	if (kind == NULL)
 		return secrets;
 	foreach(lc, options)
@@ -457,6 +485,27 @@ ApexCheckCaFileOption(const char *name, const char *value)
 }
 
 /*
+ * A file the server process reads for a postgres source (sslrootcert,
+ * sslcrl, sslcrldir; sslcert and sslkey of a user mapping): for superusers
+ * only, as ca_file and as postgres_fdw's sslcert and sslkey on user
+ * mappings.  Otherwise a role could make the server use its operating-
+ * system user's own files: present the server's client certificate
+ * (~/.postgresql/postgresql.crt, or its own server key) to a host of the
+ * role's choice, or probe which files exist.
+ */
+void
+ApexCheckServerFileOption(const char *name, const char *value)
+{
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only superusers may set option \"%s\"", name),
+				 errdetail("The database server reads the file it names.")));
+	if (!is_absolute_path(value))
+		apex_bad_value(name, value, "The file must be given by an absolute path.");
+}
+
+/*
  * Validate the options of CREATE/ALTER FOREIGN DATA WRAPPER, SERVER and
  * USER MAPPING.  Servers get the complete option list even on
  * ALTER SERVER ... OPTIONS (SET ...), so cross-option checks are sound.
@@ -479,7 +528,7 @@ apex_router_fdw_validator(PG_FUNCTION_ARGS)
 			ApexCheckTargets(targets);
 	}
 	else if (catalog == UserMappingRelationId)
-		(void) ApexParseSecrets(NULL, options);
+		(void) apex_parse_secrets(NULL, options, true);
 	else if (options != NIL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),

@@ -46,6 +46,12 @@ typedef struct ApexOption
 	const char *const *choices; /* CHOICE, NULL-terminated */
 	/* a further check of a given value at CREATE/ALTER (ERROR), or NULL */
 	void		(*validate) (const char *name, const char *value);
+	/*
+	 * Not taken, for this reason (a sentence, the ERROR's detail): an option
+	 * users of the kind's library would expect, refused by name rather than
+	 * as unknown; never listed among the valid options.  NULL: taken.
+	 */
+	const char *refused;
 } ApexOption;
 
 /* An entry's name, type and field; the other members follow designated */
@@ -76,6 +82,9 @@ typedef struct ApexSecrets
 	char	   *password;
 	char	   *api_key;
 	char	   *token;
+	char	   *sslcert;		/* postgres: the client certificate's file */
+	char	   *sslkey;			/* and its key's (superuser-only: paths) */
+	char	   *sslpassword;	/* the key's passphrase, a secret */
 } ApexSecrets;
 
 struct ApexKind;
@@ -84,6 +93,7 @@ struct ApexKind;
 extern ApexSecrets *ApexParseSecrets(const struct ApexKind *kind, List *options);
 extern void ApexCheckUrlOption(const char *name, const char *value);
 extern void ApexCheckCaFileOption(const char *name, const char *value);
+extern void ApexCheckServerFileOption(const char *name, const char *value);
 extern void ApexCheckKeyPathOption(const char *name, const char *value);
 
 #endif							/* APEX_OPTION_H */

@@ -20,7 +20,8 @@
  * nothing, and keeps the secret off screens and out of log files.
  *
  * What is masked: every occurrence of a secret of the peer's user mapping
- * (every option but "user") in each encoding servers are known to echo:
+ * (password, api_key, token, sslpassword: not "user", nor the file paths
+ * sslcert and sslkey) in each encoding servers are known to echo:
  *   raw;
  *   base64, standard and URL alphabets, of the secret and of "user:secret"
  *   (HTTP Basic), at each of the three alignments a string can have inside
@@ -273,7 +274,7 @@ redact_forms(ApexSource *peer, int *longest)
 {
 	const char *user = peer->secrets->user;
 	const char *secrets[] = {peer->secrets->password, peer->secrets->api_key,
-	peer->secrets->token};
+		peer->secrets->token, peer->secrets->sslpassword};
 	bool		convert = ApexPeerNeedsConversion();
 	const char *user_utf8 = user && convert ?
 		(const char *) pg_server_to_any(user, strlen(user), PG_UTF8) : user;

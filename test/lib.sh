@@ -10,7 +10,7 @@ APEX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 APEX_HOME=${APEX_HOME:-/tmp/apex_router-$(printf '%s' "$APEX_ROOT" | sha1sum | cut -c1-8)}
 APEX_RUN_DIR=${APEX_RUN_DIR:-$APEX_HOME/test}
 APEX_DEBIAN_PACKAGES="build-essential postgresql-15 postgresql-server-dev-15 libcurl4-openssl-dev libhiredis-dev libkrb5-dev redis-server nodejs npm curl openssl python3 clang-14 libclang-rt-14-dev
-  python3-psycopg2 python3-psycopg python3-sqlalchemy python3-asyncpg pgbouncer"
+  python3-psycopg2 python3-psycopg python3-sqlalchemy python3-asyncpg pgbouncer stunnel4"
 
 apex_log() { printf '== %s\n' "$*" >&2; }
 
@@ -25,7 +25,8 @@ apex_log() { printf '== %s\n' "$*" >&2; }
 # (psql's column widths stay the same) and lie below Linux's ephemeral range.
 APEX_PORT_NAMES=(APEX_PGPORT APEX_REMOTE_PGPORT APEX_REDIS_PORT NEO4J_PORT NEO4J_TLS_PORT
   QDRANT_PORT EMBED_PORT GRAPHITI_PORT BLACKHOLE_PORT SILENT_PORT GARBAGE_PORT ECHO_REDIS_PORT
-  SLOW_PORT SLOW_TLS_PORT CLOSED_PORT PGBOUNCER_PORT RERANK_PORT APEX_REPLICA_PGPORT)
+  SLOW_PORT SLOW_TLS_PORT CLOSED_PORT PGBOUNCER_PORT RERANK_PORT APEX_REPLICA_PGPORT REDIS_TLS_PORT
+  REDIS_TUNNEL_PORT)
 APEX_PORT_BASE=21000 APEX_PORT_BLOCK_SIZE=20 APEX_PORT_BLOCKS=50
 # whose blocks are claimed: a directory of this user's only (another
 # user's runs are seen by their listening ports)
@@ -340,8 +341,12 @@ apex_pg_start() {
     apex_log "creating a PostgreSQL 15 cluster in $data"
     apex_as_pg "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null || return 1
   fi
+  # max_tracked_sources: the suite makes more than 1000 sources in
+  # contrib_regression, whose records of dropped sources only that
+  # database's sessions take back (shared_sources.c); the databases used
+  # after it (the examples', the recipes') need records of their own
   apex_as_pg_server "$bin/pg_ctl" -D "$data" -w -l "$log" \
-    -o "-p $APEX_PGPORT -k $APEX_RUN_DIR -c listen_addresses='' -c shared_preload_libraries=apex_router" \
+    -o "-p $APEX_PGPORT -k $APEX_RUN_DIR -c listen_addresses='' -c shared_preload_libraries=apex_router -c apex_router.max_tracked_sources=5000" \
     start >/dev/null || return 1
   export PGHOST=$APEX_RUN_DIR PGPORT=$APEX_PGPORT PGUSER=postgres
 }
@@ -428,21 +433,61 @@ apex_remote_pg() {
     start) ;;
     *) echo "usage: apex_remote_pg start|stop" >&2; return 1 ;;
   esac
+  apex_remote_tls || { echo "could not make the remote cluster's certificates with openssl" >&2; return 1; }
+  local tls=$APEX_RUN_DIR/pgtls
+  local opts="-p $APEX_REMOTE_PGPORT -k $APEX_RUN_DIR -c listen_addresses=127.0.0.1 -c ssl=on"
+  opts+=" -c ssl_cert_file=$tls/server.crt -c ssl_key_file=$tls/server.key -c ssl_ca_file=$tls/ca.crt"
   if [ ! -f "$data/PG_VERSION" ]; then
     apex_as_pg "$bin/initdb" -D "$data" -U postgres -A trust >/dev/null || return 1
-    printf 'local all all trust\nhost all all 127.0.0.1/32 scram-sha-256\n' >"$data/pg_hba.conf"
-    apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/remote.log" \
-      -o "-p $APEX_REMOTE_PGPORT -k $APEX_RUN_DIR -c listen_addresses=127.0.0.1" start >/dev/null || return 1
+    # apex_cert logs in over TLS only, with a client certificate of the
+    # test CA whose CN is its name and its password (the deploy recipe's
+    # "Remote PostgreSQL": source_postgres_tls)
+    printf '%s\n' 'local all all trust' \
+      'hostssl all apex_cert 127.0.0.1/32 scram-sha-256 clientcert=verify-full' \
+      'host all apex_cert 127.0.0.1/32 reject' \
+      'host all all 127.0.0.1/32 scram-sha-256' >"$data/pg_hba.conf"
+    apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/remote.log" -o "$opts" start >/dev/null || return 1
     apex_remote_load || return 1
     return 0
   fi
-  apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/remote.log" \
-    -o "-p $APEX_REMOTE_PGPORT -k $APEX_RUN_DIR -c listen_addresses=127.0.0.1" start >/dev/null
+  apex_as_pg "$bin/pg_ctl" -D "$data" -w -l "$APEX_RUN_DIR/remote.log" -o "$opts" start >/dev/null
+}
+
+# The remote cluster's TLS files, in $APEX_RUN_DIR/pgtls: a test CA
+# (ca.crt), the server's certificate for "localhost" (so 127.0.0.1 is a
+# host name mismatch under verify-full) signed by it, a client
+# certificate for the remote role apex_cert whose key is encrypted with
+# the passphrase "key-pass" (sslpassword), and another CA (other-ca.crt)
+# that signed none of them.  Keys belong to the postgres OS user, mode
+# 0600, as both the server and libpq require.
+apex_remote_tls() {
+  local tls=$APEX_RUN_DIR/pgtls
+  [ -f "$tls/client.key" ] && return 0
+  mkdir -p "$tls" || return 1
+  (
+    cd "$tls" || exit 1
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=apex test CA" \
+      -keyout ca.key -out ca.crt &&
+    openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=apex other CA" \
+      -keyout other-ca.key -out other-ca.crt &&
+    openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout server.key -out server.csr &&
+    printf 'subjectAltName=DNS:localhost\n' >server.ext &&
+    openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 \
+      -extfile server.ext -out server.crt &&
+    openssl req -newkey rsa:2048 -nodes -subj /CN=apex_cert -keyout client-plain.key -out client.csr &&
+    openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 30 -out client.crt &&
+    openssl pkey -in client-plain.key -aes256 -passout pass:key-pass -out client.key &&
+    rm -f client-plain.key ./*.csr ./*.ext
+  ) >/dev/null 2>&1 || return 1
+  chmod 755 "$tls" && chmod 644 "$tls"/*.crt && chmod 600 "$tls"/*.key || return 1
+  [ "$(id -u)" -eq 0 ] && { chown -R postgres "$tls" || return 1; }
+  return 0
 }
 
 apex_remote_load() {
   local psql=(psql -qX -v ON_ERROR_STOP=1 -h "$APEX_RUN_DIR" -p "$APEX_REMOTE_PGPORT" -U postgres)
   "${psql[@]}" -d postgres -c "CREATE ROLE apex_remote LOGIN PASSWORD 'remote-pass'" \
+    -c "CREATE ROLE apex_cert LOGIN PASSWORD 'cert-pass'" \
     -c "CREATE DATABASE memory OWNER apex_remote" || return 1
   "${psql[@]}" -d memory -v corpus="$(cat "$APEX_ROOT/test/fixtures/corpus.json")" \
     -v tenants="$(cat "$APEX_ROOT/test/fixtures/tenants.json")" <<'SQL'
@@ -463,6 +508,7 @@ BEGIN
   RAISE EXCEPTION 'no notes for "%"', q USING ERRCODE = 'AX123',
     DETAIL = format('The query was "%s".', q), HINT = format('Ask about something other than "%s".', q);
 END $$;
+GRANT SELECT ON notes TO apex_cert;
 SQL
   # a database in another encoding: text must arrive converted, not as raw bytes
   "${psql[@]}" -d postgres -c "CREATE DATABASE latin1 OWNER apex_remote ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0" || return 1
@@ -489,23 +535,57 @@ apex_redis() {
   local cli=(redis-cli -p "${APEX_REDIS_PORT:-}" -a "$APEX_REDIS_PASSWORD" --no-auth-warning)
   case $1 in
     stop)
+      apex_stop_pidfile "$APEX_RUN_DIR/stunnel.pid"
       apex_stop_pidfile "$APEX_RUN_DIR/redis.pid"
       return 0 ;;
     start)
       mkdir -p "$APEX_RUN_DIR"
+      apex_remote_tls || return 1
+      # TLS too, on REDIS_TLS_PORT, with the remote cluster's test
+      # certificate for "localhost": hiredis 0.14 (Debian 12) has no TLS,
+      # so a source reaches it through stunnel's tunnel (apex_redis_tunnel)
       redis-server --port "$APEX_REDIS_PORT" --bind 127.0.0.1 --requirepass "$APEX_REDIS_PASSWORD" \
+        --tls-port "$REDIS_TLS_PORT" --tls-cert-file "$APEX_RUN_DIR/pgtls/server.crt" \
+        --tls-key-file "$APEX_RUN_DIR/pgtls/server.key" --tls-ca-cert-file "$APEX_RUN_DIR/pgtls/ca.crt" \
+        --tls-auth-clients no \
         --save '' --appendonly no --dir "$APEX_RUN_DIR" --daemonize yes \
         --logfile "$APEX_RUN_DIR/redis.log" --pidfile "$APEX_RUN_DIR/redis.pid" || return 1
       for _ in $(seq 1 50); do "${cli[@]}" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
+      apex_redis_tunnel || return 1
       # a Redis 6 ACL user that may only read, for mappings with a user
       # (source_redis: issue 11 item 4)
       "${cli[@]}" ACL SETUSER reader on '>reader-pass' '~*' '+@read' >/dev/null || return 1
+      # the least a source and a result cache need (redis_acl, docs/deploy.md
+      # "Redis"): a lookup source's commands on its keys, the cache's on its
+      # prefix; CLIENT SETNAME names who asks
+      "${cli[@]}" ACL SETUSER apex_lookup on '>lookup-pass' resetkeys '~mem:*' nocommands \
+        '+zrevrange' '+hgetall' '+client|setname' >/dev/null || return 1
+      "${cli[@]}" ACL SETUSER apex_cache on '>cache-pass' resetkeys '~apex:*' nocommands \
+        '+eval' '+get' '+set' '+incr' '+client|setname' >/dev/null || return 1
       [ "${2:-}" = empty ] && return 0
       node "$APEX_ROOT/test/fixtures/load-redis.mjs" | "${cli[@]}" --pipe >/dev/null &&
         # and the evaluation set's short-term memory (eval:* keys; bench/quality)
         node "$APEX_ROOT/test/fixtures/eval/load-redis.mjs" | "${cli[@]}" --pipe >/dev/null ;;
     *) echo "usage: apex_redis start [empty]|stop" >&2; return 1 ;;
   esac
+}
+
+# stunnel (Debian's stunnel4) as a TLS client: plain Redis on
+# 127.0.0.1:REDIS_TUNNEL_PORT, carried over TLS to the Redis TLS port,
+# whose certificate it verifies against the test CA, for the name
+# "localhost" (docs/deploy.md "Redis over TLS"; redis_acl).
+apex_redis_tunnel() {
+  local conf=$APEX_RUN_DIR/stunnel.conf
+  # already running (test/bin/redis start without a stop)
+  kill -0 "$(cat "$APEX_RUN_DIR/stunnel.pid" 2>/dev/null)" 2>/dev/null && return 0
+  printf '%s\n' "pid = $APEX_RUN_DIR/stunnel.pid" "output = $APEX_RUN_DIR/stunnel.log" \
+    'foreground = no' '[redis]' 'client = yes' "accept = 127.0.0.1:$REDIS_TUNNEL_PORT" \
+    "connect = 127.0.0.1:$REDIS_TLS_PORT" 'verifyChain = yes' "CAfile = $APEX_RUN_DIR/pgtls/ca.crt" \
+    'checkHost = localhost' 'sslVersionMin = TLSv1.2' >"$conf"
+  stunnel4 "$conf" >/dev/null 2>&1 || { tail -5 "$APEX_RUN_DIR/stunnel.log" >&2; return 1; }
+  for _ in $(seq 1 50); do apex_port_listening "$REDIS_TUNNEL_PORT" && return 0; sleep 0.1; done
+  echo "stunnel did not start:" >&2; tail -5 "$APEX_RUN_DIR/stunnel.log" >&2
+  return 1
 }
 
 # A real PgBouncer (Debian's) in front of the local cluster, in
