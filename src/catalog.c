@@ -322,7 +322,7 @@ ApexUseSource(ApexSource *source)
  * The rule of the pg_user_mappings view's umoptions column: superusers;
  * the user its own mapping, given USAGE on the server or membership in its
  * owner; the PUBLIC mapping, members of the owner.  A mapping whose only
- * option is "user" (no secret) has nothing to hide.  redact.c shows a
+ * options are "user" and "proxy_user" (no secret) has nothing to hide.  redact.c shows a
  * peer's own words only to such readers.
  */
 bool
@@ -330,7 +330,8 @@ ApexSecretsReadable(ApexSource *source)
 {
 	ApexSecrets *s = source->secrets;
 
-	if ((!s->password && !s->api_key && !s->token) || superuser())
+	if ((!s->password && !s->api_key && !s->token && !s->proxy_password &&
+		 s->headers == NIL) || superuser())
 		return true;
 	if (OidIsValid(source->mapping_user))
 		return source->mapping_user == GetUserId() &&

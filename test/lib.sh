@@ -25,7 +25,7 @@ apex_log() { printf '== %s\n' "$*" >&2; }
 # (psql's column widths stay the same) and lie below Linux's ephemeral range.
 APEX_PORT_NAMES=(APEX_PGPORT APEX_REMOTE_PGPORT APEX_REDIS_PORT NEO4J_PORT NEO4J_TLS_PORT
   QDRANT_PORT EMBED_PORT GRAPHITI_PORT BLACKHOLE_PORT SILENT_PORT GARBAGE_PORT ECHO_REDIS_PORT
-  SLOW_PORT SLOW_TLS_PORT CLOSED_PORT PGBOUNCER_PORT RERANK_PORT APEX_REPLICA_PGPORT)
+  SLOW_PORT SLOW_TLS_PORT CLOSED_PORT PGBOUNCER_PORT RERANK_PORT APEX_REPLICA_PGPORT PROXY_PORT)
 APEX_PORT_BASE=21000 APEX_PORT_BLOCK_SIZE=20 APEX_PORT_BLOCKS=50
 # whose blocks are claimed: a directory of this user's only (another
 # user's runs are seen by their listening ports)
@@ -556,6 +556,7 @@ apex_servers_env() {
   export QDRANT_API_KEY=${QDRANT_API_KEY:-qdrant-test-key}
   export EMBED_API_KEY=${EMBED_API_KEY:-embed-test-key}
   export RERANK_API_KEY=${RERANK_API_KEY:-rerank-test-key}
+  export PROXY_AUTH=${PROXY_AUTH:-proxyuser:proxy-test-pass}
   export APEX_TEST_LOG=$APEX_RUN_DIR/requests.log
   # benches may serve a generated corpus (bench/corpus.py); tests never do
   export APEX_FIXTURES=${APEX_BENCH_FIXTURES:-$APEX_ROOT/test/fixtures/corpus.json}
