@@ -320,11 +320,17 @@ apex_as_pg() {
 # Run a command that starts the local server as its owner, in the
 # environment its libpq sees: a service that supplies the port, and nothing
 # else, so that the allowed_hosts tests show the check following what libpq
-# will use.
+# will use.  libcurl's proxy variables name the test proxy: apex_router must
+# ignore them (README, "Source options"), and were they followed every HTTP
+# request would go through the proxy, which asks for credentials (407), and
+# show in its log (the gateway area checks it does not).
 apex_as_pg_server() {
+  local proxy=http://127.0.0.1:$PROXY_PORT
   printf '[apex_env]\nport=%s\n' "$APEX_REMOTE_PGPORT" >"$APEX_RUN_DIR/pg_service.conf"
   apex_as_pg env -u PGHOST -u PGHOSTADDR -u PGPORT PGSERVICE=apex_env \
-    PGSERVICEFILE="$APEX_RUN_DIR/pg_service.conf" "$@"
+    PGSERVICEFILE="$APEX_RUN_DIR/pg_service.conf" \
+    http_proxy="$proxy" https_proxy="$proxy" HTTPS_PROXY="$proxy" all_proxy="$proxy" ALL_PROXY="$proxy" \
+    "$@"
 }
 
 # The local cluster: in APEX_PG_DATA (default $APEX_RUN_DIR/pgdata), logging

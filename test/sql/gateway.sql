@@ -23,7 +23,10 @@ $$;
 
 -- extra headers on a vector store and its embedder; the embedder's
 -- mapping holds a secret one (a gateway's key), whose value replaces the
--- server's of the same name
+-- server's of the same name.  The cluster runs with http_proxy, https_proxy
+-- and ALL_PROXY naming the test proxy (test/lib.sh, apex_as_pg_server):
+-- the log below holds no "proxy" entry, since a source without a proxy
+-- option connects directly
 ALTER SERVER vectors OPTIONS (ADD headers '{"X-Gateway-Route": "search", "X-Tenant": "acme"}');
 ALTER SERVER embed OPTIONS (ADD headers '{"X-Gateway-Key": "not-this-one", "x-route": "embed"}');
 ALTER USER MAPPING FOR PUBLIC SERVER embed OPTIONS (ADD headers '{"X-Gateway-Key": "gw-secret-1"}');
