@@ -126,6 +126,31 @@ DROP SERVER gw_tls CASCADE;
 ALTER USER MAPPING FOR PUBLIC SERVER graph OPTIONS (DROP proxy_user, DROP proxy_password);
 ALTER SERVER graph OPTIONS (DROP proxy);
 
+-- the result cache's key holds the mapping's headers (a gateway may answer
+-- by them) as it holds the server's options: a change is a miss, and the
+-- request carries the new headers
+CREATE SERVER gw_redis FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'redis', host '127.0.0.1', port :'redis_port', key_prefix 'apexgw:', ttl_s '60');
+CREATE USER MAPPING FOR PUBLIC SERVER gw_redis OPTIONS (password 'redis-pass');
+SET apex_router.cache_source = 'gw_redis';
+SELECT apex_router_cache_flush() >= 0 AS flushed;
+SELECT now() AS t0 \gset
+SELECT count(*) FROM apex_route('Sarah roadmap', k => 2, sources => '{graph}');
+SELECT count(*) FROM apex_route('Sarah roadmap', k => 2, sources => '{graph}');
+ALTER USER MAPPING FOR PUBLIC SERVER graph OPTIONS (ADD headers '{"X-Gateway-Key": "gw-secret-3"}');
+SELECT count(*) FROM apex_route('Sarah roadmap', k => 2, sources => '{graph}');
+SELECT count(*) FROM apex_route('Sarah roadmap', k => 2, sources => '{graph}');
+ALTER SERVER graph OPTIONS (ADD headers '{"X-Tenant": "other"}');
+SELECT count(*) FROM apex_route('Sarah roadmap', k => 2, sources => '{graph}');
+\set log `cat "$APEX_TEST_LOG"`
+-- three requests to Neo4j for five calls
+SELECT server, x_headers FROM gw_log(:'log', :'t0') WHERE server = 'neo4j';
+SELECT apex_router_cache_flush() >= 0 AS flushed;
+RESET apex_router.cache_source;
+DROP SERVER gw_redis CASCADE;
+ALTER USER MAPPING FOR PUBLIC SERVER graph OPTIONS (DROP headers);
+ALTER SERVER graph OPTIONS (DROP headers);
+
 -- proxy values refused
 ALTER SERVER graph OPTIONS (ADD proxy 'https://127.0.0.1:3128');
 ALTER SERVER graph OPTIONS (ADD proxy 'socks5h://127.0.0.1:1080');
