@@ -436,6 +436,20 @@ apex_header_tchar(unsigned char c)
 		(c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
 }
 
+/* Why a header of apex_reserved_headers is refused, as a detail */
+static char *
+apex_reserved_header(const char *header)
+{
+	if (pg_strcasecmp(header, "authorization") == 0 ||
+		pg_strcasecmp(header, "api-key") == 0)
+		return psprintf("Header \"%s\" is set by apex_router itself: credentials go in the user mapping's api_key, token or user and password.",
+						header);
+	if (pg_strcasecmp(header, "proxy-authorization") == 0)
+		return psprintf("Header \"%s\" is set by apex_router itself: proxy credentials go in the user mapping's proxy_user and proxy_password.",
+						header);
+	return psprintf("Header \"%s\" is set by apex_router itself.", header);
+}
+
 static void
 apex_bad_headers(const char *name, const char *detail)
 {
@@ -499,13 +513,7 @@ ApexParseHeaders(const char *name, const char *value, bool secret)
 		for (const char *const *r = apex_reserved_headers; *r; r++)
 		{
 			if (pg_strcasecmp(header, *r) == 0)
-				apex_bad_headers(name, psprintf("Header \"%s\" is set by apex_router itself%s.",
-												header,
-												pg_strcasecmp(header, "authorization") == 0 ||
-												pg_strcasecmp(header, "api-key") == 0 ?
-												": credentials go in the user mapping's api_key, token or user and password" :
-												pg_strcasecmp(header, "proxy-authorization") == 0 ?
-												": proxy credentials go in the user mapping's proxy_user and proxy_password" : ""));
+				apex_bad_headers(name, apex_reserved_header(header));
 		}
 		for (int j = 0; j < i; j++)
 		{
