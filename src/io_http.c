@@ -766,10 +766,21 @@ apex_http_collect(ApexHttp *http)
 		else
 		{
 			long		os_errno = 0;
+			long		tunnel = 0;
 
 			curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno);
-			resp.error = apex_http_error(msg->data.result, t->errbuf, t->peer, os_errno,
-										 &resp.peer_detail, &resp.sqlerrcode);
+			curl_easy_getinfo(t->easy, CURLINFO_HTTP_CONNECTCODE, &tunnel);
+			if (tunnel >= 300)
+			{
+				/* the source's proxy refused the CONNECT of an https URL */
+				resp.error = psprintf("The proxy %s answered the CONNECT request with HTTP status %ld%s.",
+									  t->peer, tunnel,
+									  tunnel == 407 ? " (proxy authentication required: the user mapping's proxy_user and proxy_password)" : "");
+				resp.sqlerrcode = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+			}
+			else
+				resp.error = apex_http_error(msg->data.result, t->errbuf, t->peer, os_errno,
+											 &resp.peer_detail, &resp.sqlerrcode);
 		}
 		/* msg points into curl's memory: do not touch it after this */
 		apex_transfer_finish(t, &resp);

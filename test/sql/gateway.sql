@@ -119,6 +119,14 @@ SELECT now() AS t0 \gset
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{gw_tls}');
 \set log `cat "$APEX_TEST_LOG"`
 SELECT server, method, target, auth FROM gw_log(:'log', :'t0');
+-- the proxy refusing the tunnel's credentials, or a target
+ALTER USER MAPPING FOR PUBLIC SERVER gw_tls OPTIONS (SET proxy_password 'wrong');
+SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{gw_tls,docs}');
+ALTER USER MAPPING FOR PUBLIC SERVER gw_tls OPTIONS (SET proxy_password 'proxy-test-pass');
+\set url 'https://127.0.0.2:' :neo4j_tls_port
+ALTER SERVER gw_tls OPTIONS (SET url :'url');
+SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{gw_tls,docs}');
+ALTER SERVER gw_tls OPTIONS (SET url :'neo4j_tls_url');
 -- a proxy that does not answer: the connection fails naming the proxy
 ALTER SERVER gw_tls OPTIONS (SET proxy :'closed_url');
 SELECT rank, id, found_in FROM apex_route('Sarah roadmap', k => 2, sources => '{gw_tls,docs}');
