@@ -418,10 +418,11 @@ ApexParseSecrets(const ApexKind *kind, List *options)
  * change how the request is framed or whom it reaches: an option may not
  * set them.  Authorization and api-key carry a mapping's api_key, token or
  * user and password (the kinds' own); Proxy-Authorization the mapping's
- * proxy_user and proxy_password; User-Agent says who asks (identity.c).
+ * proxy_user and proxy_password; User-Agent says who asks (identity.c);
+ * Access-Mode is neo4j's access_mode option.
  */
 static const char *const apex_reserved_headers[] = {
-	"accept-encoding", "api-key", "authorization", "connection",
+	"accept-encoding", "access-mode", "api-key", "authorization", "connection",
 	"content-encoding", "content-length", "content-type", "expect", "host",
 	"keep-alive", "proxy-authorization", "proxy-connection", "te",
 	"trailer", "transfer-encoding", "upgrade", "user-agent", NULL
@@ -443,6 +444,9 @@ apex_reserved_header(const char *header)
 	if (pg_strcasecmp(header, "authorization") == 0 ||
 		pg_strcasecmp(header, "api-key") == 0)
 		return psprintf("Header \"%s\" is set by apex_router itself: credentials go in the user mapping's api_key, token or user and password.",
+						header);
+	if (pg_strcasecmp(header, "access-mode") == 0)
+		return psprintf("Header \"%s\" is set by apex_router itself: it is neo4j's option access_mode.",
 						header);
 	if (pg_strcasecmp(header, "proxy-authorization") == 0)
 		return psprintf("Header \"%s\" is set by apex_router itself: proxy credentials go in the user mapping's proxy_user and proxy_password.",

@@ -66,6 +66,7 @@ ALTER SERVER vectors OPTIONS (ADD headers '{"Transfer-Encoding": "chunked"}');
 ALTER SERVER vectors OPTIONS (ADD headers '{"Content-Length": "0"}');
 ALTER SERVER vectors OPTIONS (ADD headers '{"User-Agent": "curl"}');
 ALTER SERVER vectors OPTIONS (ADD headers '{"Proxy-Authorization": "Basic eDp5"}');
+ALTER SERVER graph OPTIONS (ADD headers '{"access-mode": "WRITE"}');
 -- a mapping's: the parser's words are not shown (they may quote the value)
 ALTER USER MAPPING FOR PUBLIC SERVER vectors OPTIONS (ADD headers '{"X-Gateway-Key": sk-live-1234}');
 ALTER USER MAPPING FOR PUBLIC SERVER vectors OPTIONS (ADD headers '{"X-Gateway-Key": "sk-live-1234\n"}');
