@@ -4,7 +4,7 @@
 -- proxy_user and proxy_password).  The test servers log the X-... headers
 -- a request carried and a proxy's Via; the test proxy (test/servers/proxy.mjs)
 -- logs what went through it and asks for Basic proxy credentials.
-\set roles 'gw_owner'
+\set roles 'gw_owner gw_reader'
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/sql/include/setup.sql
 \getenv run_dir APEX_RUN_DIR
@@ -94,6 +94,22 @@ SELECT server, auth, x_headers FROM gw_log(:'log', :'t0') ORDER BY server;
 ALTER SERVER graph OPTIONS (DROP headers);
 DROP SERVER gw_facts CASCADE;
 DROP SERVER gw_rerank CASCADE;
+
+-- a mapping holding only headers holds secrets: what a server echoes of
+-- them is masked, and a role that cannot read the mapping is not shown the
+-- server's words at all
+\set url :graphiti_url'/__fault/echo=header'
+CREATE SERVER gw_echo FOREIGN DATA WRAPPER apex_router
+  OPTIONS (kind 'graphiti', url :'url');
+CREATE USER MAPPING FOR PUBLIC SERVER gw_echo OPTIONS (headers '{"X-Gateway-Key": "gw-secret-4"}');
+CREATE ROLE gw_reader;
+GRANT USAGE ON FOREIGN SERVER gw_echo TO gw_reader;
+SELECT count(*) FROM apex_route('roadmap', k => 2, sources => '{gw_echo}');
+SET ROLE gw_reader;
+SELECT count(*) FROM apex_route('roadmap', k => 2, sources => '{gw_echo}');
+RESET ROLE;
+DROP SERVER gw_echo CASCADE;
+DROP ROLE gw_reader;
 
 -- a forward proxy: the test proxy asks for credentials (407) ...
 ALTER SERVER graph OPTIONS (ADD proxy :'proxy_url');
