@@ -39,6 +39,8 @@
 
 char	   *apex_allowed_hosts = "";
 
+static List *apex_url_target(const char *value, const char *option);
+
 /* Whether a host is a Unix socket: a path, or libpq's "@" abstract socket */
 static bool
 apex_is_socket(const char *host)
@@ -194,15 +196,31 @@ ApexCheckTargets(List *targets)
 }
 
 /*
- * The one target of a source with an http(s) `url` option, parsed by the
- * parser libcurl itself uses for the transfer.  The kinds append only a
- * path to the URL (ApexUrlJoin), which cannot move the host.  An IPv6 zone
- * id is kept, "fe80::1%eth0": it picks the link, so it picks the host.
+ * The targets of a source with an http(s) `url` option: the URL's host,
+ * and its `proxy`'s, where the connection goes then (the URL's host is
+ * still checked: the proxy connects there on the source's behalf).  libcurl
+ * reads no proxy from the environment (io_http.c), so there is no other.
  */
 List *
 ApexUrlTargets(const void *conf)
 {
-	const char *value = ((const ApexHttpConf *) conf)->url;
+	const ApexHttpConf *http = conf;
+	List	   *targets = apex_url_target(http->url, "url");
+
+	if (http->proxy)
+		targets = list_concat(targets, apex_url_target(http->proxy, "proxy"));
+	return targets;
+}
+
+/*
+ * The target of a URL, parsed by the parser libcurl itself uses for the
+ * transfer.  The kinds append only a path to the URL (ApexUrlJoin), which
+ * cannot move the host.  An IPv6 zone id is kept, "fe80::1%eth0": it picks
+ * the link, so it picks the host.  A proxy URL gives its port (option.c).
+ */
+static List *
+apex_url_target(const char *value, const char *option)
+{
 	CURLU	   *url;
 	char	   *host = NULL;
 	char	   *port = NULL;
@@ -238,6 +256,6 @@ ApexUrlTargets(const void *conf)
 	if (target == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"url\"")));
+				 errmsg("invalid value for option \"%s\"", option)));
 	return list_make1(target);
 }

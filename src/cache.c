@@ -146,10 +146,11 @@ static void
 apex_cache_hash_secrets(pg_cryptohash_ctx *ctx, const ApexSecrets *secrets)
 {
 	const char *names[] = {"user", "password", "api_key", "token", "sslcert",
-	"sslkey", "sslpassword"};
+	"sslkey", "sslpassword", "proxy_user", "proxy_password"};
 	const char *values[] = {secrets->user, secrets->password, secrets->api_key,
 		secrets->token, secrets->sslcert, secrets->sslkey,
-	secrets->sslpassword};
+		secrets->sslpassword, secrets->proxy_user, secrets->proxy_password};
+	ListCell   *lc;
 
 	for (size_t i = 0; i < lengthof(names); i++)
 	{
@@ -157,6 +158,12 @@ apex_cache_hash_secrets(pg_cryptohash_ctx *ctx, const ApexSecrets *secrets)
 			continue;
 		apex_cache_hash_add(ctx, names[i], strlen(names[i]));
 		apex_cache_hash_add(ctx, values[i], strlen(values[i]));
+	}
+	/* a gateway may answer by them: "Name: value", as sent */
+	foreach(lc, secrets->headers)
+	{
+		apex_cache_hash_add(ctx, "headers", strlen("headers"));
+		apex_cache_hash_add(ctx, lfirst(lc), strlen(lfirst(lc)));
 	}
 }
 

@@ -322,8 +322,8 @@ ApexUseSource(ApexSource *source)
  * The rule of the pg_user_mappings view's umoptions column: superusers;
  * the user its own mapping, given USAGE on the server or membership in its
  * owner; the PUBLIC mapping, members of the owner.  A mapping with no
- * secret ("user" and the file paths sslcert and sslkey only) has nothing
- * to hide.  redact.c shows a
+ * secret ("user", "proxy_user" and the file paths sslcert and sslkey only)
+ * has nothing to hide.  redact.c shows a
  * peer's own words only to such readers.
  */
 bool
@@ -331,8 +331,8 @@ ApexSecretsReadable(ApexSource *source)
 {
 	ApexSecrets *s = source->secrets;
 
-	if ((!s->password && !s->api_key && !s->token && !s->sslpassword) ||
-		superuser())
+	if ((!s->password && !s->api_key && !s->token && !s->sslpassword &&
+		 !s->proxy_password && s->headers == NIL) || superuser())
 		return true;
 	if (OidIsValid(source->mapping_user))
 		return source->mapping_user == GetUserId() &&

@@ -490,8 +490,12 @@ ApexHttpStart(ApexCall *call, const ApexHttpRequest *request)
 	t->arg = request->arg;
 	t->connect_timeout_ms = Max(request->connect_timeout_ms, 1L);
 	initStringInfo(&t->body);
-	/* the URL's host and port until a socket names the address tried */
-	t->peer = apex_http_url_target(request->url, &resolves);
+	/*
+	 * The URL's host and port (its proxy's, with one) until a socket names
+	 * the address tried
+	 */
+	t->peer = apex_http_url_target(request->proxy ? request->proxy : request->url,
+								   &resolves);
 	MemoryContextSwitchTo(old);
 	if (resolves)
 	{
@@ -571,6 +575,21 @@ ApexHttpStart(ApexCall *call, const ApexHttpRequest *request)
 	{
 		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+	}
+	/*
+	 * The source's proxy, or none: never one of libcurl's environment
+	 * variables (http_proxy, HTTPS_PROXY, ALL_PROXY, NO_PROXY of the
+	 * postmaster), which would send requests to a host allowed_hosts never
+	 * checked, or past the proxy a source names.
+	 */
+	curl_easy_setopt(easy, CURLOPT_PROXY, request->proxy ? request->proxy : "");
+	curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
+	if (request->proxy && request->proxy_username)
+	{
+		curl_easy_setopt(easy, CURLOPT_PROXYAUTH, (long) CURLAUTH_BASIC);
+		curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, request->proxy_username);
+		curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD,
+						 request->proxy_password ? request->proxy_password : "");
 	}
 	if (request->body)
 	{
@@ -747,10 +766,21 @@ apex_http_collect(ApexHttp *http)
 		else
 		{
 			long		os_errno = 0;
+			long		tunnel = 0;
 
 			curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno);
-			resp.error = apex_http_error(msg->data.result, t->errbuf, t->peer, os_errno,
-										 &resp.peer_detail, &resp.sqlerrcode);
+			curl_easy_getinfo(t->easy, CURLINFO_HTTP_CONNECTCODE, &tunnel);
+			if (tunnel >= 300)
+			{
+				/* the source's proxy refused the CONNECT of an https URL */
+				resp.error = psprintf("The proxy %s answered the CONNECT request with HTTP status %ld%s.",
+									  t->peer, tunnel,
+									  tunnel == 407 ? " (proxy authentication required: the user mapping's proxy_user and proxy_password)" : "");
+				resp.sqlerrcode = ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION;
+			}
+			else
+				resp.error = apex_http_error(msg->data.result, t->errbuf, t->peer, os_errno,
+											 &resp.peer_detail, &resp.sqlerrcode);
 		}
 		/* msg points into curl's memory: do not touch it after this */
 		apex_transfer_finish(t, &resp);

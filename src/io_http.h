@@ -60,6 +60,9 @@ typedef struct ApexHttpRequest
 	const char *password;
 	const char *ca_file;		/* PEM bundle to verify https peers, or NULL */
 	bool		tls_insecure;	/* skip https peer and host name checks */
+	const char *proxy;			/* http://host:port, or NULL: no proxy */
+	const char *proxy_username; /* the proxy's basic auth, or NULL */
+	const char *proxy_password;
 	long		connect_timeout_ms; /* connection (and TLS handshake) */
 	void	   *owner;			/* whose timer bounds the request (a leg) */
 	ApexHttpDone done;

@@ -629,6 +629,23 @@ apex_leg_to_peer(ApexLeg *leg, ApexSource *peer, const char *text,
 	return true;
 }
 
+/* Whether a "Name: value" list holds a header of header's name (any case) */
+static bool
+apex_leg_header_given(List *list, const char *header)
+{
+	size_t		len = strcspn(header, ":");
+	ListCell   *lc;
+
+	foreach(lc, list)
+	{
+		const char *other = lfirst(lc);
+
+		if (strcspn(other, ":") == len && pg_strncasecmp(other, header, len) == 0)
+			return true;
+	}
+	return false;
+}
+
 /*
  * Send one JSON POST for the leg to peer (a source: the leg's own, or its
  * embedder), bounded by the leg's clock.  done gets arg and the response
@@ -659,7 +676,22 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 	lr->arg = arg;
 	req = &lr->req;
 	req->label = peer->name;
-	all = lappend(list_copy(headers), "Content-Type: application/json");
+	/*
+	 * The source's extra headers, then the mapping's (whose value replaces
+	 * the source's of the same name), then the kind's own: option.c
+	 * refuses the names the kind and libcurl set.
+	 */
+	all = NIL;
+	foreach(lc, http->headers)
+	{
+		const char *header = lfirst(lc);
+
+		if (!apex_leg_header_given(peer->secrets->headers, header))
+			all = lappend(all, (char *) header);
+	}
+	all = list_concat(all, peer->secrets->headers);
+	all = list_concat(all, headers);
+	all = lappend(all, "Content-Type: application/json");
 	if (auth && auth->bearer)
 		all = lappend(all, psprintf("Authorization: Bearer %s", auth->bearer));
 	if (auth && auth->api_key_header)
@@ -681,6 +713,11 @@ ApexLegPost(ApexLeg *leg, ApexSource *peer, const char *url, const char *body,
 	req->owner = leg;
 	req->ca_file = http->ca_file;
 	req->tls_insecure = !http->tls_verify;
+	req->proxy = http->proxy;
+	if (http->proxy &&
+		(!apex_leg_to_peer(leg, peer, peer->secrets->proxy_user, &req->proxy_username) ||
+		 !apex_leg_to_peer(leg, peer, peer->secrets->proxy_password, &req->proxy_password)))
+		return;
 	req->done = apex_leg_answered;
 	req->arg = lr;
 	ApexHttpStart(leg->call, req);

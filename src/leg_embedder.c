@@ -42,6 +42,7 @@ static const ApexOption embedder_options[] = {
 	{APEX_OPT("max_batch_size", APEX_OPTION_INT, ApexEmbedderConf, max_batch_size),
 	 .dflt = "2048", .min = 1, .max = APEX_EMBED_MAX_BATCH},
 	APEX_HTTP_TLS_OPTIONS(ApexEmbedderConf),
+	APEX_HTTP_GATEWAY_OPTIONS(ApexEmbedderConf),
 	{NULL}
 };
 
@@ -385,7 +386,7 @@ embed_send(EmbedRequest *req)
 const ApexKind ApexEmbedderKind = {
 	.name = "embedder",
 	.options = embedder_options,
-	.mapping_options = (const char *const[]) {"api_key", NULL},
+	.mapping_options = (const char *const[]) {"api_key", APEX_HTTP_MAPPING_OPTIONS, NULL},
 	.conf_size = sizeof(ApexEmbedderConf),
 	.check = embedder_check,
 	.targets = ApexUrlTargets,

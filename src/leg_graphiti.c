@@ -58,6 +58,7 @@ static const ApexOption graphiti_options[] = {
 	{APEX_OPT("include_invalid", APEX_OPTION_BOOL, GraphitiConf, include_invalid),
 	 .dflt = "false"},
 	APEX_HTTP_TLS_OPTIONS(GraphitiConf),
+	APEX_HTTP_GATEWAY_OPTIONS(GraphitiConf),
 	{NULL}
 };
 
@@ -373,7 +374,7 @@ graphiti_start(ApexLeg *leg)
 const ApexKind ApexGraphitiKind = {
 	.name = "graphiti",
 	.options = graphiti_options,
-	.mapping_options = (const char *const[]) {"api_key", NULL},
+	.mapping_options = (const char *const[]) {"api_key", APEX_HTTP_MAPPING_OPTIONS, NULL},
 	.conf_size = sizeof(GraphitiConf),
 	.check = graphiti_check,
 	.start = graphiti_start,

@@ -52,6 +52,7 @@ static const ApexOption neo4j_options[] = {
 	{APEX_OPT("access_mode", APEX_OPTION_CHOICE, ApexNeo4jConf, access_mode), .dflt = "read",
 	 .choices = neo4j_access_modes},
 	APEX_HTTP_TLS_OPTIONS(ApexNeo4jConf),
+	APEX_HTTP_GATEWAY_OPTIONS(ApexNeo4jConf),
 	{NULL}
 };
 
@@ -280,7 +281,7 @@ neo4j_start(ApexLeg *leg)
 const ApexKind ApexNeo4jKind = {
 	.name = "neo4j",
 	.options = neo4j_options,
-	.mapping_options = (const char *const[]) {"user", "password", "token", NULL},
+	.mapping_options = (const char *const[]) {"user", "password", "token", APEX_HTTP_MAPPING_OPTIONS, NULL},
 	.conf_size = sizeof(ApexNeo4jConf),
 	.start = neo4j_start,
 	.targets = ApexUrlTargets,

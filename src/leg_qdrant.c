@@ -79,6 +79,7 @@ static const ApexOption qdrant_options[] = {
 	{APEX_OPT("with_vectors", APEX_OPTION_BOOL, ApexQdrantConf, with_vectors),
 	 .dflt = "false"},
 	APEX_HTTP_TLS_OPTIONS(ApexQdrantConf),
+	APEX_HTTP_GATEWAY_OPTIONS(ApexQdrantConf),
 	{NULL}
 };
 
@@ -383,7 +384,7 @@ qdrant_item_fields(JsonbValue *raw)
 const ApexKind ApexQdrantKind = {
 	.name = "qdrant",
 	.options = qdrant_options,
-	.mapping_options = (const char *const[]) {"api_key", NULL},
+	.mapping_options = (const char *const[]) {"api_key", APEX_HTTP_MAPPING_OPTIONS, NULL},
 	.conf_size = sizeof(ApexQdrantConf),
 	.embedder = qdrant_embedder,
 	.start = qdrant_start,

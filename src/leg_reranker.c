@@ -41,6 +41,7 @@ static const ApexOption reranker_options[] = {
 	{APEX_OPT("candidates", APEX_OPTION_INT, ApexRerankerConf, candidates),
 	 .dflt = "32", .min = 1, .max = APEX_RERANK_MAX_CANDIDATES},
 	APEX_HTTP_TLS_OPTIONS(ApexRerankerConf),
+	APEX_HTTP_GATEWAY_OPTIONS(ApexRerankerConf),
 	{NULL}
 };
 
@@ -183,7 +184,7 @@ ApexRerankerDecode(const void *state, long status, StringInfo body,
 const ApexKind ApexRerankerKind = {
 	.name = "reranker",
 	.options = reranker_options,
-	.mapping_options = (const char *const[]) {"api_key", NULL},
+	.mapping_options = (const char *const[]) {"api_key", APEX_HTTP_MAPPING_OPTIONS, NULL},
 	.conf_size = sizeof(ApexRerankerConf),
 	.check = reranker_check,
 	.targets = ApexUrlTargets,

@@ -93,6 +93,9 @@ static const ApexOption apex_mapping_options[] = {
 	{APEX_OPT("sslkey", APEX_OPTION_STRING, ApexSecrets, sslkey),
 	 .validate = ApexCheckServerFileOption},
 	{APEX_OPT("sslpassword", APEX_OPTION_STRING, ApexSecrets, sslpassword)},
+	{APEX_OPT("headers", APEX_OPTION_HEADERS, ApexSecrets, headers), .secret = true},
+	{APEX_OPT("proxy_user", APEX_OPTION_STRING, ApexSecrets, proxy_user)},
+	{APEX_OPT("proxy_password", APEX_OPTION_STRING, ApexSecrets, proxy_password)},
 	{NULL}
 };
 
@@ -227,6 +230,9 @@ apex_option_store(const ApexOption *o, const char *value, char *conf)
 							   "Valid values are port numbers from 1 to 65535.");
 			*(int *) field = i;
 			break;
+		case APEX_OPTION_HEADERS:
+			*(List **) field = ApexParseHeaders(o->name, value, o->secret);
+			break;
 	}
 }
 
@@ -271,8 +277,10 @@ apex_parse(const char *kind, const ApexOption *const tables[2],
 
 		for (t = 0; t < 2 && o == NULL; t++)
 			o = apex_option_find(tables[t], def->defname);
+		/* "headers" is a server's option too (HTTP kinds') */
 		if (o == NULL && tables[0] != apex_mapping_options &&
-			apex_option_find(apex_mapping_options, def->defname))
+			apex_option_find(apex_mapping_options, def->defname) &&
+			strcmp(def->defname, "headers") != 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
 					 errmsg("option \"%s\" is only allowed on a user mapping",
@@ -431,6 +439,191 @@ apex_parse_secrets(const ApexKind *kind, List *options, bool validating)
 						   kind->name)));
 	}
 	return secrets;
+}
+
+/*
+ * Request headers the transport or the kind sets itself, or that would
+ * change how the request is framed or whom it reaches: an option may not
+ * set them.  Authorization and api-key carry a mapping's api_key, token or
+ * user and password (the kinds' own); Proxy-Authorization the mapping's
+ * proxy_user and proxy_password; User-Agent says who asks (identity.c);
+ * Access-Mode is neo4j's access_mode option.
+ */
+static const char *const apex_reserved_headers[] = {
+	"accept-encoding", "access-mode", "api-key", "authorization", "connection",
+	"content-encoding", "content-length", "content-type", "expect", "host",
+	"keep-alive", "proxy-authorization", "proxy-connection", "te",
+	"trailer", "transfer-encoding", "upgrade", "user-agent", NULL
+};
+
+/* RFC 9110, 5.6.2: tchar */
+static bool
+apex_header_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') ||
+		(c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/* Why a header of apex_reserved_headers is refused, as a detail */
+static char *
+apex_reserved_header(const char *header)
+{
+	if (pg_strcasecmp(header, "authorization") == 0 ||
+		pg_strcasecmp(header, "api-key") == 0)
+		return psprintf("Header \"%s\" is set by apex_router itself: credentials go in the user mapping's api_key, token or user and password.",
+						header);
+	if (pg_strcasecmp(header, "access-mode") == 0)
+		return psprintf("Header \"%s\" is set by apex_router itself: it is neo4j's option access_mode.",
+						header);
+	if (pg_strcasecmp(header, "proxy-authorization") == 0)
+		return psprintf("Header \"%s\" is set by apex_router itself: proxy credentials go in the user mapping's proxy_user and proxy_password.",
+						header);
+	return psprintf("Header \"%s\" is set by apex_router itself.", header);
+}
+
+static void
+apex_bad_headers(const char *name, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid value for option \"%s\"", name),
+			 errdetail("%s", detail),
+			 errhint("Give a JSON object of header names and string values, e.g. '{\"X-Gateway-Route\": \"search\"}'.")));
+}
+
+/*
+ * Extra request headers: a JSON object of header names and string values
+ * (PostgreSQL's JSON parser; of duplicate keys the last wins, as in jsonb),
+ * as "Name: value" strings for libcurl.  A name is an RFC 9110 token, not
+ * one of apex_reserved_headers nor given twice in another case; a value is
+ * not empty (libcurl would remove the header instead), has no control
+ * character but tab (no CR, LF or NUL: nothing can add a header or split
+ * the request), and no blank at either end (RFC 9110 strips them).  The
+ * error names the header, never quotes a value: a user mapping's values
+ * are secrets (secret: the JSON parser's words, which may quote the text,
+ * are not shown either).
+ */
+List *
+ApexParseHeaders(const char *name, const char *value, bool secret)
+{
+	char	   *error;
+	JsonbValue *tree = ApexJsonParseLocal(value, strlen(value), &error);
+	List	   *headers = NIL;
+	int			n;
+
+	if (tree == NULL)
+	{
+		ApexRemote	parser = {0};
+
+		(void) ApexJsonErrorCause(error, &parser);
+		apex_bad_headers(name, secret ? "The value is not valid JSON." :
+						 parser.text ? parser.text : error);
+	}
+	if (tree->type != jbvObject)
+		apex_bad_headers(name, "The headers are a JSON object.");
+	n = tree->val.object.nPairs;
+	for (int i = 0; i < n; i++)
+	{
+		JsonbPair  *pair = &tree->val.object.pairs[i];
+		char	   *header = pnstrdup(pair->key.val.string.val,
+									  pair->key.val.string.len);
+		JsonbValue *v = &pair->value;
+		const unsigned char *p;
+		int			len;
+
+		if (header[0] == '\0')
+			apex_bad_headers(name, "A header name may not be empty.");
+		for (p = (const unsigned char *) header; *p; p++)
+		{
+			if (!apex_header_tchar(*p))
+				apex_bad_headers(name, psprintf("Header name \"%s\" is not an HTTP token: it may hold only letters, digits and !#$%%&'*+-.^_`|~.",
+												header));
+		}
+		if ((size_t) pair->key.val.string.len != strlen(header))
+			apex_bad_headers(name, "A header name may not hold a NUL character.");
+		for (const char *const *r = apex_reserved_headers; *r; r++)
+		{
+			if (pg_strcasecmp(header, *r) == 0)
+				apex_bad_headers(name, apex_reserved_header(header));
+		}
+		for (int j = 0; j < i; j++)
+		{
+			JsonbPair  *other = &tree->val.object.pairs[j];
+
+			if (pg_strncasecmp(other->key.val.string.val, header,
+							   other->key.val.string.len) == 0 &&
+				(size_t) other->key.val.string.len == strlen(header))
+				apex_bad_headers(name, psprintf("Header \"%s\" is given twice.", header));
+		}
+		if (v->type != jbvString)
+			apex_bad_headers(name, psprintf("The value of header \"%s\" is not a string.", header));
+		len = v->val.string.len;
+		if (len == 0)
+			apex_bad_headers(name, psprintf("The value of header \"%s\" is empty.", header));
+		p = (const unsigned char *) v->val.string.val;
+		if (p[0] == ' ' || p[0] == '\t' || p[len - 1] == ' ' || p[len - 1] == '\t')
+			apex_bad_headers(name, psprintf("The value of header \"%s\" begins or ends with a blank.", header));
+		for (int k = 0; k < len; k++)
+		{
+			if ((p[k] < 0x20 && p[k] != '\t') || p[k] == 0x7f)
+				apex_bad_headers(name, psprintf("The value of header \"%s\" holds a control character (CR, LF, NUL, ...).", header));
+		}
+		headers = lappend(headers, psprintf("%s: %.*s", header, len,
+											v->val.string.val));
+	}
+	return headers;
+}
+
+/*
+ * A forward proxy for a source's HTTP requests: http://host:port, the port
+ * given (libcurl's default proxy port is 1080, whatever the scheme says),
+ * nothing else in the URL, no credentials (the user mapping's proxy_user
+ * and proxy_password).  apex_router.allowed_hosts checks its host and port
+ * too (ApexUrlTargets).
+ */
+void
+ApexCheckProxyOption(const char *name, const char *value)
+{
+	CURLU	   *url = curl_url();
+	CURLUcode	rc;
+	char	   *scheme = NULL;
+	char	   *user = NULL;
+	char	   *port = NULL;
+	char	   *path = NULL;
+	char	   *query = NULL;
+	const char *problem = NULL;
+
+	if (url == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("libcurl could not allocate a URL handle.")));
+	rc = curl_url_set(url, CURLUPART_URL, value, 0);
+	if (rc != CURLUE_OK)
+		problem = psprintf("The URL could not be parsed: %s.", curl_url_strerror(rc));
+	else if (curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+			 strcmp(scheme, "http") != 0)
+		problem = "Only http:// proxies are supported (an https origin is reached through the proxy's CONNECT tunnel, verified end to end).";
+	else if (curl_url_get(url, CURLUPART_USER, &user, 0) == CURLUE_OK)
+		problem = "Proxy credentials belong in a user mapping (proxy_user, proxy_password), not in the URL.";
+	else if (curl_url_get(url, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+		problem = "The proxy URL must give its port (libcurl would take 1080).";
+	else if ((curl_url_get(url, CURLUPART_PATH, &path, 0) == CURLUE_OK &&
+			  strcmp(path, "/") != 0) ||
+			 curl_url_get(url, CURLUPART_QUERY, &query, 0) == CURLUE_OK)
+		problem = "A proxy URL names a host and a port only.";
+	curl_free(scheme);
+	curl_free(user);
+	curl_free(port);
+	curl_free(path);
+	curl_free(query);
+	curl_url_cleanup(url);
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\"", name),
+				 errdetail("%s", problem)));
 }
 
 /*

@@ -30,7 +30,10 @@ typedef enum ApexOptionType
 	APEX_OPTION_BOOL,			/* bool, as PostgreSQL reads booleans; absent:
 								 * false */
 	APEX_OPTION_CHOICE,			/* int: index in choices; absent: -1 */
-	APEX_OPTION_PORT			/* int, a TCP port 1..65535; absent: 0 */
+	APEX_OPTION_PORT,			/* int, a TCP port 1..65535; absent: 0 */
+	APEX_OPTION_HEADERS			/* List * of "Name: value" strings, from a
+								 * JSON object (ApexParseHeaders); absent:
+								 * NIL */
 } ApexOptionType;
 
 /* One option a kind takes; tables end with an entry whose name is NULL. */
@@ -44,6 +47,7 @@ typedef struct ApexOption
 	double		min;			/* INT, REAL */
 	double		max;
 	const char *const *choices; /* CHOICE, NULL-terminated */
+	bool		secret;			/* a user mapping's: messages never quote it */
 	/* a further check of a given value at CREATE/ALTER (ERROR), or NULL */
 	void		(*validate) (const char *name, const char *value);
 	/*
@@ -64,6 +68,9 @@ typedef struct ApexHttpConf
 	char	   *url;
 	char	   *ca_file;		/* PEM bundle for https peers, or NULL */
 	bool		tls_verify;		/* verify https peers and host names */
+	List	   *headers;		/* extra "Name: value" request headers */
+	char	   *proxy;			/* http://host:port of a forward proxy, or
+								 * NULL: none (never the environment's) */
 } ApexHttpConf;
 
 #define APEX_HTTP_URL_OPTION(type) \
@@ -74,6 +81,13 @@ typedef struct ApexHttpConf
 	 .validate = ApexCheckCaFileOption}, \
 	{APEX_OPT("tls_verify", APEX_OPTION_BOOL, type, http.tls_verify), \
 	 .dflt = "true"}
+/* extra request headers (for gateways) and a forward proxy: io_http.c */
+#define APEX_HTTP_GATEWAY_OPTIONS(type) \
+	{APEX_OPT("headers", APEX_OPTION_HEADERS, type, http.headers)}, \
+	{APEX_OPT("proxy", APEX_OPTION_STRING, type, http.proxy), \
+	 .validate = ApexCheckProxyOption}
+/* the user mapping options every kind that speaks HTTP reads, besides its own */
+#define APEX_HTTP_MAPPING_OPTIONS "headers", "proxy_user", "proxy_password"
 
 /* What a user mapping may hold: the only place secrets may live. */
 typedef struct ApexSecrets
@@ -85,6 +99,10 @@ typedef struct ApexSecrets
 	char	   *sslcert;		/* postgres: the client certificate's file */
 	char	   *sslkey;			/* and its key's (superuser-only: paths) */
 	char	   *sslpassword;	/* the key's passphrase, a secret */
+	List	   *headers;		/* HTTP kinds: "Name: value" request headers
+								 * whose values are secrets (a gateway's key) */
+	char	   *proxy_user;		/* HTTP kinds: the proxy's basic auth */
+	char	   *proxy_password;
 } ApexSecrets;
 
 struct ApexKind;
@@ -95,5 +113,7 @@ extern void ApexCheckUrlOption(const char *name, const char *value);
 extern void ApexCheckCaFileOption(const char *name, const char *value);
 extern void ApexCheckServerFileOption(const char *name, const char *value);
 extern void ApexCheckKeyPathOption(const char *name, const char *value);
+extern void ApexCheckProxyOption(const char *name, const char *value);
+extern List *ApexParseHeaders(const char *name, const char *value, bool secret);
 
 #endif							/* APEX_OPTION_H */

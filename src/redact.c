@@ -20,8 +20,9 @@
  * nothing, and keeps the secret off screens and out of log files.
  *
  * What is masked: every occurrence of a secret of the peer's user mapping
- * (password, api_key, token, sslpassword: not "user", nor the file paths
- * sslcert and sslkey) in each encoding servers are known to echo:
+ * (password, api_key, token, sslpassword, proxy_password, the values of
+ * headers: not "user" and "proxy_user", nor the file paths sslcert and
+ * sslkey) in each encoding servers are known to echo:
  *   raw;
  *   base64, standard and URL alphabets, of the secret and of "user:secret"
  *   (HTTP Basic), at each of the three alignments a string can have inside
@@ -272,18 +273,33 @@ redact_latin1_reading(const char *text)
 static List *
 redact_forms(ApexSource *peer, int *longest)
 {
-	const char *user = peer->secrets->user;
-	const char *secrets[] = {peer->secrets->password, peer->secrets->api_key,
-		peer->secrets->token, peer->secrets->sslpassword};
+	ApexSecrets *s = peer->secrets;
+	int			n = 5 + list_length(s->headers);
+	const char **users = palloc0(sizeof(char *) * n);
+	const char **secrets = palloc0(sizeof(char *) * n);
 	bool		convert = ApexPeerNeedsConversion();
-	const char *user_utf8 = user && convert ?
-		(const char *) pg_server_to_any(user, strlen(user), PG_UTF8) : user;
 	List	   *forms = NIL;
+	ListCell   *lc;
 
+	/* each secret with the user its basic auth pairs it with, if any */
+	users[0] = s->user;
+	secrets[0] = s->password;
+	secrets[1] = s->api_key;
+	secrets[2] = s->token;
+	users[3] = s->proxy_user;
+	secrets[3] = s->proxy_password;
+	secrets[4] = s->sslpassword;
+	/* a mapping's header values (option.c wrote them "Name: value") */
+	n = 5;
+	foreach(lc, s->headers)
+		secrets[n++] = strchr(lfirst(lc), ':') + 2;
 	*longest = 0;
-	for (size_t i = 0; i < lengthof(secrets); i++)
+	for (int i = 0; i < n; i++)
 	{
 		const char *secret = secrets[i];
+		const char *user = users[i];
+		const char *user_utf8 = user && convert ?
+			(const char *) pg_server_to_any(user, strlen(user), PG_UTF8) : user;
 		const char *utf8;
 		const char *misread;
 

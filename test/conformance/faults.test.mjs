@@ -344,14 +344,15 @@ describe('request log', () => {
     await neoTx('', [FT]);
     await fetch(`${srv.neo4j}/db/neo4j/query/v2`, { method: 'POST', headers: { authorization: `Bearer ${NEO_PW}` }, body: 'not json' });
     await fetch(`${srv.embedder}/v1/embeddings`, { method: 'POST', headers: { authorization: 'Bearer sk-fault-key' }, body: '{"model":"test-embed","input":"x"}' });
-    await fetch(`${srv.qdrant}/healthz`);
+    await fetch(`${srv.qdrant}/healthz`, { headers: { 'X-Tenant': 'acme' } });
     const fileText = readFileSync(srv.logFile, 'utf8');
     const lines = fileText.split('\n').filter(Boolean).slice(before).map((l) => JSON.parse(l));
     const mem = [...await logOf(srv.qdrant), ...await logOf(srv.neo4j), ...await logOf(srv.embedder)];
     assert.equal(lines.length, 5, JSON.stringify(lines));
     assert.deepEqual(new Set(lines.map((l) => JSON.stringify(l))), new Set(mem.map((l) => JSON.stringify(l))));
     const [q, tx, qa, emb, hz] = lines;
-    assert.deepEqual(Object.keys(q), ['server', 'method', 'path', 'fault', 'start', 'end', 'status', 'encoding', 'remote_port', 'auth', 'user_agent', 'body']);
+    assert.deepEqual(Object.keys(q), ['server', 'method', 'path', 'fault', 'start', 'end', 'status', 'encoding', 'remote_port', 'auth', 'user_agent', 'x_headers', 'via', 'body']);
+    assert.deepEqual([q.x_headers, q.via], [{}, null]);
     assert.deepEqual([q.server, q.method, q.path, q.status, q.auth], ['qdrant', 'POST', '/collections/memory/points/query', 200, 'api-key']);
     assert.equal(q.body.limit, 3);
     assert.ok(q.start > Date.now() - 60000 && q.end >= q.start);
@@ -360,7 +361,7 @@ describe('request log', () => {
     assert.deepEqual(tx.body.statements[0].parameters, { q: 'sarah' });
     assert.deepEqual([qa.auth, qa.status, qa.body], ['bearer', 400, 'not json']);
     assert.deepEqual([emb.server, emb.auth], ['embedder', 'bearer']);
-    assert.deepEqual([hz.auth, hz.body, hz.path], ['none', null, '/healthz']);
+    assert.deepEqual([hz.auth, hz.body, hz.path, hz.x_headers], ['none', null, '/healthz', { 'x-tenant': 'acme' }]);
     for (const secret of [QKEY, NEO_PW, 'sk-fault-key', Buffer.from(`neo4j:${NEO_PW}`).toString('base64')]) {
       assert.ok(!fileText.includes(secret), 'secret leaked into the log');
     }

@@ -12,13 +12,13 @@ export const MAIN = resolve(HERE, '..', 'servers', 'main.mjs');
 /**
  * Spawns the servers with ports 0 (the OS picks free ones, read back from
  * stderr) and `env` on top of the inherited environment. Resolves once the
- * ready line is on stdout and the five addresses are known.
+ * ready line is on stdout and the six addresses (the proxy's too) are known.
  */
 export async function startServers(env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'apex-conf-'));
   const logFile = join(dir, 'requests.jsonl');
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, NEO4J_PORT: '0', QDRANT_PORT: '0', EMBED_PORT: '0', GRAPHITI_PORT: '0', RERANK_PORT: '0', NEO4J_TLS_PORT: '0', APEX_TEST_LOG: logFile, ...env },
+    env: { ...process.env, NEO4J_PORT: '0', QDRANT_PORT: '0', EMBED_PORT: '0', GRAPHITI_PORT: '0', RERANK_PORT: '0', PROXY_PORT: '0', NEO4J_TLS_PORT: '0', APEX_TEST_LOG: logFile, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -27,8 +27,8 @@ export async function startServers(env = {}) {
   await new Promise((resolveReady, reject) => {
     const timer = setTimeout(() => reject(new Error(`servers not ready in 10 s\n${stdout}\n${stderr}`)), 10000);
     const check = () => {
-      for (const m of stderr.matchAll(/^(neo4j|qdrant|embedder|graphiti|reranker) listening on (http:\/\/\S+)$/gm)) urls[m[1]] = m[2];
-      if (stdout.split('\n').includes('apex test servers ready') && Object.keys(urls).length === 5) {
+      for (const m of stderr.matchAll(/^(neo4j|qdrant|embedder|graphiti|reranker|proxy) listening on (http:\/\/\S+)$/gm)) urls[m[1]] = m[2];
+      if (stdout.split('\n').includes('apex test servers ready') && Object.keys(urls).length === 6) {
         clearTimeout(timer);
         resolveReady();
       }

@@ -146,6 +146,17 @@ describe('qdrant with the official client', () => {
     assert.deepEqual(thr.map((p) => p.id), brute.filter((b) => b.s >= 0.5).map((b) => b.id));
   });
 
+  test('createPayloadIndex (docs/deploy.md): the index in the collection info; an unknown schema refused', async () => {
+    await client.createCollection('indexed', { vectors: { size: 4, distance: 'Cosine' } });
+    const r = await client.createPayloadIndex('indexed', { field_name: 'doc_id', field_schema: 'keyword', wait: true });
+    assert.equal(r.status, 'completed');
+    const info = await client.getCollection('indexed');
+    assert.equal(info.payload_schema.doc_id.data_type, 'keyword');
+    await rejectsWithStatus(client.createPayloadIndex('indexed', { field_name: 'x', field_schema: 'words' }), 400);
+    await rejectsWithStatus(client.createPayloadIndex('no_such', { field_name: 'x', field_schema: 'keyword' }), 404);
+    await client.deleteCollection('indexed');
+  });
+
   test('named vectors: upsert and query with using', async () => {
     await client.createCollection('named', { vectors: { dense: { size: 3, distance: 'Dot' } } });
     await client.upsert('named', { wait: true, points: [{ id: 10, vector: { dense: [1, 2, 3] } }, { id: 11, vector: { dense: [3, 2, 1] } }] });

@@ -33,7 +33,7 @@
 //   nan           scores (embedding values on the embedder) become a bare NaN token
 //   dupids        every result row/point/embedding is sent twice
 //   echo=FORM     answer 400 with an error that echoes the request's credential
-//                 (Basic password, Bearer token or api-key), as a careless server
+//                 (X-Gateway-Key, Basic password, Bearer token or api-key), as a careless server
 //                 or proxy might: FORM is header (the header as sent), base64 (the
 //                 credential base64-encoded at each of the three alignments, and
 //                 URL-safe), percent (every byte %-encoded, lower and upper hex),
@@ -177,6 +177,8 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The credential a request carries: {header, secret}, or null. */
 function credentialOf(headers) {
+  // a gateway's key, sent by a user mapping's `headers` option, before the store's own
+  if (headers['x-gateway-key'] !== undefined) return { header: headers['x-gateway-key'], secret: headers['x-gateway-key'] };
   const a = headers.authorization;
   const basic = a && /^basic\s+(\S+)\s*$/i.exec(a);
   if (basic) {

@@ -101,6 +101,10 @@ export function createTestServer({ name, log, adapter, handler }) {
       server: name, method: req.method, path, fault: spec || '', start, end: null, status: null,
       encoding: null, remote_port: remotePort, auth: authKind(req.headers),
       user_agent: req.headers['user-agent'] ?? null,
+      // extra headers (the `headers` option: X-... in the tests), and the
+      // proxy's Via: proof of what a request carried and how it came
+      x_headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-'))),
+      via: req.headers.via ?? null,
       body: json !== undefined ? json : (body.length ? body : null),
     };
     // Logged once: just before the response's last bytes leave (see

@@ -7,8 +7,9 @@
 // The file is opened once (on the first entry) in append mode and kept open:
 // every write still lands at the file's current end, also after a test has
 // truncated it (`: >"$APEX_TEST_LOG"`), without an open and a close per request.
-// Of the request headers only the kind of auth and the User-Agent (who asks,
-// issue 14 item 5: no secret) are recorded.
+// Of the request headers only the kind of auth, the User-Agent (who asks,
+// issue 14 item 5: no secret), the X-... headers (the `headers` option's, in
+// the tests) and Via (a proxy's) are recorded.
 import { openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 

@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 // main.mjs - starts the Neo4j, Qdrant, embedder, Graphiti and reranker test
-// servers in one process.
+// servers in one process, and a forward proxy (proxy.mjs) in front of them.
 //
-// Prints exactly `apex test servers ready` on stdout once all five listen;
+// Prints exactly `apex test servers ready` on stdout once all listen;
 // the bound addresses go to stderr (so port 0 can be used and read back).
 // Environment (defaults in brackets):
-//   NEO4J_PORT  QDRANT_PORT  EMBED_PORT  GRAPHITI_PORT  RERANK_PORT  required: test/lib.sh
+//   NEO4J_PORT  QDRANT_PORT  EMBED_PORT  GRAPHITI_PORT  RERANK_PORT  PROXY_PORT  required: test/lib.sh
 //              assigns every port (0: any free port)
 //   BIND [127.0.0.1]
 //   NEO4J_AUTH [neo4j:testpassword]   user:password for Basic (Bearer <password> also accepted)
 //   QDRANT_API_KEY [unset: no auth]   EMBED_API_KEY [unset: no auth]   EMBED_DIM [64]
 //   GRAPHITI_API_KEY [unset: no auth]   RERANK_API_KEY [unset: no auth]
+//   PROXY_AUTH [unset: no auth]   user:password the proxy asks for (Basic)
 //   APEX_FIXTURES [test/fixtures/corpus.json, relative to the repository root]
 //   APEX_TEST_LOG [unset: no file log]   QDRANT_VERSION [1.13.0]   NEO4J_VERSION [5.26.0]
 //   TLS_CERT, TLS_KEY [unset]  PEM files: Neo4j is then also served over https
@@ -25,6 +26,7 @@ import { createQdrantServer } from './qdrant.mjs';
 import { createEmbedderServer } from './embedder.mjs';
 import { createGraphitiServer } from './graphiti.mjs';
 import { createRerankerServer } from './reranker.mjs';
+import { createProxyServer } from './proxy.mjs';
 
 const env = process.env;
 // every port comes from test/lib.sh (or the conformance harness): no defaults here
@@ -49,6 +51,7 @@ const servers = [
   ['embedder', createEmbedderServer({ log, dim, apiKey: env.EMBED_API_KEY || null }), port('EMBED_PORT')],
   ['graphiti', createGraphitiServer({ corpus, log, apiKey: env.GRAPHITI_API_KEY || null }), port('GRAPHITI_PORT')],
   ['reranker', createRerankerServer({ log, apiKey: env.RERANK_API_KEY || null }), port('RERANK_PORT')],
+  ['proxy', createProxyServer({ log, auth: env.PROXY_AUTH || null }), port('PROXY_PORT')],
 ];
 
 if (env.TLS_CERT && env.TLS_KEY) {
@@ -73,6 +76,7 @@ function shutdown(signal) {
   for (const [, server] of servers) {
     server.close(() => { if (--open === 0) process.exit(0); });
     server.closeAllConnections(); // includes hung (`hang` fault) and keep-alive sockets
+    server.closeTunnels?.(); // the proxy's CONNECT tunnels
   }
   setTimeout(() => process.exit(0), 2000).unref();
 }

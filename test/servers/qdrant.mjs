@@ -61,6 +61,7 @@ class Collection {
       for (const [k, p] of Object.entries(vectorsConfig || {})) this.vectors[k] = checkParams(p, `vectors.${k}`);
     }
     this.points = new Map();
+    this.payloadSchema = {};
     this.nextOp = 0;
     // search results until the points change (upsert, delete: changed())
     this.memo = new Memo(64);
@@ -124,10 +125,12 @@ class Collection {
         quantization_config: null,
         strict_mode_config: { enabled: false },
       },
-      payload_schema: {},
+      payload_schema: structuredClone(this.payloadSchema),
     };
   }
 }
+
+const PAYLOAD_SCHEMA_TYPES = ['keyword', 'integer', 'float', 'geo', 'text', 'bool', 'datetime', 'uuid'];
 
 function checkParams(p, where) {
   if (!p || typeof p !== 'object') throw formatError(`${where}: expected an object with size and distance`);
@@ -369,6 +372,19 @@ export function createQdrantServer({ corpus, evalDocs = evalItems('qdrant'), log
       return true;
     }],
     ['DELETE', /^\/collections\/([^/]+)$/, (ctx, name) => collections.delete(name)],
+    // a payload index (PUT /collections/{name}/index): {field_name, field_schema}, the
+    // schema a type name or an object with its `type`; recorded in the collection's info
+    ['PUT', /^\/collections\/([^/]+)\/index$/, (ctx, name) => {
+      const b = bodyOf(ctx);
+      const coll = getColl(name);
+      if (typeof b.field_name !== 'string') throw formatError('missing field `field_name`');
+      const type = typeof b.field_schema === 'string' ? b.field_schema : b.field_schema?.type;
+      if (!PAYLOAD_SCHEMA_TYPES.includes(type)) {
+        throw formatError(`unknown variant \`${type}\`, expected one of ${PAYLOAD_SCHEMA_TYPES.map((t) => `\`${t}\``).join(', ')}`);
+      }
+      coll.payloadSchema[b.field_name] = { data_type: type, points: coll.points.size };
+      return { operation_id: coll.nextOp++, status: ctx.query.get('wait') === 'true' ? 'completed' : 'acknowledged' };
+    }],
     ['PUT', /^\/collections\/([^/]+)\/points$/, (ctx, name) => {
       const b = bodyOf(ctx);
       const coll = getColl(name);

@@ -13,6 +13,7 @@
 \getenv embed_port EMBED_PORT
 \getenv graphiti_port GRAPHITI_PORT
 \getenv rerank_port RERANK_PORT
+\getenv proxy_port PROXY_PORT
 \getenv blackhole_port BLACKHOLE_PORT
 \getenv silent_port SILENT_PORT
 \getenv garbage_port GARBAGE_PORT
@@ -28,6 +29,7 @@
 \set embed_url :embed_base'/v1/embeddings'
 \set graphiti_url 'http://127.0.0.1:' :graphiti_port
 \set rerank_url 'http://127.0.0.1:' :rerank_port
+\set proxy_url 'http://127.0.0.1:' :proxy_port
 \set closed_url 'http://127.0.0.1:' :closed_port
 -- the same for PL/pgSQL, which cannot see psql variables:
 -- current_setting('apex_test.neo4j_url')
