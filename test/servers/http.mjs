@@ -105,6 +105,8 @@ export function createTestServer({ name, log, adapter, handler }) {
       // proxy's Via: proof of what a request carried and how it came
       x_headers: Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith('x-'))),
       via: req.headers.via ?? null,
+      // Neo4j's transaction access mode on tx/commit (the Query API's is in the body)
+      access_mode: req.headers['access-mode'] ?? null,
       body: json !== undefined ? json : (body.length ? body : null),
     };
     // Logged once: just before the response's last bytes leave (see

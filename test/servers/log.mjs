@@ -9,7 +9,7 @@
 // truncated it (`: >"$APEX_TEST_LOG"`), without an open and a close per request.
 // Of the request headers only the kind of auth, the User-Agent (who asks,
 // issue 14 item 5: no secret), the X-... headers (the `headers` option's, in
-// the tests) and Via (a proxy's) are recorded.
+// the tests), Via (a proxy's) and Access-Mode (Neo4j's) are recorded.
 import { openSync, writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
