@@ -351,8 +351,8 @@ describe('request log', () => {
     assert.equal(lines.length, 5, JSON.stringify(lines));
     assert.deepEqual(new Set(lines.map((l) => JSON.stringify(l))), new Set(mem.map((l) => JSON.stringify(l))));
     const [q, tx, qa, emb, hz] = lines;
-    assert.deepEqual(Object.keys(q), ['server', 'method', 'path', 'fault', 'start', 'end', 'status', 'encoding', 'remote_port', 'auth', 'user_agent', 'x_headers', 'via', 'body']);
-    assert.deepEqual([q.x_headers, q.via], [{}, null]);
+    assert.deepEqual(Object.keys(q), ['server', 'method', 'path', 'fault', 'start', 'end', 'status', 'encoding', 'remote_port', 'auth', 'user_agent', 'x_headers', 'via', 'access_mode', 'body']);
+    assert.deepEqual([q.x_headers, q.via, q.access_mode], [{}, null, null]);
     assert.deepEqual([q.server, q.method, q.path, q.status, q.auth], ['qdrant', 'POST', '/collections/memory/points/query', 200, 'api-key']);
     assert.equal(q.body.limit, 3);
     assert.ok(q.start > Date.now() - 60000 && q.end >= q.start);
