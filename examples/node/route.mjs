@@ -21,15 +21,28 @@ const ROUTE = `
     FROM apex_route($1, k => $2, params => $3)
     ORDER BY rank`;
 
-const { values: opts, positionals } = parseArgs({
-  options: {
-    dsn: { type: 'string' },
-    k: { type: 'string', short: 'k', default: '10' }, // rows to return, as apex_route
-  },
-  allowPositionals: true,
-});
-if (positionals.length !== 2) {
-  console.error('usage: node route.mjs [--dsn DSN] [-k K] QUESTION USER_ID');
+const USAGE = 'usage: node route.mjs [--dsn DSN] [-k K] QUESTION USER_ID';
+let opts, positionals;
+try {
+  ({ values: opts, positionals } = parseArgs({
+    options: {
+      dsn: { type: 'string' },
+      k: { type: 'string', short: 'k', default: '10' }, // rows to return, as apex_route
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+  }));
+} catch (err) {
+  // an unknown option or one without its value
+  console.error(`${USAGE}\n${err.message}`);
+  process.exit(2);
+}
+if (opts.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+if (positionals.length !== 2 || !/^-?[0-9]+$/.test(opts.k)) {
+  console.error(positionals.length !== 2 ? USAGE : `${USAGE}\n-k must be an integer: "${opts.k}"`);
   process.exit(2);
 }
 const [question, userId] = positionals;

@@ -35,7 +35,10 @@ def print_notice(connection, message):
 
 
 async def route(args):
-    conn = await asyncpg.connect(args.dsn)
+    # statement_cache_size=0: asyncpg's named prepared statements (its own
+    # type introspection's too) do not survive PgBouncer's transaction mode,
+    # and one statement gains nothing from a cache
+    conn = await asyncpg.connect(args.dsn, statement_cache_size=0)
     try:
         # asyncpg gives jsonb as a str and wants one: a codec makes it a
         # dict both ways (params in, payload and partial out)
