@@ -18,7 +18,7 @@ export async function startServers(env = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'apex-conf-'));
   const logFile = join(dir, 'requests.jsonl');
   const child = spawn(process.execPath, [MAIN], {
-    env: { ...process.env, NEO4J_PORT: '0', QDRANT_PORT: '0', EMBED_PORT: '0', GRAPHITI_PORT: '0', RERANK_PORT: '0', PROXY_PORT: '0', NEO4J_TLS_PORT: '0', APEX_TEST_LOG: logFile, ...env },
+    env: { ...process.env, NEO4J_PORT: '0', QDRANT_PORT: '0', EMBED_PORT: '0', GRAPHITI_PORT: '0', RERANK_PORT: '0', PROXY_PORT: '0', NEO4J_TLS_PORT: '0', QDRANT_TLS_PORT: '0', APEX_TEST_LOG: logFile, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

@@ -14,8 +14,9 @@
 //   PROXY_AUTH [unset: no auth]   user:password the proxy asks for (Basic)
 //   APEX_FIXTURES [test/fixtures/corpus.json, relative to the repository root]
 //   APEX_TEST_LOG [unset: no file log]   QDRANT_VERSION [1.13.0]   NEO4J_VERSION [5.26.0]
-//   TLS_CERT, TLS_KEY [unset]  PEM files: Neo4j is then also served over https
-//   NEO4J_TLS_PORT             (required with them) with that certificate
+//   TLS_CERT, TLS_KEY [unset]  PEM files: Neo4j and Qdrant are then also served
+//   NEO4J_TLS_PORT             over https with that certificate, on these ports
+//   QDRANT_TLS_PORT            (required with them)
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { loadCorpus, corpusPath } from './corpus.mjs';
@@ -55,10 +56,12 @@ const servers = [
 ];
 
 if (env.TLS_CERT && env.TLS_KEY) {
-  // the same handler as the http server, behind TLS
-  const [handler] = servers[0][1].listeners('request');
-  const tls = https.createServer({ cert: readFileSync(env.TLS_CERT), key: readFileSync(env.TLS_KEY) }, handler);
-  servers.push(['neo4j-https', tls, port('NEO4J_TLS_PORT')]);
+  // the same handlers as the http servers, behind TLS
+  const tlsOptions = { cert: readFileSync(env.TLS_CERT), key: readFileSync(env.TLS_KEY) };
+  for (const [name, portName] of [['neo4j', 'NEO4J_TLS_PORT'], ['qdrant', 'QDRANT_TLS_PORT']]) {
+    const [handler] = servers.find(([n]) => n === name)[1].listeners('request');
+    servers.push([`${name}-https`, https.createServer(tlsOptions, handler), port(portName)]);
+  }
 }
 
 for (const [name, server, p] of servers) {
