@@ -167,7 +167,9 @@ apex_append_string_unique(List *list, char *s)
 /*
  * The table's schema-qualified name: the extension is not relocatable, its
  * schema is pg_extension's extnamespace (PostgreSQL 15 does not export
- * get_extension_schema)
+ * get_extension_schema).  NULL when the installed version has no such
+ * table: 0.1.0's, before ALTER EXTENSION UPDATE, whose apex_route asked
+ * every source when it named none.
  */
 static char *
 apex_rules_table(void)
@@ -188,6 +190,8 @@ apex_rules_table(void)
 	/* its functions are what call this */
 	if (!OidIsValid(schema))
 		elog(ERROR, "extension \"apex_router\" is not installed in this database");
+	if (!OidIsValid(get_relname_relid("apex_intent_rules", schema)))
+		return NULL;
 	return psprintf("%s.apex_intent_rules",
 					quote_identifier(get_namespace_name(schema)));
 }
@@ -198,7 +202,8 @@ apex_rules_table(void)
  * changes) and again if the extension's schema is another.  A user's rule
  * replaces the built-in one of its name, enabled or not.  The operators
  * are named with their schema: the question is matched as ~* matches,
- * whatever the search_path holds.  Call within SPI_connect.
+ * whatever the search_path holds.  NULL when there is no table (no rules:
+ * apex_rules_table).  Call within SPI_connect.
  */
 static SPIPlanPtr
 apex_rules_plan(void)
@@ -210,6 +215,8 @@ apex_rules_plan(void)
 	Oid			argtypes[1] = {TEXTARRAYOID};
 	char	   *sql;
 
+	if (table == NULL)
+		return NULL;
 	if (plan && strcmp(planned_for, table) == 0)
 		return plan;
 	if (plan)
@@ -239,7 +246,8 @@ apex_rules_plan(void)
 /*
  * The matching rules of each question, rules[i] a List of ApexRule * in
  * order of priority (highest first), then of name.  A null text matches
- * nothing.  Allocates in the current memory context.
+ * nothing; without the table (0.1.0's, before the update) nothing does.
+ * Allocates in the current memory context.
  */
 static List **
 apex_matching_rules(const char *const *texts, int ntexts)
@@ -251,6 +259,7 @@ apex_matching_rules(const char *const *texts, int ntexts)
 	int			dims[1] = {ntexts};
 	int			lbs[1] = {1};
 	Datum		args[1];
+	SPIPlanPtr	plan;
 
 	if (ntexts == 0)
 		return rules;
@@ -265,7 +274,12 @@ apex_matching_rules(const char *const *texts, int ntexts)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_plan(apex_rules_plan(), args, NULL, true, 0) != SPI_OK_SELECT)
+	if ((plan = apex_rules_plan()) == NULL)
+	{
+		SPI_finish();
+		return rules;
+	}
+	if (SPI_execute_plan(plan, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "reading apex_intent_rules failed");
 	for (uint64 r = 0; r < SPI_processed; r++)
 	{

@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include <float.h>
 #include <math.h>
 
 #include "catalog/pg_type.h"
@@ -65,16 +66,23 @@ apex_plan_vector(ApexQuery *query, ArrayType *array)
 	query->vector_dim = n;
 	for (int i = 0; i < n; i++)
 	{
+		float8		value;
+
 		if (nulls[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("query_vector must not contain nulls")));
-		/* real[] and numeric[] arrive cast, a float8 too big for real as inf */
-		query->vector[i] = (float4) DatumGetFloat8(elems[i]);
-		if (isnan(query->vector[i]) || isinf(query->vector[i]))
+		/* real[] and numeric[] arrive cast to double precision */
+		value = DatumGetFloat8(elems[i]);
+		if (isnan(value) || isinf(value))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("query_vector must contain only finite values")));
+		if (fabs(value) > FLT_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+					 errmsg("query_vector element %d is out of range for type real", i + 1)));
+		query->vector[i] = (float4) value;
 	}
 }
 
@@ -289,11 +297,12 @@ apex_plan_call_mode(ApexPlan *plan, FunctionCallInfo fcinfo)
 	{
 		char	   *mode = text_to_cstring(PG_GETARG_TEXT_PP(APEX_ARG_CACHE_MODE));
 
-		if (strcmp(mode, "off") == 0)
+		/* any case, as SET apex_router.cache_mode takes it */
+		if (pg_strcasecmp(mode, "off") == 0)
 			plan->cache_mode = APEX_CACHE_OFF;
-		else if (strcmp(mode, "first") == 0)
+		else if (pg_strcasecmp(mode, "first") == 0)
 			plan->cache_mode = APEX_CACHE_FIRST;
-		else if (strcmp(mode, "parallel") == 0)
+		else if (pg_strcasecmp(mode, "parallel") == 0)
 			plan->cache_mode = APEX_CACHE_PARALLEL;
 		else
 			ereport(ERROR,
@@ -511,11 +520,12 @@ apex_plan_fusion(FunctionCallInfo fcinfo)
 	if (PG_ARGISNULL(APEX_ARG_FUSION))
 		return (ApexFusionMethod) apex_fusion;
 	name = text_to_cstring(PG_GETARG_TEXT_PP(APEX_ARG_FUSION));
-	if (strcmp(name, "rrf") == 0)
+	/* any case, as SET apex_router.fusion takes it */
+	if (pg_strcasecmp(name, "rrf") == 0)
 		return APEX_FUSION_RRF;
-	if (strcmp(name, "min_max") == 0)
+	if (pg_strcasecmp(name, "min_max") == 0)
 		return APEX_FUSION_MIN_MAX;
-	if (strcmp(name, "dbsf") == 0)
+	if (pg_strcasecmp(name, "dbsf") == 0)
 		return APEX_FUSION_DBSF;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -88,6 +88,9 @@ SELECT * FROM apex_route('Sarah', cache_mode => 'sometimes', cache_source => 'ca
 SELECT * FROM apex_route('Sarah', cache_source => 'docs');
 SELECT * FROM apex_route('Sarah', cache_source => 'nosuch');
 SELECT * FROM apex_route_many('{Sarah}', cache_mode => 'always');
+-- names in any case, as SET takes them (found by trying them as a user:
+-- SET apex_router.cache_mode = 'FIRST' worked, cache_mode => 'FIRST' did not)
+SELECT count(*) > 0 AS rows FROM apex_route('Sarah', sources => '{docs}', cache_mode => 'OFF', fusion => 'RRF');
 SELECT apex_router_cache_flush('docs');
 -- a role without USAGE on the cache source may not name it
 CREATE ROLE apex_carol LOGIN;
@@ -106,7 +109,8 @@ SELECT (SELECT array_agg(id ORDER BY rank) FROM apex_route('x', sources => '{vec
      = (SELECT array_agg(id ORDER BY rank) FROM apex_route('x', sources => '{vectors}', query_vector => array_fill(0.5::numeric, ARRAY[64])))
   AS numeric_same;
 SELECT count(*) > 0 AS rows FROM apex_route('x', sources => '{vectors}', query_vector => array_fill(0.5, ARRAY[64]));
-SELECT * FROM apex_route('x', sources => '{vectors}', query_vector => '{1e300,0}'::float8[]);
+SELECT * FROM apex_route('x', sources => '{vectors}', query_vector => '{0,1e300}'::float8[]);
+SELECT * FROM apex_route('x', sources => '{vectors}', query_vector => '{1e39,0}'::float8[]);
 SELECT * FROM apex_route('x', sources => '{vectors}', query_vector => '{NaN,0}'::float8[]);
 -- positional calls written for 0.1.0 still resolve (real[] is cast)
 SELECT count(*) > 0 AS rows FROM apex_route('x', 5, '{vectors}', array_fill(0.5::real, ARRAY[64]));

@@ -154,6 +154,14 @@ INSERT INTO rows_before
 SELECT 'vector', r.rank, r.id, r.score, r.found_in
 FROM apex_route('ignored', 3, '{vectors}', array_fill(0.125::real, ARRAY[64]), 60, 5000, 1) r;
 SELECT s, count(*) AS rows FROM rows_before GROUP BY s ORDER BY s;
+-- a call naming no sources asks every source, as 0.1.0's did (found by
+-- trying the upgrade as a user: it went through intent routing, whose rules
+-- table 0.1.0 lacks, and failed with relation "apex_intent_rules" does not
+-- exist until the update)
+SELECT (SELECT array_agg(id ORDER BY rank) FROM apex_route('Sarah roadmap', 5))
+     = (SELECT array_agg(id ORDER BY rank)
+        FROM apex_route('Sarah roadmap', 5, '{graph,vectors,docs,upg_pg,upg_redis,upg_graphiti}'))
+  AS every_source;
 -- apex_router_cache_flush() of 0.1.0, without the argument 0.2.0's reads
 SET apex_router.cache_source = 'upg_redis';
 SELECT apex_router_cache_flush() > 0 AS flushed;
