@@ -482,14 +482,19 @@ apex_reserved_header(const char *header)
 	return psprintf("Header \"%s\" is set by apex_router itself.", header);
 }
 
+/*
+ * The headers option is refused, why in detail; the hint shows the form
+ * unless the form was right and a header is one apex_router sets (the
+ * detail then says where its value comes from)
+ */
 static void
-apex_bad_headers(const char *name, const char *detail)
+apex_bad_headers(const char *name, const char *detail, bool show_form)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid value for option \"%s\"", name),
 			 errdetail("%s", detail),
-			 errhint("Give a JSON object of header names and string values, e.g. '{\"X-Gateway-Route\": \"search\"}'.")));
+			 show_form ? errhint("Give a JSON object of header names and string values, e.g. '{\"X-Gateway-Route\": \"search\"}'.") : 0));
 }
 
 /*
@@ -518,10 +523,10 @@ ApexParseHeaders(const char *name, const char *value, bool secret)
 
 		(void) ApexJsonErrorCause(error, &parser);
 		apex_bad_headers(name, secret ? "The value is not valid JSON." :
-						 parser.text ? parser.text : error);
+						 parser.text ? parser.text : error, true);
 	}
 	if (tree->type != jbvObject)
-		apex_bad_headers(name, "The headers are a JSON object.");
+		apex_bad_headers(name, "The headers are a JSON object.", true);
 	n = tree->val.object.nPairs;
 	for (int i = 0; i < n; i++)
 	{
@@ -533,19 +538,19 @@ ApexParseHeaders(const char *name, const char *value, bool secret)
 		int			len;
 
 		if (header[0] == '\0')
-			apex_bad_headers(name, "A header name may not be empty.");
+			apex_bad_headers(name, "A header name may not be empty.", true);
 		for (p = (const unsigned char *) header; *p; p++)
 		{
 			if (!apex_header_tchar(*p))
 				apex_bad_headers(name, psprintf("Header name \"%s\" is not an HTTP token: it may hold only letters, digits and !#$%%&'*+-.^_`|~.",
-												header));
+												header), true);
 		}
 		if ((size_t) pair->key.val.string.len != strlen(header))
-			apex_bad_headers(name, "A header name may not hold a NUL character.");
+			apex_bad_headers(name, "A header name may not hold a NUL character.", true);
 		for (const char *const *r = apex_reserved_headers; *r; r++)
 		{
 			if (pg_strcasecmp(header, *r) == 0)
-				apex_bad_headers(name, apex_reserved_header(header));
+				apex_bad_headers(name, apex_reserved_header(header), false);
 		}
 		for (int j = 0; j < i; j++)
 		{
@@ -554,20 +559,20 @@ ApexParseHeaders(const char *name, const char *value, bool secret)
 			if (pg_strncasecmp(other->key.val.string.val, header,
 							   other->key.val.string.len) == 0 &&
 				(size_t) other->key.val.string.len == strlen(header))
-				apex_bad_headers(name, psprintf("Header \"%s\" is given twice.", header));
+				apex_bad_headers(name, psprintf("Header \"%s\" is given twice.", header), true);
 		}
 		if (v->type != jbvString)
-			apex_bad_headers(name, psprintf("The value of header \"%s\" is not a string.", header));
+			apex_bad_headers(name, psprintf("The value of header \"%s\" is not a string.", header), true);
 		len = v->val.string.len;
 		if (len == 0)
-			apex_bad_headers(name, psprintf("The value of header \"%s\" is empty.", header));
+			apex_bad_headers(name, psprintf("The value of header \"%s\" is empty.", header), true);
 		p = (const unsigned char *) v->val.string.val;
 		if (p[0] == ' ' || p[0] == '\t' || p[len - 1] == ' ' || p[len - 1] == '\t')
-			apex_bad_headers(name, psprintf("The value of header \"%s\" begins or ends with a blank.", header));
+			apex_bad_headers(name, psprintf("The value of header \"%s\" begins or ends with a blank.", header), true);
 		for (int k = 0; k < len; k++)
 		{
 			if ((p[k] < 0x20 && p[k] != '\t') || p[k] == 0x7f)
-				apex_bad_headers(name, psprintf("The value of header \"%s\" holds a control character (CR, LF, NUL, ...).", header));
+				apex_bad_headers(name, psprintf("The value of header \"%s\" holds a control character (CR, LF, NUL, ...).", header), true);
 		}
 		headers = lappend(headers, psprintf("%s: %.*s", header, len,
 											v->val.string.val));
