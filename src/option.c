@@ -580,6 +580,41 @@ ApexParseHeaders(const char *name, const char *value, bool secret)
 	return headers;
 }
 
+
+/* Free a URL option's handle; refuse the value when there is a problem */
+static void
+apex_url_done(CURLU *url, const char *name, const char *problem)
+{
+	curl_url_cleanup(url);
+	if (problem)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\"", name),
+				 errdetail("%s", problem)));
+}
+
+/*
+ * A URL option's value parsed by libcurl: the handle (for apex_url_done to
+ * free), or an ERROR when libcurl cannot parse it
+ */
+static CURLU *
+apex_url_parse(const char *name, const char *value)
+{
+	CURLU	   *url = curl_url();
+	CURLUcode	rc;
+
+	if (url == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("libcurl could not allocate a URL handle.")));
+	rc = curl_url_set(url, CURLUPART_URL, value, 0);
+	if (rc != CURLUE_OK)
+		apex_url_done(url, name,
+					  psprintf("The URL could not be parsed: %s.", curl_url_strerror(rc)));
+	return url;
+}
+
 /*
  * A forward proxy for a source's HTTP requests: http://host:port, the port
  * given (libcurl's default proxy port is 1080, whatever the scheme says),
@@ -590,25 +625,16 @@ ApexParseHeaders(const char *name, const char *value, bool secret)
 void
 ApexCheckProxyOption(const char *name, const char *value)
 {
-	CURLU	   *url = curl_url();
-	CURLUcode	rc;
+	CURLU	   *url = apex_url_parse(name, value);
+	const char *problem = NULL;
 	char	   *scheme = NULL;
 	char	   *user = NULL;
 	char	   *port = NULL;
 	char	   *path = NULL;
 	char	   *query = NULL;
-	const char *problem = NULL;
 
-	if (url == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("libcurl could not allocate a URL handle.")));
-	rc = curl_url_set(url, CURLUPART_URL, value, 0);
-	if (rc != CURLUE_OK)
-		problem = psprintf("The URL could not be parsed: %s.", curl_url_strerror(rc));
-	else if (curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-			 strcmp(scheme, "http") != 0)
+	if (curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		strcmp(scheme, "http") != 0)
 		problem = "Only http:// proxies are supported (an https origin is reached through the proxy's CONNECT tunnel, verified end to end).";
 	else if (curl_url_get(url, CURLUPART_USER, &user, 0) == CURLUE_OK)
 		problem = "Proxy credentials belong in a user mapping (proxy_user, proxy_password), not in the URL.";
@@ -623,12 +649,7 @@ ApexCheckProxyOption(const char *name, const char *value)
 	curl_free(port);
 	curl_free(path);
 	curl_free(query);
-	curl_url_cleanup(url);
-	if (problem)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\"", name),
-				 errdetail("%s", problem)));
+	apex_url_done(url, name, problem);
 }
 
 /*
@@ -638,33 +659,19 @@ ApexCheckProxyOption(const char *name, const char *value)
 void
 ApexCheckUrlOption(const char *name, const char *value)
 {
-	CURLU	   *url = curl_url();
-	CURLUcode	rc;
+	CURLU	   *url = apex_url_parse(name, value);
+	const char *problem = NULL;
 	char	   *scheme = NULL;
 	char	   *user = NULL;
-	const char *problem = NULL;
 
-	if (url == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OUT_OF_MEMORY),
-				 errmsg("out of memory"),
-				 errdetail("libcurl could not allocate a URL handle.")));
-	rc = curl_url_set(url, CURLUPART_URL, value, 0);
-	if (rc != CURLUE_OK)
-		problem = psprintf("The URL could not be parsed: %s.", curl_url_strerror(rc));
-	else if (curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-			 (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
+	if (curl_url_get(url, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+		(strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0))
 		problem = "Only http and https URLs are supported.";
 	else if (curl_url_get(url, CURLUPART_USER, &user, 0) == CURLUE_OK)
 		problem = "Credentials belong in a user mapping, not in the URL.";
 	curl_free(scheme);
 	curl_free(user);
-	curl_url_cleanup(url);
-	if (problem)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid value for option \"%s\"", name),
-				 errdetail("%s", problem)));
+	apex_url_done(url, name, problem);
 }
 
 /*
