@@ -316,6 +316,24 @@ apex_plan_call_mode(ApexPlan *plan, FunctionCallInfo fcinfo)
 }
 
 /*
+ * min_sources more than the sources the call asks could never be met: an
+ * ERROR before anything is sent, not after every source has answered
+ */
+static void
+apex_plan_check_min_sources(const ApexPlan *plan)
+{
+	int			asked = list_length(plan->legs);
+
+	if (plan->min_sources > asked)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("min_sources is more than the sources the call asks"),
+				 errdetail_plural("min_sources is %d; the call asks %d source.",
+								  "min_sources is %d; the call asks %d sources.",
+								  asked, plan->min_sources, asked)));
+}
+
+/*
  * Whether the call's weights argument (an object, or it is refused later)
  * names the source
  */
@@ -807,6 +825,7 @@ ApexPlanRoute(FunctionCallInfo fcinfo)
 	apex_plan_params(query, fcinfo);
 	apex_plan_sources(plan, fcinfo,
 					  apex_plan_by_intent(fcinfo) ? &intent : NULL);
+	apex_plan_check_min_sources(plan);
 	apex_plan_ranking(plan, fcinfo);
 	if (intent)
 		apex_plan_intent_done(plan, fcinfo, intent);
@@ -879,6 +898,7 @@ ApexPlanMany(FunctionCallInfo fcinfo)
 	}
 	/* an empty batch still checks its sources: the same call, empty */
 	apex_plan_sources(&batch->plan, fcinfo, NULL);
+	apex_plan_check_min_sources(&batch->plan);
 	apex_plan_ranking(&batch->plan, fcinfo);
 	if (apex_plan_by_intent(fcinfo))
 		apex_plan_questions(batch, fcinfo);

@@ -199,4 +199,12 @@ SET apex_router.min_sources = 2;
 SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}');
 RESET apex_router.min_sources;
 SELECT count(*) FROM apex_route('Sarah roadmap', min_sources => -1);
+-- more than the sources asked can never be met: an ERROR before anything
+-- is sent (found by trying it as a user: every request went out first)
+SELECT clock_timestamp() AS t0 \gset
+SELECT count(*) FROM apex_route('Sarah roadmap', sources => '{graph,docs}', min_sources => 3);
+SELECT count(*) FROM apex_route_many('{Sarah roadmap}', sources => '{graph}', min_sources => 2);
+\set log `cat "$APEX_TEST_LOG"`
+SELECT count(*) AS requests FROM regexp_split_to_table(:'log', E'\n') l
+WHERE l <> '' AND (l::jsonb->>'start')::float8 >= extract(epoch FROM :'t0'::timestamptz) * 1000;
 ALTER SERVER graph OPTIONS (SET url :'neo4j_url');
