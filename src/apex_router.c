@@ -15,6 +15,7 @@
 
 #include "apex_router.h"
 #include "cache.h"
+#include "fusion.h"
 #include "identity.h"
 #include "intent.h"
 #include "io_worker_pool.h"
@@ -40,20 +41,6 @@ int			apex_fusion = APEX_FUSION_RRF;
 char	   *apex_reranker = NULL;
 
 void		_PG_init(void);
-
-static const struct config_enum_entry apex_cache_modes[] = {
-	{"off", APEX_CACHE_OFF, false},
-	{"first", APEX_CACHE_FIRST, false},
-	{"parallel", APEX_CACHE_PARALLEL, false},
-	{NULL, 0, false}
-};
-
-static const struct config_enum_entry apex_fusion_methods[] = {
-	{"rrf", APEX_FUSION_RRF, false},
-	{"min_max", APEX_FUSION_MIN_MAX, false},
-	{"dbsf", APEX_FUSION_DBSF, false},
-	{NULL, 0, false}
-};
 
 static void
 apex_define_gucs(void)

@@ -75,6 +75,14 @@
 char	   *apex_cache_source = NULL;
 int			apex_cache_mode = APEX_CACHE_FIRST;
 
+/* The modes' names: apex_router.cache_mode's values and the cache_mode argument's */
+const struct config_enum_entry apex_cache_modes[] = {
+	{"off", APEX_CACHE_OFF, false},
+	{"first", APEX_CACHE_FIRST, false},
+	{"parallel", APEX_CACHE_PARALLEL, false},
+	{NULL, 0, false}
+};
+
 /* One question's result: its key and what the lookup found */
 typedef struct ApexCacheEntry
 {

@@ -11,6 +11,8 @@
 #ifndef APEX_CACHE_H
 #define APEX_CACHE_H
 
+#include "utils/guc.h"
+
 #include "apex_router.h"
 #include "plan.h"
 
@@ -26,6 +28,7 @@ typedef struct ApexCache ApexCache;
 /* in cache.c */
 extern char *apex_cache_source;
 extern int	apex_cache_mode;
+extern const struct config_enum_entry apex_cache_modes[];
 
 extern ApexCache *ApexCacheOpen(ApexCall *call, ApexPlan *plan);
 extern ApexCache *ApexCacheOpenMany(ApexCall *call, ApexBatchPlan *plan);

@@ -147,18 +147,22 @@ ApexRankingOf(ApexRanking *ranking, const ApexPlan *plan, TimestampTz now)
 	ranking->now = now;
 }
 
+/* The methods' names: apex_router.fusion's values and the fusion argument's */
+const struct config_enum_entry apex_fusion_methods[] = {
+	{"rrf", APEX_FUSION_RRF, false},
+	{"min_max", APEX_FUSION_MIN_MAX, false},
+	{"dbsf", APEX_FUSION_DBSF, false},
+	{NULL, 0, false}
+};
+
 /* The method's name, as apex_router.fusion and the fusion argument spell it */
 const char *
 ApexFusionName(ApexFusionMethod method)
 {
-	switch (method)
+	for (const struct config_enum_entry *e = apex_fusion_methods; e->name; e++)
 	{
-		case APEX_FUSION_RRF:
-			return "rrf";
-		case APEX_FUSION_MIN_MAX:
-			return "min_max";
-		case APEX_FUSION_DBSF:
-			return "dbsf";
+		if (e->val == (int) method)
+			return e->name;
 	}
 	return "?";
 }

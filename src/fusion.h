@@ -12,6 +12,8 @@
 #ifndef APEX_FUSION_H
 #define APEX_FUSION_H
 
+#include "utils/guc.h"
+
 #include "apex_router.h"
 #include "plan.h"
 
@@ -63,6 +65,7 @@ typedef struct ApexRow
 
 extern void ApexRankingOf(ApexRanking *ranking, const ApexPlan *plan,
 						  TimestampTz now);
+extern const struct config_enum_entry apex_fusion_methods[];
 extern const char *ApexFusionName(ApexFusionMethod method);
 extern int	ApexFuseCandidates(const ApexRanking *ranking, int k);
 extern List *ApexFuse(List *legs, const ApexRanking *ranking, int ncandidates);

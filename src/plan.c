@@ -33,6 +33,7 @@
 #include "utils/timestamp.h"
 
 #include "cache.h"
+#include "fusion.h"
 #include "intent.h"
 #include "json.h"
 #include "plan.h"
@@ -280,6 +281,33 @@ apex_plan_settings(ApexPlan *plan, FunctionCallInfo fcinfo, int first)
 #define APEX_ARG_CACHE_SOURCE 16
 
 /*
+ * The value of an argument that names one of a setting's values (entries:
+ * the setting's own table), in any case as SET takes it; an unknown name
+ * is an ERROR listing the valid ones.  what names the argument's kind.
+ */
+static int
+apex_plan_choice(const struct config_enum_entry *entries, const char *what,
+				 const char *name)
+{
+	StringInfoData valid;
+
+	for (const struct config_enum_entry *e = entries; e->name; e++)
+	{
+		if (pg_strcasecmp(e->name, name) == 0)
+			return e->val;
+	}
+	initStringInfo(&valid);
+	for (const struct config_enum_entry *e = entries; e->name; e++)
+		appendStringInfo(&valid, "%s%s", e == entries ? "" : e[1].name ? ", " : " or ",
+						 e->name);
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown %s \"%s\"", what, name),
+			 errhint("Use %s.", valid.data)));
+	pg_unreachable();
+}
+
+/*
  * How failures and the result cache are handled (arguments 14 to 16, each
  * else its apex_router.* setting).  As arguments they need no SET, which
  * behind a pooler in transaction mode would outlive the transaction and
@@ -294,22 +322,8 @@ apex_plan_call_mode(ApexPlan *plan, FunctionCallInfo fcinfo)
 		: PG_GETARG_BOOL(APEX_ARG_STRICT);
 	plan->cache_mode = apex_cache_mode;
 	if (!PG_ARGISNULL(APEX_ARG_CACHE_MODE))
-	{
-		char	   *mode = text_to_cstring(PG_GETARG_TEXT_PP(APEX_ARG_CACHE_MODE));
-
-		/* any case, as SET apex_router.cache_mode takes it */
-		if (pg_strcasecmp(mode, "off") == 0)
-			plan->cache_mode = APEX_CACHE_OFF;
-		else if (pg_strcasecmp(mode, "first") == 0)
-			plan->cache_mode = APEX_CACHE_FIRST;
-		else if (pg_strcasecmp(mode, "parallel") == 0)
-			plan->cache_mode = APEX_CACHE_PARALLEL;
-		else
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown cache mode \"%s\"", mode),
-					 errhint("Use off, first or parallel.")));
-	}
+		plan->cache_mode = apex_plan_choice(apex_cache_modes, "cache mode",
+											text_to_cstring(PG_GETARG_TEXT_PP(APEX_ARG_CACHE_MODE)));
 	if (!PG_ARGISNULL(APEX_ARG_CACHE_SOURCE))
 		source = text_to_cstring(PG_GETARG_TEXT_PP(APEX_ARG_CACHE_SOURCE));
 	plan->cache_source = source && source[0] != '\0' ? source : NULL;
@@ -533,23 +547,10 @@ apex_plan_params(ApexQuery *query, FunctionCallInfo fcinfo)
 static ApexFusionMethod
 apex_plan_fusion(FunctionCallInfo fcinfo)
 {
-	char	   *name;
-
 	if (PG_ARGISNULL(APEX_ARG_FUSION))
 		return (ApexFusionMethod) apex_fusion;
-	name = text_to_cstring(PG_GETARG_TEXT_PP(APEX_ARG_FUSION));
-	/* any case, as SET apex_router.fusion takes it */
-	if (pg_strcasecmp(name, "rrf") == 0)
-		return APEX_FUSION_RRF;
-	if (pg_strcasecmp(name, "min_max") == 0)
-		return APEX_FUSION_MIN_MAX;
-	if (pg_strcasecmp(name, "dbsf") == 0)
-		return APEX_FUSION_DBSF;
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown fusion method \"%s\"", name),
-			 errhint("Use rrf, min_max or dbsf.")));
-	pg_unreachable();
+	return (ApexFusionMethod) apex_plan_choice(apex_fusion_methods, "fusion method",
+											   text_to_cstring(PG_GETARG_TEXT_PP(APEX_ARG_FUSION)));
 }
 
 /*
