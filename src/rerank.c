@@ -49,6 +49,7 @@
 #include "leg.h"
 #include "leg_reranker.h"
 #include "rerank.h"
+#include "route_out.h"
 #include "stats.h"
 
 struct ApexRerank
@@ -256,34 +257,6 @@ rerank_payload(const char *reranker, int rank, const RerankedRow *rr)
 }
 
 /*
- * The reranker failed: a WARNING (an ERROR in strict mode) worded as a
- * failed leg's (route_out.c), in the words worked out once for the
- * partial column and apex_explain too (ApexLegWords, redact.c)
- */
-static void
-rerank_report(const ApexRerank *r, int ordinal, bool strict)
-{
-	ApexLeg    *leg = r->leg;
-	char	   *client;
-	char	   *log;
-	char	   *hint;
-
-	ApexLegWords(leg);
-	client = leg->words_client;
-	log = leg->words_log;
-	hint = leg->words_hint;
-	ereport(strict ? ERROR : WARNING,
-			(errcode(leg->sqlerrcode),
-			 ordinal > 0
-			 ? errmsg("reranker \"%s\" failed for question %d",
-					  leg->source->name, ordinal)
-			 : errmsg("reranker \"%s\" failed", leg->source->name),
-			 errdetail("%s", client),
-			 log ? errdetail_log("%s", log) : 0,
-			 errhint("%s", hint ? hint : "The rows keep their fused order.")));
-}
-
-/*
  * The rows (ApexRow *, fused order) in the reranker's order, cut to k (see
  * the file header); a failure is reported, with the question's ordinal
  * when > 0, and leaves the fused order.
@@ -295,8 +268,10 @@ ApexRerankRows(ApexRerank *r, List *rows, int k, int ordinal, bool strict)
 	List	   *out = NIL;
 	ListCell   *lc;
 
+	/* worded as a failed source's: a WARNING, an ERROR in strict mode */
 	if (r->leg && r->leg->error)
-		rerank_report(r, ordinal, strict);
+		ApexReportLegFailure(r->leg, "reranker", ordinal, strict,
+							 "The rows keep their fused order.");
 	if (r->scores == NULL)
 		return list_truncate(rows, k);
 	sorted = palloc(sizeof(RerankedRow) * r->count);

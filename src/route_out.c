@@ -26,13 +26,36 @@
 #include "route_out.h"
 
 /*
- * One WARNING per failed leg; in strict mode (the call's, ApexPlan) the
- * first failure is an ERROR.
- * As postgres_fdw reports a remote error: the primary message names the
- * source, the failure's SQLSTATE is the errcode (a remote PostgreSQL
- * error's own), and the detail gives the cause in our words and then what
- * the peer said, shown or withheld by ApexRemoteDetail() (redact.c
- * explains why), with a PostgreSQL peer's hint as the hint.
+ * A failed leg's WARNING, an ERROR in strict mode.  As postgres_fdw
+ * reports a remote error: the primary message names the source (what it is
+ * to the call: "source", "reranker"), with the question's ordinal when > 0;
+ * the failure's SQLSTATE is the errcode (a remote PostgreSQL error's own);
+ * the detail gives the cause in our words and then what the peer said,
+ * shown or withheld by ApexRemoteDetail() (redact.c explains why), in the
+ * words worked out once for the partial column and apex_explain too
+ * (ApexLegWords); the hint is a PostgreSQL peer's, else hint (or none).
+ */
+void
+ApexReportLegFailure(ApexLeg *leg, const char *what, int ordinal, bool strict,
+					 const char *hint)
+{
+	ApexLegWords(leg);
+	if (leg->words_hint)
+		hint = leg->words_hint;
+	ereport(strict ? ERROR : WARNING,
+			(errcode(leg->sqlerrcode),
+			 ordinal > 0
+			 ? errmsg("%s \"%s\" failed for question %d", what,
+					  leg->source->name, ordinal)
+			 : errmsg("%s \"%s\" failed", what, leg->source->name),
+			 errdetail("%s", leg->words_client),
+			 leg->words_log ? errdetail_log("%s", leg->words_log) : 0,
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/*
+ * One WARNING per failed leg (ApexReportLegFailure); in strict mode (the
+ * call's, ApexPlan) the first failure is an ERROR.
  */
 void
 ApexReportFailures(List *legs, int ordinal, bool strict)
@@ -42,25 +65,9 @@ ApexReportFailures(List *legs, int ordinal, bool strict)
 	foreach(lc, legs)
 	{
 		ApexLeg    *leg = lfirst(lc);
-		char	   *client;
-		char	   *log;
-		char	   *hint;
 
-		if (leg->error == NULL)
-			continue;
-		ApexLegWords(leg);
-		client = leg->words_client;
-		log = leg->words_log;
-		hint = leg->words_hint ? leg->words_hint : leg->hint;
-		ereport(strict ? ERROR : WARNING,
-				(errcode(leg->sqlerrcode),
-				 ordinal > 0
-				 ? errmsg("source \"%s\" failed for question %d",
-						  leg->source->name, ordinal)
-				 : errmsg("source \"%s\" failed", leg->source->name),
-				 errdetail("%s", client),
-				 log ? errdetail_log("%s", log) : 0,
-				 hint ? errhint("%s", hint) : 0));
+		if (leg->error != NULL)
+			ApexReportLegFailure(leg, "source", ordinal, strict, leg->hint);
 	}
 }
 
