@@ -20,7 +20,6 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 
 import psycopg
 import psycopg2
@@ -30,6 +29,9 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from checks import Checks, expect  # noqa: E402  (test/checks.py)
+
 DB = 'apex_clients'
 QUESTION = 'Sarah roadmap'
 # two healthy sources (a remote one and a local one) and one nothing listens for
@@ -43,34 +45,8 @@ BOUNCER = dict(host='127.0.0.1', port=os.environ['PGBOUNCER_PORT'], user='postgr
 
 ROUTE = 'SELECT rank, id, found_in, partial FROM apex_route(%s, k => 5, sources => %s::text[]) ORDER BY rank'
 
-# (name, function) of every check, in the order written
-CHECKS = []
-
-
-def check(name):
-    """Make the function check NAME."""
-    def register(fn):
-        CHECKS.append((name, fn))
-        return fn
-    return register
-
-
-def run(name, fn):
-    """Run one check and print its one line; true when it passed."""
-    try:
-        fn()
-        print(f'client {name}: ok', flush=True)
-        return True
-    except Exception as e:  # an assertion, or a driver's error
-        why = str(e).strip().replace('\n', ' | ') or type(e).__name__
-        print(f'client {name}: FAILED ({why})', flush=True)
-        traceback.print_exc(file=sys.stderr)
-        return False
-
-
-def expect(cond, what, got=None):
-    if not cond:
-        raise AssertionError(what + ('' if got is None else f'; got {got!r}'))
+CHECKS = Checks('client')
+check = CHECKS.check
 
 
 def expect_down(partial):
@@ -453,15 +429,5 @@ def _():
     expect(got2 == want, 'psycopg2: the same rows', got2)
 
 
-def main():
-    try:
-        setup()
-    except Exception as e:
-        print(f'client setup: FAILED ({e})', flush=True)
-        return 1
-    passed = [run(name, fn) for name, fn in CHECKS]
-    return 0 if all(passed) else 1
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(CHECKS.main(setup))

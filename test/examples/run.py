@@ -29,9 +29,11 @@ import os
 import re
 import subprocess
 import sys
-import traceback
 
 TEST = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, TEST)
+from checks import Checks, expect  # noqa: E402  (test/checks.py)
+
 ROOT = os.path.dirname(TEST)
 PY = '/usr/bin/python3'
 EXAMPLES = [
@@ -59,20 +61,11 @@ FROM apex_route(:'q', k => :k, params => jsonb_build_object('user_id', :'u'));
 """
 
 
-class Failed(Exception):
-    pass
-
-
-def expect(cond, what, got=None):
-    if not cond:
-        raise Failed(what + ('' if got is None else f'; got {got!r}'))
-
-
 def psql(db, *args, stdin=None):
     out = subprocess.run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-d', db, *args],
                          input=stdin, capture_output=True, text=True, env=PGENV, timeout=120)
     if out.returncode != 0:
-        raise Failed(f'psql in {db}: {out.stderr.strip()[-1500:]}')
+        raise RuntimeError(f'psql in {db}: {out.stderr.strip()[-1500:]}')
     return out.stdout
 
 
@@ -87,7 +80,7 @@ def setup():
         psql(db, *args)
     nm = os.path.join(ROOT, 'examples/node/node_modules/pg')
     if not os.path.isdir(nm):
-        raise Failed('examples/node/node_modules has no pg: npm ci in examples/node (apex_install_deps)')
+        raise RuntimeError('examples/node/node_modules has no pg: npm ci in examples/node (apex_install_deps)')
 
 
 def truth(db, user, k):
@@ -144,7 +137,7 @@ def compare(lines, rows, where):
            f'{where}: what the program says of the partial column', status)
 
 
-def check(name, cmd, dsn_flag, scheme):
+def check_example(cmd, dsn_flag, scheme):
     host, port = os.environ['PGHOST'], os.environ['PGPORT']
     # 1. PG* variables, a partial result
     rows = truth(DB, 'alice', 10)
@@ -173,24 +166,8 @@ def check(name, cmd, dsn_flag, scheme):
     expect(not any('WARNING' in line for line in lines), 'no WARNING in the demo database', lines)
 
 
-def main():
-    try:
-        setup()
-    except Exception as e:
-        print(f'example setup: FAILED ({e})', flush=True)
-        return 1
-    ok = True
-    for name, cmd, dsn_flag, scheme in EXAMPLES:
-        try:
-            check(name, cmd, dsn_flag, scheme)
-            print(f'example {name}: ok', flush=True)
-        except Exception as e:
-            why = str(e).strip().replace('\n', ' | ') or type(e).__name__
-            print(f'example {name}: FAILED ({why})', flush=True)
-            traceback.print_exc(file=sys.stderr)
-            ok = False
-    return 0 if ok else 1
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    checks = Checks('example')
+    for name, cmd, dsn_flag, scheme in EXAMPLES:
+        checks.add(name, lambda c=cmd, f=dsn_flag, s=scheme: check_example(c, f, s))
+    sys.exit(checks.main(setup))

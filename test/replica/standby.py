@@ -29,12 +29,14 @@ import os
 import subprocess
 import sys
 import time
-import traceback
 
 import psycopg2
 
 # the checkout's test directory (setup.sql's abs_srcdir)
 TEST = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, TEST)
+from checks import Checks, expect  # noqa: E402  (test/checks.py)
+
 DB = 'apex_replica'
 HOST = os.environ['PGHOST']
 PRIMARY = dict(host=HOST, port=os.environ['PGPORT'], user='postgres', dbname=DB)
@@ -45,19 +47,8 @@ REDIS = ['redis-cli', '-p', os.environ['APEX_REDIS_PORT'], '-a', 'redis-pass', '
 SOURCES = ['graph', 'vectors', 'docs', 'recent', 'remote_docs']
 QUESTION = 'billing migration'
 
-CHECKS = []
-
-
-def check(name):
-    def register(fn):
-        CHECKS.append((name, fn))
-        return fn
-    return register
-
-
-def expect(cond, what, got=None):
-    if not cond:
-        raise AssertionError(what + ('' if got is None else f'; got {got!r}'))
+CHECKS = Checks('replica')
+check = CHECKS.check
 
 
 @contextlib.contextmanager
@@ -335,25 +326,5 @@ def replay():
         expect(got == ('42704', 'source "late" does not exist'), 'dropped: gone', got)
 
 
-def main():
-    try:
-        setup()
-    except Exception:
-        traceback.print_exc()
-        print('replica setup: FAILED (see above)', flush=True)
-        return 1
-    failed = 0
-    for name, fn in CHECKS:
-        try:
-            fn()
-            print(f'replica {name}: ok', flush=True)
-        except Exception as e:
-            why = str(e).strip().replace('\n', ' | ') or type(e).__name__
-            print(f'replica {name}: FAILED ({why})', flush=True)
-            traceback.print_exc(file=sys.stderr)
-            failed += 1
-    return 1 if failed else 0
-
-
 if __name__ == '__main__':
-    sys.exit(main())
+    sys.exit(CHECKS.main(setup))
